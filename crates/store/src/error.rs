@@ -1,0 +1,132 @@
+//! One error type for every backend, classified so the CLI can pick an exit code and the engine
+//! can decide whether a retry makes sense. Messages are redacted before they are stored.
+
+use crate::redact::redact;
+use std::time::Duration;
+
+/// What went wrong, in terms a caller can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The request itself is wrong (bad argument, invalid key, unsupported option).
+    Usage,
+    /// Credentials are missing, wrong or lack permission.
+    Auth,
+    /// The bucket, container or object does not exist.
+    NotFound,
+    /// The endpoint could not be reached, the connection broke or timed out.
+    Network,
+    /// The service asked us to slow down (503 SlowDown, 429, ServerBusy).
+    Throttled,
+    /// The service failed (5xx other than throttling).
+    Server,
+    /// A precondition or concurrent change stopped the operation.
+    Conflict,
+    /// The backend cannot do this operation.
+    Unsupported,
+    /// Local I/O failed (disk full, permission denied on a local path).
+    Io,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    /// Whether trying the same request again may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Network | Self::Throttled | Self::Server)
+    }
+
+    /// A short lowercase name, as used in journals and `--json` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Usage => "usage",
+            Self::Auth => "auth",
+            Self::NotFound => "not-found",
+            Self::Network => "network",
+            Self::Throttled => "throttled",
+            Self::Server => "server",
+            Self::Conflict => "conflict",
+            Self::Unsupported => "unsupported",
+            Self::Io => "io",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// An error from a store operation. The message never holds a secret: it is redacted on creation.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    kind: ErrorKind,
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl StoreError {
+    /// A new error of `kind`; `message` is redacted.
+    pub fn new(kind: ErrorKind, message: impl AsRef<str>) -> Self {
+        Self {
+            kind,
+            message: redact(message.as_ref()),
+            retry_after: None,
+        }
+    }
+
+    /// Shorthand for a [`ErrorKind::Usage`] error.
+    pub fn usage(message: impl AsRef<str>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    /// Attach the delay the service asked for before a retry.
+    pub fn with_retry_after(mut self, delay: Option<Duration>) -> Self {
+        self.retry_after = delay;
+        self
+    }
+
+    /// Prefix the message with context, e.g. the operation and object.
+    pub fn context(mut self, context: impl AsRef<str>) -> Self {
+        self.message = format!("{}: {}", redact(context.as_ref()), self.message);
+        self
+    }
+
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The service's requested back-off, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The classification implied by an HTTP status code, for backends that see one.
+    pub fn kind_for_status(status: u16) -> ErrorKind {
+        match status {
+            400 | 405 | 411 | 413 | 414 | 416 => ErrorKind::Usage,
+            401 | 403 => ErrorKind::Auth,
+            404 => ErrorKind::NotFound,
+            408 => ErrorKind::Network,
+            409 | 412 => ErrorKind::Conflict,
+            429 | 503 => ErrorKind::Throttled,
+            501 => ErrorKind::Unsupported,
+            500..=599 => ErrorKind::Server,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(err: std::io::Error) -> Self {
+        use std::io::ErrorKind as Io;
+        let kind = match err.kind() {
+            Io::NotFound => ErrorKind::NotFound,
+            Io::PermissionDenied => ErrorKind::Auth,
+            Io::InvalidInput | Io::InvalidFilename => ErrorKind::Usage,
+            _ => ErrorKind::Io,
+        };
+        Self::new(kind, err.to_string())
+    }
+}
+
+/// The result type of every store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,70 @@
+//! Storage backends for awcopy: the [`Store`] trait, its S3, Azure Blob and local-disk
+//! implementations, location parsing and credentials.
+
+pub mod azure;
+mod capabilities;
+mod error;
+pub mod local;
+pub mod location;
+mod object;
+pub mod redact;
+pub mod s3;
+mod secret;
+mod store;
+
+pub use capabilities::{Capabilities, CopySourceKind};
+pub use error::{ErrorKind, Result, StoreError};
+pub use location::{Location, Provider};
+pub use object::{
+    ByteRange, ByteStream, Checksums, CopySource, GetResult, ListPage, ListRequest, ListStream,
+    ObjectAttributes, ObjectMeta, PartReceipt, PutResult, UploadId,
+};
+pub use secret::{Secret, SecretUrl};
+pub use store::Store;
+
+use std::sync::Arc;
+
+/// Options that apply to opening any store.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Endpoint override for S3 (`--endpoint-url`); `AWS_ENDPOINT_URL(_S3)` is read otherwise.
+    pub s3_endpoint: Option<String>,
+    /// Server-side encryption for writes.
+    pub encryption: Option<Encryption>,
+}
+
+/// Server-side encryption applied to objects written.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// S3 managed keys (SSE-S3, AES256).
+    S3Managed,
+    /// AWS KMS (SSE-KMS), with an optional key id.
+    S3Kms(Option<String>),
+    /// S3 customer-provided 256-bit key (SSE-C).
+    S3CustomerKey(Secret),
+    /// Azure customer-provided 256-bit key.
+    AzureCustomerKey(Secret),
+    /// Azure encryption scope.
+    AzureScope(String),
+}
+
+impl std::fmt::Debug for Encryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::S3Managed => f.write_str("S3Managed"),
+            Self::S3Kms(key) => write!(f, "S3Kms({key:?})"),
+            Self::S3CustomerKey(_) => f.write_str("S3CustomerKey(REDACTED)"),
+            Self::AzureCustomerKey(_) => f.write_str("AzureCustomerKey(REDACTED)"),
+            Self::AzureScope(scope) => write!(f, "AzureScope({scope})"),
+        }
+    }
+}
+
+/// Opens the store a location names, with credentials from the environment.
+pub async fn open(location: &Location, options: &OpenOptions) -> Result<Arc<dyn Store>> {
+    Ok(match location.provider() {
+        Provider::S3 => Arc::new(s3::S3Store::open(location, options).await?),
+        Provider::Azure => Arc::new(azure::AzureStore::open(location, options)?),
+        Provider::Local => Arc::new(local::LocalStore::open(location, options)?),
+    })
+}

@@ -1,0 +1,665 @@
+//! A directory tree as a store. Keys map to paths below the root with `/` as separator.
+//!
+//! It never writes outside its root: keys with `..`, empty or absolute segments are refused, and
+//! every path is checked after symlinks are resolved. Writes go to a staging file first and are
+//! renamed into place, so a half-written object is never visible.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::{stream, StreamExt, TryStreamExt};
+use std::io::{ErrorKind as IoKind, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+
+use crate::capabilities::{Capabilities, CopySourceKind};
+use crate::error::{ErrorKind, Result, StoreError};
+use crate::object::*;
+use crate::{Location, OpenOptions, Store};
+
+/// Directory below the root that holds staging files and uploads in progress; never listed.
+pub const STAGING_DIR: &str = ".awcopy-staging";
+/// The longest file name segment most file systems accept, in bytes.
+const MAX_SEGMENT_BYTES: usize = 255;
+const DEFAULT_PAGE: usize = 1000;
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A store over a local directory.
+#[derive(Debug)]
+pub struct LocalStore {
+    root: PathBuf,
+    capabilities: Capabilities,
+}
+
+impl LocalStore {
+    /// Opens the directory the location names. It need not exist yet: the first write creates it.
+    pub fn open(location: &Location, options: &OpenOptions) -> Result<Self> {
+        let Location::Local { root, .. } = location else {
+            return Err(StoreError::usage(format!("{location} is not a local path")));
+        };
+        if options.encryption.is_some() {
+            return Err(StoreError::usage(
+                "--encrypt applies to S3 and Azure destinations, not to local paths",
+            ));
+        }
+        let root = std::path::absolute(root)?;
+        if root.exists() && !root.is_dir() {
+            return Err(StoreError::usage(format!(
+                "{} is a file; give the directory that holds it",
+                root.display()
+            )));
+        }
+        Ok(Self {
+            root,
+            capabilities: Capabilities {
+                service_id: "local".into(),
+                native_copy: true,
+                copy_from_url: false,
+                presign: false,
+                max_parts: 10_000,
+                min_part_size: 1,
+                max_part_size: u64::MAX,
+                max_single_put: u64::MAX,
+                max_single_copy: u64::MAX,
+            },
+        })
+    }
+
+    /// The path a key maps to, or a usage error saying why the key cannot be a file name.
+    pub fn key_path(&self, key: &str) -> Result<PathBuf> {
+        let refuse = |why: &str| {
+            StoreError::usage(format!(
+                "key '{key}' cannot be a file name on local disk: {why}"
+            ))
+        };
+        if key.is_empty() {
+            return Err(refuse("it is empty"));
+        }
+        if key.contains('\0') {
+            return Err(refuse("it contains a NUL byte"));
+        }
+        if key.starts_with('/') {
+            return Err(refuse("it is absolute (starts with '/')"));
+        }
+        let mut path = self.root.clone();
+        for (i, segment) in key.split('/').enumerate() {
+            match segment {
+                "" => {
+                    return Err(refuse(
+                        "it has an empty path segment ('//' or a trailing '/')",
+                    ))
+                }
+                "." | ".." => return Err(refuse("it has a '.' or '..' segment")),
+                STAGING_DIR if i == 0 => return Err(refuse("that name is reserved by awcopy")),
+                s if s.len() > MAX_SEGMENT_BYTES => {
+                    return Err(refuse("a path segment is longer than 255 bytes"))
+                }
+                s => path.push(s),
+            }
+        }
+        Ok(path)
+    }
+
+    /// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave the root.
+    async fn inside_root(&self, path: &Path) -> Result<()> {
+        let root = tokio::fs::canonicalize(&self.root).await?;
+        let mut probe = path.to_path_buf();
+        while !tokio::fs::try_exists(&probe).await.unwrap_or(false) {
+            if !probe.pop() {
+                return Ok(());
+            }
+        }
+        let real = tokio::fs::canonicalize(&probe).await?;
+        if real.starts_with(&root) {
+            Ok(())
+        } else {
+            Err(StoreError::new(
+                ErrorKind::Auth,
+                format!(
+                    "{} leads outside {} through a symlink",
+                    path.display(),
+                    root.display()
+                ),
+            ))
+        }
+    }
+
+    async fn readable_path(&self, key: &str) -> Result<PathBuf> {
+        let path = self.key_path(key)?;
+        self.inside_root(&path).await?;
+        Ok(path)
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.root.join(STAGING_DIR)
+    }
+
+    fn upload_dir(&self, upload: &UploadId) -> Result<PathBuf> {
+        if upload.0.is_empty()
+            || !upload
+                .0
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(StoreError::usage(format!(
+                "'{}' is not a local upload id",
+                upload.0
+            )));
+        }
+        Ok(self.staging().join("uploads").join(&upload.0))
+    }
+
+    /// A fresh file name in the staging directory.
+    async fn staging_file(&self) -> Result<PathBuf> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = self.staging();
+        tokio::fs::create_dir_all(&dir).await?;
+        Ok(dir.join(unique_name(COUNTER.fetch_add(1, Ordering::Relaxed))))
+    }
+
+    /// Moves a finished staging file to the key's path, creating directories as needed.
+    async fn publish(&self, staged: &Path, key: &str) -> Result<()> {
+        let dest = self.key_path(key)?;
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                StoreError::from(e).context(format!("creating the directory for '{key}'"))
+            })?;
+        }
+        self.inside_root(&dest).await?;
+        if tokio::fs::metadata(&dest).await.is_ok_and(|m| m.is_dir()) {
+            return Err(StoreError::new(
+                ErrorKind::Conflict,
+                format!("'{key}' is a directory on local disk; it cannot also be a file"),
+            ));
+        }
+        tokio::fs::rename(staged, &dest).await?;
+        Ok(())
+    }
+
+    async fn write_staged(&self, body: &[u8]) -> Result<PathBuf> {
+        let staged = self.staging_file().await?;
+        let result = async {
+            let mut file = tokio::fs::File::create(&staged).await?;
+            file.write_all(body).await?;
+            file.sync_all().await
+        }
+        .await;
+        if let Err(err) = result {
+            let _ = tokio::fs::remove_file(&staged).await;
+            return Err(err.into());
+        }
+        Ok(staged)
+    }
+
+    async fn write_object(&self, key: &str, body: &[u8]) -> Result<PutResult> {
+        self.key_path(key)?;
+        let staged = self.write_staged(body).await?;
+        if let Err(err) = self.publish(&staged, key).await {
+            let _ = tokio::fs::remove_file(&staged).await;
+            return Err(err);
+        }
+        Ok(PutResult { etag: None })
+    }
+
+    fn meta_of(key: String, meta: &std::fs::Metadata) -> ObjectMeta {
+        let mut object = ObjectMeta::new(key, meta.len());
+        object.last_modified = meta.modified().ok().map(time::OffsetDateTime::from);
+        object
+    }
+
+    /// Every file below the directory that holds `prefix`, as (key, metadata), sorted by key.
+    fn walk(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let start_dir = match prefix.rfind('/') {
+            Some(slash) => self.root.join(&prefix[..slash]),
+            None => self.root.clone(),
+        };
+        if !self.root.is_dir() {
+            return Err(StoreError::new(
+                ErrorKind::NotFound,
+                format!("directory {} does not exist", self.root.display()),
+            ));
+        }
+        let mut found = Vec::new();
+        let mut pending = vec![start_dir];
+        while let Some(dir) = pending.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == IoKind::NotFound => continue,
+                Err(e) => return Err(StoreError::from(e).context(dir.display().to_string())),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let path = entry.path();
+                let Ok(rel) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let Some(key) = rel
+                    .to_str()
+                    .map(|k| k.replace(std::path::MAIN_SEPARATOR, "/"))
+                else {
+                    tracing::warn!(path = %path.display(), "skipping a file whose name is not UTF-8");
+                    continue;
+                };
+                if key == STAGING_DIR {
+                    continue;
+                }
+                // Follows symlinks, so a link to a file inside the tree lists as that file.
+                let Ok(meta) = std::fs::metadata(&path) else {
+                    continue;
+                };
+                if meta.is_dir() {
+                    if !entry.file_type()?.is_symlink() {
+                        pending.push(path);
+                    }
+                } else if meta.is_file() && key.starts_with(prefix) {
+                    found.push(Self::meta_of(key, &meta));
+                }
+            }
+        }
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(found)
+    }
+}
+
+fn unique_name(counter: u64) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}-{nanos:x}-{counter}", std::process::id())
+}
+
+/// Applies start-after, end-before and delimiter to a sorted listing and cuts it into pages.
+fn paginate(objects: Vec<ObjectMeta>, request: &ListRequest) -> Vec<ListPage> {
+    let page_size = request
+        .page_size
+        .map_or(DEFAULT_PAGE, |n| n.max(1) as usize);
+    let mut pages = vec![ListPage::default()];
+    let mut last_prefix: Option<String> = None;
+    for object in objects {
+        if request
+            .start_after
+            .as_ref()
+            .is_some_and(|s| object.key <= *s)
+        {
+            continue;
+        }
+        if request
+            .end_before
+            .as_ref()
+            .is_some_and(|e| object.key >= *e)
+        {
+            break;
+        }
+        let page = pages.last_mut().expect("at least one page");
+        let grouped = request.delimiter.as_deref().and_then(|d| {
+            let rest = &object.key[request.prefix.len()..];
+            rest.find(d)
+                .map(|at| object.key[..request.prefix.len() + at + d.len()].to_owned())
+        });
+        match grouped {
+            Some(common) if last_prefix.as_ref() == Some(&common) => continue,
+            Some(common) => {
+                last_prefix = Some(common.clone());
+                page.prefixes.push(common);
+            }
+            None => page.objects.push(object),
+        }
+        if page.objects.len() + page.prefixes.len() >= page_size {
+            pages.push(ListPage::default());
+        }
+    }
+    if pages.len() > 1
+        && pages
+            .last()
+            .is_some_and(|p| p.objects.is_empty() && p.prefixes.is_empty())
+    {
+        pages.pop();
+    }
+    pages
+}
+
+#[async_trait]
+impl Store for LocalStore {
+    fn display_root(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn list(&self, request: ListRequest) -> ListStream<'_> {
+        let walked = async move {
+            let prefix = request.prefix.clone();
+            let objects = tokio::task::block_in_place(|| self.walk(&prefix))?;
+            Ok::<_, StoreError>(stream::iter(
+                paginate(objects, &request).into_iter().map(Ok),
+            ))
+        };
+        stream::once(walked).try_flatten().boxed()
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        let path = self.readable_path(key).await?;
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| StoreError::from(e).context(format!("'{key}'")))?;
+        if !meta.is_file() {
+            return Err(StoreError::new(
+                ErrorKind::NotFound,
+                format!("'{key}' is not a file"),
+            ));
+        }
+        Ok(Self::meta_of(key.to_owned(), &meta))
+    }
+
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<GetResult> {
+        let meta = self.head(key).await?;
+        let path = self.key_path(key)?;
+        let mut file = tokio::fs::File::open(&path).await?;
+        let range = range.unwrap_or(ByteRange {
+            start: 0,
+            end: meta.size,
+        });
+        if range.start > meta.size || (range.start == meta.size && meta.size > 0) {
+            return Err(StoreError::usage(format!(
+                "range {}..{} is past the end of '{key}' ({} bytes)",
+                range.start, range.end, meta.size
+            )));
+        }
+        file.seek(SeekFrom::Start(range.start)).await?;
+        let len = range.end.min(meta.size) - range.start;
+        let body = ReaderStream::with_capacity(file.take(len), READ_CHUNK)
+            .map_err(StoreError::from)
+            .boxed();
+        Ok(GetResult { meta, body })
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        _attributes: &ObjectAttributes,
+    ) -> Result<PutResult> {
+        self.write_object(key, &body).await
+    }
+
+    async fn create_upload(&self, key: &str, _attributes: &ObjectAttributes) -> Result<UploadId> {
+        self.key_path(key)?;
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let upload = UploadId(unique_name(COUNTER.fetch_add(1, Ordering::Relaxed)));
+        tokio::fs::create_dir_all(self.upload_dir(&upload)?).await?;
+        Ok(upload)
+    }
+
+    async fn upload_part(
+        &self,
+        _key: &str,
+        upload: &UploadId,
+        number: u32,
+        body: Bytes,
+        crc64nvme: Option<u64>,
+    ) -> Result<PartReceipt> {
+        let dir = self.upload_dir(upload)?;
+        if !tokio::fs::try_exists(&dir).await.unwrap_or(false) {
+            return Err(StoreError::new(
+                ErrorKind::NotFound,
+                format!("upload {} does not exist", upload.0),
+            ));
+        }
+        let size = body.len() as u64;
+        let staged = self.write_staged(&body).await?;
+        let handle = format!("{number:05}");
+        tokio::fs::rename(&staged, dir.join(&handle)).await?;
+        Ok(PartReceipt {
+            number,
+            handle,
+            size: Some(size),
+            crc64nvme,
+        })
+    }
+
+    async fn upload_part_copy(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        source: &CopySource,
+        range: ByteRange,
+    ) -> Result<PartReceipt> {
+        let source_path = native_source_path(source)?;
+        let mut file = tokio::fs::File::open(&source_path).await?;
+        file.seek(SeekFrom::Start(range.start)).await?;
+        let mut buf = Vec::with_capacity(range.len() as usize);
+        file.take(range.len()).read_to_end(&mut buf).await?;
+        self.upload_part(key, upload, number, buf.into(), None)
+            .await
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: &[PartReceipt],
+        _attributes: &ObjectAttributes,
+    ) -> Result<PutResult> {
+        let dir = self.upload_dir(upload)?;
+        let staged = self.staging_file().await?;
+        let joined = async {
+            let mut out = tokio::fs::File::create(&staged).await?;
+            for part in parts {
+                let mut input = tokio::fs::File::open(dir.join(&part.handle)).await?;
+                tokio::io::copy(&mut input, &mut out).await?;
+            }
+            out.sync_all().await
+        }
+        .await;
+        let published = match joined {
+            Ok(()) => self.publish(&staged, key).await,
+            Err(e) => Err(StoreError::from(e).context(format!("joining the parts of '{key}'"))),
+        };
+        if published.is_err() {
+            let _ = tokio::fs::remove_file(&staged).await;
+        } else {
+            tokio::fs::remove_dir_all(&dir).await?;
+        }
+        published.map(|()| PutResult { etag: None })
+    }
+
+    async fn abort_upload(&self, _key: &str, upload: &UploadId) -> Result<()> {
+        match tokio::fs::remove_dir_all(self.upload_dir(upload)?).await {
+            Err(e) if e.kind() != IoKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list_parts(&self, _key: &str, upload: &UploadId) -> Result<Vec<PartReceipt>> {
+        let mut entries = tokio::fs::read_dir(self.upload_dir(upload)?).await?;
+        let mut parts = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            let handle = entry.file_name().to_string_lossy().into_owned();
+            if let Ok(number) = handle.parse::<u32>() {
+                let size = entry.metadata().await?.len();
+                parts.push(PartReceipt {
+                    number,
+                    handle,
+                    size: Some(size),
+                    crc64nvme: None,
+                });
+            }
+        }
+        parts.sort_by_key(|p| p.number);
+        Ok(parts)
+    }
+
+    async fn copy_object(
+        &self,
+        key: &str,
+        source: &CopySource,
+        _attributes: &ObjectAttributes,
+    ) -> Result<PutResult> {
+        self.key_path(key)?;
+        let source_path = native_source_path(source)?;
+        let staged = self.staging_file().await?;
+        tokio::fs::copy(&source_path, &staged).await?;
+        if let Err(err) = self.publish(&staged, key).await {
+            let _ = tokio::fs::remove_file(&staged).await;
+            return Err(err);
+        }
+        Ok(PutResult { etag: None })
+    }
+
+    async fn copy_source(
+        &self,
+        key: &str,
+        kind: CopySourceKind,
+        _valid_for: Duration,
+    ) -> Result<CopySource> {
+        if kind != CopySourceKind::Native {
+            return Err(StoreError::new(
+                ErrorKind::Unsupported,
+                "a local file cannot be offered as a URL to another service",
+            ));
+        }
+        self.readable_path(key).await?;
+        Ok(CopySource::Native {
+            container: self.root.display().to_string(),
+            key: key.to_owned(),
+        })
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let path = self.readable_path(key).await?;
+        match tokio::fs::remove_file(&path).await {
+            Err(e) if e.kind() != IoKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        // Remove directories the delete left empty, up to (not including) the root.
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != self.root) {
+            if tokio::fs::remove_dir(d).await.is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(())
+    }
+}
+
+fn native_source_path(source: &CopySource) -> Result<PathBuf> {
+    match source {
+        CopySource::Native { container, key } => {
+            let store = LocalStore::open(
+                &Location::Local {
+                    root: container.into(),
+                    prefix: String::new(),
+                },
+                &OpenOptions::default(),
+            )?;
+            store.key_path(key)
+        }
+        CopySource::Url(_) => Err(StoreError::new(
+            ErrorKind::Unsupported,
+            "a local destination cannot fetch from a URL server-side",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &Path) -> LocalStore {
+        LocalStore::open(
+            &Location::Local {
+                root: dir.into(),
+                prefix: String::new(),
+            },
+            &OpenOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn refuses_keys_that_escape_or_cannot_be_file_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        for key in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "a//b",
+            "trailing/",
+            "",
+            "a\0b",
+            ".awcopy-staging/x",
+        ] {
+            let err = s.key_path(key).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Usage, "{key:?}");
+            assert!(err.to_string().contains("cannot be a file name"), "{err}");
+        }
+        let long = "x".repeat(256);
+        assert!(s.key_path(&long).is_err());
+        assert_eq!(
+            s.key_path("a/b c").unwrap(),
+            dir.path().join("a").join("b c")
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn refuses_symlink_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+        let s = store(dir.path());
+        let err = s.head("link/secret").await.unwrap_err();
+        assert!(err.to_string().contains("outside"), "{err}");
+        let err = s
+            .put(
+                "link/new",
+                Bytes::from_static(b"y"),
+                &ObjectAttributes::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("outside"), "{err}");
+        assert!(!outside.path().join("new").exists());
+    }
+
+    #[test]
+    fn paginate_applies_bounds_and_delimiter() {
+        let objects: Vec<_> = ["a/1", "a/2", "b", "c/x/1", "d"]
+            .iter()
+            .map(|k| ObjectMeta::new(*k, 1))
+            .collect();
+        let request = ListRequest {
+            start_after: Some("a/1".into()),
+            end_before: Some("d".into()),
+            delimiter: Some("/".into()),
+            page_size: Some(2),
+            ..Default::default()
+        };
+        let pages = paginate(objects, &request);
+        let keys: Vec<Vec<String>> = pages
+            .iter()
+            .map(|p| {
+                p.objects
+                    .iter()
+                    .map(|o| o.key.clone())
+                    .chain(p.prefixes.clone())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                vec!["b".to_string(), "a/".to_string()],
+                vec!["c/".to_string()]
+            ]
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! Turns AWS SDK errors into [`StoreError`]s with a class and a message a user can act on.
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use crate::error::{ErrorKind, StoreError};
+
+/// Classifies an SDK error; `what` names the operation and object, e.g. "head 'a/b'".
+pub(crate) fn map_sdk_error<E, R>(err: SdkError<E, R>, what: &str) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    let status = err.raw_response().map(HasStatus::status);
+    let code = err.code().map(str::to_owned);
+    let message = err.message().map(str::to_owned);
+    let (kind, text) = match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            let chain = source_chain(&err);
+            if chain.contains("credential") {
+                (
+                    ErrorKind::Auth,
+                    format!("no usable AWS credentials ({chain}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"),
+                )
+            } else {
+                (
+                    ErrorKind::Network,
+                    format!("cannot reach the S3 endpoint: {chain}"),
+                )
+            }
+        }
+        SdkError::ResponseError(_) => (
+            ErrorKind::Network,
+            format!(
+                "the response was cut off or malformed: {}",
+                source_chain(&err)
+            ),
+        ),
+        SdkError::ConstructionFailure(_) => (ErrorKind::Usage, source_chain(&err)),
+        _ => {
+            let kind = match code.as_deref() {
+                Some("NoSuchBucket" | "NoSuchKey" | "NoSuchUpload" | "NotFound") => {
+                    ErrorKind::NotFound
+                }
+                Some(
+                    "InvalidAccessKeyId"
+                    | "SignatureDoesNotMatch"
+                    | "AccessDenied"
+                    | "ExpiredToken"
+                    | "InvalidToken"
+                    | "AllAccessDisabled",
+                ) => ErrorKind::Auth,
+                Some(
+                    "SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded",
+                ) => ErrorKind::Throttled,
+                Some("RequestTimeout") => ErrorKind::Network,
+                _ => status.map_or(ErrorKind::Other, StoreError::kind_for_status),
+            };
+            let detail = match (&code, &message) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => match status {
+                    Some(404) => "not found".to_owned(),
+                    Some(403) => "access denied".to_owned(),
+                    Some(s) => format!("HTTP {s}"),
+                    None => source_chain(&err),
+                },
+            };
+            (kind, detail)
+        }
+    };
+    let hint = match kind {
+        ErrorKind::Auth if !text.contains("set AWS_") => {
+            "; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the bucket policy"
+        }
+        _ => "",
+    };
+    StoreError::new(kind, format!("S3 {what}: {text}{hint}"))
+}
+
+fn source_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// The HTTP status of a raw response, for error classification.
+pub(crate) trait HasStatus {
+    /// The status code.
+    fn status(&self) -> u16;
+}
+
+impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}

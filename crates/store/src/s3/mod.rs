@@ -1,0 +1,704 @@
+//! Amazon S3 and S3-compatible stores, on the official `aws-sdk-s3`.
+
+mod errors;
+
+use async_trait::async_trait;
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, MetadataDirective,
+    ServerSideEncryption, TaggingDirective,
+};
+use aws_sdk_s3::Client;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use bytes::Bytes;
+use futures::{stream, StreamExt};
+use md5::Digest as _;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use url::Url;
+
+use crate::capabilities::{Capabilities, CopySourceKind};
+use crate::error::{ErrorKind, Result, StoreError};
+use crate::object::*;
+use crate::{Encryption, Location, OpenOptions, SecretUrl, Store};
+use errors::map_sdk_error;
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+/// An S3 bucket as a store.
+#[derive(Debug)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    encryption: Option<Encryption>,
+    capabilities: Capabilities,
+}
+
+/// Headers common to every S3 write builder (PutObject, CreateMultipartUpload, CopyObject).
+macro_rules! with_attributes {
+    ($builder:expr, $attrs:expr) => {{
+        let attrs: &ObjectAttributes = $attrs;
+        let mut builder = $builder
+            .set_content_type(attrs.content_type.clone())
+            .set_content_encoding(attrs.content_encoding.clone())
+            .set_content_language(attrs.content_language.clone())
+            .set_content_disposition(attrs.content_disposition.clone())
+            .set_cache_control(attrs.cache_control.clone())
+            .set_metadata(
+                (!attrs.user_metadata.is_empty())
+                    .then(|| attrs.user_metadata.clone().into_iter().collect()),
+            );
+        if !attrs.tags.is_empty() {
+            builder = builder.tagging(encode_tags(&attrs.tags));
+        }
+        builder
+    }};
+}
+
+/// Server-side encryption headers, for builders that write a new object.
+macro_rules! with_write_encryption {
+    ($builder:expr, $encryption:expr) => {{
+        let builder = $builder;
+        match $encryption {
+            Some(Encryption::S3Managed) => {
+                builder.server_side_encryption(ServerSideEncryption::Aes256)
+            }
+            Some(Encryption::S3Kms(key)) => builder
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .set_ssekms_key_id(key.clone()),
+            Some(Encryption::S3CustomerKey(key)) => {
+                let (key, md5) = customer_key_headers(key.expose());
+                builder
+                    .sse_customer_algorithm("AES256")
+                    .sse_customer_key(key)
+                    .sse_customer_key_md5(md5)
+            }
+            _ => builder,
+        }
+    }};
+}
+
+/// SSE-C headers, for builders that read or add to an SSE-C object.
+macro_rules! with_customer_key {
+    ($builder:expr, $encryption:expr) => {{
+        let builder = $builder;
+        match $encryption {
+            Some(Encryption::S3CustomerKey(key)) => {
+                let (key, md5) = customer_key_headers(key.expose());
+                builder
+                    .sse_customer_algorithm("AES256")
+                    .sse_customer_key(key)
+                    .sse_customer_key_md5(md5)
+            }
+            _ => builder,
+        }
+    }};
+}
+
+/// The base64 key and base64 MD5 of the key, from a base64-encoded 256-bit key.
+fn customer_key_headers(key_b64: &str) -> (String, String) {
+    let raw = B64.decode(key_b64).unwrap_or_default();
+    (key_b64.to_owned(), B64.encode(md5::Md5::digest(&raw)))
+}
+
+/// Tags as S3's `x-amz-tagging` query-string form.
+fn encode_tags(tags: &BTreeMap<String, String>) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(tags)
+        .finish()
+}
+
+/// CRC-64/NVME as S3 sends it: base64 of the big-endian bytes.
+pub fn crc64_header(crc: u64) -> String {
+    B64.encode(crc.to_be_bytes())
+}
+
+fn parse_crc64_header(value: Option<&str>) -> Option<u64> {
+    let bytes: [u8; 8] = B64.decode(value?).ok()?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+fn trim_etag(etag: Option<&str>) -> Option<String> {
+    etag.map(|e| e.trim_matches('"').to_owned())
+}
+
+/// The MD5 a single-part, non-KMS ETag stands for.
+fn md5_from_etag(etag: Option<&str>) -> Option<[u8; 16]> {
+    let etag = etag?;
+    if etag.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&etag[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+fn to_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<time::OffsetDateTime> {
+    let t = t?;
+    time::OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos()),
+    )
+    .ok()
+}
+
+/// Whether an endpoint is AWS's own (checksums and virtual-hosted addressing apply).
+fn is_aws_endpoint(endpoint: Option<&str>) -> bool {
+    endpoint
+        .and_then(|e| Url::parse(e).ok())
+        .and_then(|u| u.host_str().map(|h| h.ends_with(".amazonaws.com")))
+        .unwrap_or(true)
+}
+
+impl S3Store {
+    /// Opens the bucket a location names, with the standard AWS credential chain.
+    pub async fn open(location: &Location, options: &OpenOptions) -> Result<Self> {
+        let Location::S3 {
+            bucket,
+            endpoint: url_endpoint,
+            region: url_region,
+            ..
+        } = location
+        else {
+            return Err(StoreError::usage(format!(
+                "{location} is not an S3 location"
+            )));
+        };
+        if matches!(
+            options.encryption,
+            Some(Encryption::AzureCustomerKey(_) | Encryption::AzureScope(_))
+        ) {
+            return Err(StoreError::usage(
+                "--encrypt: cpk and scope apply to Azure destinations; for S3 use sse-s3, sse-kms[:KEY] or sse-c:KEYFILE",
+            ));
+        }
+        let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+            .iter()
+            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()));
+        let endpoint = options.s3_endpoint.clone().or(env_endpoint).or_else(|| {
+            url_endpoint
+                .as_ref()
+                .map(|u| u.as_str().trim_end_matches('/').to_owned())
+        });
+        if let Some(e) = &endpoint {
+            Url::parse(e).map_err(|err| {
+                StoreError::usage(format!(
+                    "--endpoint-url '{e}' is not a URL ({err}); e.g. http://127.0.0.1:9000"
+                ))
+            })?;
+        }
+        let aws = is_aws_endpoint(endpoint.as_deref());
+
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = url_region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let shared = loader.load().await;
+        let mut config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(!aws);
+        if shared.region().is_none() {
+            config = config.region(Region::from_static("us-east-1"));
+        }
+        if let Some(e) = &endpoint {
+            config = config.endpoint_url(e);
+        }
+        if !aws {
+            config = config
+                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        }
+        let service_id = match (&endpoint, aws) {
+            (Some(e), false) => format!("s3:{e}"),
+            _ => "s3:aws".to_owned(),
+        };
+        Ok(Self {
+            client: Client::from_conf(config.build()),
+            bucket: bucket.clone(),
+            encryption: options.encryption.clone(),
+            capabilities: Capabilities {
+                service_id,
+                native_copy: true,
+                copy_from_url: false,
+                presign: true,
+                max_parts: 10_000,
+                min_part_size: 5 * MIB,
+                max_part_size: 5 * GIB,
+                max_single_put: 5 * GIB,
+                max_single_copy: 5 * GIB,
+            },
+        })
+    }
+
+    /// The underlying SDK client, for tests and tools that need an operation the trait lacks.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The bucket name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn copy_source_header(&self, source: &CopySource) -> Result<String> {
+        match source {
+            CopySource::Native { container, key } => {
+                let encoded =
+                    percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
+                Ok(format!("{container}/{encoded}"))
+            }
+            CopySource::Url(_) => Err(StoreError::new(
+                ErrorKind::Unsupported,
+                "S3 cannot copy from a URL server-side; stream the object instead",
+            )),
+        }
+    }
+
+    async fn tags(&self, key: &str) -> Result<BTreeMap<String, String>> {
+        let out = self
+            .client
+            .get_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("get tags of '{key}'")))?;
+        Ok(out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect())
+    }
+
+    async fn list_page(
+        &self,
+        request: &ListRequest,
+        token: Option<String>,
+    ) -> Result<(ListPage, Option<String>)> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&request.prefix)
+            .set_start_after(request.start_after.clone())
+            .set_delimiter(request.delimiter.clone())
+            .set_max_keys(request.page_size.map(|n| n.min(1000) as i32))
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                map_sdk_error(e, &format!("list s3://{}/{}", self.bucket, request.prefix))
+            })?;
+        let mut page = ListPage::default();
+        let mut reached_end = false;
+        for object in out.contents() {
+            let key = object.key().unwrap_or_default().to_owned();
+            if request.end_before.as_ref().is_some_and(|end| key >= *end) {
+                reached_end = true;
+                break;
+            }
+            let mut meta = ObjectMeta::new(key, object.size().unwrap_or(0).max(0) as u64);
+            meta.etag = trim_etag(object.e_tag());
+            meta.last_modified = to_time(object.last_modified());
+            page.objects.push(meta);
+        }
+        page.prefixes = out
+            .common_prefixes()
+            .iter()
+            .filter_map(|p| p.prefix().map(str::to_owned))
+            .filter(|p| request.end_before.as_ref().is_none_or(|end| p < end))
+            .collect();
+        let next = if reached_end {
+            None
+        } else {
+            out.next_continuation_token().map(str::to_owned)
+        };
+        Ok((page, next))
+    }
+}
+
+#[async_trait]
+impl Store for S3Store {
+    fn display_root(&self) -> String {
+        format!("s3://{}", self.bucket)
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn list(&self, request: ListRequest) -> ListStream<'_> {
+        stream::try_unfold(Some(None), move |state: Option<Option<String>>| {
+            let request = request.clone();
+            async move {
+                let Some(token) = state else { return Ok(None) };
+                let (page, next) = self.list_page(&request, token).await?;
+                Ok(Some((page, next.map(Some))))
+            }
+        })
+        .boxed()
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        let out = with_customer_key!(
+            self.client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .checksum_mode(ChecksumMode::Enabled),
+            &self.encryption
+        )
+        .send()
+        .await
+        .map_err(|e| map_sdk_error(e, &format!("head '{key}'")))?;
+        let mut meta = ObjectMeta::new(key, out.content_length().unwrap_or(0).max(0) as u64);
+        meta.etag = trim_etag(out.e_tag());
+        meta.last_modified = to_time(out.last_modified());
+        let plain_etag = !matches!(
+            out.server_side_encryption(),
+            Some(ServerSideEncryption::AwsKms | ServerSideEncryption::AwsKmsDsse)
+        ) && out.sse_customer_algorithm().is_none();
+        meta.checksums = Checksums {
+            crc64nvme: parse_crc64_header(out.checksum_crc64_nvme()),
+            md5: if plain_etag {
+                md5_from_etag(meta.etag.as_deref())
+            } else {
+                None
+            },
+        };
+        meta.attributes = ObjectAttributes {
+            content_type: out.content_type().map(str::to_owned),
+            content_encoding: out.content_encoding().map(str::to_owned),
+            content_language: out.content_language().map(str::to_owned),
+            content_disposition: out.content_disposition().map(str::to_owned),
+            cache_control: out.cache_control().map(str::to_owned),
+            user_metadata: out
+                .metadata()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            tags: if out.tag_count().unwrap_or(1) > 0 {
+                self.tags(key).await?
+            } else {
+                BTreeMap::new()
+            },
+        };
+        Ok(meta)
+    }
+
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<GetResult> {
+        let out = with_customer_key!(
+            self.client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .set_range(range.and_then(|r| r.http_header())),
+            &self.encryption
+        )
+        .send()
+        .await
+        .map_err(|e| map_sdk_error(e, &format!("get '{key}'")))?;
+        let mut meta = ObjectMeta::new(key, out.content_length().unwrap_or(0).max(0) as u64);
+        meta.etag = trim_etag(out.e_tag());
+        meta.last_modified = to_time(out.last_modified());
+        meta.attributes.content_type = out.content_type().map(str::to_owned);
+        let what = format!("read '{key}'");
+        let body = stream::try_unfold(out.body, move |mut body: SdkByteStream| {
+            let what = what.clone();
+            async move {
+                match body.try_next().await {
+                    Ok(Some(chunk)) => Ok(Some((chunk, body))),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(StoreError::new(
+                        ErrorKind::Network,
+                        format!("S3 {what}: {e}"),
+                    )),
+                }
+            }
+        })
+        .boxed();
+        Ok(GetResult { meta, body })
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        attributes: &ObjectAttributes,
+    ) -> Result<PutResult> {
+        let builder = self.client.put_object().bucket(&self.bucket).key(key);
+        let out = with_write_encryption!(with_attributes!(builder, attributes), &self.encryption)
+            .body(SdkByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("put '{key}'")))?;
+        Ok(PutResult {
+            etag: trim_etag(out.e_tag()),
+        })
+    }
+
+    async fn create_upload(&self, key: &str, attributes: &ObjectAttributes) -> Result<UploadId> {
+        let builder = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key);
+        let out = with_write_encryption!(with_attributes!(builder, attributes), &self.encryption)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("start upload of '{key}'")))?;
+        out.upload_id()
+            .map(|id| UploadId(id.to_owned()))
+            .ok_or_else(|| StoreError::new(ErrorKind::Server, "S3 returned no upload id"))
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        body: Bytes,
+        crc64nvme: Option<u64>,
+    ) -> Result<PartReceipt> {
+        let size = body.len() as u64;
+        let mut builder = with_customer_key!(
+            self.client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload.0)
+                .part_number(number as i32),
+            &self.encryption
+        );
+        if let Some(crc) = crc64nvme {
+            builder = builder
+                .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+                .checksum_crc64_nvme(crc64_header(crc));
+        }
+        let out = builder
+            .body(SdkByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("upload part {number} of '{key}'")))?;
+        Ok(PartReceipt {
+            number,
+            handle: trim_etag(out.e_tag()).unwrap_or_default(),
+            size: Some(size),
+            crc64nvme,
+        })
+    }
+
+    async fn upload_part_copy(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        source: &CopySource,
+        range: ByteRange,
+    ) -> Result<PartReceipt> {
+        let out = self
+            .client
+            .upload_part_copy()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(&upload.0)
+            .part_number(number as i32)
+            .copy_source(self.copy_source_header(source)?)
+            .set_copy_source_range(range.http_header())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("copy part {number} of '{key}'")))?;
+        Ok(PartReceipt {
+            number,
+            handle: trim_etag(out.copy_part_result().and_then(|r| r.e_tag())).unwrap_or_default(),
+            size: Some(range.len()),
+            crc64nvme: None,
+        })
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: &[PartReceipt],
+        _attributes: &ObjectAttributes,
+    ) -> Result<PutResult> {
+        let completed = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(p.number as i32)
+                    .e_tag(format!("\"{}\"", p.handle))
+                    .build()
+            })
+            .collect();
+        let out = with_customer_key!(
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload.0)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(completed))
+                        .build()
+                ),
+            &self.encryption
+        )
+        .send()
+        .await
+        .map_err(|e| map_sdk_error(e, &format!("complete upload of '{key}'")))?;
+        Ok(PutResult {
+            etag: trim_etag(out.e_tag()),
+        })
+    }
+
+    async fn abort_upload(&self, key: &str, upload: &UploadId) -> Result<()> {
+        let result = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(&upload.0)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("abort upload of '{key}'")));
+        match result {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list_parts(&self, key: &str, upload: &UploadId) -> Result<Vec<PartReceipt>> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = with_customer_key!(
+                self.client
+                    .list_parts()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(&upload.0)
+                    .set_part_number_marker(marker.take()),
+                &self.encryption
+            )
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("list parts of '{key}'")))?;
+            parts.extend(out.parts().iter().map(|p| PartReceipt {
+                number: p.part_number().unwrap_or(0) as u32,
+                handle: trim_etag(p.e_tag()).unwrap_or_default(),
+                size: p.size().map(|s| s.max(0) as u64),
+                crc64nvme: parse_crc64_header(p.checksum_crc64_nvme()),
+            }));
+            match (out.is_truncated(), out.next_part_number_marker()) {
+                (Some(true), Some(next)) => marker = Some(next.to_owned()),
+                _ => return Ok(parts),
+            }
+        }
+    }
+
+    async fn copy_object(
+        &self,
+        key: &str,
+        source: &CopySource,
+        attributes: &ObjectAttributes,
+    ) -> Result<PutResult> {
+        let builder = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .copy_source(self.copy_source_header(source)?)
+            .metadata_directive(MetadataDirective::Replace)
+            .tagging_directive(TaggingDirective::Replace);
+        let out = with_write_encryption!(with_attributes!(builder, attributes), &self.encryption)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("copy to '{key}'")))?;
+        Ok(PutResult {
+            etag: trim_etag(out.copy_object_result().and_then(|r| r.e_tag())),
+        })
+    }
+
+    async fn copy_source(
+        &self,
+        key: &str,
+        kind: CopySourceKind,
+        valid_for: Duration,
+    ) -> Result<CopySource> {
+        match kind {
+            CopySourceKind::Native => Ok(CopySource::Native {
+                container: self.bucket.clone(),
+                key: key.to_owned(),
+            }),
+            CopySourceKind::Url => {
+                let config = PresigningConfig::expires_in(valid_for)
+                    .map_err(|e| StoreError::usage(format!("presign '{key}': {e}")))?;
+                let presigned = self
+                    .client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .presigned(config)
+                    .await
+                    .map_err(|e| map_sdk_error(e, &format!("presign '{key}'")))?;
+                let url = Url::parse(presigned.uri()).map_err(|e| {
+                    StoreError::new(ErrorKind::Other, format!("presigned URL: {e}"))
+                })?;
+                Ok(CopySource::Url(SecretUrl::new(url)))
+            }
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("delete '{key}'")))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc64_header_round_trips_big_endian() {
+        let header = crc64_header(0x0102_0304_0506_0708);
+        assert_eq!(B64.decode(&header).unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            parse_crc64_header(Some(&header)),
+            Some(0x0102_0304_0506_0708)
+        );
+    }
+
+    #[test]
+    fn md5_only_from_single_part_etags() {
+        assert_eq!(
+            md5_from_etag(Some("d41d8cd98f00b204e9800998ecf8427e")).unwrap()[0],
+            0xd4
+        );
+        assert_eq!(
+            md5_from_etag(Some("d41d8cd98f00b204e9800998ecf8427e-2")),
+            None
+        );
+    }
+
+    #[test]
+    fn tags_are_form_encoded() {
+        let tags = BTreeMap::from([
+            ("a b".to_string(), "x&y".to_string()),
+            ("k".into(), "v".into()),
+        ]);
+        assert_eq!(encode_tags(&tags), "a+b=x%26y&k=v");
+    }
+}

@@ -1,0 +1,95 @@
+//! The `Store` trait: every operation the engine needs from a storage service.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::time::Duration;
+
+use crate::capabilities::{Capabilities, CopySourceKind};
+use crate::error::Result;
+use crate::object::{
+    ByteRange, CopySource, GetResult, ListRequest, ListStream, ObjectAttributes, ObjectMeta,
+    PartReceipt, PutResult, UploadId,
+};
+
+/// A bucket, container or directory, seen as a flat key space of objects.
+///
+/// Keys are relative to the store's root. Every method is safe to call concurrently.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// A human-readable location of the store's root, without any secret (for messages).
+    fn display_root(&self) -> String;
+
+    /// What this store can do.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Lists keys page by page, in the store's key order.
+    fn list(&self, request: ListRequest) -> ListStream<'_>;
+
+    /// The object's metadata in full, including tags.
+    async fn head(&self, key: &str) -> Result<ObjectMeta>;
+
+    /// Reads the object, or the given range of it, as a byte stream.
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<GetResult>;
+
+    /// Writes a whole object in one request.
+    async fn put(&self, key: &str, body: Bytes, attributes: &ObjectAttributes)
+        -> Result<PutResult>;
+
+    /// Starts a block / multipart upload.
+    async fn create_upload(&self, key: &str, attributes: &ObjectAttributes) -> Result<UploadId>;
+
+    /// Uploads part `number` (1-based) of an upload, with its CRC-64/NVME when known.
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        body: Bytes,
+        crc64nvme: Option<u64>,
+    ) -> Result<PartReceipt>;
+
+    /// Uploads part `number` server-side from a range of another object.
+    async fn upload_part_copy(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        source: &CopySource,
+        range: ByteRange,
+    ) -> Result<PartReceipt>;
+
+    /// Commits the upload with `parts` in order; the object becomes visible only now.
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: &[PartReceipt],
+        attributes: &ObjectAttributes,
+    ) -> Result<PutResult>;
+
+    /// Abandons the upload and frees what it staged, as far as the service allows.
+    async fn abort_upload(&self, key: &str, upload: &UploadId) -> Result<()>;
+
+    /// Parts already staged for the upload (to resume it).
+    async fn list_parts(&self, key: &str, upload: &UploadId) -> Result<Vec<PartReceipt>>;
+
+    /// Copies a whole object server-side.
+    async fn copy_object(
+        &self,
+        key: &str,
+        source: &CopySource,
+        attributes: &ObjectAttributes,
+    ) -> Result<PutResult>;
+
+    /// A source of `kind` from which another store can copy `key` server-side: a native
+    /// reference, or a read URL (presigned GET, SAS) valid for `valid_for`.
+    async fn copy_source(
+        &self,
+        key: &str,
+        kind: CopySourceKind,
+        valid_for: Duration,
+    ) -> Result<CopySource>;
+
+    /// Deletes the object. Deleting a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<()>;
+}
