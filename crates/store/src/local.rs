@@ -163,15 +163,23 @@ impl LocalStore {
     async fn publish(&self, staged: &Path, key: &str) -> Result<()> {
         let dest = self.key_path(key)?;
         if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| {
-                StoreError::from(e).context(format!("creating the directory for '{key}'"))
-            })?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| match e.kind() {
+                    IoKind::AlreadyExists | IoKind::NotADirectory => StoreError::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "key '{key}' cannot be stored on local disk: a parent of it is a file"
+                        ),
+                    ),
+                    _ => StoreError::from(e).context(format!("creating the directory for '{key}'")),
+                })?;
         }
         self.inside_root(&dest).await?;
         if tokio::fs::metadata(&dest).await.is_ok_and(|m| m.is_dir()) {
             return Err(StoreError::new(
                 ErrorKind::Conflict,
-                format!("'{key}' is a directory on local disk; it cannot also be a file"),
+                format!("key '{key}' cannot be stored on local disk: it is a directory there"),
             ));
         }
         tokio::fs::rename(staged, &dest).await?;
@@ -208,59 +216,59 @@ impl LocalStore {
         object.last_modified = meta.modified().ok().map(time::OffsetDateTime::from);
         object
     }
+}
 
-    /// Every file below the directory that holds `prefix`, as (key, metadata), sorted by key.
-    fn walk(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        let start_dir = match prefix.rfind('/') {
-            Some(slash) => self.root.join(&prefix[..slash]),
-            None => self.root.clone(),
+/// Every file below the directory that holds `prefix`, as object metadata, sorted by key.
+fn walk(root: &Path, prefix: &str) -> Result<Vec<ObjectMeta>> {
+    let start_dir = match prefix.rfind('/') {
+        Some(slash) => root.join(&prefix[..slash]),
+        None => root.to_path_buf(),
+    };
+    if !root.is_dir() {
+        return Err(StoreError::new(
+            ErrorKind::NotFound,
+            format!("directory {} does not exist", root.display()),
+        ));
+    }
+    let mut found = Vec::new();
+    let mut pending = vec![start_dir];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == IoKind::NotFound => continue,
+            Err(e) => return Err(StoreError::from(e).context(dir.display().to_string())),
         };
-        if !self.root.is_dir() {
-            return Err(StoreError::new(
-                ErrorKind::NotFound,
-                format!("directory {} does not exist", self.root.display()),
-            ));
-        }
-        let mut found = Vec::new();
-        let mut pending = vec![start_dir];
-        while let Some(dir) = pending.pop() {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == IoKind::NotFound => continue,
-                Err(e) => return Err(StoreError::from(e).context(dir.display().to_string())),
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
             };
-            for entry in entries {
-                let entry = entry?;
-                let path = entry.path();
-                let Ok(rel) = path.strip_prefix(&self.root) else {
-                    continue;
-                };
-                let Some(key) = rel
-                    .to_str()
-                    .map(|k| k.replace(std::path::MAIN_SEPARATOR, "/"))
-                else {
-                    tracing::warn!(path = %path.display(), "skipping a file whose name is not UTF-8");
-                    continue;
-                };
-                if key == STAGING_DIR {
-                    continue;
+            let Some(key) = rel
+                .to_str()
+                .map(|k| k.replace(std::path::MAIN_SEPARATOR, "/"))
+            else {
+                tracing::warn!(path = %path.display(), "skipping a file whose name is not UTF-8");
+                continue;
+            };
+            if key == STAGING_DIR {
+                continue;
+            }
+            // Follows symlinks, so a link to a file inside the tree lists as that file.
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if !entry.file_type()?.is_symlink() {
+                    pending.push(path);
                 }
-                // Follows symlinks, so a link to a file inside the tree lists as that file.
-                let Ok(meta) = std::fs::metadata(&path) else {
-                    continue;
-                };
-                if meta.is_dir() {
-                    if !entry.file_type()?.is_symlink() {
-                        pending.push(path);
-                    }
-                } else if meta.is_file() && key.starts_with(prefix) {
-                    found.push(Self::meta_of(key, &meta));
-                }
+            } else if meta.is_file() && key.starts_with(prefix) {
+                found.push(LocalStore::meta_of(key, &meta));
             }
         }
-        found.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(found)
     }
+    found.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(found)
 }
 
 fn unique_name(counter: u64) -> String {
@@ -333,8 +341,12 @@ impl Store for LocalStore {
 
     fn list(&self, request: ListRequest) -> ListStream<'_> {
         let walked = async move {
-            let prefix = request.prefix.clone();
-            let objects = tokio::task::block_in_place(|| self.walk(&prefix))?;
+            let (root, prefix) = (self.root.clone(), request.prefix.clone());
+            let objects = tokio::task::spawn_blocking(move || walk(&root, &prefix))
+                .await
+                .map_err(|e| {
+                    StoreError::new(ErrorKind::Other, format!("listing task failed: {e}"))
+                })??;
             Ok::<_, StoreError>(stream::iter(
                 paginate(objects, &request).into_iter().map(Ok),
             ))

@@ -1,1 +1,138 @@
+//! Test helpers shared by the workspace's integration tests: where the emulators are (started
+//! by `scripts/test.sh`), fresh buckets and containers, the shared naughty-key list, and a check
+//! that no secret leaked into some output.
 
+use awcopy_store::{Location, OpenOptions, Store};
+use std::path::PathBuf;
+
+/// Reads an environment variable `scripts/test.sh` sets, or fails the test saying so.
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with scripts/test.sh, which starts the emulators")
+    })
+}
+
+/// The S3 emulator's endpoint, e.g. `http://127.0.0.1:PORT`.
+pub fn s3_endpoint() -> String {
+    required_env("AWCOPY_TEST_S3_ENDPOINT")
+}
+
+/// The Azure emulator's account endpoint, e.g. `http://127.0.0.1:PORT/devstoreaccount1`.
+pub fn azure_endpoint() -> String {
+    required_env("AWCOPY_TEST_AZURE_ENDPOINT")
+}
+
+/// Open options that point S3 at the emulator.
+pub fn open_options() -> OpenOptions {
+    OpenOptions {
+        s3_endpoint: Some(s3_endpoint()),
+        ..OpenOptions::default()
+    }
+}
+
+/// A name no other test uses: lowercase letters, digits and '-', valid for buckets and containers.
+pub fn unique_name(hint: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{hint}-{}", &id[..12])
+}
+
+/// Creates a fresh, empty S3 bucket on the emulator and returns its location.
+pub async fn new_s3_bucket(hint: &str) -> Location {
+    let bucket = unique_name(hint);
+    let location = Location::parse(&format!("s3://{bucket}/")).expect("valid location");
+    let store = awcopy_store::s3::S3Store::open(&location, &open_options())
+        .await
+        .expect("open S3 emulator");
+    store
+        .client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket on the S3 emulator");
+    location
+}
+
+/// Creates a fresh, empty Azure container on the emulator and returns its location.
+pub async fn new_azure_container(hint: &str) -> Location {
+    let container = unique_name(hint);
+    let location =
+        Location::parse(&format!("{}/{container}/", azure_endpoint())).expect("valid location");
+    let store = awcopy_store::azure::AzureStore::open(&location, &OpenOptions::default())
+        .expect("open Azure emulator");
+    store
+        .container_client()
+        .create(None)
+        .await
+        .expect("create container on the Azure emulator");
+    location
+}
+
+/// Opens a location with the emulator options.
+pub async fn open(location: &Location) -> std::sync::Arc<dyn Store> {
+    awcopy_store::open(location, &open_options())
+        .await
+        .expect("open store")
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// The keys in `../shared/data/naughty-keys.json`, which every listing and copy must round-trip.
+pub fn naughty_keys() -> Vec<String> {
+    let path = workspace_root().join("../shared/data/naughty-keys.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "read {}: {e} (shared/ must sit beside the repo)",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).expect("naughty-keys.json is a JSON array of strings")
+}
+
+/// The secret values the tests run with: none may appear in any output.
+pub fn secrets_in_use() -> Vec<String> {
+    let mut secrets = vec![awcopy_store::azure::credentials::DEV_KEY.to_owned()];
+    if let Ok(key) = std::env::var("AWS_SECRET_ACCESS_KEY") {
+        secrets.push(key);
+    }
+    secrets
+}
+
+/// Fails if `text` contains a secret in use, or a SAS / presigned signature.
+pub fn assert_no_secrets(text: &str) {
+    for secret in secrets_in_use() {
+        assert!(
+            !text.contains(&secret),
+            "a secret leaked into output:\n{text}"
+        );
+    }
+    for marker in ["sig=", "X-Amz-Signature=", "AccountKey="] {
+        for (at, _) in text.match_indices(marker) {
+            let value = &text[at + marker.len()..];
+            assert!(
+                value.starts_with("REDACTED"),
+                "an unredacted {marker} leaked into output:\n{text}"
+            );
+        }
+    }
+}
+
+/// `len` deterministic pseudo-random bytes for `seed` (xorshift), so tests can regenerate and
+/// compare data without storing it.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}

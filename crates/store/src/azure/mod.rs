@@ -24,6 +24,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use sha2::Digest as _;
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZero;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -48,6 +49,8 @@ pub struct AzureStore {
     auth: AzureAuth,
     encryption: Option<Encryption>,
     capabilities: Capabilities,
+    /// Cleared once the service answers Put Blob From URL with 501 Not Implemented.
+    put_blob_from_url: AtomicBool,
 }
 
 impl std::fmt::Debug for AzureStore {
@@ -301,12 +304,52 @@ impl AzureStore {
             container_url,
             auth: access.auth,
             encryption: options.encryption.clone(),
+            put_blob_from_url: AtomicBool::new(true),
         })
     }
 
     /// The SDK client for a blob.
     fn blob(&self, key: &str) -> BlobClient {
         self.container.blob_client(key)
+    }
+
+    /// Refuses names Azure would store under another name: it reads `\\` as `/`.
+    fn check_writable_name(key: &str) -> Result<()> {
+        if key.contains('\\') {
+            return Err(StoreError::usage(format!(
+                "key '{key}' cannot be a blob name as written: Azure reads '\\' as '/'"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies a whole blob from a URL as one staged block plus a commit: the fallback for
+    /// services without Put Blob From URL (Azurite answers it with 501).
+    async fn copy_by_block(
+        &self,
+        key: &str,
+        url: &SecretUrl,
+        attributes: &ObjectAttributes,
+    ) -> Result<PutResult> {
+        let upload = self.create_upload(key, attributes).await?;
+        let id = block_id(&upload, 1);
+        let options = with_write_encryption!(
+            BlockBlobClientStageBlockFromUrlOptions::default(),
+            &self.encryption
+        );
+        self.blob(key)
+            .block_blob_client()
+            .stage_block_from_url(&id, 0, url.expose().to_string(), Some(options))
+            .await
+            .map_err(|e| map_error(e, &format!("copy to '{key}' (staging)")))?;
+        let part = PartReceipt {
+            number: 1,
+            handle: B64.encode(&id),
+            size: None,
+            crc64nvme: None,
+        };
+        self.complete_upload(key, &upload, &[part], attributes)
+            .await
     }
 
     /// The SDK client of the container, for tests and tools that need an operation the trait lacks.
@@ -525,6 +568,7 @@ impl Store for AzureStore {
         body: Bytes,
         attributes: &ObjectAttributes,
     ) -> Result<PutResult> {
+        Self::check_writable_name(key)?;
         let single_request = NonZero::new((body.len() as u64).max(1)).expect("non-zero");
         let options = BlockBlobClientUploadOptions {
             parallel: NonZero::new(1),
@@ -548,7 +592,7 @@ impl Store for AzureStore {
     async fn create_upload(&self, key: &str, _attributes: &ObjectAttributes) -> Result<UploadId> {
         // Azure has no upload session: blocks are staged against the blob name and committed
         // by list. The id only makes this upload's block ids unique and deterministic.
-        let _ = key;
+        Self::check_writable_name(key)?;
         Ok(UploadId(
             uuid::Uuid::new_v4().simple().to_string()[..16].to_owned(),
         ))
@@ -637,8 +681,9 @@ impl Store for AzureStore {
         };
         let content =
             RequestContent::try_from(list).map_err(|e| map_error(e, &format!("commit '{key}'")))?;
+        let commit_options = BlockBlobClientCommitBlockListOptions::default();
         let options = with_write_encryption!(
-            with_attributes!(BlockBlobClientCommitBlockListOptions::default(), attributes),
+            with_attributes!(commit_options, attributes),
             &self.encryption
         );
         let response = self
@@ -711,6 +756,10 @@ impl Store for AzureStore {
                 "Azure copies server-side from a URL only (SAS or presigned)",
             ));
         };
+        Self::check_writable_name(key)?;
+        if !self.put_blob_from_url.load(Ordering::Relaxed) {
+            return self.copy_by_block(key, url, attributes).await;
+        }
         let options = with_write_encryption!(
             with_attributes!(
                 BlockBlobClientUploadBlobFromUrlOptions {
@@ -721,12 +770,22 @@ impl Store for AzureStore {
             ),
             &self.encryption
         );
-        let response = self
+        let response = match self
             .blob(key)
             .block_blob_client()
             .upload_blob_from_url(url.expose().to_string(), Some(options))
             .await
-            .map_err(|e| map_error(e, &format!("copy to '{key}'")))?;
+        {
+            Err(e) if e.http_status().map(u16::from) == Some(501) => {
+                tracing::info!(
+                    "{}: no Put Blob From URL; copying by block instead",
+                    self.display_root()
+                );
+                self.put_blob_from_url.store(false, Ordering::Relaxed);
+                return self.copy_by_block(key, url, attributes).await;
+            }
+            other => other.map_err(|e| map_error(e, &format!("copy to '{key}'")))?,
+        };
         let etag = response
             .headers()
             .get_optional_str(&azure_core::http::headers::ETAG)

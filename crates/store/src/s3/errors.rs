@@ -62,7 +62,7 @@ where
                 (None, None) => match status {
                     Some(404) => "not found".to_owned(),
                     Some(403) => "access denied".to_owned(),
-                    Some(s) => format!("HTTP {s}"),
+                    Some(s) => format!("HTTP {s}: {}", source_chain(&err)),
                     None => source_chain(&err),
                 },
             };

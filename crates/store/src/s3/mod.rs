@@ -273,6 +273,42 @@ impl S3Store {
             .collect())
     }
 
+    /// One page of ListParts, and the marker of the next page if there is one.
+    async fn list_parts_page(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        marker: Option<String>,
+    ) -> Result<(Vec<PartReceipt>, Option<String>)> {
+        let out = with_customer_key!(
+            self.client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload.0)
+                .set_part_number_marker(marker),
+            &self.encryption
+        )
+        .send()
+        .await
+        .map_err(|e| map_sdk_error(e, &format!("list parts of '{key}'")))?;
+        let parts = out
+            .parts()
+            .iter()
+            .map(|p| PartReceipt {
+                number: p.part_number().unwrap_or(0) as u32,
+                handle: trim_etag(p.e_tag()).unwrap_or_default(),
+                size: p.size().map(|s| s.max(0) as u64),
+                crc64nvme: parse_crc64_header(p.checksum_crc64_nvme()),
+            })
+            .collect();
+        let next = match (out.is_truncated(), out.next_part_number_marker()) {
+            (Some(true), Some(next)) => Some(next.to_owned()),
+            _ => None,
+        };
+        Ok((parts, next))
+    }
+
     async fn list_page(
         &self,
         request: &ListRequest,
@@ -577,27 +613,11 @@ impl Store for S3Store {
         let mut parts = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let out = with_customer_key!(
-                self.client
-                    .list_parts()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .upload_id(&upload.0)
-                    .set_part_number_marker(marker.take()),
-                &self.encryption
-            )
-            .send()
-            .await
-            .map_err(|e| map_sdk_error(e, &format!("list parts of '{key}'")))?;
-            parts.extend(out.parts().iter().map(|p| PartReceipt {
-                number: p.part_number().unwrap_or(0) as u32,
-                handle: trim_etag(p.e_tag()).unwrap_or_default(),
-                size: p.size().map(|s| s.max(0) as u64),
-                crc64nvme: parse_crc64_header(p.checksum_crc64_nvme()),
-            }));
-            match (out.is_truncated(), out.next_part_number_marker()) {
-                (Some(true), Some(next)) => marker = Some(next.to_owned()),
-                _ => return Ok(parts),
+            let (page, next) = self.list_parts_page(key, upload, marker.take()).await?;
+            parts.extend(page);
+            match next {
+                Some(next) => marker = Some(next),
+                None => return Ok(parts),
             }
         }
     }

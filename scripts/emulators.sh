@@ -1,0 +1,90 @@
+# Installs and starts the emulators awcopy is tested against, on free loopback ports.
+# Source it, then call: install_emulators; start_emulators; (stop_emulators runs on EXIT).
+#
+#   Azure Blob: Azurite (npm, pinned) -> AWCOPY_TEST_AZURE_ENDPOINT, AZURE_STORAGE_CONNECTION_STRING
+#   S3:         moto in server mode (PyPI) -> AWCOPY_TEST_S3_ENDPOINT
+#
+# Tools go to $AWCOPY_TOOLS_DIR (default ~/.cache/awcopy-tools), so a second run installs nothing.
+
+AZURITE_VERSION=3.37.0
+# 5.2 renders some S3 XML roots as ...Response (ListParts, CompleteMultipartUpload), which
+# the AWS SDK rightly rejects; 5.1.22 renders them as S3 does.
+MOTO_VERSION=5.1.22
+AWCOPY_TOOLS_DIR=${AWCOPY_TOOLS_DIR:-$HOME/.cache/awcopy-tools}
+# Azurite's published development account and key (documented by Microsoft, not a secret).
+AZURITE_ACCOUNT=devstoreaccount1
+AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+
+log() { printf '[emulators] %s\n' "$*" >&2; }
+
+install_emulators() {
+  mkdir -p "$AWCOPY_TOOLS_DIR"
+  local azurite_bin="$AWCOPY_TOOLS_DIR/node/node_modules/.bin/azurite-blob"
+  if [ ! -x "$azurite_bin" ] || ! grep -q "\"version\": \"$AZURITE_VERSION\"" \
+      "$AWCOPY_TOOLS_DIR/node/node_modules/azurite/package.json" 2>/dev/null; then
+    command -v npm >/dev/null || { log "npm is missing: apt-get install -y nodejs npm"; return 1; }
+    log "installing azurite@$AZURITE_VERSION"
+    npm install --silent --no-audit --no-fund --prefix "$AWCOPY_TOOLS_DIR/node" "azurite@$AZURITE_VERSION" >&2
+  fi
+  AZURITE_BIN=$azurite_bin
+
+  local venv="$AWCOPY_TOOLS_DIR/moto-$MOTO_VERSION"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    log "installing moto[server]==$MOTO_VERSION"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+  fi
+  MOTO_BIN="$venv/bin/moto_server"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for_http URL NAME PID: until URL answers any HTTP status, or the process dies (30 s).
+wait_for_http() {
+  local url=$1 name=$2 pid=$3
+  for _ in $(seq 1 300); do
+    if curl -s -o /dev/null "$url"; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then log "$name exited; its log:"; cat "$EMULATOR_DIR/$name.log" >&2; return 1; fi
+    sleep 0.1
+  done
+  log "$name did not answer at $url within 30 s"; return 1
+}
+
+start_emulators() {
+  EMULATOR_DIR=$(mktemp -d -t awcopy-emulators.XXXXXX)
+  trap stop_emulators EXIT
+
+  local azure_port s3_port
+  azure_port=$(free_port)
+  "$AZURITE_BIN" --blobHost 127.0.0.1 --blobPort "$azure_port" --inMemoryPersistence --loose \
+    --skipApiVersionCheck --disableTelemetry \
+    >"$EMULATOR_DIR/azurite.log" 2>&1 &
+  AZURITE_PID=$!
+  s3_port=$(free_port)
+  "$MOTO_BIN" -H 127.0.0.1 -p "$s3_port" >"$EMULATOR_DIR/moto.log" 2>&1 &
+  MOTO_PID=$!
+
+  wait_for_http "http://127.0.0.1:$azure_port/" azurite "$AZURITE_PID"
+  wait_for_http "http://127.0.0.1:$s3_port/" moto "$MOTO_PID"
+
+  export AWCOPY_TEST_AZURE_ENDPOINT="http://127.0.0.1:$azure_port/$AZURITE_ACCOUNT"
+  export AWCOPY_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+  export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=$AZURITE_ACCOUNT;AccountKey=$AZURITE_KEY;BlobEndpoint=$AWCOPY_TEST_AZURE_ENDPOINT;"
+  # moto accepts any key pair; these are distinctive so leak tests can grep for them.
+  export AWS_ACCESS_KEY_ID=AKIAAWCOPYTESTKEY0001
+  export AWS_SECRET_ACCESS_KEY=awcopy-test-secret-must-never-appear-in-output
+  export AWS_REGION=us-east-1
+  export AWS_EC2_METADATA_DISABLED=true
+  log "azurite at $AWCOPY_TEST_AZURE_ENDPOINT, moto at $AWCOPY_TEST_S3_ENDPOINT"
+}
+
+stop_emulators() {
+  for pid in ${AZURITE_PID:-} ${MOTO_PID:-}; do
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
+  AZURITE_PID= MOTO_PID=
+  [ -n "${EMULATOR_DIR:-}" ] && rm -rf "$EMULATOR_DIR"
+  return 0
+}
