@@ -1,0 +1,534 @@
+//! What a copy would cost: request charges on both sides and egress from the source, computed
+//! from the listing (one object at a time) and the route the copy would take.
+
+use awcopy_store::{Capabilities, CopySourceKind, Location};
+use serde::Serialize;
+
+use crate::pricing::{tiered_cost, PriceBook, PriceError, ProviderPrices, GB};
+
+/// The price-book provider of a location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PricedProvider {
+    /// Amazon S3.
+    AwsS3,
+    /// Azure Blob Storage.
+    AzureBlob,
+    /// An S3-compatible service other than AWS.
+    S3Compatible,
+    /// Local disk.
+    Local,
+}
+
+impl PricedProvider {
+    /// The key of this provider in the price book.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::AwsS3 => "aws-s3",
+            Self::AzureBlob => "azure-blob",
+            Self::S3Compatible => "s3-compatible",
+            Self::Local => "local",
+        }
+    }
+}
+
+/// Where one side of a copy is, for pricing: provider and region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Site {
+    /// The provider.
+    pub provider: PricedProvider,
+    /// The region, when known.
+    pub region: Option<String>,
+}
+
+impl Site {
+    /// The site of a location. `s3_endpoint` is the endpoint override in force (an S3 location
+    /// with a non-AWS endpoint is S3-compatible); `region` is the region if known.
+    pub fn of(location: &Location, s3_endpoint: Option<&str>, region: Option<String>) -> Self {
+        let provider = match location {
+            Location::S3 {
+                endpoint,
+                region: url_region,
+                ..
+            } => {
+                let custom = s3_endpoint
+                    .map(str::to_owned)
+                    .or_else(|| endpoint.as_ref().map(|u| u.to_string()))
+                    .is_some_and(|e| !e.contains(".amazonaws.com"));
+                let region = region.or_else(|| url_region.clone());
+                return Self {
+                    provider: if custom {
+                        PricedProvider::S3Compatible
+                    } else {
+                        PricedProvider::AwsS3
+                    },
+                    region,
+                };
+            }
+            Location::Azure { .. } => PricedProvider::AzureBlob,
+            Location::Local { .. } => PricedProvider::Local,
+        };
+        Self { provider, region }
+    }
+}
+
+/// How the bytes of a copy would move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    /// Server-side copy within one service (S3 CopyObject / UploadPartCopy).
+    Native,
+    /// The destination pulls from a URL (Azure Put Block From URL).
+    FromUrl,
+    /// Through this machine: ranged GETs feeding uploads.
+    Streamed,
+}
+
+impl Route {
+    /// The route a copy between stores with these capabilities takes.
+    pub fn between(source: &Capabilities, dest: &Capabilities) -> Self {
+        match dest.server_side_route(source) {
+            Some(CopySourceKind::Native) => Self::Native,
+            Some(CopySourceKind::Url) => Self::FromUrl,
+            None => Self::Streamed,
+        }
+    }
+}
+
+/// The destination side of an estimate.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// Where it is.
+    pub site: Site,
+    /// How bytes get there.
+    pub route: Route,
+    /// Its part limits, which decide part sizes.
+    pub capabilities: Capabilities,
+}
+
+/// Accumulates request counts and bytes as objects are listed.
+#[derive(Debug, Clone)]
+pub struct CostEstimator {
+    source: Site,
+    destination: Option<Destination>,
+    block_size: u64,
+    objects: u64,
+    bytes: u64,
+    source_reads: u64,
+    dest_writes: u64,
+}
+
+/// One line of an estimate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostLine {
+    /// What is charged, e.g. "aws-s3 us-east-1: GET requests".
+    pub item: String,
+    /// How many units.
+    pub quantity: f64,
+    /// The unit: "requests" or "GB".
+    pub unit: &'static str,
+    /// The cost of these units.
+    pub cost: f64,
+}
+
+/// The estimated cost of a copy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Currency of all amounts.
+    pub currency: String,
+    /// Date of the prices.
+    pub prices_as_of: String,
+    /// Objects counted.
+    pub objects: u64,
+    /// Bytes counted.
+    pub bytes: u64,
+    /// The route priced.
+    pub route: Option<Route>,
+    /// The charges.
+    pub lines: Vec<CostLine>,
+    /// Sum of the lines.
+    pub total: f64,
+    /// Assumptions the reader should know.
+    pub notes: Vec<String>,
+}
+
+impl CostEstimator {
+    /// An estimator for copying from `source` to `destination` (or only downloading, when
+    /// there is none) in blocks of `block_size`.
+    pub fn new(source: Site, destination: Option<Destination>, block_size: u64) -> Self {
+        Self {
+            source,
+            destination,
+            block_size: block_size.max(1),
+            objects: 0,
+            bytes: 0,
+            source_reads: 0,
+            dest_writes: 0,
+        }
+    }
+
+    /// Counts the requests copying one object of `size` bytes takes.
+    pub fn add(&mut self, size: u64) {
+        self.objects += 1;
+        self.bytes += size;
+        let Some(dest) = &self.destination else {
+            self.source_reads += u64::from(size > 0) * size.div_ceil(self.block_size).max(1);
+            return;
+        };
+        let caps = &dest.capabilities;
+        let parts = |size: u64| size.div_ceil(caps.part_size_for(size, self.block_size));
+        // Requests around the parts: S3 creates and completes, Azure commits a block list.
+        let commit_requests = match dest.site.provider {
+            PricedProvider::AzureBlob => 1,
+            _ => 2,
+        };
+        let (reads, writes) = match dest.route {
+            Route::Native if size <= caps.max_single_copy => (0, 1),
+            Route::Native => (0, parts(size) + commit_requests),
+            Route::FromUrl | Route::Streamed if size <= self.block_size => (u64::from(size > 0), 1),
+            Route::FromUrl | Route::Streamed => (parts(size), parts(size) + commit_requests),
+        };
+        self.source_reads += reads;
+        self.dest_writes += writes;
+    }
+
+    /// Prices the counts with `book`.
+    pub fn finish(&self, book: &PriceBook) -> Result<Estimate, PriceError> {
+        let source_prices = book.provider(self.source.provider.key())?;
+        let source_region = region_or_default(&self.source, source_prices);
+        let mut notes = vec![book.note.clone()];
+        if self.source.region.is_none() && self.source.provider != PricedProvider::Local {
+            notes.push(format!(
+                "source region unknown; priced as {source_region} (use --source-region)"
+            ));
+        }
+        let source_label = format!("{} {source_region}", self.source.provider.key());
+        let per_request = |price_per_1000: f64, count: u64| price_per_1000 * count as f64 / 1000.0;
+
+        let list_requests = self
+            .objects
+            .div_ceil(u64::from(source_prices.list_page_size))
+            .max(1);
+        let mut lines = vec![
+            CostLine {
+                item: format!("{source_label}: LIST requests"),
+                quantity: list_requests as f64,
+                unit: "requests",
+                cost: per_request(source_prices.requests_per_1000.list, list_requests),
+            },
+            CostLine {
+                item: format!("{source_label}: GET requests"),
+                quantity: self.source_reads as f64,
+                unit: "requests",
+                cost: per_request(source_prices.requests_per_1000.read, self.source_reads),
+            },
+        ];
+        if let Some(dest) = &self.destination {
+            let dest_prices = book.provider(dest.site.provider.key())?;
+            let dest_region = region_or_default(&dest.site, dest_prices);
+            if dest.site.region.is_none() && dest.site.provider != PricedProvider::Local {
+                notes.push(format!(
+                    "destination region unknown; priced as {dest_region} (use --dest-region)"
+                ));
+            }
+            let verb = if dest.route == Route::Native {
+                "COPY"
+            } else {
+                "PUT"
+            };
+            lines.push(CostLine {
+                item: format!(
+                    "{} {dest_region}: {verb} and commit requests",
+                    dest.site.provider.key()
+                ),
+                quantity: self.dest_writes as f64,
+                unit: "requests",
+                cost: per_request(dest_prices.requests_per_1000.write, self.dest_writes),
+            });
+        }
+        for provider in [
+            Some(self.source.provider),
+            self.destination.as_ref().map(|d| d.site.provider),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|p| *p == PricedProvider::S3Compatible)
+        {
+            notes.push(format!(
+                "{}: prices unknown for custom endpoints; counted as zero (use --prices FILE)",
+                provider.key()
+            ));
+        }
+
+        let gb = self.bytes as f64 / GB;
+        let (egress_item, egress_cost) = match self.egress_kind(&source_region, book)? {
+            Egress::None => (None, 0.0),
+            Egress::SameRegion => (
+                Some("egress within the region"),
+                gb * source_prices.egress.same_region_per_gb,
+            ),
+            Egress::InterRegion => (
+                Some("egress to another region"),
+                gb * source_prices.inter_region_per_gb(&source_region),
+            ),
+            Egress::Internet => (
+                Some("egress to the internet"),
+                tiered_cost(source_prices.internet_tiers(&source_region), gb),
+            ),
+        };
+        if let Some(item) = egress_item {
+            lines.push(CostLine {
+                item: format!("{source_label}: {item}"),
+                quantity: gb,
+                unit: "GB",
+                cost: egress_cost,
+            });
+        }
+        Ok(Estimate {
+            currency: book.currency.clone(),
+            prices_as_of: book.as_of.clone(),
+            objects: self.objects,
+            bytes: self.bytes,
+            route: self.destination.as_ref().map(|d| d.route),
+            total: lines.iter().map(|l| l.cost).sum(),
+            lines,
+            notes,
+        })
+    }
+
+    fn egress_kind(&self, source_region: &str, book: &PriceBook) -> Result<Egress, PriceError> {
+        if self.source.provider == PricedProvider::Local {
+            return Ok(Egress::None);
+        }
+        let Some(dest) = &self.destination else {
+            return Ok(Egress::Internet);
+        };
+        let same_provider = dest.site.provider == self.source.provider;
+        if !same_provider || dest.route == Route::Streamed {
+            return Ok(Egress::Internet);
+        }
+        let dest_region = region_or_default(&dest.site, book.provider(dest.site.provider.key())?);
+        Ok(if dest_region == source_region {
+            Egress::SameRegion
+        } else {
+            Egress::InterRegion
+        })
+    }
+}
+
+enum Egress {
+    None,
+    SameRegion,
+    InterRegion,
+    Internet,
+}
+
+fn region_or_default(site: &Site, prices: &ProviderPrices) -> String {
+    site.region
+        .clone()
+        .unwrap_or_else(|| prices.default_region.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+
+    fn caps(max_parts: u32, min_part: u64, max_single_copy: u64) -> Capabilities {
+        Capabilities {
+            service_id: "x".into(),
+            native_copy: false,
+            copy_from_url: false,
+            presign: false,
+            max_parts,
+            min_part_size: min_part,
+            max_part_size: 5 * GIB,
+            max_single_put: 5 * GIB,
+            max_single_copy,
+        }
+    }
+
+    fn site(provider: PricedProvider, region: &str) -> Site {
+        Site {
+            provider,
+            region: Some(region.into()),
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    fn line<'a>(estimate: &'a Estimate, needle: &str) -> &'a CostLine {
+        estimate
+            .lines
+            .iter()
+            .find(|l| l.item.contains(needle))
+            .unwrap_or_else(|| panic!("no line {needle}: {estimate:#?}"))
+    }
+
+    /// A million 10 KiB objects from S3 us-east-1 to Azure eastus, pulled by Azure from URLs:
+    /// LIST 1,000 x 0.005/1000 = 0.005; GET 1,000,000 x 0.0004/1000 = 0.40;
+    /// Azure writes 1,000,000 x 0.0065/1000 = 6.50; egress 10,000,000 KiB = 9.5367431640625 GB
+    /// x 0.09 = 0.858306884765625; total 7.763306884765625.
+    #[test]
+    fn many_small_objects_s3_to_azure() {
+        let dest = Destination {
+            site: site(PricedProvider::AzureBlob, "eastus"),
+            route: Route::FromUrl,
+            capabilities: caps(50_000, 1, 5000 * MIB),
+        };
+        let mut estimator = CostEstimator::new(
+            site(PricedProvider::AwsS3, "us-east-1"),
+            Some(dest),
+            4 * MIB,
+        );
+        for _ in 0..1_000_000 {
+            estimator.add(10 * KIB);
+        }
+        let e = estimator.finish(&PriceBook::builtin()).unwrap();
+        assert!(close(line(&e, "LIST").cost, 0.005));
+        assert!(close(line(&e, "GET").cost, 0.40));
+        assert!(close(line(&e, "PUT").cost, 6.50));
+        assert!(close(line(&e, "egress to the internet").quantity, 9.5367431640625));
+        assert!(close(line(&e, "egress").cost, 0.858306884765625));
+        assert!(close(e.total, 7.763306884765625));
+        assert!(
+            line(&e, "PUT").cost > 10.0 * line(&e, "egress").cost / 2.0,
+            "requests dominate for small objects"
+        );
+    }
+
+    /// Two 10 TiB objects downloaded from S3 us-east-1 to local disk in 8 MiB blocks, grown to
+    /// fit 10,000 parts: 1,099,511,628-byte parts, 10,000 GETs each. Egress 20,480 GB:
+    /// 10,240 x 0.09 + 10,240 x 0.085 = 1,792.00; GETs 20,000 x 0.0004/1000 = 0.008.
+    #[test]
+    fn huge_objects_cross_egress_tiers() {
+        let dest = Destination {
+            site: Site {
+                provider: PricedProvider::Local,
+                region: None,
+            },
+            route: Route::Streamed,
+            capabilities: caps(10_000, 1, u64::MAX),
+        };
+        let mut estimator = CostEstimator::new(
+            site(PricedProvider::AwsS3, "us-east-1"),
+            Some(dest),
+            8 * MIB,
+        );
+        estimator.add(10 << 40);
+        estimator.add(10 << 40);
+        let e = estimator.finish(&PriceBook::builtin()).unwrap();
+        assert_eq!(line(&e, "GET").quantity, 20_000.0);
+        assert!(close(line(&e, "GET").cost, 0.008));
+        assert!(close(line(&e, "egress to the internet").cost, 1792.0));
+        assert!(close(line(&e, "PUT").cost, 0.0));
+        assert!(close(e.total, 1792.0 + 0.008 + 0.000005));
+    }
+
+    /// S3 us-east-1 to S3 eu-west-1 server-side: 1 GiB (one COPY), 6 GiB (above the 5 GiB
+    /// single-copy limit: 768 parts of 8 MiB + create + complete = 770), 0 B (one COPY).
+    /// Writes 772 x 0.005/1000 = 0.00386; no GETs; inter-region 7 GB x 0.02 = 0.14.
+    #[test]
+    fn server_side_copy_across_regions() {
+        let dest = Destination {
+            site: site(PricedProvider::AwsS3, "eu-west-1"),
+            route: Route::Native,
+            capabilities: caps(10_000, 5 * MIB, 5 * GIB),
+        };
+        let mut estimator = CostEstimator::new(
+            site(PricedProvider::AwsS3, "us-east-1"),
+            Some(dest),
+            8 * MIB,
+        );
+        for size in [GIB, 6 * GIB, 0] {
+            estimator.add(size);
+        }
+        let e = estimator.finish(&PriceBook::builtin()).unwrap();
+        assert_eq!(line(&e, "COPY").quantity, 772.0);
+        assert!(close(line(&e, "COPY").cost, 0.00386));
+        assert_eq!(line(&e, "GET").quantity, 0.0);
+        assert!(close(line(&e, "egress to another region").cost, 0.14));
+        assert!(close(e.total, 0.00386 + 0.14 + 0.000005));
+    }
+
+    /// Same region, server-side: no egress charge; a listing only (no destination) from
+    /// sa-east-1 uses that region's internet price: 1 GB x 0.15.
+    #[test]
+    fn same_region_is_free_and_regions_override() {
+        let dest = Destination {
+            site: site(PricedProvider::AwsS3, "us-east-1"),
+            route: Route::Native,
+            capabilities: caps(10_000, 5 * MIB, 5 * GIB),
+        };
+        let mut same = CostEstimator::new(
+            site(PricedProvider::AwsS3, "us-east-1"),
+            Some(dest),
+            8 * MIB,
+        );
+        same.add(GIB);
+        assert!(close(
+            line(
+                &same.finish(&PriceBook::builtin()).unwrap(),
+                "egress within"
+            )
+            .cost,
+            0.0
+        ));
+
+        let mut download =
+            CostEstimator::new(site(PricedProvider::AwsS3, "sa-east-1"), None, 8 * MIB);
+        download.add(GIB);
+        let e = download.finish(&PriceBook::builtin()).unwrap();
+        assert!(close(line(&e, "egress to the internet").cost, 0.15));
+        assert_eq!(line(&e, "GET").quantity, 128.0);
+    }
+
+    #[test]
+    fn unknown_prices_and_regions_are_noted() {
+        let mut estimator = CostEstimator::new(
+            Site {
+                provider: PricedProvider::S3Compatible,
+                region: None,
+            },
+            None,
+            MIB,
+        );
+        estimator.add(5);
+        let e = estimator.finish(&PriceBook::builtin()).unwrap();
+        assert_eq!(e.total, 0.0);
+        assert!(
+            e.notes.iter().any(|n| n.contains("prices unknown")),
+            "{:?}",
+            e.notes
+        );
+        assert!(
+            e.notes.iter().any(|n| n.contains("--source-region")),
+            "{:?}",
+            e.notes
+        );
+    }
+
+    #[test]
+    fn site_of_location() {
+        let s3 = Location::parse("s3://b/p").unwrap();
+        assert_eq!(Site::of(&s3, None, None).provider, PricedProvider::AwsS3);
+        assert_eq!(
+            Site::of(&s3, Some("http://127.0.0.1:9000"), None).provider,
+            PricedProvider::S3Compatible
+        );
+        let url = Location::parse("https://b.s3.eu-west-2.amazonaws.com/x").unwrap();
+        assert_eq!(
+            Site::of(&url, None, None),
+            site(PricedProvider::AwsS3, "eu-west-2")
+        );
+        assert_eq!(
+            Site::of(&Location::parse("az://a/c").unwrap(), None, None).provider,
+            PricedProvider::AzureBlob
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! The price book: request and egress prices per provider and region, read from a dated JSON
+//! file (`prices/prices.json` is built in; `--prices FILE` replaces it).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Bytes in one billed gigabyte (the clouds bill egress per GiB, calling it GB).
+pub const GB: f64 = (1u64 << 30) as f64;
+
+const BUILTIN: &str = include_str!("../prices/prices.json");
+
+/// Why a price file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PriceError {
+    /// The file is not valid JSON of the expected layout.
+    #[error("price file: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// The file parses but a value makes no sense.
+    #[error("price file: {0}")]
+    Invalid(String),
+}
+
+/// All prices, by provider key (`aws-s3`, `azure-blob`, `s3-compatible`, `local`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PriceBook {
+    /// The date the prices were taken from their sources.
+    pub as_of: String,
+    /// Currency of every price.
+    pub currency: String,
+    /// What the prices do and do not cover.
+    pub note: String,
+    /// Prices per provider.
+    pub providers: BTreeMap<String, ProviderPrices>,
+}
+
+/// One provider's prices.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderPrices {
+    /// Where the prices come from.
+    pub sources: Vec<String>,
+    /// Region assumed when none is known.
+    pub default_region: String,
+    /// Keys returned per LIST request.
+    pub list_page_size: u32,
+    /// Request prices per 1,000 requests.
+    pub requests_per_1000: RequestPrices,
+    /// Data transfer out.
+    pub egress: EgressPrices,
+    /// Regions whose prices differ from the defaults.
+    #[serde(default)]
+    pub regions: BTreeMap<String, RegionPrices>,
+}
+
+/// Prices per 1,000 requests, by class.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RequestPrices {
+    /// LIST.
+    pub list: f64,
+    /// GET and other reads.
+    pub read: f64,
+    /// PUT, COPY, POST, block and part uploads, commits.
+    pub write: f64,
+}
+
+/// Data transfer out, per GB.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EgressPrices {
+    /// To the same provider in the same region.
+    pub same_region_per_gb: f64,
+    /// To the same provider in another region.
+    pub inter_region_per_gb: f64,
+    /// To the internet (including other clouds), tiered by volume.
+    pub internet_tiers: Vec<Tier>,
+}
+
+/// A volume tier: this price applies up to `up_to_gb` cumulative GB (`None`: without limit).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tier {
+    /// Cumulative upper bound of the tier, in GB.
+    pub up_to_gb: Option<f64>,
+    /// Price per GB within the tier.
+    pub per_gb: f64,
+}
+
+/// Egress prices of one region, where they differ from the provider's defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RegionPrices {
+    /// Inter-region price.
+    pub inter_region_per_gb: Option<f64>,
+    /// Internet tiers.
+    pub internet_tiers: Option<Vec<Tier>>,
+}
+
+impl PriceBook {
+    /// The price book shipped with awcopy.
+    pub fn builtin() -> Self {
+        Self::from_json(BUILTIN).expect("the built-in price book is valid")
+    }
+
+    /// Parses and checks a price book.
+    pub fn from_json(text: &str) -> Result<Self, PriceError> {
+        let book: PriceBook = serde_json::from_str(text)?;
+        for key in ["aws-s3", "azure-blob", "s3-compatible", "local"] {
+            if !book.providers.contains_key(key) {
+                return Err(PriceError::Invalid(format!("provider '{key}' is missing")));
+            }
+        }
+        for (key, provider) in &book.providers {
+            let mut tier_lists = vec![&provider.egress.internet_tiers];
+            tier_lists.extend(
+                provider
+                    .regions
+                    .values()
+                    .filter_map(|r| r.internet_tiers.as_ref()),
+            );
+            for tiers in tier_lists {
+                check_tiers(key, tiers)?;
+            }
+            if provider.list_page_size == 0 {
+                return Err(PriceError::Invalid(format!(
+                    "{key}: list_page_size must be positive"
+                )));
+            }
+        }
+        Ok(book)
+    }
+
+    /// The prices of a provider key.
+    pub fn provider(&self, key: &str) -> Result<&ProviderPrices, PriceError> {
+        self.providers
+            .get(key)
+            .ok_or_else(|| PriceError::Invalid(format!("provider '{key}' is missing")))
+    }
+}
+
+fn check_tiers(provider: &str, tiers: &[Tier]) -> Result<(), PriceError> {
+    let bad = |why: &str| {
+        Err(PriceError::Invalid(format!(
+            "{provider}: internet_tiers {why}"
+        )))
+    };
+    if tiers.is_empty() {
+        return bad("is empty");
+    }
+    if tiers.last().is_some_and(|t| t.up_to_gb.is_some()) {
+        return bad("must end with a tier whose up_to_gb is null");
+    }
+    let bounds: Vec<f64> = tiers.iter().filter_map(|t| t.up_to_gb).collect();
+    if bounds.len() != tiers.len() - 1 || bounds.windows(2).any(|w| w[0] >= w[1]) {
+        return bad("must have increasing up_to_gb and only the last one null");
+    }
+    if tiers.iter().any(|t| t.per_gb < 0.0) {
+        return bad("has a negative price");
+    }
+    Ok(())
+}
+
+impl ProviderPrices {
+    /// Internet egress tiers for `region`.
+    pub fn internet_tiers(&self, region: &str) -> &[Tier] {
+        self.regions
+            .get(region)
+            .and_then(|r| r.internet_tiers.as_deref())
+            .unwrap_or(&self.egress.internet_tiers)
+    }
+
+    /// Inter-region price per GB from `region`.
+    pub fn inter_region_per_gb(&self, region: &str) -> f64 {
+        self.regions
+            .get(region)
+            .and_then(|r| r.inter_region_per_gb)
+            .unwrap_or(self.egress.inter_region_per_gb)
+    }
+}
+
+/// The cost of `gb` through volume tiers, starting from zero volume this month.
+pub fn tiered_cost(tiers: &[Tier], gb: f64) -> f64 {
+    let mut cost = 0.0;
+    let mut floor = 0.0;
+    for tier in tiers {
+        let ceiling = tier.up_to_gb.unwrap_or(f64::INFINITY);
+        if gb > floor {
+            cost += (gb.min(ceiling) - floor) * tier.per_gb;
+        }
+        floor = ceiling;
+    }
+    cost
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_book_is_valid() {
+        let book = PriceBook::builtin();
+        assert_eq!(book.currency, "USD");
+        assert!(book.provider("aws-s3").unwrap().sources[0].contains("aws.amazon.com"));
+    }
+
+    #[test]
+    fn tiers_apply_in_order() {
+        let tiers = PriceBook::builtin()
+            .provider("aws-s3")
+            .unwrap()
+            .egress
+            .internet_tiers
+            .clone();
+        // 20,480 GB: 10,240 at 0.09 + 10,240 at 0.085.
+        assert!((tiered_cost(&tiers, 20_480.0) - (921.6 + 870.4)).abs() < 1e-9);
+        // 200,000 GB: 10,240*0.09 + 40,960*0.085 + 102,400*0.07 + 46,400*0.05.
+        let expected = 921.6 + 3481.6 + 7168.0 + 2320.0;
+        assert!((tiered_cost(&tiers, 200_000.0) - expected).abs() < 1e-6);
+        assert_eq!(tiered_cost(&tiers, 0.0), 0.0);
+    }
+
+    #[test]
+    fn rejects_bad_books() {
+        let mut value: serde_json::Value = serde_json::from_str(BUILTIN).unwrap();
+        value["providers"]["aws-s3"]["egress"]["internet_tiers"][3]["up_to_gb"] = 1.0.into();
+        let err = PriceBook::from_json(&value.to_string()).unwrap_err();
+        assert!(err.to_string().contains("must end with a tier"), "{err}");
+        value["providers"].as_object_mut().unwrap().remove("local");
+        let err = PriceBook::from_json(&value.to_string()).unwrap_err();
+        assert!(err.to_string().contains("'local' is missing"), "{err}");
+        assert!(PriceBook::from_json("{").is_err());
+    }
+}
