@@ -35,6 +35,8 @@ install_emulators() {
     "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
   fi
   MOTO_BIN="$venv/bin/moto_server"
+  # A Python with boto3 (a moto dependency), for scripts that fill buckets.
+  TOOLS_PYTHON="$venv/bin/python"
 }
 
 free_port() {

@@ -1,1 +1,40 @@
-fn main() {}
+//! The `awcopy` command line: parses arguments, runs a command, prints one clear line on
+//! failure and exits with a documented code (see the README).
+
+mod args;
+mod commands;
+mod failure;
+mod logging;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+use args::{Cli, Command};
+use failure::Failure;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("awcopy: cannot start the async runtime: {e}");
+            return ExitCode::from(failure::code::SERVICE);
+        }
+    };
+    let result: Result<(), Failure> = runtime.block_on(async {
+        match &cli.command {
+            Command::Ls(args) => commands::ls::run(&cli, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("awcopy: error: {}", failure.message);
+            failure.exit_code()
+        }
+    }
+}

@@ -42,27 +42,21 @@ pub struct Site {
 }
 
 impl Site {
-    /// The site of a location. `s3_endpoint` is the endpoint override in force (an S3 location
-    /// with a non-AWS endpoint is S3-compatible); `region` is the region if known.
-    pub fn of(location: &Location, s3_endpoint: Option<&str>, region: Option<String>) -> Self {
+    /// The site of a location opened with `capabilities` (which tell AWS from other S3
+    /// services); `region` is the region if known, else the one the URL names.
+    pub fn of(location: &Location, capabilities: &Capabilities, region: Option<String>) -> Self {
         let provider = match location {
             Location::S3 {
-                endpoint,
-                region: url_region,
-                ..
+                region: url_region, ..
             } => {
-                let custom = s3_endpoint
-                    .map(str::to_owned)
-                    .or_else(|| endpoint.as_ref().map(|u| u.to_string()))
-                    .is_some_and(|e| !e.contains(".amazonaws.com"));
-                let region = region.or_else(|| url_region.clone());
+                let aws = capabilities.service_id == awcopy_store::s3::AWS_SERVICE_ID;
                 return Self {
-                    provider: if custom {
-                        PricedProvider::S3Compatible
-                    } else {
+                    provider: if aws {
                         PricedProvider::AwsS3
+                    } else {
+                        PricedProvider::S3Compatible
                     },
-                    region,
+                    region: region.or_else(|| url_region.clone()),
                 };
             }
             Location::Azure { .. } => PricedProvider::AzureBlob,
@@ -393,7 +387,10 @@ mod tests {
         assert!(close(line(&e, "LIST").cost, 0.005));
         assert!(close(line(&e, "GET").cost, 0.40));
         assert!(close(line(&e, "PUT").cost, 6.50));
-        assert!(close(line(&e, "egress to the internet").quantity, 9.5367431640625));
+        assert!(close(
+            line(&e, "egress to the internet").quantity,
+            9.5367431640625
+        ));
         assert!(close(line(&e, "egress").cost, 0.858306884765625));
         assert!(close(e.total, 7.763306884765625));
         assert!(
@@ -515,19 +512,32 @@ mod tests {
 
     #[test]
     fn site_of_location() {
+        let aws = Capabilities {
+            service_id: awcopy_store::s3::AWS_SERVICE_ID.into(),
+            ..caps(1, 1, 1)
+        };
+        let minio = Capabilities {
+            service_id: "s3:http://127.0.0.1:9000".into(),
+            ..caps(1, 1, 1)
+        };
         let s3 = Location::parse("s3://b/p").unwrap();
-        assert_eq!(Site::of(&s3, None, None).provider, PricedProvider::AwsS3);
+        assert_eq!(Site::of(&s3, &aws, None).provider, PricedProvider::AwsS3);
         assert_eq!(
-            Site::of(&s3, Some("http://127.0.0.1:9000"), None).provider,
+            Site::of(&s3, &minio, None).provider,
             PricedProvider::S3Compatible
         );
         let url = Location::parse("https://b.s3.eu-west-2.amazonaws.com/x").unwrap();
         assert_eq!(
-            Site::of(&url, None, None),
+            Site::of(&url, &aws, None),
             site(PricedProvider::AwsS3, "eu-west-2")
         );
         assert_eq!(
-            Site::of(&Location::parse("az://a/c").unwrap(), None, None).provider,
+            Site::of(&url, &aws, Some("us-west-1".into())),
+            site(PricedProvider::AwsS3, "us-west-1")
+        );
+        let az = Location::parse("az://a/c").unwrap();
+        assert_eq!(
+            Site::of(&az, &minio, None).provider,
             PricedProvider::AzureBlob
         );
     }

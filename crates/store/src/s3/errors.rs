@@ -12,7 +12,7 @@ where
 {
     let status = err.raw_response().map(HasStatus::status);
     let code = err.code().map(str::to_owned);
-    let message = err.message().map(str::to_owned);
+    let message = err.message().filter(|m| !m.is_empty()).map(str::to_owned);
     let (kind, text) = match &err {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
             let chain = source_chain(&err);
@@ -24,7 +24,7 @@ where
             } else {
                 (
                     ErrorKind::Network,
-                    format!("cannot reach the S3 endpoint: {chain}"),
+                    format!("cannot reach the S3 endpoint ({chain}); check --endpoint-url / AWS_ENDPOINT_URL and the network"),
                 )
             }
         }
@@ -56,6 +56,9 @@ where
                 _ => status.map_or(ErrorKind::Other, StoreError::kind_for_status),
             };
             let detail = match (&code, &message) {
+                (Some(c), None) if c == "NoSuchBucket" => {
+                    "the bucket does not exist (NoSuchBucket)".to_owned()
+                }
                 (Some(c), Some(m)) => format!("{c}: {m}"),
                 (Some(c), None) => c.clone(),
                 (None, Some(m)) => m.clone(),

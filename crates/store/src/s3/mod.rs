@@ -27,6 +27,9 @@ use crate::{Encryption, Location, OpenOptions, SecretUrl, Store};
 use errors::map_sdk_error;
 
 const MIB: u64 = 1 << 20;
+
+/// The [`Capabilities::service_id`] of Amazon S3 itself (all regions: CopyObject works across them).
+pub const AWS_SERVICE_ID: &str = "s3:aws";
 const GIB: u64 = 1 << 30;
 
 /// An S3 bucket as a store.
@@ -213,7 +216,7 @@ impl S3Store {
         }
         let service_id = match (&endpoint, aws) {
             (Some(e), false) => format!("s3:{e}"),
-            _ => "s3:aws".to_owned(),
+            _ => AWS_SERVICE_ID.to_owned(),
         };
         Ok(Self {
             client: Client::from_conf(config.build()),
