@@ -529,3 +529,76 @@ async fn azure_wrong_key_is_an_auth_error_without_the_key() {
     kit::assert_no_secrets(&format!("{err} {err:?}"));
     assert!(!format!("{err:?}").contains(wrong_key));
 }
+
+/// SSE-S3 and SSE-KMS headers reach the server on put, multipart and copy (moto records them;
+/// it does not implement SSE-C, and Azurite implements neither customer keys nor scopes).
+#[tokio::test]
+async fn s3_writes_are_encrypted_as_asked() {
+    use awcopy_store::{s3::S3Store, Encryption, OpenOptions};
+    use aws_sdk_s3::types::ServerSideEncryption;
+    let location = kit::new_s3_bucket("enc").await;
+    let Location::S3 { bucket, .. } = &location else {
+        unreachable!()
+    };
+    for (encryption, expected, kms_key) in [
+        (Encryption::S3Managed, ServerSideEncryption::Aes256, None),
+        (
+            Encryption::S3Kms(Some("alias/awcopy-test".into())),
+            ServerSideEncryption::AwsKms,
+            Some("alias/awcopy-test"),
+        ),
+    ] {
+        let options = OpenOptions {
+            encryption: Some(encryption),
+            ..kit::open_options()
+        };
+        let store = S3Store::open(&location, &options).await.unwrap();
+        store
+            .put(
+                "put",
+                Bytes::from_static(b"abc"),
+                &ObjectAttributes::default(),
+            )
+            .await
+            .unwrap();
+        let upload = store
+            .create_upload("multi", &ObjectAttributes::default())
+            .await
+            .unwrap();
+        let part = store
+            .upload_part("multi", &upload, 1, Bytes::from_static(b"abc"), None)
+            .await
+            .unwrap();
+        store
+            .complete_upload("multi", &upload, &[part], &ObjectAttributes::default())
+            .await
+            .unwrap();
+        let source = store
+            .copy_source("put", CopySourceKind::Native, Duration::from_secs(60))
+            .await
+            .unwrap();
+        store
+            .copy_object("copy", &source, &ObjectAttributes::default())
+            .await
+            .unwrap();
+        for key in ["put", "multi", "copy"] {
+            let head = store
+                .client()
+                .head_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(head.server_side_encryption(), Some(&expected), "{key}");
+            assert_eq!(head.ssekms_key_id(), kms_key, "{key}");
+        }
+    }
+    let wrong = OpenOptions {
+        encryption: Some(Encryption::AzureScope("s".into())),
+        ..kit::open_options()
+    };
+    let err = S3Store::open(&location, &wrong).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Usage);
+    assert!(err.to_string().contains("for S3 use sse-s3"), "{err}");
+}
