@@ -55,13 +55,19 @@ async fn fill(store: &Arc<dyn Store>) -> (Vec<String>, u64) {
                 &key,
                 kit::pattern(*size, i as u64).into(),
                 &ObjectAttributes::default(),
+                None,
             )
             .await
             .expect("put");
         keys.push(key);
     }
     store
-        .put("outside.txt", "x".into(), &ObjectAttributes::default())
+        .put(
+            "outside.txt",
+            "x".into(),
+            &ObjectAttributes::default(),
+            None,
+        )
         .await
         .unwrap();
     keys.sort();

@@ -342,6 +342,7 @@ mod tests {
             max_part_size: 5 * GIB,
             max_single_put: 5 * GIB,
             max_single_copy,
+            key_order: awcopy_store::KeyOrder::Utf8,
         }
     }
 

@@ -22,6 +22,28 @@ pub struct Capabilities {
     pub max_single_put: u64,
     /// Largest object a single server-side copy request handles (S3 CopyObject: 5 GiB).
     pub max_single_copy: u64,
+    /// The order in which listings return keys.
+    pub key_order: KeyOrder,
+}
+
+/// How a store orders keys in listings; key ranges must be cut and compared in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// By UTF-8 bytes, i.e. by code point (S3, local disk as listed by awcopy).
+    Utf8,
+    /// By UTF-16 code units (Azure Blob as Azurite implements it): code points U+E000..U+FFFF
+    /// sort after the supplementary planes.
+    Utf16,
+}
+
+impl KeyOrder {
+    /// Compares two keys in this order.
+    pub fn compare(self, a: &str, b: &str) -> std::cmp::Ordering {
+        match self {
+            Self::Utf8 => a.cmp(b),
+            Self::Utf16 => a.encode_utf16().cmp(b.encode_utf16()),
+        }
+    }
 }
 
 impl Capabilities {
@@ -72,7 +94,17 @@ mod tests {
             max_part_size: 5 << 30,
             max_single_put: 5 << 30,
             max_single_copy: 5 << 30,
+            key_order: KeyOrder::Utf8,
         }
+    }
+
+    #[test]
+    fn utf16_order_puts_high_bmp_after_astral() {
+        use std::cmp::Ordering::*;
+        let (emoji, fullwidth) = ("\u{1F389}", "\u{FF21}");
+        assert_eq!(KeyOrder::Utf8.compare(emoji, fullwidth), Greater);
+        assert_eq!(KeyOrder::Utf16.compare(emoji, fullwidth), Less);
+        assert_eq!(KeyOrder::Utf16.compare("a", "b"), Less);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod s3;
 mod secret;
 mod store;
 
-pub use capabilities::{Capabilities, CopySourceKind};
+pub use capabilities::{Capabilities, CopySourceKind, KeyOrder};
 pub use error::{ErrorKind, Result, StoreError};
 pub use location::{Location, Provider};
 pub use object::{

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
-use crate::capabilities::{Capabilities, CopySourceKind};
+use crate::capabilities::{Capabilities, CopySourceKind, KeyOrder};
 use crate::error::{ErrorKind, Result, StoreError};
 use crate::object::*;
 use crate::{Location, OpenOptions, Store};
@@ -63,6 +63,7 @@ impl LocalStore {
                 max_part_size: u64::MAX,
                 max_single_put: u64::MAX,
                 max_single_copy: u64::MAX,
+                key_order: KeyOrder::Utf8,
             },
         })
     }
@@ -395,6 +396,7 @@ impl Store for LocalStore {
         key: &str,
         body: Bytes,
         _attributes: &ObjectAttributes,
+        _crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
         self.write_object(key, &body).await
     }
@@ -457,6 +459,7 @@ impl Store for LocalStore {
         upload: &UploadId,
         parts: &[PartReceipt],
         _attributes: &ObjectAttributes,
+        _crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
         let dir = self.upload_dir(upload)?;
         let staged = self.staging_file().await?;
@@ -635,6 +638,7 @@ mod tests {
                 "link/new",
                 Bytes::from_static(b"y"),
                 &ObjectAttributes::default(),
+                None,
             )
             .await
             .unwrap_err();

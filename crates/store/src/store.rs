@@ -28,12 +28,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The object's metadata in full, including tags.
     async fn head(&self, key: &str) -> Result<ObjectMeta>;
 
-    /// Reads the object, or the given range of it, as a byte stream.
+    /// Reads the object, or the given range of it, as a byte stream. The result's metadata
+    /// carries the object's attributes (content headers, user metadata, tags).
     async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<GetResult>;
 
-    /// Writes a whole object in one request.
-    async fn put(&self, key: &str, body: Bytes, attributes: &ObjectAttributes)
-        -> Result<PutResult>;
+    /// Writes a whole object in one request, recording its CRC-64/NVME when given (S3 checks
+    /// it on receipt; Azure keeps it in metadata).
+    async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        attributes: &ObjectAttributes,
+        crc64nvme: Option<u64>,
+    ) -> Result<PutResult>;
 
     /// Starts a block / multipart upload.
     async fn create_upload(&self, key: &str, attributes: &ObjectAttributes) -> Result<UploadId>;
@@ -58,13 +65,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         range: ByteRange,
     ) -> Result<PartReceipt>;
 
-    /// Commits the upload with `parts` in order; the object becomes visible only now.
+    /// Commits the upload with `parts` in order; the object becomes visible only now. The
+    /// whole object's CRC-64/NVME, when given, is recorded as with [`Store::put`].
     async fn complete_upload(
         &self,
         key: &str,
         upload: &UploadId,
         parts: &[PartReceipt],
         attributes: &ObjectAttributes,
+        crc64nvme: Option<u64>,
     ) -> Result<PutResult>;
 
     /// Abandons the upload and frees what it staged, as far as the service allows.

@@ -58,7 +58,12 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
     // put + head + get, whole and ranged
     let small = kit::pattern(1000, 1);
     store
-        .put("dir/small.bin", small.clone().into(), &attributes())
+        .put(
+            "dir/small.bin",
+            small.clone().into(),
+            &attributes(),
+            Some(kit::crc64nvme(&small)),
+        )
         .await
         .expect("put");
     let head = store.head("dir/small.bin").await.expect("head");
@@ -69,6 +74,11 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
             head.attributes,
             attributes(),
             "attributes survive put -> head"
+        );
+        assert_eq!(
+            head.checksums.crc64nvme,
+            Some(kit::crc64nvme(&small)),
+            "the CRC is kept"
         );
     }
     assert_eq!(read_all(store, "dir/small.bin", None).await, small);
@@ -82,7 +92,7 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
         small[10..20]
     );
     store
-        .put("empty", Bytes::new(), &ObjectAttributes::default())
+        .put("empty", Bytes::new(), &ObjectAttributes::default(), None)
         .await
         .expect("put empty");
     assert_eq!(store.head("empty").await.unwrap().size, 0);
@@ -91,7 +101,12 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
     // listing: prefix, bounds, delimiter, pages
     for key in ["dir/a", "dir/b", "dir/sub/c", "dir/sub/d", "other"] {
         store
-            .put(key, Bytes::from_static(b"x"), &ObjectAttributes::default())
+            .put(
+                key,
+                Bytes::from_static(b"x"),
+                &ObjectAttributes::default(),
+                None,
+            )
             .await
             .unwrap();
     }
@@ -166,7 +181,7 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
         "nothing is visible before commit"
     );
     store
-        .complete_upload("big/object", &upload, &[r1, r2, r3], &attributes())
+        .complete_upload("big/object", &upload, &[r1, r2, r3], &attributes(), None)
         .await
         .expect("complete");
     let whole = [part1.as_slice(), &part2, &tail].concat();
@@ -270,6 +285,7 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
             &upload,
             &[p1, p2],
             &ObjectAttributes::default(),
+            None,
         )
         .await
         .unwrap();
@@ -304,7 +320,7 @@ async fn naughty_round_trip(store: Arc<dyn Store>) -> Vec<String> {
     for (i, key) in keys.iter().enumerate() {
         let body = kit::pattern(i + 1, i as u64);
         match store
-            .put(key, body.into(), &ObjectAttributes::default())
+            .put(key, body.into(), &ObjectAttributes::default(), None)
             .await
         {
             Ok(_) => stored.push(key.clone()),
@@ -451,7 +467,7 @@ async fn azure_to_azure_copy_uses_a_minted_sas() {
     let dest = kit::open(&kit::new_azure_container("dst").await).await;
     let data = kit::pattern(3 * MIB + 17, 9);
     source
-        .put("in/data.bin", data.clone().into(), &attributes())
+        .put("in/data.bin", data.clone().into(), &attributes(), None)
         .await
         .unwrap();
     let kind = dest.capabilities().server_side_route(source.capabilities());
@@ -558,6 +574,7 @@ async fn s3_writes_are_encrypted_as_asked() {
                 "put",
                 Bytes::from_static(b"abc"),
                 &ObjectAttributes::default(),
+                None,
             )
             .await
             .unwrap();
@@ -570,7 +587,13 @@ async fn s3_writes_are_encrypted_as_asked() {
             .await
             .unwrap();
         store
-            .complete_upload("multi", &upload, &[part], &ObjectAttributes::default())
+            .complete_upload(
+                "multi",
+                &upload,
+                &[part],
+                &ObjectAttributes::default(),
+                None,
+            )
             .await
             .unwrap();
         let source = store

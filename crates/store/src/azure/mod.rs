@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
-use crate::capabilities::{Capabilities, CopySourceKind};
+use crate::capabilities::{Capabilities, CopySourceKind, KeyOrder};
 use crate::error::{ErrorKind, Result, StoreError};
 use crate::object::*;
 use crate::secret::Secret;
@@ -38,6 +38,19 @@ use credentials::AzureAuth;
 use sas::SasGrant;
 
 const MIB: u64 = 1 << 20;
+
+/// The metadata name under which the whole blob's CRC-64/NVME is kept (Azure has no
+/// whole-blob CRC property). Hidden from [`ObjectAttributes::user_metadata`].
+pub const CRC_METADATA: &str = "awcopycrc64nvme";
+
+/// Splits awcopy's CRC entry out of blob metadata: (user metadata, CRC-64/NVME).
+fn split_metadata(metadata: HashMap<String, String>) -> (BTreeMap<String, String>, Option<u64>) {
+    let mut user: BTreeMap<String, String> = metadata.into_iter().collect();
+    let crc = user
+        .remove(CRC_METADATA)
+        .and_then(|v| u64::from_str_radix(&v, 16).ok());
+    (user, crc)
+}
 
 /// An Azure Blob container as a store.
 pub struct AzureStore {
@@ -59,23 +72,24 @@ impl std::fmt::Debug for AzureStore {
     }
 }
 
-/// Content headers, metadata and tags, for option structs that create a blob.
+/// Content headers, metadata (with the whole-blob CRC-64/NVME, when known) and tags, for option
+/// structs that create a blob.
 macro_rules! with_attributes {
-    ($options:expr, $attrs:expr) => {{
+    ($options:expr, $attrs:expr, $crc:expr) => {{
         let attrs: &ObjectAttributes = $attrs;
+        let crc: Option<u64> = $crc;
         let mut options = $options;
         options.blob_content_type = attrs.content_type.clone();
         options.blob_content_encoding = attrs.content_encoding.clone();
         options.blob_content_language = attrs.content_language.clone();
         options.blob_content_disposition = attrs.content_disposition.clone();
         options.blob_cache_control = attrs.cache_control.clone();
-        options.metadata = (!attrs.user_metadata.is_empty()).then(|| {
-            attrs
-                .user_metadata
-                .clone()
-                .into_iter()
-                .collect::<HashMap<_, _>>()
-        });
+        let mut metadata: HashMap<String, String> =
+            attrs.user_metadata.clone().into_iter().collect();
+        if let Some(crc) = crc {
+            metadata.insert(CRC_METADATA.to_owned(), format!("{crc:016x}"));
+        }
+        options.metadata = (!metadata.is_empty()).then_some(metadata);
         if attrs.tags.is_empty() {
             options
         } else {
@@ -214,14 +228,11 @@ fn meta_from_item(item: BlobItem) -> Option<ObjectMeta> {
         content_language: properties.content_language,
         content_disposition: properties.content_disposition,
         cache_control: properties.cache_control,
-        user_metadata: item
-            .metadata
-            .and_then(|m| m.values)
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+        user_metadata: BTreeMap::new(),
         tags: BTreeMap::new(),
     };
+    (meta.attributes.user_metadata, meta.checksums.crc64nvme) =
+        split_metadata(item.metadata.and_then(|m| m.values).unwrap_or_default());
     Some(meta)
 }
 
@@ -300,6 +311,7 @@ impl AzureStore {
                 max_part_size: 4000 * MIB,
                 max_single_put: 5000 * MIB,
                 max_single_copy: 5000 * MIB,
+                key_order: KeyOrder::Utf16,
             },
             container_url,
             auth: access.auth,
@@ -348,7 +360,7 @@ impl AzureStore {
             size: None,
             crc64nvme: None,
         };
-        self.complete_upload(key, &upload, &[part], attributes)
+        self.complete_upload(key, &upload, &[part], attributes, None)
             .await
     }
 
@@ -408,10 +420,19 @@ impl AzureStore {
         let mut skip_to: Option<String> = None;
         let mut reached_end = false;
         for meta in response.blob_items.into_iter().filter_map(meta_from_item) {
-            if request.start_after.as_ref().is_some_and(|s| meta.key <= *s) {
+            let order = self.capabilities.key_order;
+            if request
+                .start_after
+                .as_ref()
+                .is_some_and(|s| order.compare(&meta.key, s).is_le())
+            {
                 continue;
             }
-            if request.end_before.as_ref().is_some_and(|e| meta.key >= *e) {
+            if request
+                .end_before
+                .as_ref()
+                .is_some_and(|e| order.compare(&meta.key, e).is_ge())
+            {
                 reached_end = true;
                 break;
             }
@@ -518,17 +539,15 @@ impl Store for AzureStore {
             content_language: response.content_language().map_err(header_error)?,
             content_disposition: response.content_disposition().map_err(header_error)?,
             cache_control: response.cache_control().map_err(header_error)?,
-            user_metadata: response
-                .metadata()
-                .map_err(header_error)?
-                .into_iter()
-                .collect(),
+            user_metadata: BTreeMap::new(),
             tags: if tag_count > 0 {
                 self.tags(key).await?
             } else {
                 BTreeMap::new()
             },
         };
+        (meta.attributes.user_metadata, meta.checksums.crc64nvme) =
+            split_metadata(response.metadata().map_err(header_error)?);
         Ok(meta)
     }
 
@@ -556,7 +575,28 @@ impl Store for AzureStore {
             .etag
             .map(|e| e.to_string().trim_matches('"').to_owned());
         meta.last_modified = properties.last_modified;
-        meta.attributes.content_type = properties.content_type;
+        let tag_count = result
+            .headers
+            .get_optional_str(&azure_core::http::headers::HeaderName::from_static(
+                "x-ms-tag-count",
+            ))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        let (user_metadata, crc) = split_metadata(properties.metadata);
+        meta.checksums.crc64nvme = crc;
+        meta.attributes = ObjectAttributes {
+            content_type: properties.content_type,
+            content_encoding: properties.content_encoding,
+            content_language: properties.content_language,
+            content_disposition: properties.content_disposition,
+            cache_control: properties.cache_control,
+            user_metadata,
+            tags: if tag_count > 0 {
+                self.tags(key).await?
+            } else {
+                BTreeMap::new()
+            },
+        };
         let what = format!("read '{key}'");
         let body = result.body.map_err(move |e| map_error(e, &what)).boxed();
         Ok(GetResult { meta, body })
@@ -567,6 +607,7 @@ impl Store for AzureStore {
         key: &str,
         body: Bytes,
         attributes: &ObjectAttributes,
+        crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
         Self::check_writable_name(key)?;
         let single_request = NonZero::new((body.len() as u64).max(1)).expect("non-zero");
@@ -575,8 +616,10 @@ impl Store for AzureStore {
             partition_size: Some(single_request),
             ..Default::default()
         };
-        let options =
-            with_write_encryption!(with_attributes!(options, attributes), &self.encryption);
+        let options = with_write_encryption!(
+            with_attributes!(options, attributes, crc64nvme),
+            &self.encryption
+        );
         let result = self
             .blob(key)
             .upload(body.into(), Some(options))
@@ -669,6 +712,7 @@ impl Store for AzureStore {
         _upload: &UploadId,
         parts: &[PartReceipt],
         attributes: &ObjectAttributes,
+        crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
         let ids = parts
             .iter()
@@ -683,7 +727,7 @@ impl Store for AzureStore {
             RequestContent::try_from(list).map_err(|e| map_error(e, &format!("commit '{key}'")))?;
         let commit_options = BlockBlobClientCommitBlockListOptions::default();
         let options = with_write_encryption!(
-            with_attributes!(commit_options, attributes),
+            with_attributes!(commit_options, attributes, crc64nvme),
             &self.encryption
         );
         let response = self
@@ -705,7 +749,7 @@ impl Store for AzureStore {
         // uncommitted blocks expire after seven days.
         match self.head(key).await {
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                self.put(key, Bytes::new(), &ObjectAttributes::default())
+                self.put(key, Bytes::new(), &ObjectAttributes::default(), None)
                     .await?;
                 self.delete(key).await
             }
@@ -766,7 +810,8 @@ impl Store for AzureStore {
                     copy_source_blob_properties: Some(false),
                     ..Default::default()
                 },
-                attributes
+                attributes,
+                None
             ),
             &self.encryption
         );

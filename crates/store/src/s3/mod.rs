@@ -7,8 +7,8 @@ use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumVal
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, MetadataDirective,
-    ServerSideEncryption, TaggingDirective,
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
+    MetadataDirective, ServerSideEncryption, TaggingDirective,
 };
 use aws_sdk_s3::Client;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use url::Url;
 
-use crate::capabilities::{Capabilities, CopySourceKind};
+use crate::capabilities::{Capabilities, CopySourceKind, KeyOrder};
 use crate::error::{ErrorKind, Result, StoreError};
 use crate::object::*;
 use crate::{Encryption, Location, OpenOptions, SecretUrl, Store};
@@ -60,6 +60,26 @@ macro_rules! with_attributes {
         }
         builder
     }};
+}
+
+/// Content headers and user metadata from a HeadObject or GetObject output (tags come apart).
+macro_rules! attributes_of {
+    ($out:expr) => {
+        ObjectAttributes {
+            content_type: $out.content_type().map(str::to_owned),
+            content_encoding: $out.content_encoding().map(str::to_owned),
+            content_language: $out.content_language().map(str::to_owned),
+            content_disposition: $out.content_disposition().map(str::to_owned),
+            cache_control: $out.cache_control().map(str::to_owned),
+            user_metadata: $out
+                .metadata()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            tags: BTreeMap::new(),
+        }
+    };
 }
 
 /// Server-side encryption headers, for builders that write a new object.
@@ -232,6 +252,7 @@ impl S3Store {
                 max_part_size: 5 * GIB,
                 max_single_put: 5 * GIB,
                 max_single_copy: 5 * GIB,
+                key_order: KeyOrder::Utf8,
             },
         })
     }
@@ -258,6 +279,14 @@ impl S3Store {
                 "S3 cannot copy from a URL server-side; stream the object instead",
             )),
         }
+    }
+
+    /// The object's tags, asking only when the response said it has some (or did not say).
+    async fn tags_if_any(&self, key: &str, count: Option<i32>) -> Result<BTreeMap<String, String>> {
+        if count == Some(0) {
+            return Ok(BTreeMap::new());
+        }
+        self.tags(key).await
     }
 
     async fn tags(&self, key: &str) -> Result<BTreeMap<String, String>> {
@@ -409,22 +438,8 @@ impl Store for S3Store {
             },
         };
         meta.attributes = ObjectAttributes {
-            content_type: out.content_type().map(str::to_owned),
-            content_encoding: out.content_encoding().map(str::to_owned),
-            content_language: out.content_language().map(str::to_owned),
-            content_disposition: out.content_disposition().map(str::to_owned),
-            cache_control: out.cache_control().map(str::to_owned),
-            user_metadata: out
-                .metadata()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            tags: if out.tag_count().unwrap_or(1) > 0 {
-                self.tags(key).await?
-            } else {
-                BTreeMap::new()
-            },
+            tags: self.tags_if_any(key, out.tag_count()).await?,
+            ..attributes_of!(out)
         };
         Ok(meta)
     }
@@ -444,7 +459,10 @@ impl Store for S3Store {
         let mut meta = ObjectMeta::new(key, out.content_length().unwrap_or(0).max(0) as u64);
         meta.etag = trim_etag(out.e_tag());
         meta.last_modified = to_time(out.last_modified());
-        meta.attributes.content_type = out.content_type().map(str::to_owned);
+        meta.attributes = ObjectAttributes {
+            tags: self.tags_if_any(key, out.tag_count()).await?,
+            ..attributes_of!(out)
+        };
         let what = format!("read '{key}'");
         let body = stream::try_unfold(out.body, move |mut body: SdkByteStream| {
             let what = what.clone();
@@ -468,9 +486,12 @@ impl Store for S3Store {
         key: &str,
         body: Bytes,
         attributes: &ObjectAttributes,
+        crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
         let builder = self.client.put_object().bucket(&self.bucket).key(key);
         let out = with_write_encryption!(with_attributes!(builder, attributes), &self.encryption)
+            .set_checksum_algorithm(crc64nvme.map(|_| ChecksumAlgorithm::Crc64Nvme))
+            .set_checksum_crc64_nvme(crc64nvme.map(crc64_header))
             .body(SdkByteStream::from(body))
             .send()
             .await
@@ -481,11 +502,14 @@ impl Store for S3Store {
     }
 
     async fn create_upload(&self, key: &str, attributes: &ObjectAttributes) -> Result<UploadId> {
+        // A full-object CRC-64/NVME: parts may carry their CRCs and S3 combines them.
         let builder = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
-            .key(key);
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+            .checksum_type(ChecksumType::FullObject);
         let out = with_write_encryption!(with_attributes!(builder, attributes), &self.encryption)
             .send()
             .await
@@ -565,6 +589,7 @@ impl Store for S3Store {
         upload: &UploadId,
         parts: &[PartReceipt],
         _attributes: &ObjectAttributes,
+        crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
         let completed = parts
             .iter()
@@ -585,7 +610,9 @@ impl Store for S3Store {
                     CompletedMultipartUpload::builder()
                         .set_parts(Some(completed))
                         .build()
-                ),
+                )
+                .set_checksum_crc64_nvme(crc64nvme.map(crc64_header))
+                .set_checksum_type(crc64nvme.map(|_| ChecksumType::FullObject)),
             &self.encryption
         )
         .send()
