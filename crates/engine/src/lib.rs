@@ -1,6 +1,10 @@
-//! The awcopy engine. For now: listing summaries and cost estimates; the planner, executor and
-//! recorder of DESIGN.md's flow come next.
+//! The awcopy engine: DESIGN.md's flow of lister -> filter -> planner -> executor, plus listing
+//! summaries and cost estimates.
 
+pub mod checksum;
 pub mod estimate;
+pub mod filter;
+pub mod keyrange;
 pub mod pricing;
+pub mod retry;
 pub mod summary;
