@@ -26,6 +26,161 @@ pub struct Cli {
 pub enum Command {
     /// List objects at a location, with a summary; --estimate prices copying them.
     Ls(LsArgs),
+    /// Copy objects from SOURCE to DEST: in parallel, server-side where the clouds allow it,
+    /// streamed otherwise, every object verified.
+    Cp(CpArgs),
+    /// Compare SOURCE and DEST: objects missing, extra, or different (size and checksum).
+    Check(CheckArgs),
+}
+
+/// Arguments of `awcopy cp`.
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// What to copy: an object, or with -r everything under a prefix or directory.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+
+    /// Where to: a prefix or directory (ending in '/' for a single object keeps its name).
+    #[arg(value_name = "DEST")]
+    pub dest: String,
+
+    /// Copy everything under SOURCE.
+    #[arg(short, long)]
+    pub recursive: bool,
+
+    /// Which objects to take.
+    #[command(flatten)]
+    pub filters: FilterArgs,
+
+    /// Block size for large objects, e.g. 8MiB (seed /B); grown to fit part limits.
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
+    pub block_size: u64,
+
+    /// Blocks and small objects in flight at once; memory stays under this x block size.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    /// Key ranges listed at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub list_parallelism: u16,
+
+    /// Attempts per request before an object is given up (network errors, throttling, 5xx).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub retries: u32,
+
+    /// Encrypt at the destination: sse-s3, sse-kms[:KEY-ID], sse-c:KEYFILE (S3);
+    /// cpk:KEYFILE, scope:NAME (Azure). A KEYFILE holds 32 bytes, raw or base64.
+    #[arg(long, value_name = "SPEC")]
+    pub encrypt: Option<String>,
+
+    /// List and filter only; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `awcopy check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The original.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+
+    /// The copy.
+    #[arg(value_name = "DEST")]
+    pub dest: String,
+
+    /// Compare sizes only, not checksums or content.
+    #[arg(long)]
+    pub size_only: bool,
+
+    /// Print differences and the summary as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which objects a command takes.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Take only keys matching this glob, relative to SOURCE (`*` crosses '/'); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Leave keys matching this glob; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Take only keys matching this regular expression; repeatable.
+    #[arg(long, value_name = "RE")]
+    pub include_regex: Vec<String>,
+
+    /// Leave keys matching this regular expression; repeatable.
+    #[arg(long, value_name = "RE")]
+    pub exclude_regex: Vec<String>,
+
+    /// Take only objects modified at or after this time (RFC 3339, or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub modified_since: Option<time::OffsetDateTime>,
+
+    /// Take only objects at most this old, e.g. 7d, 12h, 30m.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub max_age: Option<std::time::Duration>,
+
+    /// Take only objects at least this old.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub min_age: Option<std::time::Duration>,
+
+    /// Take only objects of at least this size.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_or_zero)]
+    pub min_size: Option<u64>,
+
+    /// Take only objects of at most this size.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_or_zero)]
+    pub max_size: Option<u64>,
+}
+
+/// Parses a time: RFC 3339 (2026-11-22T10:00:00Z) or a date (2026-11-22, midnight UTC).
+pub fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(t);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format)
+        .map(|d| d.midnight().assume_utc())
+        .map_err(|_| format!("'{text}' is not a time; use 2026-11-22 or 2026-11-22T10:00:00Z"))
+}
+
+/// Parses an age such as `7d`, `12h`, `30m`, `45s`.
+pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("'{text}' is not an age; use e.g. 7d, 12h, 30m or 45s");
+    let text = text.trim();
+    let unit = text.chars().last().ok_or_else(bad)?;
+    let number: u64 = text[..text.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| bad())?;
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    Ok(std::time::Duration::from_secs(
+        number.saturating_mul(seconds),
+    ))
+}
+
+/// Like [`parse_size`], but zero is allowed (a size bound, not a block size).
+pub fn parse_size_or_zero(text: &str) -> Result<u64, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    parse_size(text)
 }
 
 /// Arguments of `awcopy ls`.
@@ -109,6 +264,23 @@ mod tests {
         assert!(parse_size("4XB").unwrap_err().contains("unknown size unit"));
         assert!(parse_size("MiB").unwrap_err().contains("not a size"));
         assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn times_and_ages() {
+        assert_eq!(
+            parse_time("2026-11-22").unwrap(),
+            time::macros::datetime!(2026-11-22 0:00 UTC)
+        );
+        assert_eq!(
+            parse_time("2026-11-22T10:00:00Z").unwrap(),
+            time::macros::datetime!(2026-11-22 10:00 UTC)
+        );
+        assert!(parse_time("yesterday").unwrap_err().contains("not a time"));
+        assert_eq!(parse_age("7d").unwrap().as_secs(), 604_800);
+        assert_eq!(parse_age("30m").unwrap().as_secs(), 1800);
+        assert!(parse_age("7x").is_err() && parse_age("").is_err() && parse_age("d").is_err());
+        assert_eq!(parse_size_or_zero("0"), Ok(0));
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 /// Exit codes, as documented in the README.
 pub mod code {
+    /// Some objects failed (the rest were done), or `check` found differences.
+    pub const PARTIAL: u8 = 1;
     /// Bad arguments or input (clap uses 2 too).
     pub const USAGE: u8 = 2;
     /// Missing or wrong credentials, or no permission.
@@ -52,6 +54,8 @@ impl From<StoreError> for Failure {
             | ErrorKind::Server
             | ErrorKind::Conflict
             | ErrorKind::Io
+            | ErrorKind::Integrity
+            | ErrorKind::CopySourceUnreachable
             | ErrorKind::Other => code::SERVICE,
         };
         Self {

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod failure;
 mod logging;
+mod output;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ fn main() -> ExitCode {
     let result: Result<(), Failure> = runtime.block_on(async {
         match &cli.command {
             Command::Ls(args) => commands::ls::run(&cli, args).await,
+            Command::Cp(args) => commands::cp::run(&cli, args).await,
+            Command::Check(args) => commands::check::run(&cli, args).await,
         }
     });
     match result {

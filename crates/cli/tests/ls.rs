@@ -4,40 +4,12 @@
 
 use awcopy_store::{Location, ObjectAttributes, Store};
 use awcopy_testkit as kit;
+use common::{assert_fails, awcopy, awcopy_with_env, stderr, stdout};
+
+mod common;
 use serde_json::Value;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
-
-/// Runs awcopy with the S3 emulator as AWS_ENDPOINT_URL.
-fn awcopy(args: &[&str]) -> Output {
-    awcopy_with_env(args, &[])
-}
-
-fn awcopy_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_awcopy"));
-    command
-        .args(args)
-        .env("AWS_ENDPOINT_URL", kit::s3_endpoint());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let output = command.output().expect("run awcopy");
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    kit::assert_no_secrets(&all);
-    output
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// Objects of these sizes under `data/`, one level deeper under `data/sub/`, and one outside.
 const SIZES: [usize; 6] = [0, 1, 1023, 4096, 70_000, 2_000_000];
@@ -278,20 +250,6 @@ async fn ls_estimate_uses_a_price_file() {
     assert!(stderr(&output).contains("--prices"), "{}", stderr(&output));
 }
 
-/// One line on stderr, starting "awcopy: error:" or clap's "error:", naming what is wrong.
-fn assert_fails(output: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(output);
-    assert_eq!(output.status.code(), Some(code), "stderr: {err}");
-    assert!(
-        output.stdout.is_empty(),
-        "nothing on stdout: {}",
-        stdout(output)
-    );
-    for needle in needles {
-        assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-    }
-}
-
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_exit_code() {
     assert_fails(
@@ -306,12 +264,12 @@ async fn bad_input_gets_a_clear_error_and_exit_code() {
         &["missing container"],
     );
     assert_fails(
-        &awcopy(&["ls", "--block-size", "4XB", "s3://b"]),
+        &awcopy(&["ls", "--block-size", "4XB", "s3://bkt"]),
         2,
         &["--block-size", "unknown size unit"],
     );
     assert_fails(
-        &awcopy(&["ls", "--to", "s3://b", "s3://a"]),
+        &awcopy(&["ls", "--to", "s3://bkt", "s3://akt"]),
         2,
         &["--estimate"],
     );
@@ -335,7 +293,7 @@ async fn bad_input_gets_a_clear_error_and_exit_code() {
         &["cannot reach the S3 endpoint", "--endpoint-url"],
     );
     assert_fails(
-        &awcopy(&["ls", "http://127.0.0.1:9/devstoreaccount1/c/"]),
+        &awcopy(&["ls", "http://127.0.0.1:9/devstoreaccount1/cont/"]),
         5,
         &["Azure list"],
     );

@@ -79,6 +79,16 @@ pub enum Route {
 }
 
 impl Route {
+    /// The largest object this route moves in one request to a destination with `caps`;
+    /// larger objects go by blocks of about `block_size`, in parallel.
+    pub fn single_request_limit(self, caps: &Capabilities, block_size: u64) -> u64 {
+        let limit = match self {
+            Self::Streamed => caps.max_single_put,
+            Self::Native | Self::FromUrl => caps.max_single_copy,
+        };
+        block_size.min(limit)
+    }
+
     /// The route a copy between stores with these capabilities takes.
     pub fn between(source: &Capabilities, dest: &Capabilities) -> Self {
         match dest.server_side_route(source) {
@@ -176,11 +186,12 @@ impl CostEstimator {
             PricedProvider::AzureBlob => 1,
             _ => 2,
         };
-        let (reads, writes) = match dest.route {
-            Route::Native if size <= caps.max_single_copy => (0, 1),
-            Route::Native => (0, parts(size) + commit_requests),
-            Route::FromUrl | Route::Streamed if size <= self.block_size => (u64::from(size > 0), 1),
-            Route::FromUrl | Route::Streamed => (parts(size), parts(size) + commit_requests),
+        let single = size <= dest.route.single_request_limit(caps, self.block_size);
+        let (reads, writes) = match (dest.route, single) {
+            (Route::Native, true) => (0, 1),
+            (Route::Native, false) => (0, parts(size) + commit_requests),
+            (_, true) => (u64::from(size > 0), 1),
+            (_, false) => (parts(size), parts(size) + commit_requests),
         };
         self.source_reads += reads;
         self.dest_writes += writes;
@@ -428,9 +439,9 @@ mod tests {
         assert!(close(e.total, 1792.0 + 0.008 + 0.000005));
     }
 
-    /// S3 us-east-1 to S3 eu-west-1 server-side: 1 GiB (one COPY), 6 GiB (above the 5 GiB
-    /// single-copy limit: 768 parts of 8 MiB + create + complete = 770), 0 B (one COPY).
-    /// Writes 772 x 0.005/1000 = 0.00386; no GETs; inter-region 7 GB x 0.02 = 0.14.
+    /// S3 us-east-1 to S3 eu-west-1 server-side in 8 MiB blocks: 1 GiB (128 UploadPartCopy +
+    /// create + complete = 130), 6 GiB (768 parts + 2 = 770), 0 B (one COPY): 901 writes x
+    /// 0.005/1000 = 0.004505; no GETs; inter-region 7 GB x 0.02 = 0.14.
     #[test]
     fn server_side_copy_across_regions() {
         let dest = Destination {
@@ -447,11 +458,11 @@ mod tests {
             estimator.add(size);
         }
         let e = estimator.finish(&PriceBook::builtin()).unwrap();
-        assert_eq!(line(&e, "COPY").quantity, 772.0);
-        assert!(close(line(&e, "COPY").cost, 0.00386));
+        assert_eq!(line(&e, "COPY").quantity, 901.0);
+        assert!(close(line(&e, "COPY").cost, 0.004505));
         assert_eq!(line(&e, "GET").quantity, 0.0);
         assert!(close(line(&e, "egress to another region").cost, 0.14));
-        assert!(close(e.total, 0.00386 + 0.14 + 0.000005));
+        assert!(close(e.total, 0.004505 + 0.14 + 0.000005));
     }
 
     /// Same region, server-side: no egress charge; a listing only (no destination) from
@@ -521,13 +532,13 @@ mod tests {
             service_id: "s3:http://127.0.0.1:9000".into(),
             ..caps(1, 1, 1)
         };
-        let s3 = Location::parse("s3://b/p").unwrap();
+        let s3 = Location::parse("s3://bkt/p").unwrap();
         assert_eq!(Site::of(&s3, &aws, None).provider, PricedProvider::AwsS3);
         assert_eq!(
             Site::of(&s3, &minio, None).provider,
             PricedProvider::S3Compatible
         );
-        let url = Location::parse("https://b.s3.eu-west-2.amazonaws.com/x").unwrap();
+        let url = Location::parse("https://bkt.s3.eu-west-2.amazonaws.com/x").unwrap();
         assert_eq!(
             Site::of(&url, &aws, None),
             site(PricedProvider::AwsS3, "eu-west-2")
@@ -536,7 +547,7 @@ mod tests {
             Site::of(&url, &aws, Some("us-west-1".into())),
             site(PricedProvider::AwsS3, "us-west-1")
         );
-        let az = Location::parse("az://a/c").unwrap();
+        let az = Location::parse("az://acct/cont").unwrap();
         assert_eq!(
             Site::of(&az, &minio, None).provider,
             PricedProvider::AzureBlob

@@ -1,10 +1,13 @@
 //! The awcopy engine: DESIGN.md's flow of lister -> filter -> planner -> executor, plus listing
 //! summaries and cost estimates.
 
+pub mod check;
 pub mod checksum;
+pub mod copy;
 pub mod estimate;
 pub mod filter;
 pub mod keyrange;
+pub mod lister;
 pub mod pricing;
 pub mod retry;
 pub mod summary;

@@ -60,21 +60,28 @@ impl RetryPolicy {
         loop {
             match op().await {
                 Ok(value) => return Ok(value),
-                Err(err) if err.kind().is_retryable() && attempt < self.max_attempts => {
-                    stats.retries.fetch_add(1, Ordering::Relaxed);
-                    if err.kind() == ErrorKind::Throttled {
-                        stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
-                    tracing::debug!(attempt, error = %err, "retrying");
-                    tokio::time::sleep(self.delay(attempt, err.retry_after())).await;
-                    attempt += 1;
-                }
+                Err(err) if self.should_retry(stats, attempt, &err).await => attempt += 1,
                 Err(err) if attempt > 1 => {
                     return Err(err.context(format!("after {attempt} attempts")))
                 }
                 Err(err) => return Err(err),
             }
         }
+    }
+
+    /// After attempt number `attempt` failed with `err`: whether to try again. If so, the retry
+    /// is counted and its backoff slept before this returns.
+    pub async fn should_retry(&self, stats: &RetryStats, attempt: u32, err: &StoreError) -> bool {
+        if !err.kind().is_retryable() || attempt >= self.max_attempts {
+            return false;
+        }
+        stats.retries.fetch_add(1, Ordering::Relaxed);
+        if err.kind() == ErrorKind::Throttled {
+            stats.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::debug!(attempt, error = %err, "retrying");
+        tokio::time::sleep(self.delay(attempt, err.retry_after())).await;
+        true
     }
 }
 

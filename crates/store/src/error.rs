@@ -26,6 +26,10 @@ pub enum ErrorKind {
     Unsupported,
     /// Local I/O failed (disk full, permission denied on a local path).
     Io,
+    /// Bytes did not match their checksum or expected length.
+    Integrity,
+    /// The destination service could not read a server-side copy source (a URL it cannot reach).
+    CopySourceUnreachable,
     /// Anything else.
     Other,
 }
@@ -33,7 +37,10 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Whether trying the same request again may succeed.
     pub fn is_retryable(self) -> bool {
-        matches!(self, Self::Network | Self::Throttled | Self::Server)
+        matches!(
+            self,
+            Self::Network | Self::Throttled | Self::Server | Self::Integrity
+        )
     }
 
     /// A short lowercase name, as used in journals and `--json` output.
@@ -48,6 +55,8 @@ impl ErrorKind {
             Self::Conflict => "conflict",
             Self::Unsupported => "unsupported",
             Self::Io => "io",
+            Self::Integrity => "integrity",
+            Self::CopySourceUnreachable => "copy-source-unreachable",
             Self::Other => "other",
         }
     }

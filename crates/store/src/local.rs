@@ -177,13 +177,16 @@ impl LocalStore {
                 })?;
         }
         self.inside_root(&dest).await?;
-        if tokio::fs::metadata(&dest).await.is_ok_and(|m| m.is_dir()) {
-            return Err(StoreError::new(
-                ErrorKind::Conflict,
-                format!("key '{key}' cannot be stored on local disk: it is a directory there"),
-            ));
-        }
-        tokio::fs::rename(staged, &dest).await?;
+        // A directory at the path (even one made by a concurrent write) fails the rename.
+        tokio::fs::rename(staged, &dest)
+            .await
+            .map_err(|e| match e.kind() {
+                IoKind::IsADirectory | IoKind::DirectoryNotEmpty => StoreError::new(
+                    ErrorKind::Conflict,
+                    format!("key '{key}' cannot be stored on local disk: it is a directory there"),
+                ),
+                _ => StoreError::from(e),
+            })?;
         Ok(())
     }
 

@@ -157,6 +157,12 @@ fn check_bucket(input: &str, bucket: &str) -> Result<()> {
             "missing bucket name, e.g. s3://my-bucket/prefix",
         ));
     }
+    if !(3..=63).contains(&bucket.len()) {
+        return Err(bad(
+            input,
+            &format!("bucket name '{bucket}' must be 3 to 63 characters long"),
+        ));
+    }
     if !bucket
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
@@ -195,6 +201,12 @@ fn azure_location(
         return Err(bad(
             input,
             "missing container, e.g. az://account/container/prefix",
+        ));
+    }
+    if !(3..=63).contains(&container.len()) && container != "$root" {
+        return Err(bad(
+            input,
+            &format!("container name '{container}' must be 3 to 63 characters long"),
         ));
     }
     if !container
@@ -343,7 +355,10 @@ mod tests {
     fn s3_scheme() {
         let loc = Location::parse("s3://my-bucket/a/b/").unwrap();
         assert_eq!(s3_parts(&loc), s3("my-bucket", "a/b/"));
-        assert_eq!(s3_parts(&Location::parse("s3://b").unwrap()), s3("b", ""));
+        assert_eq!(
+            s3_parts(&Location::parse("s3://bkt").unwrap()),
+            s3("bkt", "")
+        );
     }
 
     #[test]
@@ -440,6 +455,8 @@ mod tests {
             ("az://acct", "missing container"),
             ("az:///c", "missing storage account"),
             ("az://acct/Upper", "not a valid container name"),
+            ("az://acct/c1", "3 to 63 characters"),
+            ("s3://ab/x", "3 to 63 characters"),
             ("https://acct.blob.core.windows.net/", "missing container"),
             ("", "empty location"),
         ] {

@@ -141,3 +141,60 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 pub fn crc64nvme(data: &[u8]) -> u64 {
     crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, data)
 }
+
+/// The keys of `keys` a local directory cannot hold, in order: names with empty, `.`, `..` or
+/// over-255-byte segments, and keys that need an earlier key's file to be a directory (or the
+/// reverse). Every other key round-trips.
+pub fn refused_by_local_disk(keys: &[String]) -> Vec<String> {
+    let mut files = std::collections::HashSet::new();
+    let mut dirs = std::collections::HashSet::new();
+    let mut refused = Vec::new();
+    for key in keys {
+        let bad_segment = key
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == ".." || s.len() > 255);
+        let parents: Vec<String> = key
+            .match_indices('/')
+            .map(|(at, _)| key[..at].to_owned())
+            .collect();
+        if bad_segment || dirs.contains(key) || parents.iter().any(|p| files.contains(p)) {
+            refused.push(key.clone());
+        } else {
+            dirs.extend(parents);
+            files.insert(key.clone());
+        }
+    }
+    refused
+}
+
+/// The keys of `keys` Azure Blob would store under another name (it reads `\` as `/`).
+pub fn refused_by_azure(keys: &[String]) -> Vec<String> {
+    keys.iter().filter(|k| k.contains('\\')).cloned().collect()
+}
+
+/// A store of each kind, fresh and empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A new bucket on the S3 emulator.
+    S3,
+    /// A new container on the Azure emulator.
+    Azure,
+    /// A new temporary directory.
+    Local,
+}
+
+/// A fresh store of `kind`; the directory guard (for `Local`) must live as long as the store.
+pub async fn fresh(kind: Kind, hint: &str) -> (Location, Option<tempfile::TempDir>) {
+    match kind {
+        Kind::S3 => (new_s3_bucket(hint).await, None),
+        Kind::Azure => (new_azure_container(hint).await, None),
+        Kind::Local => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let location = Location::Local {
+                root: dir.path().to_path_buf(),
+                prefix: String::new(),
+            };
+            (location, Some(dir))
+        }
+    }
+}

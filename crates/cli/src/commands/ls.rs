@@ -5,7 +5,6 @@ use awcopy_engine::estimate::{CostEstimator, Destination, Estimate, Route, Site}
 use awcopy_engine::pricing::PriceBook;
 use awcopy_engine::summary::ListingSummary;
 use awcopy_store::{ListRequest, Location, ObjectMeta, OpenOptions, Provider, Store};
-use bytesize::ByteSize;
 use futures::TryStreamExt;
 use serde_json::json;
 use std::io::{BufWriter, Write};
@@ -13,6 +12,7 @@ use std::sync::Arc;
 
 use crate::args::{Cli, LsArgs};
 use crate::failure::{about, Failure};
+use crate::output::human;
 
 /// Runs `awcopy ls`.
 pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
@@ -98,10 +98,6 @@ fn printable(key: &str) -> String {
             }
         })
         .collect()
-}
-
-fn human(bytes: u64) -> String {
-    ByteSize::b(bytes).display().iec().to_string()
 }
 
 fn print_prefix(out: &mut impl Write, json: bool, prefix: &str) -> Result<(), Failure> {

@@ -1,3 +1,5 @@
 //! One module per command.
 
+pub mod check;
+pub mod cp;
 pub mod ls;

@@ -185,6 +185,7 @@ fn map_error(err: azure_core::Error, what: &str) -> StoreError {
             _,
         ) => ErrorKind::Auth,
         (Some("ServerBusy" | "OperationTimedOut"), _, _) => ErrorKind::Throttled,
+        (Some("CannotVerifyCopySource"), _, _) => ErrorKind::CopySourceUnreachable,
         (_, Some(status), _) => StoreError::kind_for_status(status),
         (_, None, Azure::Io) => ErrorKind::Network,
         (_, None, Azure::Credential) => ErrorKind::Auth,

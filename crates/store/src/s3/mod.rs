@@ -459,6 +459,15 @@ impl Store for S3Store {
         let mut meta = ObjectMeta::new(key, out.content_length().unwrap_or(0).max(0) as u64);
         meta.etag = trim_etag(out.e_tag());
         meta.last_modified = to_time(out.last_modified());
+        let plain_etag = range.is_none()
+            && out.sse_customer_algorithm().is_none()
+            && !matches!(
+                out.server_side_encryption(),
+                Some(ServerSideEncryption::AwsKms | ServerSideEncryption::AwsKmsDsse)
+            );
+        if plain_etag {
+            meta.checksums.md5 = md5_from_etag(meta.etag.as_deref());
+        }
         meta.attributes = ObjectAttributes {
             tags: self.tags_if_any(key, out.tag_count()).await?,
             ..attributes_of!(out)

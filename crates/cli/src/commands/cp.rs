@@ -1,0 +1,309 @@
+//! `awcopy cp`: copies an object, or with -r everything under a prefix, from any store to any
+//! store, and prints what happened to every object.
+
+use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, CopyReport, Progress};
+use awcopy_engine::filter::{Filter, FilterSpec};
+use awcopy_engine::lister::ListerConfig;
+use awcopy_engine::retry::RetryPolicy;
+use awcopy_store::{Encryption, Location, OpenOptions, Secret};
+use base64::Engine as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::args::{Cli, CpArgs, FilterArgs};
+use crate::failure::{about, code, Failure};
+use crate::output::{human, progress_bar};
+
+/// Runs `awcopy cp`.
+pub async fn run(cli: &Cli, args: &CpArgs) -> Result<(), Failure> {
+    let filter = filter(&args.filters)?;
+    let encryption = args.encrypt.as_deref().map(parse_encryption).transpose()?;
+    let mut source = Location::parse(&args.source).map_err(about("SOURCE"))?;
+    let mut dest = Location::parse(&args.dest).map_err(about("DEST"))?;
+    if !args.recursive {
+        source = local_file(source);
+        if source.prefix().is_empty() || source.prefix().ends_with('/') {
+            return Err(Failure::usage(format!(
+                "SOURCE {source} names a bucket, container or directory; add -r to copy everything under it"
+            )));
+        }
+        dest = local_file(dest);
+    }
+    refuse_overlap(&source, &dest, args.recursive)?;
+
+    let read_options = OpenOptions {
+        s3_endpoint: cli.endpoint_url.clone(),
+        encryption: None,
+    };
+    let write_options = OpenOptions {
+        encryption,
+        ..read_options.clone()
+    };
+    let source_store = awcopy_store::open(&source, &read_options)
+        .await
+        .map_err(about("SOURCE"))?;
+    let dest_store = awcopy_store::open(&dest, &write_options)
+        .await
+        .map_err(about("DEST"))?;
+
+    let plan = if args.recursive {
+        let mut list_prefix = source.prefix().to_owned();
+        if !list_prefix.is_empty() && !list_prefix.ends_with('/') {
+            list_prefix.push('/');
+        }
+        CopyPlan {
+            source: source_store,
+            dest: dest_store,
+            strip: list_prefix.len(),
+            list_prefix,
+            single_key: None,
+            dest_prefix: directory_prefix(dest.prefix()),
+        }
+    } else {
+        let key = source.prefix().to_owned();
+        let name_start = key.rfind('/').map_or(0, |i| i + 1);
+        let dest_key = match dest.prefix() {
+            p if p.is_empty() || p.ends_with('/') => format!("{p}{}", &key[name_start..]),
+            p => p.to_owned(),
+        };
+        CopyPlan {
+            source: source_store,
+            dest: dest_store,
+            list_prefix: key.clone(),
+            strip: key.len(),
+            single_key: Some(key),
+            dest_prefix: dest_key,
+        }
+    };
+    let options = CopyOptions {
+        block_size: args.block_size,
+        concurrency: usize::from(args.concurrency),
+        lister: ListerConfig {
+            parallelism: usize::from(args.list_parallelism),
+            ..ListerConfig::default()
+        },
+        retry: RetryPolicy {
+            max_attempts: args.retries,
+            ..RetryPolicy::default()
+        },
+        dry_run: args.dry_run,
+        ..CopyOptions::default()
+    };
+
+    let progress = Arc::new(Progress::default());
+    let bar = (!args.json).then(|| progress_bar(progress.clone()));
+    let result = copy(plan, options, filter, progress).await;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    let report = result.map_err(about("SOURCE"))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).expect("report serializes")
+        );
+    } else {
+        print_report(&report);
+    }
+    if report.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            message: format!(
+                "{} of {} objects failed",
+                report.failures.len(),
+                report.failures.len() as u64 + report.objects_copied
+            ),
+            code: code::PARTIAL,
+        })
+    }
+}
+
+/// `prefix` as a directory: empty, or ending in '/'.
+fn directory_prefix(prefix: &str) -> String {
+    match prefix {
+        "" => String::new(),
+        p if p.ends_with('/') => p.to_owned(),
+        p => format!("{p}/"),
+    }
+}
+
+/// A local path that is not a directory names a file: its parent becomes the root and its
+/// name the key.
+fn local_file(location: Location) -> Location {
+    match &location {
+        Location::Local { root, prefix }
+            if prefix.is_empty()
+                && !root.is_dir()
+                && !root.as_os_str().to_string_lossy().ends_with('/') =>
+        {
+            match (root.parent(), root.file_name()) {
+                (Some(parent), Some(name)) => Location::Local {
+                    root: if parent.as_os_str().is_empty() {
+                        ".".into()
+                    } else {
+                        parent.to_path_buf()
+                    },
+                    prefix: name.to_string_lossy().into_owned(),
+                },
+                _ => location,
+            }
+        }
+        _ => location,
+    }
+}
+
+/// The identity of a store root, to tell when two locations are the same place.
+fn root_identity(location: &Location) -> String {
+    match location {
+        Location::S3 { bucket, .. } => format!("s3:{bucket}"),
+        Location::Azure {
+            account, container, ..
+        } => format!("az:{account}/{container}"),
+        Location::Local { root, .. } => {
+            let path = std::path::absolute(root).unwrap_or_else(|_| root.clone());
+            format!("local:{}", path.canonicalize().unwrap_or(path).display())
+        }
+    }
+}
+
+/// Refuses copying a location onto itself, or into itself.
+fn refuse_overlap(source: &Location, dest: &Location, recursive: bool) -> Result<(), Failure> {
+    let (source_root, dest_root) = (root_identity(source), root_identity(dest));
+    let same_object = !recursive && source_root == dest_root && source.prefix() == dest.prefix();
+    let inside = recursive && {
+        // Compare as full paths so local roots and prefixes line up.
+        let full = |root: &str, prefix: &str| format!("{}/{}", root.trim_end_matches('/'), prefix);
+        let s = full(&source_root, &directory_prefix(source.prefix()));
+        let d = full(&dest_root, &directory_prefix(dest.prefix()));
+        d.starts_with(&s) || s.starts_with(&d) && s == d
+    };
+    if same_object || inside {
+        return Err(Failure::usage(format!(
+            "DEST {dest} is the source or inside it; copy to another prefix, container or directory"
+        )));
+    }
+    Ok(())
+}
+
+fn filter(args: &FilterArgs) -> Result<Filter, Failure> {
+    let now = time::OffsetDateTime::now_utc();
+    let since_age = args.max_age.map(|age| now - age);
+    let modified_since = match (args.modified_since, since_age) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    Filter::new(FilterSpec {
+        include: args.include.clone(),
+        exclude: args.exclude.clone(),
+        include_regex: args.include_regex.clone(),
+        exclude_regex: args.exclude_regex.clone(),
+        modified_since,
+        modified_before: args.min_age.map(|age| now - age),
+        min_size: args.min_size,
+        max_size: args.max_size,
+    })
+    .map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// Parses `--encrypt`.
+fn parse_encryption(spec: &str) -> Result<Encryption, Failure> {
+    let (kind, value) = spec.split_once(':').unwrap_or((spec, ""));
+    let need = |what: &str| {
+        Failure::usage(format!(
+            "--encrypt {kind}: needs {what}, e.g. {kind}:{what}"
+        ))
+    };
+    match (kind, value) {
+        ("sse-s3", "") => Ok(Encryption::S3Managed),
+        ("sse-kms", key) => Ok(Encryption::S3Kms((!key.is_empty()).then(|| key.to_owned()))),
+        ("sse-c", "") => Err(need("KEYFILE")),
+        ("sse-c", file) => Ok(Encryption::S3CustomerKey(read_key(file)?)),
+        ("cpk", "") => Err(need("KEYFILE")),
+        ("cpk", file) => Ok(Encryption::AzureCustomerKey(read_key(file)?)),
+        ("scope", "") => Err(need("NAME")),
+        ("scope", name) => Ok(Encryption::AzureScope(name.to_owned())),
+        _ => Err(Failure::usage(format!(
+            "--encrypt '{spec}': use sse-s3, sse-kms[:KEY-ID], sse-c:KEYFILE, cpk:KEYFILE or scope:NAME"
+        ))),
+    }
+}
+
+/// Reads a 256-bit key from a file holding 32 raw bytes or their base64; returns it in base64.
+fn read_key(path: &str) -> Result<Secret, Failure> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Failure::usage(format!("--encrypt key file {path}: {e}")))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = if bytes.len() == 32 {
+        bytes
+    } else {
+        b64.decode(String::from_utf8_lossy(&bytes).trim())
+            .unwrap_or_default()
+    };
+    if key.len() != 32 {
+        return Err(Failure::usage(format!(
+            "--encrypt key file {path}: must hold a 256-bit key (32 bytes, raw or base64)"
+        )));
+    }
+    Ok(Secret::new(b64.encode(key)))
+}
+
+fn print_report(report: &CopyReport) {
+    let verb = if report.dry_run {
+        "Would copy"
+    } else {
+        "Copied"
+    };
+    let rate = report.bytes_copied as f64 / report.seconds.max(1e-3);
+    println!(
+        "{verb} {} objects ({}) in {:.1} s: {}/s, {:.0} objects/s",
+        report.objects_copied,
+        human(report.bytes_copied),
+        report.seconds,
+        human(rate as u64),
+        report.objects_copied as f64 / report.seconds.max(1e-3)
+    );
+    if !report.dry_run {
+        println!(
+            "  streamed through this machine: {}; copied server-side: {}",
+            human(report.bytes_streamed),
+            human(report.bytes_server_side)
+        );
+    }
+    println!("  skipped by filters: {}", report.objects_skipped);
+    println!(
+        "  retries: {} ({} throttled)",
+        report.retries, report.throttled
+    );
+    println!("  failed: {}", report.failures.len());
+    for failure in &report.failures {
+        println!(
+            "    {}: {}: {}",
+            failure.key,
+            failure.kind.as_str(),
+            failure.message
+        );
+    }
+    for note in &report.notes {
+        println!("  note: {note}");
+    }
+}
+
+/// How often the progress line refreshes.
+pub const PROGRESS_TICK: Duration = Duration::from_millis(200);
+
+/// Objects done so far, for the progress line.
+pub fn progress_message(progress: &Progress) -> String {
+    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    format!(
+        "{}/{} objects, {}/{}, {} failed, {} retries ({} throttled)",
+        load(&progress.objects_done),
+        load(&progress.objects_listed),
+        human(load(&progress.bytes_done)),
+        human(load(&progress.bytes_listed)),
+        load(&progress.objects_failed),
+        load(&progress.retry.retries),
+        load(&progress.retry.throttled),
+    )
+}

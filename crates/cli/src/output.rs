@@ -1,0 +1,37 @@
+//! Shared output helpers: human sizes and the progress line on a terminal.
+
+use awcopy_engine::copy::Progress;
+use bytesize::ByteSize;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::Arc;
+
+use crate::commands::cp::{progress_message, PROGRESS_TICK};
+
+/// A size in binary units, e.g. `4.8 MiB`.
+pub fn human(bytes: u64) -> String {
+    ByteSize::b(bytes).display().iec().to_string()
+}
+
+/// A progress line on stderr, refreshed from `progress` until finished; drawn only on a
+/// terminal.
+pub fn progress_bar(progress: Arc<Progress>) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg} ({bytes_per_sec})")
+            .expect("valid template"),
+    );
+    let ticker = bar.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(PROGRESS_TICK);
+        while !ticker.is_finished() {
+            interval.tick().await;
+            ticker.set_position(
+                progress
+                    .bytes_done
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            );
+            ticker.set_message(progress_message(&progress));
+        }
+    });
+    bar
+}

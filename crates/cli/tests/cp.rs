@@ -1,0 +1,366 @@
+//! `awcopy cp` and `awcopy check` as a user runs them, against the emulators: every copied key
+//! and byte checked, filters, single objects, memory bound, bad input.
+
+use awcopy_store::{ListRequest, ObjectAttributes, Store};
+use awcopy_testkit as kit;
+use common::{assert_fails, awcopy, awcopy_with_env, stderr, stdout};
+use futures::TryStreamExt;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+mod common;
+
+async fn put(store: &Arc<dyn Store>, key: &str, data: Vec<u8>) {
+    store
+        .put(key, data.into(), &ObjectAttributes::default(), None)
+        .await
+        .unwrap();
+}
+
+async fn contents(store: &Arc<dyn Store>, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    let pages: Vec<_> = store
+        .list(ListRequest {
+            prefix: prefix.into(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for object in pages.into_iter().flat_map(|p| p.objects) {
+        let got = store.get(&object.key, None).await.unwrap();
+        let bytes = got.body.try_collect::<Vec<_>>().await.unwrap().concat();
+        out.insert(object.key[prefix.len()..].to_owned(), bytes);
+    }
+    out
+}
+
+#[tokio::test]
+async fn cp_then_check_finds_corrupted_and_missing_objects() {
+    let source_location = kit::new_s3_bucket("cpsrc").await;
+    let dest_location = kit::new_azure_container("cpdst").await;
+    let (source, dest) = (
+        kit::open(&source_location).await,
+        kit::open(&dest_location).await,
+    );
+    let mut expected = BTreeMap::new();
+    for i in 0..40 {
+        let data = kit::pattern(i * 997, i as u64);
+        put(&source, &format!("data/part-{i:03}.bin"), data.clone()).await;
+        expected.insert(format!("part-{i:03}.bin"), data);
+    }
+    put(&source, "elsewhere.txt", b"not copied".to_vec()).await;
+    let from = format!("{source_location}data/");
+    let to = format!("{dest_location}copy/");
+
+    let output = awcopy(&["cp", "-r", "--json", &from, &to]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(report["objects_copied"], 40);
+    assert_eq!(
+        contents(&dest, "copy/").await,
+        expected,
+        "every key and byte arrived"
+    );
+
+    let output = awcopy(&["check", &from, &to]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("40 matching, 0 missing, 0 extra, 0 different"),
+        "{}",
+        stdout(&output)
+    );
+
+    // Same size, other bytes; and one object gone.
+    put(&dest, "copy/part-007.bin", kit::pattern(7 * 997, 999)).await;
+    dest.delete("copy/part-011.bin").await.unwrap();
+    let output = awcopy(&["check", &from, &to]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("missing: part-011.bin"), "{text}");
+    assert!(
+        text.contains("different: part-007.bin (content differs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("38 matching, 1 missing, 0 extra, 1 different"),
+        "{text}"
+    );
+    // --size-only does not see the corruption.
+    let output = awcopy(&["check", "--size-only", &from, &to]);
+    assert!(
+        stdout(&output).contains("39 matching, 1 missing, 0 extra, 0 different"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[tokio::test]
+async fn filters_select_what_is_copied() {
+    let source_location = kit::new_azure_container("fsrc").await;
+    let (dest_location, _dir) = kit::fresh(kit::Kind::Local, "fdst").await;
+    let source = kit::open(&source_location).await;
+    for key in [
+        "a.csv",
+        "b.csv",
+        "empty.csv",
+        "tmp/c.csv",
+        "d.json",
+        "big.csv",
+        "deep/e.csv",
+    ] {
+        let size = match key {
+            "empty.csv" => 0,
+            "big.csv" => 5000,
+            _ => 10,
+        };
+        put(&source, &format!("in/{key}"), kit::pattern(size, 1)).await;
+    }
+    let output = awcopy(&[
+        "cp",
+        "-r",
+        &format!("{source_location}in"),
+        &dest_location.to_string(),
+        "--include",
+        "*.csv",
+        "--exclude",
+        "tmp/*",
+        "--min-size",
+        "1",
+        "--max-size",
+        "4KiB",
+        "--exclude-regex",
+        "^deep/",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let dest = kit::open(&dest_location).await;
+    let copied: Vec<String> = contents(&dest, "").await.into_keys().collect();
+    assert_eq!(copied, ["a.csv", "b.csv"]);
+    assert!(
+        stdout(&output).contains("skipped by filters: 5"),
+        "{}",
+        stdout(&output)
+    );
+
+    // A dry run writes nothing.
+    let (dry_location, _dry) = kit::fresh(kit::Kind::Local, "dry").await;
+    let output = awcopy(&[
+        "cp",
+        "-r",
+        "--dry-run",
+        &format!("{source_location}in/"),
+        &dry_location.to_string(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Would copy 7 objects"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(contents(&kit::open(&dry_location).await, "")
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn single_objects_keep_or_take_names() {
+    let source_location = kit::new_s3_bucket("single").await;
+    let source = kit::open(&source_location).await;
+    let data = kit::pattern(12_345, 5);
+    put(&source, "dir/report.pdf", data.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let object = format!("{source_location}dir/report.pdf");
+
+    let into_dir = format!("{}/", dir.path().display());
+    assert!(awcopy(&["cp", &object, &into_dir]).status.success());
+    assert_eq!(std::fs::read(dir.path().join("report.pdf")).unwrap(), data);
+
+    let renamed = dir.path().join("renamed.pdf");
+    assert!(awcopy(&["cp", &object, renamed.to_str().unwrap()])
+        .status
+        .success());
+    assert_eq!(std::fs::read(&renamed).unwrap(), data);
+
+    let back = format!("{source_location}back/copy.pdf");
+    assert!(awcopy(&["cp", renamed.to_str().unwrap(), &back])
+        .status
+        .success());
+    assert_eq!(
+        contents(&source, "back/").await.remove("copy.pdf").unwrap(),
+        data
+    );
+}
+
+/// Waits for a child and returns whether it succeeded and its peak resident memory in bytes,
+/// from /proc's VmHWM (which, unlike getrusage, starts afresh at exec and does not count
+/// the test process's pages shared before it). Sampled every 5 ms until the child exits.
+fn wait_with_peak_rss(mut child: std::process::Child) -> (bool, u64) {
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(&status_path) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            peak = peak.max(hwm.unwrap_or(0) * 1024);
+        }
+        if let Some(status) = child.try_wait().expect("wait for awcopy") {
+            return (status.success(), peak);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn spawn_awcopy(args: &[&str], tmpdir: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_awcopy"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", kit::s3_endpoint())
+        .env("TMPDIR", tmpdir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start awcopy")
+}
+
+/// An object 16 times the block size streams S3 -> Azure with peak memory bounded by
+/// concurrency x block size (plus the process's own baseline), and no temporary files.
+#[tokio::test]
+async fn streaming_memory_is_bounded_and_uses_no_disk() {
+    const BLOCK: usize = 5 << 20;
+    const CONCURRENCY: usize = 2;
+    let source_location = kit::new_s3_bucket("mem").await;
+    let dest_location = kit::new_azure_container("mem").await;
+    let source = kit::open(&source_location).await;
+    let big = kit::pattern(16 * BLOCK, 77);
+    put(&source, "big.bin", big.clone()).await;
+    put(&source, "tiny.bin", vec![1]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |key: &str, to: &str| -> Vec<String> {
+        vec![
+            "cp".into(),
+            format!("{source_location}{key}"),
+            format!("{dest_location}{to}"),
+            "--block-size".into(),
+            "5MiB".into(),
+            "--concurrency".into(),
+            CONCURRENCY.to_string(),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        wait_with_peak_rss(spawn_awcopy(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            tmp.path(),
+        ))
+    };
+
+    let (ok, baseline) = run(args("tiny.bin", "tiny.bin"));
+    assert!(ok && baseline > 0, "baseline run");
+    let (ok, peak) = run(args("big.bin", "big.bin"));
+    assert!(ok, "big copy");
+    let bound = baseline + 3 * (CONCURRENCY * BLOCK) as u64;
+    eprintln!(
+        "baseline {baseline} B, peak {peak} B, bound {bound} B, object {} B",
+        big.len()
+    );
+    assert!(
+        peak <= bound,
+        "peak RSS {peak} exceeds {bound} (baseline {baseline})"
+    );
+    assert!(
+        peak < baseline + big.len() as u64 / 2,
+        "the object was not held whole"
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "no temporary files"
+    );
+    let dest = kit::open(&dest_location).await;
+    assert_eq!(contents(&dest, "big").await.remove(".bin").unwrap(), big);
+}
+
+#[tokio::test]
+async fn bad_copies_are_refused_clearly() {
+    let location = kit::new_s3_bucket("badcp").await;
+    let store = kit::open(&location).await;
+    put(&store, "data/x", vec![1, 2, 3]).await;
+    let data = format!("{location}data/");
+    assert_fails(&awcopy(&["cp", &data, "/tmp/awcopy-never"]), 2, &["add -r"]);
+    assert_fails(
+        &awcopy(&["cp", "-r", &data, &format!("{location}data/inner/")]),
+        2,
+        &["DEST", "inside"],
+    );
+    assert_fails(&awcopy(&["cp", "-r", &data, &data]), 2, &["DEST", "inside"]);
+    let missing = format!("s3://{}/x", kit::unique_name("nosuch"));
+    assert_fails(
+        &awcopy(&["cp", &missing, "/tmp/awcopy-never/"]),
+        4,
+        &["SOURCE"],
+    );
+    assert_fails(
+        &awcopy(&[
+            "cp",
+            "-r",
+            &data,
+            "/tmp/awcopy-never/",
+            "--encrypt",
+            "rot13",
+        ]),
+        2,
+        &["--encrypt 'rot13'"],
+    );
+    let key = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(key.path(), b"too short").unwrap();
+    let spec = format!("sse-c:{}", key.path().display());
+    assert_fails(
+        &awcopy(&[
+            "cp",
+            "-r",
+            &data,
+            &data.replace("data/", "other/"),
+            "--encrypt",
+            &spec,
+        ]),
+        2,
+        &["256-bit key"],
+    );
+    assert_fails(
+        &awcopy(&["cp", "-r", &data, "/tmp/x/", "--include", "a["]),
+        2,
+        &["--include 'a['"],
+    );
+    assert!(
+        !std::path::Path::new("/tmp/awcopy-never").exists(),
+        "nothing written"
+    );
+
+    // A destination that refuses a name: the rest is copied, the failure listed, exit 1.
+    put(&store, "data/back\\slash", vec![4]).await;
+    let dest = kit::new_azure_container("refuse").await;
+    let output = awcopy_with_env(&["cp", "-r", &data, &dest.to_string()], &[]);
+    assert_fails(
+        &output_without_stdout_check(output.clone()),
+        1,
+        &["1 of 2 objects failed"],
+    );
+    assert!(
+        stdout(&output).contains("back\\slash: usage"),
+        "{}",
+        stdout(&output)
+    );
+    let copied = contents(&kit::open(&dest).await, "").await;
+    assert_eq!(copied.keys().collect::<Vec<_>>(), ["x"]);
+}
+
+/// `assert_fails` wants an empty stdout; a partial copy prints its report there.
+fn output_without_stdout_check(mut output: std::process::Output) -> std::process::Output {
+    output.stdout.clear();
+    output
+}

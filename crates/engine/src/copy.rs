@@ -1,0 +1,589 @@
+//! The copy executor: takes listed objects, routes each (server-side within a service, pulled
+//! from a URL by the destination, or streamed through this machine), splits large objects into
+//! blocks that transfer in parallel, retries what is worth retrying, verifies checksums, and
+//! reports what happened to every object.
+//!
+//! Memory stays bounded: every block or small object holds one permit of a semaphore sized to
+//! the concurrency while its bytes are in memory, so at most `concurrency x block size` bytes
+//! are in flight, and nothing is written to local disk.
+
+use awcopy_store::{
+    ByteRange, ByteStream, CopySourceKind, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt,
+    Store, StoreError, UploadId,
+};
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, TryStreamExt};
+use md5::Digest as _;
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+use crate::checksum::{combine_all, Crc64};
+use crate::estimate::Route;
+use crate::filter::Filter;
+use crate::lister::{list_parallel, ListerConfig};
+use crate::retry::{RetryPolicy, RetryStats};
+
+/// How to copy.
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// Preferred block size; grown per object to fit the destination's part limits.
+    pub block_size: u64,
+    /// Blocks (and small objects) in flight at once.
+    pub concurrency: usize,
+    /// Listing settings.
+    pub lister: ListerConfig,
+    /// Retry settings for every request.
+    pub retry: RetryPolicy,
+    /// Lifetime of each presigned / SAS source URL (minted afresh per request).
+    pub url_lifetime: Duration,
+    /// Plan only: list and filter, write nothing.
+    pub dry_run: bool,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        Self {
+            block_size: 8 << 20,
+            concurrency: 16,
+            lister: ListerConfig::default(),
+            retry: RetryPolicy::default(),
+            url_lifetime: Duration::from_secs(3600),
+            dry_run: false,
+        }
+    }
+}
+
+/// What to copy: objects under `list_prefix` (or the one object `single_key`), each to
+/// `dest_prefix` + its key with the first `strip` bytes removed.
+#[derive(Debug, Clone)]
+pub struct CopyPlan {
+    /// Where objects come from.
+    pub source: Arc<dyn Store>,
+    /// Where they go.
+    pub dest: Arc<dyn Store>,
+    /// The prefix listed in the source.
+    pub list_prefix: String,
+    /// Copy this one key instead of listing.
+    pub single_key: Option<String>,
+    /// Bytes of each source key replaced by `dest_prefix`.
+    pub strip: usize,
+    /// Prefix of every destination key.
+    pub dest_prefix: String,
+}
+
+impl CopyPlan {
+    /// The destination key of a source key.
+    pub fn dest_key(&self, source_key: &str) -> String {
+        format!(
+            "{}{}",
+            self.dest_prefix,
+            &source_key[self.strip.min(source_key.len())..]
+        )
+    }
+}
+
+/// Live counters, read by the progress display while a copy runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Objects listed (after filtering).
+    pub objects_listed: AtomicU64,
+    /// Their bytes.
+    pub bytes_listed: AtomicU64,
+    /// Objects copied.
+    pub objects_done: AtomicU64,
+    /// Bytes of objects copied, or blocks of objects in progress.
+    pub bytes_done: AtomicU64,
+    /// Objects left out by the filter.
+    pub objects_skipped: AtomicU64,
+    /// Objects that failed.
+    pub objects_failed: AtomicU64,
+    /// Bytes that passed through this machine.
+    pub bytes_streamed: AtomicU64,
+    /// Bytes copied by the services themselves.
+    pub bytes_server_side: AtomicU64,
+    /// Retries and throttling.
+    pub retry: Arc<RetryStats>,
+}
+
+/// An object that could not be copied.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectFailure {
+    /// Its source key.
+    pub key: String,
+    /// The class of the error.
+    pub kind: ErrorKind,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The outcome of a copy.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyReport {
+    /// The route taken (`streamed` when a server-side route fell back).
+    pub route: Route,
+    /// Objects copied (or planned, in a dry run).
+    pub objects_copied: u64,
+    /// Their bytes.
+    pub bytes_copied: u64,
+    /// Objects left out by filters.
+    pub objects_skipped: u64,
+    /// Objects that failed, with why.
+    pub failures: Vec<ObjectFailure>,
+    /// Bytes that passed through this machine.
+    pub bytes_streamed: u64,
+    /// Bytes the services copied without this machine.
+    pub bytes_server_side: u64,
+    /// Requests retried.
+    pub retries: u64,
+    /// Of which throttled.
+    pub throttled: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// Things the user should know (e.g. a fallback from server-side copy).
+    pub notes: Vec<String>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+}
+
+/// A staged part and, for streamed parts, its CRC-64/NVME and length (combined into the
+/// object's CRC at commit).
+type StagedPart = (PartReceipt, Option<(u64, u64)>);
+
+struct Executor {
+    plan: CopyPlan,
+    options: CopyOptions,
+    route: Route,
+    /// Cleared when the destination cannot reach source URLs: the job streams from then on.
+    server_side: AtomicBool,
+    permits: Arc<Semaphore>,
+    progress: Arc<Progress>,
+    notes: Mutex<Vec<String>>,
+}
+
+/// Copies what `plan` names. Errors that stop the whole job (listing failed, the source
+/// object is missing) are returned; per-object failures are in the report.
+pub async fn copy(
+    plan: CopyPlan,
+    options: CopyOptions,
+    filter: Filter,
+    progress: Arc<Progress>,
+) -> Result<CopyReport, StoreError> {
+    let started = Instant::now();
+    let route = Route::between(plan.source.capabilities(), plan.dest.capabilities());
+    let executor = Arc::new(Executor {
+        permits: Arc::new(Semaphore::new(options.concurrency.max(1))),
+        server_side: AtomicBool::new(route != Route::Streamed),
+        route,
+        plan,
+        options,
+        progress,
+        notes: Mutex::new(Vec::new()),
+    });
+
+    let mut objects = match &executor.plan.single_key {
+        Some(key) => {
+            let meta = executor.plan.source.head(key).await?;
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            tx.send(Ok(meta)).await.expect("receiver alive");
+            rx
+        }
+        None => list_parallel(
+            executor.plan.source.clone(),
+            &executor.plan.list_prefix,
+            executor.options.lister.clone(),
+            executor.progress.retry.clone(),
+        ),
+    };
+
+    // Objects in progress at once: enough to keep every block permit busy with small objects.
+    let slots = Arc::new(Semaphore::new(executor.options.concurrency.max(1) * 2));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut failures = Vec::new();
+    let (mut copied, mut copied_bytes) = (0u64, 0u64);
+    let mut record =
+        |result: Result<Result<u64, ObjectFailure>, tokio::task::JoinError>| match result {
+            Ok(Ok(size)) => {
+                copied += 1;
+                copied_bytes += size;
+            }
+            Ok(Err(failure)) => failures.push(failure),
+            Err(e) => failures.push(ObjectFailure {
+                key: String::new(),
+                kind: ErrorKind::Other,
+                message: format!("copy task failed: {e}"),
+            }),
+        };
+    while let Some(item) = objects.recv().await {
+        let meta = item?;
+        let relative = &meta.key[executor.plan.strip.min(meta.key.len())..];
+        if executor.plan.single_key.is_none() && !filter.accepts(relative, &meta) {
+            executor
+                .progress
+                .objects_skipped
+                .fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        executor
+            .progress
+            .objects_listed
+            .fetch_add(1, Ordering::Relaxed);
+        executor
+            .progress
+            .bytes_listed
+            .fetch_add(meta.size, Ordering::Relaxed);
+        let slot = slots.clone().acquire_owned().await.expect("semaphore open");
+        let executor = executor.clone();
+        tasks.spawn(async move {
+            let _slot = slot;
+            executor.copy_object(meta).await
+        });
+        while let Some(done) = tasks.try_join_next() {
+            record(done);
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        record(done);
+    }
+
+    let executor = Arc::into_inner(executor).expect("all tasks finished");
+    let retry = &executor.progress.retry;
+    Ok(CopyReport {
+        route: if executor.server_side.load(Ordering::Relaxed) {
+            executor.route
+        } else {
+            Route::Streamed
+        },
+        objects_copied: copied,
+        bytes_copied: copied_bytes,
+        objects_skipped: executor.progress.objects_skipped.load(Ordering::Relaxed),
+        failures,
+        bytes_streamed: executor.progress.bytes_streamed.load(Ordering::Relaxed),
+        bytes_server_side: executor.progress.bytes_server_side.load(Ordering::Relaxed),
+        retries: retry.retries.load(Ordering::Relaxed),
+        throttled: retry.throttled.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+        notes: executor.notes.into_inner().unwrap_or_default(),
+        dry_run: executor.options.dry_run,
+    })
+}
+
+/// Reads a body into memory, with its CRC, checking it has exactly `expected` bytes.
+async fn read_body(
+    mut body: ByteStream,
+    expected: u64,
+    what: &str,
+) -> Result<(Bytes, u64), StoreError> {
+    let mut buffer = BytesMut::with_capacity(expected as usize);
+    let mut crc = Crc64::default();
+    while let Some(chunk) = body.try_next().await? {
+        crc.update(&chunk);
+        buffer.extend_from_slice(&chunk);
+        if buffer.len() as u64 > expected {
+            break;
+        }
+    }
+    if buffer.len() as u64 != expected {
+        return Err(StoreError::new(
+            ErrorKind::Integrity,
+            format!("{what}: expected {expected} bytes, got {}", buffer.len()),
+        ));
+    }
+    Ok((buffer.freeze(), crc.value()))
+}
+
+/// Checks streamed bytes against the checksums the source reported.
+fn verify_source(meta: &ObjectMeta, bytes: &[u8], crc: u64) -> Result<(), StoreError> {
+    let mismatch = |what: &str| {
+        Err(StoreError::new(
+            ErrorKind::Integrity,
+            format!(
+                "'{}': {what} of the bytes read differs from the source's",
+                meta.key
+            ),
+        ))
+    };
+    if let Some(expected) = meta.checksums.crc64nvme {
+        if expected != crc {
+            return mismatch("CRC-64/NVME");
+        }
+    } else if let Some(expected) = meta.checksums.md5 {
+        if md5::Md5::digest(bytes).as_slice() != expected {
+            return mismatch("MD5");
+        }
+    }
+    Ok(())
+}
+
+impl Executor {
+    fn note_once(&self, note: String) {
+        let mut notes = self.notes.lock().expect("notes lock");
+        if !notes.contains(&note) {
+            tracing::warn!("{note}");
+            notes.push(note);
+        }
+    }
+
+    async fn retry<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        self.options.retry.run(&self.progress.retry, op).await
+    }
+
+    /// Copies one object; `Ok` carries its size.
+    async fn copy_object(&self, meta: ObjectMeta) -> Result<u64, ObjectFailure> {
+        let dest_key = self.plan.dest_key(&meta.key);
+        let result = if self.options.dry_run {
+            Ok(())
+        } else {
+            self.route_object(&meta, &dest_key).await
+        };
+        match result {
+            Ok(()) => {
+                self.progress.objects_done.fetch_add(1, Ordering::Relaxed);
+                Ok(meta.size)
+            }
+            Err(err) => {
+                self.progress.objects_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(key = %meta.key, error = %err, "copy failed");
+                Err(ObjectFailure {
+                    key: meta.key,
+                    kind: err.kind(),
+                    message: err.to_string(),
+                })
+            }
+        }
+    }
+
+    async fn route_object(&self, meta: &ObjectMeta, dest_key: &str) -> Result<(), StoreError> {
+        let route = if self.server_side.load(Ordering::Relaxed) {
+            self.route
+        } else {
+            Route::Streamed
+        };
+        let result = match route {
+            Route::Streamed => return self.copy_streamed(meta, dest_key).await,
+            Route::Native => {
+                self.copy_server_side(meta, dest_key, CopySourceKind::Native)
+                    .await
+            }
+            Route::FromUrl => {
+                self.copy_server_side(meta, dest_key, CopySourceKind::Url)
+                    .await
+            }
+        };
+        match result {
+            Err(err) if err.kind() == ErrorKind::CopySourceUnreachable => {
+                self.server_side.store(false, Ordering::Relaxed);
+                self.note_once(format!(
+                    "{} cannot read source URLs from {}; streaming through this machine instead",
+                    self.plan.dest.display_root(),
+                    self.plan.source.display_root()
+                ));
+                self.copy_streamed(meta, dest_key).await
+            }
+            other => other,
+        }
+    }
+
+    /// The part size for `size` bytes at the destination.
+    fn part_size(&self, size: u64) -> u64 {
+        self.plan
+            .dest
+            .capabilities()
+            .part_size_for(size, self.options.block_size)
+    }
+
+    fn blocks(&self, size: u64) -> Vec<ByteRange> {
+        let part = self.part_size(size);
+        (0..size.div_ceil(part))
+            .map(|i| ByteRange {
+                start: i * part,
+                end: ((i + 1) * part).min(size),
+            })
+            .collect()
+    }
+
+    /// Copies server-side: whole when the destination allows it in one request, else by
+    /// blocks. Source URLs are minted per request, so none expires mid-job.
+    async fn copy_server_side(
+        &self,
+        meta: &ObjectMeta,
+        dest_key: &str,
+        kind: CopySourceKind,
+    ) -> Result<(), StoreError> {
+        let (source, dest) = (&self.plan.source, &self.plan.dest);
+        let lifetime = self.options.url_lifetime;
+        let head = self.retry(|| source.head(&meta.key)).await?;
+        if head.size
+            <= self
+                .route
+                .single_request_limit(dest.capabilities(), self.options.block_size)
+        {
+            let _permit = self.permits.acquire().await.expect("semaphore open");
+            self.retry(|| async {
+                let from = source.copy_source(&meta.key, kind, lifetime).await?;
+                dest.copy_object(dest_key, &from, &head.attributes).await
+            })
+            .await?;
+        } else {
+            let upload = self
+                .retry(|| dest.create_upload(dest_key, &head.attributes))
+                .await?;
+            let upload = &upload;
+            let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
+                .map(|(i, range)| async move {
+                    let _permit = self.permits.acquire().await.expect("semaphore open");
+                    self.retry(|| async {
+                        let from = source.copy_source(&meta.key, kind, lifetime).await?;
+                        dest.upload_part_copy(dest_key, upload, i as u32 + 1, &from, range)
+                            .await
+                    })
+                    .await
+                })
+                .buffered(self.options.concurrency.max(1))
+                .try_collect::<Vec<PartReceipt>>()
+                .await;
+            let parts = parts.map(|p| p.into_iter().map(|receipt| (receipt, None)).collect());
+            self.finish_upload(dest_key, upload, parts, &head.attributes)
+                .await?;
+        }
+        self.verify_dest(&head, dest_key).await?;
+        self.progress
+            .bytes_server_side
+            .fetch_add(head.size, Ordering::Relaxed);
+        self.progress
+            .bytes_done
+            .fetch_add(head.size, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// After a server-side copy: the destination holds an object of the right size (and
+    /// CRC, where both sides report one).
+    async fn verify_dest(&self, source: &ObjectMeta, dest_key: &str) -> Result<(), StoreError> {
+        let written = self.retry(|| self.plan.dest.head(dest_key)).await?;
+        let crc_differs = matches!(
+            (source.checksums.crc64nvme, written.checksums.crc64nvme),
+            (Some(a), Some(b)) if a != b
+        );
+        if written.size != source.size || crc_differs {
+            return Err(StoreError::new(
+                ErrorKind::Integrity,
+                format!(
+                    "'{dest_key}': the copy does not match its source (size {} vs {})",
+                    written.size, source.size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Commits an upload whose parts all arrived, or aborts it.
+    async fn finish_upload(
+        &self,
+        dest_key: &str,
+        upload: &UploadId,
+        parts: Result<Vec<StagedPart>, StoreError>,
+        attributes: &ObjectAttributes,
+    ) -> Result<Option<u64>, StoreError> {
+        let dest = &self.plan.dest;
+        let parts = match parts {
+            Ok(parts) => parts,
+            Err(err) => {
+                if let Err(abort) = dest.abort_upload(dest_key, upload).await {
+                    tracing::warn!(key = dest_key, error = %abort, "could not abort the upload");
+                }
+                return Err(err);
+            }
+        };
+        let crcs: Option<Vec<(u64, u64)>> = parts.iter().map(|(_, crc)| *crc).collect();
+        let whole = crcs.map(combine_all);
+        let receipts: Vec<PartReceipt> = parts.into_iter().map(|(p, _)| p).collect();
+        let committed = self
+            .retry(|| dest.complete_upload(dest_key, upload, &receipts, attributes, whole))
+            .await;
+        if let Err(err) = committed {
+            let _ = dest.abort_upload(dest_key, upload).await;
+            return Err(err);
+        }
+        Ok(whole)
+    }
+
+    /// Streams through this machine: one GET and one PUT for objects up to the block size,
+    /// else ranged GETs feeding block uploads in parallel, committed when all are staged.
+    async fn copy_streamed(&self, meta: &ObjectMeta, dest_key: &str) -> Result<(), StoreError> {
+        let (source, dest) = (&self.plan.source, &self.plan.dest);
+        if meta.size
+            <= Route::Streamed.single_request_limit(dest.capabilities(), self.options.block_size)
+        {
+            let _permit = self.permits.acquire().await.expect("semaphore open");
+            self.retry(|| async {
+                let got = source.get(&meta.key, None).await?;
+                let (bytes, crc) = read_body(got.body, meta.size, &meta.key).await?;
+                verify_source(&got.meta, &bytes, crc)?;
+                dest.put(dest_key, bytes, &got.meta.attributes, Some(crc))
+                    .await
+            })
+            .await?;
+        } else {
+            let head = self.retry(|| source.head(&meta.key)).await?;
+            let upload = self
+                .retry(|| dest.create_upload(dest_key, &head.attributes))
+                .await?;
+            let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
+                .map(|(i, range)| {
+                    let upload = &upload;
+                    async move {
+                        let _permit = self.permits.acquire().await.expect("semaphore open");
+                        let number = i as u32 + 1;
+                        let receipt = self
+                            .retry(|| async {
+                                let got = source.get(&meta.key, Some(range)).await?;
+                                let what = format!("'{}' block {number}", meta.key);
+                                let (bytes, crc) = read_body(got.body, range.len(), &what).await?;
+                                dest.upload_part(dest_key, upload, number, bytes, Some(crc))
+                                    .await
+                            })
+                            .await?;
+                        self.progress
+                            .bytes_done
+                            .fetch_add(range.len(), Ordering::Relaxed);
+                        let crc = receipt.crc64nvme.expect("sent with a CRC");
+                        Ok::<_, StoreError>((receipt, Some((crc, range.len()))))
+                    }
+                })
+                .buffered(self.options.concurrency.max(1))
+                .try_collect::<Vec<_>>()
+                .await;
+            let parts = parts.and_then(|parts| {
+                let whole = combine_all(parts.iter().filter_map(|(_, crc)| *crc));
+                match head.checksums.crc64nvme {
+                    Some(expected) if expected != whole => Err(StoreError::new(
+                        ErrorKind::Integrity,
+                        format!(
+                            "'{}': CRC-64/NVME of the bytes read differs from the source's",
+                            meta.key
+                        ),
+                    )),
+                    _ => Ok(parts),
+                }
+            });
+            self.finish_upload(dest_key, &upload, parts, &head.attributes)
+                .await?;
+            self.progress
+                .bytes_done
+                .fetch_sub(head.size, Ordering::Relaxed);
+        }
+        self.progress
+            .bytes_streamed
+            .fetch_add(meta.size, Ordering::Relaxed);
+        self.progress
+            .bytes_done
+            .fetch_add(meta.size, Ordering::Relaxed);
+        Ok(())
+    }
+}

@@ -1,0 +1,250 @@
+//! Parallel listing by key range. One range starts with the whole prefix; a range whose page
+//! comes back full while workers are idle is cut at a key midway between its last key and its
+//! end, and the far half goes to another worker. Objects flow out through a bounded channel as
+//! pages arrive, so copying starts with the first page and memory stays flat.
+
+use awcopy_store::{KeyOrder, ListRequest, ObjectMeta, Store, StoreError};
+use futures::TryStreamExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+use crate::keyrange::midpoint;
+use crate::retry::{RetryPolicy, RetryStats};
+
+/// How to list.
+#[derive(Debug, Clone)]
+pub struct ListerConfig {
+    /// Ranges listed at once.
+    pub parallelism: usize,
+    /// Keys asked for per page.
+    pub page_size: u32,
+    /// Objects buffered between the lister and its consumer.
+    pub channel_capacity: usize,
+    /// Retries of a failed page.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ListerConfig {
+    fn default() -> Self {
+        Self {
+            parallelism: 8,
+            page_size: 1000,
+            channel_capacity: 10_000,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A part of the key space: keys after `after` (exclusive) and before `before` (exclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Range {
+    after: Option<String>,
+    before: Option<String>,
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    prefix: String,
+    config: ListerConfig,
+    order: KeyOrder,
+    /// Ranges queued or being listed; the listing is over when it reaches zero.
+    outstanding: AtomicUsize,
+    /// Workers listing right now.
+    busy: AtomicUsize,
+    ranges: mpsc::UnboundedSender<Range>,
+    objects: mpsc::Sender<Result<ObjectMeta, StoreError>>,
+    retry_stats: Arc<RetryStats>,
+}
+
+/// Starts listing every object under `prefix`, in parallel key ranges. Each object arrives
+/// once on the returned channel; an error that exhausts its retries arrives as an `Err` and
+/// ends the listing.
+pub fn list_parallel(
+    store: Arc<dyn Store>,
+    prefix: &str,
+    config: ListerConfig,
+    retry_stats: Arc<RetryStats>,
+) -> mpsc::Receiver<Result<ObjectMeta, StoreError>> {
+    let (objects_tx, objects_rx) = mpsc::channel(config.channel_capacity.max(1));
+    let (ranges_tx, mut ranges_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        order: store.capabilities().key_order,
+        store,
+        prefix: prefix.to_owned(),
+        config,
+        outstanding: AtomicUsize::new(1),
+        busy: AtomicUsize::new(0),
+        ranges: ranges_tx,
+        objects: objects_tx,
+        retry_stats,
+    });
+    let _ = shared.ranges.send(Range {
+        after: None,
+        before: None,
+    });
+    tokio::spawn(async move {
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            shared.config.parallelism.max(1),
+        ));
+        let mut workers = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                Some(range) = ranges_rx.recv() => {
+                    let permit = limit.clone().acquire_owned().await.expect("semaphore open");
+                    let shared = shared.clone();
+                    workers.spawn(async move {
+                        let _permit = permit;
+                        list_range(&shared, range).await
+                    });
+                }
+                Some(done) = workers.join_next() => {
+                    let failed = match done {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(e),
+                        Err(e) => Some(StoreError::new(awcopy_store::ErrorKind::Other, format!("listing task failed: {e}"))),
+                    };
+                    if let Some(err) = failed {
+                        let _ = shared.objects.send(Err(err)).await;
+                        return;
+                    }
+                    if shared.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        return;
+                    }
+                }
+                else => return,
+            }
+        }
+    });
+    objects_rx
+}
+
+/// Lists one range to its end, handing its far half to another worker whenever a full page
+/// shows there is more and a worker is idle.
+async fn list_range(shared: &Shared, mut range: Range) -> Result<(), StoreError> {
+    shared.busy.fetch_add(1, Ordering::AcqRel);
+    let result = list_range_inner(shared, &mut range).await;
+    shared.busy.fetch_sub(1, Ordering::AcqRel);
+    result
+}
+
+async fn list_range_inner(shared: &Shared, range: &mut Range) -> Result<(), StoreError> {
+    // A failed page restarts the range after the last key seen.
+    let mut failures = 0;
+    'restart: loop {
+        let request = ListRequest {
+            prefix: shared.prefix.clone(),
+            start_after: range.after.clone(),
+            end_before: range.before.clone(),
+            page_size: Some(shared.config.page_size),
+            delimiter: None,
+        };
+        let mut pages = shared.store.list(request);
+        loop {
+            let page = match pages.try_next().await {
+                Ok(page) => page,
+                Err(err) => {
+                    failures += 1;
+                    let retry = &shared.config.retry;
+                    if retry
+                        .should_retry(&shared.retry_stats, failures, &err)
+                        .await
+                    {
+                        continue 'restart;
+                    }
+                    return Err(err);
+                }
+            };
+            failures = 0;
+            let Some(page) = page else { return Ok(()) };
+            let full = page.objects.len() >= shared.config.page_size as usize;
+            let last = page.objects.last().map(|o| o.key.clone());
+            for object in page.objects {
+                if shared.objects.send(Ok(object)).await.is_err() {
+                    return Ok(()); // the consumer has gone: stop quietly
+                }
+            }
+            let Some(last) = last else { continue };
+            range.after = Some(last.clone());
+            let idle = shared.busy.load(Ordering::Acquire) < shared.config.parallelism;
+            if full && idle {
+                if let Some(cut) = midpoint(shared.order, &last, range.before.as_deref()) {
+                    // Keys up to and including `cut` stay here; the rest go to another worker.
+                    shared.outstanding.fetch_add(1, Ordering::AcqRel);
+                    let far = Range {
+                        after: Some(cut.clone()),
+                        before: range.before.take(),
+                    };
+                    if shared.ranges.send(far).is_err() {
+                        return Ok(());
+                    }
+                    range.before = Some(format!("{cut}\u{0}"));
+                    continue 'restart;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use awcopy_store::{Location, ObjectAttributes, OpenOptions};
+    use std::collections::HashSet;
+
+    async fn collect(mut rx: mpsc::Receiver<Result<ObjectMeta, StoreError>>) -> Vec<String> {
+        let mut keys = Vec::new();
+        while let Some(item) = rx.recv().await {
+            keys.push(item.expect("listing").key);
+        }
+        keys
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parallel_listing_finds_every_key_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = awcopy_store::open(
+            &Location::Local {
+                root: dir.path().into(),
+                prefix: String::new(),
+            },
+            &OpenOptions::default(),
+        )
+        .await
+        .unwrap();
+        let mut expected = HashSet::new();
+        for i in 0..600 {
+            let key = match i % 4 {
+                0 => format!("a/{i:05}"),
+                1 => format!("日本/{i}"),
+                2 => format!("z{i}"),
+                _ => format!("\u{1F389}{i}"),
+            };
+            store
+                .put(&key, "x".into(), &ObjectAttributes::default(), None)
+                .await
+                .unwrap();
+            expected.insert(key);
+        }
+        let config = ListerConfig {
+            parallelism: 4,
+            page_size: 25,
+            ..Default::default()
+        };
+        let keys = collect(list_parallel(store.clone(), "", config, Default::default())).await;
+        assert_eq!(keys.len(), expected.len(), "no key twice");
+        assert_eq!(keys.into_iter().collect::<HashSet<_>>(), expected);
+
+        let only_a = collect(list_parallel(
+            store,
+            "a/",
+            ListerConfig {
+                page_size: 10,
+                ..Default::default()
+            },
+            Default::default(),
+        ))
+        .await;
+        assert_eq!(only_a.len(), 150);
+    }
+}

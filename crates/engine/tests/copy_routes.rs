@@ -1,0 +1,281 @@
+//! Every route, {S3, Azure, local} x {S3, Azure, local}, against the real emulators: objects
+//! of 0 B, 1 B, block-1, block, block+1 and several blocks with an odd tail, attributes, and
+//! every naughty key. Every key and every byte is checked at the destination.
+
+use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, Progress};
+use awcopy_engine::estimate::Route;
+use awcopy_engine::filter::Filter;
+use awcopy_store::{ErrorKind, ListRequest, ObjectAttributes, Store};
+use awcopy_testkit::{self as kit, Kind};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// S3's smallest part, so multi-part paths run on every destination.
+const BLOCK: u64 = 5 << 20;
+
+fn attributes() -> ObjectAttributes {
+    ObjectAttributes {
+        content_type: Some("text/csv".into()),
+        content_encoding: Some("identity".into()),
+        content_language: Some("de".into()),
+        content_disposition: Some("inline".into()),
+        cache_control: Some("no-cache".into()),
+        user_metadata: BTreeMap::from([("origin".into(), "route test".into())]),
+        tags: BTreeMap::from([("project".into(), "awcopy".into())]),
+    }
+}
+
+/// The keys that carry attributes: one small, one multi-block.
+fn with_attributes(key: &str) -> bool {
+    key == "sizes/1.bin" || key == format!("sizes/{}.bin", 3 * BLOCK + 17)
+}
+
+/// Source contents: key (relative to the copied prefix) and bytes.
+fn contents() -> Vec<(String, Vec<u8>)> {
+    let sizes = [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 17];
+    let mut objects: Vec<(String, Vec<u8>)> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, size)| {
+            (
+                format!("sizes/{size}.bin"),
+                kit::pattern(*size as usize, i as u64),
+            )
+        })
+        .collect();
+    for (i, key) in kit::naughty_keys().into_iter().enumerate() {
+        objects.push((
+            format!("naughty/{key}"),
+            kit::pattern(i % 7 + 1, 100 + i as u64),
+        ));
+    }
+    objects
+}
+
+/// Puts `objects` under `in/`; returns the keys the source could hold (relative to `in/`).
+async fn fill(store: &Arc<dyn Store>, objects: &[(String, Vec<u8>)]) -> Vec<String> {
+    let results: Vec<Option<String>> = futures::stream::iter(objects)
+        .map(|(key, data)| async move {
+            let attrs = if with_attributes(key) {
+                attributes()
+            } else {
+                ObjectAttributes::default()
+            };
+            match store
+                .put(&format!("in/{key}"), data.clone().into(), &attrs, None)
+                .await
+            {
+                Ok(_) => Some(key.clone()),
+                // Names the source itself cannot hold are not part of this route.
+                Err(e) if matches!(e.kind(), ErrorKind::Usage | ErrorKind::Conflict) => None,
+                Err(e) => panic!("fill {key:?}: {e}"),
+            }
+        })
+        .buffered(16)
+        .collect()
+        .await;
+    results.into_iter().flatten().collect()
+}
+
+async fn read(store: &dyn Store, key: &str) -> Vec<u8> {
+    let got = store
+        .get(key, None)
+        .await
+        .unwrap_or_else(|e| panic!("get {key:?}: {e}"));
+    got.body.try_collect::<Vec<_>>().await.unwrap().concat()
+}
+
+async fn keys_under(store: &dyn Store, prefix: &str) -> Vec<String> {
+    let mut keys: Vec<String> = store
+        .list(ListRequest {
+            prefix: prefix.into(),
+            ..Default::default()
+        })
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|p| {
+            p.objects
+                .into_iter()
+                .map(|o| o.key[prefix.len()..].to_owned())
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+async fn route(from: Kind, to: Kind) {
+    let (source_location, _source_dir) = kit::fresh(from, "src").await;
+    let (dest_location, _dest_dir) = kit::fresh(to, "dst").await;
+    let source = kit::open(&source_location).await;
+    let dest = kit::open(&dest_location).await;
+    let objects = contents();
+    let held = fill(&source, &objects).await;
+
+    let plan = CopyPlan {
+        source: source.clone(),
+        dest: dest.clone(),
+        list_prefix: "in/".into(),
+        strip: 3,
+        single_key: None,
+        dest_prefix: "out/".into(),
+    };
+    let options = CopyOptions {
+        block_size: BLOCK,
+        concurrency: 8,
+        ..Default::default()
+    };
+    let report = copy(
+        plan,
+        options,
+        Filter::default(),
+        Arc::new(Progress::default()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{from:?} -> {to:?}: {e}"));
+    let case = format!("{from:?} -> {to:?}");
+
+    // Refusals: exactly the names the destination cannot hold, each named with its reason.
+    let mut failed: Vec<String> = report
+        .failures
+        .iter()
+        .map(|f| f.key["in/".len()..].to_owned())
+        .collect();
+    failed.sort();
+    for failure in &report.failures {
+        assert!(
+            matches!(failure.kind, ErrorKind::Usage | ErrorKind::Conflict),
+            "{case}: {failure:?}"
+        );
+        assert!(
+            failure.message.contains(&failure.key["in/".len()..]),
+            "{case}: {failure:?}"
+        );
+    }
+    match to {
+        Kind::S3 => assert!(failed.is_empty(), "{case}: {:?}", report.failures),
+        Kind::Azure => assert_eq!(failed, kit::refused_by_azure(&held), "{case}"),
+        // Which of two clashing names (`pre` and `pre/fix`) a directory refuses depends on
+        // which arrives first: check the count and that every bad name is among them.
+        Kind::Local => {
+            let mut sorted = held.clone();
+            sorted.sort();
+            assert_eq!(
+                failed.len(),
+                kit::refused_by_local_disk(&sorted).len(),
+                "{case}: {failed:?}"
+            );
+            let bad_names = held
+                .iter()
+                .filter(|k| k.split('/').any(|s| s.is_empty() || s.len() > 255));
+            for name in bad_names {
+                assert!(failed.contains(name), "{case}: {name:?} must be refused");
+            }
+        }
+    }
+
+    // Every other object is at the destination, under its own name, with every byte.
+    let by_key: HashMap<&str, &Vec<u8>> = objects.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut expected: Vec<String> = held
+        .iter()
+        .filter(|k| !failed.contains(k))
+        .cloned()
+        .collect();
+    expected.sort();
+    assert_eq!(report.objects_copied as usize, expected.len(), "{case}");
+    assert_eq!(
+        keys_under(dest.as_ref(), "out/").await,
+        expected,
+        "{case}: keys at the destination"
+    );
+    for key in &expected {
+        let data = read(dest.as_ref(), &format!("out/{key}")).await;
+        assert!(
+            data == *by_key[key.as_str()],
+            "{case}: bytes of {key:?} differ"
+        );
+    }
+
+    // Attributes travel between the clouds (local disk keeps none).
+    if from != Kind::Local && to != Kind::Local {
+        for key in expected.iter().filter(|k| with_attributes(k)) {
+            let head = dest.head(&format!("out/{key}")).await.unwrap();
+            assert_eq!(head.attributes, attributes(), "{case}: attributes of {key}");
+        }
+    }
+
+    // The route: server-side within a service, pulled by Azure where it can reach the source.
+    let expected_route = match (from, to) {
+        (Kind::S3, Kind::S3) | (Kind::Local, Kind::Local) => Route::Native,
+        (Kind::Azure, Kind::Azure) => Route::FromUrl,
+        _ => Route::Streamed,
+    };
+    assert_eq!(report.route, expected_route, "{case}");
+    let total: u64 = expected
+        .iter()
+        .map(|k| by_key[k.as_str()].len() as u64)
+        .sum();
+    assert_eq!(report.bytes_copied, total, "{case}");
+    if expected_route == Route::Streamed {
+        assert_eq!(
+            (report.bytes_streamed, report.bytes_server_side),
+            (total, 0),
+            "{case}"
+        );
+    } else {
+        assert_eq!(
+            (report.bytes_streamed, report.bytes_server_side),
+            (0, total),
+            "{case}: no bytes through us"
+        );
+    }
+    if (from, to) == (Kind::S3, Kind::Azure) {
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("cannot read source URLs")),
+            "{:?}",
+            report.notes
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_to_s3() {
+    route(Kind::S3, Kind::S3).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_to_azure() {
+    route(Kind::S3, Kind::Azure).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_to_local() {
+    route(Kind::S3, Kind::Local).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_to_s3() {
+    route(Kind::Azure, Kind::S3).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_to_azure() {
+    route(Kind::Azure, Kind::Azure).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_to_local() {
+    route(Kind::Azure, Kind::Local).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_to_s3() {
+    route(Kind::Local, Kind::S3).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_to_azure() {
+    route(Kind::Local, Kind::Azure).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_to_local() {
+    route(Kind::Local, Kind::Local).await;
+}
