@@ -364,3 +364,23 @@ fn output_without_stdout_check(mut output: std::process::Output) -> std::process
     output.stdout.clear();
     output
 }
+
+#[tokio::test]
+async fn cp_creates_a_missing_destination_container() {
+    let source_location = kit::new_s3_bucket("mk").await;
+    let source = kit::open(&source_location).await;
+    put(&source, "a/b.txt", b"hello".to_vec()).await;
+    let dest = format!("{}/{}/", kit::azure_endpoint(), kit::unique_name("made"));
+    let output = awcopy(&["cp", "-r", &source_location.to_string(), &dest]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("note: created az://devstoreaccount1/made-"),
+        "{}",
+        stdout(&output)
+    );
+    let dest_store = kit::open(&awcopy_store::Location::parse(&dest).unwrap()).await;
+    assert_eq!(
+        contents(&dest_store, "").await.remove("a/b.txt").unwrap(),
+        b"hello"
+    );
+}

@@ -8,8 +8,8 @@
 //! are in flight, and nothing is written to local disk.
 
 use awcopy_store::{
-    ByteRange, ByteStream, CopySourceKind, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt,
-    Store, StoreError, UploadId,
+    ByteRange, ByteStream, CopySourceKind, ErrorKind, ListRequest, ObjectAttributes, ObjectMeta,
+    PartReceipt, Store, StoreError, UploadId,
 };
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
@@ -183,6 +183,9 @@ pub async fn copy(
         notes: Mutex::new(Vec::new()),
     });
 
+    if !executor.options.dry_run {
+        executor.create_dest_root_if_missing().await?;
+    }
     let mut objects = match &executor.plan.single_key {
         Some(key) => {
             let meta = executor.plan.source.head(key).await?;
@@ -318,10 +321,27 @@ fn verify_source(meta: &ObjectMeta, bytes: &[u8], crc: u64) -> Result<(), StoreE
 }
 
 impl Executor {
+    /// Creates the destination bucket, container or directory when it does not exist yet.
+    async fn create_dest_root_if_missing(&self) -> Result<(), StoreError> {
+        let dest = &self.plan.dest;
+        let probe = ListRequest {
+            page_size: Some(1),
+            ..ListRequest::default()
+        };
+        match dest.list(probe).try_next().await {
+            Err(err) if err.kind() == ErrorKind::NotFound => {
+                dest.create_root().await?;
+                self.note_once(format!("created {}", dest.display_root()));
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
     fn note_once(&self, note: String) {
         let mut notes = self.notes.lock().expect("notes lock");
         if !notes.contains(&note) {
-            tracing::warn!("{note}");
+            tracing::info!("{note}");
             notes.push(note);
         }
     }

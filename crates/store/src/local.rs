@@ -549,6 +549,10 @@ impl Store for LocalStore {
         })
     }
 
+    async fn create_root(&self) -> Result<()> {
+        Ok(tokio::fs::create_dir_all(&self.root).await?)
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.readable_path(key).await?;
         match tokio::fs::remove_file(&path).await {

@@ -99,6 +99,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         valid_for: Duration,
     ) -> Result<CopySource>;
 
+    /// Creates the bucket, container or directory this store is rooted at, if it is missing.
+    async fn create_root(&self) -> Result<()>;
+
     /// Deletes the object. Deleting a missing object is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
 }

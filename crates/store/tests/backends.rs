@@ -55,6 +55,10 @@ fn attributes() -> ObjectAttributes {
 /// Runs every operation of the trait on `store`; `keeps_attributes` is false for local disk.
 async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
     let store = store.as_ref();
+    store
+        .create_root()
+        .await
+        .expect("creating an existing root is a no-op");
     // put + head + get, whole and ranged
     let small = kit::pattern(1000, 1);
     store

@@ -38,16 +38,11 @@ pub fn unique_name(hint: &str) -> String {
 
 /// Creates a fresh, empty S3 bucket on the emulator and returns its location.
 pub async fn new_s3_bucket(hint: &str) -> Location {
-    let bucket = unique_name(hint);
-    let location = Location::parse(&format!("s3://{bucket}/")).expect("valid location");
-    let store = awcopy_store::s3::S3Store::open(&location, &open_options())
+    let location =
+        Location::parse(&format!("s3://{}/", unique_name(hint))).expect("valid location");
+    open(&location)
         .await
-        .expect("open S3 emulator");
-    store
-        .client()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
+        .create_root()
         .await
         .expect("create bucket on the S3 emulator");
     location
@@ -55,14 +50,11 @@ pub async fn new_s3_bucket(hint: &str) -> Location {
 
 /// Creates a fresh, empty Azure container on the emulator and returns its location.
 pub async fn new_azure_container(hint: &str) -> Location {
-    let container = unique_name(hint);
-    let location =
-        Location::parse(&format!("{}/{container}/", azure_endpoint())).expect("valid location");
-    let store = awcopy_store::azure::AzureStore::open(&location, &OpenOptions::default())
-        .expect("open Azure emulator");
-    store
-        .container_client()
-        .create(None)
+    let location = Location::parse(&format!("{}/{}/", azure_endpoint(), unique_name(hint)))
+        .expect("valid location");
+    open(&location)
+        .await
+        .create_root()
         .await
         .expect("create container on the Azure emulator");
     location

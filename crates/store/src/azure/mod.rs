@@ -876,6 +876,15 @@ impl Store for AzureStore {
         Ok(CopySource::Url(SecretUrl::new(url)))
     }
 
+    async fn create_root(&self) -> Result<()> {
+        match self.container.create(None).await {
+            Err(e) if e.http_status().map(u16::from) == Some(409) => Ok(()),
+            other => other
+                .map(|_| ())
+                .map_err(|e| map_error(e, &format!("create container {}", self.display_root()))),
+        }
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         match self.blob(key).delete(None).await {
             Err(e) if e.http_status().map(u16::from) != Some(404) => {

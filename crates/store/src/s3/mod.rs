@@ -4,11 +4,12 @@ mod errors;
 
 use async_trait::async_trait;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
-    MetadataDirective, ServerSideEncryption, TaggingDirective,
+    CreateBucketConfiguration, MetadataDirective, ServerSideEncryption, TaggingDirective,
 };
 use aws_sdk_s3::Client;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -711,6 +712,28 @@ impl Store for S3Store {
                 })?;
                 Ok(CopySource::Url(SecretUrl::new(url)))
             }
+        }
+    }
+
+    async fn create_root(&self) -> Result<()> {
+        let region = self.client.config().region().map(|r| r.to_string());
+        let constraint = region.filter(|r| r != "us-east-1").map(|r| {
+            CreateBucketConfiguration::builder()
+                .location_constraint(r.as_str().into())
+                .build()
+        });
+        let result = self
+            .client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .set_create_bucket_configuration(constraint)
+            .send()
+            .await;
+        match result {
+            Err(e) if e.code() == Some("BucketAlreadyOwnedByYou") => Ok(()),
+            other => other
+                .map(|_| ())
+                .map_err(|e| map_sdk_error(e, &format!("create bucket {}", self.bucket))),
         }
     }
 
