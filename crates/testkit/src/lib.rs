@@ -2,6 +2,8 @@
 //! by `scripts/test.sh`), fresh buckets and containers, the shared naughty-key list, and a check
 //! that no secret leaked into some output.
 
+pub mod fault_proxy;
+
 use awcopy_store::{Location, OpenOptions, Store};
 use std::path::PathBuf;
 
