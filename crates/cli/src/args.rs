@@ -28,14 +28,32 @@ pub enum Command {
     Ls(LsArgs),
     /// Copy objects from SOURCE to DEST: in parallel, server-side where the clouds allow it,
     /// streamed otherwise, every object verified.
-    Cp(CpArgs),
+    Cp(CopyArgs),
+    /// Make DEST hold what SOURCE holds: copy new and changed objects (--overwrite defaults
+    /// to if-different); with --delete, remove what SOURCE does not have.
+    Sync(SyncArgs),
+    /// Move objects: copy, then delete each source object once its copy is verified.
+    Mv(CopyArgs),
     /// Compare SOURCE and DEST: objects missing, extra, or different (size and checksum).
     Check(CheckArgs),
 }
 
-/// Arguments of `awcopy cp`.
+/// Arguments of `awcopy sync`.
 #[derive(Debug, Args)]
-pub struct CpArgs {
+pub struct SyncArgs {
+    /// What to copy and how.
+    #[command(flatten)]
+    pub copy: CopyArgs,
+
+    /// Delete objects under DEST that SOURCE does not have (after the copy, and only if every
+    /// object copied); asks first unless --yes.
+    #[arg(long)]
+    pub delete: bool,
+}
+
+/// Arguments of `awcopy cp` and `awcopy mv` (and the copy part of `sync`).
+#[derive(Debug, Args)]
+pub struct CopyArgs {
     /// What to copy: an object, or with -r everything under a prefix or directory.
     #[arg(value_name = "SOURCE")]
     pub source: String,
@@ -80,6 +98,15 @@ pub struct CpArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// When DEST already holds an object: always, never, if-newer, if-different, prompt
+    /// (seed /P; default always, for sync if-different).
+    #[arg(long, value_name = "POLICY", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<awcopy_engine::overwrite::Overwrite>()))]
+    pub overwrite: Option<awcopy_engine::overwrite::Overwrite>,
+
+    /// Answer yes to every question (overwrite prompts, mv and sync --delete confirmations).
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 /// Arguments of `awcopy check`.

@@ -11,6 +11,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 use args::{Cli, Command};
+use commands::cp::Mode;
 use failure::Failure;
 
 fn main() -> ExitCode {
@@ -29,7 +30,14 @@ fn main() -> ExitCode {
     let result: Result<(), Failure> = runtime.block_on(async {
         match &cli.command {
             Command::Ls(args) => commands::ls::run(&cli, args).await,
-            Command::Cp(args) => commands::cp::run(&cli, args).await,
+            Command::Cp(args) => commands::cp::run(&cli, args, Mode::Copy).await,
+            Command::Sync(args) => {
+                let mode = Mode::Sync {
+                    delete: args.delete,
+                };
+                commands::cp::run(&cli, &args.copy, mode).await
+            }
+            Command::Mv(args) => commands::cp::run(&cli, args, Mode::Move).await,
             Command::Check(args) => commands::check::run(&cli, args).await,
         }
     });

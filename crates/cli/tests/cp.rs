@@ -291,7 +291,11 @@ async fn bad_copies_are_refused_clearly() {
     let store = kit::open(&location).await;
     put(&store, "data/x", vec![1, 2, 3]).await;
     let data = format!("{location}data/");
-    assert_fails(&awcopy(&["cp", &data, "/tmp/awcopy-never"]), 2, &["add -r"]);
+    let scratch = tempfile::tempdir().unwrap();
+    let never = scratch.path().join("never");
+    let never_dir = format!("{}/", never.display());
+    let never_file = never.to_str().unwrap();
+    assert_fails(&awcopy(&["cp", &data, never_file]), 2, &["add -r"]);
     assert_fails(
         &awcopy(&["cp", "-r", &data, &format!("{location}data/inner/")]),
         2,
@@ -299,20 +303,9 @@ async fn bad_copies_are_refused_clearly() {
     );
     assert_fails(&awcopy(&["cp", "-r", &data, &data]), 2, &["DEST", "inside"]);
     let missing = format!("s3://{}/x", kit::unique_name("nosuch"));
+    assert_fails(&awcopy(&["cp", &missing, &never_dir]), 4, &["SOURCE"]);
     assert_fails(
-        &awcopy(&["cp", &missing, "/tmp/awcopy-never/"]),
-        4,
-        &["SOURCE"],
-    );
-    assert_fails(
-        &awcopy(&[
-            "cp",
-            "-r",
-            &data,
-            "/tmp/awcopy-never/",
-            "--encrypt",
-            "rot13",
-        ]),
+        &awcopy(&["cp", "-r", &data, &never_dir, "--encrypt", "rot13"]),
         2,
         &["--encrypt 'rot13'"],
     );
@@ -332,14 +325,11 @@ async fn bad_copies_are_refused_clearly() {
         &["256-bit key"],
     );
     assert_fails(
-        &awcopy(&["cp", "-r", &data, "/tmp/x/", "--include", "a["]),
+        &awcopy(&["cp", "-r", &data, &never_dir, "--include", "a["]),
         2,
         &["--include 'a['"],
     );
-    assert!(
-        !std::path::Path::new("/tmp/awcopy-never").exists(),
-        "nothing written"
-    );
+    assert!(!never.exists(), "nothing written");
 
     // A destination that refuses a name: the rest is copied, the failure listed, exit 1.
     put(&store, "data/back\\slash", vec![4]).await;
@@ -383,4 +373,155 @@ async fn cp_creates_a_missing_destination_container() {
         contents(&dest_store, "").await.remove("a/b.txt").unwrap(),
         b"hello"
     );
+}
+
+#[tokio::test]
+async fn overwrite_policies_keep_or_replace() {
+    let source_location = kit::new_s3_bucket("owsrc").await;
+    let dest_location = kit::new_azure_container("owdst").await;
+    let (source, dest) = (
+        kit::open(&source_location).await,
+        kit::open(&dest_location).await,
+    );
+    put(&source, "same.bin", kit::pattern(100, 1)).await;
+    put(&source, "grown.bin", kit::pattern(200, 2)).await;
+    let (from, to) = (source_location.to_string(), dest_location.to_string());
+    assert!(awcopy(&["cp", "-r", &from, &to]).status.success());
+    // The destination changes after the copy: one object replaced by newer, other bytes.
+    put(&dest, "grown.bin", kit::pattern(150, 3)).await;
+
+    let run = |policy: &str| awcopy(&["cp", "-r", "--json", "--overwrite", policy, &from, &to]);
+    let report = |output: &std::process::Output| -> serde_json::Value {
+        assert!(output.status.success(), "{}", stderr(output));
+        serde_json::from_str(stdout(output).trim()).unwrap()
+    };
+    let never = report(&run("never"));
+    assert_eq!(
+        (
+            never["objects_copied"].as_u64(),
+            never["objects_kept"].as_u64()
+        ),
+        (Some(0), Some(2))
+    );
+    let newer = report(&run("if-newer"));
+    assert_eq!(newer["objects_kept"], 2, "the destination copies are newer");
+    let different = report(&run("if-different"));
+    assert_eq!(
+        (
+            different["objects_copied"].as_u64(),
+            different["objects_kept"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        contents(&dest, "").await["grown.bin"],
+        kit::pattern(200, 2),
+        "the changed object was replaced"
+    );
+
+    assert_fails(
+        &run("prompt"),
+        2,
+        &["--overwrite prompt needs a terminal", "--yes"],
+    );
+    let output = awcopy(&[
+        "cp",
+        "-r",
+        "--json",
+        "--overwrite",
+        "prompt",
+        "--yes",
+        &from,
+        &to,
+    ]);
+    assert_eq!(
+        report(&output)["objects_copied"],
+        2,
+        "--yes answers every prompt with yes"
+    );
+    assert_fails(
+        &awcopy(&["cp", "--overwrite", "sometimes", &from, &to]),
+        2,
+        &["if-different"],
+    );
+}
+
+#[tokio::test]
+async fn sync_copies_changes_and_deletes_extras_only_when_confirmed() {
+    let source_location = kit::new_azure_container("syncsrc").await;
+    let (dest_location, _dir) = kit::fresh(kit::Kind::Local, "syncdst").await;
+    let (source, dest) = (
+        kit::open(&source_location).await,
+        kit::open(&dest_location).await,
+    );
+    for (key, seed) in [("keep.txt", 1), ("change.txt", 2), ("skip.tmp", 3)] {
+        put(&source, &format!("s/{key}"), kit::pattern(64, seed)).await;
+    }
+    let (from, to) = (format!("{source_location}s/"), dest_location.to_string());
+    assert!(awcopy(&["sync", &from, &to]).status.success());
+    put(&source, "s/change.txt", kit::pattern(65, 9)).await;
+    put(&source, "s/new.txt", kit::pattern(10, 4)).await;
+    put(&dest, "extra.txt", b"not in the source".to_vec()).await;
+    put(&dest, "extra.tmp", b"excluded by the filter".to_vec()).await;
+
+    // --delete without --yes and without a terminal: refused, nothing changed.
+    let before = contents(&dest, "").await;
+    assert_fails(&awcopy(&["sync", "--delete", &from, &to]), 2, &["--yes"]);
+    assert_eq!(contents(&dest, "").await, before);
+
+    let output = awcopy(&[
+        "sync",
+        "--delete",
+        "--yes",
+        "--json",
+        "--exclude",
+        "*.tmp",
+        &from,
+        &to,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(report["objects_copied"], 2, "changed and new");
+    assert_eq!(report["objects_deleted"], 1, "extra.txt only");
+    let after = contents(&dest, "").await;
+    let keys: Vec<&str> = after.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["change.txt", "extra.tmp", "keep.txt", "new.txt", "skip.tmp"]
+    );
+    assert_eq!(after["change.txt"], kit::pattern(65, 9));
+}
+
+#[tokio::test]
+async fn mv_deletes_only_verified_sources() {
+    let source_location = kit::new_s3_bucket("mvsrc").await;
+    let dest_location = kit::new_azure_container("mvdst").await;
+    let source = kit::open(&source_location).await;
+    put(&source, "m/a.bin", kit::pattern(3000, 1)).await;
+    put(&source, "m/b.bin", kit::pattern(6 << 20, 2)).await;
+    put(&source, "m/refused\\name", kit::pattern(5, 3)).await;
+    let (from, to) = (format!("{source_location}m/"), dest_location.to_string());
+    assert_fails(&awcopy(&["mv", "-r", &from, &to]), 2, &["--yes"]);
+    assert_eq!(
+        contents(&source, "m/").await.len(),
+        3,
+        "nothing moved without confirmation"
+    );
+
+    let output = awcopy(&["mv", "-r", "--yes", &from, &to]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "one name is refused: {}",
+        stderr(&output)
+    );
+    let left: Vec<String> = contents(&source, "m/").await.into_keys().collect();
+    assert_eq!(
+        left,
+        ["refused\\name"],
+        "only the object that was not copied stays"
+    );
+    let moved = contents(&kit::open(&dest_location).await, "").await;
+    assert_eq!(moved["a.bin"], kit::pattern(3000, 1));
+    assert_eq!(moved["b.bin"], kit::pattern(6 << 20, 2));
 }

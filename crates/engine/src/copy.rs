@@ -15,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use md5::Digest as _;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use crate::checksum::{combine_all, Crc64};
 use crate::estimate::Route;
 use crate::filter::Filter;
 use crate::lister::{list_parallel, ListerConfig};
+use crate::overwrite::{decide, Confirm, Overwrite};
 use crate::retry::{RetryPolicy, RetryStats};
 
 /// How to copy.
@@ -41,6 +43,15 @@ pub struct CopyOptions {
     pub url_lifetime: Duration,
     /// Plan only: list and filter, write nothing.
     pub dry_run: bool,
+    /// What to do with objects that already exist at the destination.
+    pub overwrite: Overwrite,
+    /// Asked per existing object under [`Overwrite::Prompt`].
+    pub confirm: Option<Arc<dyn Confirm>>,
+    /// Delete each source object once its copy is verified (`mv`).
+    pub delete_source: bool,
+    /// Delete destination objects the source does not have (`sync --delete`); skipped when
+    /// any object failed.
+    pub delete_extras: bool,
 }
 
 impl Default for CopyOptions {
@@ -52,6 +63,10 @@ impl Default for CopyOptions {
             retry: RetryPolicy::default(),
             url_lifetime: Duration::from_secs(3600),
             dry_run: false,
+            overwrite: Overwrite::Always,
+            confirm: None,
+            delete_source: false,
+            delete_extras: false,
         }
     }
 }
@@ -100,6 +115,8 @@ pub struct Progress {
     pub objects_skipped: AtomicU64,
     /// Objects that failed.
     pub objects_failed: AtomicU64,
+    /// Source objects deleted after their copy (`mv`).
+    pub objects_deleted: AtomicU64,
     /// Bytes that passed through this machine.
     pub bytes_streamed: AtomicU64,
     /// Bytes copied by the services themselves.
@@ -130,6 +147,10 @@ pub struct CopyReport {
     pub bytes_copied: u64,
     /// Objects left out by filters.
     pub objects_skipped: u64,
+    /// Objects left alone because they exist at the destination (overwrite policy).
+    pub objects_kept: u64,
+    /// Objects deleted: sources after their copy (`mv`), or destination extras (`sync --delete`).
+    pub objects_deleted: u64,
     /// Objects that failed, with why.
     pub failures: Vec<ObjectFailure>,
     /// Bytes that passed through this machine.
@@ -161,6 +182,9 @@ struct Executor {
     permits: Arc<Semaphore>,
     progress: Arc<Progress>,
     notes: Mutex<Vec<String>>,
+    /// Set once the destination root is known to exist (created, if need be, just before the
+    /// first write, so a job that finds nothing to copy creates nothing).
+    dest_ready: tokio::sync::OnceCell<()>,
 }
 
 /// Copies what `plan` names. Errors that stop the whole job (listing failed, the source
@@ -181,11 +205,11 @@ pub async fn copy(
         options,
         progress,
         notes: Mutex::new(Vec::new()),
+        dest_ready: tokio::sync::OnceCell::new(),
     });
 
-    if !executor.options.dry_run {
-        executor.create_dest_root_if_missing().await?;
-    }
+    let mut existing = executor.existing_dest_objects().await?;
+    let mut kept = 0u64;
     let mut objects = match &executor.plan.single_key {
         Some(key) => {
             let meta = executor.plan.source.head(key).await?;
@@ -221,6 +245,10 @@ pub async fn copy(
         };
     while let Some(item) = objects.recv().await {
         let meta = item?;
+        // A source object, even one the filter leaves out, keeps its destination copy from
+        // counting as an extra.
+        let dest_key = executor.plan.dest_key(&meta.key);
+        let current = existing.as_mut().and_then(|e| e.remove(&dest_key));
         let relative = &meta.key[executor.plan.strip.min(meta.key.len())..];
         if executor.plan.single_key.is_none() && !filter.accepts(relative, &meta) {
             executor
@@ -228,6 +256,12 @@ pub async fn copy(
                 .objects_skipped
                 .fetch_add(1, Ordering::Relaxed);
             continue;
+        }
+        if let Some(current) = current {
+            if !executor.should_replace(&meta, &current).await {
+                kept += 1;
+                continue;
+            }
         }
         executor
             .progress
@@ -251,6 +285,28 @@ pub async fn copy(
         record(done);
     }
 
+    // What is left of the destination listing has no source object: the extras.
+    let deleted_extras = match existing.filter(|_| executor.options.delete_extras) {
+        Some(extras) if failures.is_empty() => {
+            // Like the source side, only objects the filter takes are candidates.
+            let prefix_len = executor.plan.dest_prefix.len();
+            let doomed = extras
+                .into_values()
+                .filter(|meta| filter.accepts(&meta.key[prefix_len.min(meta.key.len())..], meta))
+                .map(|meta| meta.key)
+                .collect();
+            executor.delete_extras(doomed).await?
+        }
+        Some(extras) => {
+            executor.note_once(format!(
+                "{} objects failed, so the {} destination objects without a source were not deleted",
+                failures.len(),
+                extras.len()
+            ));
+            0
+        }
+        None => 0,
+    };
     let executor = Arc::into_inner(executor).expect("all tasks finished");
     let retry = &executor.progress.retry;
     Ok(CopyReport {
@@ -262,6 +318,8 @@ pub async fn copy(
         objects_copied: copied,
         bytes_copied: copied_bytes,
         objects_skipped: executor.progress.objects_skipped.load(Ordering::Relaxed),
+        objects_kept: kept,
+        objects_deleted: executor.progress.objects_deleted.load(Ordering::Relaxed) + deleted_extras,
         failures,
         bytes_streamed: executor.progress.bytes_streamed.load(Ordering::Relaxed),
         bytes_server_side: executor.progress.bytes_server_side.load(Ordering::Relaxed),
@@ -321,6 +379,66 @@ fn verify_source(meta: &ObjectMeta, bytes: &[u8], crc: u64) -> Result<(), StoreE
 }
 
 impl Executor {
+    /// The destination's objects under the destination prefix, by key, when the overwrite
+    /// policy or `--delete` needs them.
+    async fn existing_dest_objects(
+        &self,
+    ) -> Result<Option<HashMap<String, ObjectMeta>>, StoreError> {
+        if self.options.overwrite == Overwrite::Always && !self.options.delete_extras {
+            return Ok(None);
+        }
+        let mut rx = list_parallel(
+            self.plan.dest.clone(),
+            &self.plan.dest_prefix,
+            self.options.lister.clone(),
+            self.progress.retry.clone(),
+        );
+        let mut objects = HashMap::new();
+        while let Some(item) = rx.recv().await {
+            match item {
+                Ok(meta) => {
+                    objects.insert(meta.key.clone(), meta);
+                }
+                // A destination that does not exist yet holds nothing.
+                Err(e) if e.kind() == ErrorKind::NotFound => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(objects))
+    }
+
+    /// Whether to copy `source` over `existing`, asking the user under `prompt`.
+    async fn should_replace(&self, source: &ObjectMeta, existing: &ObjectMeta) -> bool {
+        if let Some(decision) = decide(self.options.overwrite, source, existing) {
+            return decision;
+        }
+        let Some(confirm) = self.options.confirm.clone() else {
+            return false;
+        };
+        let key = existing.key.clone();
+        tokio::task::spawn_blocking(move || confirm.overwrite(&key))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Deletes destination objects the source does not have; returns how many.
+    async fn delete_extras(&self, mut keys: Vec<String>) -> Result<u64, StoreError> {
+        keys.sort();
+        if self.options.dry_run {
+            for key in &keys {
+                self.note_once(format!("would delete {key}"));
+            }
+            return Ok(0);
+        }
+        let dest = &self.plan.dest;
+        futures::stream::iter(&keys)
+            .map(|key| self.retry(move || dest.delete(key)))
+            .buffer_unordered(self.options.concurrency.max(1))
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(keys.len() as u64)
+    }
+
     /// Creates the destination bucket, container or directory when it does not exist yet.
     async fn create_dest_root_if_missing(&self) -> Result<(), StoreError> {
         let dest = &self.plan.dest;
@@ -360,7 +478,28 @@ impl Executor {
         let result = if self.options.dry_run {
             Ok(())
         } else {
-            self.route_object(&meta, &dest_key).await
+            match self
+                .dest_ready
+                .get_or_try_init(|| self.create_dest_root_if_missing())
+                .await
+            {
+                Ok(()) => self.route_object(&meta, &dest_key).await,
+                Err(e) => Err(e),
+            }
+        };
+        let result = match result {
+            Ok(()) if self.options.delete_source && !self.options.dry_run => {
+                let source = &self.plan.source;
+                self.retry(|| source.delete(&meta.key))
+                    .await
+                    .map(|()| {
+                        self.progress
+                            .objects_deleted
+                            .fetch_add(1, Ordering::Relaxed);
+                    })
+                    .map_err(|e| e.context("copied and verified, but not deleted from the source"))
+            }
+            other => other,
         };
         match result {
             Ok(()) => {

@@ -8,6 +8,7 @@ pub mod estimate;
 pub mod filter;
 pub mod keyrange;
 pub mod lister;
+pub mod overwrite;
 pub mod pricing;
 pub mod retry;
 pub mod summary;

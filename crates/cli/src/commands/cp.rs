@@ -1,27 +1,68 @@
-//! `awcopy cp`: copies an object, or with -r everything under a prefix, from any store to any
-//! store, and prints what happened to every object.
+//! `awcopy cp`, `sync` and `mv`: copies an object, or with -r everything under a prefix, from
+//! any store to any store, and prints what happened to every object.
 
 use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, CopyReport, Progress};
 use awcopy_engine::filter::{Filter, FilterSpec};
 use awcopy_engine::lister::ListerConfig;
+use awcopy_engine::overwrite::{Confirm, Overwrite};
 use awcopy_engine::retry::RetryPolicy;
 use awcopy_store::{Encryption, Location, OpenOptions, Secret};
 use base64::Engine as _;
+use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::args::{Cli, CpArgs, FilterArgs};
+use crate::args::{Cli, CopyArgs, FilterArgs};
 use crate::failure::{about, code, Failure};
 use crate::output::{human, progress_bar};
 
-/// Runs `awcopy cp`.
-pub async fn run(cli: &Cli, args: &CpArgs) -> Result<(), Failure> {
+/// Which of the copying commands runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `cp`.
+    Copy,
+    /// `sync`, with or without `--delete`.
+    Sync {
+        /// Delete destination objects the source does not have.
+        delete: bool,
+    },
+    /// `mv`.
+    Move,
+}
+
+/// Runs `awcopy cp`, `sync` or `mv`.
+pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> {
     let filter = filter(&args.filters)?;
+    let recursive = args.recursive || matches!(mode, Mode::Sync { .. });
+    let default_policy = match mode {
+        Mode::Sync { .. } => Overwrite::IfDifferent,
+        _ => Overwrite::Always,
+    };
+    let overwrite = match (args.overwrite.unwrap_or(default_policy), args.yes) {
+        (Overwrite::Prompt, true) => Overwrite::Always,
+        (policy, _) => policy,
+    };
+    if overwrite == Overwrite::Prompt && !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "--overwrite prompt needs a terminal to ask on; pass --yes to overwrite everything, or choose another policy",
+        ));
+    }
+    match mode {
+        Mode::Move => confirm(
+            args,
+            "awcopy mv deletes each source object once its copy is verified.",
+        )?,
+        Mode::Sync { delete: true } => confirm(
+            args,
+            "awcopy sync --delete deletes objects under DEST that SOURCE does not have.",
+        )?,
+        _ => {}
+    }
     let encryption = args.encrypt.as_deref().map(parse_encryption).transpose()?;
     let mut source = Location::parse(&args.source).map_err(about("SOURCE"))?;
     let mut dest = Location::parse(&args.dest).map_err(about("DEST"))?;
-    if !args.recursive {
+    if !recursive {
         source = local_file(source);
         if source.prefix().is_empty() || source.prefix().ends_with('/') {
             return Err(Failure::usage(format!(
@@ -30,7 +71,7 @@ pub async fn run(cli: &Cli, args: &CpArgs) -> Result<(), Failure> {
         }
         dest = local_file(dest);
     }
-    refuse_overlap(&source, &dest, args.recursive)?;
+    refuse_overlap(&source, &dest, recursive)?;
 
     let read_options = OpenOptions {
         s3_endpoint: cli.endpoint_url.clone(),
@@ -47,7 +88,7 @@ pub async fn run(cli: &Cli, args: &CpArgs) -> Result<(), Failure> {
         .await
         .map_err(about("DEST"))?;
 
-    let plan = if args.recursive {
+    let plan = if recursive {
         let mut list_prefix = source.prefix().to_owned();
         if !list_prefix.is_empty() && !list_prefix.ends_with('/') {
             list_prefix.push('/');
@@ -88,6 +129,10 @@ pub async fn run(cli: &Cli, args: &CpArgs) -> Result<(), Failure> {
             ..RetryPolicy::default()
         },
         dry_run: args.dry_run,
+        overwrite,
+        confirm: Some(Arc::new(TerminalConfirm::default())),
+        delete_source: mode == Mode::Move,
+        delete_extras: mode == Mode::Sync { delete: true },
         ..CopyOptions::default()
     };
 
@@ -117,6 +162,65 @@ pub async fn run(cli: &Cli, args: &CpArgs) -> Result<(), Failure> {
             ),
             code: code::PARTIAL,
         })
+    }
+}
+
+/// Asks before a destructive command; without a terminal, only `--yes` confirms.
+fn confirm(args: &CopyArgs, what: &str) -> Result<(), Failure> {
+    if args.yes || args.dry_run {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(format!(
+            "{what} Pass --yes to confirm (there is no terminal to ask on)."
+        )));
+    }
+    eprint!("{what} Continue? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::usage(format!("reading the answer: {e}")))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::usage("cancelled; nothing was changed"))
+    }
+}
+
+/// Asks on the terminal, per existing object: y(es), n(o), a(ll), none.
+#[derive(Debug, Default)]
+struct TerminalConfirm {
+    /// Set once the user answers "all" or "none".
+    for_all: std::sync::Mutex<Option<bool>>,
+}
+
+impl Confirm for TerminalConfirm {
+    fn overwrite(&self, key: &str) -> bool {
+        let mut for_all = self.for_all.lock().expect("prompt lock");
+        if let Some(answer) = *for_all {
+            return answer;
+        }
+        loop {
+            eprint!("overwrite {key}? [y]es, [n]o, [a]ll, n[o]ne: ");
+            let mut answer = String::new();
+            if std::io::stdin().read_line(&mut answer).unwrap_or(0) == 0 {
+                *for_all = Some(false);
+                return false;
+            }
+            match answer.trim() {
+                "y" | "yes" => return true,
+                "n" | "no" => return false,
+                "a" | "all" => {
+                    *for_all = Some(true);
+                    return true;
+                }
+                "o" | "none" => {
+                    *for_all = Some(false);
+                    return false;
+                }
+                _ => continue,
+            }
+        }
     }
 }
 
@@ -272,6 +376,15 @@ fn print_report(report: &CopyReport) {
         );
     }
     println!("  skipped by filters: {}", report.objects_skipped);
+    if report.objects_kept > 0 {
+        println!(
+            "  already at the destination, kept: {}",
+            report.objects_kept
+        );
+    }
+    if report.objects_deleted > 0 {
+        println!("  deleted: {}", report.objects_deleted);
+    }
     println!(
         "  retries: {} ({} throttled)",
         report.retries, report.throttled
