@@ -95,9 +95,13 @@ pub struct CopyArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Print the report as JSON.
+    /// Print one JSON line per object as it is done, then the report as a JSON line.
     #[arg(long)]
     pub json: bool,
+
+    /// Append a journal to FILE: one JSON line per object action (seed /Z).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<std::path::PathBuf>,
 
     /// When DEST already holds an object: always, never, if-newer, if-different, prompt
     /// (seed /P; default always, for sync if-different).

@@ -10,6 +10,15 @@ use std::sync::Arc;
 
 mod common;
 
+/// The last line of `--json` output: the report.
+fn summary_line(output: &std::process::Output) -> serde_json::Value {
+    let text = stdout(output);
+    let last = text.lines().last().expect("a summary line");
+    let summary: serde_json::Value = serde_json::from_str(last).expect("JSON summary");
+    assert_eq!(summary["type"], "summary", "{text}");
+    summary
+}
+
 async fn put(store: &Arc<dyn Store>, key: &str, data: Vec<u8>) {
     store
         .put(key, data.into(), &ObjectAttributes::default(), None)
@@ -53,10 +62,29 @@ async fn cp_then_check_finds_corrupted_and_missing_objects() {
     let from = format!("{source_location}data/");
     let to = format!("{dest_location}copy/");
 
-    let output = awcopy(&["cp", "-r", "--json", &from, &to]);
+    let journal = tempfile::NamedTempFile::new().unwrap();
+    let log = journal.path().to_str().unwrap();
+    let output = awcopy(&["cp", "-r", "--json", "--log", log, &from, &to]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let report: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let report: serde_json::Value = summary_line(&output);
     assert_eq!(report["objects_copied"], 40);
+    // One event per object on stdout and in the journal, with keys and sizes.
+    let journal_text = std::fs::read_to_string(journal.path()).unwrap();
+    kit::assert_no_secrets(&journal_text);
+    for text in [stdout(&output), journal_text] {
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|e: &serde_json::Value| e["action"] == "copied")
+            .collect();
+        assert_eq!(events.len(), 40, "{text}");
+        let e = events
+            .iter()
+            .find(|e| e["key"] == "data/part-003.bin")
+            .expect("event of part-003");
+        assert_eq!(e["dest_key"], "copy/part-003.bin");
+        assert_eq!(e["size"], 3 * 997);
+    }
     assert_eq!(
         contents(&dest, "copy/").await,
         expected,
@@ -393,7 +421,7 @@ async fn overwrite_policies_keep_or_replace() {
     let run = |policy: &str| awcopy(&["cp", "-r", "--json", "--overwrite", policy, &from, &to]);
     let report = |output: &std::process::Output| -> serde_json::Value {
         assert!(output.status.success(), "{}", stderr(output));
-        serde_json::from_str(stdout(output).trim()).unwrap()
+        summary_line(output)
     };
     let never = report(&run("never"));
     assert_eq!(
@@ -480,7 +508,7 @@ async fn sync_copies_changes_and_deletes_extras_only_when_confirmed() {
         &to,
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let report: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    let report: serde_json::Value = summary_line(&output);
     assert_eq!(report["objects_copied"], 2, "changed and new");
     assert_eq!(report["objects_deleted"], 1, "extra.txt only");
     let after = contents(&dest, "").await;

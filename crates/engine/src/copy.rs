@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 
 use crate::checksum::{combine_all, Crc64};
 use crate::estimate::Route;
+use crate::events::{Action, EventSink, ObjectEvent};
 use crate::filter::Filter;
 use crate::lister::{list_parallel, ListerConfig};
 use crate::overwrite::{decide, Confirm, Overwrite};
@@ -52,6 +53,8 @@ pub struct CopyOptions {
     /// Delete destination objects the source does not have (`sync --delete`); skipped when
     /// any object failed.
     pub delete_extras: bool,
+    /// Where each object's outcome is recorded (`--log`, `--json`).
+    pub events: Option<Arc<dyn EventSink>>,
 }
 
 impl Default for CopyOptions {
@@ -67,6 +70,7 @@ impl Default for CopyOptions {
             confirm: None,
             delete_source: false,
             delete_extras: false,
+            events: None,
         }
     }
 }
@@ -255,11 +259,16 @@ pub async fn copy(
                 .progress
                 .objects_skipped
                 .fetch_add(1, Ordering::Relaxed);
+            executor.emit(ObjectEvent::now(Action::Skipped, &meta.key));
             continue;
         }
         if let Some(current) = current {
             if !executor.should_replace(&meta, &current).await {
                 kept += 1;
+                executor.emit(ObjectEvent {
+                    dest_key: Some(&dest_key),
+                    ..ObjectEvent::now(Action::Kept, &meta.key)
+                });
                 continue;
             }
         }
@@ -379,6 +388,13 @@ fn verify_source(meta: &ObjectMeta, bytes: &[u8], crc: u64) -> Result<(), StoreE
 }
 
 impl Executor {
+    /// Records an event, if anyone listens.
+    fn emit(&self, event: ObjectEvent<'_>) {
+        if let Some(sink) = &self.options.events {
+            sink.record(&event);
+        }
+    }
+
     /// The destination's objects under the destination prefix, by key, when the overwrite
     /// policy or `--delete` needs them.
     async fn existing_dest_objects(
@@ -432,7 +448,11 @@ impl Executor {
         }
         let dest = &self.plan.dest;
         futures::stream::iter(&keys)
-            .map(|key| self.retry(move || dest.delete(key)))
+            .map(|key| async move {
+                self.retry(move || dest.delete(key)).await?;
+                self.emit(ObjectEvent::now(Action::Deleted, key));
+                Ok::<(), StoreError>(())
+            })
             .buffer_unordered(self.options.concurrency.max(1))
             .try_collect::<Vec<()>>()
             .await?;
@@ -496,11 +516,26 @@ impl Executor {
                         self.progress
                             .objects_deleted
                             .fetch_add(1, Ordering::Relaxed);
+                        self.emit(ObjectEvent::now(Action::Deleted, &meta.key));
                     })
                     .map_err(|e| e.context("copied and verified, but not deleted from the source"))
             }
             other => other,
         };
+        let action = match (&result, self.options.dry_run) {
+            (Err(_), _) => Action::Failed,
+            (Ok(()), true) => Action::Planned,
+            (Ok(()), false) => Action::Copied,
+        };
+        self.emit(ObjectEvent {
+            dest_key: Some(&dest_key),
+            size: Some(meta.size),
+            error: result
+                .as_ref()
+                .err()
+                .map(|e| format!("{}: {e}", e.kind().as_str())),
+            ..ObjectEvent::now(action, &meta.key)
+        });
         match result {
             Ok(()) => {
                 self.progress.objects_done.fetch_add(1, Ordering::Relaxed);

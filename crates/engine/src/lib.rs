@@ -5,6 +5,7 @@ pub mod check;
 pub mod checksum;
 pub mod copy;
 pub mod estimate;
+pub mod events;
 pub mod filter;
 pub mod keyrange;
 pub mod lister;

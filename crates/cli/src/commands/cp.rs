@@ -2,6 +2,7 @@
 //! any store to any store, and prints what happened to every object.
 
 use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, CopyReport, Progress};
+use awcopy_engine::events::{EventSink, JsonLines, Tee};
 use awcopy_engine::filter::{Filter, FilterSpec};
 use awcopy_engine::lister::ListerConfig;
 use awcopy_engine::overwrite::{Confirm, Overwrite};
@@ -133,6 +134,7 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
         confirm: Some(Arc::new(TerminalConfirm::default())),
         delete_source: mode == Mode::Move,
         delete_extras: mode == Mode::Sync { delete: true },
+        events: event_sinks(args)?,
         ..CopyOptions::default()
     };
 
@@ -144,10 +146,9 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
     }
     let report = result.map_err(about("SOURCE"))?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&report).expect("report serializes")
-        );
+        let mut summary = serde_json::to_value(&report).expect("report serializes");
+        summary["type"] = "summary".into();
+        println!("{summary}");
     } else {
         print_report(&report);
     }
@@ -163,6 +164,27 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
             code: code::PARTIAL,
         })
     }
+}
+
+/// The journal (`--log`) and the JSON event stream (`--json`), if asked for.
+fn event_sinks(args: &CopyArgs) -> Result<Option<Arc<dyn EventSink>>, Failure> {
+    let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
+    if let Some(path) = &args.log {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Failure::usage(format!("--log {}: {e}", path.display())))?;
+        sinks.push(Arc::new(JsonLines::new(std::io::BufWriter::new(file))));
+    }
+    if args.json {
+        sinks.push(Arc::new(JsonLines::new(std::io::stdout())));
+    }
+    Ok(match sinks.len() {
+        0 => None,
+        1 => sinks.pop(),
+        _ => Some(Arc::new(Tee(sinks))),
+    })
 }
 
 /// Asks before a destructive command; without a terminal, only `--yes` confirms.
