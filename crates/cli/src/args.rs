@@ -103,6 +103,15 @@ pub struct CopyArgs {
     #[arg(long, value_name = "FILE")]
     pub log: Option<std::path::PathBuf>,
 
+    /// Names DEST cannot hold as written (Azure: '\\'; local disk: '//', '..', long segments):
+    /// map (store under an escaped name, recorded), skip, or fail.
+    #[arg(long, value_name = "POLICY", default_value = "map", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<awcopy_engine::copy::NamePolicy>()))]
+    pub name_policy: awcopy_engine::copy::NamePolicy,
+
+    /// Write the name mapping manifest (one JSON line per mapped key: source, dest) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<std::path::PathBuf>,
+
     /// When DEST already holds an object: always, never, if-newer, if-different, prompt
     /// (seed /P; default always, for sync if-different).
     #[arg(long, value_name = "POLICY", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<awcopy_engine::overwrite::Overwrite>()))]

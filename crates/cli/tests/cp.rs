@@ -359,10 +359,21 @@ async fn bad_copies_are_refused_clearly() {
     );
     assert!(!never.exists(), "nothing written");
 
-    // A destination that refuses a name: the rest is copied, the failure listed, exit 1.
+    // A name the destination cannot hold, under --name-policy fail: the rest is copied, the
+    // failure listed, exit 1.
     put(&store, "data/back\\slash", vec![4]).await;
     let dest = kit::new_azure_container("refuse").await;
-    let output = awcopy_with_env(&["cp", "-r", &data, &dest.to_string()], &[]);
+    let output = awcopy_with_env(
+        &[
+            "cp",
+            "-r",
+            "--name-policy",
+            "fail",
+            &data,
+            &dest.to_string(),
+        ],
+        &[],
+    );
     assert_fails(
         &output_without_stdout_check(output.clone()),
         1,
@@ -536,7 +547,7 @@ async fn mv_deletes_only_verified_sources() {
         "nothing moved without confirmation"
     );
 
-    let output = awcopy(&["mv", "-r", "--yes", &from, &to]);
+    let output = awcopy(&["mv", "-r", "--yes", "--name-policy", "fail", &from, &to]);
     assert_eq!(
         output.status.code(),
         Some(1),
@@ -552,4 +563,59 @@ async fn mv_deletes_only_verified_sources() {
     let moved = contents(&kit::open(&dest_location).await, "").await;
     assert_eq!(moved["a.bin"], kit::pattern(3000, 1));
     assert_eq!(moved["b.bin"], kit::pattern(6 << 20, 2));
+}
+
+#[tokio::test]
+async fn unholdable_names_are_mapped_and_recorded_or_skipped() {
+    let source_location = kit::new_s3_bucket("names").await;
+    let source = kit::open(&source_location).await;
+    put(&source, "n/back\\slash.txt", b"one".to_vec()).await;
+    put(&source, "n/plain.txt", b"two".to_vec()).await;
+    let dest_location = kit::new_azure_container("names").await;
+    let manifest = tempfile::NamedTempFile::new().unwrap();
+    let from = format!("{source_location}n/");
+    let output = awcopy(&[
+        "cp",
+        "-r",
+        "--mapping",
+        manifest.path().to_str().unwrap(),
+        &from,
+        &dest_location.to_string(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("n/back\\slash.txt -> back%5Cslash.txt"),
+        "{}",
+        stdout(&output)
+    );
+    let pairs: Vec<serde_json::Value> = std::fs::read_to_string(manifest.path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        pairs,
+        [serde_json::json!({"source": "n/back\\slash.txt", "dest": "back%5Cslash.txt"})]
+    );
+    let copied = contents(&kit::open(&dest_location).await, "").await;
+    assert_eq!(copied["back%5Cslash.txt"], b"one");
+    assert_eq!(copied["plain.txt"], b"two");
+
+    let skipped_into = kit::new_azure_container("skipnames").await;
+    let output = awcopy(&[
+        "cp",
+        "-r",
+        "--name-policy",
+        "skip",
+        &from,
+        &skipped_into.to_string(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("left out, name not allowed at the destination: 1"),
+        "{}",
+        stdout(&output)
+    );
+    let copied = contents(&kit::open(&skipped_into).await, "").await;
+    assert_eq!(copied.keys().collect::<Vec<_>>(), ["plain.txt"]);
 }

@@ -55,6 +55,44 @@ pub struct CopyOptions {
     pub delete_extras: bool,
     /// Where each object's outcome is recorded (`--log`, `--json`).
     pub events: Option<Arc<dyn EventSink>>,
+    /// What to do with names the destination cannot hold as written.
+    pub name_policy: NamePolicy,
+}
+
+/// What to do with a key the destination cannot hold as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NamePolicy {
+    /// Store it under the destination's replacement name, and record the pair.
+    Map,
+    /// Leave it out, counted and journaled.
+    Skip,
+    /// Count it as failed.
+    Fail,
+}
+
+impl std::str::FromStr for NamePolicy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "map" => Ok(Self::Map),
+            "skip" => Ok(Self::Skip),
+            "fail" => Ok(Self::Fail),
+            other => Err(format!(
+                "'{other}' is not a name policy; use map, skip or fail"
+            )),
+        }
+    }
+}
+
+/// A source key stored under another name at the destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MappedName {
+    /// The source key.
+    pub source: String,
+    /// The destination key it was stored under.
+    pub dest: String,
 }
 
 impl Default for CopyOptions {
@@ -71,6 +109,7 @@ impl Default for CopyOptions {
             delete_source: false,
             delete_extras: false,
             events: None,
+            name_policy: NamePolicy::Map,
         }
     }
 }
@@ -155,6 +194,10 @@ pub struct CopyReport {
     pub objects_kept: u64,
     /// Objects deleted: sources after their copy (`mv`), or destination extras (`sync --delete`).
     pub objects_deleted: u64,
+    /// Keys stored under another name (`--name-policy map`): the mapping manifest.
+    pub names_mapped: Vec<MappedName>,
+    /// Keys left out because the destination cannot hold their names (`--name-policy skip`).
+    pub names_skipped: u64,
     /// Objects that failed, with why.
     pub failures: Vec<ObjectFailure>,
     /// Bytes that passed through this machine.
@@ -186,6 +229,8 @@ struct Executor {
     permits: Arc<Semaphore>,
     progress: Arc<Progress>,
     notes: Mutex<Vec<String>>,
+    /// Keys stored under another name, in the order they were met.
+    mapped: Mutex<Vec<MappedName>>,
     /// Set once the destination root is known to exist (created, if need be, just before the
     /// first write, so a job that finds nothing to copy creates nothing).
     dest_ready: tokio::sync::OnceCell<()>,
@@ -210,10 +255,11 @@ pub async fn copy(
         progress,
         notes: Mutex::new(Vec::new()),
         dest_ready: tokio::sync::OnceCell::new(),
+        mapped: Mutex::new(Vec::new()),
     });
 
     let mut existing = executor.existing_dest_objects().await?;
-    let mut kept = 0u64;
+    let (mut kept, mut names_skipped) = (0u64, 0u64);
     let mut objects = match &executor.plan.single_key {
         Some(key) => {
             let meta = executor.plan.source.head(key).await?;
@@ -251,7 +297,17 @@ pub async fn copy(
         let meta = item?;
         // A source object, even one the filter leaves out, keeps its destination copy from
         // counting as an extra.
-        let dest_key = executor.plan.dest_key(&meta.key);
+        let dest_key = match executor.resolve_name(&meta.key) {
+            Ok(Some(dest_key)) => dest_key,
+            Ok(None) => {
+                names_skipped += 1;
+                continue;
+            }
+            Err(failure) => {
+                record(Ok(Err(failure)));
+                continue;
+            }
+        };
         let current = existing.as_mut().and_then(|e| e.remove(&dest_key));
         let relative = &meta.key[executor.plan.strip.min(meta.key.len())..];
         if executor.plan.single_key.is_none() && !filter.accepts(relative, &meta) {
@@ -284,7 +340,7 @@ pub async fn copy(
         let executor = executor.clone();
         tasks.spawn(async move {
             let _slot = slot;
-            executor.copy_object(meta).await
+            executor.copy_object(meta, dest_key).await
         });
         while let Some(done) = tasks.try_join_next() {
             record(done);
@@ -328,6 +384,8 @@ pub async fn copy(
         bytes_copied: copied_bytes,
         objects_skipped: executor.progress.objects_skipped.load(Ordering::Relaxed),
         objects_kept: kept,
+        names_mapped: executor.mapped.into_inner().unwrap_or_default(),
+        names_skipped,
         objects_deleted: executor.progress.objects_deleted.load(Ordering::Relaxed) + deleted_extras,
         failures,
         bytes_streamed: executor.progress.bytes_streamed.load(Ordering::Relaxed),
@@ -388,6 +446,48 @@ fn verify_source(meta: &ObjectMeta, bytes: &[u8], crc: u64) -> Result<(), StoreE
 }
 
 impl Executor {
+    /// The destination key of `source_key` under the name policy: `Ok(None)` to skip it.
+    fn resolve_name(&self, source_key: &str) -> Result<Option<String>, ObjectFailure> {
+        let wanted = self.plan.dest_key(source_key);
+        let Some(mapped) = self.plan.dest.mapped_name(&wanted) else {
+            return Ok(Some(wanted));
+        };
+        let why = format!(
+            "{} cannot hold the name '{wanted}' as written",
+            self.plan.dest.display_root()
+        );
+        match self.options.name_policy {
+            NamePolicy::Map => {
+                let pair = MappedName {
+                    source: source_key.to_owned(),
+                    dest: mapped.clone(),
+                };
+                self.mapped.lock().expect("mapping lock").push(pair);
+                Ok(Some(mapped))
+            }
+            NamePolicy::Skip => {
+                self.emit(ObjectEvent {
+                    error: Some(why),
+                    ..ObjectEvent::now(Action::Skipped, source_key)
+                });
+                Ok(None)
+            }
+            NamePolicy::Fail => {
+                let message = format!("{why}; --name-policy map would store it as '{mapped}'");
+                self.emit(ObjectEvent {
+                    error: Some(format!("usage: {message}")),
+                    ..ObjectEvent::now(Action::Failed, source_key)
+                });
+                self.progress.objects_failed.fetch_add(1, Ordering::Relaxed);
+                Err(ObjectFailure {
+                    key: source_key.to_owned(),
+                    kind: ErrorKind::Usage,
+                    message,
+                })
+            }
+        }
+    }
+
     /// Records an event, if anyone listens.
     fn emit(&self, event: ObjectEvent<'_>) {
         if let Some(sink) = &self.options.events {
@@ -493,8 +593,7 @@ impl Executor {
     }
 
     /// Copies one object; `Ok` carries its size.
-    async fn copy_object(&self, meta: ObjectMeta) -> Result<u64, ObjectFailure> {
-        let dest_key = self.plan.dest_key(&meta.key);
+    async fn copy_object(&self, meta: ObjectMeta, dest_key: String) -> Result<u64, ObjectFailure> {
         let result = if self.options.dry_run {
             Ok(())
         } else {

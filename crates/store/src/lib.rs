@@ -6,6 +6,7 @@ mod capabilities;
 mod error;
 pub mod local;
 pub mod location;
+pub mod names;
 mod object;
 pub mod redact;
 pub mod s3;

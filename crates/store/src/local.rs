@@ -343,6 +343,21 @@ impl Store for LocalStore {
         &self.capabilities
     }
 
+    fn mapped_name(&self, key: &str) -> Option<String> {
+        self.key_path(key).err()?;
+        let crc = |b: &[u8]| crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, b);
+        let mapped: Vec<String> = key
+            .split('/')
+            .enumerate()
+            .map(|(i, s)| match s {
+                STAGING_DIR if i == 0 => format!("%2E{}", &s[1..]),
+                s => crate::names::file_segment(s, MAX_SEGMENT_BYTES, crc),
+            })
+            .collect();
+        let mapped = mapped.join("/");
+        (mapped != key && self.key_path(&mapped).is_ok()).then_some(mapped)
+    }
+
     fn list(&self, request: ListRequest) -> ListStream<'_> {
         let walked = async move {
             let (root, prefix) = (self.root.clone(), request.prefix.clone());

@@ -22,6 +22,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// What this store can do.
     fn capabilities(&self) -> &Capabilities;
 
+    /// The name under which this store can hold `key`, when it cannot hold `key` as written
+    /// (see [`crate::names`]); `None` when `key` is fine as it is.
+    fn mapped_name(&self, key: &str) -> Option<String>;
+
     /// Lists keys page by page, in the store's key order.
     fn list(&self, request: ListRequest) -> ListStream<'_>;
 

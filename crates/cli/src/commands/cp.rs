@@ -135,6 +135,7 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
         delete_source: mode == Mode::Move,
         delete_extras: mode == Mode::Sync { delete: true },
         events: event_sinks(args)?,
+        name_policy: args.name_policy,
         ..CopyOptions::default()
     };
 
@@ -145,6 +146,9 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
         bar.finish();
     }
     let report = result.map_err(about("SOURCE"))?;
+    if let Some(path) = &args.mapping {
+        write_manifest(path, &report)?;
+    }
     if args.json {
         let mut summary = serde_json::to_value(&report).expect("report serializes");
         summary["type"] = "summary".into();
@@ -164,6 +168,19 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
             code: code::PARTIAL,
         })
     }
+}
+
+/// Writes the name mapping manifest: one JSON line per key stored under another name.
+fn write_manifest(path: &std::path::Path, report: &CopyReport) -> Result<(), Failure> {
+    let lines: String = report
+        .names_mapped
+        .iter()
+        .map(|pair| serde_json::to_string(pair).expect("pairs serialize") + "\n")
+        .collect();
+    std::fs::write(path, lines).map_err(|e| Failure {
+        message: format!("--mapping {}: {e}", path.display()),
+        code: code::SERVICE,
+    })
 }
 
 /// The journal (`--log`) and the JSON event stream (`--json`), if asked for.
@@ -406,6 +423,21 @@ fn print_report(report: &CopyReport) {
     }
     if report.objects_deleted > 0 {
         println!("  deleted: {}", report.objects_deleted);
+    }
+    if !report.names_mapped.is_empty() {
+        println!(
+            "  stored under a mapped name: {} (--mapping FILE writes the list)",
+            report.names_mapped.len()
+        );
+        for pair in report.names_mapped.iter().take(10) {
+            println!("    {} -> {}", pair.source, pair.dest);
+        }
+    }
+    if report.names_skipped > 0 {
+        println!(
+            "  left out, name not allowed at the destination: {}",
+            report.names_skipped
+        );
     }
     println!(
         "  retries: {} ({} throttled)",

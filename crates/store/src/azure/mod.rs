@@ -39,6 +39,9 @@ use sas::SasGrant;
 
 const MIB: u64 = 1 << 20;
 
+/// The longest blob name Azure takes, in bytes (1,024 characters; bytes is the safe bound).
+const MAX_NAME_BYTES: usize = 1024;
+
 /// The metadata name under which the whole blob's CRC-64/NVME is kept (Azure has no
 /// whole-blob CRC property). Hidden from [`ObjectAttributes::user_metadata`].
 pub const CRC_METADATA: &str = "awcopycrc64nvme";
@@ -326,11 +329,17 @@ impl AzureStore {
         self.container.blob_client(key)
     }
 
-    /// Refuses names Azure would store under another name: it reads `\\` as `/`.
+    /// Refuses names Azure would store under another name (it reads `\\` as `/`) or not at
+    /// all (over 1,024 characters).
     fn check_writable_name(key: &str) -> Result<()> {
         if key.contains('\\') {
             return Err(StoreError::usage(format!(
                 "key '{key}' cannot be a blob name as written: Azure reads '\\' as '/'"
+            )));
+        }
+        if key.len() > MAX_NAME_BYTES {
+            return Err(StoreError::usage(format!(
+                "key '{key}' cannot be a blob name: longer than {MAX_NAME_BYTES} bytes"
             )));
         }
         Ok(())
@@ -488,6 +497,17 @@ impl Store for AzureStore {
 
     fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    fn mapped_name(&self, key: &str) -> Option<String> {
+        Self::check_writable_name(key).err()?;
+        let mapped = crate::names::escape_chars(key, &['\\']);
+        let crc = |b: &[u8]| crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, b);
+        Some(if mapped.len() > MAX_NAME_BYTES {
+            crate::names::shorten(&mapped, MAX_NAME_BYTES, crc)
+        } else {
+            mapped
+        })
     }
 
     fn list(&self, request: ListRequest) -> ListStream<'_> {

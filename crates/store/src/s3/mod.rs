@@ -28,6 +28,8 @@ use crate::{Encryption, Location, OpenOptions, SecretUrl, Store};
 use errors::map_sdk_error;
 
 const MIB: u64 = 1 << 20;
+/// The longest S3 key, in bytes.
+const MAX_KEY_BYTES: usize = 1024;
 
 /// The [`Capabilities::service_id`] of Amazon S3 itself (all regions: CopyObject works across them).
 pub const AWS_SERVICE_ID: &str = "s3:aws";
@@ -397,6 +399,12 @@ impl Store for S3Store {
 
     fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    fn mapped_name(&self, key: &str) -> Option<String> {
+        // S3 holds any UTF-8 key of up to 1,024 bytes.
+        let crc = |b: &[u8]| crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, b);
+        (key.len() > MAX_KEY_BYTES).then(|| crate::names::shorten(key, MAX_KEY_BYTES, crc))
     }
 
     fn list(&self, request: ListRequest) -> ListStream<'_> {
