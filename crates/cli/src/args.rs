@@ -74,9 +74,11 @@ pub struct CopyArgs {
     #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
     pub block_size: u64,
 
-    /// Blocks and small objects in flight at once; memory stays under this x block size.
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
+    /// Blocks and small objects in flight at once (memory stays under this x block size), or
+    /// `auto`: start at 4 and grow while throughput grows, up to 64. Throttling halves it for
+    /// a while either way.
+    #[arg(long, value_name = "N|auto", default_value = "16", value_parser = parse_concurrency)]
+    pub concurrency: awcopy_engine::copy::ConcurrencyLimit,
 
     /// Key ranges listed at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -180,6 +182,20 @@ pub struct FilterArgs {
     /// Take only objects of at most this size.
     #[arg(long, value_name = "SIZE", value_parser = parse_size_or_zero)]
     pub max_size: Option<u64>,
+}
+
+/// Parses `--concurrency`: a number from 1 to 1024, or `auto`.
+pub fn parse_concurrency(text: &str) -> Result<awcopy_engine::copy::ConcurrencyLimit, String> {
+    use awcopy_engine::copy::ConcurrencyLimit;
+    match text {
+        "auto" => Ok(ConcurrencyLimit::Auto),
+        n => match n.parse::<usize>() {
+            Ok(n @ 1..=1024) => Ok(ConcurrencyLimit::Fixed(n)),
+            _ => Err(format!(
+                "'{text}' is not a concurrency; use a number from 1 to 1024, or auto"
+            )),
+        },
+    }
 }
 
 /// Parses a time: RFC 3339 (2026-11-22T10:00:00Z) or a date (2026-11-22, midnight UTC).

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use crate::checksum::{combine_all, Crc64};
+use crate::concurrency::{spawn_controller, Concurrency};
 use crate::estimate::Route;
 use crate::events::{Action, EventSink, ObjectEvent};
 use crate::filter::Filter;
@@ -34,8 +35,9 @@ use crate::retry::{RetryPolicy, RetryStats};
 pub struct CopyOptions {
     /// Preferred block size; grown per object to fit the destination's part limits.
     pub block_size: u64,
-    /// Blocks (and small objects) in flight at once.
-    pub concurrency: usize,
+    /// Blocks (and small objects) in flight at once: a fixed ceiling, or adaptive. Either way
+    /// throttling lowers it for a while.
+    pub concurrency: ConcurrencyLimit,
     /// Listing settings.
     pub lister: ListerConfig,
     /// Retry settings for every request.
@@ -57,6 +59,15 @@ pub struct CopyOptions {
     pub events: Option<Arc<dyn EventSink>>,
     /// What to do with names the destination cannot hold as written.
     pub name_policy: NamePolicy,
+}
+
+/// How many blocks and small objects may be in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConcurrencyLimit {
+    /// Up to this many (halved while the service throttles).
+    Fixed(usize),
+    /// Start modestly and grow while throughput grows.
+    Auto,
 }
 
 /// What to do with a key the destination cannot hold as written.
@@ -99,7 +110,7 @@ impl Default for CopyOptions {
     fn default() -> Self {
         Self {
             block_size: 8 << 20,
-            concurrency: 16,
+            concurrency: ConcurrencyLimit::Fixed(16),
             lister: ListerConfig::default(),
             retry: RetryPolicy::default(),
             url_lifetime: Duration::from_secs(3600),
@@ -166,6 +177,8 @@ pub struct Progress {
     pub bytes_server_side: AtomicU64,
     /// Retries and throttling.
     pub retry: Arc<RetryStats>,
+    /// The concurrency limit now.
+    pub concurrency: AtomicU64,
 }
 
 /// An object that could not be copied.
@@ -226,7 +239,7 @@ struct Executor {
     route: Route,
     /// Cleared when the destination cannot reach source URLs: the job streams from then on.
     server_side: AtomicBool,
-    permits: Arc<Semaphore>,
+    concurrency: Arc<Concurrency>,
     progress: Arc<Progress>,
     notes: Mutex<Vec<String>>,
     /// Keys stored under another name, in the order they were met.
@@ -247,7 +260,10 @@ pub async fn copy(
     let started = Instant::now();
     let route = Route::between(plan.source.capabilities(), plan.dest.capabilities());
     let executor = Arc::new(Executor {
-        permits: Arc::new(Semaphore::new(options.concurrency.max(1))),
+        concurrency: Arc::new(match options.concurrency {
+            ConcurrencyLimit::Fixed(n) => Concurrency::fixed(n),
+            ConcurrencyLimit::Auto => Concurrency::auto(),
+        }),
         server_side: AtomicBool::new(route != Route::Streamed),
         route,
         plan,
@@ -275,8 +291,22 @@ pub async fn copy(
         ),
     };
 
+    let controller = {
+        let progress = executor.progress.clone();
+        let shown = executor.progress.clone();
+        spawn_controller(
+            executor.concurrency.clone(),
+            move || {
+                let throttled = progress.retry.throttled.load(Ordering::Relaxed);
+                let done = progress.bytes_done.load(Ordering::Relaxed)
+                    + progress.objects_done.load(Ordering::Relaxed);
+                (throttled, done)
+            },
+            move |limit| shown.concurrency.store(limit as u64, Ordering::Relaxed),
+        )
+    };
     // Objects in progress at once: enough to keep every block permit busy with small objects.
-    let slots = Arc::new(Semaphore::new(executor.options.concurrency.max(1) * 2));
+    let slots = Arc::new(Semaphore::new(executor.concurrency.ceiling() * 2));
     let mut tasks = tokio::task::JoinSet::new();
     let mut failures = Vec::new();
     let (mut copied, mut copied_bytes) = (0u64, 0u64);
@@ -372,6 +402,7 @@ pub async fn copy(
         }
         None => 0,
     };
+    controller.abort();
     let executor = Arc::into_inner(executor).expect("all tasks finished");
     let retry = &executor.progress.retry;
     Ok(CopyReport {
@@ -553,7 +584,7 @@ impl Executor {
                 self.emit(ObjectEvent::now(Action::Deleted, key));
                 Ok::<(), StoreError>(())
             })
-            .buffer_unordered(self.options.concurrency.max(1))
+            .buffer_unordered(self.concurrency.ceiling())
             .try_collect::<Vec<()>>()
             .await?;
         Ok(keys.len() as u64)
@@ -717,7 +748,7 @@ impl Executor {
                 .route
                 .single_request_limit(dest.capabilities(), self.options.block_size)
         {
-            let _permit = self.permits.acquire().await.expect("semaphore open");
+            let _permit = self.concurrency.acquire().await;
             self.retry(|| async {
                 let from = source.copy_source(&meta.key, kind, lifetime).await?;
                 dest.copy_object(dest_key, &from, &head.attributes).await
@@ -730,7 +761,7 @@ impl Executor {
             let upload = &upload;
             let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
                 .map(|(i, range)| async move {
-                    let _permit = self.permits.acquire().await.expect("semaphore open");
+                    let _permit = self.concurrency.acquire().await;
                     self.retry(|| async {
                         let from = source.copy_source(&meta.key, kind, lifetime).await?;
                         dest.upload_part_copy(dest_key, upload, i as u32 + 1, &from, range)
@@ -738,7 +769,7 @@ impl Executor {
                     })
                     .await
                 })
-                .buffered(self.options.concurrency.max(1))
+                .buffered(self.concurrency.ceiling())
                 .try_collect::<Vec<PartReceipt>>()
                 .await;
             let parts = parts.map(|p| p.into_iter().map(|receipt| (receipt, None)).collect());
@@ -813,7 +844,7 @@ impl Executor {
         if meta.size
             <= Route::Streamed.single_request_limit(dest.capabilities(), self.options.block_size)
         {
-            let _permit = self.permits.acquire().await.expect("semaphore open");
+            let _permit = self.concurrency.acquire().await;
             self.retry(|| async {
                 let got = source.get(&meta.key, None).await?;
                 let (bytes, crc) = read_body(got.body, meta.size, &meta.key).await?;
@@ -831,7 +862,7 @@ impl Executor {
                 .map(|(i, range)| {
                     let upload = &upload;
                     async move {
-                        let _permit = self.permits.acquire().await.expect("semaphore open");
+                        let _permit = self.concurrency.acquire().await;
                         let number = i as u32 + 1;
                         let receipt = self
                             .retry(|| async {
@@ -849,7 +880,7 @@ impl Executor {
                         Ok::<_, StoreError>((receipt, Some((crc, range.len()))))
                     }
                 })
-                .buffered(self.options.concurrency.max(1))
+                .buffered(self.concurrency.ceiling())
                 .try_collect::<Vec<_>>()
                 .await;
             let parts = parts.and_then(|parts| {

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod checksum;
+pub mod concurrency;
 pub mod copy;
 pub mod estimate;
 pub mod events;

@@ -3,7 +3,7 @@
 //! end, and the far half goes to another worker. Objects flow out through a bounded channel as
 //! pages arrive, so copying starts with the first page and memory stays flat.
 
-use awcopy_store::{KeyOrder, ListRequest, ObjectMeta, Store, StoreError};
+use awcopy_store::{KeyOrder, ListPage, ListRequest, ObjectMeta, Store, StoreError};
 use futures::TryStreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -129,8 +129,6 @@ async fn list_range(shared: &Shared, mut range: Range) -> Result<(), StoreError>
 }
 
 async fn list_range_inner(shared: &Shared, range: &mut Range) -> Result<(), StoreError> {
-    // A failed page restarts the range after the last key seen.
-    let mut failures = 0;
     'restart: loop {
         let request = ListRequest {
             prefix: shared.prefix.clone(),
@@ -139,24 +137,14 @@ async fn list_range_inner(shared: &Shared, range: &mut Range) -> Result<(), Stor
             page_size: Some(shared.config.page_size),
             delimiter: None,
         };
-        let mut pages = shared.store.list(request);
-        loop {
-            let page = match pages.try_next().await {
-                Ok(page) => page,
-                Err(err) => {
-                    failures += 1;
-                    let retry = &shared.config.retry;
-                    if retry
-                        .should_retry(&shared.retry_stats, failures, &err)
-                        .await
-                    {
-                        continue 'restart;
-                    }
-                    return Err(err);
-                }
-            };
-            failures = 0;
-            let Some(page) = page else { return Ok(()) };
+        let mut pages = list_pages(
+            shared.store.clone(),
+            request,
+            shared.config.retry.clone(),
+            shared.retry_stats.clone(),
+        );
+        while let Some(page) = pages.recv().await {
+            let page = page?;
             let full = page.objects.len() >= shared.config.page_size as usize;
             let last = page.objects.last().map(|o| o.key.clone());
             for object in page.objects {
@@ -183,7 +171,61 @@ async fn list_range_inner(shared: &Shared, range: &mut Range) -> Result<(), Stor
                 }
             }
         }
+        return Ok(());
     }
+}
+
+/// Lists `request` page by page, in order, from a task of its own. A page that fails with an
+/// error worth retrying restarts the listing after the last key or common prefix seen; other
+/// errors, and retries run out, arrive as an `Err` and end it. Dropping the receiver stops it.
+pub fn list_pages(
+    store: Arc<dyn Store>,
+    request: ListRequest,
+    retry: RetryPolicy,
+    stats: Arc<RetryStats>,
+) -> mpsc::Receiver<Result<ListPage, StoreError>> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(async move {
+        let order = store.capabilities().key_order;
+        let mut request = request;
+        let mut failures = 0;
+        'restart: loop {
+            let mut pages = store.list(request.clone());
+            loop {
+                let page = match pages.try_next().await {
+                    Ok(Some(page)) => page,
+                    Ok(None) => return,
+                    Err(err) => {
+                        failures += 1;
+                        if retry.should_retry(&stats, failures, &err).await {
+                            continue 'restart;
+                        }
+                        let _ = tx.send(Err(err)).await;
+                        return;
+                    }
+                };
+                failures = 0;
+                // Resume after whatever this page reached: its last key, or everything under
+                // its last common prefix.
+                let last_key = page.objects.last().map(|o| o.key.clone());
+                let past_prefix = page
+                    .prefixes
+                    .last()
+                    .map(|p| format!("{p}{}", order.last_char()));
+                let resume = [last_key, past_prefix]
+                    .into_iter()
+                    .flatten()
+                    .max_by(|a, b| order.compare(a, b));
+                if resume.is_some() {
+                    request.start_after = resume;
+                }
+                if tx.send(Ok(page)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! of 0 B, 1 B, block-1, block, block+1 and several blocks with an odd tail, attributes, and
 //! every naughty key. Every key and every byte is checked at the destination.
 
-use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, Progress};
+use awcopy_engine::copy::{copy, ConcurrencyLimit, CopyOptions, CopyPlan, Progress};
 use awcopy_engine::estimate::Route;
 use awcopy_engine::filter::Filter;
 use awcopy_store::{ErrorKind, ListRequest, ObjectAttributes, Store};
@@ -124,7 +124,7 @@ async fn route(from: Kind, to: Kind) {
     };
     let options = CopyOptions {
         block_size: BLOCK,
-        concurrency: 8,
+        concurrency: ConcurrencyLimit::Fixed(8),
         ..Default::default()
     };
     let report = copy(

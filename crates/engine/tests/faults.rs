@@ -1,7 +1,7 @@
 //! A copy through the fault-injecting proxy, on both sides, at 5% 503 (SlowDown / ServerBusy),
 //! 1% dropped connections and 1% GET bodies cut short: it completes and every byte verifies.
 
-use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, Progress};
+use awcopy_engine::copy::{copy, ConcurrencyLimit, CopyOptions, CopyPlan, Progress};
 use awcopy_engine::filter::Filter;
 use awcopy_engine::retry::RetryPolicy;
 use awcopy_store::{Location, ObjectAttributes, OpenOptions};
@@ -76,7 +76,7 @@ async fn copy_through_faults_completes_verified() {
 
     let options = CopyOptions {
         block_size: BLOCK,
-        concurrency: 8,
+        concurrency: ConcurrencyLimit::Fixed(8),
         retry: RetryPolicy {
             max_attempts: 12,
             base_delay: Duration::from_millis(5),
@@ -114,6 +114,14 @@ async fn copy_through_faults_completes_verified() {
         s3_faults > 0 && azure_faults > 0,
         "faults were injected on both sides"
     );
+    // The SDKs do not retry: every fault reached the engine, which retried it.
+    let faults = s3_faults + azure_faults;
+    assert!(
+        report.retries >= faults,
+        "{} retries for {faults} faults",
+        report.retries
+    );
+    assert!(report.throttled > 0, "throttling was seen and counted");
 
     // Read back directly from the emulator, not through the proxy: every key, every byte.
     let dest_direct = kit::open(&dest_location).await;

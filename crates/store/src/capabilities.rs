@@ -37,6 +37,15 @@ pub enum KeyOrder {
 }
 
 impl KeyOrder {
+    /// The character that sorts last in this order: a key plus it comes after every key that
+    /// starts with that key plus any other character.
+    pub fn last_char(self) -> char {
+        match self {
+            Self::Utf8 => '\u{10FFFF}',
+            Self::Utf16 => '\u{FFFF}',
+        }
+    }
+
     /// Compares two keys in this order.
     pub fn compare(self, a: &str, b: &str) -> std::cmp::Ordering {
         match self {

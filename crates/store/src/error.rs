@@ -108,6 +108,18 @@ impl StoreError {
         self.retry_after
     }
 
+    /// The delay a `Retry-After` (seconds) or `x-ms-retry-after-ms` header value asks for.
+    pub fn parse_retry_after(seconds: Option<&str>, millis: Option<&str>) -> Option<Duration> {
+        millis
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_millis)
+            .or_else(|| {
+                seconds
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs)
+            })
+    }
+
     /// The classification implied by an HTTP status code, for backends that see one.
     pub fn kind_for_status(status: u16) -> ErrorKind {
         match status {
@@ -139,3 +151,25 @@ impl From<std::io::Error> for StoreError {
 
 /// The result type of every store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_prefers_milliseconds() {
+        assert_eq!(
+            StoreError::parse_retry_after(Some("3"), None),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            StoreError::parse_retry_after(Some("3"), Some("250")),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            StoreError::parse_retry_after(Some("Wed, 21 Oct 2026 07:28:00 GMT"), None),
+            None
+        );
+        assert!(ErrorKind::Throttled.is_retryable() && !ErrorKind::Auth.is_retryable());
+    }
+}

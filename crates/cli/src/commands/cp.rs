@@ -120,7 +120,7 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
     };
     let options = CopyOptions {
         block_size: args.block_size,
-        concurrency: usize::from(args.concurrency),
+        concurrency: args.concurrency,
         lister: ListerConfig {
             parallelism: usize::from(args.list_parallelism),
             ..ListerConfig::default()
@@ -464,7 +464,7 @@ pub const PROGRESS_TICK: Duration = Duration::from_millis(200);
 pub fn progress_message(progress: &Progress) -> String {
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     format!(
-        "{}/{} objects, {}/{}, {} failed, {} retries ({} throttled)",
+        "{}/{} objects, {}/{}, {} failed, {} retries ({} throttled), concurrency {}",
         load(&progress.objects_done),
         load(&progress.objects_listed),
         human(load(&progress.bytes_done)),
@@ -472,5 +472,6 @@ pub fn progress_message(progress: &Progress) -> String {
         load(&progress.objects_failed),
         load(&progress.retry.retries),
         load(&progress.retry.throttled),
+        load(&progress.concurrency),
     )
 }

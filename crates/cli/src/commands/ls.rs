@@ -2,10 +2,11 @@
 //! (objects, bytes, size histogram) and, with `--estimate`, what copying it would cost.
 
 use awcopy_engine::estimate::{CostEstimator, Destination, Estimate, Route, Site};
+use awcopy_engine::lister::list_pages;
 use awcopy_engine::pricing::PriceBook;
+use awcopy_engine::retry::RetryPolicy;
 use awcopy_engine::summary::ListingSummary;
 use awcopy_store::{ListRequest, Location, ObjectMeta, OpenOptions, Provider, Store};
-use futures::TryStreamExt;
 use serde_json::json;
 use std::io::{BufWriter, Write};
 use std::sync::Arc;
@@ -37,8 +38,14 @@ pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
 
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut summary = ListingSummary::default();
-    let mut pages = store.list(request);
-    while let Some(page) = pages.try_next().await.map_err(about("LOCATION"))? {
+    let mut pages = list_pages(
+        store.clone(),
+        request,
+        interactive_retry(),
+        Default::default(),
+    );
+    while let Some(page) = pages.recv().await {
+        let page = page.map_err(about("LOCATION"))?;
         for prefix in &page.prefixes {
             summary.prefixes += 1;
             print_prefix(&mut out, args.json, prefix)?;
@@ -84,6 +91,15 @@ fn write_failed(err: std::io::Error) -> Failure {
     Failure {
         message: format!("cannot write the listing: {err}"),
         code: crate::failure::code::SERVICE,
+    }
+}
+
+/// Retries for a command a person waits on: a few quick attempts, not minutes of them.
+fn interactive_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: std::time::Duration::from_millis(100),
+        max_delay: std::time::Duration::from_secs(2),
     }
 }
 

@@ -7,7 +7,7 @@ pub mod shared_key;
 
 use async_trait::async_trait;
 use azure_core::http::policies::Policy;
-use azure_core::http::{ExponentialRetryOptions, RequestContent, RetryOptions};
+use azure_core::http::{RequestContent, RetryOptions};
 use azure_storage_blob::models::{
     BlobClientDownloadOptions, BlobClientGetPropertiesOptions,
     BlobClientGetPropertiesResultHeaders, BlobContainerClientListBlobsOptions, BlobItem,
@@ -168,9 +168,23 @@ fn after_prefix(prefix: &str) -> Option<String> {
 fn map_error(err: azure_core::Error, what: &str) -> StoreError {
     use azure_core::error::ErrorKind as Azure;
     let status = err.http_status().map(u16::from);
-    let code = match err.kind() {
-        Azure::HttpResponse { error_code, .. } => error_code.clone(),
-        _ => None,
+    let (code, retry_after) = match err.kind() {
+        Azure::HttpResponse {
+            error_code,
+            raw_response,
+            ..
+        } => {
+            let header = |name: &'static str| {
+                raw_response.as_ref().and_then(|r| {
+                    r.headers()
+                        .get_optional_str(&azure_core::http::headers::HeaderName::from_static(name))
+                })
+            };
+            let retry_after =
+                StoreError::parse_retry_after(header("retry-after"), header("x-ms-retry-after-ms"));
+            (error_code.clone(), retry_after)
+        }
+        _ => (None, None),
     };
     let kind = match (code.as_deref(), status, err.kind()) {
         (Some("ContainerNotFound" | "BlobNotFound" | "ResourceNotFound"), _, _) => {
@@ -214,7 +228,7 @@ fn map_error(err: azure_core::Error, what: &str) -> StoreError {
         ErrorKind::Network => "; check the endpoint URL and that the service is running",
         _ => "",
     };
-    StoreError::new(kind, format!("Azure {what}: {detail}{hint}"))
+    StoreError::new(kind, format!("Azure {what}: {detail}{hint}")).with_retry_after(retry_after)
 }
 
 fn meta_from_item(item: BlobItem) -> Option<ObjectMeta> {
@@ -274,12 +288,9 @@ impl AzureStore {
             .push(container);
 
         let mut client_options = BlobContainerClientOptions::default();
-        client_options.client_options.retry = RetryOptions::exponential(ExponentialRetryOptions {
-            initial_delay: time::Duration::milliseconds(200),
-            max_retries: 3,
-            max_total_elapsed: time::Duration::seconds(30),
-            max_delay: time::Duration::seconds(5),
-        });
+        // The engine retries, classifies and slows down on throttling itself: the SDK must not
+        // hide those answers behind its own retries.
+        client_options.client_options.retry = RetryOptions::none();
         let mut client_url = container_url.clone();
         let mut token = None;
         match &access.auth {

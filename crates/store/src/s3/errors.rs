@@ -11,6 +11,9 @@ where
     R: std::fmt::Debug + HasStatus,
 {
     let status = err.raw_response().map(HasStatus::status);
+    let retry_after = err
+        .raw_response()
+        .and_then(|r| StoreError::parse_retry_after(r.header("retry-after"), None));
     let code = err.code().map(str::to_owned);
     let message = err.message().filter(|m| !m.is_empty()).map(str::to_owned);
     let (kind, text) = match &err {
@@ -78,7 +81,7 @@ where
         }
         _ => "",
     };
-    StoreError::new(kind, format!("S3 {what}: {text}{hint}"))
+    StoreError::new(kind, format!("S3 {what}: {text}{hint}")).with_retry_after(retry_after)
 }
 
 fn source_chain(err: &dyn std::error::Error) -> String {
@@ -94,14 +97,20 @@ fn source_chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// The HTTP status of a raw response, for error classification.
+/// What error classification reads of a raw response.
 pub(crate) trait HasStatus {
     /// The status code.
     fn status(&self) -> u16;
+    /// A header's value.
+    fn header(&self, name: &str) -> Option<&str>;
 }
 
 impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
     fn status(&self) -> u16 {
         self.status().as_u16()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers().get(name)
     }
 }

@@ -225,7 +225,11 @@ impl S3Store {
             loader = loader.region(Region::new(region.clone()));
         }
         let shared = loader.load().await;
-        let mut config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(!aws);
+        // The engine retries, classifies and slows down on throttling itself: the SDK must not
+        // hide those answers behind its own retries.
+        let mut config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(!aws)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
         if shared.region().is_none() {
             config = config.region(Region::from_static("us-east-1"));
         }
