@@ -80,6 +80,15 @@ pub struct CopyArgs {
     #[arg(long, value_name = "N|auto", default_value = "16", value_parser = parse_concurrency)]
     pub concurrency: awcopy_engine::copy::ConcurrencyLimit,
 
+    /// At most N requests per second to the stores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rps: Option<u32>,
+
+    /// At most SIZE per second through this machine, e.g. 100MiB (server-side copies are not
+    /// counted: their bytes never pass here).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub bandwidth: Option<u64>,
+
     /// Key ranges listed at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub list_parallelism: u16,

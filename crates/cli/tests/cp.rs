@@ -619,3 +619,52 @@ async fn unholdable_names_are_mapped_and_recorded_or_skipped() {
     let copied = contents(&kit::open(&skipped_into).await, "").await;
     assert_eq!(copied.keys().collect::<Vec<_>>(), ["plain.txt"]);
 }
+
+/// The caps pace the copy: a lower bound on the time taken, whatever the machine's speed.
+#[tokio::test]
+async fn bandwidth_and_request_caps_pace_the_copy() {
+    let source_location = kit::new_s3_bucket("caps").await;
+    let source = kit::open(&source_location).await;
+    put(&source, "big/x.bin", kit::pattern(3 << 20, 1)).await;
+    for i in 0..15 {
+        put(&source, &format!("small/{i}"), vec![i as u8]).await;
+    }
+    let dest = tempfile::tempdir().unwrap();
+    let to = format!("{}/", dest.path().display());
+
+    // 3 MiB at 1 MiB/s: the first second's burst, then two more seconds.
+    let started = std::time::Instant::now();
+    let output = awcopy(&[
+        "cp",
+        "-r",
+        "--bandwidth",
+        "1MiB",
+        &format!("{source_location}big/"),
+        &to,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // 15 objects, a GET and a PUT each: 30 requests at 10 per second, 10 at once.
+    let started = std::time::Instant::now();
+    let output = awcopy(&[
+        "cp",
+        "-r",
+        "--max-rps",
+        "10",
+        &format!("{source_location}small/"),
+        &to,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+    let local = awcopy_store::Location::parse(dest.path().to_str().unwrap()).unwrap();
+    assert_eq!(contents(&kit::open(&local).await, "").await.len(), 16);
+}

@@ -26,6 +26,7 @@ use crate::concurrency::{spawn_controller, Concurrency};
 use crate::estimate::Route;
 use crate::events::{Action, EventSink, ObjectEvent};
 use crate::filter::Filter;
+use crate::limits::Limits;
 use crate::lister::{list_parallel, ListerConfig};
 use crate::overwrite::{decide, Confirm, Overwrite};
 use crate::retry::{RetryPolicy, RetryStats};
@@ -59,6 +60,10 @@ pub struct CopyOptions {
     pub events: Option<Arc<dyn EventSink>>,
     /// What to do with names the destination cannot hold as written.
     pub name_policy: NamePolicy,
+    /// At most this many requests per second (`--max-rps`).
+    pub max_rps: Option<u32>,
+    /// At most this many bytes per second through this machine (`--bandwidth`).
+    pub bandwidth: Option<u64>,
 }
 
 /// How many blocks and small objects may be in flight.
@@ -121,6 +126,8 @@ impl Default for CopyOptions {
             delete_extras: false,
             events: None,
             name_policy: NamePolicy::Map,
+            max_rps: None,
+            bandwidth: None,
         }
     }
 }
@@ -240,6 +247,7 @@ struct Executor {
     /// Cleared when the destination cannot reach source URLs: the job streams from then on.
     server_side: AtomicBool,
     concurrency: Arc<Concurrency>,
+    limits: Limits,
     progress: Arc<Progress>,
     notes: Mutex<Vec<String>>,
     /// Keys stored under another name, in the order they were met.
@@ -260,6 +268,7 @@ pub async fn copy(
     let started = Instant::now();
     let route = Route::between(plan.source.capabilities(), plan.dest.capabilities());
     let executor = Arc::new(Executor {
+        limits: Limits::new(options.max_rps, options.bandwidth),
         concurrency: Arc::new(match options.concurrency {
             ConcurrencyLimit::Fixed(n) => Concurrency::fixed(n),
             ConcurrencyLimit::Auto => Concurrency::auto(),
@@ -429,8 +438,10 @@ pub async fn copy(
     })
 }
 
-/// Reads a body into memory, with its CRC, checking it has exactly `expected` bytes.
+/// Reads a body into memory, with its CRC, checking it has exactly `expected` bytes; paced
+/// by the bandwidth cap.
 async fn read_body(
+    limits: &Limits,
     mut body: ByteStream,
     expected: u64,
     what: &str,
@@ -438,6 +449,7 @@ async fn read_body(
     let mut buffer = BytesMut::with_capacity(expected as usize);
     let mut crc = Crc64::default();
     while let Some(chunk) = body.try_next().await? {
+        limits.bytes(chunk.len()).await;
         crc.update(&chunk);
         buffer.extend_from_slice(&chunk);
         if buffer.len() as u64 > expected {
@@ -620,7 +632,18 @@ impl Executor {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
     {
-        self.options.retry.run(&self.progress.retry, op).await
+        let mut op = op;
+        let limits = &self.limits;
+        self.options
+            .retry
+            .run(&self.progress.retry, || {
+                let attempt = op();
+                async move {
+                    limits.request().await;
+                    attempt.await
+                }
+            })
+            .await
     }
 
     /// Copies one object; `Ok` carries its size.
@@ -847,8 +870,10 @@ impl Executor {
             let _permit = self.concurrency.acquire().await;
             self.retry(|| async {
                 let got = source.get(&meta.key, None).await?;
-                let (bytes, crc) = read_body(got.body, meta.size, &meta.key).await?;
+                let (bytes, crc) = read_body(&self.limits, got.body, meta.size, &meta.key).await?;
                 verify_source(&got.meta, &bytes, crc)?;
+                // The PUT is this attempt's second request.
+                self.limits.request().await;
                 dest.put(dest_key, bytes, &got.meta.attributes, Some(crc))
                     .await
             })
@@ -868,7 +893,10 @@ impl Executor {
                             .retry(|| async {
                                 let got = source.get(&meta.key, Some(range)).await?;
                                 let what = format!("'{}' block {number}", meta.key);
-                                let (bytes, crc) = read_body(got.body, range.len(), &what).await?;
+                                let (bytes, crc) =
+                                    read_body(&self.limits, got.body, range.len(), &what).await?;
+                                // The upload is this attempt's second request.
+                                self.limits.request().await;
                                 dest.upload_part(dest_key, upload, number, bytes, Some(crc))
                                     .await
                             })

@@ -9,6 +9,7 @@ pub mod estimate;
 pub mod events;
 pub mod filter;
 pub mod keyrange;
+pub mod limits;
 pub mod lister;
 pub mod overwrite;
 pub mod pricing;

@@ -136,6 +136,8 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
         delete_extras: mode == Mode::Sync { delete: true },
         events: event_sinks(args)?,
         name_policy: args.name_policy,
+        max_rps: args.max_rps,
+        bandwidth: args.bandwidth,
         ..CopyOptions::default()
     };
 
