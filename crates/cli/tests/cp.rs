@@ -668,3 +668,54 @@ async fn bandwidth_and_request_caps_pace_the_copy() {
     let local = awcopy_store::Location::parse(dest.path().to_str().unwrap()).unwrap();
     assert_eq!(contents(&kit::open(&local).await, "").await.len(), 16);
 }
+
+/// A local destination that fills up: the objects that fit arrive whole, the one that does not
+/// fails with the reason and leaves no partial file, and the exit code is 1.
+#[tokio::test]
+async fn a_full_disk_fails_cleanly() {
+    let source_location = kit::new_s3_bucket("full").await;
+    let source = kit::open(&source_location).await;
+    put(&source, "fits.bin", kit::pattern(1 << 20, 1)).await;
+    put(&source, "too-big.bin", kit::pattern(3 << 20, 2)).await;
+    let mount = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(mount.path())
+        .status()
+        .expect("run mount");
+    assert!(
+        mounted.success(),
+        "this test mounts a 2 MiB tmpfs and needs root, as CI has"
+    );
+    let output = awcopy(&[
+        "cp",
+        "-r",
+        &source_location.to_string(),
+        &format!("{}/", mount.path().display()),
+    ]);
+    let files: Vec<String> = walk(mount.path());
+    let _ = std::process::Command::new("umount")
+        .arg(mount.path())
+        .status();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("too-big.bin: io:") && stdout(&output).contains("No space left"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(files, ["fits.bin"], "no partial or staging file left");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path.strip_prefix(dir).unwrap().display().to_string());
+        }
+    }
+    files.sort();
+    files
+}

@@ -28,6 +28,8 @@ pub struct Faults {
     pub reset_rate: f64,
     /// GET responses forwarded with only part of their body.
     pub cut_rate: f64,
+    /// Cut only ranged GETs (blocks of large objects), not listings or whole objects.
+    pub cut_ranged_only: bool,
 }
 
 /// What the proxy did.
@@ -159,7 +161,8 @@ async fn handle(
         ));
     }
     let cut = roll < faults.throttle_rate + faults.reset_rate + faults.cut_rate
-        && request.method() == http::Method::GET;
+        && request.method() == http::Method::GET
+        && (!faults.cut_ranged_only || request.headers().contains_key(http::header::RANGE));
 
     let (mut parts, body) = request.into_parts();
     let body = body

@@ -494,7 +494,10 @@ impl Store for S3Store {
                     Ok(None) => Ok(None),
                     Err(e) => Err(StoreError::new(
                         ErrorKind::Network,
-                        format!("S3 {what}: {e}"),
+                        format!(
+                            "S3 {what}: {}",
+                            aws_smithy_types::error::display::DisplayErrorContext(&e)
+                        ),
                     )),
                 }
             }
