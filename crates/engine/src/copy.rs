@@ -64,6 +64,8 @@ pub struct CopyOptions {
     pub max_rps: Option<u32>,
     /// At most this many bytes per second through this machine (`--bandwidth`).
     pub bandwidth: Option<u64>,
+    /// A read that brings no byte for this long is a stalled stream, retried as a network error.
+    pub stall_timeout: Duration,
 }
 
 /// How many blocks and small objects may be in flight.
@@ -128,6 +130,7 @@ impl Default for CopyOptions {
             name_policy: NamePolicy::Map,
             max_rps: None,
             bandwidth: None,
+            stall_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -441,6 +444,7 @@ pub async fn copy(
 /// Reads a body into memory, with its CRC, checking it has exactly `expected` bytes; paced
 /// by the bandwidth cap.
 async fn read_body(
+    stall_timeout: Duration,
     limits: &Limits,
     mut body: ByteStream,
     expected: u64,
@@ -448,7 +452,19 @@ async fn read_body(
 ) -> Result<(Bytes, u64), StoreError> {
     let mut buffer = BytesMut::with_capacity(expected as usize);
     let mut crc = Crc64::default();
-    while let Some(chunk) = body.try_next().await? {
+    loop {
+        let next = tokio::time::timeout(stall_timeout, body.try_next())
+            .await
+            .map_err(|_| {
+                StoreError::new(
+                    ErrorKind::Network,
+                    format!(
+                        "{what}: no data for {} s; the stream stalled",
+                        stall_timeout.as_secs_f32()
+                    ),
+                )
+            })?;
+        let Some(chunk) = next? else { break };
         limits.bytes(chunk.len()).await;
         crc.update(&chunk);
         buffer.extend_from_slice(&chunk);
@@ -870,7 +886,14 @@ impl Executor {
             let _permit = self.concurrency.acquire().await;
             self.retry(|| async {
                 let got = source.get(&meta.key, None).await?;
-                let (bytes, crc) = read_body(&self.limits, got.body, meta.size, &meta.key).await?;
+                let (bytes, crc) = read_body(
+                    self.options.stall_timeout,
+                    &self.limits,
+                    got.body,
+                    meta.size,
+                    &meta.key,
+                )
+                .await?;
                 verify_source(&got.meta, &bytes, crc)?;
                 // The PUT is this attempt's second request.
                 self.limits.request().await;
@@ -893,8 +916,14 @@ impl Executor {
                             .retry(|| async {
                                 let got = source.get(&meta.key, Some(range)).await?;
                                 let what = format!("'{}' block {number}", meta.key);
-                                let (bytes, crc) =
-                                    read_body(&self.limits, got.body, range.len(), &what).await?;
+                                let (bytes, crc) = read_body(
+                                    self.options.stall_timeout,
+                                    &self.limits,
+                                    got.body,
+                                    range.len(),
+                                    &what,
+                                )
+                                .await?;
                                 // The upload is this attempt's second request.
                                 self.limits.request().await;
                                 dest.upload_part(dest_key, upload, number, bytes, Some(crc))

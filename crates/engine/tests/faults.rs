@@ -146,7 +146,7 @@ async fn failed_uploads_are_aborted() {
         .unwrap();
     let cut_everything = Faults {
         cut_rate: 1.0,
-        cut_ranged_only: true,
+        ranged_only: true,
         ..Faults::default()
     };
     let proxy = FaultProxy::start(&kit::s3_endpoint(), cut_everything).await;
@@ -220,4 +220,71 @@ async fn failed_uploads_are_aborted() {
         dest.head("big.bin").await.unwrap_err().kind(),
         awcopy_store::ErrorKind::NotFound
     );
+}
+
+/// Block reads that stop mid-body are noticed by the idle timeout and retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_streams_are_retried() {
+    let source_location = kit::new_s3_bucket("stallsrc").await;
+    let (dest_location, _dir) = kit::fresh(kit::Kind::Local, "stalldst").await;
+    let source_direct = kit::open(&source_location).await;
+    let data = kit::pattern(4 * BLOCK as usize + 3, 6);
+    source_direct
+        .put(
+            "s.bin",
+            data.clone().into(),
+            &ObjectAttributes::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    let stalls = Faults {
+        stall_rate: 0.4,
+        ranged_only: true,
+        ..Faults::default()
+    };
+    let proxy = FaultProxy::start(&kit::s3_endpoint(), stalls).await;
+    let source = awcopy_store::open(
+        &source_location,
+        &OpenOptions {
+            s3_endpoint: Some(proxy.url()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dest = kit::open(&dest_location).await;
+    let plan = CopyPlan {
+        source,
+        dest: dest.clone(),
+        list_prefix: String::new(),
+        strip: 0,
+        single_key: None,
+        dest_prefix: String::new(),
+    };
+    let options = CopyOptions {
+        block_size: BLOCK,
+        stall_timeout: Duration::from_millis(300),
+        retry: RetryPolicy {
+            max_attempts: 20,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        },
+        ..Default::default()
+    };
+    let report = copy(
+        plan,
+        options,
+        Filter::default(),
+        Arc::new(Progress::default()),
+    )
+    .await
+    .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(
+        proxy.counters.stalls.load(Ordering::Relaxed) > 0,
+        "streams were stalled"
+    );
+    let got = dest.get("s.bin", None).await.unwrap();
+    assert!(got.body.try_collect::<Vec<_>>().await.unwrap().concat() == data);
 }

@@ -28,8 +28,11 @@ pub struct Faults {
     pub reset_rate: f64,
     /// GET responses forwarded with only part of their body.
     pub cut_rate: f64,
-    /// Cut only ranged GETs (blocks of large objects), not listings or whole objects.
-    pub cut_ranged_only: bool,
+    /// GET responses that send part of their body and then nothing more, keeping the
+    /// connection open (a stalled stream).
+    pub stall_rate: f64,
+    /// Cut and stall only ranged GETs (blocks of large objects), not listings or whole objects.
+    pub ranged_only: bool,
 }
 
 /// What the proxy did.
@@ -43,6 +46,8 @@ pub struct Counters {
     pub resets: AtomicU64,
     /// Of which cut short.
     pub cuts: AtomicU64,
+    /// Of which stalled.
+    pub stalls: AtomicU64,
     /// Request body bytes forwarded upstream.
     pub bytes_up: AtomicU64,
     /// Response body bytes sent back.
@@ -160,9 +165,13 @@ async fn handle(
             "injected reset",
         ));
     }
-    let cut = roll < faults.throttle_rate + faults.reset_rate + faults.cut_rate
-        && request.method() == http::Method::GET
-        && (!faults.cut_ranged_only || request.headers().contains_key(http::header::RANGE));
+    let body_fault_ok = request.method() == http::Method::GET
+        && (!faults.ranged_only || request.headers().contains_key(http::header::RANGE));
+    let after_drops = faults.throttle_rate + faults.reset_rate;
+    let cut = body_fault_ok && roll >= after_drops && roll < after_drops + faults.cut_rate;
+    let stall = body_fault_ok
+        && roll >= after_drops + faults.cut_rate
+        && roll < after_drops + faults.cut_rate + faults.stall_rate;
 
     let (mut parts, body) = request.into_parts();
     let body = body
@@ -192,6 +201,18 @@ async fn handle(
         .await
         .map_err(std::io::Error::other)?
         .to_bytes();
+    if stall && body.len() > 1 {
+        counters.stalls.fetch_add(1, Ordering::Relaxed);
+        let half = body.slice(..body.len() / 2);
+        let frames = futures::StreamExt::chain(
+            futures::stream::iter([Ok(Frame::data(half))]),
+            futures::stream::pending(),
+        );
+        return Ok(Response::from_parts(
+            parts,
+            BodyExt::boxed(StreamBody::new(frames)),
+        ));
+    }
     if cut && body.len() > 1 {
         counters.cuts.fetch_add(1, Ordering::Relaxed);
         let half = body.slice(..body.len() / 2);
