@@ -221,6 +221,8 @@ pub struct CopyReport {
     pub names_mapped: Vec<MappedName>,
     /// Keys left out because the destination cannot hold their names (`--name-policy skip`).
     pub names_skipped: u64,
+    /// User metadata names the destination cannot keep as written, and what they became.
+    pub metadata_names_mapped: Vec<MappedName>,
     /// Objects that failed, with why.
     pub failures: Vec<ObjectFailure>,
     /// Bytes that passed through this machine.
@@ -255,6 +257,8 @@ struct Executor {
     notes: Mutex<Vec<String>>,
     /// Keys stored under another name, in the order they were met.
     mapped: Mutex<Vec<MappedName>>,
+    /// Metadata names stored under another name, each once.
+    metadata_mapped: Mutex<Vec<MappedName>>,
     /// Set once the destination root is known to exist (created, if need be, just before the
     /// first write, so a job that finds nothing to copy creates nothing).
     dest_ready: tokio::sync::OnceCell<()>,
@@ -284,6 +288,7 @@ pub async fn copy(
         notes: Mutex::new(Vec::new()),
         dest_ready: tokio::sync::OnceCell::new(),
         mapped: Mutex::new(Vec::new()),
+        metadata_mapped: Mutex::new(Vec::new()),
     });
 
     let mut existing = executor.existing_dest_objects().await?;
@@ -429,6 +434,7 @@ pub async fn copy(
         objects_kept: kept,
         names_mapped: executor.mapped.into_inner().unwrap_or_default(),
         names_skipped,
+        metadata_names_mapped: executor.metadata_mapped.into_inner().unwrap_or_default(),
         objects_deleted: executor.progress.objects_deleted.load(Ordering::Relaxed) + deleted_extras,
         failures,
         bytes_streamed: executor.progress.bytes_streamed.load(Ordering::Relaxed),
@@ -505,6 +511,31 @@ fn verify_source(meta: &ObjectMeta, bytes: &[u8], crc: u64) -> Result<(), StoreE
 }
 
 impl Executor {
+    /// `attributes` as the destination can keep them: metadata names it cannot hold renamed
+    /// (and recorded once each).
+    fn dest_attributes(&self, attributes: &ObjectAttributes) -> ObjectAttributes {
+        let mut out = attributes.clone();
+        out.user_metadata.clear();
+        for (name, value) in &attributes.user_metadata {
+            let kept = match self.plan.dest.mapped_metadata_name(name) {
+                Some(mapped) => {
+                    let pair = MappedName {
+                        source: name.clone(),
+                        dest: mapped.clone(),
+                    };
+                    let mut recorded = self.metadata_mapped.lock().expect("mapping lock");
+                    if !recorded.contains(&pair) {
+                        recorded.push(pair);
+                    }
+                    mapped
+                }
+                None => name.clone(),
+            };
+            out.user_metadata.insert(kept, value.clone());
+        }
+        out
+    }
+
     /// The destination key of `source_key` under the name policy: `Ok(None)` to skip it.
     fn resolve_name(&self, source_key: &str) -> Result<Option<String>, ObjectFailure> {
         let wanted = self.plan.dest_key(source_key);
@@ -782,6 +813,7 @@ impl Executor {
         let (source, dest) = (&self.plan.source, &self.plan.dest);
         let lifetime = self.options.url_lifetime;
         let head = self.retry(|| source.head(&meta.key)).await?;
+        let attributes = self.dest_attributes(&head.attributes);
         if head.size
             <= self
                 .route
@@ -790,12 +822,12 @@ impl Executor {
             let _permit = self.concurrency.acquire().await;
             self.retry(|| async {
                 let from = source.copy_source(&meta.key, kind, lifetime).await?;
-                dest.copy_object(dest_key, &from, &head.attributes).await
+                dest.copy_object(dest_key, &from, &attributes).await
             })
             .await?;
         } else {
             let upload = self
-                .retry(|| dest.create_upload(dest_key, &head.attributes))
+                .retry(|| dest.create_upload(dest_key, &attributes))
                 .await?;
             let upload = &upload;
             let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
@@ -812,7 +844,7 @@ impl Executor {
                 .try_collect::<Vec<PartReceipt>>()
                 .await;
             let parts = parts.map(|p| p.into_iter().map(|receipt| (receipt, None)).collect());
-            self.finish_upload(dest_key, upload, parts, &head.attributes)
+            self.finish_upload(dest_key, upload, parts, &attributes)
                 .await?;
         }
         self.verify_dest(&head, dest_key).await?;
@@ -897,14 +929,20 @@ impl Executor {
                 verify_source(&got.meta, &bytes, crc)?;
                 // The PUT is this attempt's second request.
                 self.limits.request().await;
-                dest.put(dest_key, bytes, &got.meta.attributes, Some(crc))
-                    .await
+                dest.put(
+                    dest_key,
+                    bytes,
+                    &self.dest_attributes(&got.meta.attributes),
+                    Some(crc),
+                )
+                .await
             })
             .await?;
         } else {
             let head = self.retry(|| source.head(&meta.key)).await?;
+            let attributes = self.dest_attributes(&head.attributes);
             let upload = self
-                .retry(|| dest.create_upload(dest_key, &head.attributes))
+                .retry(|| dest.create_upload(dest_key, &attributes))
                 .await?;
             let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
                 .map(|(i, range)| {
@@ -953,7 +991,7 @@ impl Executor {
                     _ => Ok(parts),
                 }
             });
-            self.finish_upload(dest_key, &upload, parts, &head.attributes)
+            self.finish_upload(dest_key, &upload, parts, &attributes)
                 .await?;
             self.progress
                 .bytes_done

@@ -42,6 +42,36 @@ pub fn file_segment(segment: &str, max: usize, crc: impl Fn(&[u8]) -> u64) -> St
     }
 }
 
+/// A C# identifier (what Azure takes as a metadata name) for `name`, when `name` is not one:
+/// each other character becomes `_xhh_` (its UTF-8 bytes in lowercase hex, as metadata names
+/// come back lowercased) and a leading digit gets a
+/// `_` before it. `None` when `name` is already an identifier.
+pub fn identifier(name: &str) -> Option<String> {
+    let valid =
+        |i: usize, c: char| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit());
+    if !name.is_empty() && name.chars().enumerate().all(|(i, c)| valid(i, c)) {
+        return None;
+    }
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if i == 0 && c.is_ascii_digit() {
+            out.push('_');
+            out.push(c);
+        } else if valid(1, c) {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("_x{b:02x}_"));
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push('_');
+    }
+    Some(out)
+}
+
 /// `key` with every character in `bad` escaped.
 pub fn escape_chars(key: &str, bad: &[char]) -> String {
     key.chars()
@@ -78,6 +108,15 @@ mod tests {
             file_segment(&format!("{long}x"), 255, crc),
             "distinct long names stay distinct"
         );
+    }
+
+    #[test]
+    fn metadata_names_become_identifiers() {
+        assert_eq!(identifier("origin"), None);
+        assert_eq!(identifier("run_id"), None);
+        assert_eq!(identifier("run-id").as_deref(), Some("run_x2d_id"));
+        assert_eq!(identifier("1st").as_deref(), Some("_1st"));
+        assert_eq!(identifier("é").as_deref(), Some("_xc3__xa9_"));
     }
 
     #[test]

@@ -26,6 +26,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// (see [`crate::names`]); `None` when `key` is fine as it is.
     fn mapped_name(&self, key: &str) -> Option<String>;
 
+    /// The name under which this store can keep a user metadata entry `name`, when it cannot
+    /// keep `name` as written; `None` when `name` is fine.
+    fn mapped_metadata_name(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
+
     /// Lists keys page by page, in the store's key order.
     fn list(&self, request: ListRequest) -> ListStream<'_>;
 

@@ -435,6 +435,9 @@ fn print_report(report: &CopyReport) {
             println!("    {} -> {}", pair.source, pair.dest);
         }
     }
+    for pair in &report.metadata_names_mapped {
+        println!("  metadata name mapped: {} -> {}", pair.source, pair.dest);
+    }
     if report.names_skipped > 0 {
         println!(
             "  left out, name not allowed at the destination: {}",

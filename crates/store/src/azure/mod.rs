@@ -510,6 +510,10 @@ impl Store for AzureStore {
         &self.capabilities
     }
 
+    fn mapped_metadata_name(&self, name: &str) -> Option<String> {
+        crate::names::identifier(name)
+    }
+
     fn mapped_name(&self, key: &str) -> Option<String> {
         Self::check_writable_name(key).err()?;
         let mapped = crate::names::escape_chars(key, &['\\']);
