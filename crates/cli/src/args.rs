@@ -102,9 +102,21 @@ pub struct CopyArgs {
     #[arg(long, value_name = "SPEC")]
     pub encrypt: Option<String>,
 
-    /// List and filter only; write nothing.
+    /// List and filter only, and price the copy; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// A name for this run (seed /J), shown in the summary.
+    #[arg(long, value_name = "NAME")]
+    pub job_name: Option<String>,
+
+    /// Region of SOURCE, for the --dry-run estimate.
+    #[arg(long, value_name = "REGION")]
+    pub source_region: Option<String>,
+
+    /// Region of DEST, for the --dry-run estimate.
+    #[arg(long, value_name = "REGION")]
+    pub dest_region: Option<String>,
 
     /// Print one JSON line per object as it is done, then the report as a JSON line.
     #[arg(long)]

@@ -5,6 +5,8 @@ use bytesize::ByteSize;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Arc;
 
+use crate::failure::Failure;
+
 use crate::commands::cp::{progress_message, PROGRESS_TICK};
 
 /// A size in binary units, e.g. `4.8 MiB`.
@@ -34,4 +36,12 @@ pub fn progress_bar(progress: Arc<Progress>) -> ProgressBar {
         }
     });
     bar
+}
+
+/// A failure to write to stdout, as a command failure.
+pub fn write_failed(err: std::io::Error) -> Failure {
+    Failure {
+        message: format!("cannot write the listing: {err}"),
+        code: crate::failure::code::SERVICE,
+    }
 }

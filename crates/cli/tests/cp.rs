@@ -181,6 +181,8 @@ async fn filters_select_what_is_copied() {
         "cp",
         "-r",
         "--dry-run",
+        "--job-name",
+        "nightly",
         &format!("{source_location}in/"),
         &dry_location.to_string(),
     ]);
@@ -189,6 +191,12 @@ async fn filters_select_what_is_copied() {
         stdout(&output).contains("Would copy 7 objects"),
         "{}",
         stdout(&output)
+    );
+    let text = stdout(&output);
+    assert!(text.starts_with("Job nightly:"), "{text}");
+    assert!(
+        text.contains("Estimated cost of copying to") && text.contains("Total"),
+        "{text}"
     );
     assert!(contents(&kit::open(&dry_location).await, "")
         .await

@@ -2,7 +2,8 @@
 //! any store to any store, and prints what happened to every object.
 
 use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, CopyReport, Progress};
-use awcopy_engine::events::{EventSink, JsonLines, Tee};
+use awcopy_engine::estimate::CostEstimator;
+use awcopy_engine::events::{Action, EventSink, JsonLines, ObjectEvent, Tee};
 use awcopy_engine::filter::{Filter, FilterSpec};
 use awcopy_engine::lister::ListerConfig;
 use awcopy_engine::overwrite::{Confirm, Overwrite};
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::args::{Cli, CopyArgs, FilterArgs};
+use crate::commands::estimate;
 use crate::failure::{about, code, Failure};
 use crate::output::{human, progress_bar};
 
@@ -141,6 +143,23 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
         ..CopyOptions::default()
     };
 
+    // A dry run prices the plan: every planned object's size goes to the estimator.
+    let pricing = args.dry_run.then(|| {
+        Arc::new(PlannedCost(std::sync::Mutex::new(estimate::estimator(
+            (&source, plan.source.as_ref()),
+            Some((&dest, plan.dest.as_ref())),
+            (args.source_region.clone(), args.dest_region.clone()),
+            args.block_size,
+        ))))
+    });
+    let mut options = options;
+    if let Some(pricing) = &pricing {
+        let sink: Arc<dyn EventSink> = pricing.clone();
+        options.events = Some(match options.events.take() {
+            Some(other) => Arc::new(Tee(vec![other, sink])),
+            None => sink,
+        });
+    }
     let progress = Arc::new(Progress::default());
     let bar = (!args.json).then(|| progress_bar(progress.clone()));
     let result = copy(plan, options, filter, progress).await;
@@ -151,12 +170,32 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
     if let Some(path) = &args.mapping {
         write_manifest(path, &report)?;
     }
+    let estimate = match pricing {
+        Some(pricing) => {
+            let estimator = pricing.0.lock().expect("estimator lock");
+            let book = estimate::price_book(None)?;
+            Some(
+                estimator
+                    .finish(&book)
+                    .map_err(|e| Failure::usage(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
     if args.json {
         let mut summary = serde_json::to_value(&report).expect("report serializes");
         summary["type"] = "summary".into();
+        summary["job_name"] = args.job_name.clone().into();
+        summary["estimate"] = serde_json::to_value(&estimate).expect("estimate serializes");
         println!("{summary}");
     } else {
+        if let Some(name) = &args.job_name {
+            println!("Job {name}:");
+        }
         print_report(&report);
+        if let Some(estimate) = &estimate {
+            estimate::print_estimate(&mut std::io::stdout(), estimate, Some(&dest.to_string()))?;
+        }
     }
     if report.failures.is_empty() {
         Ok(())
@@ -169,6 +208,18 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
             ),
             code: code::PARTIAL,
         })
+    }
+}
+
+/// Prices a dry run: the sizes of the objects it would copy, as they are planned.
+#[derive(Debug)]
+struct PlannedCost(std::sync::Mutex<CostEstimator>);
+
+impl EventSink for PlannedCost {
+    fn record(&self, event: &ObjectEvent<'_>) {
+        if let (Action::Planned, Some(size)) = (event.action, event.size) {
+            self.0.lock().expect("estimator lock").add(size);
+        }
     }
 }
 

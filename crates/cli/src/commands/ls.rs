@@ -1,19 +1,17 @@
 //! `awcopy ls`: lists a location page by page as the pages arrive, then prints a summary
 //! (objects, bytes, size histogram) and, with `--estimate`, what copying it would cost.
 
-use awcopy_engine::estimate::{CostEstimator, Destination, Estimate, Route, Site};
 use awcopy_engine::lister::list_pages;
-use awcopy_engine::pricing::PriceBook;
 use awcopy_engine::retry::RetryPolicy;
 use awcopy_engine::summary::ListingSummary;
-use awcopy_store::{ListRequest, Location, ObjectMeta, OpenOptions, Provider, Store};
+use awcopy_store::{ListRequest, Location, ObjectMeta, OpenOptions};
 use serde_json::json;
 use std::io::{BufWriter, Write};
-use std::sync::Arc;
 
 use crate::args::{Cli, LsArgs};
+use crate::commands::estimate;
 use crate::failure::{about, Failure};
-use crate::output::human;
+use crate::output::{human, write_failed};
 
 /// Runs `awcopy ls`.
 pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
@@ -26,7 +24,24 @@ pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
         .await
         .map_err(about("LOCATION"))?;
     let mut estimator = match args.estimate {
-        true => Some(estimator(args, &location, store.as_ref(), &options).await?),
+        true => {
+            let dest = match &args.to {
+                Some(to) => {
+                    let dest_location = Location::parse(to).map_err(about("--to"))?;
+                    let dest_store = awcopy_store::open(&dest_location, &options)
+                        .await
+                        .map_err(about("--to"))?;
+                    Some((dest_location, dest_store))
+                }
+                None => None,
+            };
+            Some(estimate::estimator(
+                (&location, store.as_ref()),
+                dest.as_ref().map(|(l, s)| (l, s.as_ref())),
+                (args.source_region.clone(), args.dest_region.clone()),
+                args.block_size,
+            ))
+        }
         false => None,
     };
     let recursive = args.recursive || args.estimate;
@@ -62,7 +77,7 @@ pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
     let estimate = match estimator {
         Some(estimator) => Some(
             estimator
-                .finish(&price_book(args)?)
+                .finish(&estimate::price_book(args.prices.as_deref())?)
                 .map_err(|e| Failure::usage(format!("--prices: {e}")))?,
         ),
         None => None,
@@ -81,17 +96,10 @@ pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
     } else {
         print_summary(&mut out, &summary)?;
         if let Some(estimate) = &estimate {
-            print_estimate(&mut out, estimate, args.to.as_deref())?;
+            estimate::print_estimate(&mut out, estimate, args.to.as_deref())?;
         }
     }
     out.flush().map_err(write_failed)
-}
-
-fn write_failed(err: std::io::Error) -> Failure {
-    Failure {
-        message: format!("cannot write the listing: {err}"),
-        code: crate::failure::code::SERVICE,
-    }
 }
 
 /// Retries for a command a person waits on: a few quick attempts, not minutes of them.
@@ -183,92 +191,4 @@ fn print_summary(out: &mut impl Write, summary: &ListingSummary) -> Result<(), F
         .map_err(write_failed)?;
     }
     Ok(())
-}
-
-fn print_estimate(
-    out: &mut impl Write,
-    estimate: &Estimate,
-    to: Option<&str>,
-) -> Result<(), Failure> {
-    let target = match (to, estimate.route) {
-        (Some(to), Some(route)) => format!("copying to {to} ({})", route_name(route)),
-        _ => "downloading it".to_owned(),
-    };
-    let mut text = format!(
-        "\nEstimated cost of {target}, {} at prices of {}:\n",
-        estimate.currency, estimate.prices_as_of
-    );
-    for line in &estimate.lines {
-        text.push_str(&format!(
-            "  {:<58} {:>16.3} {:<8} {:>12.4}\n",
-            line.item, line.quantity, line.unit, line.cost
-        ));
-    }
-    text.push_str(&format!(
-        "  {:<58} {:>16} {:<8} {:>12.4}\n",
-        "Total", "", "", estimate.total
-    ));
-    for note in &estimate.notes {
-        text.push_str(&format!("  note: {note}\n"));
-    }
-    out.write_all(text.as_bytes()).map_err(write_failed)
-}
-
-fn route_name(route: Route) -> &'static str {
-    match route {
-        Route::Native => "server-side copy",
-        Route::FromUrl => "server-side, destination pulls from URLs",
-        Route::Streamed => "streamed through this machine",
-    }
-}
-
-fn price_book(args: &LsArgs) -> Result<PriceBook, Failure> {
-    let Some(path) = &args.prices else {
-        return Ok(PriceBook::builtin());
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::usage(format!("--prices {}: {e}", path.display())))?;
-    PriceBook::from_json(&text)
-        .map_err(|e| Failure::usage(format!("--prices {}: {e}", path.display())))
-}
-
-/// The region of an S3 location when neither the URL nor a flag names it.
-fn env_region(location: &Location) -> Option<String> {
-    (location.provider() == Provider::S3)
-        .then(|| {
-            ["AWS_REGION", "AWS_DEFAULT_REGION"]
-                .iter()
-                .find_map(|v| std::env::var(v).ok())
-        })
-        .flatten()
-        .filter(|r| !r.is_empty())
-}
-
-async fn estimator(
-    args: &LsArgs,
-    location: &Location,
-    store: &dyn Store,
-    options: &OpenOptions,
-) -> Result<CostEstimator, Failure> {
-    let source_region = args.source_region.clone().or_else(|| env_region(location));
-    let source = Site::of(location, store.capabilities(), source_region);
-    let destination = match &args.to {
-        None => None,
-        Some(to) => {
-            let dest_location = Location::parse(to).map_err(about("--to"))?;
-            let dest: Arc<dyn Store> = awcopy_store::open(&dest_location, options)
-                .await
-                .map_err(about("--to"))?;
-            let region = args
-                .dest_region
-                .clone()
-                .or_else(|| env_region(&dest_location));
-            Some(Destination {
-                site: Site::of(&dest_location, dest.capabilities(), region),
-                route: Route::between(store.capabilities(), dest.capabilities()),
-                capabilities: dest.capabilities().clone(),
-            })
-        }
-    };
-    Ok(CostEstimator::new(source, destination, args.block_size))
 }

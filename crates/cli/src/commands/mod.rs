@@ -2,4 +2,5 @@
 
 pub mod check;
 pub mod cp;
+pub mod estimate;
 pub mod ls;
