@@ -751,3 +751,39 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     files.sort();
     files
 }
+
+/// A destination that cannot be written (a read-only file system): every object fails with
+/// the reason, nothing is written, and the exit code is 1.
+#[tokio::test]
+async fn an_unwritable_destination_fails_cleanly() {
+    let source_location = kit::new_s3_bucket("rofs").await;
+    let source = kit::open(&source_location).await;
+    put(&source, "a.bin", vec![1; 10]).await;
+    let mount = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+        .arg(mount.path())
+        .status()
+        .expect("run mount");
+    assert!(
+        mounted.success(),
+        "this test mounts a read-only tmpfs and needs root, as CI has"
+    );
+    let output = awcopy(&[
+        "cp",
+        "-r",
+        &source_location.to_string(),
+        &format!("{}/", mount.path().display()),
+    ]);
+    let files = walk(mount.path());
+    let _ = std::process::Command::new("umount")
+        .arg(mount.path())
+        .status();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Read-only file system"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(files.is_empty(), "{files:?}");
+}

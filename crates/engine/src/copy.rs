@@ -772,12 +772,13 @@ impl Executor {
         };
         match result {
             Err(err) if err.kind() == ErrorKind::CopySourceUnreachable => {
-                self.server_side.store(false, Ordering::Relaxed);
-                self.note_once(format!(
-                    "{} cannot read source URLs from {}; streaming through this machine instead",
-                    self.plan.dest.display_root(),
-                    self.plan.source.display_root()
-                ));
+                if self.server_side.swap(false, Ordering::Relaxed) {
+                    self.note_once(format!(
+                        "{} cannot read source URLs from {} ({err}); streaming through this machine instead",
+                        self.plan.dest.display_root(),
+                        self.plan.source.display_root()
+                    ));
+                }
                 self.copy_streamed(meta, dest_key).await
             }
             other => other,

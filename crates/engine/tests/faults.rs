@@ -288,3 +288,81 @@ async fn stalled_streams_are_retried() {
     let got = dest.get("s.bin", None).await.unwrap();
     assert!(got.body.try_collect::<Vec<_>>().await.unwrap().concat() == data);
 }
+
+/// Source URLs live two seconds here, and the job takes over twice as long: each request mints
+/// its own, so none has expired when the destination uses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_lived_source_urls_are_minted_per_request() {
+    let source_location = kit::new_azure_container("sassrc").await;
+    let dest_location = kit::new_azure_container("sasdst").await;
+    let source_direct = kit::open(&source_location).await;
+    for i in 0..100 {
+        let data = kit::pattern(100, i);
+        source_direct
+            .put(
+                &format!("k{i}"),
+                data.into(),
+                &ObjectAttributes::default(),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let slow = Faults {
+        delay: Duration::from_millis(80),
+        ..Faults::default()
+    };
+    let azure_base = kit::azure_endpoint()
+        .trim_end_matches("/devstoreaccount1")
+        .to_owned();
+    let proxy = FaultProxy::start(&azure_base, slow).await;
+    // Source and destination behind the same proxy: Azurite serves Put Block From URL only
+    // when the source URL names the host the request came to.
+    let via_proxy = |location: &Location| {
+        let Location::Azure { container, .. } = location else {
+            unreachable!()
+        };
+        Location::parse(&format!("{}/devstoreaccount1/{container}/", proxy.url())).unwrap()
+    };
+    let source = awcopy_store::open(&via_proxy(&source_location), &OpenOptions::default())
+        .await
+        .unwrap();
+    let dest = awcopy_store::open(&via_proxy(&dest_location), &OpenOptions::default())
+        .await
+        .unwrap();
+    let plan = CopyPlan {
+        source,
+        dest,
+        list_prefix: String::new(),
+        strip: 0,
+        single_key: None,
+        dest_prefix: String::new(),
+    };
+    let options = CopyOptions {
+        concurrency: ConcurrencyLimit::Fixed(2),
+        url_lifetime: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let report = copy(
+        plan,
+        options,
+        Filter::default(),
+        Arc::new(Progress::default()),
+    )
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() > Duration::from_secs(4),
+        "the job outlives one URL: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        report.route,
+        awcopy_engine::estimate::Route::FromUrl,
+        "{:?}",
+        report.notes
+    );
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.objects_copied, 100);
+}

@@ -37,6 +37,16 @@ fn timestamp(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// An expiry in whole seconds, rounded up so a grant never ends before it was asked to.
+fn expiry_timestamp(t: OffsetDateTime) -> String {
+    let whole = if t.nanosecond() > 0 {
+        t + time::Duration::seconds(1)
+    } else {
+        t
+    };
+    timestamp(whole)
+}
+
 fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
@@ -56,7 +66,7 @@ pub fn blob_sas_string_to_sign(
     [
         grant.permissions.as_str(),
         &start,
-        &timestamp(grant.expiry),
+        &expiry_timestamp(grant.expiry),
         &format!("/blob/{account}/{container}/{blob}"),
         "", // signed identifier
         "", // signed IP
@@ -90,7 +100,7 @@ pub fn blob_sas(
     if let Some(start) = grant.start {
         query.push_str(&format!("&st={}", encode(&timestamp(start))));
     }
-    query.push_str(&format!("&se={}", encode(&timestamp(grant.expiry))));
+    query.push_str(&format!("&se={}", encode(&expiry_timestamp(grant.expiry))));
     if let Some(protocol) = &grant.protocol {
         query.push_str(&format!("&spr={}", encode(protocol)));
     }
@@ -107,7 +117,7 @@ pub fn account_sas_string_to_sign(account: &str, grant: &SasGrant) -> String {
         "b",   // signed services: blob
         "sco", // signed resource types: service, container, object
         &start,
-        &timestamp(grant.expiry),
+        &expiry_timestamp(grant.expiry),
         "", // signed IP
         grant.protocol.as_deref().unwrap_or(""),
         SAS_VERSION,
@@ -128,7 +138,7 @@ pub fn account_sas(account: &str, key: &Secret, grant: &SasGrant) -> Result<Secr
     if let Some(start) = grant.start {
         query.push_str(&format!("&st={}", encode(&timestamp(start))));
     }
-    query.push_str(&format!("&se={}", encode(&timestamp(grant.expiry))));
+    query.push_str(&format!("&se={}", encode(&expiry_timestamp(grant.expiry))));
     if let Some(protocol) = &grant.protocol {
         query.push_str(&format!("&spr={}", encode(protocol)));
     }
@@ -173,6 +183,17 @@ mod tests {
                 "b",
                 ""
             ]
+        );
+    }
+
+    #[test]
+    fn expiry_rounds_up_start_rounds_down() {
+        let t = datetime!(2026-11-22 10:00:00.2 UTC);
+        assert_eq!(timestamp(t), "2026-11-22T10:00:00Z");
+        assert_eq!(expiry_timestamp(t), "2026-11-22T10:00:01Z");
+        assert_eq!(
+            expiry_timestamp(datetime!(2026-11-22 10:00:00 UTC)),
+            "2026-11-22T10:00:00Z"
         );
     }
 
