@@ -19,14 +19,22 @@ pub fn human(bytes: u64) -> String {
 pub fn progress_bar(progress: Arc<Progress>) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg} ({bytes_per_sec})")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} {msg} ({bytes_per_sec}, ETA {eta})",
+        )
+        .expect("valid template"),
     );
     let ticker = bar.clone();
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(PROGRESS_TICK);
         while !ticker.is_finished() {
             interval.tick().await;
+            // The total grows as the listing goes on, so the ETA firms up once it is done.
+            ticker.set_length(
+                progress
+                    .bytes_listed
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            );
             ticker.set_position(
                 progress
                     .bytes_done

@@ -787,3 +787,52 @@ async fn an_unwritable_destination_fails_cleanly() {
     );
     assert!(files.is_empty(), "{files:?}");
 }
+
+/// `--overwrite prompt` on a terminal (a pseudo-terminal from `script`): the first existing
+/// object asked about is replaced ("y"), then "none" keeps the rest.
+#[tokio::test]
+async fn overwrite_prompt_asks_on_a_terminal() {
+    let source_location = kit::new_s3_bucket("ask").await;
+    let dest_location = kit::new_azure_container("ask").await;
+    let (source, dest) = (
+        kit::open(&source_location).await,
+        kit::open(&dest_location).await,
+    );
+    for key in ["a", "b", "c"] {
+        put(&source, key, b"old".to_vec()).await;
+    }
+    let (from, to) = (source_location.to_string(), dest_location.to_string());
+    assert!(awcopy(&["cp", "-r", &from, &to]).status.success());
+    for key in ["a", "b", "c"] {
+        put(&source, key, b"new!".to_vec()).await;
+    }
+    let command = format!(
+        "{} cp -r --concurrency 1 --overwrite prompt {from} {to}",
+        env!("CARGO_BIN_EXE_awcopy")
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("AWS_ENDPOINT_URL", kit::s3_endpoint())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script");
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"y\no\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("[y]es, [n]o, [a]ll, n[o]ne"), "{shown}");
+    let now = contents(&dest, "").await;
+    let replaced = now.values().filter(|v| v.as_slice() == b"new!").count();
+    assert_eq!(replaced, 1, "one yes, then none: {now:?}");
+    assert!(
+        shown.contains("already at the destination, kept: 2"),
+        "{shown}"
+    );
+}

@@ -681,13 +681,22 @@ impl Executor {
     {
         let mut op = op;
         let limits = &self.limits;
+        // A backstop for a request that never answers: ten idle periods per attempt.
+        let deadline = self.options.stall_timeout * 10;
         self.options
             .retry
             .run(&self.progress.retry, || {
                 let attempt = op();
                 async move {
                     limits.request().await;
-                    attempt.await
+                    tokio::time::timeout(deadline, attempt)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(StoreError::new(
+                                ErrorKind::Network,
+                                format!("no answer within {} s", deadline.as_secs()),
+                            ))
+                        })
                 }
             })
             .await

@@ -161,9 +161,13 @@ pub fn refused_by_local_disk(keys: &[String]) -> Vec<String> {
     refused
 }
 
-/// The keys of `keys` Azure Blob would store under another name (it reads `\` as `/`).
+/// The keys of `keys` Azure Blob would store under another name (it reads `\` as `/` and
+/// drops a trailing `.`).
 pub fn refused_by_azure(keys: &[String]) -> Vec<String> {
-    keys.iter().filter(|k| k.contains('\\')).cloned().collect()
+    keys.iter()
+        .filter(|k| k.contains('\\') || k.ends_with('.'))
+        .cloned()
+        .collect()
 }
 
 /// A store of each kind, fresh and empty.

@@ -348,6 +348,11 @@ impl AzureStore {
                 "key '{key}' cannot be a blob name as written: Azure reads '\\' as '/'"
             )));
         }
+        if key.ends_with('.') {
+            return Err(StoreError::usage(format!(
+                "key '{key}' cannot be a blob name as written: Azure drops a trailing '.'"
+            )));
+        }
         if key.len() > MAX_NAME_BYTES {
             return Err(StoreError::usage(format!(
                 "key '{key}' cannot be a blob name: longer than {MAX_NAME_BYTES} bytes"
@@ -516,7 +521,11 @@ impl Store for AzureStore {
 
     fn mapped_name(&self, key: &str) -> Option<String> {
         Self::check_writable_name(key).err()?;
-        let mapped = crate::names::escape_chars(key, &['\\']);
+        let mut mapped = crate::names::escape_chars(key, &['\\']);
+        if mapped.ends_with('.') {
+            mapped.pop();
+            mapped.push_str("%2E");
+        }
         let crc = |b: &[u8]| crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, b);
         Some(if mapped.len() > MAX_NAME_BYTES {
             crate::names::shorten(&mapped, MAX_NAME_BYTES, crc)

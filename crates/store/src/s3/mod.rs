@@ -229,7 +229,13 @@ impl S3Store {
         // hide those answers behind its own retries.
         let mut config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(!aws)
-            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .read_timeout(Duration::from_secs(60))
+                    .build(),
+            );
         if shared.region().is_none() {
             config = config.region(Region::from_static("us-east-1"));
         }
