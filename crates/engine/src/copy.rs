@@ -187,8 +187,34 @@ pub struct Progress {
     pub bytes_server_side: AtomicU64,
     /// Retries and throttling.
     pub retry: Arc<RetryStats>,
-    /// The concurrency limit now.
-    pub concurrency: AtomicU64,
+    /// The in-flight limit on the source's endpoint now.
+    pub source_concurrency: AtomicU64,
+    /// The in-flight limit on the destination's endpoint now.
+    pub dest_concurrency: AtomicU64,
+}
+
+impl Progress {
+    /// The published limit of one side.
+    fn concurrency(&self, side: Side) -> &AtomicU64 {
+        match side {
+            Side::Source => &self.source_concurrency,
+            Side::Dest => &self.dest_concurrency,
+        }
+    }
+}
+
+/// One end of a copy, for per-endpoint limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Source,
+    Dest,
+}
+
+fn new_limit(setting: ConcurrencyLimit) -> Concurrency {
+    match setting {
+        ConcurrencyLimit::Fixed(n) => Concurrency::fixed(n),
+        ConcurrencyLimit::Auto => Concurrency::auto(),
+    }
 }
 
 /// An object that could not be copied.
@@ -251,7 +277,12 @@ struct Executor {
     route: Route,
     /// Cleared when the destination cannot reach source URLs: the job streams from then on.
     server_side: AtomicBool,
-    concurrency: Arc<Concurrency>,
+    /// In-flight limits per endpoint: one `Arc` when source and destination are one service.
+    source_limit: Arc<Concurrency>,
+    dest_limit: Arc<Concurrency>,
+    /// Throttling answers per side, which drive each side's limit.
+    source_throttles: AtomicU64,
+    dest_throttles: AtomicU64,
     limits: Limits,
     progress: Arc<Progress>,
     notes: Mutex<Vec<String>>,
@@ -274,12 +305,19 @@ pub async fn copy(
 ) -> Result<CopyReport, StoreError> {
     let started = Instant::now();
     let route = Route::between(plan.source.capabilities(), plan.dest.capabilities());
+    let dest_limit = Arc::new(new_limit(options.concurrency));
     let executor = Arc::new(Executor {
         limits: Limits::new(options.max_rps, options.bandwidth),
-        concurrency: Arc::new(match options.concurrency {
-            ConcurrencyLimit::Fixed(n) => Concurrency::fixed(n),
-            ConcurrencyLimit::Auto => Concurrency::auto(),
-        }),
+        dest_limit: dest_limit.clone(),
+        source_limit: if plan.source.capabilities().service_id
+            == plan.dest.capabilities().service_id
+        {
+            dest_limit
+        } else {
+            Arc::new(new_limit(options.concurrency))
+        },
+        source_throttles: AtomicU64::new(0),
+        dest_throttles: AtomicU64::new(0),
         server_side: AtomicBool::new(route != Route::Streamed),
         route,
         plan,
@@ -308,22 +346,26 @@ pub async fn copy(
         ),
     };
 
-    let controller = {
-        let progress = executor.progress.clone();
+    let controllers = [Side::Source, Side::Dest].map(|side| {
+        let counters = executor.clone();
         let shown = executor.progress.clone();
         spawn_controller(
-            executor.concurrency.clone(),
+            executor.limit(side).clone(),
             move || {
-                let throttled = progress.retry.throttled.load(Ordering::Relaxed);
+                let progress = &counters.progress;
                 let done = progress.bytes_done.load(Ordering::Relaxed)
                     + progress.objects_done.load(Ordering::Relaxed);
-                (throttled, done)
+                (counters.throttles(side).load(Ordering::Relaxed), done)
             },
-            move |limit| shown.concurrency.store(limit as u64, Ordering::Relaxed),
+            move |limit| {
+                shown
+                    .concurrency(side)
+                    .store(limit as u64, Ordering::Relaxed)
+            },
         )
-    };
+    });
     // Objects in progress at once: enough to keep every block permit busy with small objects.
-    let slots = Arc::new(Semaphore::new(executor.concurrency.ceiling() * 2));
+    let slots = Arc::new(Semaphore::new(executor.dest_limit.ceiling() * 2));
     let mut tasks = tokio::task::JoinSet::new();
     let mut failures = Vec::new();
     let (mut copied, mut copied_bytes) = (0u64, 0u64);
@@ -419,7 +461,12 @@ pub async fn copy(
         }
         None => 0,
     };
-    controller.abort();
+    for controller in &controllers {
+        controller.abort();
+    }
+    for controller in controllers {
+        let _ = controller.await;
+    }
     let executor = Arc::into_inner(executor).expect("all tasks finished");
     let retry = &executor.progress.retry;
     Ok(CopyReport {
@@ -511,6 +558,42 @@ fn verify_source(meta: &ObjectMeta, bytes: &[u8], crc: u64) -> Result<(), StoreE
 }
 
 impl Executor {
+    fn limit(&self, side: Side) -> &Arc<Concurrency> {
+        match side {
+            Side::Source => &self.source_limit,
+            Side::Dest => &self.dest_limit,
+        }
+    }
+
+    fn throttles(&self, side: Side) -> &AtomicU64 {
+        match side {
+            Side::Source => &self.source_throttles,
+            Side::Dest => &self.dest_throttles,
+        }
+    }
+
+    /// Slots on both endpoints, source first (one slot when they are one service).
+    async fn both_slots(&self) -> Vec<tokio::sync::OwnedSemaphorePermit> {
+        let mut permits = vec![self.source_limit.acquire().await];
+        if !Arc::ptr_eq(&self.source_limit, &self.dest_limit) {
+            permits.push(self.dest_limit.acquire().await);
+        }
+        permits
+    }
+
+    /// Runs one request to `side`, counting a throttling answer against that side's limit.
+    async fn on<T>(
+        &self,
+        side: Side,
+        request: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let result = request.await;
+        if matches!(&result, Err(e) if e.kind() == ErrorKind::Throttled) {
+            self.throttles(side).fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
     /// `attributes` as the destination can keep them: metadata names it cannot hold renamed
     /// (and recorded once each).
     fn dest_attributes(&self, attributes: &ObjectAttributes) -> ObjectAttributes {
@@ -639,11 +722,12 @@ impl Executor {
         let dest = &self.plan.dest;
         futures::stream::iter(&keys)
             .map(|key| async move {
-                self.retry(move || dest.delete(key)).await?;
+                self.retry(move || self.on(Side::Dest, dest.delete(key)))
+                    .await?;
                 self.emit(ObjectEvent::now(Action::Deleted, key));
                 Ok::<(), StoreError>(())
             })
-            .buffer_unordered(self.concurrency.ceiling())
+            .buffer_unordered(self.dest_limit.ceiling())
             .try_collect::<Vec<()>>()
             .await?;
         Ok(keys.len() as u64)
@@ -719,7 +803,7 @@ impl Executor {
         let result = match result {
             Ok(()) if self.options.delete_source && !self.options.dry_run => {
                 let source = &self.plan.source;
-                self.retry(|| source.delete(&meta.key))
+                self.retry(|| self.on(Side::Source, source.delete(&meta.key)))
                     .await
                     .map(|()| {
                         self.progress
@@ -822,35 +906,39 @@ impl Executor {
     ) -> Result<(), StoreError> {
         let (source, dest) = (&self.plan.source, &self.plan.dest);
         let lifetime = self.options.url_lifetime;
-        let head = self.retry(|| source.head(&meta.key)).await?;
+        let head = self
+            .retry(|| self.on(Side::Source, source.head(&meta.key)))
+            .await?;
         let attributes = self.dest_attributes(&head.attributes);
         if head.size
             <= self
                 .route
                 .single_request_limit(dest.capabilities(), self.options.block_size)
         {
-            let _permit = self.concurrency.acquire().await;
+            let _permit = self.dest_limit.acquire().await;
             self.retry(|| async {
                 let from = source.copy_source(&meta.key, kind, lifetime).await?;
-                dest.copy_object(dest_key, &from, &attributes).await
+                self.on(Side::Dest, dest.copy_object(dest_key, &from, &attributes))
+                    .await
             })
             .await?;
         } else {
             let upload = self
-                .retry(|| dest.create_upload(dest_key, &attributes))
+                .retry(|| self.on(Side::Dest, dest.create_upload(dest_key, &attributes)))
                 .await?;
             let upload = &upload;
             let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
                 .map(|(i, range)| async move {
-                    let _permit = self.concurrency.acquire().await;
+                    let _permit = self.dest_limit.acquire().await;
                     self.retry(|| async {
                         let from = source.copy_source(&meta.key, kind, lifetime).await?;
-                        dest.upload_part_copy(dest_key, upload, i as u32 + 1, &from, range)
-                            .await
+                        let part =
+                            dest.upload_part_copy(dest_key, upload, i as u32 + 1, &from, range);
+                        self.on(Side::Dest, part).await
                     })
                     .await
                 })
-                .buffered(self.concurrency.ceiling())
+                .buffered(self.dest_limit.ceiling())
                 .try_collect::<Vec<PartReceipt>>()
                 .await;
             let parts = parts.map(|p| p.into_iter().map(|receipt| (receipt, None)).collect());
@@ -870,7 +958,9 @@ impl Executor {
     /// After a server-side copy: the destination holds an object of the right size (and
     /// CRC, where both sides report one).
     async fn verify_dest(&self, source: &ObjectMeta, dest_key: &str) -> Result<(), StoreError> {
-        let written = self.retry(|| self.plan.dest.head(dest_key)).await?;
+        let written = self
+            .retry(|| self.on(Side::Dest, self.plan.dest.head(dest_key)))
+            .await?;
         let crc_differs = matches!(
             (source.checksums.crc64nvme, written.checksums.crc64nvme),
             (Some(a), Some(b)) if a != b
@@ -909,7 +999,12 @@ impl Executor {
         let whole = crcs.map(combine_all);
         let receipts: Vec<PartReceipt> = parts.into_iter().map(|(p, _)| p).collect();
         let committed = self
-            .retry(|| dest.complete_upload(dest_key, upload, &receipts, attributes, whole))
+            .retry(|| {
+                self.on(
+                    Side::Dest,
+                    dest.complete_upload(dest_key, upload, &receipts, attributes, whole),
+                )
+            })
             .await;
         if let Err(err) = committed {
             let _ = dest.abort_upload(dest_key, upload).await;
@@ -925,9 +1020,9 @@ impl Executor {
         if meta.size
             <= Route::Streamed.single_request_limit(dest.capabilities(), self.options.block_size)
         {
-            let _permit = self.concurrency.acquire().await;
+            let _permits = self.both_slots().await;
             self.retry(|| async {
-                let got = source.get(&meta.key, None).await?;
+                let got = self.on(Side::Source, source.get(&meta.key, None)).await?;
                 let (bytes, crc) = read_body(
                     self.options.stall_timeout,
                     &self.limits,
@@ -939,30 +1034,33 @@ impl Executor {
                 verify_source(&got.meta, &bytes, crc)?;
                 // The PUT is this attempt's second request.
                 self.limits.request().await;
-                dest.put(
-                    dest_key,
-                    bytes,
-                    &self.dest_attributes(&got.meta.attributes),
-                    Some(crc),
+                let attributes = self.dest_attributes(&got.meta.attributes);
+                self.on(
+                    Side::Dest,
+                    dest.put(dest_key, bytes, &attributes, Some(crc)),
                 )
                 .await
             })
             .await?;
         } else {
-            let head = self.retry(|| source.head(&meta.key)).await?;
+            let head = self
+                .retry(|| self.on(Side::Source, source.head(&meta.key)))
+                .await?;
             let attributes = self.dest_attributes(&head.attributes);
             let upload = self
-                .retry(|| dest.create_upload(dest_key, &attributes))
+                .retry(|| self.on(Side::Dest, dest.create_upload(dest_key, &attributes)))
                 .await?;
             let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
                 .map(|(i, range)| {
                     let upload = &upload;
                     async move {
-                        let _permit = self.concurrency.acquire().await;
+                        let _permits = self.both_slots().await;
                         let number = i as u32 + 1;
                         let receipt = self
                             .retry(|| async {
-                                let got = source.get(&meta.key, Some(range)).await?;
+                                let got = self
+                                    .on(Side::Source, source.get(&meta.key, Some(range)))
+                                    .await?;
                                 let what = format!("'{}' block {number}", meta.key);
                                 let (bytes, crc) = read_body(
                                     self.options.stall_timeout,
@@ -974,8 +1072,9 @@ impl Executor {
                                 .await?;
                                 // The upload is this attempt's second request.
                                 self.limits.request().await;
-                                dest.upload_part(dest_key, upload, number, bytes, Some(crc))
-                                    .await
+                                let part =
+                                    dest.upload_part(dest_key, upload, number, bytes, Some(crc));
+                                self.on(Side::Dest, part).await
                             })
                             .await?;
                         self.progress
@@ -985,7 +1084,7 @@ impl Executor {
                         Ok::<_, StoreError>((receipt, Some((crc, range.len()))))
                     }
                 })
-                .buffered(self.concurrency.ceiling())
+                .buffered(self.dest_limit.ceiling())
                 .try_collect::<Vec<_>>()
                 .await;
             let parts = parts.and_then(|parts| {

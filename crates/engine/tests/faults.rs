@@ -366,3 +366,70 @@ async fn short_lived_source_urls_are_minted_per_request() {
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.objects_copied, 100);
 }
+
+/// Only the destination throttles: its in-flight limit comes down, the source's stays put.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_lowers_only_that_endpoints_limit() {
+    let (source_location, _dir) = kit::fresh(kit::Kind::Local, "thrsrc").await;
+    let dest_location = kit::new_s3_bucket("thrdst").await;
+    let source = kit::open(&source_location).await;
+    for i in 0..300 {
+        source
+            .put(
+                &format!("o{i}"),
+                kit::pattern(64, i).into(),
+                &ObjectAttributes::default(),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let throttling = Faults {
+        throttle_rate: 0.3,
+        delay: Duration::from_millis(5),
+        ..Faults::default()
+    };
+    let proxy = FaultProxy::start(&kit::s3_endpoint(), throttling).await;
+    let dest = awcopy_store::open(
+        &dest_location,
+        &OpenOptions {
+            s3_endpoint: Some(proxy.url()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let plan = CopyPlan {
+        source,
+        dest,
+        list_prefix: String::new(),
+        strip: 0,
+        single_key: None,
+        dest_prefix: String::new(),
+    };
+    let options = CopyOptions {
+        concurrency: ConcurrencyLimit::Fixed(8),
+        retry: RetryPolicy {
+            max_attempts: 30,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+        },
+        ..Default::default()
+    };
+    let progress = Arc::new(Progress::default());
+    let report = copy(plan, options, Filter::default(), progress.clone())
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.throttled > 0);
+    assert_eq!(
+        progress.source_concurrency.load(Ordering::Relaxed),
+        8,
+        "the source never throttled"
+    );
+    let dest_limit = progress.dest_concurrency.load(Ordering::Relaxed);
+    assert!(
+        dest_limit < 8,
+        "the destination's limit came down: {dest_limit}"
+    );
+}

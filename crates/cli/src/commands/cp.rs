@@ -520,7 +520,7 @@ pub const PROGRESS_TICK: Duration = Duration::from_millis(200);
 pub fn progress_message(progress: &Progress) -> String {
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     format!(
-        "{}/{} objects, {}/{}, {} failed, {} retries ({} throttled), concurrency {}",
+        "{}/{} objects, {}/{}, {} failed, {} retries ({} throttled), in flight {} -> {}",
         load(&progress.objects_done),
         load(&progress.objects_listed),
         human(load(&progress.bytes_done)),
@@ -528,6 +528,7 @@ pub fn progress_message(progress: &Progress) -> String {
         load(&progress.objects_failed),
         load(&progress.retry.retries),
         load(&progress.retry.throttled),
-        load(&progress.concurrency),
+        load(&progress.source_concurrency),
+        load(&progress.dest_concurrency),
     )
 }
