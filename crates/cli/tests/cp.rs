@@ -709,16 +709,7 @@ async fn a_full_disk_fails_cleanly() {
     let source = kit::open(&source_location).await;
     put(&source, "fits.bin", kit::pattern(1 << 20, 1)).await;
     put(&source, "too-big.bin", kit::pattern(3 << 20, 2)).await;
-    let mount = tempfile::tempdir().unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(mount.path())
-        .status()
-        .expect("run mount");
-    assert!(
-        mounted.success(),
-        "this test mounts a 2 MiB tmpfs and needs root, as CI has"
-    );
+    let mount = Tmpfs::mount("size=2m");
     let output = awcopy(&[
         "cp",
         "-r",
@@ -726,9 +717,6 @@ async fn a_full_disk_fails_cleanly() {
         &format!("{}/", mount.path().display()),
     ]);
     let files: Vec<String> = walk(mount.path());
-    let _ = std::process::Command::new("umount")
-        .arg(mount.path())
-        .status();
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("too-big.bin: io:") && stdout(&output).contains("No space left"),
@@ -736,6 +724,35 @@ async fn a_full_disk_fails_cleanly() {
         stdout(&output)
     );
     assert_eq!(files, ["fits.bin"], "no partial or staging file left");
+}
+
+/// A tmpfs mounted on a fresh directory, unmounted when dropped. Mounting needs root, as CI
+/// has; without it the test fails rather than skip.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(options: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(mounted.success(), "mounting a tmpfs needs root, as CI has");
+        Self(dir)
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {
@@ -759,16 +776,7 @@ async fn an_unwritable_destination_fails_cleanly() {
     let source_location = kit::new_s3_bucket("rofs").await;
     let source = kit::open(&source_location).await;
     put(&source, "a.bin", vec![1; 10]).await;
-    let mount = tempfile::tempdir().unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
-        .arg(mount.path())
-        .status()
-        .expect("run mount");
-    assert!(
-        mounted.success(),
-        "this test mounts a read-only tmpfs and needs root, as CI has"
-    );
+    let mount = Tmpfs::mount("ro,size=1m");
     let output = awcopy(&[
         "cp",
         "-r",
@@ -776,9 +784,6 @@ async fn an_unwritable_destination_fails_cleanly() {
         &format!("{}/", mount.path().display()),
     ]);
     let files = walk(mount.path());
-    let _ = std::process::Command::new("umount")
-        .arg(mount.path())
-        .status();
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("Read-only file system"),

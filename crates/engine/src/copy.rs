@@ -154,6 +154,24 @@ pub struct CopyPlan {
 }
 
 impl CopyPlan {
+    /// Everything under `list_prefix` in `source`, each to `dest_prefix` + the rest of its key.
+    pub fn under(
+        source: Arc<dyn Store>,
+        dest: Arc<dyn Store>,
+        list_prefix: impl Into<String>,
+        dest_prefix: impl Into<String>,
+    ) -> Self {
+        let list_prefix = list_prefix.into();
+        Self {
+            source,
+            dest,
+            strip: list_prefix.len(),
+            list_prefix,
+            single_key: None,
+            dest_prefix: dest_prefix.into(),
+        }
+    }
+
     /// The destination key of a source key.
     pub fn dest_key(&self, source_key: &str) -> String {
         format!(

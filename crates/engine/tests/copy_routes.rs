@@ -114,14 +114,7 @@ async fn route(from: Kind, to: Kind) {
     let objects = contents();
     let held = fill(&source, &objects).await;
 
-    let plan = CopyPlan {
-        source: source.clone(),
-        dest: dest.clone(),
-        list_prefix: "in/".into(),
-        strip: 3,
-        single_key: None,
-        dest_prefix: "out/".into(),
-    };
+    let plan = CopyPlan::under(source.clone(), dest.clone(), "in/", "out/");
     let options = CopyOptions {
         block_size: BLOCK,
         concurrency: ConcurrencyLimit::Fixed(8),

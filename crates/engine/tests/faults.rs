@@ -84,14 +84,7 @@ async fn copy_through_faults_completes_verified() {
         },
         ..Default::default()
     };
-    let plan = CopyPlan {
-        source,
-        dest,
-        list_prefix: "f/".into(),
-        strip: 2,
-        single_key: None,
-        dest_prefix: "g/".into(),
-    };
+    let plan = CopyPlan::under(source, dest, "f/", "g/");
     let progress = Arc::new(Progress::default());
     let report = copy(plan, options, Filter::default(), progress)
         .await
@@ -160,14 +153,7 @@ async fn failed_uploads_are_aborted() {
     .await
     .unwrap();
     let dest = kit::open(&dest_location).await;
-    let plan = CopyPlan {
-        source,
-        dest: dest.clone(),
-        list_prefix: String::new(),
-        strip: 0,
-        single_key: None,
-        dest_prefix: String::new(),
-    };
+    let plan = CopyPlan::under(source, dest.clone(), "", "");
     let options = CopyOptions {
         block_size: BLOCK,
         retry: RetryPolicy {
@@ -254,14 +240,7 @@ async fn stalled_streams_are_retried() {
     .await
     .unwrap();
     let dest = kit::open(&dest_location).await;
-    let plan = CopyPlan {
-        source,
-        dest: dest.clone(),
-        list_prefix: String::new(),
-        strip: 0,
-        single_key: None,
-        dest_prefix: String::new(),
-    };
+    let plan = CopyPlan::under(source, dest.clone(), "", "");
     let options = CopyOptions {
         block_size: BLOCK,
         stall_timeout: Duration::from_millis(300),
@@ -330,14 +309,7 @@ async fn short_lived_source_urls_are_minted_per_request() {
     let dest = awcopy_store::open(&via_proxy(&dest_location), &OpenOptions::default())
         .await
         .unwrap();
-    let plan = CopyPlan {
-        source,
-        dest,
-        list_prefix: String::new(),
-        strip: 0,
-        single_key: None,
-        dest_prefix: String::new(),
-    };
+    let plan = CopyPlan::under(source, dest, "", "");
     let options = CopyOptions {
         concurrency: ConcurrencyLimit::Fixed(2),
         url_lifetime: Duration::from_secs(2),
@@ -399,14 +371,7 @@ async fn throttling_lowers_only_that_endpoints_limit() {
     )
     .await
     .unwrap();
-    let plan = CopyPlan {
-        source,
-        dest,
-        list_prefix: String::new(),
-        strip: 0,
-        single_key: None,
-        dest_prefix: String::new(),
-    };
+    let plan = CopyPlan::under(source, dest, "", "");
     let options = CopyOptions {
         concurrency: ConcurrencyLimit::Fixed(8),
         retry: RetryPolicy {

@@ -96,14 +96,12 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
         if !list_prefix.is_empty() && !list_prefix.ends_with('/') {
             list_prefix.push('/');
         }
-        CopyPlan {
-            source: source_store,
-            dest: dest_store,
-            strip: list_prefix.len(),
+        CopyPlan::under(
+            source_store,
+            dest_store,
             list_prefix,
-            single_key: None,
-            dest_prefix: directory_prefix(dest.prefix()),
-        }
+            directory_prefix(dest.prefix()),
+        )
     } else {
         let key = source.prefix().to_owned();
         let name_start = key.rfind('/').map_or(0, |i| i + 1);

@@ -361,6 +361,31 @@ impl AzureStore {
         Ok(())
     }
 
+    /// Stages block `id` of `key` from `url` (the whole source, or `range` of it); `what`
+    /// names the operation in errors.
+    async fn stage_from_url(
+        &self,
+        key: &str,
+        id: &[u8],
+        url: &SecretUrl,
+        range: Option<ByteRange>,
+        what: &str,
+    ) -> Result<()> {
+        let options = with_write_encryption!(
+            BlockBlobClientStageBlockFromUrlOptions {
+                source_range: range.map(|r| HttpRange::new(r.start, r.len())),
+                ..Default::default()
+            },
+            &self.encryption
+        );
+        self.blob(key)
+            .block_blob_client()
+            .stage_block_from_url(id, 0, url.expose().to_string(), Some(options))
+            .await
+            .map_err(|e| map_error(e, what))?;
+        Ok(())
+    }
+
     /// Copies a whole blob from a URL as one staged block plus a commit: the fallback for
     /// services without Put Blob From URL (Azurite answers it with 501).
     async fn copy_by_block(
@@ -371,15 +396,8 @@ impl AzureStore {
     ) -> Result<PutResult> {
         let upload = self.create_upload(key, attributes).await?;
         let id = block_id(&upload, 1);
-        let options = with_write_encryption!(
-            BlockBlobClientStageBlockFromUrlOptions::default(),
-            &self.encryption
-        );
-        self.blob(key)
-            .block_blob_client()
-            .stage_block_from_url(&id, 0, url.expose().to_string(), Some(options))
-            .await
-            .map_err(|e| map_error(e, &format!("copy to '{key}' (staging)")))?;
+        self.stage_from_url(key, &id, url, None, &format!("copy to '{key}' (staging)"))
+            .await?;
         let part = PartReceipt {
             number: 1,
             handle: B64.encode(&id),
@@ -731,18 +749,15 @@ impl Store for AzureStore {
             ));
         };
         let id = block_id(upload, number);
-        let options = with_write_encryption!(
-            BlockBlobClientStageBlockFromUrlOptions {
-                source_range: (!range.is_empty()).then(|| HttpRange::new(range.start, range.len())),
-                ..Default::default()
-            },
-            &self.encryption
-        );
-        self.blob(key)
-            .block_blob_client()
-            .stage_block_from_url(&id, 0, url.expose().to_string(), Some(options))
-            .await
-            .map_err(|e| map_error(e, &format!("stage block {number} of '{key}' from URL")))?;
+        let source_range = (!range.is_empty()).then_some(range);
+        self.stage_from_url(
+            key,
+            &id,
+            url,
+            source_range,
+            &format!("stage block {number} of '{key}' from URL"),
+        )
+        .await?;
         Ok(PartReceipt {
             number,
             handle: B64.encode(&id),
