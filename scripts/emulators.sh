@@ -79,6 +79,8 @@ start_emulators() {
   export AWS_SECRET_ACCESS_KEY=awcopy-test-secret-must-never-appear-in-output
   export AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
+  # Jobs go to a catalogue of this run's own, not the user's.
+  export AWCOPY_DB="$EMULATOR_DIR/awcopy.db"
   log "azurite at $AWCOPY_TEST_AZURE_ENDPOINT, moto at $AWCOPY_TEST_S3_ENDPOINT"
 }
 

@@ -16,6 +16,14 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
+    /// The job catalogue (default: $AWCOPY_DB, else $XDG_DATA_HOME/awcopy/awcopy.db).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// The user jobs are recorded for (default: the OS user).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -36,6 +44,44 @@ pub enum Command {
     Mv(CopyArgs),
     /// Compare SOURCE and DEST: objects missing, extra, or different (size and checksum).
     Check(CheckArgs),
+    /// The job catalogue: every cp, sync and mv run, its counters and failures.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+/// `awcopy jobs ...`.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// Every user's jobs, not just yours.
+        #[arg(long)]
+        all_users: bool,
+        /// Only jobs in this state (running, completed, completed-with-failures, failed, ...).
+        #[arg(long, value_name = "STATUS", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<awcopy_jobs::Status>()))]
+        status: Option<awcopy_jobs::Status>,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job: settings, counters, duration, failures summary.
+    Show {
+        /// The job id, or a unique prefix of it.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The objects of a job that failed (the dead-letter list).
+    Failures {
+        /// The job id, or a unique prefix of it.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Arguments of `awcopy sync`.

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
             }
             Command::Mv(args) => commands::cp::run(&cli, args, Mode::Move).await,
             Command::Check(args) => commands::check::run(&cli, args).await,
+            Command::Jobs(command) => commands::jobs::run(&cli, command).await,
         }
     });
     match result {

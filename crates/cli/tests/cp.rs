@@ -841,3 +841,137 @@ async fn overwrite_prompt_asks_on_a_terminal() {
         "{shown}"
     );
 }
+
+/// Every run is a job in the catalogue: listed, shown, with its failures; bad ids are refused
+/// clearly; no secret reaches the catalogue file.
+#[tokio::test]
+async fn runs_are_recorded_as_jobs() {
+    let db = tempfile::tempdir().unwrap();
+    let db_path = db.path().join("jobs.db");
+    let db_arg = db_path.to_str().unwrap();
+    // A local source: a streamed route (Azurite mishandles Put Blob From URL under SAS).
+    let (source_location, _source_dir) = kit::fresh(kit::Kind::Local, "jobsrc").await;
+    let source = kit::open(&source_location).await;
+    put(&source, "ok.txt", b"fine".to_vec()).await;
+    put(&source, "bad\\name", b"refused".to_vec()).await;
+    // The destination is given with a SAS in its URL: it must not be stored.
+    let dest_location = kit::new_azure_container("jobdst").await;
+    let awcopy_store::Location::Azure {
+        account, container, ..
+    } = &dest_location
+    else {
+        unreachable!()
+    };
+    let grant = awcopy_store::azure::sas::SasGrant {
+        permissions: "racwdl".into(),
+        start: None,
+        expiry: time::OffsetDateTime::now_utc() + std::time::Duration::from_secs(600),
+        protocol: None,
+    };
+    let key = awcopy_store::Secret::new(awcopy_store::azure::credentials::DEV_KEY);
+    let sas = awcopy_store::azure::sas::account_sas(account, &key, &grant).unwrap();
+    let dest_url = format!("{}/{container}/?{}", kit::azure_endpoint(), sas.expose());
+
+    let run = |args: &[&str]| {
+        let mut all = vec!["--db", db_arg, "--user", "carol"];
+        all.extend_from_slice(args);
+        awcopy_with_env(&all, &[("AZURE_STORAGE_CONNECTION_STRING", "")])
+    };
+    let output = run(&[
+        "cp",
+        "-r",
+        "--name-policy",
+        "fail",
+        "--job-name",
+        "nightly",
+        &source_location.to_string(),
+        &dest_url,
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("(completed-with-failures)"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stdout(&output).contains("failed: 1"), "{}", stdout(&output));
+
+    let output = run(&["jobs", "list", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let jobs: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!(
+        (
+            job["status"].as_str(),
+            job["user"].as_str(),
+            job["name"].as_str()
+        ),
+        (
+            Some("completed-with-failures"),
+            Some("carol"),
+            Some("nightly")
+        )
+    );
+    assert_eq!(
+        (
+            job["objects_copied"].as_i64(),
+            job["objects_failed"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    let id = job["id"].as_str().unwrap();
+
+    let output = run(&["jobs", "failures", &id[..8]]);
+    assert!(
+        stdout(&output).starts_with("bad\\name\t1 attempts\tusage:"),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(&["jobs", "show", &id[..6]]);
+    assert!(
+        stdout(&output).contains("status     completed-with-failures"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(run(&["jobs", "list"]).status.success());
+    assert_eq!(
+        run(&["jobs", "list", "--json", "--user", "dave"])
+            .stdout
+            .len(),
+        0,
+        "only carol's jobs"
+    );
+
+    assert_fails(
+        &run(&["jobs", "show", "ffffffff"]),
+        4,
+        &["no job with id 'ffffffff'"],
+    );
+    assert!(
+        run(&["cp", "-r", &source_location.to_string(), &dest_url])
+            .status
+            .code()
+            == Some(0)
+    );
+    assert_fails(&run(&["jobs", "show", ""]), 2, &["ambiguous"]);
+    assert_fails(
+        &run(&["jobs", "list", "--status", "sleeping"]),
+        2,
+        &["not a status"],
+    );
+
+    // Neither the SAS signature nor any key is in the catalogue, WAL included.
+    let signature = sas.expose().split("sig=").nth(1).unwrap().to_owned();
+    for entry in std::fs::read_dir(db.path()).unwrap().flatten() {
+        let bytes = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap()).into_owned();
+        kit::assert_no_secrets(&bytes);
+        assert!(
+            !bytes.contains(&signature),
+            "the SAS signature is in {}",
+            entry.path().display()
+        );
+    }
+}

@@ -758,9 +758,16 @@ impl Executor {
             page_size: Some(1),
             ..ListRequest::default()
         };
-        match dest.list(probe).try_next().await {
+        let probed = self
+            .retry(|| {
+                let probe = probe.clone();
+                async move { self.on(Side::Dest, dest.list(probe).try_next()).await }
+            })
+            .await;
+        match probed {
             Err(err) if err.kind() == ErrorKind::NotFound => {
-                dest.create_root().await?;
+                self.retry(|| self.on(Side::Dest, dest.create_root()))
+                    .await?;
                 self.note_once(format!("created {}", dest.display_root()));
                 Ok(())
             }

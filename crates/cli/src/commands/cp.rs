@@ -16,9 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::args::{Cli, CopyArgs, FilterArgs};
-use crate::commands::estimate;
+use crate::commands::{estimate, jobs};
 use crate::failure::{about, code, Failure};
 use crate::output::{human, progress_bar};
+use awcopy_jobs::{NewJob, Recorder, Status};
 
 /// Which of the copying commands runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,19 +153,53 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
     });
     let mut options = options;
     if let Some(pricing) = &pricing {
-        let sink: Arc<dyn EventSink> = pricing.clone();
-        options.events = Some(match options.events.take() {
-            Some(other) => Arc::new(Tee(vec![other, sink])),
-            None => sink,
-        });
+        add_sink(&mut options, pricing.clone());
     }
+    // Every real run is a job in the catalogue, its objects' outcomes recorded as they happen.
+    let job = match args.dry_run {
+        true => None,
+        false => {
+            let catalog = jobs::catalog(cli).await?;
+            let record = catalog
+                .create_job(new_job(cli, args, mode, &source, &dest))
+                .await?;
+            let recorder = Arc::new(Recorder::new(catalog.clone(), record.id.clone()));
+            add_sink(&mut options, recorder.clone());
+            Some((catalog, record, recorder))
+        }
+    };
     let progress = Arc::new(Progress::default());
     let bar = (!args.json).then(|| progress_bar(progress.clone()));
     let result = copy(plan, options, filter, progress).await;
     if let Some(bar) = bar {
         bar.finish();
     }
-    let report = result.map_err(about("SOURCE"))?;
+    let mut job_id = None;
+    if let Some((catalog, record, recorder)) = job {
+        let recorder = Arc::into_inner(recorder).expect("the copy has let go of its sinks");
+        recorder.finish().await?;
+        let (status, counts) = match &result {
+            Ok(r) if r.failures.is_empty() => (Status::Completed, counts(r)),
+            Ok(r) => (Status::CompletedWithFailures, counts(r)),
+            Err(_) => (Status::Failed, Default::default()),
+        };
+        catalog
+            .finish_job(&record.id, status, counts.0, counts.1, counts.2, counts.3)
+            .await?;
+        match &result {
+            // A job that could not run says so in its one error line.
+            Err(_) => job_id = Some(record.id),
+            Ok(_) if !args.json => println!("Job {} ({})", record.id, status.as_str()),
+            Ok(_) => {}
+        }
+    }
+    let report = result.map_err(|e| {
+        let mut failure = about("SOURCE")(e);
+        if let Some(id) = &job_id {
+            failure.message = format!("{} (job {id})", failure.message);
+        }
+        failure
+    })?;
     if let Some(path) = &args.mapping {
         write_manifest(path, &report)?;
     }
@@ -218,6 +253,54 @@ impl EventSink for PlannedCost {
         if let (Action::Planned, Some(size)) = (event.action, event.size) {
             self.0.lock().expect("estimator lock").add(size);
         }
+    }
+}
+
+/// Adds an event sink beside those already set.
+fn add_sink(options: &mut CopyOptions, sink: Arc<dyn EventSink>) {
+    options.events = Some(match options.events.take() {
+        Some(other) => Arc::new(Tee(vec![other, sink])),
+        None => sink,
+    });
+}
+
+/// A job's counters from its report: (copied objects, bytes), skipped, failed, mapped.
+fn counts(report: &CopyReport) -> ((u64, u64), u64, u64, u64) {
+    (
+        (report.objects_copied, report.bytes_copied),
+        report.objects_skipped + report.objects_kept + report.names_skipped,
+        report.failures.len() as u64,
+        report.names_mapped.len() as u64,
+    )
+}
+
+/// The catalogue record of this run: locations as shown (no secrets) and the settings.
+fn new_job(cli: &Cli, args: &CopyArgs, mode: Mode, source: &Location, dest: &Location) -> NewJob {
+    let command = match mode {
+        Mode::Copy => "cp",
+        Mode::Sync { .. } => "sync",
+        Mode::Move => "mv",
+    };
+    let spec = serde_json::json!({
+        "recursive": args.recursive,
+        "delete": mode == Mode::Sync { delete: true },
+        "block_size": args.block_size,
+        "concurrency": format!("{:?}", args.concurrency),
+        "overwrite": args.overwrite.map(|o| format!("{o:?}")),
+        "name_policy": format!("{:?}", args.name_policy),
+        "include": args.filters.include,
+        "exclude": args.filters.exclude,
+        "include_regex": args.filters.include_regex,
+        "exclude_regex": args.filters.exclude_regex,
+        "encrypt": args.encrypt.as_deref().map(|e| e.split(':').next().unwrap_or_default().to_owned()),
+    });
+    NewJob {
+        user: jobs::user(cli),
+        name: args.job_name.clone(),
+        command: command.to_owned(),
+        source: source.to_string(),
+        dest: dest.to_string(),
+        spec,
     }
 }
 

@@ -3,4 +3,5 @@
 pub mod check;
 pub mod cp;
 pub mod estimate;
+pub mod jobs;
 pub mod ls;
