@@ -101,6 +101,22 @@ macro_rules! with_attributes {
     }};
 }
 
+/// The content headers of a listing's or a download's blob properties (the SDK has one type
+/// for each, with the same fields).
+macro_rules! content_headers {
+    ($properties:expr) => {
+        ObjectAttributes {
+            content_type: $properties.content_type,
+            content_encoding: $properties.content_encoding,
+            content_language: $properties.content_language,
+            content_disposition: $properties.content_disposition,
+            cache_control: $properties.cache_control,
+            user_metadata: BTreeMap::new(),
+            tags: BTreeMap::new(),
+        }
+    };
+}
+
 /// Customer-provided key headers, for option structs that read or write blob content.
 macro_rules! with_customer_key {
     ($options:expr, $encryption:expr) => {{
@@ -240,15 +256,7 @@ fn meta_from_item(item: BlobItem) -> Option<ObjectMeta> {
         .map(|e| e.to_string().trim_matches('"').to_owned());
     meta.last_modified = properties.last_modified;
     meta.checksums.md5 = properties.content_md5.and_then(|m| m.try_into().ok());
-    meta.attributes = ObjectAttributes {
-        content_type: properties.content_type,
-        content_encoding: properties.content_encoding,
-        content_language: properties.content_language,
-        content_disposition: properties.content_disposition,
-        cache_control: properties.cache_control,
-        user_metadata: BTreeMap::new(),
-        tags: BTreeMap::new(),
-    };
+    meta.attributes = content_headers!(properties);
     (meta.attributes.user_metadata, meta.checksums.crc64nvme) =
         split_metadata(item.metadata.and_then(|m| m.values).unwrap_or_default());
     Some(meta)
@@ -648,17 +656,13 @@ impl Store for AzureStore {
         let (user_metadata, crc) = split_metadata(properties.metadata);
         meta.checksums.crc64nvme = crc;
         meta.attributes = ObjectAttributes {
-            content_type: properties.content_type,
-            content_encoding: properties.content_encoding,
-            content_language: properties.content_language,
-            content_disposition: properties.content_disposition,
-            cache_control: properties.cache_control,
             user_metadata,
             tags: if tag_count > 0 {
                 self.tags(key).await?
             } else {
                 BTreeMap::new()
             },
+            ..content_headers!(properties)
         };
         let what = format!("read '{key}'");
         let body = result.body.map_err(move |e| map_error(e, &what)).boxed();
