@@ -454,7 +454,7 @@ fn refuse_overlap(source: &Location, dest: &Location, recursive: bool) -> Result
         let full = |root: &str, prefix: &str| format!("{}/{}", root.trim_end_matches('/'), prefix);
         let s = full(&source_root, &directory_prefix(source.prefix()));
         let d = full(&dest_root, &directory_prefix(dest.prefix()));
-        d.starts_with(&s) || s.starts_with(&d) && s == d
+        d.starts_with(&s)
     };
     if same_object || inside {
         return Err(Failure::usage(format!(

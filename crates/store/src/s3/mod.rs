@@ -85,29 +85,6 @@ macro_rules! attributes_of {
     };
 }
 
-/// Server-side encryption headers, for builders that write a new object.
-macro_rules! with_write_encryption {
-    ($builder:expr, $encryption:expr) => {{
-        let builder = $builder;
-        match $encryption {
-            Some(Encryption::S3Managed) => {
-                builder.server_side_encryption(ServerSideEncryption::Aes256)
-            }
-            Some(Encryption::S3Kms(key)) => builder
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .set_ssekms_key_id(key.clone()),
-            Some(Encryption::S3CustomerKey(key)) => {
-                let (key, md5) = customer_key_headers(key.expose());
-                builder
-                    .sse_customer_algorithm("AES256")
-                    .sse_customer_key(key)
-                    .sse_customer_key_md5(md5)
-            }
-            _ => builder,
-        }
-    }};
-}
-
 /// SSE-C headers, for builders that read or add to an SSE-C object.
 macro_rules! with_customer_key {
     ($builder:expr, $encryption:expr) => {{
@@ -121,6 +98,22 @@ macro_rules! with_customer_key {
                     .sse_customer_key_md5(md5)
             }
             _ => builder,
+        }
+    }};
+}
+
+/// Server-side encryption headers, for builders that write a new object.
+macro_rules! with_write_encryption {
+    ($builder:expr, $encryption:expr) => {{
+        let builder = $builder;
+        match $encryption {
+            Some(Encryption::S3Managed) => {
+                builder.server_side_encryption(ServerSideEncryption::Aes256)
+            }
+            Some(Encryption::S3Kms(key)) => builder
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .set_ssekms_key_id(key.clone()),
+            other => with_customer_key!(builder, other),
         }
     }};
 }
