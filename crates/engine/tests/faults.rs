@@ -14,6 +14,15 @@ use std::time::Duration;
 
 const BLOCK: u64 = 5 << 20;
 
+/// The S3 bucket at `location`, reached through `proxy`.
+async fn s3_through(proxy: &FaultProxy, location: &Location) -> Arc<dyn awcopy_store::Store> {
+    let options = OpenOptions {
+        s3_endpoint: Some(proxy.url()),
+        ..Default::default()
+    };
+    awcopy_store::open(location, &options).await.unwrap()
+}
+
 fn faults() -> Faults {
     Faults {
         throttle_rate: 0.05,
@@ -53,15 +62,7 @@ async fn copy_through_faults_completes_verified() {
     let azure_upstream = kit::azure_endpoint();
     let azure_base = azure_upstream.trim_end_matches("/devstoreaccount1");
     let azure_proxy = FaultProxy::start(azure_base, faults()).await;
-    let source = awcopy_store::open(
-        &source_location,
-        &OpenOptions {
-            s3_endpoint: Some(s3_proxy.url()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let source = s3_through(&s3_proxy, &source_location).await;
     let Location::Azure { container, .. } = &dest_location else {
         unreachable!()
     };
@@ -143,15 +144,7 @@ async fn failed_uploads_are_aborted() {
         ..Faults::default()
     };
     let proxy = FaultProxy::start(&kit::s3_endpoint(), cut_everything).await;
-    let source = awcopy_store::open(
-        &source_location,
-        &OpenOptions {
-            s3_endpoint: Some(proxy.url()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let source = s3_through(&proxy, &source_location).await;
     let dest = kit::open(&dest_location).await;
     let plan = CopyPlan::under(source, dest.clone(), "", "");
     let options = CopyOptions {
@@ -214,31 +207,30 @@ async fn stalled_streams_are_retried() {
     let source_location = kit::new_s3_bucket("stallsrc").await;
     let (dest_location, _dir) = kit::fresh(kit::Kind::Local, "stalldst").await;
     let source_direct = kit::open(&source_location).await;
-    let data = kit::pattern(4 * BLOCK as usize + 3, 6);
-    source_direct
-        .put(
-            "s.bin",
-            data.clone().into(),
-            &ObjectAttributes::default(),
-            None,
-        )
-        .await
-        .unwrap();
+    // Four objects of five blocks: 20 ranged reads, so at a 40% stall rate some stall (the
+    // chance that none does is 0.6^20, about 4 in 100,000).
+    let mut objects = Vec::new();
+    for i in 0..4 {
+        let data = kit::pattern(4 * BLOCK as usize + 3, 6 + i);
+        let key = format!("s{i}.bin");
+        source_direct
+            .put(
+                &key,
+                data.clone().into(),
+                &ObjectAttributes::default(),
+                None,
+            )
+            .await
+            .unwrap();
+        objects.push((key, data));
+    }
     let stalls = Faults {
         stall_rate: 0.4,
         ranged_only: true,
         ..Faults::default()
     };
     let proxy = FaultProxy::start(&kit::s3_endpoint(), stalls).await;
-    let source = awcopy_store::open(
-        &source_location,
-        &OpenOptions {
-            s3_endpoint: Some(proxy.url()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let source = s3_through(&proxy, &source_location).await;
     let dest = kit::open(&dest_location).await;
     let plan = CopyPlan::under(source, dest.clone(), "", "");
     let options = CopyOptions {
@@ -264,8 +256,13 @@ async fn stalled_streams_are_retried() {
         proxy.counters.stalls.load(Ordering::Relaxed) > 0,
         "streams were stalled"
     );
-    let got = dest.get("s.bin", None).await.unwrap();
-    assert!(got.body.try_collect::<Vec<_>>().await.unwrap().concat() == data);
+    for (key, data) in &objects {
+        let got = dest.get(key, None).await.unwrap();
+        assert!(
+            got.body.try_collect::<Vec<_>>().await.unwrap().concat() == *data,
+            "bytes of {key}"
+        );
+    }
 }
 
 /// Source URLs live two seconds here, and the job takes over twice as long: each request mints
@@ -362,15 +359,7 @@ async fn throttling_lowers_only_that_endpoints_limit() {
         ..Faults::default()
     };
     let proxy = FaultProxy::start(&kit::s3_endpoint(), throttling).await;
-    let dest = awcopy_store::open(
-        &dest_location,
-        &OpenOptions {
-            s3_endpoint: Some(proxy.url()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let dest = s3_through(&proxy, &dest_location).await;
     let plan = CopyPlan::under(source, dest, "", "");
     let options = CopyOptions {
         concurrency: ConcurrencyLimit::Fixed(8),
