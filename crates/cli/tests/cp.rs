@@ -862,14 +862,7 @@ async fn runs_are_recorded_as_jobs() {
     else {
         unreachable!()
     };
-    let grant = awcopy_store::azure::sas::SasGrant {
-        permissions: "racwdl".into(),
-        start: None,
-        expiry: time::OffsetDateTime::now_utc() + std::time::Duration::from_secs(600),
-        protocol: None,
-    };
-    let key = awcopy_store::Secret::new(awcopy_store::azure::credentials::DEV_KEY);
-    let sas = awcopy_store::azure::sas::account_sas(account, &key, &grant).unwrap();
+    let sas = kit::account_sas(account, "racwdl");
     let dest_url = format!("{}/{container}/?{}", kit::azure_endpoint(), sas.expose());
 
     let run = |args: &[&str]| {

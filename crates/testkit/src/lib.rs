@@ -196,3 +196,15 @@ pub async fn fresh(kind: Kind, hint: &str) -> (Location, Option<tempfile::TempDi
         }
     }
 }
+
+/// An account SAS for the emulator's account, valid ten minutes, with `permissions` (e.g. `rl`).
+pub fn account_sas(account: &str, permissions: &str) -> awcopy_store::Secret {
+    use awcopy_store::azure::{credentials::DEV_KEY, sas};
+    let grant = sas::SasGrant {
+        permissions: permissions.to_owned(),
+        start: None,
+        expiry: time::OffsetDateTime::now_utc() + std::time::Duration::from_secs(600),
+        protocol: None,
+    };
+    sas::account_sas(account, &awcopy_store::Secret::new(DEV_KEY), &grant).expect("minting a SAS")
+}
