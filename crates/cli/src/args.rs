@@ -82,6 +82,52 @@ pub enum JobsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Continue a job that was paused (Ctrl-C), failed, or whose process died: it lists only
+    /// what it had not listed, skips what it copied, and reuses staged blocks. Credentials
+    /// come from the environment again.
+    Resume {
+        /// The job id, or a unique prefix of it.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The source again, with the SAS or signature the job does not keep (same place).
+        #[arg(long, value_name = "LOCATION")]
+        source: Option<String>,
+        /// The destination again, with the SAS the job does not keep (same place).
+        #[arg(long, value_name = "LOCATION")]
+        dest: Option<String>,
+    },
+    /// Copy the failed objects of a finished job again, and only those.
+    Retry {
+        /// The job id, or a unique prefix of it.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The source again, with the SAS or signature the job does not keep (same place).
+        #[arg(long, value_name = "LOCATION")]
+        source: Option<String>,
+        /// The destination again, with the SAS the job does not keep (same place).
+        #[arg(long, value_name = "LOCATION")]
+        dest: Option<String>,
+        /// Another name policy for this retry (e.g. map, for names the first run refused).
+        #[arg(long, value_name = "POLICY", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<awcopy_engine::copy::NamePolicy>()))]
+        name_policy: Option<awcopy_engine::copy::NamePolicy>,
+    },
+    /// Cancel a job: stop it if it runs here, abort its multipart uploads and drop the blocks
+    /// it staged. What it copied stays.
+    Cancel {
+        /// The job id, or a unique prefix of it.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Delete finished jobs (completed, with failures, or cancelled) older than AGE from the
+    /// catalogue.
+    Clean {
+        /// e.g. 30d, 12h.
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        older_than: std::time::Duration,
+        /// Every user's jobs, not just yours.
+        #[arg(long)]
+        all_users: bool,
+    },
 }
 
 /// Arguments of `awcopy sync`.
@@ -189,6 +235,11 @@ pub struct CopyArgs {
     /// Answer yes to every question (overwrite prompts, mv and sync --delete confirmations).
     #[arg(short, long)]
     pub yes: bool,
+
+    /// Start a new job even though an unfinished one copies the same SOURCE to DEST (by
+    /// default awcopy points at that job: `awcopy jobs resume ID` continues it).
+    #[arg(long)]
+    pub new: bool,
 }
 
 /// Arguments of `awcopy check`.

@@ -17,6 +17,8 @@ pub mod code {
     pub const NETWORK: u8 = 5;
     /// The service or the local system failed.
     pub const SERVICE: u8 = 6;
+    /// Stopped by Ctrl-C (the job is paused and can be resumed), as shells report SIGINT.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// A failed command: what to tell the user and how to exit.
@@ -57,6 +59,7 @@ impl From<StoreError> for Failure {
             | ErrorKind::Integrity
             | ErrorKind::CopySourceUnreachable
             | ErrorKind::Other => code::SERVICE,
+            ErrorKind::Interrupted => code::INTERRUPTED,
         };
         Self {
             message: err.to_string(),

@@ -943,6 +943,37 @@ async fn runs_are_recorded_as_jobs() {
         4,
         &["no job with id 'ffffffff'"],
     );
+
+    // The refused name, retried under the map policy; the SAS is given again, as the
+    // catalogue does not keep it.
+    let dest = kit::open(&dest_location).await;
+    assert_eq!(contents(&dest, "").await.len(), 1);
+    assert_fails(
+        &run(&["jobs", "resume", &id[..8]]),
+        2,
+        &["finished (with failures)", "awcopy jobs retry"],
+    );
+    let output = run(&[
+        "jobs",
+        "retry",
+        &id[..8],
+        "--dest",
+        &dest_url,
+        "--name-policy",
+        "map",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Retrying 1 failed objects")
+            && stdout(&output).contains("(completed)"),
+        "{}",
+        stdout(&output)
+    );
+    let copied = contents(&dest, "").await;
+    assert_eq!(copied.len(), 2, "{:?}", copied.keys());
+    assert!(copied.values().any(|v| v == b"refused"));
+    assert!(run(&["jobs", "failures", id]).stdout.is_empty());
+    assert_fails(&run(&["jobs", "retry", id]), 2, &["has no failed objects"]);
     assert!(
         run(&["cp", "-r", &source_location.to_string(), &dest_url])
             .status
@@ -955,6 +986,13 @@ async fn runs_are_recorded_as_jobs() {
         2,
         &["not a status"],
     );
+    let output = run(&["jobs", "clean", "--older-than", "0s"]);
+    assert!(
+        stdout(&output).starts_with("Deleted 2 finished jobs"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(run(&["jobs", "list", "--json"]).stdout.is_empty());
 
     // Neither the SAS signature nor any key is in the catalogue, WAL included.
     let signature = sas.expose().split("sig=").nth(1).unwrap().to_owned();

@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use md5::Digest as _;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,8 +26,9 @@ use crate::concurrency::{spawn_controller, Concurrency};
 use crate::estimate::Route;
 use crate::events::{Action, EventSink, ObjectEvent};
 use crate::filter::Filter;
+use crate::journal::{Journal, ListRange, ResumeFrom, StagedUpload, Stop, UploadRecord};
 use crate::limits::Limits;
-use crate::lister::{list_parallel, ListerConfig};
+use crate::lister::{list_parallel, list_ranges, ListJournal, ListerConfig};
 use crate::overwrite::{decide, Confirm, Overwrite};
 use crate::retry::{RetryPolicy, RetryStats};
 
@@ -66,6 +67,13 @@ pub struct CopyOptions {
     pub bandwidth: Option<u64>,
     /// A read that brings no byte for this long is a stalled stream, retried as a network error.
     pub stall_timeout: Duration,
+    /// Where listing progress and staged blocks are recorded, for resume.
+    pub journal: Option<Arc<dyn Journal>>,
+    /// Cancelled to stop: no new object or block starts, those in flight finish (for at most
+    /// `drain_timeout`), staged uploads are kept for resume.
+    pub stop: Option<Stop>,
+    /// How long a stop waits for work in flight.
+    pub drain_timeout: Duration,
 }
 
 /// How many blocks and small objects may be in flight.
@@ -131,6 +139,9 @@ impl Default for CopyOptions {
             max_rps: None,
             bandwidth: None,
             stall_timeout: Duration::from_secs(60),
+            journal: None,
+            stop: None,
+            drain_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -151,6 +162,8 @@ pub struct CopyPlan {
     pub strip: usize,
     /// Prefix of every destination key.
     pub dest_prefix: String,
+    /// What a previous run of the job left to do; `None` for a new job.
+    pub resume: Option<ResumeFrom>,
 }
 
 impl CopyPlan {
@@ -169,6 +182,7 @@ impl CopyPlan {
             list_prefix,
             single_key: None,
             dest_prefix: dest_prefix.into(),
+            resume: None,
         }
     }
 
@@ -199,6 +213,8 @@ pub struct Progress {
     pub objects_failed: AtomicU64,
     /// Source objects deleted after their copy (`mv`).
     pub objects_deleted: AtomicU64,
+    /// Blocks a previous run staged, used instead of sent again.
+    pub blocks_reused: AtomicU64,
     /// Bytes that passed through this machine.
     pub bytes_streamed: AtomicU64,
     /// Bytes copied by the services themselves.
@@ -273,6 +289,8 @@ pub struct CopyReport {
     pub bytes_streamed: u64,
     /// Bytes the services copied without this machine.
     pub bytes_server_side: u64,
+    /// Blocks a previous run of the job staged, used again rather than sent again.
+    pub blocks_reused: u64,
     /// Requests retried.
     pub retries: u64,
     /// Of which throttled.
@@ -283,6 +301,8 @@ pub struct CopyReport {
     pub notes: Vec<String>,
     /// Whether this was a dry run.
     pub dry_run: bool,
+    /// Whether a stop ended it before everything was done (the job can resume).
+    pub interrupted: bool,
 }
 
 /// A staged part and, for streamed parts, its CRC-64/NVME and length (combined into the
@@ -311,6 +331,8 @@ struct Executor {
     /// Set once the destination root is known to exist (created, if need be, just before the
     /// first write, so a job that finds nothing to copy creates nothing).
     dest_ready: tokio::sync::OnceCell<()>,
+    /// Uploads a previous run began, by source key, taken as their objects come up.
+    staged: Mutex<HashMap<String, StagedUpload>>,
 }
 
 /// Copies what `plan` names. Errors that stop the whole job (listing failed, the source
@@ -321,6 +343,8 @@ pub async fn copy(
     filter: Filter,
     progress: Arc<Progress>,
 ) -> Result<CopyReport, StoreError> {
+    let mut plan = plan;
+    let resume = plan.resume.take();
     let started = Instant::now();
     let route = Route::between(plan.source.capabilities(), plan.dest.capabilities());
     let dest_limit = Arc::new(new_limit(options.concurrency));
@@ -345,9 +369,26 @@ pub async fn copy(
         dest_ready: tokio::sync::OnceCell::new(),
         mapped: Mutex::new(Vec::new()),
         metadata_mapped: Mutex::new(Vec::new()),
+        staged: Mutex::new(
+            resume
+                .as_ref()
+                .map(|r| r.uploads.clone())
+                .unwrap_or_default(),
+        ),
     });
 
     let mut existing = executor.existing_dest_objects().await?;
+    if let (Some(existing), Some(resume)) = (&mut existing, &resume) {
+        // Objects a previous run finished are not listed again; their copies are no extras.
+        let pending: HashSet<&str> = resume.pending.iter().map(|m| m.key.as_str()).collect();
+        for key in resume
+            .known
+            .iter()
+            .filter(|k| !pending.contains(k.as_str()))
+        {
+            existing.remove(&executor.dest_name(key));
+        }
+    }
     let (mut kept, mut names_skipped) = (0u64, 0u64);
     let mut objects = match &executor.plan.single_key {
         Some(key) => {
@@ -356,12 +397,7 @@ pub async fn copy(
             tx.send(Ok(meta)).await.expect("receiver alive");
             rx
         }
-        None => list_parallel(
-            executor.plan.source.clone(),
-            &executor.plan.list_prefix,
-            executor.options.lister.clone(),
-            executor.progress.retry.clone(),
-        ),
+        None => executor.objects_to_copy(resume),
     };
 
     let controllers = [Side::Source, Side::Dest].map(|side| {
@@ -387,12 +423,17 @@ pub async fn copy(
     let mut tasks = tokio::task::JoinSet::new();
     let mut failures = Vec::new();
     let (mut copied, mut copied_bytes) = (0u64, 0u64);
+    // Set when the stop left something undone: objects cut short, or not started.
+    let (mut cut_short, mut left_early) = (false, false);
     let mut record =
         |result: Result<Result<u64, ObjectFailure>, tokio::task::JoinError>| match result {
             Ok(Ok(size)) => {
                 copied += 1;
                 copied_bytes += size;
             }
+            // Stopped objects stay unfinished in the journal: a resume copies them.
+            Ok(Err(failure)) if failure.kind == ErrorKind::Interrupted => cut_short = true,
+            Err(e) if e.is_cancelled() => cut_short = true,
             Ok(Err(failure)) => failures.push(failure),
             Err(e) => failures.push(ObjectFailure {
                 key: String::new(),
@@ -400,7 +441,19 @@ pub async fn copy(
                 message: format!("copy task failed: {e}"),
             }),
         };
-    while let Some(item) = objects.recv().await {
+    let stop = executor.options.stop.clone();
+    loop {
+        let item = tokio::select! {
+            biased;
+            () = stopped(&stop) => {
+                left_early = true;
+                break;
+            }
+            item = objects.recv() => match item {
+                Some(item) => item,
+                None => break,
+            },
+        };
         let meta = item?;
         // A source object, even one the filter leaves out, keeps its destination copy from
         // counting as an extra.
@@ -444,6 +497,10 @@ pub async fn copy(
             .bytes_listed
             .fetch_add(meta.size, Ordering::Relaxed);
         let slot = slots.clone().acquire_owned().await.expect("semaphore open");
+        if executor.check_stop().is_err() {
+            left_early = true;
+            break;
+        }
         let executor = executor.clone();
         tasks.spawn(async move {
             let _slot = slot;
@@ -453,12 +510,36 @@ pub async fn copy(
             record(done);
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        record(done);
+    drop(objects);
+    // Work in flight finishes; once a stop comes (before or during this wait), for at most
+    // the drain timeout.
+    let drained = {
+        let drain = async {
+            while let Some(done) = tasks.join_next().await {
+                record(done);
+            }
+        };
+        tokio::pin!(drain);
+        tokio::select! {
+            () = &mut drain => true,
+            () = stopped(&stop) => {
+                tokio::time::timeout(executor.options.drain_timeout, &mut drain)
+                    .await
+                    .is_ok()
+            }
+        }
+    };
+    if !drained {
+        tasks.abort_all();
+        while let Some(done) = tasks.join_next().await {
+            record(done);
+        }
     }
+    let interrupted = left_early || cut_short;
 
     // What is left of the destination listing has no source object: the extras.
     let deleted_extras = match existing.filter(|_| executor.options.delete_extras) {
+        Some(_) if interrupted => 0,
         Some(extras) if failures.is_empty() => {
             // Like the source side, only objects the filter takes are candidates.
             let prefix_len = executor.plan.dest_prefix.len();
@@ -504,12 +585,27 @@ pub async fn copy(
         failures,
         bytes_streamed: executor.progress.bytes_streamed.load(Ordering::Relaxed),
         bytes_server_side: executor.progress.bytes_server_side.load(Ordering::Relaxed),
+        blocks_reused: executor.progress.blocks_reused.load(Ordering::Relaxed),
         retries: retry.retries.load(Ordering::Relaxed),
         throttled: retry.throttled.load(Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),
         notes: executor.notes.into_inner().unwrap_or_default(),
         dry_run: executor.options.dry_run,
+        interrupted,
     })
+}
+
+/// Resolves when `stop` is cancelled; never without one.
+async fn stopped(stop: &Option<Stop>) {
+    match stop {
+        Some(stop) => stop.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The error of work refused or cut short because the job is stopping.
+fn interrupted() -> StoreError {
+    StoreError::new(ErrorKind::Interrupted, "stopped before it finished")
 }
 
 /// Reads a body into memory, with its CRC, checking it has exactly `expected` bytes; paced
@@ -576,6 +672,148 @@ fn verify_source(meta: &ObjectMeta, bytes: &[u8], crc: u64) -> Result<(), StoreE
 }
 
 impl Executor {
+    /// `Err(Interrupted)` once the job is stopping: nothing new starts.
+    fn check_stop(&self) -> Result<(), StoreError> {
+        match &self.options.stop {
+            Some(stop) if stop.is_cancelled() => Err(interrupted()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The destination key `source_key` is stored under, mapped if the destination needs it.
+    fn dest_name(&self, source_key: &str) -> String {
+        let wanted = self.plan.dest_key(source_key);
+        self.plan.dest.mapped_name(&wanted).unwrap_or(wanted)
+    }
+
+    /// The source objects to copy: for a resumed job, those listed before and not finished,
+    /// then the ranges it had not listed to their end (passing over keys it met already);
+    /// else everything under the prefix. Listing progress goes to the journal.
+    fn objects_to_copy(
+        &self,
+        resume: Option<ResumeFrom>,
+    ) -> tokio::sync::mpsc::Receiver<Result<ObjectMeta, StoreError>> {
+        let journal = self.options.journal.clone();
+        let resume = resume.unwrap_or_else(|| {
+            let whole = ListRange::whole(0);
+            if let Some(journal) = &journal {
+                journal.range_opened(&whole);
+            }
+            ResumeFrom {
+                ranges: vec![whole],
+                next_range_id: 1,
+                ..ResumeFrom::default()
+            }
+        });
+        let mut listed = list_ranges(
+            self.plan.source.clone(),
+            &self.plan.list_prefix,
+            self.options.lister.clone(),
+            self.progress.retry.clone(),
+            resume.ranges,
+            journal.map(|journal| ListJournal {
+                journal,
+                next_id: resume.next_range_id,
+            }),
+        );
+        let (tx, rx) = tokio::sync::mpsc::channel(self.options.lister.channel_capacity.max(1));
+        let (pending, known) = (resume.pending, resume.known);
+        tokio::spawn(async move {
+            for meta in pending {
+                if tx.send(Ok(meta)).await.is_err() {
+                    return;
+                }
+            }
+            while let Some(item) = listed.recv().await {
+                if matches!(&item, Ok(meta) if known.contains(&meta.key)) {
+                    continue;
+                }
+                if tx.send(item).await.is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+
+    /// The upload to stage `head`'s parts in, and the parts already staged by number: the
+    /// upload a previous run began, when its source is unchanged and the destination still
+    /// has it, else a new one (journaled).
+    async fn open_upload(
+        &self,
+        head: &ObjectMeta,
+        dest_key: &str,
+        attributes: &ObjectAttributes,
+        need_crc: bool,
+    ) -> Result<(UploadId, HashMap<u32, PartReceipt>), StoreError> {
+        let dest = &self.plan.dest;
+        let part_size = self.part_size(head.size);
+        let staged = self.staged.lock().expect("staged lock").remove(&head.key);
+        if let Some(staged) = staged {
+            let record = &staged.record;
+            let usable = record.dest_key == dest_key
+                && record.part_size == part_size
+                && record.source_size == head.size
+                && record.source_etag == head.etag;
+            let present = match usable {
+                true => {
+                    self.retry(|| self.on(Side::Dest, dest.list_parts(dest_key, &record.upload)))
+                        .await
+                }
+                false => Err(StoreError::new(ErrorKind::NotFound, "the source changed")),
+            };
+            match present {
+                Ok(present) => {
+                    let present: HashMap<u32, String> =
+                        present.into_iter().map(|p| (p.number, p.handle)).collect();
+                    let parts: HashMap<u32, PartReceipt> = staged
+                        .parts
+                        .into_iter()
+                        .filter(|p| present.get(&p.number) == Some(&p.handle))
+                        .filter(|p| !need_crc || p.crc64nvme.is_some())
+                        .map(|p| (p.number, p))
+                        .collect();
+                    return Ok((staged.record.upload, parts));
+                }
+                Err(err) if err.kind() == ErrorKind::NotFound => {
+                    // Gone, or of another source: start over, leaving nothing behind.
+                    let _ = dest.abort_upload(&record.dest_key, &record.upload).await;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let upload = self
+            .retry(|| self.on(Side::Dest, dest.create_upload(dest_key, attributes)))
+            .await?;
+        if let Some(journal) = &self.options.journal {
+            journal.upload_started(
+                &head.key,
+                &UploadRecord {
+                    dest_key: dest_key.to_owned(),
+                    upload: upload.clone(),
+                    part_size,
+                    source_size: head.size,
+                    source_etag: head.etag.clone(),
+                },
+            );
+        }
+        Ok((upload, HashMap::new()))
+    }
+
+    /// Journals a part just staged for source object `key`.
+    fn part_staged(&self, key: &str, part: &PartReceipt) {
+        if let Some(journal) = &self.options.journal {
+            journal.part_staged(key, part);
+        }
+    }
+
+    /// A part a previous run staged, counted as reused.
+    fn reuse(&self, staged: &HashMap<u32, PartReceipt>, number: u32) -> Option<PartReceipt> {
+        let part = staged.get(&number)?.clone();
+        self.progress.blocks_reused.fetch_add(1, Ordering::Relaxed);
+        Some(part)
+    }
+
     fn limit(&self, side: Side) -> &Arc<Concurrency> {
         match side {
             Side::Source => &self.source_limit,
@@ -815,6 +1053,8 @@ impl Executor {
     async fn copy_object(&self, meta: ObjectMeta, dest_key: String) -> Result<u64, ObjectFailure> {
         let result = if self.options.dry_run {
             Ok(())
+        } else if let Err(stopping) = self.check_stop() {
+            Err(stopping)
         } else {
             match self
                 .dest_ready
@@ -840,6 +1080,14 @@ impl Executor {
             }
             other => other,
         };
+        if let (Err(err), Err(_)) = (&result, self.check_stop()) {
+            // Cut short by the stop: unfinished, not failed; a resume copies it.
+            return Err(ObjectFailure {
+                key: meta.key,
+                kind: ErrorKind::Interrupted,
+                message: err.to_string(),
+            });
+        }
         let action = match (&result, self.options.dry_run) {
             (Err(_), _) => Action::Failed,
             (Ok(()), true) => Action::Planned,
@@ -941,6 +1189,7 @@ impl Executor {
                 .single_request_limit(dest.capabilities(), self.options.block_size)
         {
             let _permit = self.dest_limit.acquire().await;
+            self.check_stop()?;
             self.retry(|| async {
                 let from = source.copy_source(&meta.key, kind, lifetime).await?;
                 self.on(Side::Dest, dest.copy_object(dest_key, &from, &attributes))
@@ -948,20 +1197,28 @@ impl Executor {
             })
             .await?;
         } else {
-            let upload = self
-                .retry(|| self.on(Side::Dest, dest.create_upload(dest_key, &attributes)))
+            let (upload, staged) = self
+                .open_upload(&head, dest_key, &attributes, false)
                 .await?;
-            let upload = &upload;
+            let (upload, staged) = (&upload, &staged);
             let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
                 .map(|(i, range)| async move {
+                    let number = i as u32 + 1;
+                    if let Some(part) = self.reuse(staged, number) {
+                        return Ok(part);
+                    }
                     let _permit = self.dest_limit.acquire().await;
-                    self.retry(|| async {
-                        let from = source.copy_source(&meta.key, kind, lifetime).await?;
-                        let part =
-                            dest.upload_part_copy(dest_key, upload, i as u32 + 1, &from, range);
-                        self.on(Side::Dest, part).await
-                    })
-                    .await
+                    self.check_stop()?;
+                    let part = self
+                        .retry(|| async {
+                            let from = source.copy_source(&meta.key, kind, lifetime).await?;
+                            let part =
+                                dest.upload_part_copy(dest_key, upload, number, &from, range);
+                            self.on(Side::Dest, part).await
+                        })
+                        .await?;
+                    self.part_staged(&meta.key, &part);
+                    Ok(part)
                 })
                 .buffered(self.dest_limit.ceiling())
                 .try_collect::<Vec<PartReceipt>>()
@@ -1013,6 +1270,8 @@ impl Executor {
         let dest = &self.plan.dest;
         let parts = match parts {
             Ok(parts) => parts,
+            // Kept for the resume to finish.
+            Err(err) if err.kind() == ErrorKind::Interrupted => return Err(err),
             Err(err) => {
                 if let Err(abort) = dest.abort_upload(dest_key, upload).await {
                     tracing::warn!(key = dest_key, error = %abort, "could not abort the upload");
@@ -1046,6 +1305,7 @@ impl Executor {
             <= Route::Streamed.single_request_limit(dest.capabilities(), self.options.block_size)
         {
             let _permits = self.both_slots().await;
+            self.check_stop()?;
             self.retry(|| async {
                 let got = self.on(Side::Source, source.get(&meta.key, None)).await?;
                 let (bytes, crc) = read_body(
@@ -1072,15 +1332,21 @@ impl Executor {
                 .retry(|| self.on(Side::Source, source.head(&meta.key)))
                 .await?;
             let attributes = self.dest_attributes(&head.attributes);
-            let upload = self
-                .retry(|| self.on(Side::Dest, dest.create_upload(dest_key, &attributes)))
-                .await?;
+            let (upload, staged) = self.open_upload(&head, dest_key, &attributes, true).await?;
             let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
                 .map(|(i, range)| {
-                    let upload = &upload;
+                    let (upload, staged) = (&upload, &staged);
                     async move {
-                        let _permits = self.both_slots().await;
                         let number = i as u32 + 1;
+                        if let Some(receipt) = self.reuse(staged, number) {
+                            self.progress
+                                .bytes_done
+                                .fetch_add(range.len(), Ordering::Relaxed);
+                            let crc = receipt.crc64nvme.expect("reused only with a CRC");
+                            return Ok((receipt, Some((crc, range.len()))));
+                        }
+                        let _permits = self.both_slots().await;
+                        self.check_stop()?;
                         let receipt = self
                             .retry(|| async {
                                 let got = self
@@ -1102,6 +1368,7 @@ impl Executor {
                                 self.on(Side::Dest, part).await
                             })
                             .await?;
+                        self.part_staged(&meta.key, &receipt);
                         self.progress
                             .bytes_done
                             .fetch_add(range.len(), Ordering::Relaxed);

@@ -8,6 +8,7 @@ pub mod copy;
 pub mod estimate;
 pub mod events;
 pub mod filter;
+pub mod journal;
 pub mod keyrange;
 pub mod limits;
 pub mod lister;

@@ -1,14 +1,17 @@
 //! Parallel listing by key range. One range starts with the whole prefix; a range whose page
 //! comes back full while workers are idle is cut at a key midway between its last key and its
 //! end, and the far half goes to another worker. Objects flow out through a bounded channel as
-//! pages arrive, so copying starts with the first page and memory stays flat.
+//! pages arrive, so copying starts with the first page and memory stays flat. With a
+//! [`Journal`], every range, page and cut is recorded as it happens, so a resumed job lists
+//! only what was left.
 
 use awcopy_store::{KeyOrder, ListPage, ListRequest, ObjectMeta, Store, StoreError};
 use futures::TryStreamExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+use crate::journal::{Journal, ListRange};
 use crate::keyrange::midpoint;
 use crate::retry::{RetryPolicy, RetryStats};
 
@@ -36,13 +39,6 @@ impl Default for ListerConfig {
     }
 }
 
-/// A part of the key space: keys after `after` (exclusive) and before `before` (exclusive).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Range {
-    after: Option<String>,
-    before: Option<String>,
-}
-
 struct Shared {
     store: Arc<dyn Store>,
     prefix: String,
@@ -52,9 +48,21 @@ struct Shared {
     outstanding: AtomicUsize,
     /// Workers listing right now.
     busy: AtomicUsize,
-    ranges: mpsc::UnboundedSender<Range>,
+    ranges: mpsc::UnboundedSender<ListRange>,
     objects: mpsc::Sender<Result<ObjectMeta, StoreError>>,
     retry_stats: Arc<RetryStats>,
+    journal: Option<Arc<dyn Journal>>,
+    /// The id of the next range cut off.
+    next_id: AtomicU64,
+}
+
+/// Where a listing records its progress, and the id its next new range takes.
+#[derive(Debug, Clone)]
+pub struct ListJournal {
+    /// The journal.
+    pub journal: Arc<dyn Journal>,
+    /// An id no range of the job has yet.
+    pub next_id: u64,
 }
 
 /// Starts listing every object under `prefix`, in parallel key ranges. Each object arrives
@@ -66,23 +74,47 @@ pub fn list_parallel(
     config: ListerConfig,
     retry_stats: Arc<RetryStats>,
 ) -> mpsc::Receiver<Result<ObjectMeta, StoreError>> {
+    list_ranges(
+        store,
+        prefix,
+        config,
+        retry_stats,
+        vec![ListRange::whole(0)],
+        None,
+    )
+}
+
+/// Like [`list_parallel`], but lists only `ranges` (the unfinished ones of a resumed job),
+/// recording progress in `journal` if given.
+pub fn list_ranges(
+    store: Arc<dyn Store>,
+    prefix: &str,
+    config: ListerConfig,
+    retry_stats: Arc<RetryStats>,
+    ranges: Vec<ListRange>,
+    journal: Option<ListJournal>,
+) -> mpsc::Receiver<Result<ObjectMeta, StoreError>> {
     let (objects_tx, objects_rx) = mpsc::channel(config.channel_capacity.max(1));
+    if ranges.is_empty() {
+        return objects_rx;
+    }
     let (ranges_tx, mut ranges_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         order: store.capabilities().key_order,
         store,
         prefix: prefix.to_owned(),
         config,
-        outstanding: AtomicUsize::new(1),
+        outstanding: AtomicUsize::new(ranges.len()),
         busy: AtomicUsize::new(0),
         ranges: ranges_tx,
         objects: objects_tx,
         retry_stats,
+        next_id: AtomicU64::new(journal.as_ref().map_or(1, |j| j.next_id)),
+        journal: journal.map(|j| j.journal),
     });
-    let _ = shared.ranges.send(Range {
-        after: None,
-        before: None,
-    });
+    for range in ranges {
+        let _ = shared.ranges.send(range);
+    }
     tokio::spawn(async move {
         let limit = Arc::new(tokio::sync::Semaphore::new(
             shared.config.parallelism.max(1),
@@ -121,14 +153,17 @@ pub fn list_parallel(
 
 /// Lists one range to its end, handing its far half to another worker whenever a full page
 /// shows there is more and a worker is idle.
-async fn list_range(shared: &Shared, mut range: Range) -> Result<(), StoreError> {
+async fn list_range(shared: &Shared, mut range: ListRange) -> Result<(), StoreError> {
     shared.busy.fetch_add(1, Ordering::AcqRel);
     let result = list_range_inner(shared, &mut range).await;
     shared.busy.fetch_sub(1, Ordering::AcqRel);
+    if let (Ok(()), Some(journal)) = (&result, &shared.journal) {
+        journal.range_done(range.id);
+    }
     result
 }
 
-async fn list_range_inner(shared: &Shared, range: &mut Range) -> Result<(), StoreError> {
+async fn list_range_inner(shared: &Shared, range: &mut ListRange) -> Result<(), StoreError> {
     'restart: loop {
         let request = ListRequest {
             prefix: shared.prefix.clone(),
@@ -147,9 +182,16 @@ async fn list_range_inner(shared: &Shared, range: &mut Range) -> Result<(), Stor
             let page = page?;
             let full = page.objects.len() >= shared.config.page_size as usize;
             let last = page.objects.last().map(|o| o.key.clone());
+            if let (Some(journal), Some(_)) = (&shared.journal, &last) {
+                journal.page_listed(range.id, &page.objects);
+            }
             for object in page.objects {
                 if shared.objects.send(Ok(object)).await.is_err() {
-                    return Ok(()); // the consumer has gone: stop quietly
+                    // The consumer has gone: stop quietly, the range unfinished.
+                    return Err(StoreError::new(
+                        awcopy_store::ErrorKind::Interrupted,
+                        "the listing's consumer stopped",
+                    ));
                 }
             }
             let Some(last) = last else { continue };
@@ -159,14 +201,19 @@ async fn list_range_inner(shared: &Shared, range: &mut Range) -> Result<(), Stor
                 if let Some(cut) = midpoint(shared.order, &last, range.before.as_deref()) {
                     // Keys up to and including `cut` stay here; the rest go to another worker.
                     shared.outstanding.fetch_add(1, Ordering::AcqRel);
-                    let far = Range {
+                    let far = ListRange {
+                        id: shared.next_id.fetch_add(1, Ordering::Relaxed),
                         after: Some(cut.clone()),
                         before: range.before.take(),
                     };
+                    let before = format!("{cut}\u{0}");
+                    if let Some(journal) = &shared.journal {
+                        journal.range_split(range.id, &before, &far);
+                    }
                     if shared.ranges.send(far).is_err() {
                         return Ok(());
                     }
-                    range.before = Some(format!("{cut}\u{0}"));
+                    range.before = Some(before);
                     continue 'restart;
                 }
             }

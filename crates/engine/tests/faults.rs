@@ -177,24 +177,8 @@ async fn failed_uploads_are_aborted() {
     );
     assert!(proxy.counters.cuts.load(Ordering::Relaxed) >= 2);
 
-    let Location::S3 { bucket, .. } = &dest_location else {
-        unreachable!()
-    };
-    let s3 = awcopy_store::s3::S3Store::open(&dest_location, &kit::open_options())
-        .await
-        .unwrap();
-    let uploads = s3
-        .client()
-        .list_multipart_uploads()
-        .bucket(bucket)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        uploads.uploads().is_empty(),
-        "uploads left: {:?}",
-        uploads.uploads()
-    );
+    let uploads = kit::s3_uploads_in_progress(&dest_location).await;
+    assert!(uploads.is_empty(), "uploads left: {uploads:?}");
     assert_eq!(
         dest.head("big.bin").await.unwrap_err().kind(),
         awcopy_store::ErrorKind::NotFound

@@ -1,11 +1,16 @@
 //! Opening the catalogue, and reading and writing job records.
 
+use awcopy_engine::journal::{ListRange, ResumeFrom, StagedUpload, UploadRecord};
+use awcopy_store::{ObjectMeta, PartReceipt, UploadId};
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
+
+use crate::owner::Owner;
 
 /// Why the catalogue could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +40,9 @@ pub enum CatalogError {
         /// Some of the ids it matches.
         matches: String,
     },
+    /// The job changed (another process took it) between reading and writing it.
+    #[error("job {0} changed meanwhile (another awcopy took it); look again with `awcopy jobs show {0}`")]
+    Changed(String),
     /// Anything else from the database or the file system.
     #[error("job catalogue: {0}")]
     Other(String),
@@ -61,6 +69,14 @@ pub enum Status {
 }
 
 impl Status {
+    /// Whether a job in this state is over: resume has nothing to continue.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::CompletedWithFailures | Self::Cancelled
+        )
+    }
+
     /// The name stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -134,12 +150,18 @@ pub struct JobRecord {
     pub status: String,
     /// The process that runs (or ran) it.
     pub owner_pid: Option<i64>,
+    /// When that process started (to tell it from a later one with the same id).
+    pub owner_started: Option<String>,
     /// RFC 3339 times.
     pub created_at: String,
     /// When it started.
     pub started_at: Option<String>,
     /// When it ended.
     pub finished_at: Option<String>,
+    /// Objects listed (the filter's leavings included).
+    pub objects_listed: i64,
+    /// Their bytes.
+    pub bytes_listed: i64,
     /// Objects copied.
     pub objects_copied: i64,
     /// Bytes copied.
@@ -150,6 +172,21 @@ pub struct JobRecord {
     pub objects_failed: i64,
     /// Objects stored under another name.
     pub objects_mapped: i64,
+}
+
+impl JobRecord {
+    /// The process that runs or ran it, if recorded.
+    pub fn owner(&self) -> Option<Owner> {
+        self.owner_pid.map(|pid| Owner {
+            pid,
+            started: self.owner_started.clone(),
+        })
+    }
+
+    /// Its state (an unknown stored name reads as failed).
+    pub fn state(&self) -> Status {
+        self.status.parse().unwrap_or(Status::Failed)
+    }
 }
 
 /// One failed object of a job (the dead-letter list).
@@ -251,9 +288,10 @@ impl Catalog {
     pub async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError> {
         let id = uuid::Uuid::new_v4().to_string();
         let at = now();
+        let owner = Owner::current();
         sqlx::query(
-            "INSERT INTO jobs (id, user_name, name, command, source, dest, spec, status, owner_pid, created_at, started_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO jobs (id, user_name, name, command, source, dest, spec, status, owner_pid, owner_started, created_at, started_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(&job.user)
@@ -263,7 +301,8 @@ impl Catalog {
         .bind(&job.dest)
         .bind(job.spec.to_string())
         .bind(Status::Running.as_str())
-        .bind(i64::from(std::process::id()))
+        .bind(owner.pid)
+        .bind(owner.started)
         .bind(&at)
         .bind(&at)
         .execute(&self.pool)
@@ -272,32 +311,283 @@ impl Catalog {
         self.find(&id).await
     }
 
-    /// Ends a job: its status and final counters.
+    /// Ends a run of a job: its status (finished, or paused / failed to resume later), its
+    /// counters, plus the names this run mapped.
     pub async fn finish_job(
         &self,
         id: &str,
         status: Status,
-        copied: (u64, u64),
-        skipped: u64,
-        failed: u64,
         mapped: u64,
     ) -> Result<(), CatalogError> {
+        self.refresh_counters(id).await?;
         sqlx::query(
-            "UPDATE jobs SET status = ?, finished_at = ?, objects_copied = ?, bytes_copied = ?,
-             objects_skipped = ?, objects_failed = ?, objects_mapped = ? WHERE id = ?",
+            "UPDATE jobs SET status = ?, finished_at = ?, objects_mapped = objects_mapped + ?
+             WHERE id = ?",
         )
         .bind(status.as_str())
-        .bind(now())
-        .bind(copied.0 as i64)
-        .bind(copied.1 as i64)
-        .bind(skipped as i64)
-        .bind(failed as i64)
+        .bind(status.is_final().then(now))
         .bind(mapped as i64)
         .bind(id)
         .execute(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
         Ok(())
+    }
+
+    /// Sets a job's status, nothing else.
+    pub async fn set_status(&self, id: &str, status: Status) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE jobs SET status = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Brings a job's counters up to date from its objects' states.
+    pub async fn refresh_counters(&self, id: &str) -> Result<(), CatalogError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS objects, COALESCE(SUM(size), 0) AS bytes
+             FROM job_objects WHERE job_id = ? GROUP BY state",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        let mut by_state: HashMap<String, (i64, i64)> = HashMap::new();
+        for row in &rows {
+            by_state.insert(row.get("state"), (row.get("objects"), row.get("bytes")));
+        }
+        let of = |state: &str| by_state.get(state).copied().unwrap_or_default();
+        let listed = by_state
+            .values()
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        sqlx::query(
+            "UPDATE jobs SET objects_listed = ?, bytes_listed = ?, objects_copied = ?,
+             bytes_copied = ?, objects_skipped = ?, objects_failed = ? WHERE id = ?",
+        )
+        .bind(listed.0)
+        .bind(listed.1)
+        .bind(of("copied").0)
+        .bind(of("copied").1)
+        .bind(of("skipped").0 + of("kept").0)
+        .bind(of("failed").0)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Makes this process the owner of `job` and marks it running, provided nobody changed
+    /// it since it was read.
+    pub async fn claim(&self, job: &JobRecord) -> Result<(), CatalogError> {
+        let owner = Owner::current();
+        let done = sqlx::query(
+            "UPDATE jobs SET status = ?, owner_pid = ?, owner_started = ?, started_at = ?,
+             finished_at = NULL WHERE id = ? AND status = ? AND owner_pid IS ?",
+        )
+        .bind(Status::Running.as_str())
+        .bind(owner.pid)
+        .bind(owner.started)
+        .bind(now())
+        .bind(&job.id)
+        .bind(&job.status)
+        .bind(job.owner_pid)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        match done.rows_affected() {
+            1 => Ok(()),
+            _ => Err(CatalogError::Changed(job.id.clone())),
+        }
+    }
+
+    /// Where job `id` continues: its unfinished ranges, objects listed and not finished,
+    /// the keys it has met, and its uploads in progress. With `relist` false the listing
+    /// counts as over (a retry copies only what is queued).
+    pub async fn resume_point(&self, id: &str, relist: bool) -> Result<ResumeFrom, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT range_id, after_key, before_key, done FROM job_ranges WHERE job_id = ?",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        let next_range_id = rows
+            .iter()
+            .map(|r| r.get::<i64, _>("range_id") as u64 + 1)
+            .max()
+            .unwrap_or(1);
+        let ranges = match (relist, rows.is_empty()) {
+            (false, _) => Vec::new(),
+            // Stopped before its first page was recorded: list it all.
+            (true, true) => vec![ListRange::whole(0)],
+            (true, false) => rows
+                .iter()
+                .filter(|r| r.get::<i64, _>("done") == 0)
+                .map(|r| ListRange {
+                    id: r.get::<i64, _>("range_id") as u64,
+                    after: r.get("after_key"),
+                    before: r.get("before_key"),
+                })
+                .collect(),
+        };
+        let objects = sqlx::query("SELECT key, state, meta FROM job_objects WHERE job_id = ?")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut resume = ResumeFrom {
+            ranges,
+            next_range_id,
+            ..ResumeFrom::default()
+        };
+        for row in &objects {
+            let key: String = row.get("key");
+            if row.get::<String, _>("state") == "listed" {
+                let meta: Option<String> = row.get("meta");
+                if let Some(meta) = meta.and_then(|m| serde_json::from_str::<ObjectMeta>(&m).ok()) {
+                    resume.pending.push(meta);
+                }
+            }
+            resume.known.insert(key);
+        }
+        resume.pending.sort_by(|a, b| a.key.cmp(&b.key));
+        for (key, record) in self.uploads(id).await? {
+            resume.uploads.insert(
+                key,
+                StagedUpload {
+                    record,
+                    parts: Vec::new(),
+                },
+            );
+        }
+        let parts = sqlx::query(
+            "SELECT key, number, handle, size, crc64 FROM job_parts WHERE job_id = ? ORDER BY key, number",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        for row in &parts {
+            if let Some(upload) = resume.uploads.get_mut(&row.get::<String, _>("key")) {
+                upload.parts.push(PartReceipt {
+                    number: row.get::<i64, _>("number") as u32,
+                    handle: row.get("handle"),
+                    size: row.get::<Option<i64>, _>("size").map(|s| s as u64),
+                    crc64nvme: row.get::<Option<i64>, _>("crc64").map(|c| c as u64),
+                });
+            }
+        }
+        Ok(resume)
+    }
+
+    /// Queues a job's failed objects to be copied again; returns how many.
+    pub async fn requeue_failed(&self, id: &str) -> Result<u64, CatalogError> {
+        let done = sqlx::query(
+            "UPDATE job_objects SET state = 'listed' WHERE job_id = ? AND state = 'failed'
+             AND meta IS NOT NULL",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(done.rows_affected())
+    }
+
+    /// The uploads in progress of job `id`, by source key.
+    pub async fn uploads(&self, id: &str) -> Result<Vec<(String, UploadRecord)>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT key, dest_key, upload_id, part_size, source_size, source_etag
+             FROM job_uploads WHERE job_id = ? ORDER BY key",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let record = UploadRecord {
+                    dest_key: r.get("dest_key"),
+                    upload: UploadId(r.get("upload_id")),
+                    part_size: r.get::<i64, _>("part_size") as u64,
+                    source_size: r.get::<i64, _>("source_size") as u64,
+                    source_etag: r.get("source_etag"),
+                };
+                (r.get("key"), record)
+            })
+            .collect())
+    }
+
+    /// Forgets the upload of source object `key` of job `id` (aborted).
+    pub async fn forget_upload(&self, id: &str, key: &str) -> Result<(), CatalogError> {
+        for table in ["job_parts", "job_uploads"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE job_id = ? AND key = ?"))
+                .bind(id)
+                .bind(key)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+
+    /// An unfinished job of `user` running `command` from `source` to `dest`, if any.
+    pub async fn unfinished(
+        &self,
+        user: &str,
+        command: &str,
+        source: &str,
+        dest: &str,
+    ) -> Result<Option<JobRecord>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT * FROM jobs WHERE user_name = ? AND command = ? AND source = ? AND dest = ?
+             AND status IN ('queued', 'running', 'paused', 'failed')
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(user)
+        .bind(command)
+        .bind(source)
+        .bind(dest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        row.as_ref()
+            .map(record)
+            .transpose()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Deletes finished jobs (completed, with failures, or cancelled) that ended before
+    /// `cutoff` (RFC 3339), with all they recorded; returns their ids.
+    pub async fn clean(
+        &self,
+        user: Option<&str>,
+        cutoff: &str,
+    ) -> Result<Vec<String>, CatalogError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE (? IS NULL OR user_name = ?) AND finished_at < ?
+             AND status IN ('completed', 'completed-with-failures', 'cancelled') ORDER BY id",
+        )
+        .bind(user)
+        .bind(user)
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
+        for id in &ids {
+            sqlx::query("DELETE FROM jobs WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| classify(&self.path, e))?;
+        }
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok(ids)
     }
 
     /// Jobs, newest first.
@@ -375,9 +665,12 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<JobRecord, sqlx::Error> {
         spec: serde_json::from_str(&spec).unwrap_or(serde_json::Value::Null),
         status: row.try_get("status")?,
         owner_pid: row.try_get("owner_pid")?,
+        owner_started: row.try_get("owner_started")?,
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        objects_listed: row.try_get("objects_listed")?,
+        bytes_listed: row.try_get("bytes_listed")?,
         objects_copied: row.try_get("objects_copied")?,
         bytes_copied: row.try_get("bytes_copied")?,
         objects_skipped: row.try_get("objects_skipped")?,

@@ -1,10 +1,13 @@
 //! The durable job catalogue (DESIGN.md "jobs"): every `cp`, `sync` and `mv` run is a job with
 //! an id, a user, an optional name, a status, its spec (without secrets), counters, and the
 //! outcome of each object. SQLite through sqlx, in WAL mode, written in batches so it never
-//! slows the copy. Resume builds on it next (issue #4).
+//! slows the copy. It also keeps what resume needs (listing ranges, listed objects, uploads
+//! and their parts), so a job whose process died continues where it stopped.
 
 mod catalog;
+mod owner;
 mod recorder;
 
 pub use catalog::{Catalog, CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Status};
+pub use owner::Owner;
 pub use recorder::Recorder;

@@ -1,38 +1,72 @@
-//! Writes each object's outcome to the catalogue as the copy runs, in batches from a task of
-//! its own, so the catalogue never holds the copy up.
+//! Writes a job's progress to the catalogue as the copy runs: each object's outcome (as an
+//! [`EventSink`]) and what resume needs (as a [`Journal`]: listing ranges, listed objects,
+//! uploads and their parts). Everything goes through one ordered channel to a task of its own
+//! that writes in batches, one transaction each, so the catalogue never holds the copy up and
+//! what a crash leaves is always a prefix of what happened.
 
 use awcopy_engine::events::{Action, EventSink, ObjectEvent};
+use awcopy_engine::journal::{Journal, ListRange, UploadRecord};
+use awcopy_store::{ObjectMeta, PartReceipt};
+use sqlx::{Sqlite, Transaction};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::catalog::{now, Catalog, CatalogError};
 
-/// How many outcomes one transaction writes at most.
+/// How many messages one transaction writes at most.
 const BATCH: usize = 500;
 
-/// One outcome, owned, on its way to the catalogue.
+/// How often the job's counters are brought up to date while it runs.
+const COUNTERS_EVERY: Duration = Duration::from_secs(2);
+
+/// One thing to write, owned, on its way to the catalogue.
 #[derive(Debug)]
-struct Outcome {
-    key: String,
-    dest_key: Option<String>,
-    size: Option<u64>,
-    state: &'static str,
-    error: Option<String>,
+enum Message {
+    /// An object's outcome.
+    Outcome {
+        key: String,
+        dest_key: Option<String>,
+        size: Option<u64>,
+        state: &'static str,
+        error: Option<String>,
+    },
+    /// A range opened.
+    Range(ListRange),
+    /// A page listed: (key, size, listing entry as JSON) of each object, in key order.
+    Page {
+        range: u64,
+        objects: Vec<(String, u64, String)>,
+    },
+    /// A range narrowed, its far part opened.
+    Split {
+        range: u64,
+        before: String,
+        far: ListRange,
+    },
+    /// A range listed to its end.
+    RangeDone(u64),
+    /// An upload began.
+    Upload { key: String, record: UploadRecord },
+    /// A part was staged.
+    Part { key: String, part: PartReceipt },
 }
 
-/// An [`EventSink`] that records a job's object outcomes; [`Recorder::finish`] waits until
-/// every one is written.
+/// Records a job's progress; [`Recorder::finish`] waits until every message is written and
+/// drops whatever arrives later (a listing still winding down after a stop).
 #[derive(Debug)]
 pub struct Recorder {
-    tx: mpsc::UnboundedSender<Outcome>,
-    writer: tokio::task::JoinHandle<Result<(), CatalogError>>,
+    tx: Mutex<Option<mpsc::UnboundedSender<Message>>>,
+    writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<Result<(), CatalogError>>>>,
 }
 
 impl Recorder {
-    /// Records outcomes of job `job_id` into `catalog`.
+    /// Records the progress of job `job_id` into `catalog`.
     pub fn new(catalog: Catalog, job_id: String) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
+            let mut counted = Instant::now();
             while let Some(first) = rx.recv().await {
                 batch.push(first);
                 while batch.len() < BATCH {
@@ -43,69 +77,257 @@ impl Recorder {
                 }
                 write(&catalog, &job_id, &batch).await?;
                 batch.clear();
+                if counted.elapsed() >= COUNTERS_EVERY {
+                    catalog.refresh_counters(&job_id).await?;
+                    counted = Instant::now();
+                }
             }
-            Ok(())
+            catalog.refresh_counters(&job_id).await
         });
-        Self { tx, writer }
+        Self {
+            tx: Mutex::new(Some(tx)),
+            writer: tokio::sync::Mutex::new(Some(writer)),
+        }
     }
 
-    /// Waits until every outcome recorded so far is in the catalogue.
-    pub async fn finish(self) -> Result<(), CatalogError> {
-        drop(self.tx);
-        self.writer
-            .await
-            .map_err(|e| CatalogError::Other(format!("catalogue writer: {e}")))?
+    /// Waits until everything recorded so far is in the catalogue.
+    pub async fn finish(&self) -> Result<(), CatalogError> {
+        self.tx.lock().expect("recorder lock").take();
+        match self.writer.lock().await.take() {
+            Some(writer) => writer
+                .await
+                .map_err(|e| CatalogError::Other(format!("catalogue writer: {e}")))?,
+            None => Ok(()),
+        }
+    }
+
+    fn send(&self, message: Message) {
+        // The writer only goes away on a catalogue error, which `finish` reports.
+        if let Some(tx) = self.tx.lock().expect("recorder lock").as_ref() {
+            let _ = tx.send(message);
+        }
     }
 }
 
-async fn write(catalog: &Catalog, job_id: &str, batch: &[Outcome]) -> Result<(), CatalogError> {
+async fn write(catalog: &Catalog, job_id: &str, batch: &[Message]) -> Result<(), CatalogError> {
     let at = now();
-    let mut tx = catalog
-        .pool()
-        .begin()
-        .await
-        .map_err(|e| CatalogError::Other(e.to_string()))?;
-    for outcome in batch {
-        sqlx::query(
-            "INSERT INTO job_objects (job_id, key, dest_key, size, state, error, attempts, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, 1, ?)
-             ON CONFLICT (job_id, key) DO UPDATE SET
-               dest_key = COALESCE(excluded.dest_key, dest_key), size = COALESCE(excluded.size, size),
-               state = excluded.state, error = excluded.error,
-               attempts = attempts + (excluded.state = 'failed'), updated_at = excluded.updated_at",
-        )
-        .bind(job_id)
-        .bind(&outcome.key)
-        .bind(&outcome.dest_key)
-        .bind(outcome.size.map(|s| s as i64))
-        .bind(outcome.state)
-        .bind(&outcome.error)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| CatalogError::Other(e.to_string()))?;
+    let mut tx = catalog.pool().begin().await.map_err(other)?;
+    for message in batch {
+        write_one(&mut tx, job_id, message, &at)
+            .await
+            .map_err(other)?;
     }
-    tx.commit()
-        .await
-        .map_err(|e| CatalogError::Other(e.to_string()))
+    tx.commit().await.map_err(other)
+}
+
+fn other(e: sqlx::Error) -> CatalogError {
+    CatalogError::Other(e.to_string())
+}
+
+async fn write_one(
+    tx: &mut Transaction<'_, Sqlite>,
+    job_id: &str,
+    message: &Message,
+    at: &str,
+) -> Result<(), sqlx::Error> {
+    match message {
+        Message::Outcome {
+            key,
+            dest_key,
+            size,
+            state,
+            error,
+        } => {
+            sqlx::query(
+                "INSERT INTO job_objects (job_id, key, dest_key, size, state, error, attempts, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+                 ON CONFLICT (job_id, key) DO UPDATE SET
+                   dest_key = COALESCE(excluded.dest_key, dest_key), size = COALESCE(excluded.size, size),
+                   state = excluded.state, error = excluded.error,
+                   attempts = attempts + (excluded.state = 'failed'), updated_at = excluded.updated_at",
+            )
+            .bind(job_id)
+            .bind(key)
+            .bind(dest_key)
+            .bind(size.map(|s| s as i64))
+            .bind(state)
+            .bind(error)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            if matches!(*state, "copied" | "failed") {
+                // Committed, or aborted: the upload is over either way.
+                for table in ["job_parts", "job_uploads"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE job_id = ? AND key = ?"))
+                        .bind(job_id)
+                        .bind(key)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+        }
+        Message::Range(range) => insert_range(tx, job_id, range).await?,
+        Message::Page { range, objects } => {
+            for (key, size, meta) in objects {
+                sqlx::query(
+                    "INSERT INTO job_objects (job_id, key, size, state, meta, attempts, updated_at)
+                     VALUES (?, ?, ?, 'listed', ?, 0, ?) ON CONFLICT (job_id, key) DO NOTHING",
+                )
+                .bind(job_id)
+                .bind(key)
+                .bind(*size as i64)
+                .bind(meta)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            }
+            if let Some((last, _, _)) = objects.last() {
+                sqlx::query(
+                    "UPDATE job_ranges SET after_key = ? WHERE job_id = ? AND range_id = ?",
+                )
+                .bind(last)
+                .bind(job_id)
+                .bind(*range as i64)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Message::Split { range, before, far } => {
+            insert_range(tx, job_id, far).await?;
+            sqlx::query("UPDATE job_ranges SET before_key = ? WHERE job_id = ? AND range_id = ?")
+                .bind(before)
+                .bind(job_id)
+                .bind(*range as i64)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Message::RangeDone(range) => {
+            sqlx::query("UPDATE job_ranges SET done = 1 WHERE job_id = ? AND range_id = ?")
+                .bind(job_id)
+                .bind(*range as i64)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Message::Upload { key, record } => {
+            sqlx::query("DELETE FROM job_parts WHERE job_id = ? AND key = ?")
+                .bind(job_id)
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO job_uploads (job_id, key, dest_key, upload_id, part_size, source_size, source_etag)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (job_id, key) DO UPDATE SET dest_key = excluded.dest_key,
+                   upload_id = excluded.upload_id, part_size = excluded.part_size,
+                   source_size = excluded.source_size, source_etag = excluded.source_etag",
+            )
+            .bind(job_id)
+            .bind(key)
+            .bind(&record.dest_key)
+            .bind(&record.upload.0)
+            .bind(record.part_size as i64)
+            .bind(record.source_size as i64)
+            .bind(&record.source_etag)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Message::Part { key, part } => {
+            sqlx::query(
+                "INSERT INTO job_parts (job_id, key, number, handle, size, crc64) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (job_id, key, number) DO UPDATE SET handle = excluded.handle,
+                   size = excluded.size, crc64 = excluded.crc64",
+            )
+            .bind(job_id)
+            .bind(key)
+            .bind(i64::from(part.number))
+            .bind(&part.handle)
+            .bind(part.size.map(|s| s as i64))
+            .bind(part.crc64nvme.map(|c| c as i64))
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_range(
+    tx: &mut Transaction<'_, Sqlite>,
+    job_id: &str,
+    range: &ListRange,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO job_ranges (job_id, range_id, after_key, before_key) VALUES (?, ?, ?, ?)
+         ON CONFLICT (job_id, range_id) DO NOTHING",
+    )
+    .bind(job_id)
+    .bind(range.id as i64)
+    .bind(&range.after)
+    .bind(&range.before)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 impl EventSink for Recorder {
     fn record(&self, event: &ObjectEvent<'_>) {
         let state = match event.action {
             Action::Copied => "copied",
-            Action::Planned => return,
             Action::Skipped => "skipped",
             Action::Kept => "kept",
             Action::Failed => "failed",
-            Action::Deleted => "deleted",
+            // A dry run is not recorded; deletions (of `mv` sources after their copy, of
+            // `sync --delete` extras) are in the journal, not object states.
+            Action::Planned | Action::Deleted => return,
         };
-        let _ = self.tx.send(Outcome {
+        self.send(Message::Outcome {
             key: event.key.to_owned(),
             dest_key: event.dest_key.map(str::to_owned),
             size: event.size,
             state,
             error: event.error.clone(),
+        });
+    }
+}
+
+impl Journal for Recorder {
+    fn range_opened(&self, range: &ListRange) {
+        self.send(Message::Range(range.clone()));
+    }
+
+    fn page_listed(&self, id: u64, objects: &[ObjectMeta]) {
+        let objects = objects
+            .iter()
+            .map(|meta| {
+                let json = serde_json::to_string(meta).expect("object metadata serializes");
+                (meta.key.clone(), meta.size, json)
+            })
+            .collect();
+        self.send(Message::Page { range: id, objects });
+    }
+
+    fn range_split(&self, id: u64, before: &str, far: &ListRange) {
+        self.send(Message::Split {
+            range: id,
+            before: before.to_owned(),
+            far: far.clone(),
+        });
+    }
+
+    fn range_done(&self, id: u64) {
+        self.send(Message::RangeDone(id));
+    }
+
+    fn upload_started(&self, key: &str, upload: &UploadRecord) {
+        self.send(Message::Upload {
+            key: key.to_owned(),
+            record: upload.clone(),
+        });
+    }
+
+    fn part_staged(&self, key: &str, part: &PartReceipt) {
+        self.send(Message::Part {
+            key: key.to_owned(),
+            part: part.clone(),
         });
     }
 }
@@ -153,14 +375,7 @@ mod tests {
         });
         recorder.finish().await.unwrap();
         catalog
-            .finish_job(
-                &record.id,
-                Status::CompletedWithFailures,
-                (1200, 42),
-                0,
-                1,
-                0,
-            )
+            .finish_job(&record.id, Status::CompletedWithFailures, 0)
             .await
             .unwrap();
 

@@ -30,6 +30,8 @@ pub enum ErrorKind {
     Integrity,
     /// The destination service could not read a server-side copy source (a URL it cannot reach).
     CopySourceUnreachable,
+    /// The job was asked to stop (Ctrl-C) before this finished; it resumes later.
+    Interrupted,
     /// Anything else.
     Other,
 }
@@ -57,6 +59,7 @@ impl ErrorKind {
             Self::Io => "io",
             Self::Integrity => "integrity",
             Self::CopySourceUnreachable => "copy-source-unreachable",
+            Self::Interrupted => "interrupted",
             Self::Other => "other",
         }
     }

@@ -52,6 +52,20 @@ pub struct Counters {
     pub bytes_up: AtomicU64,
     /// Response body bytes sent back.
     pub bytes_down: AtomicU64,
+    /// Every request received, as `METHOD path?query`, in order.
+    pub log: std::sync::Mutex<Vec<String>>,
+}
+
+impl Counters {
+    /// The requests logged from position `from` on.
+    pub fn requests_since(&self, from: usize) -> Vec<String> {
+        self.log.lock().expect("log lock")[from..].to_vec()
+    }
+
+    /// How many requests are logged.
+    pub fn logged(&self) -> usize {
+        self.log.lock().expect("log lock").len()
+    }
 }
 
 /// A running proxy; it stops when dropped.
@@ -149,6 +163,11 @@ async fn handle(
     client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 ) -> Result<Response<ProxyBody>, std::io::Error> {
     counters.requests.fetch_add(1, Ordering::Relaxed);
+    counters.log.lock().expect("log lock").push(format!(
+        "{} {}",
+        request.method(),
+        request.uri().path_and_query().map_or("/", |p| p.as_str())
+    ));
     if !faults.delay.is_zero() {
         tokio::time::sleep(faults.delay).await;
     }

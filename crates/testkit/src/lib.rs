@@ -208,3 +208,31 @@ pub fn account_sas(account: &str, permissions: &str) -> awcopy_store::Secret {
     };
     sas::account_sas(account, &awcopy_store::Secret::new(DEV_KEY), &grant).expect("minting a SAS")
 }
+
+/// The multipart uploads in progress in the S3 bucket of `location`, as `key upload-id`.
+pub async fn s3_uploads_in_progress(location: &Location) -> Vec<String> {
+    let Location::S3 { bucket, .. } = location else {
+        panic!("{location} is not an S3 location")
+    };
+    let s3 = awcopy_store::s3::S3Store::open(location, &open_options())
+        .await
+        .expect("open S3");
+    let listed = s3
+        .client()
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("ListMultipartUploads");
+    listed
+        .uploads()
+        .iter()
+        .map(|u| {
+            format!(
+                "{} {}",
+                u.key().unwrap_or_default(),
+                u.upload_id().unwrap_or_default()
+            )
+        })
+        .collect()
+}

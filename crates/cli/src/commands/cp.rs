@@ -5,10 +5,12 @@ use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, CopyReport, Progress};
 use awcopy_engine::estimate::CostEstimator;
 use awcopy_engine::events::{Action, EventSink, JsonLines, ObjectEvent, Tee};
 use awcopy_engine::filter::{Filter, FilterSpec};
+use awcopy_engine::journal::{ResumeFrom, Stop};
 use awcopy_engine::lister::ListerConfig;
 use awcopy_engine::overwrite::{Confirm, Overwrite};
 use awcopy_engine::retry::RetryPolicy;
-use awcopy_store::{Encryption, Location, OpenOptions, Secret};
+use awcopy_jobs::{Catalog, JobRecord, NewJob, Recorder, Status};
+use awcopy_store::{Encryption, ErrorKind, Location, OpenOptions, Secret, Store, StoreError};
 use base64::Engine as _;
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
@@ -19,7 +21,6 @@ use crate::args::{Cli, CopyArgs, FilterArgs};
 use crate::commands::{estimate, jobs};
 use crate::failure::{about, code, Failure};
 use crate::output::{human, progress_bar};
-use awcopy_jobs::{NewJob, Recorder, Status};
 
 /// Which of the copying commands runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +36,113 @@ pub enum Mode {
     Move,
 }
 
-/// Runs `awcopy cp`, `sync` or `mv`.
+impl Mode {
+    /// The command's name.
+    pub fn command(self) -> &'static str {
+        match self {
+            Mode::Copy => "cp",
+            Mode::Sync { .. } => "sync",
+            Mode::Move => "mv",
+        }
+    }
+}
+
+/// A copy ready to run: what, how, and the locations as given.
+struct Prepared {
+    plan: CopyPlan,
+    options: CopyOptions,
+    filter: Filter,
+    source: Location,
+    dest: Location,
+}
+
+/// Runs `awcopy cp`, `sync` or `mv`: a new job (unless an unfinished one does the same).
 pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> {
+    let prepared = prepare(cli.endpoint_url.clone(), args, mode).await?;
+    if args.dry_run {
+        return execute(args, prepared, None).await;
+    }
+    let catalog = jobs::catalog(cli).await?;
+    let job = new_job(cli, args, mode, &prepared.source, &prepared.dest);
+    if !args.new {
+        refuse_duplicate(&catalog, &job).await?;
+    }
+    let record = catalog.create_job(job).await?;
+    execute(args, prepared, Some((catalog, record))).await
+}
+
+/// Runs job `record` again (it is claimed already) from where it stopped: `args` and `mode`
+/// are its stored command line, `resume` what is left.
+pub async fn resume(
+    endpoint_url: Option<String>,
+    args: &CopyArgs,
+    mode: Mode,
+    catalog: Catalog,
+    record: JobRecord,
+    resume: ResumeFrom,
+) -> Result<(), Failure> {
+    let mut prepared = match prepare(endpoint_url, args, mode).await {
+        Ok(prepared) => prepared,
+        Err(failure) => {
+            // Nothing ran: the job waits, as it was, for another try.
+            catalog.finish_job(&record.id, Status::Failed, 0).await?;
+            return Err(failure);
+        }
+    };
+    prepared.plan.resume = Some(resume);
+    execute(args, prepared, Some((catalog, record))).await
+}
+
+/// The destination store of a copy command: where its uploads are staged.
+pub async fn open_dest(
+    endpoint_url: Option<String>,
+    args: &CopyArgs,
+    mode: Mode,
+) -> Result<Arc<dyn Store>, Failure> {
+    let mut dest = Location::parse(&args.dest).map_err(about("DEST"))?;
+    if !(args.recursive || matches!(mode, Mode::Sync { .. })) {
+        dest = local_file(dest);
+    }
+    let options = OpenOptions {
+        s3_endpoint: endpoint_url,
+        encryption: None,
+    };
+    awcopy_store::open(&dest, &options)
+        .await
+        .map_err(about("DEST"))
+}
+
+/// Refuses to start a job another unfinished job already does, pointing at that job.
+async fn refuse_duplicate(catalog: &Catalog, job: &NewJob) -> Result<(), Failure> {
+    let Some(other) = catalog
+        .unfinished(&job.user, &job.command, &job.source, &job.dest)
+        .await?
+    else {
+        return Ok(());
+    };
+    let what = format!(
+        "job {} already copies {} to {}",
+        other.id, other.source, other.dest
+    );
+    let message = match other.owner().filter(|o| other.state() == Status::Running && o.is_alive()) {
+        Some(owner) => format!(
+            "{what} and is running (process {}); follow it with `awcopy jobs show {}`, or pass --new to start another job",
+            owner.pid, other.id
+        ),
+        None => format!(
+            "{what} and did not finish ({}); continue it with `awcopy jobs resume {}`, or pass --new to start over",
+            other.status, other.id
+        ),
+    };
+    Err(Failure::usage(message))
+}
+
+/// Checks the arguments, opens both stores and builds the plan and its options.
+async fn prepare(
+    endpoint_url: Option<String>,
+    args: &CopyArgs,
+    mode: Mode,
+) -> Result<Prepared, Failure> {
     let filter = filter(&args.filters)?;
     let recursive = args.recursive || matches!(mode, Mode::Sync { .. });
     let default_policy = match mode {
@@ -78,7 +184,7 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
     refuse_overlap(&source, &dest, recursive)?;
 
     let read_options = OpenOptions {
-        s3_endpoint: cli.endpoint_url.clone(),
+        s3_endpoint: endpoint_url,
         encryption: None,
     };
     let write_options = OpenOptions {
@@ -117,6 +223,7 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
             strip: key.len(),
             single_key: Some(key),
             dest_prefix: dest_key,
+            resume: None,
         }
     };
     let options = CopyOptions {
@@ -141,7 +248,29 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
         bandwidth: args.bandwidth,
         ..CopyOptions::default()
     };
+    Ok(Prepared {
+        plan,
+        options,
+        filter,
+        source,
+        dest,
+    })
+}
 
+/// Runs a prepared copy, as job `job` if given (a dry run is none): records its progress,
+/// stops on Ctrl-C (paused) and prints what happened.
+async fn execute(
+    args: &CopyArgs,
+    prepared: Prepared,
+    job: Option<(Catalog, JobRecord)>,
+) -> Result<(), Failure> {
+    let Prepared {
+        plan,
+        mut options,
+        filter,
+        source,
+        dest,
+    } = prepared;
     // A dry run prices the plan: every planned object's size goes to the estimator.
     let pricing = args.dry_run.then(|| {
         Arc::new(PlannedCost(std::sync::Mutex::new(estimate::estimator(
@@ -151,54 +280,68 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
             args.block_size,
         ))))
     });
-    let mut options = options;
     if let Some(pricing) = &pricing {
         add_sink(&mut options, pricing.clone());
     }
-    // Every real run is a job in the catalogue, its objects' outcomes recorded as they happen.
-    let job = match args.dry_run {
-        true => None,
-        false => {
-            let catalog = jobs::catalog(cli).await?;
-            let record = catalog
-                .create_job(new_job(cli, args, mode, &source, &dest))
-                .await?;
-            let recorder = Arc::new(Recorder::new(catalog.clone(), record.id.clone()));
-            add_sink(&mut options, recorder.clone());
-            Some((catalog, record, recorder))
-        }
-    };
+    // A job's objects' outcomes, listing and staged blocks are recorded as they happen.
+    let job = job.map(|(catalog, record)| {
+        let recorder = Arc::new(Recorder::new(catalog.clone(), record.id.clone()));
+        add_sink(&mut options, recorder.clone());
+        options.journal = Some(recorder.clone());
+        (catalog, record, recorder)
+    });
+    let stop = Stop::new();
+    options.stop = Some(stop.clone());
+    let (interrupts, at_once) = watch_interrupts(stop);
     let progress = Arc::new(Progress::default());
     let bar = (!args.json).then(|| progress_bar(progress.clone()));
-    let result = copy(plan, options, filter, progress).await;
+    let result = tokio::select! {
+        result = copy(plan, options, filter, progress) => result,
+        _ = at_once => Err(StoreError::new(ErrorKind::Interrupted, "stopped at once by a second Ctrl-C")),
+    };
+    interrupts.abort();
     if let Some(bar) = bar {
         bar.finish();
     }
+    let interrupted = match &result {
+        Ok(report) => report.interrupted,
+        Err(e) => e.kind() == ErrorKind::Interrupted,
+    };
     let mut job_id = None;
     if let Some((catalog, record, recorder)) = job {
-        let recorder = Arc::into_inner(recorder).expect("the copy has let go of its sinks");
         recorder.finish().await?;
-        let (status, counts) = match &result {
-            Ok(r) if r.failures.is_empty() => (Status::Completed, counts(r)),
-            Ok(r) => (Status::CompletedWithFailures, counts(r)),
-            Err(_) => (Status::Failed, Default::default()),
+        let status = match &result {
+            _ if interrupted => Status::Paused,
+            Ok(r) if r.failures.is_empty() => Status::Completed,
+            Ok(_) => Status::CompletedWithFailures,
+            Err(_) => Status::Failed,
         };
-        catalog
-            .finish_job(&record.id, status, counts.0, counts.1, counts.2, counts.3)
-            .await?;
+        let mapped = result.as_ref().map_or(0, |r| r.names_mapped.len() as u64);
+        catalog.finish_job(&record.id, status, mapped).await?;
         match &result {
             // A job that could not run says so in its one error line.
             Err(_) => job_id = Some(record.id),
+            Ok(_) if interrupted => job_id = Some(record.id),
             Ok(_) if !args.json => println!("Job {} ({})", record.id, status.as_str()),
             Ok(_) => {}
         }
     }
-    let report = result.map_err(|e| {
-        let mut failure = about("SOURCE")(e);
-        if let Some(id) = &job_id {
-            failure.message = format!("{} (job {id})", failure.message);
+    let paused = |id: &Option<String>| match id {
+        Some(id) => format!("job {id} paused; continue it with `awcopy jobs resume {id}`"),
+        None => "stopped".to_owned(),
+    };
+    let report = result.map_err(|e| match e.kind() {
+        ErrorKind::Interrupted => Failure {
+            message: paused(&job_id),
+            code: code::INTERRUPTED,
+        },
+        _ => {
+            let mut failure = about("SOURCE")(e);
+            if let Some(id) = &job_id {
+                failure.message = format!("{} (job {id})", failure.message);
+            }
+            failure
         }
-        failure
     })?;
     if let Some(path) = &args.mapping {
         write_manifest(path, &report)?;
@@ -230,7 +373,12 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> 
             estimate::print_estimate(&mut std::io::stdout(), estimate, Some(&dest.to_string()))?;
         }
     }
-    if report.failures.is_empty() {
+    if interrupted {
+        Err(Failure {
+            message: paused(&job_id),
+            code: code::INTERRUPTED,
+        })
+    } else if report.failures.is_empty() {
         Ok(())
     } else {
         Err(Failure {
@@ -264,24 +412,41 @@ fn add_sink(options: &mut CopyOptions, sink: Arc<dyn EventSink>) {
     });
 }
 
-/// A job's counters from its report: (copied objects, bytes), skipped, failed, mapped.
-fn counts(report: &CopyReport) -> ((u64, u64), u64, u64, u64) {
-    (
-        (report.objects_copied, report.bytes_copied),
-        report.objects_skipped + report.objects_kept + report.names_skipped,
-        report.failures.len() as u64,
-        report.names_mapped.len() as u64,
-    )
+/// Stops `stop` on the first Ctrl-C; the returned receiver fires on the second.
+fn watch_interrupts(
+    stop: Stop,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::oneshot::Receiver<()>,
+) {
+    let (at_once, fired) = tokio::sync::oneshot::channel();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!(
+            "\nStopping: no new objects or blocks start, those in flight finish; Ctrl-C again stops at once."
+        );
+        stop.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = at_once.send(());
+        }
+    });
+    (watcher, fired)
 }
 
-/// The catalogue record of this run: locations as shown (no secrets) and the settings.
+/// The catalogue record of this run: locations as shown, the settings, and the command line
+/// that `jobs resume` runs again (locations without their SAS or other secrets).
 fn new_job(cli: &Cli, args: &CopyArgs, mode: Mode, source: &Location, dest: &Location) -> NewJob {
-    let command = match mode {
-        Mode::Copy => "cp",
-        Mode::Sync { .. } => "sync",
-        Mode::Move => "mv",
-    };
+    let argv: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|arg| match arg {
+            a if a == args.source || a == args.dest => without_secrets(&a),
+            a => awcopy_store::redact::redact(&a),
+        })
+        .collect();
     let spec = serde_json::json!({
+        "argv": argv,
         "recursive": args.recursive,
         "delete": mode == Mode::Sync { delete: true },
         "block_size": args.block_size,
@@ -297,10 +462,22 @@ fn new_job(cli: &Cli, args: &CopyArgs, mode: Mode, source: &Location, dest: &Loc
     NewJob {
         user: jobs::user(cli),
         name: args.job_name.clone(),
-        command: command.to_owned(),
+        command: mode.command().to_owned(),
         source: source.to_string(),
         dest: dest.to_string(),
         spec,
+    }
+}
+
+/// A location argument as it may be stored: a URL loses its query (a SAS token, a
+/// presigned signature), anything else stays as it is.
+fn without_secrets(location: &str) -> String {
+    match url::Url::parse(location) {
+        Ok(mut url) if url.query().is_some() => {
+            url.set_query(None);
+            url.to_string()
+        }
+        _ => location.to_owned(),
     }
 }
 
@@ -574,6 +751,12 @@ fn print_report(report: &CopyReport) {
         println!(
             "  left out, name not allowed at the destination: {}",
             report.names_skipped
+        );
+    }
+    if report.blocks_reused > 0 {
+        println!(
+            "  blocks staged by an earlier run, used again: {}",
+            report.blocks_reused
         );
     }
     println!(

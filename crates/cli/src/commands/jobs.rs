@@ -1,16 +1,18 @@
 //! `awcopy jobs`: the catalogue of runs, and how `cp`, `sync` and `mv` record themselves in it.
 
-use awcopy_jobs::{Catalog, CatalogError, JobRecord, ListFilter};
+use awcopy_jobs::{Catalog, CatalogError, JobRecord, ListFilter, Status};
 use serde_json::json;
 
 use crate::args::{Cli, JobsCommand};
+use crate::commands::resume;
 use crate::failure::{code, Failure};
+use crate::output::human;
 
 impl From<CatalogError> for Failure {
     fn from(err: CatalogError) -> Self {
         let code = match err {
             CatalogError::NotFound(_) => code::NOT_FOUND,
-            CatalogError::Ambiguous { .. } => code::USAGE,
+            CatalogError::Ambiguous { .. } | CatalogError::Changed(_) => code::USAGE,
             _ => code::SERVICE,
         };
         Failure {
@@ -39,11 +41,33 @@ pub async fn catalog(cli: &Cli) -> Result<Catalog, Failure> {
     Ok(Catalog::open(&path).await?)
 }
 
+/// A job's status as shown: a running job whose process has died says so.
+fn shown_status(job: &JobRecord) -> String {
+    match job.owner() {
+        Some(owner) if job.state() == Status::Running && !owner.is_alive() => {
+            format!("running (process {} died)", owner.pid)
+        }
+        _ => job.status.clone(),
+    }
+}
+
+/// Seconds a job has run: from its (last) start to its end, or to now.
+fn duration(job: &JobRecord) -> Option<f64> {
+    use time::format_description::well_known::Rfc3339;
+    let parse = |t: &str| time::OffsetDateTime::parse(t, &Rfc3339).ok();
+    let start = parse(job.started_at.as_deref()?)?;
+    let end = match job.finished_at.as_deref() {
+        Some(end) => parse(end)?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    Some((end - start).as_seconds_f64().max(0.0))
+}
+
 fn print_job(job: &JobRecord) {
     println!(
         "{}  {:<24} {:<4} {} -> {}  {} objects copied, {} failed{}",
         &job.id[..8],
-        job.status,
+        shown_status(job),
         job.command,
         job.source,
         job.dest,
@@ -80,20 +104,34 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
         JobsCommand::Show { id, json } => {
             let job = catalog.find(id).await?;
             let failures = catalog.failures(&job.id).await?;
+            let seconds = duration(&job);
+            let rate = seconds.map(|s| job.bytes_copied as f64 / s.max(1e-3));
             if *json {
-                println!("{}", json!({"job": job, "failures": failures.len()}));
+                println!(
+                    "{}",
+                    json!({"job": job, "failures": failures.len(), "seconds": seconds, "bytes_per_second": rate})
+                );
             } else {
                 println!("job        {}", job.id);
                 println!("name       {}", job.name.as_deref().unwrap_or("-"));
                 println!("user       {}", job.user);
                 println!("command    {} {} -> {}", job.command, job.source, job.dest);
-                println!("status     {}", job.status);
+                println!("status     {}", shown_status(&job));
                 println!("created    {}", job.created_at);
+                println!("started    {}", job.started_at.as_deref().unwrap_or("-"));
                 println!("finished   {}", job.finished_at.as_deref().unwrap_or("-"));
+                if let (Some(seconds), Some(rate)) = (seconds, rate) {
+                    println!("duration   {seconds:.1} s, {}/s", human(rate as u64));
+                }
                 println!(
-                    "objects    {} copied ({} bytes), {} skipped, {} mapped, {} failed",
+                    "listed     {} objects ({})",
+                    job.objects_listed,
+                    human(job.bytes_listed as u64)
+                );
+                println!(
+                    "objects    {} copied ({}), {} skipped, {} mapped, {} failed",
                     job.objects_copied,
-                    job.bytes_copied,
+                    human(job.bytes_copied as u64),
                     job.objects_skipped,
                     job.objects_mapped,
                     job.objects_failed
@@ -119,6 +157,31 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
                     );
                 }
             }
+        }
+        JobsCommand::Resume { id, source, dest } => {
+            return resume::resume(catalog, id, source.as_ref(), dest.as_ref()).await
+        }
+        JobsCommand::Retry {
+            id,
+            source,
+            dest,
+            name_policy,
+        } => return resume::retry(catalog, id, source.as_ref(), dest.as_ref(), *name_policy).await,
+        JobsCommand::Cancel { id } => return resume::cancel(catalog, id).await,
+        JobsCommand::Clean {
+            older_than,
+            all_users,
+        } => {
+            let cutoff = time::OffsetDateTime::now_utc() - *older_than;
+            let cutoff = cutoff
+                .format(&time::format_description::well_known::Rfc3339)
+                .expect("a time formats");
+            let user = (!all_users).then(|| user(cli));
+            let deleted = catalog.clean(user.as_deref(), &cutoff).await?;
+            println!(
+                "Deleted {} finished jobs that ended before {cutoff}",
+                deleted.len()
+            );
         }
     }
     Ok(())

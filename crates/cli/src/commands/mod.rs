@@ -5,3 +5,4 @@ pub mod cp;
 pub mod estimate;
 pub mod jobs;
 pub mod ls;
+pub mod resume;

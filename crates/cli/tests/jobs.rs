@@ -1,0 +1,610 @@
+//! Durable jobs as a user meets them: `awcopy` killed with SIGKILL mid-copy and resumed,
+//! stopped with Ctrl-C and resumed, cancelled with nothing left half-written; every key and
+//! byte verified, and the requests each run sent counted through the fault proxy.
+
+use awcopy_jobs::{Catalog, JobRecord, Status};
+use awcopy_store::{Location, Store};
+use awcopy_testkit as kit;
+use common::{assert_fails, awcopy, stderr, stdout};
+use futures::{StreamExt, TryStreamExt};
+use kit::fault_proxy::{FaultProxy, Faults};
+use std::collections::{BTreeMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+mod common;
+
+/// A catalogue of its own for one test.
+struct Db {
+    dir: tempfile::TempDir,
+}
+
+impl Db {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> String {
+        self.dir.path().join("jobs.db").to_str().unwrap().to_owned()
+    }
+
+    /// Runs awcopy on this catalogue.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let path = self.path();
+        let mut all = vec!["--db", &path];
+        all.extend_from_slice(args);
+        awcopy(&all)
+    }
+
+    /// Starts awcopy on this catalogue in the background.
+    fn spawn(&self, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_awcopy"))
+            .arg("--db")
+            .arg(self.path())
+            .args(args)
+            .env("AWS_ENDPOINT_URL", kit::s3_endpoint())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start awcopy")
+    }
+
+    async fn catalog(&self) -> Catalog {
+        Catalog::open(std::path::Path::new(&self.path()))
+            .await
+            .unwrap()
+    }
+
+    /// The one job in the catalogue.
+    async fn job(&self) -> JobRecord {
+        let jobs = self
+            .catalog()
+            .await
+            .list(&awcopy_jobs::ListFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        jobs.into_iter().next().unwrap()
+    }
+}
+
+/// Waits until `ready` holds, failing if the child exits first or it takes a minute.
+async fn wait_until(child: &mut Child, what: &str, ready: impl Fn() -> bool) {
+    for _ in 0..1200 {
+        if ready() {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("awcopy exited ({status}) before {what}: {err}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Requests in `log` that match `method` and contain `needle`.
+fn matching<'a>(log: &'a [String], method: &str, needle: &str) -> Vec<&'a String> {
+    log.iter()
+        .filter(|r| r.starts_with(&format!("{method} ")) && r.contains(needle))
+        .collect()
+}
+
+/// The Azure Put Block requests in `log`.
+fn put_blocks(log: &[String]) -> Vec<&String> {
+    matching(log, "PUT", "blockid=")
+}
+
+/// Writes `files` (key, bytes) under a fresh local directory.
+fn local_source(files: &BTreeMap<String, Vec<u8>>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, data) in files {
+        let path = dir.path().join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    }
+    dir
+}
+
+/// Every key under `prefix` in `store` holds exactly the expected bytes, and nothing else is
+/// there.
+async fn assert_holds(store: &Arc<dyn Store>, prefix: &str, expected: &BTreeMap<String, Vec<u8>>) {
+    let listed: Vec<_> = store
+        .list(awcopy_store::ListRequest {
+            prefix: prefix.into(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    let keys: HashSet<String> = listed
+        .into_iter()
+        .flat_map(|p| p.objects)
+        .map(|o| o.key[prefix.len()..].to_owned())
+        .collect();
+    assert_eq!(
+        keys,
+        expected.keys().cloned().collect::<HashSet<_>>(),
+        "the keys at the destination"
+    );
+    futures::stream::iter(expected)
+        .map(|(key, data)| async move {
+            let got = store.get(&format!("{prefix}{key}"), None).await.unwrap();
+            let bytes = got.body.try_collect::<Vec<_>>().await.unwrap().concat();
+            assert_eq!(
+                kit::crc64nvme(&bytes),
+                kit::crc64nvme(data),
+                "the bytes of {key}"
+            );
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// The key of an S3 object PUT logged by the proxy (`PUT /bucket/key?...`).
+fn put_key(request: &str, bucket: &str) -> String {
+    let path = request.split_once(' ').unwrap().1;
+    let path = path.split('?').next().unwrap();
+    path.strip_prefix(&format!("/{bucket}/"))
+        .unwrap()
+        .to_owned()
+}
+
+fn bucket_of(location: &Location) -> String {
+    match location {
+        Location::S3 { bucket, .. } => bucket.clone(),
+        _ => unreachable!(),
+    }
+}
+
+/// The Azure emulator's base URL (without the account), for a proxy in front of it.
+fn azurite_base() -> String {
+    let endpoint = kit::azure_endpoint();
+    endpoint[..endpoint.rfind('/').unwrap()].to_owned()
+}
+
+/// An Azure container's URL through `proxy` (in front of [`azurite_base`]).
+fn through(proxy: &FaultProxy, container: &Location) -> String {
+    container
+        .to_string()
+        .replace("az://", &format!("{}/", proxy.url()))
+}
+
+/// SIGKILL during a 5,000-object copy: the job is found running with a dead owner, the same
+/// `cp` again points at it, `jobs resume` copies exactly what was not recorded as copied,
+/// and the destination holds every object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_copy_then_resume_copies_only_the_rest() {
+    let files: BTreeMap<String, Vec<u8>> = (0..5000u64)
+        .map(|i| {
+            let data = kit::pattern(100 + (i as usize * 37) % 900, i);
+            (format!("d{:02}/obj-{i:05}.bin", i % 50), data)
+        })
+        .collect();
+    let source_dir = local_source(&files);
+    let dest_location = kit::new_s3_bucket("resume5k").await;
+    let bucket = bucket_of(&dest_location);
+    let proxy = FaultProxy::start(&kit::s3_endpoint(), Faults::default()).await;
+    let db = Db::new();
+    let source = source_dir.path().to_str().unwrap().to_owned();
+    let dest = dest_location.to_string();
+    let proxy_url = proxy.url();
+    let args = [
+        "--endpoint-url",
+        &proxy_url,
+        "cp",
+        "-r",
+        "--concurrency",
+        "8",
+        &source,
+        &dest,
+    ];
+    let object_puts = |log: &[String]| -> Vec<String> {
+        matching(log, "PUT", &format!("/{bucket}/"))
+            .into_iter()
+            .map(|r| put_key(r, &bucket))
+            .collect()
+    };
+
+    let mut child = db.spawn(&args);
+    wait_until(&mut child, "1,500 objects were PUT", || {
+        object_puts(&proxy.counters.requests_since(0)).len() >= 1500
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let first_run = object_puts(&proxy.counters.requests_since(0));
+    let mark = proxy.counters.logged();
+
+    let job = db.job().await;
+    assert_eq!(job.status, "running");
+    assert!(!job.owner().unwrap().is_alive());
+    let shown = stdout(&db.run(&["jobs", "list"]));
+    assert!(shown.contains("died"), "{shown}");
+    // The same copy again does not start a second job.
+    let again = db.run(&args);
+    assert_fails(
+        &again,
+        2,
+        &[
+            &format!("awcopy jobs resume {}", job.id),
+            "--new",
+            "did not finish",
+        ],
+    );
+
+    let resume = db
+        .catalog()
+        .await
+        .resume_point(&job.id, true)
+        .await
+        .unwrap();
+    let pending: HashSet<&str> = resume.pending.iter().map(|m| m.key.as_str()).collect();
+    let copied_before: HashSet<String> = resume
+        .known
+        .iter()
+        .filter(|k| !pending.contains(k.as_str()))
+        .cloned()
+        .collect();
+    assert!(copied_before.len() >= 1000, "{}", copied_before.len());
+
+    // A source object deleted before the resume fails for good, and is listed as failed;
+    // once it is back, `jobs retry` copies it.
+    let gone = resume.pending.last().expect("objects left").key.clone();
+    let gone_path = source_dir.path().join(&gone);
+    std::fs::remove_file(&gone_path).unwrap();
+    let output = db.run(&["jobs", "resume", &job.id[..8]]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Resuming job"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stdout(&output).contains("(completed-with-failures)"),
+        "{}",
+        stdout(&output)
+    );
+    let failures = stdout(&db.run(&["jobs", "failures", &job.id]));
+    assert!(
+        failures.starts_with(&format!("{gone}\t1 attempts\tnot-found")),
+        "{failures}"
+    );
+    std::fs::write(&gone_path, &files[&gone]).unwrap();
+    let output = db.run(&["jobs", "retry", &job.id]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Retrying 1 failed objects"),
+        "{}",
+        stdout(&output)
+    );
+
+    let resumed = object_puts(&proxy.counters.requests_since(mark));
+    let again: Vec<&String> = resumed
+        .iter()
+        .filter(|k| copied_before.contains(*k))
+        .collect();
+    assert!(again.is_empty(), "copied again: {again:?}");
+    assert_eq!(
+        resumed.iter().collect::<HashSet<_>>().len(),
+        files.len() - copied_before.len(),
+        "every object not recorded as copied, once"
+    );
+    // Sent in both runs: only what was in flight, or done but not yet recorded, at the kill.
+    let resumed_set: HashSet<&String> = resumed.iter().collect();
+    let twice = first_run.iter().filter(|k| resumed_set.contains(k)).count();
+    println!(
+        "first run {} PUTs, {} recorded as copied, resumed {} PUTs, {twice} sent twice",
+        first_run.len(),
+        copied_before.len(),
+        resumed.len()
+    );
+    assert!(twice <= 2 * 8 + 32, "{twice} objects sent twice");
+
+    assert_holds(&kit::open(&dest_location).await, "", &files).await;
+    let job = db.job().await;
+    assert_eq!(
+        (job.status.as_str(), job.objects_copied),
+        ("completed", 5000)
+    );
+    assert_fails(
+        &db.run(&["jobs", "resume", &job.id]),
+        2,
+        &["is completed", "nothing to resume"],
+    );
+}
+
+/// SIGKILL while a 40-block object is being staged on Azure: the resume reuses the blocks
+/// recorded as staged (deterministic block ids) and sends only the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_object_then_resume_reuses_staged_blocks() {
+    let block = 256 << 10;
+    let files = BTreeMap::from([("big.bin".to_owned(), kit::pattern(40 * block, 7))]);
+    let source_dir = local_source(&files);
+    let container = kit::new_azure_container("resumebig").await;
+    let proxy = FaultProxy::start(
+        &azurite_base(),
+        Faults {
+            delay: Duration::from_millis(100),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let dest = through(&proxy, &container);
+    let db = Db::new();
+    let source = source_dir.path().to_str().unwrap().to_owned();
+    let args = [
+        "cp",
+        "-r",
+        "--block-size",
+        "256k",
+        "--concurrency",
+        "4",
+        &source,
+        &dest,
+    ];
+    let blocks = |log: &[String]| -> Vec<String> {
+        put_blocks(log)
+            .into_iter()
+            .map(|r| {
+                let query = r.split_once('?').unwrap().1;
+                url::form_urlencoded::parse(query.as_bytes())
+                    .find(|(k, _)| k == "blockid")
+                    .unwrap()
+                    .1
+                    .into_owned()
+            })
+            .collect()
+    };
+
+    let mut child = db.spawn(&args);
+    wait_until(&mut child, "12 blocks were staged", || {
+        blocks(&proxy.counters.requests_since(0)).len() >= 12
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let first_run = blocks(&proxy.counters.requests_since(0));
+    let mark = proxy.counters.logged();
+
+    let job = db.job().await;
+    let resume = db
+        .catalog()
+        .await
+        .resume_point(&job.id, true)
+        .await
+        .unwrap();
+    let staged: HashSet<String> = resume.uploads["big.bin"]
+        .parts
+        .iter()
+        .map(|p| p.handle.clone())
+        .collect();
+    assert!(staged.len() >= 8, "{} blocks recorded", staged.len());
+
+    let output = db.run(&["jobs", "resume", &job.id]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!(
+            "blocks staged by an earlier run, used again: {}",
+            staged.len()
+        )),
+        "{}",
+        stdout(&output)
+    );
+    let resumed = blocks(&proxy.counters.requests_since(mark));
+    assert!(
+        resumed.iter().all(|id| !staged.contains(id)),
+        "a recorded block was sent again"
+    );
+    assert_eq!(resumed.len(), 40 - staged.len());
+    let twice = first_run.len() - staged.len();
+    println!(
+        "first run staged {} blocks, {} recorded, resumed {}",
+        first_run.len(),
+        staged.len(),
+        resumed.len()
+    );
+    assert!(twice <= 4 + 2, "{twice} blocks sent twice");
+    assert_holds(&kit::open(&container).await, "", &files).await;
+}
+
+/// Ctrl-C pauses the job (exit 130); `jobs resume` completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_pauses_and_resume_completes() {
+    let files: BTreeMap<String, Vec<u8>> = (0..300u64)
+        .map(|i| (format!("f/{i:04}"), kit::pattern(20_000, i)))
+        .collect();
+    let source_dir = local_source(&files);
+    let dest_location = kit::new_s3_bucket("pause").await;
+    let proxy = FaultProxy::start(
+        &kit::s3_endpoint(),
+        Faults {
+            delay: Duration::from_millis(30),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let db = Db::new();
+    let (source, dest, proxy_url) = (
+        source_dir.path().to_str().unwrap().to_owned(),
+        dest_location.to_string(),
+        proxy.url(),
+    );
+    let mut child = db.spawn(&[
+        "--endpoint-url",
+        &proxy_url,
+        "cp",
+        "-r",
+        "--concurrency",
+        "4",
+        &source,
+        &dest,
+    ]);
+    wait_until(&mut child, "40 requests", || proxy.counters.logged() >= 40).await;
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{err}");
+    let job = db.job().await;
+    assert!(
+        err.contains(&format!(
+            "job {} paused; continue it with `awcopy jobs resume {}`",
+            job.id, job.id
+        )),
+        "{err}"
+    );
+    assert_eq!(job.state(), Status::Paused);
+    assert!(job.objects_copied < 300, "stopped early");
+
+    let output = db.run(&["jobs", "resume", &job.id[..10]]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(db.job().await.state(), Status::Completed);
+    assert_holds(&kit::open(&dest_location).await, "", &files).await;
+}
+
+/// `jobs cancel` of a job running in another process stops it and aborts its multipart
+/// upload on S3; of a paused job on Azure, drops the blocks it staged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_leaves_no_upload_and_no_staged_block() {
+    // S3: cancelled while it runs.
+    let files = BTreeMap::from([("big.bin".to_owned(), kit::pattern((20 << 20) + 1, 3))]);
+    let source_dir = local_source(&files);
+    let bucket = kit::new_s3_bucket("cancel").await;
+    let proxy = FaultProxy::start(
+        &kit::s3_endpoint(),
+        Faults {
+            delay: Duration::from_millis(400),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let db = Db::new();
+    let (source, dest, proxy_url) = (
+        source_dir.path().to_str().unwrap().to_owned(),
+        bucket.to_string(),
+        proxy.url(),
+    );
+    let mut child = db.spawn(&[
+        "--endpoint-url",
+        &proxy_url,
+        "cp",
+        "-r",
+        "--block-size",
+        "5MiB",
+        "--concurrency",
+        "2",
+        &source,
+        &dest,
+    ]);
+    wait_until(&mut child, "a part was sent", || {
+        !matching(&proxy.counters.requests_since(0), "PUT", "uploadId=").is_empty()
+    })
+    .await;
+    assert_eq!(kit::s3_uploads_in_progress(&bucket).await.len(), 1);
+    let job = db.job().await;
+    assert_fails(
+        &db.run(&["jobs", "resume", &job.id]),
+        2,
+        &["is running (process", "Ctrl-C"],
+    );
+    let output = db.run(&["jobs", "cancel", &job.id[..8]]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("cancelled: 1 uploads in progress aborted"),
+        "{}",
+        stdout(&output)
+    );
+    let stopped = child.wait_with_output().unwrap();
+    assert_eq!(
+        stopped.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    assert_eq!(
+        kit::s3_uploads_in_progress(&bucket).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        kit::open(&bucket)
+            .await
+            .head("big.bin")
+            .await
+            .unwrap_err()
+            .kind(),
+        awcopy_store::ErrorKind::NotFound
+    );
+    assert_eq!(db.job().await.state(), Status::Cancelled);
+    assert_fails(
+        &db.run(&["jobs", "cancel", &job.id]),
+        2,
+        &["is cancelled", "nothing to cancel"],
+    );
+
+    // Azure: paused with Ctrl-C, then cancelled.
+    let files = BTreeMap::from([("big.bin".to_owned(), kit::pattern(2 << 20, 4))]);
+    let source_dir = local_source(&files);
+    let container = kit::new_azure_container("cancel").await;
+    let db = Db::new();
+    let source = source_dir.path().to_str().unwrap().to_owned();
+    let proxy = FaultProxy::start(
+        &azurite_base(),
+        Faults {
+            delay: Duration::from_millis(300),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let dest = through(&proxy, &container);
+    let mut child = db.spawn(&[
+        "cp",
+        "-r",
+        "--block-size",
+        "256k",
+        "--concurrency",
+        "2",
+        &source,
+        &dest,
+    ]);
+    wait_until(&mut child, "two blocks were staged", || {
+        put_blocks(&proxy.counters.requests_since(0)).len() >= 2
+    })
+    .await;
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let job = db.job().await;
+    assert_eq!(job.state(), Status::Paused);
+    let uploads = db.catalog().await.uploads(&job.id).await.unwrap();
+    let (_, upload) = &uploads[0];
+    let store = kit::open(&container).await;
+    let staged = store.list_parts("big.bin", &upload.upload).await.unwrap();
+    assert!(staged.len() >= 2, "{staged:?}");
+
+    let output = db.run(&["jobs", "cancel", &job.id]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        store
+            .list_parts("big.bin", &upload.upload)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no uncommitted block left"
+    );
+    assert_eq!(
+        store.head("big.bin").await.unwrap_err().kind(),
+        awcopy_store::ErrorKind::NotFound
+    );
+}

@@ -1,0 +1,122 @@
+//! What the catalogue keeps of a listing cut short, and what a resumed listing then finds:
+//! every key exactly once across the two runs, and nothing from ranges already listed.
+
+use awcopy_engine::journal::Journal;
+use awcopy_engine::lister::{list_ranges, ListJournal, ListerConfig};
+use awcopy_jobs::{Catalog, NewJob, Recorder};
+use awcopy_store::{Location, ObjectAttributes, OpenOptions, Store};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+async fn local_store(dir: &std::path::Path) -> Arc<dyn Store> {
+    let location = Location::Local {
+        root: dir.into(),
+        prefix: String::new(),
+    };
+    awcopy_store::open(&location, &OpenOptions::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_cut_short_resumes_with_only_the_unlisted_ranges() {
+    let data = tempfile::tempdir().unwrap();
+    let store = local_store(data.path()).await;
+    let mut all = HashSet::new();
+    for i in 0..3000 {
+        let key = match i % 3 {
+            0 => format!("a/{i:05}"),
+            1 => format!("m/日本/{i:05}"),
+            _ => format!("z/{i:05}"),
+        };
+        store
+            .put(&key, "x".into(), &ObjectAttributes::default(), None)
+            .await
+            .unwrap();
+        all.insert(key);
+    }
+    let db = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&db.path().join("c.db")).await.unwrap();
+    let job = catalog
+        .create_job(NewJob {
+            user: "u".into(),
+            name: None,
+            command: "cp".into(),
+            source: "s".into(),
+            dest: "d".into(),
+            spec: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    let config = ListerConfig {
+        parallelism: 4,
+        page_size: 100,
+        channel_capacity: 1,
+        ..ListerConfig::default()
+    };
+
+    // First run: the consumer stops after 700 objects.
+    let recorder = Arc::new(Recorder::new(catalog.clone(), job.id.clone()));
+    let whole = awcopy_engine::journal::ListRange::whole(0);
+    recorder.range_opened(&whole);
+    let mut first = list_ranges(
+        store.clone(),
+        "",
+        config.clone(),
+        Default::default(),
+        vec![whole],
+        Some(ListJournal {
+            journal: recorder.clone(),
+            next_id: 1,
+        }),
+    );
+    let mut consumed = HashSet::new();
+    while consumed.len() < 700 {
+        consumed.insert(first.recv().await.unwrap().unwrap().key);
+    }
+    drop(first);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    recorder.finish().await.unwrap();
+
+    let resume = catalog.resume_point(&job.id, true).await.unwrap();
+    assert!(!resume.ranges.is_empty(), "the listing was cut short");
+    let pending: HashSet<String> = resume.pending.iter().map(|m| m.key.clone()).collect();
+    assert!(
+        consumed.is_subset(&pending),
+        "every object handed out is pending (none finished)"
+    );
+    assert_eq!(resume.known, pending);
+    assert!(resume.known.len() < all.len());
+
+    // Second run: only the unfinished ranges.
+    let mut second = list_ranges(
+        store,
+        "",
+        config,
+        Default::default(),
+        resume.ranges.clone(),
+        None,
+    );
+    let mut relisted = Vec::new();
+    while let Some(item) = second.recv().await {
+        relisted.push(item.unwrap().key);
+    }
+    let fresh: Vec<&String> = relisted
+        .iter()
+        .filter(|k| !resume.known.contains(*k))
+        .collect();
+    // Ranges resume after their last recorded key, cut where they were cut.
+    assert_eq!(relisted.len(), fresh.len(), "no listed key is listed again");
+    let union: HashSet<String> = resume
+        .known
+        .iter()
+        .cloned()
+        .chain(fresh.into_iter().cloned())
+        .collect();
+    assert_eq!(union, all, "every key found once across the two runs");
+    assert_eq!(
+        relisted.len(),
+        relisted.iter().collect::<HashSet<_>>().len(),
+        "no key twice in one run"
+    );
+}
