@@ -85,28 +85,12 @@ pub enum JobsCommand {
     /// Continue a job that was paused (Ctrl-C), failed, or whose process died: it lists only
     /// what it had not listed, skips what it copied, and reuses staged blocks. Credentials
     /// come from the environment again.
-    Resume {
-        /// The job id, or a unique prefix of it.
-        #[arg(value_name = "ID")]
-        id: String,
-        /// The source again, with the SAS or signature the job does not keep (same place).
-        #[arg(long, value_name = "LOCATION")]
-        source: Option<String>,
-        /// The destination again, with the SAS the job does not keep (same place).
-        #[arg(long, value_name = "LOCATION")]
-        dest: Option<String>,
-    },
+    Resume(JobAgain),
     /// Copy the failed objects of a finished job again, and only those.
     Retry {
-        /// The job id, or a unique prefix of it.
-        #[arg(value_name = "ID")]
-        id: String,
-        /// The source again, with the SAS or signature the job does not keep (same place).
-        #[arg(long, value_name = "LOCATION")]
-        source: Option<String>,
-        /// The destination again, with the SAS the job does not keep (same place).
-        #[arg(long, value_name = "LOCATION")]
-        dest: Option<String>,
+        /// Which job, and its locations again if they need a SAS.
+        #[command(flatten)]
+        job: JobAgain,
         /// Another name policy for this retry (e.g. map, for names the first run refused).
         #[arg(long, value_name = "POLICY", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<awcopy_engine::copy::NamePolicy>()))]
         name_policy: Option<awcopy_engine::copy::NamePolicy>,
@@ -128,6 +112,20 @@ pub enum JobsCommand {
         #[arg(long)]
         all_users: bool,
     },
+}
+
+/// A recorded job to run again, and its locations given again where they need a SAS.
+#[derive(Debug, Args)]
+pub struct JobAgain {
+    /// The job id, or a unique prefix of it.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The source again, with the SAS or signature the job does not keep (same place).
+    #[arg(long, value_name = "LOCATION")]
+    pub source: Option<String>,
+    /// The destination again, with the SAS the job does not keep (same place).
+    #[arg(long, value_name = "LOCATION")]
+    pub dest: Option<String>,
 }
 
 /// Arguments of `awcopy sync`.

@@ -88,6 +88,44 @@ async fn wait_until(child: &mut Child, what: &str, ready: impl Fn() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// A proxy in front of `upstream` that adds `millis` to every request.
+async fn delayed(upstream: &str, millis: u64) -> FaultProxy {
+    let faults = Faults {
+        delay: Duration::from_millis(millis),
+        ..Faults::default()
+    };
+    FaultProxy::start(upstream, faults).await
+}
+
+/// Sends the child SIGINT, as Ctrl-C does.
+fn interrupt(child: &Child) {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Runs awcopy with `args` and kills it with SIGKILL once `sent` finds `at` requests in the
+/// proxy's log; returns what `sent` found by then, and where the log stood.
+async fn kill_9_after(
+    db: &Db,
+    args: &[&str],
+    proxy: &FaultProxy,
+    at: usize,
+    sent: impl Fn(&[String]) -> Vec<String>,
+) -> (Vec<String>, usize) {
+    let mut child = db.spawn(args);
+    wait_until(&mut child, &format!("{at} requests were sent"), || {
+        sent(&proxy.counters.requests_since(0)).len() >= at
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mark = proxy.counters.logged();
+    (sent(&proxy.counters.requests_since(0)), mark)
+}
+
 /// Requests in `log` that match `method` and contain `needle`.
 fn matching<'a>(log: &'a [String], method: &str, needle: &str) -> Vec<&'a String> {
     log.iter()
@@ -212,15 +250,7 @@ async fn kill_9_mid_copy_then_resume_copies_only_the_rest() {
             .collect()
     };
 
-    let mut child = db.spawn(&args);
-    wait_until(&mut child, "1,500 objects were PUT", || {
-        object_puts(&proxy.counters.requests_since(0)).len() >= 1500
-    })
-    .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let first_run = object_puts(&proxy.counters.requests_since(0));
-    let mark = proxy.counters.logged();
+    let (first_run, mark) = kill_9_after(&db, &args, &proxy, 1500, object_puts).await;
 
     let job = db.job().await;
     assert_eq!(job.status, "running");
@@ -328,14 +358,7 @@ async fn kill_9_mid_object_then_resume_reuses_staged_blocks() {
     let files = BTreeMap::from([("big.bin".to_owned(), kit::pattern(40 * block, 7))]);
     let source_dir = local_source(&files);
     let container = kit::new_azure_container("resumebig").await;
-    let proxy = FaultProxy::start(
-        &azurite_base(),
-        Faults {
-            delay: Duration::from_millis(100),
-            ..Faults::default()
-        },
-    )
-    .await;
+    let proxy = delayed(&azurite_base(), 100).await;
     let dest = through(&proxy, &container);
     let db = Db::new();
     let source = source_dir.path().to_str().unwrap().to_owned();
@@ -363,15 +386,7 @@ async fn kill_9_mid_object_then_resume_reuses_staged_blocks() {
             .collect()
     };
 
-    let mut child = db.spawn(&args);
-    wait_until(&mut child, "12 blocks were staged", || {
-        blocks(&proxy.counters.requests_since(0)).len() >= 12
-    })
-    .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let first_run = blocks(&proxy.counters.requests_since(0));
-    let mark = proxy.counters.logged();
+    let (first_run, mark) = kill_9_after(&db, &args, &proxy, 12, blocks).await;
 
     let job = db.job().await;
     let resume = db
@@ -422,14 +437,7 @@ async fn ctrl_c_pauses_and_resume_completes() {
         .collect();
     let source_dir = local_source(&files);
     let dest_location = kit::new_s3_bucket("pause").await;
-    let proxy = FaultProxy::start(
-        &kit::s3_endpoint(),
-        Faults {
-            delay: Duration::from_millis(30),
-            ..Faults::default()
-        },
-    )
-    .await;
+    let proxy = delayed(&kit::s3_endpoint(), 30).await;
     let db = Db::new();
     let (source, dest, proxy_url) = (
         source_dir.path().to_str().unwrap().to_owned(),
@@ -447,11 +455,7 @@ async fn ctrl_c_pauses_and_resume_completes() {
         &dest,
     ]);
     wait_until(&mut child, "40 requests", || proxy.counters.logged() >= 40).await;
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
+    interrupt(&child);
     let output = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{err}");
@@ -480,14 +484,7 @@ async fn cancel_leaves_no_upload_and_no_staged_block() {
     let files = BTreeMap::from([("big.bin".to_owned(), kit::pattern((20 << 20) + 1, 3))]);
     let source_dir = local_source(&files);
     let bucket = kit::new_s3_bucket("cancel").await;
-    let proxy = FaultProxy::start(
-        &kit::s3_endpoint(),
-        Faults {
-            delay: Duration::from_millis(400),
-            ..Faults::default()
-        },
-    )
-    .await;
+    let proxy = delayed(&kit::s3_endpoint(), 400).await;
     let db = Db::new();
     let (source, dest, proxy_url) = (
         source_dir.path().to_str().unwrap().to_owned(),
@@ -557,14 +554,7 @@ async fn cancel_leaves_no_upload_and_no_staged_block() {
     let container = kit::new_azure_container("cancel").await;
     let db = Db::new();
     let source = source_dir.path().to_str().unwrap().to_owned();
-    let proxy = FaultProxy::start(
-        &azurite_base(),
-        Faults {
-            delay: Duration::from_millis(300),
-            ..Faults::default()
-        },
-    )
-    .await;
+    let proxy = delayed(&azurite_base(), 300).await;
     let dest = through(&proxy, &container);
     let mut child = db.spawn(&[
         "cp",
@@ -580,10 +570,7 @@ async fn cancel_leaves_no_upload_and_no_staged_block() {
         put_blocks(&proxy.counters.requests_since(0)).len() >= 2
     })
     .await;
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    interrupt(&child);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let job = db.job().await;
     assert_eq!(job.state(), Status::Paused);

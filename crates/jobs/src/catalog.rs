@@ -334,17 +334,6 @@ impl Catalog {
         Ok(())
     }
 
-    /// Sets a job's status, nothing else.
-    pub async fn set_status(&self, id: &str, status: Status) -> Result<(), CatalogError> {
-        sqlx::query("UPDATE jobs SET status = ? WHERE id = ?")
-            .bind(status.as_str())
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
-        Ok(())
-    }
-
     /// Brings a job's counters up to date from its objects' states.
     pub async fn refresh_counters(&self, id: &str) -> Result<(), CatalogError> {
         let rows = sqlx::query(

@@ -158,15 +158,10 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
                 }
             }
         }
-        JobsCommand::Resume { id, source, dest } => {
-            return resume::resume(catalog, id, source.as_ref(), dest.as_ref()).await
+        JobsCommand::Resume(job) => return resume::resume(catalog, job).await,
+        JobsCommand::Retry { job, name_policy } => {
+            return resume::retry(catalog, job, *name_policy).await
         }
-        JobsCommand::Retry {
-            id,
-            source,
-            dest,
-            name_policy,
-        } => return resume::retry(catalog, id, source.as_ref(), dest.as_ref(), *name_policy).await,
         JobsCommand::Cancel { id } => return resume::cancel(catalog, id).await,
         JobsCommand::Clean {
             older_than,

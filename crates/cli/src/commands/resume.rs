@@ -8,7 +8,7 @@ use awcopy_store::Location;
 use clap::Parser;
 use std::time::Duration;
 
-use crate::args::{Cli, Command, CopyArgs};
+use crate::args::{Cli, Command, CopyArgs, JobAgain};
 use crate::commands::cp::{self, Mode};
 use crate::failure::{about, code, Failure};
 
@@ -57,14 +57,10 @@ impl StoredCommand {
     }
 
     /// Takes the locations given again (with their SAS) where they name the same places.
-    fn with_locations(
-        mut self,
-        source: Option<&String>,
-        dest: Option<&String>,
-    ) -> Result<Self, Failure> {
+    fn with_locations(mut self, again: &JobAgain) -> Result<Self, Failure> {
         for (stored, given, name) in [
-            (&mut self.args.source, source, "source"),
-            (&mut self.args.dest, dest, "dest"),
+            (&mut self.args.source, &again.source, "source"),
+            (&mut self.args.dest, &again.dest, "dest"),
         ] {
             let Some(given) = given else { continue };
             let place = |text: &str| {
@@ -84,6 +80,14 @@ impl StoredCommand {
     }
 }
 
+/// The refusal to run a cancelled job again.
+fn cancelled(job: &JobRecord) -> Failure {
+    Failure::usage(format!(
+        "job {} was cancelled; start the copy again",
+        job.id
+    ))
+}
+
 /// Refuses a job that another live process runs.
 fn refuse_live(job: &JobRecord) -> Result<(), Failure> {
     match job
@@ -99,13 +103,8 @@ fn refuse_live(job: &JobRecord) -> Result<(), Failure> {
 }
 
 /// `awcopy jobs resume ID`.
-pub async fn resume(
-    catalog: Catalog,
-    id: &str,
-    source: Option<&String>,
-    dest: Option<&String>,
-) -> Result<(), Failure> {
-    let job = catalog.find(id).await?;
+pub async fn resume(catalog: Catalog, again: &JobAgain) -> Result<(), Failure> {
+    let job = catalog.find(&again.id).await?;
     match job.state() {
         Status::Completed => {
             return Err(Failure::usage(format!(
@@ -119,15 +118,10 @@ pub async fn resume(
                 job.id, job.id
             )))
         }
-        Status::Cancelled => {
-            return Err(Failure::usage(format!(
-                "job {} was cancelled; start the copy again",
-                job.id
-            )))
-        }
+        Status::Cancelled => return Err(cancelled(&job)),
         _ => refuse_live(&job)?,
     }
-    let stored = StoredCommand::of(&job)?.with_locations(source, dest)?;
+    let stored = StoredCommand::of(&job)?.with_locations(again)?;
     catalog.claim(&job).await?;
     let from = catalog.resume_point(&job.id, true).await?;
     if !stored.args.json {
@@ -145,12 +139,10 @@ pub async fn resume(
 /// `awcopy jobs retry ID`.
 pub async fn retry(
     catalog: Catalog,
-    id: &str,
-    source: Option<&String>,
-    dest: Option<&String>,
+    again: &JobAgain,
     name_policy: Option<awcopy_engine::copy::NamePolicy>,
 ) -> Result<(), Failure> {
-    let job = catalog.find(id).await?;
+    let job = catalog.find(&again.id).await?;
     match job.state() {
         Status::CompletedWithFailures => {}
         Status::Completed => {
@@ -159,12 +151,7 @@ pub async fn retry(
                 job.id
             )))
         }
-        Status::Cancelled => {
-            return Err(Failure::usage(format!(
-                "job {} was cancelled; start the copy again",
-                job.id
-            )))
-        }
+        Status::Cancelled => return Err(cancelled(&job)),
         _ => {
             refuse_live(&job)?;
             return Err(Failure::usage(format!(
@@ -173,7 +160,7 @@ pub async fn retry(
             )));
         }
     }
-    let mut stored = StoredCommand::of(&job)?.with_locations(source, dest)?;
+    let mut stored = StoredCommand::of(&job)?.with_locations(again)?;
     if let Some(policy) = name_policy {
         stored.args.name_policy = policy;
     }
