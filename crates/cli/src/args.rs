@@ -238,6 +238,11 @@ pub struct CopyArgs {
     /// default awcopy points at that job: `awcopy jobs resume ID` continues it).
     #[arg(long)]
     pub new: bool,
+
+    /// Do not record this run in the job catalogue: no `jobs` entry and no resume (the
+    /// benchmark compares runs with and without it to show what the catalogue costs).
+    #[arg(long, conflicts_with = "new")]
+    pub no_catalog: bool,
 }
 
 /// Arguments of `awcopy check`.

@@ -993,6 +993,16 @@ async fn runs_are_recorded_as_jobs() {
         stdout(&output)
     );
     assert!(run(&["jobs", "list", "--json"]).stdout.is_empty());
+    // A run outside the catalogue leaves no job.
+    let output = run(&[
+        "cp",
+        "-r",
+        "--no-catalog",
+        &source_location.to_string(),
+        &dest_url,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(run(&["jobs", "list", "--json"]).stdout.is_empty());
 
     // Neither the SAS signature nor any key is in the catalogue, WAL included.
     let signature = sas.expose().split("sig=").nth(1).unwrap().to_owned();

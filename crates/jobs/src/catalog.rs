@@ -3,7 +3,7 @@
 use awcopy_engine::journal::{ListRange, ResumeFrom, StagedUpload, UploadRecord};
 use awcopy_store::{ObjectMeta, PartReceipt, UploadId};
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -253,6 +253,9 @@ impl Catalog {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL still commits atomically and survives a killed process; only
+            // a power cut may lose the last commits, which a resume then simply redoes.
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()

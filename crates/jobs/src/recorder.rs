@@ -8,6 +8,7 @@ use awcopy_engine::events::{Action, EventSink, ObjectEvent};
 use awcopy_engine::journal::{Journal, ListRange, UploadRecord};
 use awcopy_store::{ObjectMeta, PartReceipt};
 use sqlx::{Sqlite, Transaction};
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -15,7 +16,13 @@ use tokio::sync::mpsc;
 use crate::catalog::{now, Catalog, CatalogError};
 
 /// How many messages one transaction writes at most.
-const BATCH: usize = 500;
+const BATCH: usize = 2000;
+
+/// How long a batch waits for more messages before it is written: fewer, larger transactions
+/// keep the catalogue's cost per object small; a crash loses at most this much of the record
+/// (those objects are copied again on resume). A staged block, worth far more than a record,
+/// is written at once.
+const GATHER: Duration = Duration::from_millis(100);
 
 /// How often the job's counters are brought up to date while it runs.
 const COUNTERS_EVERY: Duration = Duration::from_secs(2);
@@ -67,15 +74,24 @@ impl Recorder {
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             let mut counted = Instant::now();
+            // Source keys with an upload on record, so finishing any other object costs no
+            // look into the upload tables.
+            let mut uploading: HashSet<String> = catalog
+                .uploads(&job_id)
+                .await?
+                .into_iter()
+                .map(|(key, _)| key)
+                .collect();
             while let Some(first) = rx.recv().await {
                 batch.push(first);
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
+                let deadline = tokio::time::Instant::now() + GATHER;
+                while batch.len() < BATCH && !matches!(batch.last(), Some(Message::Part { .. })) {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(next)) => batch.push(next),
+                        Ok(None) | Err(_) => break,
                     }
                 }
-                write(&catalog, &job_id, &batch).await?;
+                write(&catalog, &job_id, &batch, &mut uploading).await?;
                 batch.clear();
                 if counted.elapsed() >= COUNTERS_EVERY {
                     catalog.refresh_counters(&job_id).await?;
@@ -109,11 +125,16 @@ impl Recorder {
     }
 }
 
-async fn write(catalog: &Catalog, job_id: &str, batch: &[Message]) -> Result<(), CatalogError> {
+async fn write(
+    catalog: &Catalog,
+    job_id: &str,
+    batch: &[Message],
+    uploading: &mut HashSet<String>,
+) -> Result<(), CatalogError> {
     let at = now();
     let mut tx = catalog.pool().begin().await.map_err(other)?;
     for message in batch {
-        write_one(&mut tx, job_id, message, &at)
+        write_one(&mut tx, job_id, message, &at, uploading)
             .await
             .map_err(other)?;
     }
@@ -129,6 +150,7 @@ async fn write_one(
     job_id: &str,
     message: &Message,
     at: &str,
+    uploading: &mut HashSet<String>,
 ) -> Result<(), sqlx::Error> {
     match message {
         Message::Outcome {
@@ -155,7 +177,7 @@ async fn write_one(
             .bind(at)
             .execute(&mut **tx)
             .await?;
-            if matches!(*state, "copied" | "failed") {
+            if matches!(*state, "copied" | "failed") && uploading.remove(key) {
                 // Committed, or aborted: the upload is over either way.
                 for table in ["job_parts", "job_uploads"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE job_id = ? AND key = ?"))
@@ -209,6 +231,7 @@ async fn write_one(
                 .await?;
         }
         Message::Upload { key, record } => {
+            uploading.insert(key.clone());
             sqlx::query("DELETE FROM job_parts WHERE job_id = ? AND key = ?")
                 .bind(job_id)
                 .bind(key)

@@ -193,9 +193,11 @@ impl LocalStore {
     async fn write_staged(&self, body: &[u8]) -> Result<PathBuf> {
         let staged = self.staging_file().await?;
         let result = async {
+            // Like cp and rclone, no fsync per file: it made small-file copies several times
+            // slower (bench/RESULTS.md); a power cut may lose the last files written.
             let mut file = tokio::fs::File::create(&staged).await?;
             file.write_all(body).await?;
-            file.sync_all().await
+            file.flush().await
         }
         .await;
         if let Err(err) = result {
@@ -487,7 +489,7 @@ impl Store for LocalStore {
                 let mut input = tokio::fs::File::open(dir.join(&part.handle)).await?;
                 tokio::io::copy(&mut input, &mut out).await?;
             }
-            out.sync_all().await
+            out.flush().await
         }
         .await;
         let published = match joined {

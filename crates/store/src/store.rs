@@ -101,6 +101,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         attributes: &ObjectAttributes,
     ) -> Result<PutResult>;
 
+    /// Copies a whole object within this service keeping the content headers, metadata and
+    /// tags the source has, without the caller looking them up first. Stores that cannot
+    /// answer [`crate::ErrorKind::Unsupported`].
+    async fn copy_object_as_is(&self, key: &str, source: &CopySource) -> Result<PutResult> {
+        let _ = (key, source);
+        Err(crate::StoreError::new(
+            crate::ErrorKind::Unsupported,
+            format!("{} cannot copy an object as it is", self.display_root()),
+        ))
+    }
+
     /// A source of `kind` from which another store can copy `key` server-side: a native
     /// reference, or a read URL (presigned GET, SAS) valid for `valid_for`.
     async fn copy_source(

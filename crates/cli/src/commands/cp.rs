@@ -59,7 +59,7 @@ struct Prepared {
 /// Runs `awcopy cp`, `sync` or `mv`: a new job (unless an unfinished one does the same).
 pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<(), Failure> {
     let prepared = prepare(cli.endpoint_url.clone(), args, mode).await?;
-    if args.dry_run {
+    if args.dry_run || args.no_catalog {
         return execute(args, prepared, None).await;
     }
     let catalog = jobs::catalog(cli).await?;

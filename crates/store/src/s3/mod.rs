@@ -699,6 +699,25 @@ impl Store for S3Store {
         })
     }
 
+    async fn copy_object_as_is(&self, key: &str, source: &CopySource) -> Result<PutResult> {
+        // S3 keeps headers, metadata and tags itself (the COPY directives).
+        let builder = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .copy_source(self.copy_source_header(source)?)
+            .metadata_directive(MetadataDirective::Copy)
+            .tagging_directive(TaggingDirective::Copy);
+        let out = with_write_encryption!(builder, &self.encryption)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("copy to '{key}'")))?;
+        Ok(PutResult {
+            etag: trim_etag(out.copy_object_result().and_then(|r| r.e_tag())),
+        })
+    }
+
     async fn copy_source(
         &self,
         key: &str,

@@ -1,0 +1,98 @@
+//! The emulators' ceiling for one copy: the same requests a copy needs, sent by a bare loop
+//! with no listing pipeline, checksums, retries, journal or progress. `stream` GETs each
+//! source object whole and PUTs it to the destination; `native` asks the destination to copy
+//! each object itself (S3 CopyObject). Prints one JSON line: objects, bytes, seconds.
+
+use awcopy_store::{CopySourceKind, ListRequest, Location, ObjectAttributes, OpenOptions};
+use clap::Parser;
+use futures::{StreamExt, TryStreamExt};
+use std::time::{Duration, Instant};
+
+/// Copy every object under SOURCE to DEST as fast as the servers allow.
+#[derive(Debug, Parser)]
+struct Args {
+    /// `stream` (GET + PUT) or `native` (server-side copy).
+    #[arg(value_parser = ["stream", "native"])]
+    op: String,
+    /// Where the objects are.
+    source: String,
+    /// Where they go.
+    dest: String,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// S3 endpoint.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let options = OpenOptions {
+        s3_endpoint: args.endpoint_url.clone(),
+        encryption: None,
+    };
+    let open = |text: &str| {
+        let location = Location::parse(text).expect("a location");
+        let options = options.clone();
+        async move {
+            let store = awcopy_store::open(&location, &options).await.expect("open");
+            (store, location.prefix().to_owned())
+        }
+    };
+    let (source, source_prefix) = open(&args.source).await;
+    let (dest, dest_prefix) = open(&args.dest).await;
+    let mut objects = Vec::new();
+    let mut pages = source.list(ListRequest {
+        prefix: source_prefix.clone(),
+        ..ListRequest::default()
+    });
+    while let Some(page) = pages.try_next().await.expect("list") {
+        objects.extend(page.objects);
+    }
+    let _ = dest.create_root().await;
+    // At most ~1 GiB of whole objects in memory at once.
+    let biggest = objects.iter().map(|o| o.size).max().unwrap_or(1).max(1);
+    let concurrency = args
+        .concurrency
+        .min(((1u64 << 30) / biggest).max(1) as usize);
+    let bytes: u64 = objects.iter().map(|o| o.size).sum();
+    let count = objects.len();
+    let started = Instant::now();
+    futures::stream::iter(objects)
+        .map(|object| {
+            let (source, dest) = (&source, &dest);
+            let key = format!("{dest_prefix}{}", &object.key[source_prefix.len()..]);
+            let native = args.op == "native";
+            async move {
+                let attributes = ObjectAttributes::default();
+                if native {
+                    let from = source
+                        .copy_source(
+                            &object.key,
+                            CopySourceKind::Native,
+                            Duration::from_secs(3600),
+                        )
+                        .await
+                        .expect("copy source");
+                    dest.copy_object(&key, &from, &attributes)
+                        .await
+                        .expect("copy");
+                } else {
+                    let got = source.get(&object.key, None).await.expect("get");
+                    let body: Vec<bytes::Bytes> = got.body.try_collect().await.expect("read");
+                    let body = bytes::Bytes::from(body.concat());
+                    dest.put(&key, body, &attributes, None).await.expect("put");
+                }
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<()>>()
+        .await;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"objects": count, "bytes": bytes, "seconds": seconds, "concurrency": concurrency})
+    );
+}
