@@ -194,12 +194,16 @@ def measured(args, env):
 def create(location):
     """Makes an empty destination (the AWS CLI does not create buckets)."""
     kind, name = location
-    if kind == "s3":
-        s3_client().create_bucket(Bucket=name)
-    elif kind == "az":
-        azure_client().create_container(name)
-    else:
-        os.makedirs(name)
+    try:
+        if kind == "s3":
+            s3_client().create_bucket(Bucket=name)
+        elif kind == "az":
+            azure_client().create_container(name)
+        else:
+            os.makedirs(name)
+    except Exception as error:  # Azurite may still hold a name whose deletion is under way
+        if "AlreadyExists" not in str(error) and "BucketAlreadyOwnedByYou" not in str(error):
+            raise
 
 
 def verify(source, dest, s3):

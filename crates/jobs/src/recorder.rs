@@ -477,4 +477,36 @@ mod tests {
         let err = Catalog::open(&newer).await.unwrap_err();
         assert!(matches!(err, CatalogError::NewerSchema(_)), "{err}");
     }
+
+    #[tokio::test]
+    async fn a_locked_catalogue_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locked.db");
+        let holder = Catalog::open(&path).await.unwrap();
+        let mut lock = holder.pool().acquire().await.unwrap();
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut *lock)
+            .await
+            .unwrap();
+        // Reading may go on in WAL mode; writing waits out the busy timeout, then says why.
+        let err = match Catalog::open(&path).await {
+            Ok(other) => other.create_job(job()).await.unwrap_err(),
+            Err(err) => err,
+        };
+        assert!(matches!(err, CatalogError::Locked(_)), "{err}");
+        assert!(
+            err.to_string().contains("locked by another process"),
+            "{err}"
+        );
+        sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+        drop(lock);
+        assert!(
+            holder
+                .list(&ListFilter::default())
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing was written"
+        );
+    }
 }

@@ -105,26 +105,8 @@ impl LocalStore {
 
     /// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave the root.
     async fn inside_root(&self, path: &Path) -> Result<()> {
-        let root = tokio::fs::canonicalize(&self.root).await?;
-        let mut probe = path.to_path_buf();
-        while !tokio::fs::try_exists(&probe).await.unwrap_or(false) {
-            if !probe.pop() {
-                return Ok(());
-            }
-        }
-        let real = tokio::fs::canonicalize(&probe).await?;
-        if real.starts_with(&root) {
-            Ok(())
-        } else {
-            Err(StoreError::new(
-                ErrorKind::Auth,
-                format!(
-                    "{} leads outside {} through a symlink",
-                    path.display(),
-                    root.display()
-                ),
-            ))
-        }
+        let (root, path) = (self.root.clone(), path.to_path_buf());
+        blocking(move || inside_root(&root, &path)).await
     }
 
     async fn readable_path(&self, key: &str) -> Result<PathBuf> {
@@ -163,10 +145,11 @@ impl LocalStore {
     /// Moves a finished staging file to the key's path, creating directories as needed.
     async fn publish(&self, staged: &Path, key: &str) -> Result<()> {
         let dest = self.key_path(key)?;
-        if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| match e.kind() {
+        let (root, staged, key) = (self.root.clone(), staged.to_path_buf(), key.to_owned());
+        // One trip to the blocking pool for the whole move: each is a thread hand-off.
+        blocking(move || {
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| match e.kind() {
                     IoKind::AlreadyExists | IoKind::NotADirectory => StoreError::new(
                         ErrorKind::Conflict,
                         format!(
@@ -175,39 +158,36 @@ impl LocalStore {
                     ),
                     _ => StoreError::from(e).context(format!("creating the directory for '{key}'")),
                 })?;
-        }
-        self.inside_root(&dest).await?;
-        // A directory at the path (even one made by a concurrent write) fails the rename.
-        tokio::fs::rename(staged, &dest)
-            .await
-            .map_err(|e| match e.kind() {
+            }
+            inside_root(&root, &dest)?;
+            // A directory at the path (even one made by a concurrent write) fails the rename.
+            std::fs::rename(&staged, &dest).map_err(|e| match e.kind() {
                 IoKind::IsADirectory | IoKind::DirectoryNotEmpty => StoreError::new(
                     ErrorKind::Conflict,
                     format!("key '{key}' cannot be stored on local disk: it is a directory there"),
                 ),
                 _ => StoreError::from(e),
-            })?;
-        Ok(())
+            })
+        })
+        .await
     }
 
-    async fn write_staged(&self, body: &[u8]) -> Result<PathBuf> {
+    async fn write_staged(&self, body: Bytes) -> Result<PathBuf> {
         let staged = self.staging_file().await?;
-        let result = async {
-            // Like cp and rclone, no fsync per file: it made small-file copies several times
-            // slower (bench/RESULTS.md); a power cut may lose the last files written.
-            let mut file = tokio::fs::File::create(&staged).await?;
-            file.write_all(body).await?;
-            file.flush().await
-        }
-        .await;
-        if let Err(err) = result {
-            let _ = tokio::fs::remove_file(&staged).await;
-            return Err(err.into());
-        }
+        let path = staged.clone();
+        // Like cp and rclone, no fsync per file: it made small-file copies several times
+        // slower (bench/RESULTS.md); a power cut may lose the last files written.
+        blocking(move || {
+            std::fs::write(&path, &body).map_err(|err| {
+                let _ = std::fs::remove_file(&path);
+                StoreError::from(err)
+            })
+        })
+        .await?;
         Ok(staged)
     }
 
-    async fn write_object(&self, key: &str, body: &[u8]) -> Result<PutResult> {
+    async fn write_object(&self, key: &str, body: Bytes) -> Result<PutResult> {
         self.key_path(key)?;
         let staged = self.write_staged(body).await?;
         if let Err(err) = self.publish(&staged, key).await {
@@ -221,6 +201,39 @@ impl LocalStore {
         let mut object = ObjectMeta::new(key, meta.len());
         object.last_modified = meta.modified().ok().map(time::OffsetDateTime::from);
         object
+    }
+}
+
+/// Runs blocking file-system work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::new(ErrorKind::Io, format!("file-system task failed: {e}")))?
+}
+
+/// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave `root`.
+fn inside_root(root: &Path, path: &Path) -> Result<()> {
+    let root = std::fs::canonicalize(root)?;
+    let mut probe = path.to_path_buf();
+    while !probe.try_exists().unwrap_or(false) {
+        if !probe.pop() {
+            return Ok(());
+        }
+    }
+    let real = std::fs::canonicalize(&probe)?;
+    if real.starts_with(&root) {
+        Ok(())
+    } else {
+        Err(StoreError::new(
+            ErrorKind::Auth,
+            format!(
+                "{} leads outside {} through a symlink",
+                path.display(),
+                root.display()
+            ),
+        ))
     }
 }
 
@@ -418,7 +431,7 @@ impl Store for LocalStore {
         _attributes: &ObjectAttributes,
         _crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
-        self.write_object(key, &body).await
+        self.write_object(key, body).await
     }
 
     async fn create_upload(&self, key: &str, _attributes: &ObjectAttributes) -> Result<UploadId> {
@@ -445,7 +458,7 @@ impl Store for LocalStore {
             ));
         }
         let size = body.len() as u64;
-        let staged = self.write_staged(&body).await?;
+        let staged = self.write_staged(body).await?;
         let handle = format!("{number:05}");
         tokio::fs::rename(&staged, dir.join(&handle)).await?;
         Ok(PartReceipt {
