@@ -1231,13 +1231,16 @@ impl Executor {
                 .await?;
         }
         self.verify_dest(&head, dest_key).await?;
+        self.copied_server_side(head.size);
+        Ok(())
+    }
+
+    /// Counts `size` bytes the service copied itself.
+    fn copied_server_side(&self, size: u64) {
         self.progress
             .bytes_server_side
-            .fetch_add(head.size, Ordering::Relaxed);
-        self.progress
-            .bytes_done
-            .fetch_add(head.size, Ordering::Relaxed);
-        Ok(())
+            .fetch_add(size, Ordering::Relaxed);
+        self.progress.bytes_done.fetch_add(size, Ordering::Relaxed);
     }
 
     /// Copies a whole object within one service that keeps its attributes itself: one
@@ -1271,12 +1274,7 @@ impl Executor {
         if plain_md5.is_none() || copied.etag.as_deref() != plain_md5 {
             self.verify_dest(meta, dest_key).await?;
         }
-        self.progress
-            .bytes_server_side
-            .fetch_add(meta.size, Ordering::Relaxed);
-        self.progress
-            .bytes_done
-            .fetch_add(meta.size, Ordering::Relaxed);
+        self.copied_server_side(meta.size);
         Ok(true)
     }
 

@@ -273,6 +273,40 @@ impl S3Store {
         &self.bucket
     }
 
+    /// CopyObject: `attributes` replace the source's; without them S3 keeps the source's
+    /// headers, metadata and tags itself (the COPY directives).
+    async fn copy_request(
+        &self,
+        key: &str,
+        source: &CopySource,
+        attributes: Option<&ObjectAttributes>,
+    ) -> Result<PutResult> {
+        let builder = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .copy_source(self.copy_source_header(source)?);
+        let builder = match attributes {
+            Some(attributes) => with_attributes!(
+                builder
+                    .metadata_directive(MetadataDirective::Replace)
+                    .tagging_directive(TaggingDirective::Replace),
+                attributes
+            ),
+            None => builder
+                .metadata_directive(MetadataDirective::Copy)
+                .tagging_directive(TaggingDirective::Copy),
+        };
+        let out = with_write_encryption!(builder, &self.encryption)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(e, &format!("copy to '{key}'")))?;
+        Ok(PutResult {
+            etag: trim_etag(out.copy_object_result().and_then(|r| r.e_tag())),
+        })
+    }
+
     fn copy_source_header(&self, source: &CopySource) -> Result<String> {
         match source {
             CopySource::Native { container, key } => {
@@ -682,40 +716,11 @@ impl Store for S3Store {
         source: &CopySource,
         attributes: &ObjectAttributes,
     ) -> Result<PutResult> {
-        let builder = self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .copy_source(self.copy_source_header(source)?)
-            .metadata_directive(MetadataDirective::Replace)
-            .tagging_directive(TaggingDirective::Replace);
-        let out = with_write_encryption!(with_attributes!(builder, attributes), &self.encryption)
-            .send()
-            .await
-            .map_err(|e| map_sdk_error(e, &format!("copy to '{key}'")))?;
-        Ok(PutResult {
-            etag: trim_etag(out.copy_object_result().and_then(|r| r.e_tag())),
-        })
+        self.copy_request(key, source, Some(attributes)).await
     }
 
     async fn copy_object_as_is(&self, key: &str, source: &CopySource) -> Result<PutResult> {
-        // S3 keeps headers, metadata and tags itself (the COPY directives).
-        let builder = self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .copy_source(self.copy_source_header(source)?)
-            .metadata_directive(MetadataDirective::Copy)
-            .tagging_directive(TaggingDirective::Copy);
-        let out = with_write_encryption!(builder, &self.encryption)
-            .send()
-            .await
-            .map_err(|e| map_sdk_error(e, &format!("copy to '{key}'")))?;
-        Ok(PutResult {
-            etag: trim_etag(out.copy_object_result().and_then(|r| r.e_tag())),
-        })
+        self.copy_request(key, source, None).await
     }
 
     async fn copy_source(
