@@ -716,8 +716,12 @@ impl Executor {
                 next_id: resume.next_range_id,
             }),
         );
-        let (tx, rx) = tokio::sync::mpsc::channel(self.options.lister.channel_capacity.max(1));
         let (pending, known) = (resume.pending, resume.known);
+        if pending.is_empty() && known.is_empty() {
+            // A new job: nothing to put first or to pass over.
+            return listed;
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(self.options.lister.channel_capacity.max(1));
         tokio::spawn(async move {
             for meta in pending {
                 if tx.send(Ok(meta)).await.is_err() {
