@@ -516,15 +516,10 @@ impl Catalog {
 
     /// Forgets the upload of source object `key` of job `id` (aborted).
     pub async fn forget_upload(&self, id: &str, key: &str) -> Result<(), CatalogError> {
-        for table in ["job_parts", "job_uploads"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE job_id = ? AND key = ?"))
-                .bind(id)
-                .bind(key)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| self.error(e))?;
-        }
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(|e| self.error(e))?;
+        delete_upload(&mut conn, id, key)
+            .await
+            .map_err(|e| self.error(e))
     }
 
     /// An unfinished job of `user` running `command` from `source` to `dest`, if any.
@@ -643,6 +638,22 @@ impl Catalog {
             })
             .collect())
     }
+}
+
+/// Deletes the upload of source object `key` of job `job_id` and its parts.
+pub(crate) async fn delete_upload(
+    conn: &mut sqlx::SqliteConnection,
+    job_id: &str,
+    key: &str,
+) -> Result<(), sqlx::Error> {
+    for table in ["job_parts", "job_uploads"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE job_id = ? AND key = ?"))
+            .bind(job_id)
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 fn record(row: &sqlx::sqlite::SqliteRow) -> Result<JobRecord, sqlx::Error> {

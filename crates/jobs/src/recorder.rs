@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-use crate::catalog::{now, Catalog, CatalogError};
+use crate::catalog::{delete_upload, now, Catalog, CatalogError};
 
 /// How many messages one transaction writes at most.
 const BATCH: usize = 2000;
@@ -179,13 +179,7 @@ async fn write_one(
             .await?;
             if matches!(*state, "copied" | "failed") && uploading.remove(key) {
                 // Committed, or aborted: the upload is over either way.
-                for table in ["job_parts", "job_uploads"] {
-                    sqlx::query(&format!("DELETE FROM {table} WHERE job_id = ? AND key = ?"))
-                        .bind(job_id)
-                        .bind(key)
-                        .execute(&mut **tx)
-                        .await?;
-                }
+                delete_upload(tx, job_id, key).await?;
             }
         }
         Message::Range(range) => insert_range(tx, job_id, range).await?,
