@@ -321,12 +321,14 @@ impl S3Store {
         }
     }
 
-    /// The object's tags, asking only when the response said it has some (or did not say).
+    /// The object's tags, asked for only when the response counted some: S3 sends
+    /// `x-amz-tagging-count` only for an object with tags (to a caller allowed to read them),
+    /// so asking every time would cost a second request per object for nothing.
     async fn tags_if_any(&self, key: &str, count: Option<i32>) -> Result<BTreeMap<String, String>> {
-        if count == Some(0) {
-            return Ok(BTreeMap::new());
+        match count {
+            Some(n) if n > 0 => self.tags(key).await,
+            _ => Ok(BTreeMap::new()),
         }
-        self.tags(key).await
     }
 
     async fn tags(&self, key: &str) -> Result<BTreeMap<String, String>> {
