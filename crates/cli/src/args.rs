@@ -164,11 +164,20 @@ pub struct CopyArgs {
     #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
     pub block_size: u64,
 
-    /// Blocks and small objects in flight at once (memory stays under this x block size), or
-    /// `auto`: start at 4 and grow while throughput grows, up to 64. Throttling halves it for
-    /// a while either way.
-    #[arg(long, value_name = "N|auto", default_value = "16", value_parser = parse_concurrency)]
+    /// Requests (blocks and small objects) in flight at once, or `auto`: start at 16, raise
+    /// while throughput follows (up to 256), step back when it does not. Throttling halves it
+    /// for a while either way.
+    #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_concurrency)]
     pub concurrency: awcopy_engine::copy::ConcurrencyLimit,
+
+    /// Copies within one service (S3 -> S3) up to SIZE go in one request; larger ones in
+    /// parallel parts of the block size (capped at the service's limit, 5GiB on S3).
+    #[arg(long, value_name = "SIZE", default_value = "5GiB", value_parser = parse_size)]
+    pub copy_cutoff: u64,
+
+    /// Most bytes of streamed objects and blocks held in memory at once, e.g. 512MiB.
+    #[arg(long, value_name = "SIZE", default_value = "128MiB", value_parser = parse_size)]
+    pub max_memory: u64,
 
     /// At most N requests per second to the stores.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]

@@ -264,12 +264,13 @@ fn spawn_awcopy(args: &[&str], tmpdir: &std::path::Path) -> std::process::Child 
         .expect("start awcopy")
 }
 
-/// An object 16 times the block size streams S3 -> Azure with peak memory bounded by
-/// concurrency x block size (plus the process's own baseline), and no temporary files.
+/// An object 16 times the block size streams S3 -> Azure with 64 requests allowed in flight
+/// and peak memory bounded by the memory budget of two blocks (plus the process's own
+/// baseline), and no temporary files.
 #[tokio::test]
 async fn streaming_memory_is_bounded_and_uses_no_disk() {
     const BLOCK: usize = 5 << 20;
-    const CONCURRENCY: usize = 2;
+    const BUDGET: usize = 2 * BLOCK;
     let source_location = kit::new_s3_bucket("mem").await;
     let dest_location = kit::new_azure_container("mem").await;
     let source = kit::open(&source_location).await;
@@ -285,7 +286,9 @@ async fn streaming_memory_is_bounded_and_uses_no_disk() {
             "--block-size".into(),
             "5MiB".into(),
             "--concurrency".into(),
-            CONCURRENCY.to_string(),
+            "64".into(),
+            "--max-memory".into(),
+            format!("{BUDGET}"),
         ]
     };
     let run = |a: Vec<String>| {
@@ -299,7 +302,7 @@ async fn streaming_memory_is_bounded_and_uses_no_disk() {
     assert!(ok && baseline > 0, "baseline run");
     let (ok, peak) = run(args("big.bin", "big.bin"));
     assert!(ok, "big copy");
-    let bound = baseline + 3 * (CONCURRENCY * BLOCK) as u64;
+    let bound = baseline + 3 * BUDGET as u64;
     eprintln!(
         "baseline {baseline} B, peak {peak} B, bound {bound} B, object {} B",
         big.len()

@@ -3,9 +3,10 @@
 //! blocks that transfer in parallel, retries what is worth retrying, verifies checksums, and
 //! reports what happened to every object.
 //!
-//! Memory stays bounded: every block or small object holds one permit of a semaphore sized to
-//! the concurrency while its bytes are in memory, so at most `concurrency x block size` bytes
-//! are in flight, and nothing is written to local disk.
+//! Memory stays bounded: every streamed block or small object reserves its bytes from the memory
+//! budget (and holds a slot of the concurrency) while they are in memory, so at most the budget
+//! and at most `concurrency x block size` bytes are in flight, and nothing is written to local
+//! disk.
 
 use awcopy_store::{
     ByteRange, ByteStream, CopySourceKind, ErrorKind, ListRequest, ObjectAttributes, ObjectMeta,
@@ -19,16 +20,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::checksum::{combine_all, Crc64};
 use crate::concurrency::{spawn_controller, Concurrency};
-use crate::estimate::Route;
+use crate::estimate::{Route, DEFAULT_COPY_CUTOFF};
 use crate::events::{Action, EventSink, ObjectEvent};
 use crate::filter::Filter;
 use crate::journal::{Journal, ListRange, ResumeFrom, StagedUpload, Stop, UploadRecord};
 use crate::limits::Limits;
 use crate::lister::{list_parallel, list_ranges, ListJournal, ListerConfig};
+use crate::memory::MemoryBudget;
 use crate::overwrite::{decide, Confirm, Overwrite};
 use crate::retry::{RetryPolicy, RetryStats};
 
@@ -37,9 +39,13 @@ use crate::retry::{RetryPolicy, RetryStats};
 pub struct CopyOptions {
     /// Preferred block size; grown per object to fit the destination's part limits.
     pub block_size: u64,
-    /// Blocks (and small objects) in flight at once: a fixed ceiling, or adaptive. Either way
-    /// throttling lowers it for a while.
+    /// Requests (blocks and small objects) in flight at once: a fixed ceiling, or adaptive.
+    /// Either way throttling lowers it for a while.
     pub concurrency: ConcurrencyLimit,
+    /// Bytes of streamed objects and blocks held in memory at once.
+    pub memory: u64,
+    /// Copies within one service up to this size go in one request; larger ones by parts.
+    pub copy_cutoff: u64,
     /// Listing settings.
     pub lister: ListerConfig,
     /// Retry settings for every request.
@@ -81,7 +87,7 @@ pub struct CopyOptions {
 pub enum ConcurrencyLimit {
     /// Up to this many (halved while the service throttles).
     Fixed(usize),
-    /// Start modestly and grow while throughput grows.
+    /// Search for the limit past which throughput stops growing.
     Auto,
 }
 
@@ -121,11 +127,16 @@ pub struct MappedName {
     pub dest: String,
 }
 
+/// The default memory budget: 16 blocks of 8 MiB.
+pub const DEFAULT_MEMORY: u64 = 128 << 20;
+
 impl Default for CopyOptions {
     fn default() -> Self {
         Self {
             block_size: 8 << 20,
-            concurrency: ConcurrencyLimit::Fixed(16),
+            concurrency: ConcurrencyLimit::Auto,
+            memory: DEFAULT_MEMORY,
+            copy_cutoff: DEFAULT_COPY_CUTOFF,
             lister: ListerConfig::default(),
             retry: RetryPolicy::default(),
             url_lifetime: Duration::from_secs(3600),
@@ -221,34 +232,8 @@ pub struct Progress {
     pub bytes_server_side: AtomicU64,
     /// Retries and throttling.
     pub retry: Arc<RetryStats>,
-    /// The in-flight limit on the source's endpoint now.
-    pub source_concurrency: AtomicU64,
-    /// The in-flight limit on the destination's endpoint now.
-    pub dest_concurrency: AtomicU64,
-}
-
-impl Progress {
-    /// The published limit of one side.
-    fn concurrency(&self, side: Side) -> &AtomicU64 {
-        match side {
-            Side::Source => &self.source_concurrency,
-            Side::Dest => &self.dest_concurrency,
-        }
-    }
-}
-
-/// One end of a copy, for per-endpoint limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Source,
-    Dest,
-}
-
-fn new_limit(setting: ConcurrencyLimit) -> Concurrency {
-    match setting {
-        ConcurrencyLimit::Fixed(n) => Concurrency::fixed(n),
-        ConcurrencyLimit::Auto => Concurrency::auto(),
-    }
+    /// The limit on requests in flight now.
+    pub concurrency: AtomicU64,
 }
 
 /// An object that could not be copied.
@@ -315,12 +300,10 @@ struct Executor {
     route: Route,
     /// Cleared when the destination cannot reach source URLs: the job streams from then on.
     server_side: AtomicBool,
-    /// In-flight limits per endpoint: one `Arc` when source and destination are one service.
-    source_limit: Arc<Concurrency>,
-    dest_limit: Arc<Concurrency>,
-    /// Throttling answers per side, which drive each side's limit.
-    source_throttles: AtomicU64,
-    dest_throttles: AtomicU64,
+    /// Requests in flight: a streamed block holds one slot for its GET and PUT.
+    concurrency: Arc<Concurrency>,
+    /// Bytes of streamed data in memory.
+    memory: MemoryBudget,
     limits: Limits,
     progress: Arc<Progress>,
     notes: Mutex<Vec<String>>,
@@ -347,19 +330,13 @@ pub async fn copy(
     let resume = plan.resume.take();
     let started = Instant::now();
     let route = Route::between(plan.source.capabilities(), plan.dest.capabilities());
-    let dest_limit = Arc::new(new_limit(options.concurrency));
     let executor = Arc::new(Executor {
         limits: Limits::new(options.max_rps, options.bandwidth),
-        dest_limit: dest_limit.clone(),
-        source_limit: if plan.source.capabilities().service_id
-            == plan.dest.capabilities().service_id
-        {
-            dest_limit
-        } else {
-            Arc::new(new_limit(options.concurrency))
-        },
-        source_throttles: AtomicU64::new(0),
-        dest_throttles: AtomicU64::new(0),
+        concurrency: Arc::new(match options.concurrency {
+            ConcurrencyLimit::Fixed(n) => Concurrency::fixed(n),
+            ConcurrencyLimit::Auto => Concurrency::auto(),
+        }),
+        memory: MemoryBudget::new(options.memory),
         server_side: AtomicBool::new(route != Route::Streamed),
         route,
         plan,
@@ -400,26 +377,22 @@ pub async fn copy(
         None => executor.objects_to_copy(resume),
     };
 
-    let controllers = [Side::Source, Side::Dest].map(|side| {
+    let controller = {
         let counters = executor.clone();
         let shown = executor.progress.clone();
         spawn_controller(
-            executor.limit(side).clone(),
+            executor.concurrency.clone(),
             move || {
                 let progress = &counters.progress;
                 let done = progress.bytes_done.load(Ordering::Relaxed)
                     + progress.objects_done.load(Ordering::Relaxed);
-                (counters.throttles(side).load(Ordering::Relaxed), done)
+                (progress.retry.throttled.load(Ordering::Relaxed), done)
             },
-            move |limit| {
-                shown
-                    .concurrency(side)
-                    .store(limit as u64, Ordering::Relaxed)
-            },
+            move |limit| shown.concurrency.store(limit as u64, Ordering::Relaxed),
         )
-    });
-    // Objects in progress at once: enough to keep every block permit busy with small objects.
-    let slots = Arc::new(Semaphore::new(executor.dest_limit.ceiling() * 2));
+    };
+    // Objects in progress at once: enough to keep every slot busy with small objects.
+    let slots = Arc::new(Semaphore::new(executor.concurrency.ceiling() * 2));
     let mut tasks = tokio::task::JoinSet::new();
     let mut failures = Vec::new();
     let (mut copied, mut copied_bytes) = (0u64, 0u64);
@@ -560,12 +533,8 @@ pub async fn copy(
         }
         None => 0,
     };
-    for controller in &controllers {
-        controller.abort();
-    }
-    for controller in controllers {
-        let _ = controller.await;
-    }
+    controller.abort();
+    let _ = controller.await;
     let executor = Arc::into_inner(executor).expect("all tasks finished");
     let retry = &executor.progress.retry;
     Ok(CopyReport {
@@ -761,7 +730,7 @@ impl Executor {
                 && record.source_etag == head.etag;
             let present = match usable {
                 true => {
-                    self.retry(|| self.on(Side::Dest, dest.list_parts(dest_key, &record.upload)))
+                    self.retry(|| dest.list_parts(dest_key, &record.upload))
                         .await
                 }
                 false => Err(StoreError::new(ErrorKind::NotFound, "the source changed")),
@@ -787,7 +756,7 @@ impl Executor {
             }
         }
         let upload = self
-            .retry(|| self.on(Side::Dest, dest.create_upload(dest_key, attributes)))
+            .retry(|| dest.create_upload(dest_key, attributes))
             .await?;
         if let Some(journal) = &self.options.journal {
             journal.upload_started(
@@ -818,40 +787,10 @@ impl Executor {
         Some(part)
     }
 
-    fn limit(&self, side: Side) -> &Arc<Concurrency> {
-        match side {
-            Side::Source => &self.source_limit,
-            Side::Dest => &self.dest_limit,
-        }
-    }
-
-    fn throttles(&self, side: Side) -> &AtomicU64 {
-        match side {
-            Side::Source => &self.source_throttles,
-            Side::Dest => &self.dest_throttles,
-        }
-    }
-
-    /// Slots on both endpoints, source first (one slot when they are one service).
-    async fn both_slots(&self) -> Vec<tokio::sync::OwnedSemaphorePermit> {
-        let mut permits = vec![self.source_limit.acquire().await];
-        if !Arc::ptr_eq(&self.source_limit, &self.dest_limit) {
-            permits.push(self.dest_limit.acquire().await);
-        }
-        permits
-    }
-
-    /// Runs one request to `side`, counting a throttling answer against that side's limit.
-    async fn on<T>(
-        &self,
-        side: Side,
-        request: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        let result = request.await;
-        if matches!(&result, Err(e) if e.kind() == ErrorKind::Throttled) {
-            self.throttles(side).fetch_add(1, Ordering::Relaxed);
-        }
-        result
+    /// Holds `bytes` of the memory budget, then a slot, for one streamed object or block.
+    async fn streaming_room(&self, bytes: u64) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+        let memory = self.memory.reserve(bytes).await;
+        (memory, self.concurrency.acquire().await)
     }
 
     /// `attributes` as the destination can keep them: metadata names it cannot hold renamed
@@ -982,12 +921,11 @@ impl Executor {
         let dest = &self.plan.dest;
         futures::stream::iter(&keys)
             .map(|key| async move {
-                self.retry(move || self.on(Side::Dest, dest.delete(key)))
-                    .await?;
+                self.retry(move || dest.delete(key)).await?;
                 self.emit(ObjectEvent::now(Action::Deleted, key));
                 Ok::<(), StoreError>(())
             })
-            .buffer_unordered(self.dest_limit.ceiling())
+            .buffer_unordered(self.concurrency.ceiling())
             .try_collect::<Vec<()>>()
             .await?;
         Ok(keys.len() as u64)
@@ -1003,13 +941,12 @@ impl Executor {
         let probed = self
             .retry(|| {
                 let probe = probe.clone();
-                async move { self.on(Side::Dest, dest.list(probe).try_next()).await }
+                async move { dest.list(probe).try_next().await }
             })
             .await;
         match probed {
             Err(err) if err.kind() == ErrorKind::NotFound => {
-                self.retry(|| self.on(Side::Dest, dest.create_root()))
-                    .await?;
+                self.retry(|| dest.create_root()).await?;
                 self.note_once(format!("created {}", dest.display_root()));
                 Ok(())
             }
@@ -1072,7 +1009,7 @@ impl Executor {
         let result = match result {
             Ok(()) if self.options.delete_source && !self.options.dry_run => {
                 let source = &self.plan.source;
-                self.retry(|| self.on(Side::Source, source.delete(&meta.key)))
+                self.retry(|| source.delete(&meta.key))
                     .await
                     .map(|()| {
                         self.progress
@@ -1186,24 +1123,36 @@ impl Executor {
         if kind == CopySourceKind::Native && self.copy_as_is(meta, dest_key).await? {
             return Ok(());
         }
-        let head = self
-            .retry(|| self.on(Side::Source, source.head(&meta.key)))
-            .await?;
-        let attributes = self.dest_attributes(&head.attributes);
-        if head.size
-            <= self
-                .route
-                .single_request_limit(dest.capabilities(), self.options.block_size)
-        {
-            let _permit = self.dest_limit.acquire().await;
+        let single = self.route.single_request_limit(
+            dest.capabilities(),
+            self.options.block_size,
+            self.options.copy_cutoff,
+        );
+        // A whole-object copy holds one slot for all its requests (look-up, copy, check), so
+        // the limit bounds every request in flight; a copy by parts holds one per part.
+        let mut slot = None;
+        if meta.size <= single {
+            slot = Some(self.concurrency.acquire().await);
             self.check_stop()?;
+        }
+        if !self.server_side.load(Ordering::Relaxed) {
+            // The job fell back to streaming while this object waited for its slot.
+            return Err(StoreError::new(
+                ErrorKind::CopySourceUnreachable,
+                "streaming instead",
+            ));
+        }
+        let head = self.retry(|| source.head(&meta.key)).await?;
+        let attributes = self.dest_attributes(&head.attributes);
+        if head.size <= single && slot.is_some() {
             self.retry(|| async {
                 let from = source.copy_source(&meta.key, kind, lifetime).await?;
-                self.on(Side::Dest, dest.copy_object(dest_key, &from, &attributes))
-                    .await
+                dest.copy_object(dest_key, &from, &attributes).await
             })
             .await?;
         } else {
+            // Parts take slots of their own.
+            drop(slot.take());
             let (upload, staged) = self
                 .open_upload(&head, dest_key, &attributes, false)
                 .await?;
@@ -1214,20 +1163,20 @@ impl Executor {
                     if let Some(part) = self.reuse(staged, number) {
                         return Ok(part);
                     }
-                    let _permit = self.dest_limit.acquire().await;
+                    let _permit = self.concurrency.acquire().await;
                     self.check_stop()?;
                     let part = self
                         .retry(|| async {
                             let from = source.copy_source(&meta.key, kind, lifetime).await?;
                             let part =
                                 dest.upload_part_copy(dest_key, upload, number, &from, range);
-                            self.on(Side::Dest, part).await
+                            part.await
                         })
                         .await?;
                     self.part_staged(&meta.key, &part);
                     Ok(part)
                 })
-                .buffered(self.dest_limit.ceiling())
+                .buffered(self.concurrency.ceiling())
                 .try_collect::<Vec<PartReceipt>>()
                 .await;
             let parts = parts.map(|p| p.into_iter().map(|receipt| (receipt, None)).collect());
@@ -1252,13 +1201,15 @@ impl Executor {
     /// source's), else by a look at the copy. `Ok(false)`: too big, or the store cannot.
     async fn copy_as_is(&self, meta: &ObjectMeta, dest_key: &str) -> Result<bool, StoreError> {
         let (source, dest) = (&self.plan.source, &self.plan.dest);
-        let single = self
-            .route
-            .single_request_limit(dest.capabilities(), self.options.block_size);
+        let single = self.route.single_request_limit(
+            dest.capabilities(),
+            self.options.block_size,
+            self.options.copy_cutoff,
+        );
         if meta.size > single {
             return Ok(false);
         }
-        let _permit = self.dest_limit.acquire().await;
+        let _permit = self.concurrency.acquire().await;
         self.check_stop()?;
         let lifetime = self.options.url_lifetime;
         let copied = self
@@ -1266,8 +1217,7 @@ impl Executor {
                 let from = source
                     .copy_source(&meta.key, CopySourceKind::Native, lifetime)
                     .await?;
-                self.on(Side::Dest, dest.copy_object_as_is(dest_key, &from))
-                    .await
+                dest.copy_object_as_is(dest_key, &from).await
             })
             .await;
         let copied = match copied {
@@ -1285,9 +1235,7 @@ impl Executor {
     /// After a server-side copy: the destination holds an object of the right size (and
     /// CRC, where both sides report one).
     async fn verify_dest(&self, source: &ObjectMeta, dest_key: &str) -> Result<(), StoreError> {
-        let written = self
-            .retry(|| self.on(Side::Dest, self.plan.dest.head(dest_key)))
-            .await?;
+        let written = self.retry(|| self.plan.dest.head(dest_key)).await?;
         let crc_differs = matches!(
             (source.checksums.crc64nvme, written.checksums.crc64nvme),
             (Some(a), Some(b)) if a != b
@@ -1328,12 +1276,7 @@ impl Executor {
         let whole = crcs.map(combine_all);
         let receipts: Vec<PartReceipt> = parts.into_iter().map(|(p, _)| p).collect();
         let committed = self
-            .retry(|| {
-                self.on(
-                    Side::Dest,
-                    dest.complete_upload(dest_key, upload, &receipts, attributes, whole),
-                )
-            })
+            .retry(|| dest.complete_upload(dest_key, upload, &receipts, attributes, whole))
             .await;
         if let Err(err) = committed {
             let _ = dest.abort_upload(dest_key, upload).await;
@@ -1347,12 +1290,16 @@ impl Executor {
     async fn copy_streamed(&self, meta: &ObjectMeta, dest_key: &str) -> Result<(), StoreError> {
         let (source, dest) = (&self.plan.source, &self.plan.dest);
         if meta.size
-            <= Route::Streamed.single_request_limit(dest.capabilities(), self.options.block_size)
+            <= Route::Streamed.single_request_limit(
+                dest.capabilities(),
+                self.options.block_size,
+                self.options.copy_cutoff,
+            )
         {
-            let _permits = self.both_slots().await;
+            let _room = self.streaming_room(meta.size).await;
             self.check_stop()?;
             self.retry(|| async {
-                let got = self.on(Side::Source, source.get(&meta.key, None)).await?;
+                let got = source.get(&meta.key, None).await?;
                 let (bytes, crc) = read_body(
                     self.options.stall_timeout,
                     &self.limits,
@@ -1365,17 +1312,11 @@ impl Executor {
                 // The PUT is this attempt's second request.
                 self.limits.request().await;
                 let attributes = self.dest_attributes(&got.meta.attributes);
-                self.on(
-                    Side::Dest,
-                    dest.put(dest_key, bytes, &attributes, Some(crc)),
-                )
-                .await
+                dest.put(dest_key, bytes, &attributes, Some(crc)).await
             })
             .await?;
         } else {
-            let head = self
-                .retry(|| self.on(Side::Source, source.head(&meta.key)))
-                .await?;
+            let head = self.retry(|| source.head(&meta.key)).await?;
             let attributes = self.dest_attributes(&head.attributes);
             let (upload, staged) = self.open_upload(&head, dest_key, &attributes, true).await?;
             let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
@@ -1390,13 +1331,11 @@ impl Executor {
                             let crc = receipt.crc64nvme.expect("reused only with a CRC");
                             return Ok((receipt, Some((crc, range.len()))));
                         }
-                        let _permits = self.both_slots().await;
+                        let _room = self.streaming_room(range.len()).await;
                         self.check_stop()?;
                         let receipt = self
                             .retry(|| async {
-                                let got = self
-                                    .on(Side::Source, source.get(&meta.key, Some(range)))
-                                    .await?;
+                                let got = source.get(&meta.key, Some(range)).await?;
                                 let what = format!("'{}' block {number}", meta.key);
                                 let (bytes, crc) = read_body(
                                     self.options.stall_timeout,
@@ -1410,7 +1349,7 @@ impl Executor {
                                 self.limits.request().await;
                                 let part =
                                     dest.upload_part(dest_key, upload, number, bytes, Some(crc));
-                                self.on(Side::Dest, part).await
+                                part.await
                             })
                             .await?;
                         self.part_staged(&meta.key, &receipt);
@@ -1421,7 +1360,7 @@ impl Executor {
                         Ok::<_, StoreError>((receipt, Some((crc, range.len()))))
                     }
                 })
-                .buffered(self.dest_limit.ceiling())
+                .buffered(self.concurrency.ceiling())
                 .try_collect::<Vec<_>>()
                 .await;
             let parts = parts.and_then(|parts| {

@@ -80,13 +80,20 @@ pub enum Route {
 
 impl Route {
     /// The largest object this route moves in one request to a destination with `caps`;
-    /// larger objects go by blocks of about `block_size`, in parallel.
-    pub fn single_request_limit(self, caps: &Capabilities, block_size: u64) -> u64 {
-        let limit = match self {
-            Self::Streamed => caps.max_single_put,
-            Self::Native | Self::FromUrl => caps.max_single_copy,
-        };
-        block_size.min(limit)
+    /// larger objects go by blocks of about `block_size`, in parallel. A copy within one
+    /// service goes whole up to `copy_cutoff` (at most the service's limit, S3 CopyObject's
+    /// 5 GiB): one request, and the service copies at its own speed.
+    pub fn single_request_limit(
+        self,
+        caps: &Capabilities,
+        block_size: u64,
+        copy_cutoff: u64,
+    ) -> u64 {
+        match self {
+            Self::Native => copy_cutoff.min(caps.max_single_copy),
+            Self::FromUrl => block_size.min(caps.max_single_copy),
+            Self::Streamed => block_size.min(caps.max_single_put),
+        }
     }
 
     /// The route a copy between stores with these capabilities takes.
@@ -116,6 +123,7 @@ pub struct CostEstimator {
     source: Site,
     destination: Option<Destination>,
     block_size: u64,
+    copy_cutoff: u64,
     objects: u64,
     bytes: u64,
     source_reads: u64,
@@ -156,6 +164,10 @@ pub struct Estimate {
     pub notes: Vec<String>,
 }
 
+/// The largest copy within one service made in one request unless told otherwise: S3
+/// CopyObject's limit.
+pub const DEFAULT_COPY_CUTOFF: u64 = 5 << 30;
+
 impl CostEstimator {
     /// An estimator for copying from `source` to `destination` (or only downloading, when
     /// there is none) in blocks of `block_size`.
@@ -164,11 +176,19 @@ impl CostEstimator {
             source,
             destination,
             block_size: block_size.max(1),
+            copy_cutoff: DEFAULT_COPY_CUTOFF,
             objects: 0,
             bytes: 0,
             source_reads: 0,
             dest_writes: 0,
         }
+    }
+
+    /// Prices copies within one service above `cutoff` as parts (see
+    /// [`Route::single_request_limit`]).
+    pub fn with_copy_cutoff(mut self, cutoff: u64) -> Self {
+        self.copy_cutoff = cutoff;
+        self
     }
 
     /// Counts the requests copying one object of `size` bytes takes.
@@ -186,7 +206,10 @@ impl CostEstimator {
             PricedProvider::AzureBlob => 1,
             _ => 2,
         };
-        let single = size <= dest.route.single_request_limit(caps, self.block_size);
+        let single = size
+            <= dest
+                .route
+                .single_request_limit(caps, self.block_size, self.copy_cutoff);
         let (reads, writes) = match (dest.route, single) {
             (Route::Native, true) => (0, 1),
             (Route::Native, false) => (0, parts(size) + commit_requests),
@@ -439,9 +462,9 @@ mod tests {
         assert!(close(e.total, 1792.0 + 0.008 + 0.000005));
     }
 
-    /// S3 us-east-1 to S3 eu-west-1 server-side in 8 MiB blocks: 1 GiB (128 UploadPartCopy +
-    /// create + complete = 130), 6 GiB (768 parts + 2 = 770), 0 B (one COPY): 901 writes x
-    /// 0.005/1000 = 0.004505; no GETs; inter-region 7 GB x 0.02 = 0.14.
+    /// S3 us-east-1 to S3 eu-west-1 server-side: 1 GiB (one CopyObject), 6 GiB (above 5 GiB:
+    /// 768 UploadPartCopy of 8 MiB + create + complete = 770), 0 B (one COPY): 772 writes x
+    /// 0.005/1000 = 0.00386; no GETs; inter-region 7 GB x 0.02 = 0.14.
     #[test]
     fn server_side_copy_across_regions() {
         let dest = Destination {
@@ -458,11 +481,11 @@ mod tests {
             estimator.add(size);
         }
         let e = estimator.finish(&PriceBook::builtin()).unwrap();
-        assert_eq!(line(&e, "COPY").quantity, 901.0);
-        assert!(close(line(&e, "COPY").cost, 0.004505));
+        assert_eq!(line(&e, "COPY").quantity, 772.0);
+        assert!(close(line(&e, "COPY").cost, 0.00386));
         assert_eq!(line(&e, "GET").quantity, 0.0);
         assert!(close(line(&e, "egress to another region").cost, 0.14));
-        assert!(close(e.total, 0.004505 + 0.14 + 0.000005));
+        assert!(close(e.total, 0.00386 + 0.14 + 0.000005));
     }
 
     /// Same region, server-side: no egress charge; a listing only (no destination) from

@@ -12,6 +12,7 @@ pub mod journal;
 pub mod keyrange;
 pub mod limits;
 pub mod lister;
+pub mod memory;
 pub mod overwrite;
 pub mod pricing;
 pub mod retry;

@@ -117,6 +117,8 @@ async fn route(from: Kind, to: Kind) {
     let plan = CopyPlan::under(source.clone(), dest.clone(), "in/", "out/");
     let options = CopyOptions {
         block_size: BLOCK,
+        // Copies within one service go by parts too, so every route splits the big object.
+        copy_cutoff: BLOCK,
         concurrency: ConcurrencyLimit::Fixed(8),
         ..Default::default()
     };

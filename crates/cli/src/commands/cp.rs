@@ -229,6 +229,8 @@ async fn prepare(
     let options = CopyOptions {
         block_size: args.block_size,
         concurrency: args.concurrency,
+        memory: args.max_memory,
+        copy_cutoff: args.copy_cutoff,
         lister: ListerConfig {
             parallelism: usize::from(args.list_parallelism),
             ..ListerConfig::default()
@@ -273,12 +275,15 @@ async fn execute(
     } = prepared;
     // A dry run prices the plan: every planned object's size goes to the estimator.
     let pricing = args.dry_run.then(|| {
-        Arc::new(PlannedCost(std::sync::Mutex::new(estimate::estimator(
-            (&source, plan.source.as_ref()),
-            Some((&dest, plan.dest.as_ref())),
-            (args.source_region.clone(), args.dest_region.clone()),
-            args.block_size,
-        ))))
+        Arc::new(PlannedCost(std::sync::Mutex::new(
+            estimate::estimator(
+                (&source, plan.source.as_ref()),
+                Some((&dest, plan.dest.as_ref())),
+                (args.source_region.clone(), args.dest_region.clone()),
+                args.block_size,
+            )
+            .with_copy_cutoff(args.copy_cutoff),
+        )))
     });
     if let Some(pricing) = &pricing {
         add_sink(&mut options, pricing.clone());
@@ -451,6 +456,7 @@ fn new_job(cli: &Cli, args: &CopyArgs, mode: Mode, source: &Location, dest: &Loc
         "delete": mode == Mode::Sync { delete: true },
         "block_size": args.block_size,
         "concurrency": format!("{:?}", args.concurrency),
+        "max_memory": args.max_memory,
         "overwrite": args.overwrite.map(|o| format!("{o:?}")),
         "name_policy": format!("{:?}", args.name_policy),
         "include": args.filters.include,
@@ -784,7 +790,7 @@ pub const PROGRESS_TICK: Duration = Duration::from_millis(200);
 pub fn progress_message(progress: &Progress) -> String {
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     format!(
-        "{}/{} objects, {}/{}, {} failed, {} retries ({} throttled), in flight {} -> {}",
+        "{}/{} objects, {}/{}, {} failed, {} retries ({} throttled), {} in flight",
         load(&progress.objects_done),
         load(&progress.objects_listed),
         human(load(&progress.bytes_done)),
@@ -792,7 +798,6 @@ pub fn progress_message(progress: &Progress) -> String {
         load(&progress.objects_failed),
         load(&progress.retry.retries),
         load(&progress.retry.throttled),
-        load(&progress.source_concurrency),
-        load(&progress.dest_concurrency),
+        load(&progress.concurrency),
     )
 }
