@@ -11,7 +11,7 @@ use std::io::{ErrorKind as IoKind, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::capabilities::{Capabilities, CopySourceKind, KeyOrder};
@@ -496,18 +496,22 @@ impl Store for LocalStore {
     ) -> Result<PutResult> {
         let dir = self.upload_dir(upload)?;
         let staged = self.staging_file().await?;
-        let joined = async {
-            let mut out = tokio::fs::File::create(&staged).await?;
-            for part in parts {
-                let mut input = tokio::fs::File::open(dir.join(&part.handle)).await?;
-                tokio::io::copy(&mut input, &mut out).await?;
+        let part_paths: Vec<PathBuf> = parts.iter().map(|p| dir.join(&p.handle)).collect();
+        let out = staged.clone();
+        // One blocking task; std::io::copy between files has the kernel copy the bytes
+        // (copy_file_range: no trip through user space, a reflink where the file system has
+        // them). The parts stay until the object is published, so a failed join can be retried.
+        let joined = blocking(move || {
+            let mut file = std::fs::File::create(&out)?;
+            for path in &part_paths {
+                std::io::copy(&mut std::fs::File::open(path)?, &mut file)?;
             }
-            out.flush().await
-        }
+            Ok(())
+        })
         .await;
         let published = match joined {
             Ok(()) => self.publish(&staged, key).await,
-            Err(e) => Err(StoreError::from(e).context(format!("joining the parts of '{key}'"))),
+            Err(e) => Err(e.context(format!("joining the parts of '{key}'"))),
         };
         if published.is_err() {
             let _ = tokio::fs::remove_file(&staged).await;
