@@ -394,6 +394,12 @@ WHY = {
                "CPU per request than any full tool, which leaves the emulators more",
     "rclone": "see the scenario table: on an emulator that serves few requests at once, "
               "fewer requests in flight (rclone's default 4) can beat more",
+    "ranges": "moto answers each ranged GET by copying the whole object in Python, so reading "
+              "a large object in 8 MiB blocks (awcopy, the AWS CLI) costs the emulator one "
+              "whole-object copy per block, while rclone reads objects under 250 MiB in one "
+              "GET; by hand, 4 x 100 MiB S3 -> local took awcopy 2.3 s at the default 8MiB "
+              "blocks and 0.64 s with --block-size 128MiB, rclone 0.68 s, aws 2.9 s. Real S3 "
+              "serves ranges in parallel, which is what the blocks are for",
 }
 
 
@@ -427,8 +433,10 @@ def targets(rows):
                      if w]
             if mine and peers:
                 best = min(peers)
+                ranged = scenario == "large" and route in ("s3-azure", "s3-local")
                 out.append((f">= rclone's best ({scenario}, {route})",
-                            f"{best / mine:.2f}x rclone's best", mine <= best, WHY["rclone"]))
+                            f"{best / mine:.2f}x rclone's best", mine <= best,
+                            WHY["ranges" if ranged else "rclone"]))
             ceiling = next((r["ceiling"] for r in rows if (r["scenario"], r["route"])
                             == (scenario, route) and r["ceiling"]), None)
             if mine and ceiling:
@@ -545,23 +553,41 @@ def main():
     parser.add_argument("--quick", action="store_true", help="data sets scaled down ~10x")
     parser.add_argument("--reps", type=int, default=1, help="runs per tool (median reported)")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench/RESULTS.md"))
+    parser.add_argument("--rows", help="add this run's rows to this JSON file (kept across runs)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write --out from the --rows file, run nothing")
+    parser.add_argument("--command", default="bench/run.sh " + " ".join(sys.argv[1:]),
+                        help="the command line the report names")
+    parser.add_argument("--list", action="store_true", help="print the scenarios, one per line")
     args = parser.parse_args()
-    scenarios = args.scenarios or list(SCENARIOS)
-    for scenario in scenarios:
-        if scenario not in SCENARIOS:
-            raise SystemExit(f"unknown scenario {scenario}; use {', '.join(SCENARIOS)}")
-    scratch = tempfile.mkdtemp(prefix="awcopy-bench-")
-    bench = Bench(args.quick, scratch)
-    try:
+    if args.list:
+        print("\n".join(SCENARIOS))
+        return
+    rows = []
+    if args.rows and os.path.exists(args.rows) and os.path.getsize(args.rows):
+        with open(args.rows) as saved:
+            rows = json.load(saved)
+    if not args.report_only:
+        scenarios = args.scenarios or list(SCENARIOS)
         for scenario in scenarios:
-            bench.run(scenario, args.reps)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    command_line = "bench/run.sh " + " ".join(sys.argv[1:])
+            if scenario not in SCENARIOS:
+                raise SystemExit(f"unknown scenario {scenario}; use {', '.join(SCENARIOS)}")
+        scratch = tempfile.mkdtemp(prefix="awcopy-bench-")
+        bench = Bench(args.quick, scratch)
+        try:
+            for scenario in scenarios:
+                bench.run(scenario, args.reps)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        rows += bench.rows
+        if args.rows:
+            with open(args.rows, "w") as saved:
+                json.dump(rows, saved)
+            return
     with open(args.out, "w") as out:
-        out.write(report(bench.rows, command_line.strip(), args.quick) + "\n")
+        out.write(report(rows, args.command.strip(), args.quick) + "\n")
     with open(args.out.replace(".md", ".json"), "w") as out:
-        json.dump(bench.rows, out, indent=1)
+        json.dump(rows, out, indent=1)
     print(f"wrote {args.out}")
 
 

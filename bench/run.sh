@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
 # The benchmark, in one command: installs what it needs (rclone from Debian, the AWS CLI from
-# PyPI, the emulators), builds awcopy in release mode, starts the emulators, generates the data
-# sets and runs every tool on every scenario, then writes bench/RESULTS.md (and .json).
+# PyPI, the emulators), builds awcopy in release mode, then runs every tool on every scenario
+# and writes bench/RESULTS.md (and .json).
 #
-#   bench/run.sh [--quick] [--reps N] [scenario...]     scenarios: small large mixed
-#                                                       small-rtt25 mixed-faults many
+#   bench/run.sh [--quick] [--reps N] [--out FILE] [scenario...]
+#                scenarios: small large mixed small-rtt25 mixed-faults many (default: all)
+#
+# Each scenario gets freshly started emulators: Azurite (in memory) stopped answering about ten
+# minutes into a long run, once its state held ~100,000 blobs (its clean-up runs every 10 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/emulators.sh
+
+command_line="bench/run.sh $*"
+options=() scenarios=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) options+=("$1") ;;
+    --reps|--out) options+=("$1" "${2:?$1 needs a value}"); shift ;;
+    -*) echo "bench/run.sh: unknown option $1 (use --quick, --reps N, --out FILE)" >&2; exit 2 ;;
+    *) scenarios+=("$1") ;;
+  esac
+  shift
+done
 
 install_emulators
 if ! command -v rclone >/dev/null; then
@@ -22,7 +37,19 @@ if [ ! -x "$BENCH_VENV/bin/aws" ]; then
   "$BENCH_VENV/bin/pip" install --quiet --disable-pip-version-check awscli boto3 azure-storage-blob >&2
 fi
 export PATH="$BENCH_VENV/bin:$PATH"
+bench=("$BENCH_VENV/bin/python" bench/bench.py)
 cargo build --release --locked -p awcopy -p awcopy-bench >&2
-start_emulators
 log "rclone $(rclone version | head -1), $(aws --version 2>&1)"
-"$BENCH_VENV/bin/python" bench/bench.py "$@"
+
+[ ${#scenarios[@]} -gt 0 ] || mapfile -t scenarios < <("${bench[@]}" --list)
+for scenario in "${scenarios[@]}"; do
+  "${bench[@]}" --list | grep -qx "$scenario" || { echo "bench/run.sh: unknown scenario $scenario" >&2; exit 2; }
+done
+rows=$(mktemp -t awcopy-bench-rows.XXXXXX)
+for scenario in "${scenarios[@]}"; do
+  start_emulators
+  "${bench[@]}" "${options[@]}" --rows "$rows" "$scenario"
+  stop_emulators
+done
+"${bench[@]}" "${options[@]}" --rows "$rows" --report-only --command "$command_line"
+rm -f "$rows"

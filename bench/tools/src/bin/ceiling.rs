@@ -1,9 +1,13 @@
 //! The emulators' ceiling for one copy: the same requests a copy needs, sent by a bare loop
-//! with no listing pipeline, checksums, retries, journal or progress. `stream` GETs each
+//! with no listing pipeline, checksums, journal or progress; a request that fails is retried
+//! (the engine's policy), so the loop also runs through the fault proxy. `stream` GETs each
 //! source object whole and PUTs it to the destination; `native` asks the destination to copy
-//! each object itself (S3 CopyObject). Prints one JSON line: objects, bytes, seconds.
+//! each object itself (S3 CopyObject). Prints one JSON line: objects, bytes, seconds, retries.
 
-use awcopy_store::{CopySourceKind, ListRequest, Location, ObjectAttributes, OpenOptions};
+use awcopy_engine::retry::{RetryPolicy, RetryStats};
+use awcopy_store::{
+    CopySourceKind, ErrorKind, ListRequest, Location, ObjectAttributes, OpenOptions, StoreError,
+};
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
 use std::time::{Duration, Instant};
@@ -59,10 +63,11 @@ async fn main() {
         .min(((1u64 << 30) / biggest).max(1) as usize);
     let bytes: u64 = objects.iter().map(|o| o.size).sum();
     let count = objects.len();
+    let (retry, stats) = (RetryPolicy::default(), RetryStats::default());
     let started = Instant::now();
     futures::stream::iter(objects)
         .map(|object| {
-            let (source, dest) = (&source, &dest);
+            let (source, dest, retry, stats) = (&source, &dest, &retry, &stats);
             let key = format!("{dest_prefix}{}", &object.key[source_prefix.len()..]);
             let native = args.op == "native";
             async move {
@@ -76,14 +81,27 @@ async fn main() {
                         )
                         .await
                         .expect("copy source");
-                    dest.copy_object(&key, &from, &attributes)
+                    retry
+                        .run(stats, || dest.copy_object(&key, &from, &attributes))
                         .await
                         .expect("copy");
                 } else {
-                    let got = source.get(&object.key, None).await.expect("get");
-                    let body: Vec<bytes::Bytes> = got.body.try_collect().await.expect("read");
-                    let body = bytes::Bytes::from(body.concat());
-                    dest.put(&key, body, &attributes, None).await.expect("put");
+                    let body = retry
+                        .run(stats, || async {
+                            let got = source.get(&object.key, None).await?;
+                            let body: Vec<bytes::Bytes> = got.body.try_collect().await?;
+                            let body = bytes::Bytes::from(body.concat());
+                            if body.len() as u64 != object.size {
+                                return Err(StoreError::new(ErrorKind::Network, "body cut short"));
+                            }
+                            Ok(body)
+                        })
+                        .await
+                        .expect("get");
+                    retry
+                        .run(stats, || dest.put(&key, body.clone(), &attributes, None))
+                        .await
+                        .expect("put");
                 }
             }
         })
@@ -93,6 +111,12 @@ async fn main() {
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "{}",
-        serde_json::json!({"objects": count, "bytes": bytes, "seconds": seconds, "concurrency": concurrency})
+        serde_json::json!({
+            "objects": count,
+            "bytes": bytes,
+            "seconds": seconds,
+            "concurrency": concurrency,
+            "retries": stats.retries.load(std::sync::atomic::Ordering::Relaxed),
+        })
     );
 }
