@@ -41,9 +41,10 @@ bench=("$BENCH_VENV/bin/python" bench/bench.py)
 cargo build --release --locked -p awcopy -p awcopy-bench >&2
 log "rclone $(rclone version | head -1), $(aws --version 2>&1)"
 
-[ ${#scenarios[@]} -gt 0 ] || mapfile -t scenarios < <("${bench[@]}" --list)
+known=$("${bench[@]}" --list)
+[ ${#scenarios[@]} -gt 0 ] || mapfile -t scenarios <<<"$known"
 for scenario in "${scenarios[@]}"; do
-  "${bench[@]}" --list | grep -qx "$scenario" || { echo "bench/run.sh: unknown scenario $scenario" >&2; exit 2; }
+  grep -qx "$scenario" <<<"$known" || { echo "bench/run.sh: unknown scenario $scenario" >&2; exit 2; }
 done
 rows=$(mktemp -t awcopy-bench-rows.XXXXXX)
 for scenario in "${scenarios[@]}"; do
