@@ -400,7 +400,22 @@ WHY = {
               "GET; by hand, 4 x 100 MiB S3 -> local took awcopy 2.3 s at the default 8MiB "
               "blocks and 0.64 s with --block-size 128MiB, rclone 0.68 s, aws 2.9 s. Real S3 "
               "serves ranges in parallel, which is what the blocks are for",
+    "parts": "at --quick scale a large object is 25.6 MiB: rclone uploads it to S3 in one PUT "
+             "(its upload cutoff is 200 MiB), awcopy in 8 MiB parts (create, 4 parts, "
+             "complete), which moto handles slower; at full size (256 MiB) both use parts",
+    "rtt": "with 25 ms added awcopy runs at about the emulators' own ceiling (the bare loop's "
+           "best at 4, 16 or 64 in flight; see the ceiling rows): past it, more requests in "
+           "flight only queue, so the ratio to rclone is capped by what moto and Azurite on 2 "
+           "shared cores can serve, not by awcopy's waiting; at --quick scale `auto` also "
+           "spends the first ~2 s of a ~3 s run climbing from 16",
 }
+
+
+def large_reason(scenario, route):
+    """Why a `large` route may trail, where the emulators explain it (a WHY key), else None."""
+    if scenario != "large":
+        return None
+    return {"s3-azure": "ranges", "s3-local": "ranges", "azure-s3": "parts"}.get(route)
 
 
 def targets(rows):
@@ -433,23 +448,23 @@ def targets(rows):
                      if w]
             if mine and peers:
                 best = min(peers)
-                ranged = scenario == "large" and route in ("s3-azure", "s3-local")
                 out.append((f">= rclone's best ({scenario}, {route})",
                             f"{best / mine:.2f}x rclone's best", mine <= best,
-                            WHY["ranges" if ranged else "rclone"]))
+                            WHY[large_reason(scenario, route) or "rclone"]))
             ceiling = next((r["ceiling"] for r in rows if (r["scenario"], r["route"])
                             == (scenario, route) and r["ceiling"]), None)
             if mine and ceiling:
                 share = ceiling["seconds"] / mine
                 out.append((f">= 95% of the emulators' ceiling ({scenario}, {route})",
-                            f"{100 * share:.0f}%", share >= 0.95, WHY["ceiling"]))
+                            f"{100 * share:.0f}%", share >= 0.95,
+                            WHY[large_reason(scenario, route) or "ceiling"]))
     for route in ("s3-azure", "s3-s3"):
         mine = wall_of(rows, "small-rtt25", route, "awcopy")
         for tool, goal in (("rclone", 10), ("rclone-t64", 2)):
             theirs = wall_of(rows, "small-rtt25", route, tool)
             if mine and theirs:
                 out.append((f"25 ms per request: >= {goal}x {tool} (small, {route})",
-                            f"{theirs / mine:.1f}x", theirs / mine >= goal, ""))
+                            f"{theirs / mine:.1f}x", theirs / mine >= goal, WHY["rtt"]))
     for scenario in ("large", "many"):
         peaks = [r["rss_mib"] for r in rows if r["scenario"] == scenario and r["tool"] == "awcopy"]
         if peaks:
