@@ -333,10 +333,10 @@ class Bench:
                 best = got
         return best
 
-    def run(self, scenario, reps):
+    def run(self, scenario, reps, only_route=None):
         name, network, routes, tools = SCENARIOS[scenario]
-        print(f"scenario {scenario}", flush=True)
-        for route in routes:
+        print(f"scenario {scenario}" + (f" ({only_route})" if only_route else ""), flush=True)
+        for route in [r for r in routes if only_route in (None, r)]:
             source_kind, dest_kind = ROUTES[route]
             source, count, total = self.source(name, source_kind)
             ceiling = self.ceiling(network, route, source, dest_kind)
@@ -564,7 +564,8 @@ def report(rows, command_line, quick):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="*", help=f"of {', '.join(SCENARIOS)} (default: all)")
+    parser.add_argument("scenarios", nargs="*", help=f"of {', '.join(SCENARIOS)} (default: all), "
+                        "or SCENARIO/ROUTE for one route of one")
     parser.add_argument("--quick", action="store_true", help="data sets scaled down ~10x")
     parser.add_argument("--reps", type=int, default=1, help="runs per tool (median reported)")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench/RESULTS.md"))
@@ -573,10 +574,19 @@ def main():
                         help="write --out from the --rows file, run nothing")
     parser.add_argument("--command", default="bench/run.sh " + " ".join(sys.argv[1:]),
                         help="the command line the report names")
-    parser.add_argument("--list", action="store_true", help="print the scenarios, one per line")
+    parser.add_argument("--list", action="store_true",
+                        help="print the SCENARIO/ROUTE units of the scenarios given (default: all)")
     args = parser.parse_args()
+    for unit in args.scenarios:
+        scenario, _, route = unit.partition("/")
+        if scenario not in SCENARIOS or (route and route not in SCENARIOS[scenario][2]):
+            raise SystemExit(f"unknown scenario {unit}; use {', '.join(SCENARIOS)}")
     if args.list:
-        print("\n".join(SCENARIOS))
+        for scenario in args.scenarios or SCENARIOS:
+            if "/" in scenario:
+                print(scenario)
+            else:
+                print("\n".join(f"{scenario}/{route}" for route in SCENARIOS[scenario][2]))
         return
     rows = []
     if args.rows and os.path.exists(args.rows) and os.path.getsize(args.rows):
@@ -584,14 +594,12 @@ def main():
             rows = json.load(saved)
     if not args.report_only:
         scenarios = args.scenarios or list(SCENARIOS)
-        for scenario in scenarios:
-            if scenario not in SCENARIOS:
-                raise SystemExit(f"unknown scenario {scenario}; use {', '.join(SCENARIOS)}")
         scratch = tempfile.mkdtemp(prefix="awcopy-bench-")
         bench = Bench(args.quick, scratch)
         try:
-            for scenario in scenarios:
-                bench.run(scenario, args.reps)
+            for unit in scenarios:
+                scenario, _, route = unit.partition("/")
+                bench.run(scenario, args.reps, route or None)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         rows += bench.rows

@@ -3,11 +3,13 @@
 # PyPI, the emulators), builds awcopy in release mode, then runs every tool on every scenario
 # and writes bench/RESULTS.md (and .json).
 #
-#   bench/run.sh [--quick] [--reps N] [--out FILE] [scenario...]
+#   bench/run.sh [--quick] [--reps N] [--out FILE] [scenario[/route]...]
 #                scenarios: small large mixed small-rtt25 mixed-faults many (default: all)
+#                routes: s3-azure s3-s3 azure-s3 s3-local
 #
-# Each scenario gets freshly started emulators: Azurite (in memory) stopped answering about ten
-# minutes into a long run, once its state held ~100,000 blobs (its clean-up runs every 10 min).
+# Each route of each scenario gets freshly started emulators: Azurite (in memory) stops
+# answering when its clean-up (every 10 min; full scans of its blob tables) meets tens of
+# thousands of blobs, which one full-size scenario writes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/emulators.sh
@@ -41,15 +43,12 @@ bench=("$BENCH_VENV/bin/python" bench/bench.py)
 cargo build --release --locked -p awcopy -p awcopy-bench >&2
 log "rclone $(rclone version | head -1), $(aws --version 2>&1)"
 
-known=$("${bench[@]}" --list)
-[ ${#scenarios[@]} -gt 0 ] || mapfile -t scenarios <<<"$known"
-for scenario in "${scenarios[@]}"; do
-  grep -qx "$scenario" <<<"$known" || { echo "bench/run.sh: unknown scenario $scenario" >&2; exit 2; }
-done
+# One route of one scenario at a time, each on freshly started emulators.
+units=$("${bench[@]}" --list ${scenarios[@]+"${scenarios[@]}"}) || exit 2
 rows=$(mktemp -t awcopy-bench-rows.XXXXXX)
-for scenario in "${scenarios[@]}"; do
+for unit in $units; do
   start_emulators
-  "${bench[@]}" "${options[@]}" --rows "$rows" "$scenario"
+  "${bench[@]}" "${options[@]}" --rows "$rows" "$unit"
   stop_emulators
 done
 "${bench[@]}" "${options[@]}" --rows "$rows" --report-only --command "$command_line"
