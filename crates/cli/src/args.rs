@@ -176,7 +176,7 @@ pub struct CopyArgs {
     pub copy_cutoff: u64,
 
     /// Most bytes of streamed objects and blocks held in memory at once, e.g. 512MiB.
-    #[arg(long, value_name = "SIZE", default_value = "128MiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = parse_size)]
     pub max_memory: u64,
 
     /// At most N requests per second to the stores.
