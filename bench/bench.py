@@ -400,9 +400,9 @@ WHY = {
               "GET; by hand, 4 x 100 MiB S3 -> local took awcopy 2.3 s at the default 8MiB "
               "blocks and 0.64 s with --block-size 128MiB, rclone 0.68 s, aws 2.9 s. Real S3 "
               "serves ranges in parallel, which is what the blocks are for",
-    "parts": "at --quick scale a large object is 25.6 MiB: rclone uploads it to S3 in one PUT "
-             "(its upload cutoff is 200 MiB), awcopy in 8 MiB parts (create, 4 parts, "
-             "complete), which moto handles slower; at full size (256 MiB) both use parts",
+    "parts": "awcopy uploads a large object to S3 in 8 MiB parts (create, parts, complete), "
+             "which moto handles slower than one PUT; the bare loop PUTs each object whole, and "
+             "so does rclone below its 200 MiB upload cutoff (a --quick large object is 25.6 MiB)",
     "rtt": "with 25 ms added awcopy runs at about the emulators' own ceiling (the bare loop's "
            "best at 4, 16 or 64 in flight; see the ceiling rows): past it, more requests in "
            "flight only queue, so the ratio to rclone is capped by what moto and Azurite on 2 "
