@@ -175,6 +175,11 @@ pub struct CopyArgs {
     #[arg(long, value_name = "SIZE", default_value = "5GiB", value_parser = parse_size)]
     pub copy_cutoff: u64,
 
+    /// Objects up to SIZE going to local disk are read with one GET and written as they
+    /// arrive; larger ones by parallel ranged GETs of the block size.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub get_cutoff: u64,
+
     /// Most bytes of streamed objects and blocks held in memory at once, e.g. 512MiB.
     #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = parse_size)]
     pub max_memory: u64,

@@ -140,8 +140,8 @@ async fn ls_counts_objects_and_bytes_on_local_disk() {
     check_listing(&root).await;
 }
 
-/// Azure to local, priced: GETs are one per object below the block size (none for empty
-/// objects) and one per block above it; egress is every byte at the internet rate.
+/// Azure to local, priced: one GET per object up to the get cutoff (local files are written
+/// as the bytes arrive; none for empty objects); egress is every byte at the internet rate.
 #[tokio::test]
 async fn ls_estimate_prices_the_listing() {
     let location = kit::new_azure_container("est").await;
@@ -176,9 +176,10 @@ async fn ls_estimate_prices_the_listing() {
             .cloned()
             .unwrap()
     };
-    // 1 B, 1023 B, 4096 B, 70,000 B: one GET each; 2,000,000 B in 1 MiB blocks: 2; empty: none.
-    assert_eq!(line("GET")["quantity"], 6.0);
-    assert!((line("GET")["cost"].as_f64().unwrap() - 6.0 * 0.0005 / 1000.0).abs() < 1e-12);
+    // 1 B, 1023 B, 4096 B, 70,000 B and 2,000,000 B (two blocks, under the 256 MiB get
+    // cutoff): one GET each; empty: none.
+    assert_eq!(line("GET")["quantity"], 5.0);
+    assert!((line("GET")["cost"].as_f64().unwrap() - 5.0 * 0.0005 / 1000.0).abs() < 1e-12);
     let gb = bytes as f64 / (1u64 << 30) as f64;
     let egress = line("egress to the internet");
     assert!(

@@ -6,15 +6,13 @@
 //! Memory stays bounded: every streamed block or small object reserves its bytes from the memory
 //! budget (and holds a slot of the concurrency) while they are in memory, so at most the budget
 //! and at most `concurrency x block size` bytes are in flight, and nothing is written to local
-//! disk.
+//! disk. A destination that writes streams (local disk) reserves only its write buffer.
 
 use awcopy_store::{
-    ByteRange, ByteStream, CopySourceKind, ErrorKind, ListRequest, ObjectAttributes, ObjectMeta,
-    PartReceipt, Store, StoreError, UploadId,
+    ByteRange, ByteStream, Checksums, CopySourceKind, ErrorKind, ListRequest, ObjectAttributes,
+    ObjectMeta, PartReceipt, Store, StoreError, UploadId,
 };
-use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
-use md5::Digest as _;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,9 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::checksum::{combine_all, Crc64};
+use crate::body::BodyReader;
+use crate::checksum::combine_all;
 use crate::concurrency::{spawn_controller, Concurrency};
-use crate::estimate::{Route, DEFAULT_COPY_CUTOFF};
+use crate::estimate::{Cutoffs, Route};
 use crate::events::{Action, EventSink, ObjectEvent};
 use crate::filter::Filter;
 use crate::journal::{Journal, ListRange, ResumeFrom, StagedUpload, Stop, UploadRecord};
@@ -44,8 +43,8 @@ pub struct CopyOptions {
     pub concurrency: ConcurrencyLimit,
     /// Bytes of streamed objects and blocks held in memory at once.
     pub memory: u64,
-    /// Copies within one service up to this size go in one request; larger ones by parts.
-    pub copy_cutoff: u64,
+    /// Sizes up to which objects go whole rather than by blocks.
+    pub cutoffs: Cutoffs,
     /// Listing settings.
     pub lister: ListerConfig,
     /// Retry settings for every request.
@@ -137,7 +136,7 @@ impl Default for CopyOptions {
             block_size: 8 << 20,
             concurrency: ConcurrencyLimit::Auto,
             memory: DEFAULT_MEMORY,
-            copy_cutoff: DEFAULT_COPY_CUTOFF,
+            cutoffs: Cutoffs::default(),
             lister: ListerConfig::default(),
             retry: RetryPolicy::default(),
             url_lifetime: Duration::from_secs(3600),
@@ -576,69 +575,6 @@ async fn stopped(stop: &Option<Stop>) {
 /// The error of work refused or cut short because the job is stopping.
 fn interrupted() -> StoreError {
     StoreError::new(ErrorKind::Interrupted, "stopped before it finished")
-}
-
-/// Reads a body into memory, with its CRC, checking it has exactly `expected` bytes; paced
-/// by the bandwidth cap.
-async fn read_body(
-    stall_timeout: Duration,
-    limits: &Limits,
-    mut body: ByteStream,
-    expected: u64,
-    what: &str,
-) -> Result<(Bytes, u64), StoreError> {
-    let mut buffer = BytesMut::with_capacity(expected as usize);
-    let mut crc = Crc64::default();
-    loop {
-        let next = tokio::time::timeout(stall_timeout, body.try_next())
-            .await
-            .map_err(|_| {
-                StoreError::new(
-                    ErrorKind::Network,
-                    format!(
-                        "{what}: no data for {} s; the stream stalled",
-                        stall_timeout.as_secs_f32()
-                    ),
-                )
-            })?;
-        let Some(chunk) = next? else { break };
-        limits.bytes(chunk.len()).await;
-        crc.update(&chunk);
-        buffer.extend_from_slice(&chunk);
-        if buffer.len() as u64 > expected {
-            break;
-        }
-    }
-    if buffer.len() as u64 != expected {
-        return Err(StoreError::new(
-            ErrorKind::Integrity,
-            format!("{what}: expected {expected} bytes, got {}", buffer.len()),
-        ));
-    }
-    Ok((buffer.freeze(), crc.value()))
-}
-
-/// Checks streamed bytes against the checksums the source reported.
-fn verify_source(meta: &ObjectMeta, bytes: &[u8], crc: u64) -> Result<(), StoreError> {
-    let mismatch = |what: &str| {
-        Err(StoreError::new(
-            ErrorKind::Integrity,
-            format!(
-                "'{}': {what} of the bytes read differs from the source's",
-                meta.key
-            ),
-        ))
-    };
-    if let Some(expected) = meta.checksums.crc64nvme {
-        if expected != crc {
-            return mismatch("CRC-64/NVME");
-        }
-    } else if let Some(expected) = meta.checksums.md5 {
-        if md5::Md5::digest(bytes).as_slice() != expected {
-            return mismatch("MD5");
-        }
-    }
-    Ok(())
 }
 
 impl Executor {
@@ -1127,7 +1063,7 @@ impl Executor {
         let single = self.route.single_request_limit(
             dest.capabilities(),
             self.options.block_size,
-            self.options.copy_cutoff,
+            self.options.cutoffs,
         );
         // A whole-object copy holds one slot for all its requests (look-up, copy, check), so
         // the limit bounds every request in flight; a copy by parts holds one per part.
@@ -1205,7 +1141,7 @@ impl Executor {
         let single = self.route.single_request_limit(
             dest.capabilities(),
             self.options.block_size,
-            self.options.copy_cutoff,
+            self.options.cutoffs,
         );
         if meta.size > single {
             return Ok(false);
@@ -1286,102 +1222,22 @@ impl Executor {
         Ok(whole)
     }
 
-    /// Streams through this machine: one GET and one PUT for objects up to the block size,
-    /// else ranged GETs feeding block uploads in parallel, committed when all are staged.
+    /// Streams through this machine: one GET into a destination that writes streams (local
+    /// disk) up to the get cutoff; else one GET and one PUT up to the block size; larger
+    /// objects by ranged GETs feeding block uploads in parallel, committed when all are staged.
     async fn copy_streamed(&self, meta: &ObjectMeta, dest_key: &str) -> Result<(), StoreError> {
-        let (source, dest) = (&self.plan.source, &self.plan.dest);
-        if meta.size
-            <= Route::Streamed.single_request_limit(
-                dest.capabilities(),
-                self.options.block_size,
-                self.options.copy_cutoff,
-            )
-        {
-            let _room = self.streaming_room(meta.size).await;
-            self.check_stop()?;
-            self.retry(|| async {
-                let got = source.get(&meta.key, None).await?;
-                let (bytes, crc) = read_body(
-                    self.options.stall_timeout,
-                    &self.limits,
-                    got.body,
-                    meta.size,
-                    &meta.key,
-                )
-                .await?;
-                verify_source(&got.meta, &bytes, crc)?;
-                // The PUT is this attempt's second request.
-                self.limits.request().await;
-                let attributes = self.dest_attributes(&got.meta.attributes);
-                dest.put(dest_key, bytes, &attributes, Some(crc)).await
-            })
-            .await?;
-        } else {
-            let head = self.retry(|| source.head(&meta.key)).await?;
-            let attributes = self.dest_attributes(&head.attributes);
-            let (upload, staged) = self.open_upload(&head, dest_key, &attributes, true).await?;
-            let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
-                .map(|(i, range)| {
-                    let (upload, staged) = (&upload, &staged);
-                    async move {
-                        let number = i as u32 + 1;
-                        if let Some(receipt) = self.reuse(staged, number) {
-                            self.progress
-                                .bytes_done
-                                .fetch_add(range.len(), Ordering::Relaxed);
-                            let crc = receipt.crc64nvme.expect("reused only with a CRC");
-                            return Ok((receipt, Some((crc, range.len()))));
-                        }
-                        let _room = self.streaming_room(range.len()).await;
-                        self.check_stop()?;
-                        let receipt = self
-                            .retry(|| async {
-                                let got = source.get(&meta.key, Some(range)).await?;
-                                let what = format!("'{}' block {number}", meta.key);
-                                let (bytes, crc) = read_body(
-                                    self.options.stall_timeout,
-                                    &self.limits,
-                                    got.body,
-                                    range.len(),
-                                    &what,
-                                )
-                                .await?;
-                                // The upload is this attempt's second request.
-                                self.limits.request().await;
-                                let part =
-                                    dest.upload_part(dest_key, upload, number, bytes, Some(crc));
-                                part.await
-                            })
-                            .await?;
-                        self.part_staged(&meta.key, &receipt);
-                        self.progress
-                            .bytes_done
-                            .fetch_add(range.len(), Ordering::Relaxed);
-                        let crc = receipt.crc64nvme.expect("sent with a CRC");
-                        Ok::<_, StoreError>((receipt, Some((crc, range.len()))))
-                    }
-                })
-                .buffered(self.concurrency.ceiling())
-                .try_collect::<Vec<_>>()
-                .await;
-            let parts = parts.and_then(|parts| {
-                let whole = combine_all(parts.iter().filter_map(|(_, crc)| *crc));
-                match head.checksums.crc64nvme {
-                    Some(expected) if expected != whole => Err(StoreError::new(
-                        ErrorKind::Integrity,
-                        format!(
-                            "'{}': CRC-64/NVME of the bytes read differs from the source's",
-                            meta.key
-                        ),
-                    )),
-                    _ => Ok(parts),
-                }
-            });
-            self.finish_upload(dest_key, &upload, parts, &attributes)
-                .await?;
-            self.progress
-                .bytes_done
-                .fetch_sub(head.size, Ordering::Relaxed);
+        let caps = self.plan.dest.capabilities();
+        let single = Route::Streamed.single_request_limit(
+            caps,
+            self.options.block_size,
+            self.options.cutoffs,
+        );
+        match caps.put_stream_memory {
+            Some(memory) if meta.size <= single => {
+                self.copy_in_one_stream(meta, dest_key, memory).await?
+            }
+            None if meta.size <= single => self.copy_in_one_request(meta, dest_key).await?,
+            _ => self.copy_by_blocks(meta, dest_key).await?,
         }
         self.progress
             .bytes_streamed
@@ -1389,6 +1245,148 @@ impl Executor {
         self.progress
             .bytes_done
             .fetch_add(meta.size, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A reader of a source body that must hold `expected` bytes (and match `verify`).
+    fn body_reader(
+        &self,
+        body: ByteStream,
+        expected: u64,
+        what: String,
+        verify: Option<Checksums>,
+    ) -> BodyReader<'_> {
+        let timeout = self.options.stall_timeout;
+        BodyReader::new(body, expected, what, verify, timeout, &self.limits)
+    }
+
+    /// One GET written as it arrives: memory holds only the destination's write buffer
+    /// (`buffer` bytes), however large the object. Progress counts bytes as they arrive.
+    async fn copy_in_one_stream(
+        &self,
+        meta: &ObjectMeta,
+        dest_key: &str,
+        buffer: u64,
+    ) -> Result<(), StoreError> {
+        let (source, dest) = (&self.plan.source, &self.plan.dest);
+        let _room = self.streaming_room(meta.size.min(buffer)).await;
+        self.check_stop()?;
+        let arrived = AtomicU64::new(0);
+        let copied = self
+            .retry(|| async {
+                let got = source.get(&meta.key, None).await?;
+                let attributes = self.dest_attributes(&got.meta.attributes);
+                let what = format!("'{}'", meta.key);
+                let verify = Some(got.meta.checksums);
+                let body = self
+                    .body_reader(got.body, meta.size, what, verify)
+                    .into_stream()
+                    .inspect_ok(|chunk| {
+                        let len = chunk.len() as u64;
+                        arrived.fetch_add(len, Ordering::Relaxed);
+                        self.progress.bytes_done.fetch_add(len, Ordering::Relaxed);
+                    });
+                dest.put_stream(dest_key, body.boxed(), &attributes).await
+            })
+            .await;
+        // The caller counts the object once it is there; failed attempts count nothing.
+        self.progress
+            .bytes_done
+            .fetch_sub(arrived.into_inner(), Ordering::Relaxed);
+        copied.map(drop)
+    }
+
+    /// One GET read into memory, then one PUT.
+    async fn copy_in_one_request(
+        &self,
+        meta: &ObjectMeta,
+        dest_key: &str,
+    ) -> Result<(), StoreError> {
+        let (source, dest) = (&self.plan.source, &self.plan.dest);
+        let _room = self.streaming_room(meta.size).await;
+        self.check_stop()?;
+        self.retry(|| async {
+            let got = source.get(&meta.key, None).await?;
+            let what = format!("'{}'", meta.key);
+            let verify = Some(got.meta.checksums);
+            let (bytes, crc) = self
+                .body_reader(got.body, meta.size, what, verify)
+                .read_all()
+                .await?;
+            // The PUT is this attempt's second request.
+            self.limits.request().await;
+            let attributes = self.dest_attributes(&got.meta.attributes);
+            dest.put(dest_key, bytes, &attributes, Some(crc)).await
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Ranged GETs feeding block uploads in parallel, committed when all are staged and their
+    /// combined CRC matches the source's.
+    async fn copy_by_blocks(&self, meta: &ObjectMeta, dest_key: &str) -> Result<(), StoreError> {
+        let (source, dest) = (&self.plan.source, &self.plan.dest);
+        let head = self.retry(|| source.head(&meta.key)).await?;
+        let attributes = self.dest_attributes(&head.attributes);
+        let (upload, staged) = self.open_upload(&head, dest_key, &attributes, true).await?;
+        let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
+            .map(|(i, range)| {
+                let (upload, staged) = (&upload, &staged);
+                async move {
+                    let number = i as u32 + 1;
+                    if let Some(receipt) = self.reuse(staged, number) {
+                        self.progress
+                            .bytes_done
+                            .fetch_add(range.len(), Ordering::Relaxed);
+                        let crc = receipt.crc64nvme.expect("reused only with a CRC");
+                        return Ok((receipt, Some((crc, range.len()))));
+                    }
+                    let _room = self.streaming_room(range.len()).await;
+                    self.check_stop()?;
+                    let receipt = self
+                        .retry(|| async {
+                            let got = source.get(&meta.key, Some(range)).await?;
+                            let what = format!("'{}' block {number}", meta.key);
+                            let (bytes, crc) = self
+                                .body_reader(got.body, range.len(), what, None)
+                                .read_all()
+                                .await?;
+                            // The upload is this attempt's second request.
+                            self.limits.request().await;
+                            dest.upload_part(dest_key, upload, number, bytes, Some(crc))
+                                .await
+                        })
+                        .await?;
+                    self.part_staged(&meta.key, &receipt);
+                    self.progress
+                        .bytes_done
+                        .fetch_add(range.len(), Ordering::Relaxed);
+                    let crc = receipt.crc64nvme.expect("sent with a CRC");
+                    Ok::<_, StoreError>((receipt, Some((crc, range.len()))))
+                }
+            })
+            .buffered(self.concurrency.ceiling())
+            .try_collect::<Vec<_>>()
+            .await;
+        let parts = parts.and_then(|parts| {
+            let whole = combine_all(parts.iter().filter_map(|(_, crc)| *crc));
+            match head.checksums.crc64nvme {
+                Some(expected) if expected != whole => Err(StoreError::new(
+                    ErrorKind::Integrity,
+                    format!(
+                        "'{}': CRC-64/NVME of the bytes read differs from the source's",
+                        meta.key
+                    ),
+                )),
+                _ => Ok(parts),
+            }
+        });
+        self.finish_upload(dest_key, &upload, parts, &attributes)
+            .await?;
+        // The caller counts the whole object.
+        self.progress
+            .bytes_done
+            .fetch_sub(head.size, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -81,17 +81,20 @@ pub enum Route {
 impl Route {
     /// The largest object this route moves in one request to a destination with `caps`;
     /// larger objects go by blocks of about `block_size`, in parallel. A copy within one
-    /// service goes whole up to `copy_cutoff` (at most the service's limit, S3 CopyObject's
-    /// 5 GiB): one request, and the service copies at its own speed.
+    /// service goes whole up to `cutoffs.copy` (at most the service's limit, S3 CopyObject's
+    /// 5 GiB): one request, and the service copies at its own speed. A destination that
+    /// writes streams (local disk) takes one GET up to `cutoffs.get`, written as it arrives;
+    /// otherwise a streamed object is held in memory, so only up to a block goes whole.
     pub fn single_request_limit(
         self,
         caps: &Capabilities,
         block_size: u64,
-        copy_cutoff: u64,
+        cutoffs: Cutoffs,
     ) -> u64 {
         match self {
-            Self::Native => copy_cutoff.min(caps.max_single_copy),
+            Self::Native => cutoffs.copy.min(caps.max_single_copy),
             Self::FromUrl => block_size.min(caps.max_single_copy),
+            Self::Streamed if caps.put_stream_memory.is_some() => cutoffs.get,
             Self::Streamed => block_size.min(caps.max_single_put),
         }
     }
@@ -123,7 +126,7 @@ pub struct CostEstimator {
     source: Site,
     destination: Option<Destination>,
     block_size: u64,
-    copy_cutoff: u64,
+    cutoffs: Cutoffs,
     objects: u64,
     bytes: u64,
     source_reads: u64,
@@ -164,9 +167,26 @@ pub struct Estimate {
     pub notes: Vec<String>,
 }
 
-/// The largest copy within one service made in one request unless told otherwise: S3
-/// CopyObject's limit.
-pub const DEFAULT_COPY_CUTOFF: u64 = 5 << 30;
+/// Up to which size an object moves whole, in one request, rather than by blocks in
+/// parallel (see [`Route::single_request_limit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cutoffs {
+    /// Copies within one service (S3 CopyObject). Default 5 GiB, CopyObject's limit.
+    pub copy: u64,
+    /// Reads into a destination that writes streams (local disk). Default 256 MiB, where
+    /// rclone too switches to parallel ranged reads: below it one GET is as fast and costs
+    /// fewer requests (and some S3-compatible servers read the whole object for each range).
+    pub get: u64,
+}
+
+impl Default for Cutoffs {
+    fn default() -> Self {
+        Self {
+            copy: 5 << 30,
+            get: 256 << 20,
+        }
+    }
+}
 
 impl CostEstimator {
     /// An estimator for copying from `source` to `destination` (or only downloading, when
@@ -176,7 +196,7 @@ impl CostEstimator {
             source,
             destination,
             block_size: block_size.max(1),
-            copy_cutoff: DEFAULT_COPY_CUTOFF,
+            cutoffs: Cutoffs::default(),
             objects: 0,
             bytes: 0,
             source_reads: 0,
@@ -184,10 +204,9 @@ impl CostEstimator {
         }
     }
 
-    /// Prices copies within one service above `cutoff` as parts (see
-    /// [`Route::single_request_limit`]).
-    pub fn with_copy_cutoff(mut self, cutoff: u64) -> Self {
-        self.copy_cutoff = cutoff;
+    /// Prices objects above `cutoffs` as blocks (see [`Route::single_request_limit`]).
+    pub fn with_cutoffs(mut self, cutoffs: Cutoffs) -> Self {
+        self.cutoffs = cutoffs;
         self
     }
 
@@ -209,7 +228,7 @@ impl CostEstimator {
         let single = size
             <= dest
                 .route
-                .single_request_limit(caps, self.block_size, self.copy_cutoff);
+                .single_request_limit(caps, self.block_size, self.cutoffs);
         let (reads, writes) = match (dest.route, single) {
             (Route::Native, true) => (0, 1),
             (Route::Native, false) => (0, parts(size) + commit_requests),
@@ -376,7 +395,16 @@ mod tests {
             max_part_size: 5 * GIB,
             max_single_put: 5 * GIB,
             max_single_copy,
+            put_stream_memory: None,
             key_order: awcopy_store::KeyOrder::Utf8,
+        }
+    }
+
+    /// A local directory's: it writes streams.
+    fn local_caps() -> Capabilities {
+        Capabilities {
+            put_stream_memory: Some(2 * MIB),
+            ..caps(10_000, 1, u64::MAX)
         }
     }
 
@@ -445,7 +473,7 @@ mod tests {
                 region: None,
             },
             route: Route::Streamed,
-            capabilities: caps(10_000, 1, u64::MAX),
+            capabilities: local_caps(),
         };
         let mut estimator = CostEstimator::new(
             site(PricedProvider::AwsS3, "us-east-1"),
@@ -460,6 +488,42 @@ mod tests {
         assert!(close(line(&e, "egress to the internet").cost, 1792.0));
         assert!(close(line(&e, "PUT").cost, 0.0));
         assert!(close(e.total, 1792.0 + 0.008 + 0.000005));
+    }
+
+    /// To local disk, objects up to the get cutoff take one GET, larger ones one per block:
+    /// 0 B (none), 256 MiB (1), 256 MiB + 1 (33 of 8 MiB); with a 1 MiB cutoff, 20 MiB takes 3.
+    #[test]
+    fn local_destinations_read_whole_up_to_the_get_cutoff() {
+        let gets = |cutoffs: Cutoffs, sizes: &[u64]| {
+            let dest = Destination {
+                site: Site {
+                    provider: PricedProvider::Local,
+                    region: None,
+                },
+                route: Route::Streamed,
+                capabilities: local_caps(),
+            };
+            let mut estimator = CostEstimator::new(
+                site(PricedProvider::AwsS3, "us-east-1"),
+                Some(dest),
+                8 * MIB,
+            )
+            .with_cutoffs(cutoffs);
+            for size in sizes {
+                estimator.add(*size);
+            }
+            let e = estimator.finish(&PriceBook::builtin()).unwrap();
+            line(&e, "GET").quantity
+        };
+        assert_eq!(
+            gets(Cutoffs::default(), &[0, 256 * MIB, 256 * MIB + 1]),
+            34.0
+        );
+        let small = Cutoffs {
+            get: MIB,
+            ..Cutoffs::default()
+        };
+        assert_eq!(gets(small, &[20 * MIB]), 3.0);
     }
 
     /// S3 us-east-1 to S3 eu-west-1 server-side: 1 GiB (one CopyObject), 6 GiB (above 5 GiB:

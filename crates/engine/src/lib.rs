@@ -1,6 +1,7 @@
 //! The awcopy engine: DESIGN.md's flow of lister -> filter -> planner -> executor, plus listing
 //! summaries and cost estimates.
 
+mod body;
 pub mod check;
 pub mod checksum;
 pub mod concurrency;

@@ -3,7 +3,7 @@
 //! every naughty key. Every key and every byte is checked at the destination.
 
 use awcopy_engine::copy::{copy, ConcurrencyLimit, CopyOptions, CopyPlan, Progress};
-use awcopy_engine::estimate::Route;
+use awcopy_engine::estimate::{Cutoffs, Route};
 use awcopy_engine::filter::Filter;
 use awcopy_store::{ErrorKind, ListRequest, ObjectAttributes, Store};
 use awcopy_testkit::{self as kit, Kind};
@@ -117,8 +117,12 @@ async fn route(from: Kind, to: Kind) {
     let plan = CopyPlan::under(source.clone(), dest.clone(), "in/", "out/");
     let options = CopyOptions {
         block_size: BLOCK,
-        // Copies within one service go by parts too, so every route splits the big object.
-        copy_cutoff: BLOCK,
+        // Copies within one service, and reads into local files, go by blocks above one
+        // block too, so every route splits the big objects and takes the whole ones whole.
+        cutoffs: Cutoffs {
+            copy: BLOCK,
+            get: BLOCK,
+        },
         concurrency: ConcurrencyLimit::Fixed(8),
         ..Default::default()
     };

@@ -2,6 +2,7 @@
 //! 1% dropped connections and 1% GET bodies cut short: it completes and every byte verifies.
 
 use awcopy_engine::copy::{copy, ConcurrencyLimit, CopyOptions, CopyPlan, Progress};
+use awcopy_engine::estimate::Cutoffs;
 use awcopy_engine::filter::Filter;
 use awcopy_engine::retry::RetryPolicy;
 use awcopy_store::{Location, ObjectAttributes, OpenOptions};
@@ -219,6 +220,11 @@ async fn stalled_streams_are_retried() {
     let plan = CopyPlan::under(source, dest.clone(), "", "");
     let options = CopyOptions {
         block_size: BLOCK,
+        // Blocks, read by ranges, even into local files.
+        cutoffs: Cutoffs {
+            get: BLOCK,
+            ..Cutoffs::default()
+        },
         stall_timeout: Duration::from_millis(300),
         retry: RetryPolicy {
             max_attempts: 20,
@@ -247,6 +253,111 @@ async fn stalled_streams_are_retried() {
             "bytes of {key}"
         );
     }
+}
+
+/// Into local files, objects of several blocks (under the get cutoff) take one GET each,
+/// written as they arrive; a body cut short is retried, and it leaves neither a partial file
+/// nor a staging file behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_into_local_files_are_whole_or_absent() {
+    let source_location = kit::new_s3_bucket("streamsrc").await;
+    let (dest_location, dir) = kit::fresh(kit::Kind::Local, "streamdst").await;
+    let source_direct = kit::open(&source_location).await;
+    let mut objects = Vec::new();
+    for i in 0..6 {
+        let data = kit::pattern(3 * BLOCK as usize + 5, 40 + i);
+        let key = format!("o{i}.bin");
+        source_direct
+            .put(
+                &key,
+                data.clone().into(),
+                &ObjectAttributes::default(),
+                None,
+            )
+            .await
+            .unwrap();
+        objects.push((key, data));
+    }
+    let dest = kit::open(&dest_location).await;
+    let run = |faults: Faults, to: &'static str| {
+        let (source_location, dest) = (source_location.clone(), dest.clone());
+        async move {
+            let proxy = FaultProxy::start(&kit::s3_endpoint(), faults).await;
+            let source = s3_through(&proxy, &source_location).await;
+            let options = CopyOptions {
+                block_size: BLOCK,
+                retry: RetryPolicy {
+                    max_attempts: 30,
+                    base_delay: Duration::from_millis(1),
+                    max_delay: Duration::from_millis(5),
+                },
+                ..Default::default()
+            };
+            let plan = CopyPlan::under(source, dest, "", to);
+            let report = copy(
+                plan,
+                options,
+                Filter::default(),
+                Arc::new(Progress::default()),
+            )
+            .await
+            .unwrap();
+            assert!(report.failures.is_empty(), "{:?}", report.failures);
+            proxy
+        }
+    };
+
+    let clean = run(Faults::default(), "clean/").await;
+    let object_gets = clean
+        .counters
+        .requests_since(0)
+        .iter()
+        .filter(|r| r.starts_with("GET ") && r.contains(".bin"))
+        .count();
+    assert_eq!(object_gets, objects.len(), "one GET per object");
+
+    let cut = Faults {
+        cut_rate: 0.5,
+        ..Faults::default()
+    };
+    let cut = run(cut, "cut/").await;
+    assert!(
+        cut.counters.cuts.load(Ordering::Relaxed) > 0,
+        "bodies were cut"
+    );
+    for prefix in ["clean/", "cut/"] {
+        for (key, data) in &objects {
+            let got = dest.get(&format!("{prefix}{key}"), None).await.unwrap();
+            assert!(
+                got.body.try_collect::<Vec<_>>().await.unwrap().concat() == *data,
+                "bytes of {prefix}{key}"
+            );
+        }
+    }
+    let staging = dir
+        .expect("a local directory")
+        .path()
+        .join(".awcopy-staging");
+    let left: Vec<_> = walkdir(&staging);
+    assert!(left.is_empty(), "staging files left: {left:?}");
+}
+
+/// The files below `dir` (none when it does not exist).
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                walkdir(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
 }
 
 /// Source URLs live two seconds here, and the job takes over twice as long: each request mints

@@ -22,6 +22,9 @@ pub struct Capabilities {
     pub max_single_put: u64,
     /// Largest object a single server-side copy request handles (S3 CopyObject: 5 GiB).
     pub max_single_copy: u64,
+    /// Writes a whole object as its bytes arrive ([`crate::Store::put_stream`]), holding at
+    /// most this many of them in memory; `None` when it cannot.
+    pub put_stream_memory: Option<u64>,
     /// The order in which listings return keys.
     pub key_order: KeyOrder,
 }
@@ -103,6 +106,7 @@ mod tests {
             max_part_size: 5 << 30,
             max_single_put: 5 << 30,
             max_single_copy: 5 << 30,
+            put_stream_memory: None,
             key_order: KeyOrder::Utf8,
         }
     }

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use std::time::Duration;
 
 use crate::capabilities::{Capabilities, CopySourceKind};
@@ -52,6 +53,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         attributes: &ObjectAttributes,
         crc64nvme: Option<u64>,
     ) -> Result<PutResult>;
+
+    /// Writes a whole object from `body` as it arrives, keeping at most
+    /// [`Capabilities::put_stream_memory`] bytes of it in memory. The object appears only once
+    /// the stream has ended without error; an error item leaves nothing behind. Stores that
+    /// cannot answer [`crate::ErrorKind::Unsupported`].
+    async fn put_stream(
+        &self,
+        key: &str,
+        body: BoxStream<'_, Result<Bytes>>,
+        attributes: &ObjectAttributes,
+    ) -> Result<PutResult> {
+        let _ = (key, body, attributes);
+        Err(crate::StoreError::new(
+            crate::ErrorKind::Unsupported,
+            format!("{} cannot write a stream", self.display_root()),
+        ))
+    }
 
     /// Starts a block / multipart upload.
     async fn create_upload(&self, key: &str, attributes: &ObjectAttributes) -> Result<UploadId>;

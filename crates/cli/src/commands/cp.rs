@@ -2,7 +2,7 @@
 //! any store to any store, and prints what happened to every object.
 
 use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, CopyReport, Progress};
-use awcopy_engine::estimate::CostEstimator;
+use awcopy_engine::estimate::{CostEstimator, Cutoffs};
 use awcopy_engine::events::{Action, EventSink, JsonLines, ObjectEvent, Tee};
 use awcopy_engine::filter::{Filter, FilterSpec};
 use awcopy_engine::journal::{ResumeFrom, Stop};
@@ -230,7 +230,7 @@ async fn prepare(
         block_size: args.block_size,
         concurrency: args.concurrency,
         memory: args.max_memory,
-        copy_cutoff: args.copy_cutoff,
+        cutoffs: cutoffs(args),
         lister: ListerConfig {
             parallelism: usize::from(args.list_parallelism),
             ..ListerConfig::default()
@@ -282,7 +282,7 @@ async fn execute(
                 (args.source_region.clone(), args.dest_region.clone()),
                 args.block_size,
             )
-            .with_copy_cutoff(args.copy_cutoff),
+            .with_cutoffs(cutoffs(args)),
         )))
     });
     if let Some(pricing) = &pricing {
@@ -410,6 +410,14 @@ impl EventSink for PlannedCost {
 }
 
 /// Adds an event sink beside those already set.
+/// The sizes up to which objects go whole, as given.
+fn cutoffs(args: &CopyArgs) -> Cutoffs {
+    Cutoffs {
+        copy: args.copy_cutoff,
+        get: args.get_cutoff,
+    }
+}
+
 fn add_sink(options: &mut CopyOptions, sink: Arc<dyn EventSink>) {
     options.events = Some(match options.events.take() {
         Some(other) => Arc::new(Tee(vec![other, sink])),

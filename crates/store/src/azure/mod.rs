@@ -334,6 +334,7 @@ impl AzureStore {
                 max_part_size: 4000 * MIB,
                 max_single_put: 5000 * MIB,
                 max_single_copy: 5000 * MIB,
+                put_stream_memory: None,
                 key_order: KeyOrder::Utf16,
             },
             container_url,

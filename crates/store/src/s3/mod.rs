@@ -258,6 +258,7 @@ impl S3Store {
                 max_part_size: 5 * GIB,
                 max_single_put: 5 * GIB,
                 max_single_copy: 5 * GIB,
+                put_stream_memory: None,
                 key_order: KeyOrder::Utf8,
             },
         })
