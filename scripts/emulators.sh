@@ -11,6 +11,7 @@ AZURITE_VERSION=3.37.0
 # the AWS SDK rightly rejects; 5.1.22 renders them as S3 does.
 MOTO_VERSION=5.1.22
 AWCOPY_TOOLS_DIR=${AWCOPY_TOOLS_DIR:-$HOME/.cache/awcopy-tools}
+AWCOPY_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Azurite's published development account and key (documented by Microsoft, not a secret).
 AZURITE_ACCOUNT=devstoreaccount1
 AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
@@ -60,7 +61,10 @@ start_emulators() {
 
   local azure_port s3_port
   azure_port=$(free_port)
-  "$AZURITE_BIN" --blobHost 127.0.0.1 --blobPort "$azure_port" --inMemoryPersistence --loose \
+  # scripts/azurite-gc.js keeps Azurite's 10-minute garbage collection from stalling it.
+  AWCOPY_AZURITE_DIR="$AWCOPY_TOOLS_DIR/node/node_modules/azurite" \
+    NODE_OPTIONS="--require $AWCOPY_SCRIPTS_DIR/azurite-gc.js" \
+    "$AZURITE_BIN" --blobHost 127.0.0.1 --blobPort "$azure_port" --inMemoryPersistence --loose \
     --skipApiVersionCheck --disableTelemetry \
     >"$EMULATOR_DIR/azurite.log" 2>&1 &
   AZURITE_PID=$!
@@ -85,8 +89,13 @@ start_emulators() {
 }
 
 stop_emulators() {
+  local pid _
   for pid in ${AZURITE_PID:-} ${MOTO_PID:-}; do
-    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null || continue
+    # A server busy in a loop that never yields ignores SIGTERM.
+    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
   AZURITE_PID= MOTO_PID=
   [ -n "${EMULATOR_DIR:-}" ] && rm -rf "$EMULATOR_DIR"
