@@ -160,25 +160,15 @@ pub struct CopyArgs {
     #[command(flatten)]
     pub filters: FilterArgs,
 
-    /// Block size for large objects, e.g. 8MiB (seed /B); grown to fit part limits.
-    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
-    pub block_size: u64,
+    /// How objects are cut into requests.
+    #[command(flatten)]
+    pub sizes: SizeArgs,
 
     /// Requests (blocks and small objects) in flight at once, or `auto`: start at 16, raise
     /// while throughput follows (up to 256), step back when it does not. Throttling halves it
     /// for a while either way.
     #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_concurrency)]
     pub concurrency: awcopy_engine::copy::ConcurrencyLimit,
-
-    /// Copies within one service (S3 -> S3) up to SIZE go in one request; larger ones in
-    /// parallel parts of the block size (capped at the service's limit, 5GiB on S3).
-    #[arg(long, value_name = "SIZE", default_value = "5GiB", value_parser = parse_size)]
-    pub copy_cutoff: u64,
-
-    /// Objects up to SIZE going to local disk are read with one GET and written as they
-    /// arrive; larger ones by parallel ranged GETs of the block size.
-    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
-    pub get_cutoff: u64,
 
     /// Most bytes of streamed objects and blocks held in memory at once, e.g. 512MiB.
     #[arg(long, value_name = "SIZE", default_value = "96MiB", value_parser = parse_size)]
@@ -277,6 +267,35 @@ pub struct CheckArgs {
     /// Print differences and the summary as JSON lines.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How objects are cut into requests; shared by `cp` and `ls --estimate`, so an estimate
+/// prices what the copy does.
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    /// Block size for large objects, e.g. 8MiB, 512k (binary units); grown to fit part limits.
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
+    pub block_size: u64,
+
+    /// Copies within one service (S3 -> S3) up to SIZE go in one request; larger ones in
+    /// parallel parts of the block size (capped at the service's limit, 5GiB on S3).
+    #[arg(long, value_name = "SIZE", default_value = "5GiB", value_parser = parse_size)]
+    pub copy_cutoff: u64,
+
+    /// Objects up to SIZE going to local disk are read with one GET and written as they
+    /// arrive; larger ones by parallel ranged GETs of the block size.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub get_cutoff: u64,
+}
+
+impl SizeArgs {
+    /// The sizes up to which objects go whole.
+    pub fn cutoffs(&self) -> awcopy_engine::estimate::Cutoffs {
+        awcopy_engine::estimate::Cutoffs {
+            copy: self.copy_cutoff,
+            get: self.get_cutoff,
+        }
+    }
 }
 
 /// Which objects a command takes.
@@ -397,9 +416,9 @@ pub struct LsArgs {
     #[arg(long, value_name = "LOCATION", requires = "estimate")]
     pub to: Option<String>,
 
-    /// Block size for the estimate, e.g. 4MiB, 512k (binary units).
-    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size)]
-    pub block_size: u64,
+    /// How the copy priced would cut objects into requests (as `cp` takes them).
+    #[command(flatten)]
+    pub sizes: SizeArgs,
 
     /// A price book to use instead of the built-in one (same JSON layout as prices/prices.json).
     #[arg(long, value_name = "FILE", requires = "estimate")]

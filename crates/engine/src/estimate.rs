@@ -400,12 +400,24 @@ mod tests {
         }
     }
 
-    /// A local directory's: it writes streams.
-    fn local_caps() -> Capabilities {
-        Capabilities {
-            put_stream_memory: Some(2 * MIB),
-            ..caps(10_000, 1, u64::MAX)
-        }
+    /// From S3 us-east-1 to a local directory (which writes streams).
+    fn s3_to_local(block_size: u64) -> CostEstimator {
+        let dest = Destination {
+            site: Site {
+                provider: PricedProvider::Local,
+                region: None,
+            },
+            route: Route::Streamed,
+            capabilities: Capabilities {
+                put_stream_memory: Some(2 * MIB),
+                ..caps(10_000, 1, u64::MAX)
+            },
+        };
+        CostEstimator::new(
+            site(PricedProvider::AwsS3, "us-east-1"),
+            Some(dest),
+            block_size,
+        )
     }
 
     fn site(provider: PricedProvider, region: &str) -> Site {
@@ -467,19 +479,7 @@ mod tests {
     /// 10,240 x 0.09 + 10,240 x 0.085 = 1,792.00; GETs 20,000 x 0.0004/1000 = 0.008.
     #[test]
     fn huge_objects_cross_egress_tiers() {
-        let dest = Destination {
-            site: Site {
-                provider: PricedProvider::Local,
-                region: None,
-            },
-            route: Route::Streamed,
-            capabilities: local_caps(),
-        };
-        let mut estimator = CostEstimator::new(
-            site(PricedProvider::AwsS3, "us-east-1"),
-            Some(dest),
-            8 * MIB,
-        );
+        let mut estimator = s3_to_local(8 * MIB);
         estimator.add(10 << 40);
         estimator.add(10 << 40);
         let e = estimator.finish(&PriceBook::builtin()).unwrap();
@@ -495,20 +495,7 @@ mod tests {
     #[test]
     fn local_destinations_read_whole_up_to_the_get_cutoff() {
         let gets = |cutoffs: Cutoffs, sizes: &[u64]| {
-            let dest = Destination {
-                site: Site {
-                    provider: PricedProvider::Local,
-                    region: None,
-                },
-                route: Route::Streamed,
-                capabilities: local_caps(),
-            };
-            let mut estimator = CostEstimator::new(
-                site(PricedProvider::AwsS3, "us-east-1"),
-                Some(dest),
-                8 * MIB,
-            )
-            .with_cutoffs(cutoffs);
+            let mut estimator = s3_to_local(8 * MIB).with_cutoffs(cutoffs);
             for size in sizes {
                 estimator.add(*size);
             }

@@ -5,7 +5,7 @@ use awcopy_engine::copy::{copy, ConcurrencyLimit, CopyOptions, CopyPlan, Progres
 use awcopy_engine::estimate::Cutoffs;
 use awcopy_engine::filter::Filter;
 use awcopy_engine::retry::RetryPolicy;
-use awcopy_store::{Location, ObjectAttributes, OpenOptions};
+use awcopy_store::{Location, ObjectAttributes, OpenOptions, Store};
 use awcopy_testkit::fault_proxy::{FaultProxy, Faults};
 use awcopy_testkit::{self as kit};
 use futures::TryStreamExt;
@@ -24,6 +24,30 @@ async fn s3_through(proxy: &FaultProxy, location: &Location) -> Arc<dyn awcopy_s
     awcopy_store::open(location, &options).await.unwrap()
 }
 
+/// Puts each of `objects` (key, bytes) at `prefix` + key.
+async fn put_all(store: &dyn Store, prefix: &str, objects: &[(String, Vec<u8>)]) {
+    for (key, data) in objects {
+        store
+            .put(
+                &format!("{prefix}{key}"),
+                data.clone().into(),
+                &ObjectAttributes::default(),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// Every one of `objects` is in `store` at `prefix` + key, with every byte.
+async fn assert_arrived(store: &dyn Store, prefix: &str, objects: &[(String, Vec<u8>)]) {
+    for (key, data) in objects {
+        let got = store.get(&format!("{prefix}{key}"), None).await.unwrap();
+        let bytes = got.body.try_collect::<Vec<_>>().await.unwrap().concat();
+        assert!(bytes == *data, "bytes of {prefix}{key} differ");
+    }
+}
+
 fn faults() -> Faults {
     Faults {
         throttle_rate: 0.05,
@@ -37,27 +61,17 @@ fn faults() -> Faults {
 async fn copy_through_faults_completes_verified() {
     let source_location = kit::new_s3_bucket("faultsrc").await;
     let dest_location = kit::new_azure_container("faultdst").await;
-    let source_direct = kit::open(&source_location).await;
-    let mut objects = Vec::new();
-    for i in 0..150 {
-        let size = if i % 50 == 0 {
-            2 * BLOCK as usize + 12_345
-        } else {
-            1000 + i * 37
-        };
-        let key = format!("f/{i:04}.bin");
-        let data = kit::pattern(size, i as u64);
-        source_direct
-            .put(
-                &key,
-                data.clone().into(),
-                &ObjectAttributes::default(),
-                None,
-            )
-            .await
-            .unwrap();
-        objects.push((key, data));
-    }
+    let objects: Vec<(String, Vec<u8>)> = (0..150)
+        .map(|i| {
+            let size = if i % 50 == 0 {
+                2 * BLOCK as usize + 12_345
+            } else {
+                1000 + i * 37
+            };
+            (format!("{i:04}.bin"), kit::pattern(size, i as u64))
+        })
+        .collect();
+    put_all(kit::open(&source_location).await.as_ref(), "f/", &objects).await;
 
     let s3_proxy = FaultProxy::start(&kit::s3_endpoint(), faults()).await;
     let azure_upstream = kit::azure_endpoint();
@@ -116,15 +130,7 @@ async fn copy_through_faults_completes_verified() {
     assert!(report.throttled > 0, "throttling was seen and counted");
 
     // Read back directly from the emulator, not through the proxy: every key, every byte.
-    let dest_direct = kit::open(&dest_location).await;
-    for (key, data) in &objects {
-        let got = dest_direct
-            .get(&format!("g/{}", &key[2..]), None)
-            .await
-            .unwrap();
-        let bytes = got.body.try_collect::<Vec<_>>().await.unwrap().concat();
-        assert!(bytes == *data, "bytes of {key} differ");
-    }
+    assert_arrived(kit::open(&dest_location).await.as_ref(), "g/", &objects).await;
 }
 
 /// Every block read fails (all GET bodies cut short): the object fails after its retries, and
@@ -191,24 +197,17 @@ async fn failed_uploads_are_aborted() {
 async fn stalled_streams_are_retried() {
     let source_location = kit::new_s3_bucket("stallsrc").await;
     let (dest_location, _dir) = kit::fresh(kit::Kind::Local, "stalldst").await;
-    let source_direct = kit::open(&source_location).await;
     // Four objects of five blocks: 20 ranged reads, so at a 40% stall rate some stall (the
     // chance that none does is 0.6^20, about 4 in 100,000).
-    let mut objects = Vec::new();
-    for i in 0..4 {
-        let data = kit::pattern(4 * BLOCK as usize + 3, 6 + i);
-        let key = format!("s{i}.bin");
-        source_direct
-            .put(
-                &key,
-                data.clone().into(),
-                &ObjectAttributes::default(),
-                None,
+    let objects: Vec<(String, Vec<u8>)> = (0..4)
+        .map(|i| {
+            (
+                format!("s{i}.bin"),
+                kit::pattern(4 * BLOCK as usize + 3, 6 + i),
             )
-            .await
-            .unwrap();
-        objects.push((key, data));
-    }
+        })
+        .collect();
+    put_all(kit::open(&source_location).await.as_ref(), "", &objects).await;
     let stalls = Faults {
         stall_rate: 0.4,
         ranged_only: true,
@@ -246,13 +245,7 @@ async fn stalled_streams_are_retried() {
         proxy.counters.stalls.load(Ordering::Relaxed) > 0,
         "streams were stalled"
     );
-    for (key, data) in &objects {
-        let got = dest.get(key, None).await.unwrap();
-        assert!(
-            got.body.try_collect::<Vec<_>>().await.unwrap().concat() == *data,
-            "bytes of {key}"
-        );
-    }
+    assert_arrived(dest.as_ref(), "", &objects).await;
 }
 
 /// Into local files, objects of several blocks (under the get cutoff) take one GET each,
@@ -262,22 +255,15 @@ async fn stalled_streams_are_retried() {
 async fn streams_into_local_files_are_whole_or_absent() {
     let source_location = kit::new_s3_bucket("streamsrc").await;
     let (dest_location, dir) = kit::fresh(kit::Kind::Local, "streamdst").await;
-    let source_direct = kit::open(&source_location).await;
-    let mut objects = Vec::new();
-    for i in 0..6 {
-        let data = kit::pattern(3 * BLOCK as usize + 5, 40 + i);
-        let key = format!("o{i}.bin");
-        source_direct
-            .put(
-                &key,
-                data.clone().into(),
-                &ObjectAttributes::default(),
-                None,
+    let objects: Vec<(String, Vec<u8>)> = (0..6)
+        .map(|i| {
+            (
+                format!("o{i}.bin"),
+                kit::pattern(3 * BLOCK as usize + 5, 40 + i),
             )
-            .await
-            .unwrap();
-        objects.push((key, data));
-    }
+        })
+        .collect();
+    put_all(kit::open(&source_location).await.as_ref(), "", &objects).await;
     let dest = kit::open(&dest_location).await;
     let run = |faults: Faults, to: &'static str| {
         let (source_location, dest) = (source_location.clone(), dest.clone());
@@ -326,13 +312,7 @@ async fn streams_into_local_files_are_whole_or_absent() {
         "bodies were cut"
     );
     for prefix in ["clean/", "cut/"] {
-        for (key, data) in &objects {
-            let got = dest.get(&format!("{prefix}{key}"), None).await.unwrap();
-            assert!(
-                got.body.try_collect::<Vec<_>>().await.unwrap().concat() == *data,
-                "bytes of {prefix}{key}"
-            );
-        }
+        assert_arrived(dest.as_ref(), prefix, &objects).await;
     }
     let staging = dir
         .expect("a local directory")
@@ -366,19 +346,10 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn short_lived_source_urls_are_minted_per_request() {
     let source_location = kit::new_azure_container("sassrc").await;
     let dest_location = kit::new_azure_container("sasdst").await;
-    let source_direct = kit::open(&source_location).await;
-    for i in 0..100 {
-        let data = kit::pattern(100, i);
-        source_direct
-            .put(
-                &format!("k{i}"),
-                data.into(),
-                &ObjectAttributes::default(),
-                None,
-            )
-            .await
-            .unwrap();
-    }
+    let objects: Vec<(String, Vec<u8>)> = (0..100)
+        .map(|i| (format!("k{i}"), kit::pattern(100, i)))
+        .collect();
+    put_all(kit::open(&source_location).await.as_ref(), "", &objects).await;
     let slow = Faults {
         delay: Duration::from_millis(80),
         ..Faults::default()
@@ -438,17 +409,10 @@ async fn throttling_lowers_the_limit() {
     let (source_location, _dir) = kit::fresh(kit::Kind::Local, "thrsrc").await;
     let dest_location = kit::new_s3_bucket("thrdst").await;
     let source = kit::open(&source_location).await;
-    for i in 0..300 {
-        source
-            .put(
-                &format!("o{i}"),
-                kit::pattern(64, i).into(),
-                &ObjectAttributes::default(),
-                None,
-            )
-            .await
-            .unwrap();
-    }
+    let objects: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|i| (format!("o{i}"), kit::pattern(64, i)))
+        .collect();
+    put_all(source.as_ref(), "", &objects).await;
     let throttling = Faults {
         throttle_rate: 0.3,
         delay: Duration::from_millis(5),
@@ -474,10 +438,5 @@ async fn throttling_lowers_the_limit() {
     assert!(report.throttled > 0);
     let limit = progress.concurrency.load(Ordering::Relaxed);
     assert!(limit < 8, "the limit came down: {limit}");
-    let dest_direct = kit::open(&dest_location).await;
-    for i in 0..300 {
-        let got = dest_direct.get(&format!("o{i}"), None).await.unwrap();
-        let bytes = got.body.try_collect::<Vec<_>>().await.unwrap().concat();
-        assert!(bytes == kit::pattern(64, i), "bytes of o{i} differ");
-    }
+    assert_arrived(kit::open(&dest_location).await.as_ref(), "", &objects).await;
 }

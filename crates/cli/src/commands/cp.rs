@@ -2,7 +2,7 @@
 //! any store to any store, and prints what happened to every object.
 
 use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, CopyReport, Progress};
-use awcopy_engine::estimate::{CostEstimator, Cutoffs};
+use awcopy_engine::estimate::CostEstimator;
 use awcopy_engine::events::{Action, EventSink, JsonLines, ObjectEvent, Tee};
 use awcopy_engine::filter::{Filter, FilterSpec};
 use awcopy_engine::journal::{ResumeFrom, Stop};
@@ -227,10 +227,10 @@ async fn prepare(
         }
     };
     let options = CopyOptions {
-        block_size: args.block_size,
+        block_size: args.sizes.block_size,
         concurrency: args.concurrency,
         memory: args.max_memory,
-        cutoffs: cutoffs(args),
+        cutoffs: args.sizes.cutoffs(),
         lister: ListerConfig {
             parallelism: usize::from(args.list_parallelism),
             ..ListerConfig::default()
@@ -275,15 +275,12 @@ async fn execute(
     } = prepared;
     // A dry run prices the plan: every planned object's size goes to the estimator.
     let pricing = args.dry_run.then(|| {
-        Arc::new(PlannedCost(std::sync::Mutex::new(
-            estimate::estimator(
-                (&source, plan.source.as_ref()),
-                Some((&dest, plan.dest.as_ref())),
-                (args.source_region.clone(), args.dest_region.clone()),
-                args.block_size,
-            )
-            .with_cutoffs(cutoffs(args)),
-        )))
+        Arc::new(PlannedCost(std::sync::Mutex::new(estimate::estimator(
+            (&source, plan.source.as_ref()),
+            Some((&dest, plan.dest.as_ref())),
+            (args.source_region.clone(), args.dest_region.clone()),
+            &args.sizes,
+        ))))
     });
     if let Some(pricing) = &pricing {
         add_sink(&mut options, pricing.clone());
@@ -410,14 +407,6 @@ impl EventSink for PlannedCost {
 }
 
 /// Adds an event sink beside those already set.
-/// The sizes up to which objects go whole, as given.
-fn cutoffs(args: &CopyArgs) -> Cutoffs {
-    Cutoffs {
-        copy: args.copy_cutoff,
-        get: args.get_cutoff,
-    }
-}
-
 fn add_sink(options: &mut CopyOptions, sink: Arc<dyn EventSink>) {
     options.events = Some(match options.events.take() {
         Some(other) => Arc::new(Tee(vec![other, sink])),
@@ -462,7 +451,7 @@ fn new_job(cli: &Cli, args: &CopyArgs, mode: Mode, source: &Location, dest: &Loc
         "argv": argv,
         "recursive": args.recursive,
         "delete": mode == Mode::Sync { delete: true },
-        "block_size": args.block_size,
+        "block_size": args.sizes.block_size,
         "concurrency": format!("{:?}", args.concurrency),
         "max_memory": args.max_memory,
         "overwrite": args.overwrite.map(|o| format!("{o:?}")),

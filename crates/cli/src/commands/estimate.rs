@@ -7,16 +7,18 @@ use awcopy_store::{Location, Provider, Store};
 use std::io::Write;
 use std::path::Path;
 
+use crate::args::SizeArgs;
 use crate::failure::Failure;
 use crate::output::write_failed;
 
-/// An estimator for copying from `source` to `dest` (or downloading, with no `dest`);
-/// regions not given are read from AWS_REGION / AWS_DEFAULT_REGION for S3.
+/// An estimator for copying from `source` to `dest` (or downloading, with no `dest`) with
+/// objects cut as `sizes` says; regions not given are read from AWS_REGION /
+/// AWS_DEFAULT_REGION for S3.
 pub fn estimator(
     source: (&Location, &dyn Store),
     dest: Option<(&Location, &dyn Store)>,
     regions: (Option<String>, Option<String>),
-    block_size: u64,
+    sizes: &SizeArgs,
 ) -> CostEstimator {
     let (source_location, source_store) = source;
     let source_region = regions.0.or_else(|| env_region(source_location));
@@ -30,7 +32,7 @@ pub fn estimator(
         route: Route::between(source_store.capabilities(), store.capabilities()),
         capabilities: store.capabilities().clone(),
     });
-    CostEstimator::new(site, destination, block_size)
+    CostEstimator::new(site, destination, sizes.block_size).with_cutoffs(sizes.cutoffs())
 }
 
 /// The price book: the built-in one, or `path`.

@@ -39,7 +39,7 @@ pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
                 (&location, store.as_ref()),
                 dest.as_ref().map(|(l, s)| (l, s.as_ref())),
                 (args.source_region.clone(), args.dest_region.clone()),
-                args.block_size,
+                &args.sizes,
             ))
         }
         false => None,
