@@ -47,15 +47,28 @@ async fn main() {
     };
     let (source, source_prefix) = open(&args.source).await;
     let (dest, dest_prefix) = open(&args.dest).await;
-    let mut objects = Vec::new();
-    let mut pages = source.list(ListRequest {
-        prefix: source_prefix.clone(),
-        ..ListRequest::default()
-    });
-    while let Some(page) = pages.try_next().await.expect("list") {
-        objects.extend(page.objects);
-    }
-    let _ = dest.create_root().await;
+    // Listing and creating the destination are retried too: through the fault proxy they
+    // meet the same 503s and resets as the copies.
+    let (retry, stats) = (RetryPolicy::default(), RetryStats::default());
+    let objects = retry
+        .run(&stats, || {
+            let request = ListRequest {
+                prefix: source_prefix.clone(),
+                ..ListRequest::default()
+            };
+            source
+                .list(request)
+                .try_fold(Vec::new(), |mut objects, page| async move {
+                    objects.extend(page.objects);
+                    Ok(objects)
+                })
+        })
+        .await
+        .expect("list");
+    retry
+        .run(&stats, || dest.create_root())
+        .await
+        .expect("create the destination");
     // At most ~1 GiB of whole objects in memory at once.
     let biggest = objects.iter().map(|o| o.size).max().unwrap_or(1).max(1);
     let concurrency = args
@@ -63,7 +76,6 @@ async fn main() {
         .min(((1u64 << 30) / biggest).max(1) as usize);
     let bytes: u64 = objects.iter().map(|o| o.size).sum();
     let count = objects.len();
-    let (retry, stats) = (RetryPolicy::default(), RetryStats::default());
     let started = Instant::now();
     futures::stream::iter(objects)
         .map(|object| {
