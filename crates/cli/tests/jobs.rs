@@ -388,7 +388,10 @@ async fn kill_9_mid_object_then_resume_reuses_staged_blocks() {
             .collect()
     };
 
-    let (first_run, mark) = kill_9_after(&db, &args, &proxy, 12, blocks).await;
+    // 16 blocks sent, 4 at a time, 100 ms each: by then 12 were answered, the 8th about
+    // 100 ms ago, time enough to be recorded (at 12 sent, the 8th answer had just arrived and
+    // once, under CI load, was not yet committed when the kill landed).
+    let (first_run, mark) = kill_9_after(&db, &args, &proxy, 16, blocks).await;
 
     let job = db.job().await;
     let resume = db
