@@ -146,8 +146,17 @@ impl LocalStore {
         Ok(dir.join(unique_name(COUNTER.fetch_add(1, Ordering::Relaxed))))
     }
 
-    /// Moves a finished staging file to the key's path, creating directories as needed.
+    /// Moves a finished staging file to the key's path, creating directories as needed; if it
+    /// cannot, the staging file is removed.
     async fn publish(&self, staged: &Path, key: &str) -> Result<()> {
+        let published = self.move_into_place(staged, key).await;
+        if published.is_err() {
+            let _ = tokio::fs::remove_file(staged).await;
+        }
+        published
+    }
+
+    async fn move_into_place(&self, staged: &Path, key: &str) -> Result<()> {
         let dest = self.key_path(key)?;
         let (root, staged, key) = (self.root.clone(), staged.to_path_buf(), key.to_owned());
         // One trip to the blocking pool for the whole move: each is a thread hand-off.
@@ -475,10 +484,7 @@ impl Store for LocalStore {
     ) -> Result<PutResult> {
         self.key_path(key)?;
         let staged = self.write_staged(body).await?;
-        if let Err(err) = self.publish(&staged, key).await {
-            let _ = tokio::fs::remove_file(&staged).await;
-            return Err(err);
-        }
+        self.publish(&staged, key).await?;
         Ok(PutResult { etag: None })
     }
 
@@ -559,16 +565,13 @@ impl Store for LocalStore {
             Ok(())
         })
         .await;
-        let published = match joined {
-            Ok(()) => self.publish(&staged, key).await,
-            Err(e) => Err(e.context(format!("joining the parts of '{key}'"))),
-        };
-        if published.is_err() {
+        if let Err(e) = joined {
             let _ = tokio::fs::remove_file(&staged).await;
-        } else {
-            tokio::fs::remove_dir_all(&dir).await?;
+            return Err(e.context(format!("joining the parts of '{key}'")));
         }
-        published.map(|()| PutResult { etag: None })
+        self.publish(&staged, key).await?;
+        tokio::fs::remove_dir_all(&dir).await?;
+        Ok(PutResult { etag: None })
     }
 
     async fn abort_upload(&self, _key: &str, upload: &UploadId) -> Result<()> {
@@ -607,10 +610,7 @@ impl Store for LocalStore {
         let source_path = native_source_path(source)?;
         let staged = self.staging_file().await?;
         tokio::fs::copy(&source_path, &staged).await?;
-        if let Err(err) = self.publish(&staged, key).await {
-            let _ = tokio::fs::remove_file(&staged).await;
-            return Err(err);
-        }
+        self.publish(&staged, key).await?;
         Ok(PutResult { etag: None })
     }
 
