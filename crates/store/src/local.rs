@@ -138,12 +138,11 @@ impl LocalStore {
         Ok(self.staging().join("uploads").join(&upload.0))
     }
 
-    /// A fresh file name in the staging directory.
-    async fn staging_file(&self) -> Result<PathBuf> {
+    /// A fresh file name in the staging directory (see [`create_staged`]).
+    fn staging_file(&self) -> PathBuf {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let dir = self.staging();
-        tokio::fs::create_dir_all(&dir).await?;
-        Ok(dir.join(unique_name(COUNTER.fetch_add(1, Ordering::Relaxed))))
+        self.staging()
+            .join(unique_name(COUNTER.fetch_add(1, Ordering::Relaxed)))
     }
 
     /// Moves a finished staging file to the key's path, creating directories as needed; if it
@@ -191,7 +190,7 @@ impl LocalStore {
     /// small-file copies several times slower (bench/RESULTS.md); a power cut may lose the
     /// last files written.
     async fn write_staged(&self, mut body: BoxStream<'_, Result<Bytes>>) -> Result<PathBuf> {
-        let staged = self.staging_file().await?;
+        let staged = self.staging_file();
         let mut file: Option<std::fs::File> = None;
         let mut pending: Vec<Bytes> = Vec::new();
         let mut pending_len = 0;
@@ -212,7 +211,7 @@ impl LocalStore {
                 let write = blocking(move || {
                     let mut file = match open {
                         Some(file) => file,
-                        None => std::fs::File::create(&path)?,
+                        None => create_staged(&path)?,
                     };
                     for chunk in &chunks {
                         file.write_all(chunk)?;
@@ -252,6 +251,21 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| StoreError::new(ErrorKind::Io, format!("file-system task failed: {e}")))?
+}
+
+/// Creates a staging file, and the staging directory when it is missing (the first write, or
+/// someone removed it): checking for the directory before every file cost a system call and a
+/// trip to the blocking pool per object.
+fn create_staged(path: &Path) -> Result<std::fs::File> {
+    match std::fs::File::create(path) {
+        Err(e) if e.kind() == IoKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            Ok(std::fs::File::create(path)?)
+        }
+        created => Ok(created?),
+    }
 }
 
 /// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave `root`.
@@ -551,14 +565,14 @@ impl Store for LocalStore {
         _crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
         let dir = self.upload_dir(upload)?;
-        let staged = self.staging_file().await?;
+        let staged = self.staging_file();
         let part_paths: Vec<PathBuf> = parts.iter().map(|p| dir.join(&p.handle)).collect();
         let out = staged.clone();
         // One blocking task; std::io::copy between files has the kernel copy the bytes
         // (copy_file_range: no trip through user space, a reflink where the file system has
         // them). The parts stay until the object is published, so a failed join can be retried.
         let joined = blocking(move || {
-            let mut file = std::fs::File::create(&out)?;
+            let mut file = create_staged(&out)?;
             for path in &part_paths {
                 std::io::copy(&mut std::fs::File::open(path)?, &mut file)?;
             }
@@ -608,8 +622,19 @@ impl Store for LocalStore {
     ) -> Result<PutResult> {
         self.key_path(key)?;
         let source_path = native_source_path(source)?;
-        let staged = self.staging_file().await?;
-        tokio::fs::copy(&source_path, &staged).await?;
+        let staged = self.staging_file();
+        let out = staged.clone();
+        // fs::copy keeps the file's permission bits, as cp does.
+        let copied = blocking(move || {
+            create_staged(&out)?;
+            std::fs::copy(&source_path, &out)?;
+            Ok(())
+        })
+        .await;
+        if let Err(e) = copied {
+            let _ = tokio::fs::remove_file(&staged).await;
+            return Err(e);
+        }
         self.publish(&staged, key).await?;
         Ok(PutResult { etag: None })
     }
@@ -735,6 +760,34 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("outside"), "{err}");
         assert!(!outside.path().join("new").exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn writes_recreate_a_removed_staging_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir.path().join("new-root"));
+        let attrs = ObjectAttributes::default();
+        s.put("a/1", Bytes::from_static(b"one"), &attrs, None)
+            .await
+            .unwrap();
+        let staging = dir.path().join("new-root").join(STAGING_DIR);
+        assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
+        std::fs::remove_dir(&staging).unwrap();
+        s.put("a/2", Bytes::from_static(b"two"), &attrs, None)
+            .await
+            .unwrap();
+        std::fs::remove_dir(&staging).unwrap();
+        let source = CopySource::Native {
+            container: s.root.display().to_string(),
+            key: "a/2".into(),
+        };
+        s.copy_object("b/2", &source, &attrs).await.unwrap();
+        let read = |key: &str| std::fs::read(dir.path().join("new-root").join(key)).unwrap();
+        assert_eq!(
+            (read("a/1"), read("a/2"), read("b/2")),
+            (b"one".to_vec(), b"two".to_vec(), b"two".to_vec())
+        );
+        assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
     }
 
     #[test]
