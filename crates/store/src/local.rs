@@ -145,6 +145,21 @@ impl LocalStore {
             .join(unique_name(COUNTER.fetch_add(1, Ordering::Relaxed)))
     }
 
+    /// Runs `write` on the blocking pool to fill a new staging file (made with
+    /// [`create_staged`]) in one trip; returns the file, or removes it when `write` failed.
+    async fn stage(
+        &self,
+        write: impl FnOnce(&Path) -> Result<()> + Send + 'static,
+    ) -> Result<PathBuf> {
+        let staged = self.staging_file();
+        let out = staged.clone();
+        if let Err(e) = blocking(move || write(&out)).await {
+            let _ = tokio::fs::remove_file(&staged).await;
+            return Err(e);
+        }
+        Ok(staged)
+    }
+
     /// Moves a finished staging file to the key's path, creating directories as needed; if it
     /// cannot, the staging file is removed.
     async fn publish(&self, staged: &Path, key: &str) -> Result<()> {
@@ -565,24 +580,20 @@ impl Store for LocalStore {
         _crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
         let dir = self.upload_dir(upload)?;
-        let staged = self.staging_file();
         let part_paths: Vec<PathBuf> = parts.iter().map(|p| dir.join(&p.handle)).collect();
-        let out = staged.clone();
-        // One blocking task; std::io::copy between files has the kernel copy the bytes
-        // (copy_file_range: no trip through user space, a reflink where the file system has
-        // them). The parts stay until the object is published, so a failed join can be retried.
-        let joined = blocking(move || {
-            let mut file = create_staged(&out)?;
-            for path in &part_paths {
-                std::io::copy(&mut std::fs::File::open(path)?, &mut file)?;
-            }
-            Ok(())
-        })
-        .await;
-        if let Err(e) = joined {
-            let _ = tokio::fs::remove_file(&staged).await;
-            return Err(e.context(format!("joining the parts of '{key}'")));
-        }
+        // std::io::copy between files has the kernel copy the bytes (copy_file_range: no trip
+        // through user space, a reflink where the file system has them). The parts stay until
+        // the object is published, so a failed join can be retried.
+        let staged = self
+            .stage(move |out| {
+                let mut file = create_staged(out)?;
+                for path in &part_paths {
+                    std::io::copy(&mut std::fs::File::open(path)?, &mut file)?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.context(format!("joining the parts of '{key}'")))?;
         self.publish(&staged, key).await?;
         tokio::fs::remove_dir_all(&dir).await?;
         Ok(PutResult { etag: None })
@@ -622,19 +633,14 @@ impl Store for LocalStore {
     ) -> Result<PutResult> {
         self.key_path(key)?;
         let source_path = native_source_path(source)?;
-        let staged = self.staging_file();
-        let out = staged.clone();
         // fs::copy keeps the file's permission bits, as cp does.
-        let copied = blocking(move || {
-            create_staged(&out)?;
-            std::fs::copy(&source_path, &out)?;
-            Ok(())
-        })
-        .await;
-        if let Err(e) = copied {
-            let _ = tokio::fs::remove_file(&staged).await;
-            return Err(e);
-        }
+        let staged = self
+            .stage(move |out| {
+                create_staged(out)?;
+                std::fs::copy(&source_path, out)?;
+                Ok(())
+            })
+            .await?;
         self.publish(&staged, key).await?;
         Ok(PutResult { etag: None })
     }
