@@ -397,6 +397,7 @@ mod tests {
             max_single_copy,
             put_stream_memory: None,
             key_order: awcopy_store::KeyOrder::Utf8,
+            ranged_listing: true,
         }
     }
 

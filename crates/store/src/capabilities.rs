@@ -27,6 +27,9 @@ pub struct Capabilities {
     pub put_stream_memory: Option<u64>,
     /// The order in which listings return keys.
     pub key_order: KeyOrder,
+    /// Whether listing a key range costs about that range alone, so that ranges listed at
+    /// once go faster than one listing of them all.
+    pub ranged_listing: bool,
 }
 
 /// How a store orders keys in listings; key ranges must be cut and compared in that order.
@@ -108,6 +111,7 @@ mod tests {
             max_single_copy: 5 << 30,
             put_stream_memory: None,
             key_order: KeyOrder::Utf8,
+            ranged_listing: true,
         }
     }
 

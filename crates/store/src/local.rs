@@ -68,6 +68,9 @@ impl LocalStore {
                 max_single_copy: u64::MAX,
                 put_stream_memory: Some(2 * WRITE_BUFFER as u64),
                 key_order: KeyOrder::Utf8,
+                // Each listing walks and sorts the whole tree: ranges listed at once would
+                // walk it once each (100,000 files: 5.5 s at 8 ranges, 0.4 s at one).
+                ranged_listing: false,
             },
         })
     }

@@ -335,6 +335,7 @@ impl AzureStore {
                 max_single_put: 5000 * MIB,
                 max_single_copy: 5000 * MIB,
                 put_stream_memory: None,
+                ranged_listing: true,
                 key_order: KeyOrder::Utf16,
             },
             container_url,

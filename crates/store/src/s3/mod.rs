@@ -259,6 +259,7 @@ impl S3Store {
                 max_single_put: 5 * GIB,
                 max_single_copy: 5 * GIB,
                 put_stream_memory: None,
+                ranged_listing: true,
                 key_order: KeyOrder::Utf8,
             },
         })
