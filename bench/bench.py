@@ -417,12 +417,13 @@ WHY = {
            "flight only queue, so the ratio to rclone is capped by what moto and Azurite on 2 "
            "shared cores can serve, not by awcopy's waiting; at --quick scale `auto` also "
            "spends the first ~2 s of a ~3 s run climbing from 16",
-    "many": "the listing: awcopy cuts the key space in 8 ranges at code-point midpoints, which "
-            "mostly land past the last key, so the 100,000 keys took 292 ListObjectsV2 requests "
-            "(through the fault proxy's counter) instead of 100, and moto sorts the whole bucket "
-            "for each (listing alone: 114 s with 8 ranges, 40 s with 1). By hand, "
-            "`--list-parallelism 1` copied the set in 292 s, 1.23x rclone-t64; cuts that follow "
-            "the keys are not built yet",
+    "many": "the bare loop GETs keys it already knows, while the tools list them first: moto "
+            "answers each 1,000-key page in about 0.35 s of the one core it serves on (it sorts "
+            "the whole bucket per page), 100 pages that the GETs cannot use; and awcopy's 86 s "
+            "of CPU (SDK requests, files, the catalogue) share the 2 cores with it. Listing in "
+            "8 ranges once cost 292 requests for the 100 pages (cuts at code-point midpoints "
+            "landed past the last key) and 439 s; cuts among the page's characters made it 121 "
+            "requests (a dry run, through the fault proxy's counter) and 331 s",
 }
 
 
