@@ -2,10 +2,10 @@
 //! comes back full while workers are idle is cut at a key midway between its last key and its
 //! end, or a few pages' span past the page if that is nearer (computed in the strings over the
 //! page's characters, so that both halves hold keys), and the far half goes to another worker;
-//! the pages this range already asked for are kept, up to the cut. Objects flow out through a bounded channel as
-//! pages arrive, so copying starts with the first page and memory stays flat. With a
-//! [`Journal`], every range, page and cut is recorded as it happens, so a resumed job lists
-//! only what was left.
+//! the pages this range already asked for are kept, up to the cut. Objects flow out through a
+//! bounded channel as pages arrive, so copying starts with the first page and memory stays
+//! flat. With a [`Journal`], every range, page and cut is recorded as it happens, so a resumed
+//! job lists only what was left.
 
 use awcopy_store::{KeyOrder, ListPage, ListRequest, ObjectMeta, Store, StoreError};
 use futures::TryStreamExt;

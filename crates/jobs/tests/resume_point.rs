@@ -5,9 +5,7 @@
 use awcopy_engine::journal::Journal;
 use awcopy_engine::lister::{list_ranges, ListJournal, ListerConfig};
 use awcopy_jobs::{Catalog, NewJob, Recorder};
-use awcopy_store::ObjectAttributes;
 use awcopy_testkit::{self as kit, Kind};
-use futures::{StreamExt, TryStreamExt};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -22,19 +20,7 @@ async fn a_listing_cut_short_resumes_with_only_the_unlisted_ranges() {
             _ => format!("z/{i:05}"),
         })
         .collect();
-    futures::stream::iter(&all)
-        .map(|key| {
-            let store = store.clone();
-            async move {
-                store
-                    .put(key, "x".into(), &ObjectAttributes::default(), None)
-                    .await
-            }
-        })
-        .buffer_unordered(16)
-        .try_collect::<Vec<_>>()
-        .await
-        .expect("fill");
+    kit::put_tiny(&store, all.iter().cloned()).await;
     let db = tempfile::tempdir().unwrap();
     let catalog = Catalog::open(&db.path().join("c.db")).await.unwrap();
     let job = catalog

@@ -69,6 +69,26 @@ pub async fn open(location: &Location) -> std::sync::Arc<dyn Store> {
         .expect("open store")
 }
 
+/// Puts a one-byte object at each of `keys`, 32 at a time: a bucket of many keys, quickly.
+pub async fn put_tiny(store: &std::sync::Arc<dyn Store>, keys: impl IntoIterator<Item = String>) {
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(keys)
+        .map(|key| async move {
+            store
+                .put(
+                    &key,
+                    "x".into(),
+                    &awcopy_store::ObjectAttributes::default(),
+                    None,
+                )
+                .await
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("put the keys");
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
