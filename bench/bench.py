@@ -419,11 +419,11 @@ WHY = {
            "spends the first ~2 s of a ~3 s run climbing from 16",
     "many": "the bare loop GETs keys it already knows, while the tools list them first: moto "
             "answers each 1,000-key page in about 0.35 s of the one core it serves on (it sorts "
-            "the whole bucket per page), 100 pages that the GETs cannot use; and awcopy's 86 s "
-            "of CPU (SDK requests, files, the catalogue) share the 2 cores with it. Listing in "
-            "8 ranges once cost 292 requests for the 100 pages (cuts at code-point midpoints "
-            "landed past the last key) and 439 s; cuts among the page's characters made it 121 "
-            "requests (a dry run, through the fault proxy's counter) and 331 s",
+            "the whole bucket per page), 100 pages that the GETs cannot use; and awcopy's CPU "
+            "(SDK requests, files, the catalogue: see the table) shares the 2 cores with it. "
+            "Listing in 8 ranges once cost 292 requests for the 100 pages (cuts at code-point "
+            "midpoints landed past the last key); cuts among the page's characters made it 121 "
+            "(a dry run, counted by the fault proxy)",
 }
 
 
