@@ -5,7 +5,6 @@ use awcopy_store::{ObjectMeta, PartReceipt, UploadId};
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -314,15 +313,15 @@ impl Catalog {
         self.find(&id).await
     }
 
-    /// Ends a run of a job: its status (finished, or paused / failed to resume later), its
-    /// counters, plus the names this run mapped.
+    /// Ends a run of a job: its status (finished, or paused / failed to resume later), plus
+    /// the names this run mapped. Its other counters are kept by the catalogue as objects are
+    /// written (migration 0003).
     pub async fn finish_job(
         &self,
         id: &str,
         status: Status,
         mapped: u64,
     ) -> Result<(), CatalogError> {
-        self.refresh_counters(id).await?;
         sqlx::query(
             "UPDATE jobs SET status = ?, finished_at = ?, objects_mapped = objects_mapped + ?
              WHERE id = ?",
@@ -330,41 +329,6 @@ impl Catalog {
         .bind(status.as_str())
         .bind(status.is_final().then(now))
         .bind(mapped as i64)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.error(e))?;
-        Ok(())
-    }
-
-    /// Brings a job's counters up to date from its objects' states.
-    pub async fn refresh_counters(&self, id: &str) -> Result<(), CatalogError> {
-        let rows = sqlx::query(
-            "SELECT state, COUNT(*) AS objects, COALESCE(SUM(size), 0) AS bytes
-             FROM job_objects WHERE job_id = ? GROUP BY state",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error(e))?;
-        let mut by_state: HashMap<String, (i64, i64)> = HashMap::new();
-        for row in &rows {
-            by_state.insert(row.get("state"), (row.get("objects"), row.get("bytes")));
-        }
-        let of = |state: &str| by_state.get(state).copied().unwrap_or_default();
-        let listed = by_state
-            .values()
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-        sqlx::query(
-            "UPDATE jobs SET objects_listed = ?, bytes_listed = ?, objects_copied = ?,
-             bytes_copied = ?, objects_skipped = ?, objects_failed = ? WHERE id = ?",
-        )
-        .bind(listed.0)
-        .bind(listed.1)
-        .bind(of("copied").0)
-        .bind(of("copied").1)
-        .bind(of("skipped").0 + of("kept").0)
-        .bind(of("failed").0)
         .bind(id)
         .execute(&self.pool)
         .await

@@ -7,10 +7,10 @@
 use awcopy_engine::events::{Action, EventSink, ObjectEvent};
 use awcopy_engine::journal::{Journal, ListRange, UploadRecord};
 use awcopy_store::{ObjectMeta, PartReceipt};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::catalog::{delete_upload, now, Catalog, CatalogError};
@@ -24,27 +24,45 @@ const BATCH: usize = 2000;
 /// is written at once.
 const GATHER: Duration = Duration::from_millis(100);
 
-/// How often the job's counters are brought up to date while it runs.
-const COUNTERS_EVERY: Duration = Duration::from_secs(2);
+/// How many rows one multi-row statement writes at most: sqlx costs tens of microseconds per
+/// statement (a round trip to its SQLite thread), far more than SQLite's own work for a row,
+/// so runs of outcomes and of listed objects go in statements of many rows.
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// One thing to write, owned, on its way to the catalogue.
 #[derive(Debug)]
 enum Message {
     /// An object's outcome.
-    Outcome {
-        key: String,
-        dest_key: Option<String>,
-        size: Option<u64>,
-        state: &'static str,
-        error: Option<String>,
-    },
+    Outcome(Outcome),
+    /// A page listed.
+    Page(Page),
+    /// What else resume needs: ranges, uploads and parts, written one at a time.
+    Record(Record),
+}
+
+/// An object's outcome.
+#[derive(Debug)]
+struct Outcome {
+    key: String,
+    dest_key: Option<String>,
+    size: Option<u64>,
+    state: &'static str,
+    error: Option<String>,
+}
+
+/// A page of range `range` listed: (key, size, listing entry as JSON) of each object, in key
+/// order.
+#[derive(Debug)]
+struct Page {
+    range: u64,
+    objects: Vec<(String, u64, String)>,
+}
+
+/// A change to a listing range, or to an upload.
+#[derive(Debug)]
+enum Record {
     /// A range opened.
     Range(ListRange),
-    /// A page listed: (key, size, listing entry as JSON) of each object, in key order.
-    Page {
-        range: u64,
-        objects: Vec<(String, u64, String)>,
-    },
     /// A range narrowed, its far part opened.
     Split {
         range: u64,
@@ -73,7 +91,6 @@ impl Recorder {
         let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
-            let mut counted = Instant::now();
             // Source keys with an upload on record, so finishing any other object costs no
             // look into the upload tables.
             let mut uploading: HashSet<String> = catalog
@@ -85,7 +102,9 @@ impl Recorder {
             while let Some(first) = rx.recv().await {
                 batch.push(first);
                 let deadline = tokio::time::Instant::now() + GATHER;
-                while batch.len() < BATCH && !matches!(batch.last(), Some(Message::Part { .. })) {
+                while batch.len() < BATCH
+                    && !matches!(batch.last(), Some(Message::Record(Record::Part { .. })))
+                {
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
                         Ok(Some(next)) => batch.push(next),
                         Ok(None) | Err(_) => break,
@@ -93,12 +112,8 @@ impl Recorder {
                 }
                 write(&catalog, &job_id, &batch, &mut uploading).await?;
                 batch.clear();
-                if counted.elapsed() >= COUNTERS_EVERY {
-                    catalog.refresh_counters(&job_id).await?;
-                    counted = Instant::now();
-                }
             }
-            catalog.refresh_counters(&job_id).await
+            Ok(())
         });
         Self {
             tx: Mutex::new(Some(tx)),
@@ -125,6 +140,9 @@ impl Recorder {
     }
 }
 
+/// Writes a batch in one transaction. Consecutive outcomes, and consecutive pages, go in
+/// multi-row statements; runs are written in the order they came, so each object's record
+/// still follows the order of its events (listed, then its outcome; an upload, then its end).
 async fn write(
     catalog: &Catalog,
     job_id: &str,
@@ -133,10 +151,37 @@ async fn write(
 ) -> Result<(), CatalogError> {
     let at = now();
     let mut tx = catalog.pool().begin().await.map_err(other)?;
-    for message in batch {
-        write_one(&mut tx, job_id, message, &at, uploading)
+    for run in batch.chunk_by(|a, b| std::mem::discriminant(a) == std::mem::discriminant(b)) {
+        // A run is of one kind: two of these three are empty.
+        let outcomes: Vec<_> = run
+            .iter()
+            .filter_map(|m| match m {
+                Message::Outcome(outcome) => Some(outcome),
+                _ => None,
+            })
+            .collect();
+        let pages: Vec<_> = run
+            .iter()
+            .filter_map(|m| match m {
+                Message::Page(page) => Some(page),
+                _ => None,
+            })
+            .collect();
+        let records = run.iter().filter_map(|m| match m {
+            Message::Record(record) => Some(record),
+            _ => None,
+        });
+        write_outcomes(&mut tx, job_id, &outcomes, &at, uploading)
             .await
             .map_err(other)?;
+        write_pages(&mut tx, job_id, &pages, &at)
+            .await
+            .map_err(other)?;
+        for record in records {
+            write_record(&mut tx, job_id, record, uploading)
+                .await
+                .map_err(other)?;
+        }
     }
     tx.commit().await.map_err(other)
 }
@@ -145,70 +190,107 @@ fn other(e: sqlx::Error) -> CatalogError {
     CatalogError::Other(e.to_string())
 }
 
-async fn write_one(
+/// Objects' outcomes: the latest wins; `attempts` counts the failures.
+async fn write_outcomes(
     tx: &mut Transaction<'_, Sqlite>,
     job_id: &str,
-    message: &Message,
+    outcomes: &[&Outcome],
     at: &str,
     uploading: &mut HashSet<String>,
 ) -> Result<(), sqlx::Error> {
-    match message {
-        Message::Outcome {
-            key,
-            dest_key,
-            size,
-            state,
-            error,
-        } => {
-            sqlx::query(
-                "INSERT INTO job_objects (job_id, key, dest_key, size, state, error, attempts, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, 1, ?)
-                 ON CONFLICT (job_id, key) DO UPDATE SET
-                   dest_key = COALESCE(excluded.dest_key, dest_key), size = COALESCE(excluded.size, size),
-                   state = excluded.state, error = excluded.error,
-                   attempts = attempts + (excluded.state = 'failed'), updated_at = excluded.updated_at",
-            )
-            .bind(job_id)
-            .bind(key)
-            .bind(dest_key)
-            .bind(size.map(|s| s as i64))
-            .bind(state)
-            .bind(error)
-            .bind(at)
-            .execute(&mut **tx)
-            .await?;
-            if matches!(*state, "copied" | "failed") && uploading.remove(key) {
-                // Committed, or aborted: the upload is over either way.
-                delete_upload(tx, job_id, key).await?;
-            }
+    for rows in outcomes.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO job_objects (job_id, key, dest_key, size, state, error, attempts, updated_at) ",
+        );
+        query.push_values(rows, |mut row, outcome| {
+            row.push_bind(job_id)
+                .push_bind(outcome.key.as_str())
+                .push_bind(outcome.dest_key.as_deref())
+                .push_bind(outcome.size.map(|s| s as i64))
+                .push_bind(outcome.state)
+                .push_bind(outcome.error.as_deref())
+                .push("1")
+                .push_bind(at);
+        });
+        query.push(
+            " ON CONFLICT (job_id, key) DO UPDATE SET
+               dest_key = COALESCE(excluded.dest_key, dest_key), size = COALESCE(excluded.size, size),
+               state = excluded.state, error = excluded.error,
+               attempts = attempts + (excluded.state = 'failed'), updated_at = excluded.updated_at",
+        );
+        execute_rows(query, rows.len(), tx).await?;
+    }
+    for outcome in outcomes {
+        if matches!(outcome.state, "copied" | "failed") && uploading.remove(&outcome.key) {
+            // Committed, or aborted: the upload is over either way.
+            delete_upload(tx, job_id, &outcome.key).await?;
         }
-        Message::Range(range) => insert_range(tx, job_id, range).await?,
-        Message::Page { range, objects } => {
-            for (key, size, meta) in objects {
-                sqlx::query(
-                    "INSERT INTO job_objects (job_id, key, size, state, meta, attempts, updated_at)
-                     VALUES (?, ?, ?, 'listed', ?, 0, ?) ON CONFLICT (job_id, key) DO NOTHING",
-                )
-                .bind(job_id)
-                .bind(key)
-                .bind(*size as i64)
-                .bind(meta)
-                .bind(at)
-                .execute(&mut **tx)
-                .await?;
-            }
-            if let Some((last, _, _)) = objects.last() {
-                sqlx::query(
-                    "UPDATE job_ranges SET after_key = ? WHERE job_id = ? AND range_id = ?",
-                )
+    }
+    Ok(())
+}
+
+/// Listed objects, as 'listed' with their listing entries (unless already on record), and
+/// how far each range has listed.
+async fn write_pages(
+    tx: &mut Transaction<'_, Sqlite>,
+    job_id: &str,
+    pages: &[&Page],
+    at: &str,
+) -> Result<(), sqlx::Error> {
+    let listed: Vec<_> = pages.iter().flat_map(|page| &page.objects).collect();
+    for rows in listed.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO job_objects (job_id, key, size, state, meta, attempts, updated_at) ",
+        );
+        query.push_values(rows, |mut row, (key, size, meta)| {
+            row.push_bind(job_id)
+                .push_bind(key.as_str())
+                .push_bind(*size as i64)
+                .push("'listed'")
+                .push_bind(meta.as_str())
+                .push("0")
+                .push_bind(at);
+        });
+        query.push(" ON CONFLICT (job_id, key) DO NOTHING");
+        execute_rows(query, rows.len(), tx).await?;
+    }
+    for page in pages {
+        if let Some((last, _, _)) = page.objects.last() {
+            sqlx::query("UPDATE job_ranges SET after_key = ? WHERE job_id = ? AND range_id = ?")
                 .bind(last)
                 .bind(job_id)
-                .bind(*range as i64)
+                .bind(page.range as i64)
                 .execute(&mut **tx)
                 .await?;
-            }
         }
-        Message::Split { range, before, far } => {
+    }
+    Ok(())
+}
+
+/// Runs a multi-row statement of `rows` rows; only full-size ones are kept prepared (the
+/// shorter tail of a run varies in length, and would only crowd the statement cache).
+async fn execute_rows(
+    mut query: QueryBuilder<'_, Sqlite>,
+    rows: usize,
+    tx: &mut Transaction<'_, Sqlite>,
+) -> Result<(), sqlx::Error> {
+    query
+        .build()
+        .persistent(rows == ROWS_PER_STATEMENT)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn write_record(
+    tx: &mut Transaction<'_, Sqlite>,
+    job_id: &str,
+    record: &Record,
+    uploading: &mut HashSet<String>,
+) -> Result<(), sqlx::Error> {
+    match record {
+        Record::Range(range) => insert_range(tx, job_id, range).await?,
+        Record::Split { range, before, far } => {
             insert_range(tx, job_id, far).await?;
             sqlx::query("UPDATE job_ranges SET before_key = ? WHERE job_id = ? AND range_id = ?")
                 .bind(before)
@@ -217,14 +299,14 @@ async fn write_one(
                 .execute(&mut **tx)
                 .await?;
         }
-        Message::RangeDone(range) => {
+        Record::RangeDone(range) => {
             sqlx::query("UPDATE job_ranges SET done = 1 WHERE job_id = ? AND range_id = ?")
                 .bind(job_id)
                 .bind(*range as i64)
                 .execute(&mut **tx)
                 .await?;
         }
-        Message::Upload { key, record } => {
+        Record::Upload { key, record } => {
             uploading.insert(key.clone());
             sqlx::query("DELETE FROM job_parts WHERE job_id = ? AND key = ?")
                 .bind(job_id)
@@ -248,7 +330,7 @@ async fn write_one(
             .execute(&mut **tx)
             .await?;
         }
-        Message::Part { key, part } => {
+        Record::Part { key, part } => {
             sqlx::query(
                 "INSERT INTO job_parts (job_id, key, number, handle, size, crc64) VALUES (?, ?, ?, ?, ?, ?)
                  ON CONFLICT (job_id, key, number) DO UPDATE SET handle = excluded.handle,
@@ -296,19 +378,19 @@ impl EventSink for Recorder {
             // `sync --delete` extras) are in the journal, not object states.
             Action::Planned | Action::Deleted => return,
         };
-        self.send(Message::Outcome {
+        self.send(Message::Outcome(Outcome {
             key: event.key.to_owned(),
             dest_key: event.dest_key.map(str::to_owned),
             size: event.size,
             state,
             error: event.error.clone(),
-        });
+        }));
     }
 }
 
 impl Journal for Recorder {
     fn range_opened(&self, range: &ListRange) {
-        self.send(Message::Range(range.clone()));
+        self.send(Message::Record(Record::Range(range.clone())));
     }
 
     fn page_listed(&self, id: u64, objects: &[ObjectMeta]) {
@@ -319,40 +401,41 @@ impl Journal for Recorder {
                 (meta.key.clone(), meta.size, json)
             })
             .collect();
-        self.send(Message::Page { range: id, objects });
+        self.send(Message::Page(Page { range: id, objects }));
     }
 
     fn range_split(&self, id: u64, before: &str, far: &ListRange) {
-        self.send(Message::Split {
+        self.send(Message::Record(Record::Split {
             range: id,
             before: before.to_owned(),
             far: far.clone(),
-        });
+        }));
     }
 
     fn range_done(&self, id: u64) {
-        self.send(Message::RangeDone(id));
+        self.send(Message::Record(Record::RangeDone(id)));
     }
 
     fn upload_started(&self, key: &str, upload: &UploadRecord) {
-        self.send(Message::Upload {
+        self.send(Message::Record(Record::Upload {
             key: key.to_owned(),
             record: upload.clone(),
-        });
+        }));
     }
 
     fn part_staged(&self, key: &str, part: &PartReceipt) {
-        self.send(Message::Part {
+        self.send(Message::Record(Record::Part {
             key: key.to_owned(),
             part: part.clone(),
-        });
+        }));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ListFilter, NewJob, Status};
+    use crate::{JobRecord, ListFilter, NewJob, Status};
+    use std::path::Path;
 
     fn job() -> NewJob {
         NewJob {
@@ -426,6 +509,136 @@ mod tests {
             status: Some(Status::Running),
         };
         assert!(catalog.list(&running).await.unwrap().is_empty());
+    }
+
+    fn report(recorder: &Recorder, action: Action, key: &str, size: u64) {
+        recorder.record(&ObjectEvent {
+            size: Some(size),
+            ..ObjectEvent::now(action, key)
+        });
+    }
+
+    #[tokio::test]
+    async fn counters_follow_every_write_without_a_recount() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+        let job = catalog.create_job(job()).await.unwrap();
+        let counters = |r: &JobRecord| {
+            [
+                r.objects_listed,
+                r.bytes_listed,
+                r.objects_copied,
+                r.bytes_copied,
+                r.objects_skipped,
+                r.objects_failed,
+            ]
+        };
+
+        // A page of five, more than one statement's worth of outcomes, then their outcomes.
+        let recorder = Recorder::new(catalog.clone(), job.id.clone());
+        let page: Vec<_> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .zip([10, 20, 30, 40, 50])
+            .map(|(key, size)| ObjectMeta::new(*key, size))
+            .collect();
+        recorder.range_opened(&ListRange::whole(0));
+        recorder.page_listed(0, &page);
+        report(&recorder, Action::Copied, "a", 10);
+        report(&recorder, Action::Skipped, "b", 20);
+        report(&recorder, Action::Kept, "c", 30);
+        report(&recorder, Action::Failed, "d", 40);
+        for i in 0..ROWS_PER_STATEMENT + 1 {
+            report(&recorder, Action::Copied, &format!("x{i}"), 1);
+        }
+        recorder.finish().await.unwrap();
+        let extra = ROWS_PER_STATEMENT as i64 + 1;
+        let found = catalog.find(&job.id).await.unwrap();
+        assert_eq!(
+            counters(&found),
+            [5 + extra, 150 + extra, 1 + extra, 10 + extra, 2, 1],
+            "listed, bytes listed, copied, bytes copied, skipped + kept, failed"
+        );
+
+        // The failed one queued again and copied by a second run; "e" still waits.
+        assert_eq!(catalog.requeue_failed(&job.id).await.unwrap(), 1);
+        assert_eq!(counters(&catalog.find(&job.id).await.unwrap())[5], 0);
+        let recorder = Recorder::new(catalog.clone(), job.id.clone());
+        report(&recorder, Action::Copied, "d", 40);
+        recorder.finish().await.unwrap();
+        let found = catalog.find(&job.id).await.unwrap();
+        assert_eq!(
+            counters(&found),
+            [5 + extra, 150 + extra, 2 + extra, 50 + extra, 2, 0]
+        );
+        let resume = catalog.resume_point(&job.id, true).await.unwrap();
+        let pending: Vec<_> = resume.pending.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(
+            pending,
+            ["e"],
+            "only the listed, unfinished object is pending"
+        );
+        assert_eq!(
+            resume.ranges[0].after.as_deref(),
+            Some("e"),
+            "listed up to the page's end"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_older_catalogue_gets_its_counters_when_upgraded() {
+        // A catalogue at the schema before live counters (migrations 0001-0002), holding a job
+        // whose counters were never recounted (its process died).
+        let dir = tempfile::tempdir().unwrap();
+        let older = dir.path().join("migrations");
+        std::fs::create_dir(&older).unwrap();
+        for name in ["0001_jobs.sql", "0002_resume.sql"] {
+            let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(name);
+            std::fs::copy(from, older.join(name)).unwrap();
+        }
+        let path = dir.path().join("awcopy.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(older.as_path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO jobs (id, user_name, command, source, dest, spec, status, created_at)
+             VALUES ('j1', 'alice', 'cp', 's3://a/', 'az://b/c/', '{}', 'running', 't')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for (key, size, state) in [("a", 5, "copied"), ("b", 7, "failed"), ("c", 9, "listed")] {
+            sqlx::query(
+                "INSERT INTO job_objects (job_id, key, size, state, updated_at)
+                 VALUES ('j1', ?, ?, ?, 't')",
+            )
+            .bind(key)
+            .bind(size)
+            .bind(state)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let catalog = Catalog::open(&path).await.unwrap();
+        let found = catalog.find("j1").await.unwrap();
+        assert_eq!(
+            [
+                found.objects_listed,
+                found.bytes_listed,
+                found.objects_copied,
+                found.bytes_copied,
+                found.objects_failed
+            ],
+            [3, 21, 1, 5, 1]
+        );
     }
 
     #[tokio::test]
