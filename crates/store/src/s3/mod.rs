@@ -1,5 +1,6 @@
 //! Amazon S3 and S3-compatible stores, on the official `aws-sdk-s3`.
 
+mod blank_keys;
 mod errors;
 
 use async_trait::async_trait;
@@ -25,6 +26,7 @@ use crate::capabilities::{Capabilities, CopySourceKind, KeyOrder};
 use crate::error::{ErrorKind, Result, StoreError};
 use crate::object::*;
 use crate::{Encryption, Location, OpenOptions, SecretUrl, Store};
+use blank_keys::send_keyed;
 use errors::map_sdk_error;
 
 const MIB: u64 = 1 << 20;
@@ -34,6 +36,16 @@ const MAX_KEY_BYTES: usize = 1024;
 /// The [`Capabilities::service_id`] of Amazon S3 itself (all regions: CopyObject works across them).
 pub const AWS_SERVICE_ID: &str = "s3:aws";
 const GIB: u64 = 1 << 30;
+
+/// What `x-amz-copy-source` escapes in a key: everything but the unreserved characters and
+/// `/`, as the AWS SDKs and CLI send it (boto3 `_quote_source_header`). S3-compatible servers
+/// split the header at its first `/` and decode the rest, some only this way.
+const COPY_SOURCE_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
 
 /// An S3 bucket as a store.
 #[derive(Debug)]
@@ -166,6 +178,20 @@ fn to_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<time::OffsetD
     .ok()
 }
 
+/// The `x-amz-copy-source` header naming a native source.
+fn copy_source_header(source: &CopySource) -> Result<String> {
+    match source {
+        CopySource::Native { container, key } => {
+            let encoded = percent_encoding::utf8_percent_encode(key, COPY_SOURCE_ESCAPED);
+            Ok(format!("{container}/{encoded}"))
+        }
+        CopySource::Url(_) => Err(StoreError::new(
+            ErrorKind::Unsupported,
+            "S3 cannot copy from a URL server-side; stream the object instead",
+        )),
+    }
+}
+
 /// Whether an endpoint is AWS's own (checksums and virtual-hosted addressing apply).
 fn is_aws_endpoint(endpoint: Option<&str>) -> bool {
     endpoint
@@ -287,8 +313,7 @@ impl S3Store {
             .client
             .copy_object()
             .bucket(&self.bucket)
-            .key(key)
-            .copy_source(self.copy_source_header(source)?);
+            .copy_source(copy_source_header(source)?);
         let builder = match attributes {
             Some(attributes) => with_attributes!(
                 builder
@@ -300,27 +325,11 @@ impl S3Store {
                 .metadata_directive(MetadataDirective::Copy)
                 .tagging_directive(TaggingDirective::Copy),
         };
-        let out = with_write_encryption!(builder, &self.encryption)
-            .send()
-            .await
+        let out = send_keyed!(with_write_encryption!(builder, &self.encryption), key)
             .map_err(|e| map_sdk_error(e, &format!("copy to '{key}'")))?;
         Ok(PutResult {
             etag: trim_etag(out.copy_object_result().and_then(|r| r.e_tag())),
         })
-    }
-
-    fn copy_source_header(&self, source: &CopySource) -> Result<String> {
-        match source {
-            CopySource::Native { container, key } => {
-                let encoded =
-                    percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
-                Ok(format!("{container}/{encoded}"))
-            }
-            CopySource::Url(_) => Err(StoreError::new(
-                ErrorKind::Unsupported,
-                "S3 cannot copy from a URL server-side; stream the object instead",
-            )),
-        }
     }
 
     /// The object's tags, asked for only when the response counted some: S3 sends
@@ -356,18 +365,14 @@ impl S3Store {
         upload: &UploadId,
         marker: Option<String>,
     ) -> Result<(Vec<PartReceipt>, Option<String>)> {
-        let out = with_customer_key!(
-            self.client
-                .list_parts()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(&upload.0)
-                .set_part_number_marker(marker),
-            &self.encryption
-        )
-        .send()
-        .await
-        .map_err(|e| map_sdk_error(e, &format!("list parts of '{key}'")))?;
+        let builder = self
+            .client
+            .list_parts()
+            .bucket(&self.bucket)
+            .upload_id(&upload.0)
+            .set_part_number_marker(marker);
+        let out = send_keyed!(with_customer_key!(builder, &self.encryption), key)
+            .map_err(|e| map_sdk_error(e, &format!("list parts of '{key}'")))?;
         let parts = out
             .parts()
             .iter()
@@ -461,17 +466,13 @@ impl Store for S3Store {
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        let out = with_customer_key!(
-            self.client
-                .head_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .checksum_mode(ChecksumMode::Enabled),
-            &self.encryption
-        )
-        .send()
-        .await
-        .map_err(|e| map_sdk_error(e, &format!("head '{key}'")))?;
+        let builder = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .checksum_mode(ChecksumMode::Enabled);
+        let out = send_keyed!(with_customer_key!(builder, &self.encryption), key)
+            .map_err(|e| map_sdk_error(e, &format!("head '{key}'")))?;
         let mut meta = ObjectMeta::new(key, out.content_length().unwrap_or(0).max(0) as u64);
         meta.etag = trim_etag(out.e_tag());
         meta.last_modified = to_time(out.last_modified());
@@ -495,17 +496,13 @@ impl Store for S3Store {
     }
 
     async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<GetResult> {
-        let out = with_customer_key!(
-            self.client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .set_range(range.and_then(|r| r.http_header())),
-            &self.encryption
-        )
-        .send()
-        .await
-        .map_err(|e| map_sdk_error(e, &format!("get '{key}'")))?;
+        let builder = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .set_range(range.and_then(|r| r.http_header()));
+        let out = send_keyed!(with_customer_key!(builder, &self.encryption), key)
+            .map_err(|e| map_sdk_error(e, &format!("get '{key}'")))?;
         let mut meta = ObjectMeta::new(key, out.content_length().unwrap_or(0).max(0) as u64);
         meta.etag = trim_etag(out.e_tag());
         meta.last_modified = to_time(out.last_modified());
@@ -550,14 +547,14 @@ impl Store for S3Store {
         attributes: &ObjectAttributes,
         crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
-        let builder = self.client.put_object().bucket(&self.bucket).key(key);
-        let out = with_write_encryption!(with_attributes!(builder, attributes), &self.encryption)
-            .set_checksum_algorithm(crc64nvme.map(|_| ChecksumAlgorithm::Crc64Nvme))
-            .set_checksum_crc64_nvme(crc64nvme.map(crc64_header))
-            .body(SdkByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| map_sdk_error(e, &format!("put '{key}'")))?;
+        let builder = self.client.put_object().bucket(&self.bucket);
+        let builder =
+            with_write_encryption!(with_attributes!(builder, attributes), &self.encryption)
+                .set_checksum_algorithm(crc64nvme.map(|_| ChecksumAlgorithm::Crc64Nvme))
+                .set_checksum_crc64_nvme(crc64nvme.map(crc64_header))
+                .body(SdkByteStream::from(body));
+        let out =
+            send_keyed!(builder, key).map_err(|e| map_sdk_error(e, &format!("put '{key}'")))?;
         Ok(PutResult {
             etag: trim_etag(out.e_tag()),
         })
@@ -569,12 +566,11 @@ impl Store for S3Store {
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
-            .key(key)
             .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
             .checksum_type(ChecksumType::FullObject);
-        let out = with_write_encryption!(with_attributes!(builder, attributes), &self.encryption)
-            .send()
-            .await
+        let builder =
+            with_write_encryption!(with_attributes!(builder, attributes), &self.encryption);
+        let out = send_keyed!(builder, key)
             .map_err(|e| map_sdk_error(e, &format!("start upload of '{key}'")))?;
         out.upload_id()
             .map(|id| UploadId(id.to_owned()))
@@ -594,7 +590,6 @@ impl Store for S3Store {
             self.client
                 .upload_part()
                 .bucket(&self.bucket)
-                .key(key)
                 .upload_id(&upload.0)
                 .part_number(number as i32),
             &self.encryption
@@ -604,10 +599,8 @@ impl Store for S3Store {
                 .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
                 .checksum_crc64_nvme(crc64_header(crc));
         }
-        let out = builder
-            .body(SdkByteStream::from(body))
-            .send()
-            .await
+        let builder = builder.body(SdkByteStream::from(body));
+        let out = send_keyed!(builder, key)
             .map_err(|e| map_sdk_error(e, &format!("upload part {number} of '{key}'")))?;
         Ok(PartReceipt {
             number,
@@ -632,7 +625,7 @@ impl Store for S3Store {
             .key(key)
             .upload_id(&upload.0)
             .part_number(number as i32)
-            .copy_source(self.copy_source_header(source)?)
+            .copy_source(copy_source_header(source)?)
             .set_copy_source_range(range.http_header())
             .send()
             .await
@@ -662,38 +655,32 @@ impl Store for S3Store {
                     .build()
             })
             .collect();
-        let out = with_customer_key!(
-            self.client
-                .complete_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(&upload.0)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(completed))
-                        .build()
-                )
-                .set_checksum_crc64_nvme(crc64nvme.map(crc64_header))
-                .set_checksum_type(crc64nvme.map(|_| ChecksumType::FullObject)),
-            &self.encryption
-        )
-        .send()
-        .await
-        .map_err(|e| map_sdk_error(e, &format!("complete upload of '{key}'")))?;
+        let builder = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .upload_id(&upload.0)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .set_checksum_crc64_nvme(crc64nvme.map(crc64_header))
+            .set_checksum_type(crc64nvme.map(|_| ChecksumType::FullObject));
+        let out = send_keyed!(with_customer_key!(builder, &self.encryption), key)
+            .map_err(|e| map_sdk_error(e, &format!("complete upload of '{key}'")))?;
         Ok(PutResult {
             etag: trim_etag(out.e_tag()),
         })
     }
 
     async fn abort_upload(&self, key: &str, upload: &UploadId) -> Result<()> {
-        let result = self
+        let builder = self
             .client
             .abort_multipart_upload()
             .bucket(&self.bucket)
-            .key(key)
-            .upload_id(&upload.0)
-            .send()
-            .await
+            .upload_id(&upload.0);
+        let result = send_keyed!(builder, key)
             .map_err(|e| map_sdk_error(e, &format!("abort upload of '{key}'")));
         match result {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
@@ -741,14 +728,19 @@ impl Store for S3Store {
             CopySourceKind::Url => {
                 let config = PresigningConfig::expires_in(valid_for)
                     .map_err(|e| StoreError::usage(format!("presign '{key}': {e}")))?;
-                let presigned = self
-                    .client
-                    .get_object()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .presigned(config)
-                    .await
-                    .map_err(|e| map_sdk_error(e, &format!("presign '{key}'")))?;
+                let builder = self.client.get_object().bucket(&self.bucket);
+                let presigned = if blank_keys::is_blank(key) {
+                    builder
+                        .key(blank_keys::STAND_IN)
+                        .customize()
+                        .interceptor(blank_keys::RestoreKey(key.to_owned()))
+                        .presigned(config)
+                        .await
+                } else {
+                    builder.key(key).presigned(config).await
+                };
+                let presigned =
+                    presigned.map_err(|e| map_sdk_error(e, &format!("presign '{key}'")))?;
                 let url = Url::parse(presigned.uri()).map_err(|e| {
                     StoreError::new(ErrorKind::Other, format!("presigned URL: {e}"))
                 })?;
@@ -773,6 +765,16 @@ impl Store for S3Store {
             .await;
         match result {
             Err(e) if e.code() == Some("BucketAlreadyOwnedByYou") => Ok(()),
+            // Some S3-compatible servers (s3rver) say this of a bucket of one's own too: one
+            // this caller can reach is there, as asked.
+            Err(e) if e.code() == Some("BucketAlreadyExists") => self
+                .client
+                .head_bucket()
+                .bucket(&self.bucket)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|_| map_sdk_error(e, &format!("create bucket {}", self.bucket))),
             other => other
                 .map(|_| ())
                 .map_err(|e| map_sdk_error(e, &format!("create bucket {}", self.bucket))),
@@ -780,13 +782,8 @@ impl Store for S3Store {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| map_sdk_error(e, &format!("delete '{key}'")))?;
+        let builder = self.client.delete_object().bucket(&self.bucket);
+        send_keyed!(builder, key).map_err(|e| map_sdk_error(e, &format!("delete '{key}'")))?;
         Ok(())
     }
 }
@@ -815,6 +812,25 @@ mod tests {
             md5_from_etag(Some("d41d8cd98f00b204e9800998ecf8427e-2")),
             None
         );
+    }
+
+    #[test]
+    fn copy_source_keeps_slashes_and_unreserved_characters() {
+        let header = |key: &str| {
+            let source = CopySource::Native {
+                container: "src".into(),
+                key: key.into(),
+            };
+            copy_source_header(&source).unwrap()
+        };
+        assert_eq!(header("dir/sub/c 1.txt"), "src/dir/sub/c%201.txt");
+        assert_eq!(header("a-b_c.d~e"), "src/a-b_c.d~e");
+        assert_eq!(
+            header("ünï/çødé.txt"),
+            "src/%C3%BCn%C3%AF/%C3%A7%C3%B8d%C3%A9.txt"
+        );
+        assert_eq!(header("100%+?#&="), "src/100%25%2B%3F%23%26%3D");
+        assert_eq!(header(" "), "src/%20");
     }
 
     #[test]
