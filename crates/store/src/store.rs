@@ -27,8 +27,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// (see [`crate::names`]); `None` when `key` is fine as it is.
     fn mapped_name(&self, key: &str) -> Option<String>;
 
-    /// The name under which this store can keep a user metadata entry `name`, when it cannot
-    /// keep `name` as written; `None` when `name` is fine.
+    /// The name under which this store keeps a user metadata entry `name`, when it cannot
+    /// keep `name` as written; `None` when `name` is fine. Writes rename such entries
+    /// themselves and reads give the original names back.
     fn mapped_metadata_name(&self, name: &str) -> Option<String> {
         let _ = name;
         None

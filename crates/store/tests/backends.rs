@@ -381,6 +381,41 @@ async fn s3_every_operation() {
 }
 
 #[tokio::test]
+async fn azure_keeps_metadata_names_it_cannot_hold_and_gives_them_back() {
+    let location = kit::new_azure_container("metanames").await;
+    let store = kit::open(&location).await;
+    let mut attrs = attributes();
+    for (name, value) in [("run-id", "1"), ("1st", "2"), ("look_x2d_alike", "3")] {
+        attrs.user_metadata.insert(name.into(), value.into());
+    }
+    for name in ["run-id", "1st"] {
+        assert!(store.mapped_metadata_name(name).is_some(), "{name}");
+    }
+    store
+        .put("one.bin", "x".into(), &attrs, None)
+        .await
+        .unwrap();
+    let upload = store.create_upload("parts.bin", &attrs).await.unwrap();
+    let part = store
+        .upload_part("parts.bin", &upload, 1, "y".into(), None)
+        .await
+        .unwrap();
+    store
+        .complete_upload("parts.bin", &upload, &[part], &attrs, None)
+        .await
+        .unwrap();
+    for key in ["one.bin", "parts.bin"] {
+        let head = store.head(key).await.unwrap();
+        assert_eq!(head.attributes, attrs, "head of {key}");
+        let got = store.get(key, None).await.unwrap();
+        assert_eq!(
+            got.meta.attributes.user_metadata, attrs.user_metadata,
+            "get of {key}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn azure_every_operation() {
     let location = kit::new_azure_container("ops").await;
     exercise(kit::open(&location).await, true).await;

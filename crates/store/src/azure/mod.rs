@@ -46,12 +46,56 @@ const MAX_NAME_BYTES: usize = 1024;
 /// whole-blob CRC property). Hidden from [`ObjectAttributes::user_metadata`].
 pub const CRC_METADATA: &str = "awcopycrc64nvme";
 
-/// Splits awcopy's CRC entry out of blob metadata: (user metadata, CRC-64/NVME).
+/// The metadata name under which awcopy records the user metadata names it had to change to
+/// keep them (Azure takes only C# identifiers), as `stored=original` pairs, form-encoded, so
+/// that reading the blob gives the original names back and a name a user chose that merely
+/// looks mapped is never altered. Hidden from [`ObjectAttributes::user_metadata`].
+pub const NAMES_METADATA: &str = "awcopymetanames";
+
+/// Blob metadata for `attributes`: user metadata under names Azure can hold (with the record
+/// of those changed), and the whole blob's CRC-64/NVME when known.
+fn blob_metadata(attributes: &ObjectAttributes, crc: Option<u64>) -> HashMap<String, String> {
+    let mut metadata = HashMap::new();
+    let mut renamed = url::form_urlencoded::Serializer::new(String::new());
+    let mut any_renamed = false;
+    for (name, value) in &attributes.user_metadata {
+        let stored = match crate::names::identifier(name) {
+            Some(stored) => {
+                renamed.append_pair(&stored, name);
+                any_renamed = true;
+                stored
+            }
+            None => name.clone(),
+        };
+        metadata.insert(stored, value.clone());
+    }
+    if any_renamed {
+        metadata.insert(NAMES_METADATA.to_owned(), renamed.finish());
+    }
+    if let Some(crc) = crc {
+        metadata.insert(CRC_METADATA.to_owned(), format!("{crc:016x}"));
+    }
+    metadata
+}
+
+/// Splits awcopy's entries out of blob metadata: (user metadata under the names it was
+/// written with, CRC-64/NVME).
 fn split_metadata(metadata: HashMap<String, String>) -> (BTreeMap<String, String>, Option<u64>) {
     let mut user: BTreeMap<String, String> = metadata.into_iter().collect();
     let crc = user
         .remove(CRC_METADATA)
         .and_then(|v| u64::from_str_radix(&v, 16).ok());
+    let renamed = user.remove(NAMES_METADATA).unwrap_or_default();
+    for (stored, original) in url::form_urlencoded::parse(renamed.as_bytes()) {
+        // Names come back in whatever case the service and HTTP stack give them.
+        let found = user
+            .keys()
+            .find(|name| name.eq_ignore_ascii_case(&stored))
+            .cloned();
+        if let Some(value) = found.and_then(|name| user.remove(&name)) {
+            user.insert(original.into_owned(), value);
+        }
+    }
     (user, crc)
 }
 
@@ -87,11 +131,7 @@ macro_rules! with_attributes {
         options.blob_content_language = attrs.content_language.clone();
         options.blob_content_disposition = attrs.content_disposition.clone();
         options.blob_cache_control = attrs.cache_control.clone();
-        let mut metadata: HashMap<String, String> =
-            attrs.user_metadata.clone().into_iter().collect();
-        if let Some(crc) = crc {
-            metadata.insert(CRC_METADATA.to_owned(), format!("{crc:016x}"));
-        }
+        let metadata = blob_metadata(attrs, crc);
         options.metadata = (!metadata.is_empty()).then_some(metadata);
         if attrs.tags.is_empty() {
             options
@@ -353,6 +393,12 @@ impl AzureStore {
     /// Refuses names Azure would store under another name (it reads `\\` as `/`) or not at
     /// all (over 1,024 characters).
     fn check_writable_name(key: &str) -> Result<()> {
+        if !key.is_empty() && key.trim().is_empty() {
+            // Azurite stores such a blob and never lists it; Azure does not support them.
+            return Err(StoreError::usage(format!(
+                "key '{key}' cannot be a blob name as written: Azure does not keep names made only of white space"
+            )));
+        }
         if key.contains('\\') {
             return Err(StoreError::usage(format!(
                 "key '{key}' cannot be a blob name as written: Azure reads '\\' as '/'"
@@ -549,6 +595,10 @@ impl Store for AzureStore {
 
     fn mapped_name(&self, key: &str) -> Option<String> {
         Self::check_writable_name(key).err()?;
+        if key.trim().is_empty() {
+            let every: Vec<char> = key.chars().collect();
+            return Some(crate::names::escape_chars(key, &every));
+        }
         let mut mapped = crate::names::escape_chars(key, &['\\']);
         if mapped.ends_with('.') {
             mapped.pop();
@@ -963,6 +1013,45 @@ impl Store for AzureStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renamed_metadata_names_come_back_and_chosen_ones_stay() {
+        let attributes = ObjectAttributes {
+            user_metadata: BTreeMap::from([
+                ("run-id".to_owned(), "42".to_owned()),
+                ("1st".to_owned(), "a".to_owned()),
+                // Chosen by a user; merely looks like a renamed name.
+                ("look_x2d_alike".to_owned(), "b".to_owned()),
+                ("origin".to_owned(), "c".to_owned()),
+            ]),
+            ..ObjectAttributes::default()
+        };
+        let stored = blob_metadata(&attributes, Some(7));
+        for name in stored.keys() {
+            assert!(crate::names::identifier(name).is_none(), "{name} is stored");
+        }
+        assert_eq!(stored["run_x2d_id"], "42");
+        assert_eq!(stored["_1st"], "a");
+        // As the service gives them back: names in lower case.
+        let read: HashMap<String, String> = stored
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        let (user, crc) = split_metadata(read);
+        assert_eq!(user, attributes.user_metadata);
+        assert_eq!(crc, Some(7));
+    }
+
+    #[test]
+    fn metadata_without_renames_gets_no_record() {
+        let attributes = ObjectAttributes {
+            user_metadata: BTreeMap::from([("origin".to_owned(), "c".to_owned())]),
+            ..ObjectAttributes::default()
+        };
+        let stored = blob_metadata(&attributes, None);
+        assert_eq!(stored.len(), 1);
+        assert_eq!(split_metadata(stored).0, attributes.user_metadata);
+    }
 
     #[test]
     fn block_ids_are_deterministic_and_equal_length() {
