@@ -628,12 +628,10 @@ async fn unholdable_names_are_mapped_and_recorded_or_skipped() {
         .head("meta.txt")
         .await
         .unwrap();
+    // Stored as run_x2d_id, read back (by awcopy) under the user's name.
     assert_eq!(
-        head.attributes
-            .user_metadata
-            .get("run_x2d_id")
-            .map(String::as_str),
-        Some("7")
+        head.attributes.user_metadata,
+        BTreeMap::from([("run-id".to_owned(), "7".to_owned())])
     );
 
     let skipped_into = kit::new_azure_container("skipnames").await;

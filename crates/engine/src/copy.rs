@@ -15,7 +15,7 @@ use awcopy_store::{
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -32,6 +32,7 @@ use crate::lister::{list_parallel, list_ranges, ListJournal, ListerConfig};
 use crate::memory::MemoryBudget;
 use crate::overwrite::{decide, Confirm, Overwrite};
 use crate::retry::{RetryPolicy, RetryStats};
+use crate::server_side::{ServerSide, ServerSideGate};
 
 /// How to copy.
 #[derive(Debug, Clone)]
@@ -298,8 +299,9 @@ struct Executor {
     plan: CopyPlan,
     options: CopyOptions,
     route: Route,
-    /// Cleared when the destination cannot reach source URLs: the job streams from then on.
-    server_side: AtomicBool,
+    /// Whether the destination can copy from the source server-side: once it is found that
+    /// it cannot, the job streams from then on.
+    server_side: ServerSideGate,
     /// Requests in flight: a streamed block holds one slot for its GET and PUT.
     concurrency: Arc<Concurrency>,
     /// Bytes of streamed data in memory.
@@ -337,7 +339,15 @@ pub async fn copy(
             ConcurrencyLimit::Auto => Concurrency::auto(),
         }),
         memory: MemoryBudget::new(options.memory),
-        server_side: AtomicBool::new(route != Route::Streamed),
+        server_side: ServerSideGate::new(
+            match resume
+                .as_ref()
+                .and_then(|r| r.server_side_unreachable.clone())
+            {
+                Some(why) => ServerSide::Unreachable(why),
+                None => ServerSide::Unknown,
+            },
+        ),
         route,
         plan,
         options,
@@ -354,6 +364,13 @@ pub async fn copy(
         ),
     });
 
+    if route != Route::Streamed && executor.server_side.unreachable() {
+        executor.note_once(format!(
+            "{} cannot read from {} server-side (found by an earlier run of this job); streaming through this machine",
+            executor.plan.dest.display_root(),
+            executor.plan.source.display_root()
+        ));
+    }
     let mut existing = executor.existing_dest_objects().await?;
     if let (Some(existing), Some(resume)) = (&mut existing, &resume) {
         // Objects a previous run finished are not listed again; their copies are no extras.
@@ -538,10 +555,10 @@ pub async fn copy(
     let executor = Arc::into_inner(executor).expect("all tasks finished");
     let retry = &executor.progress.retry;
     Ok(CopyReport {
-        route: if executor.server_side.load(Ordering::Relaxed) {
-            executor.route
-        } else {
+        route: if executor.server_side.unreachable() {
             Route::Streamed
+        } else {
+            executor.route
         },
         objects_copied: copied,
         bytes_copied: copied_bytes,
@@ -647,15 +664,15 @@ impl Executor {
     }
 
     /// The upload to stage `head`'s parts in, and the parts already staged by number: the
-    /// upload a previous run began, when its source is unchanged and the destination still
-    /// has it, else a new one (journaled).
+    /// upload a previous run (or a server-side attempt of this one) began, when its source
+    /// is unchanged and the destination still has it, else a new one (journaled).
     async fn open_upload(
         &self,
         head: &ObjectMeta,
         dest_key: &str,
         attributes: &ObjectAttributes,
         need_crc: bool,
-    ) -> Result<(UploadId, HashMap<u32, PartReceipt>), StoreError> {
+    ) -> Result<(UploadRecord, HashMap<u32, PartReceipt>), StoreError> {
         let dest = &self.plan.dest;
         let part_size = self.part_size(head.size);
         let staged = self.staged.lock().expect("staged lock").remove(&head.key);
@@ -683,7 +700,7 @@ impl Executor {
                         .filter(|p| !need_crc || p.crc64nvme.is_some())
                         .map(|p| (p.number, p))
                         .collect();
-                    return Ok((staged.record.upload, parts));
+                    return Ok((staged.record, parts));
                 }
                 Err(err) if err.kind() == ErrorKind::NotFound => {
                     // Gone, or of another source: start over, leaving nothing behind.
@@ -695,19 +712,56 @@ impl Executor {
         let upload = self
             .retry(|| dest.create_upload(dest_key, attributes))
             .await?;
+        let record = UploadRecord {
+            dest_key: dest_key.to_owned(),
+            upload,
+            part_size,
+            source_size: head.size,
+            source_etag: head.etag.clone(),
+        };
         if let Some(journal) = &self.options.journal {
-            journal.upload_started(
-                &head.key,
-                &UploadRecord {
-                    dest_key: dest_key.to_owned(),
-                    upload: upload.clone(),
-                    part_size,
-                    source_size: head.size,
-                    source_etag: head.etag.clone(),
-                },
-            );
+            journal.upload_started(&head.key, &record);
         }
-        Ok((upload, HashMap::new()))
+        Ok((record, HashMap::new()))
+    }
+
+    /// Keeps an upload whose server-side attempt found the source unreachable for the
+    /// streamed copy that follows, with the parts it may use again.
+    fn hand_over_upload(&self, key: &str, record: UploadRecord, parts: HashMap<u32, PartReceipt>) {
+        let upload = StagedUpload {
+            record,
+            parts: parts.into_values().collect(),
+        };
+        self.staged
+            .lock()
+            .expect("staged lock")
+            .insert(key.to_owned(), upload);
+    }
+
+    /// Counts the parts an upload used again, once it is committed.
+    fn reused(&self, parts: &HashMap<u32, PartReceipt>) {
+        self.progress
+            .blocks_reused
+            .fetch_add(parts.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Sends a server-side request through the job's gate (see [`ServerSideGate`]).
+    async fn server_side_request<T, Fut>(&self, request: Fut) -> Result<T, StoreError>
+    where
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        self.server_side
+            .send(request, |why| {
+                self.note_once(format!(
+                    "{} cannot read from {} server-side ({why}); streaming through this machine instead",
+                    self.plan.dest.display_root(),
+                    self.plan.source.display_root()
+                ));
+                if let Some(journal) = &self.options.journal {
+                    journal.server_side_unreachable(why);
+                }
+            })
+            .await
     }
 
     /// Journals a part just staged for source object `key`.
@@ -717,42 +771,27 @@ impl Executor {
         }
     }
 
-    /// A part a previous run staged, counted as reused.
-    fn reuse(&self, staged: &HashMap<u32, PartReceipt>, number: u32) -> Option<PartReceipt> {
-        let part = staged.get(&number)?.clone();
-        self.progress.blocks_reused.fetch_add(1, Ordering::Relaxed);
-        Some(part)
-    }
-
     /// Holds `bytes` of the memory budget, then a slot, for one streamed object or block.
     async fn streaming_room(&self, bytes: u64) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
         let memory = self.memory.reserve(bytes).await;
         (memory, self.concurrency.acquire().await)
     }
 
-    /// `attributes` as the destination can keep them: metadata names it cannot hold renamed
-    /// (and recorded once each).
-    fn dest_attributes(&self, attributes: &ObjectAttributes) -> ObjectAttributes {
-        let mut out = attributes.clone();
-        out.user_metadata.clear();
-        for (name, value) in &attributes.user_metadata {
-            let kept = match self.plan.dest.mapped_metadata_name(name) {
-                Some(mapped) => {
-                    let pair = MappedName {
-                        source: name.clone(),
-                        dest: mapped.clone(),
-                    };
-                    let mut recorded = self.metadata_mapped.lock().expect("mapping lock");
-                    if !recorded.contains(&pair) {
-                        recorded.push(pair);
-                    }
-                    mapped
+    /// Records, once each, the metadata names of `attributes` that the destination stores
+    /// under another name (it renames them itself, and gives the originals back on reading).
+    fn note_renamed_metadata(&self, attributes: &ObjectAttributes) {
+        for name in attributes.user_metadata.keys() {
+            if let Some(mapped) = self.plan.dest.mapped_metadata_name(name) {
+                let pair = MappedName {
+                    source: name.clone(),
+                    dest: mapped,
+                };
+                let mut recorded = self.metadata_mapped.lock().expect("mapping lock");
+                if !recorded.contains(&pair) {
+                    recorded.push(pair);
                 }
-                None => name.clone(),
-            };
-            out.user_metadata.insert(kept, value.clone());
+            }
         }
-        out
     }
 
     /// The destination key of `source_key` under the name policy: `Ok(None)` to skip it.
@@ -998,10 +1037,10 @@ impl Executor {
     }
 
     async fn route_object(&self, meta: &ObjectMeta, dest_key: &str) -> Result<(), StoreError> {
-        let route = if self.server_side.load(Ordering::Relaxed) {
-            self.route
-        } else {
+        let route = if self.server_side.unreachable() {
             Route::Streamed
+        } else {
+            self.route
         };
         let result = match route {
             Route::Streamed => return self.copy_streamed(meta, dest_key).await,
@@ -1015,14 +1054,18 @@ impl Executor {
             }
         };
         match result {
+            // Said once, by the request that found it (see `server_side_request`).
             Err(err) if err.kind() == ErrorKind::CopySourceUnreachable => {
-                if self.server_side.swap(false, Ordering::Relaxed) {
-                    self.note_once(format!(
-                        "{} cannot read source URLs from {} ({err}); streaming through this machine instead",
-                        self.plan.dest.display_root(),
-                        self.plan.source.display_root()
-                    ));
-                }
+                self.copy_streamed(meta, dest_key).await
+            }
+            // A service that copies whole objects but not parts (UploadPartCopy) streams
+            // those it cannot copy whole.
+            Err(err) if err.kind() == ErrorKind::Unsupported => {
+                tracing::debug!(key = %meta.key, error = %err, "server-side copy unsupported");
+                self.note_once(format!(
+                    "{} cannot copy some objects server-side (by parts, say); those stream through this machine",
+                    self.plan.dest.display_root()
+                ));
                 self.copy_streamed(meta, dest_key).await
             }
             other => other,
@@ -1072,7 +1115,7 @@ impl Executor {
             slot = Some(self.concurrency.acquire().await);
             self.check_stop()?;
         }
-        if !self.server_side.load(Ordering::Relaxed) {
+        if self.server_side.unreachable() {
             // The job fell back to streaming while this object waited for its slot.
             return Err(StoreError::new(
                 ErrorKind::CopySourceUnreachable,
@@ -1080,35 +1123,34 @@ impl Executor {
             ));
         }
         let head = self.retry(|| source.head(&meta.key)).await?;
-        let attributes = self.dest_attributes(&head.attributes);
+        self.note_renamed_metadata(&head.attributes);
+        let attributes = &head.attributes;
         if head.size <= single && slot.is_some() {
-            self.retry(|| async {
+            self.server_side_request(self.retry(|| async {
                 let from = source.copy_source(&meta.key, kind, lifetime).await?;
-                dest.copy_object(dest_key, &from, &attributes).await
-            })
+                dest.copy_object(dest_key, &from, attributes).await
+            }))
             .await?;
         } else {
             // Parts take slots of their own.
             drop(slot.take());
-            let (upload, staged) = self
-                .open_upload(&head, dest_key, &attributes, false)
-                .await?;
-            let (upload, staged) = (&upload, &staged);
+            let (record, staged) = self.open_upload(&head, dest_key, attributes, false).await?;
+            let (upload, staged_ref) = (&record.upload, &staged);
             let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
                 .map(|(i, range)| async move {
                     let number = i as u32 + 1;
-                    if let Some(part) = self.reuse(staged, number) {
-                        return Ok(part);
+                    if let Some(part) = staged_ref.get(&number) {
+                        return Ok(part.clone());
                     }
                     let _permit = self.concurrency.acquire().await;
                     self.check_stop()?;
                     let part = self
-                        .retry(|| async {
+                        .server_side_request(self.retry(|| async {
                             let from = source.copy_source(&meta.key, kind, lifetime).await?;
                             let part =
                                 dest.upload_part_copy(dest_key, upload, number, &from, range);
                             part.await
-                        })
+                        }))
                         .await?;
                     self.part_staged(&meta.key, &part);
                     Ok(part)
@@ -1117,8 +1159,17 @@ impl Executor {
                 .try_collect::<Vec<PartReceipt>>()
                 .await;
             let parts = parts.map(|p| p.into_iter().map(|receipt| (receipt, None)).collect());
-            self.finish_upload(dest_key, upload, parts, &attributes)
-                .await?;
+            match self
+                .finish_upload(upload, dest_key, parts, attributes)
+                .await
+            {
+                Ok(_) => self.reused(&staged),
+                Err(err) if err.kind() == ErrorKind::CopySourceUnreachable => {
+                    self.hand_over_upload(&meta.key, record, staged);
+                    return Err(err);
+                }
+                Err(err) => return Err(err),
+            }
         }
         self.verify_dest(&head, dest_key).await?;
         self.copied_server_side(head.size);
@@ -1150,12 +1201,12 @@ impl Executor {
         self.check_stop()?;
         let lifetime = self.options.url_lifetime;
         let copied = self
-            .retry(|| async {
+            .server_side_request(self.retry(|| async {
                 let from = source
                     .copy_source(&meta.key, CopySourceKind::Native, lifetime)
                     .await?;
                 dest.copy_object_as_is(dest_key, &from).await
-            })
+            }))
             .await;
         let copied = match copied {
             Err(e) if e.kind() == ErrorKind::Unsupported => return Ok(false),
@@ -1189,19 +1240,27 @@ impl Executor {
         Ok(())
     }
 
-    /// Commits an upload whose parts all arrived, or aborts it.
+    /// Commits an upload whose parts all arrived, or aborts it (keeping it when the job is
+    /// stopping or goes on by streaming, which use its parts again).
     async fn finish_upload(
         &self,
-        dest_key: &str,
         upload: &UploadId,
+        dest_key: &str,
         parts: Result<Vec<StagedPart>, StoreError>,
         attributes: &ObjectAttributes,
     ) -> Result<Option<u64>, StoreError> {
         let dest = &self.plan.dest;
         let parts = match parts {
             Ok(parts) => parts,
-            // Kept for the resume to finish.
-            Err(err) if err.kind() == ErrorKind::Interrupted => return Err(err),
+            // Kept for the resume, or the streamed copy, to finish.
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::Interrupted | ErrorKind::CopySourceUnreachable
+                ) =>
+            {
+                return Err(err)
+            }
             Err(err) => {
                 if let Err(abort) = dest.abort_upload(dest_key, upload).await {
                     tracing::warn!(key = dest_key, error = %abort, "could not abort the upload");
@@ -1275,7 +1334,8 @@ impl Executor {
         let copied = self
             .retry(|| async {
                 let got = source.get(&meta.key, None).await?;
-                let attributes = self.dest_attributes(&got.meta.attributes);
+                self.note_renamed_metadata(&got.meta.attributes);
+                let attributes = &got.meta.attributes;
                 let what = format!("'{}'", meta.key);
                 let verify = Some(got.meta.checksums);
                 let body = self
@@ -1286,7 +1346,7 @@ impl Executor {
                         arrived.fetch_add(len, Ordering::Relaxed);
                         self.progress.bytes_done.fetch_add(len, Ordering::Relaxed);
                     });
-                dest.put_stream(dest_key, body.boxed(), &attributes).await
+                dest.put_stream(dest_key, body.boxed(), attributes).await
             })
             .await;
         // The caller counts the object once it is there; failed attempts count nothing.
@@ -1315,8 +1375,9 @@ impl Executor {
                 .await?;
             // The PUT is this attempt's second request.
             self.limits.request().await;
-            let attributes = self.dest_attributes(&got.meta.attributes);
-            dest.put(dest_key, bytes, &attributes, Some(crc)).await
+            self.note_renamed_metadata(&got.meta.attributes);
+            let attributes = &got.meta.attributes;
+            dest.put(dest_key, bytes, attributes, Some(crc)).await
         })
         .await
         .map(drop)
@@ -1327,14 +1388,16 @@ impl Executor {
     async fn copy_by_blocks(&self, meta: &ObjectMeta, dest_key: &str) -> Result<(), StoreError> {
         let (source, dest) = (&self.plan.source, &self.plan.dest);
         let head = self.retry(|| source.head(&meta.key)).await?;
-        let attributes = self.dest_attributes(&head.attributes);
-        let (upload, staged) = self.open_upload(&head, dest_key, &attributes, true).await?;
+        self.note_renamed_metadata(&head.attributes);
+        let attributes = &head.attributes;
+        let (record, staged) = self.open_upload(&head, dest_key, attributes, true).await?;
+        let upload = &record.upload;
         let parts = futures::stream::iter(self.blocks(head.size).into_iter().enumerate())
             .map(|(i, range)| {
-                let (upload, staged) = (&upload, &staged);
+                let staged = &staged;
                 async move {
                     let number = i as u32 + 1;
-                    if let Some(receipt) = self.reuse(staged, number) {
+                    if let Some(receipt) = staged.get(&number).cloned() {
                         self.progress
                             .bytes_done
                             .fetch_add(range.len(), Ordering::Relaxed);
@@ -1381,8 +1444,9 @@ impl Executor {
                 _ => Ok(parts),
             }
         });
-        self.finish_upload(dest_key, &upload, parts, &attributes)
+        self.finish_upload(upload, dest_key, parts, attributes)
             .await?;
+        self.reused(&staged);
         // The caller counts the whole object.
         self.progress
             .bytes_done

@@ -74,6 +74,9 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     fn upload_started(&self, key: &str, upload: &UploadRecord);
     /// A part of the upload for source object `key` is staged.
     fn part_staged(&self, key: &str, part: &PartReceipt);
+    /// The destination cannot copy from the source server-side (`why`): the job, and its
+    /// resumes, stream instead.
+    fn server_side_unreachable(&self, why: &str);
 }
 
 /// Where a resumed copy starts.
@@ -91,4 +94,6 @@ pub struct ResumeFrom {
     pub known: HashSet<String>,
     /// Uploads in progress, by source key.
     pub uploads: HashMap<String, StagedUpload>,
+    /// Why the destination cannot copy from the source server-side, if a run found it.
+    pub server_side_unreachable: Option<String>,
 }

@@ -17,4 +17,5 @@ pub mod memory;
 pub mod overwrite;
 pub mod pricing;
 pub mod retry;
+mod server_side;
 pub mod summary;

@@ -395,9 +395,18 @@ impl Catalog {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.error(e))?;
+        let server_side_unreachable = sqlx::query_scalar::<_, Option<String>>(
+            "SELECT copy_source_unreachable FROM jobs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?
+        .flatten();
         let mut resume = ResumeFrom {
             ranges,
             next_range_id,
+            server_side_unreachable,
             ..ResumeFrom::default()
         };
         for row in &objects {

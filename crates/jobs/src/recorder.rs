@@ -75,6 +75,8 @@ enum Record {
     Upload { key: String, record: UploadRecord },
     /// A part was staged.
     Part { key: String, part: PartReceipt },
+    /// The destination cannot copy from the source server-side; why.
+    ServerSideUnreachable(String),
 }
 
 /// Records a job's progress; [`Recorder::finish`] waits until every message is written and
@@ -330,6 +332,13 @@ async fn write_record(
             .execute(&mut **tx)
             .await?;
         }
+        Record::ServerSideUnreachable(why) => {
+            sqlx::query("UPDATE jobs SET copy_source_unreachable = ? WHERE id = ?")
+                .bind(why)
+                .bind(job_id)
+                .execute(&mut **tx)
+                .await?;
+        }
         Record::Part { key, part } => {
             sqlx::query(
                 "INSERT INTO job_parts (job_id, key, number, handle, size, crc64) VALUES (?, ?, ?, ?, ?, ?)
@@ -428,6 +437,12 @@ impl Journal for Recorder {
             key: key.to_owned(),
             part: part.clone(),
         }));
+    }
+
+    fn server_side_unreachable(&self, why: &str) {
+        self.send(Message::Record(Record::ServerSideUnreachable(
+            why.to_owned(),
+        )));
     }
 }
 

@@ -17,6 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Ends a logged request that names a server-side copy source (`x-ms-copy-source`,
+/// `x-amz-copy-source`): Put Block From URL, CopyObject, UploadPartCopy.
+pub const COPY_SOURCE_MARK: &str = "\tcopy-source";
+
 /// What to inject, as fractions of requests (0.0 to 1.0).
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
@@ -52,7 +56,8 @@ pub struct Counters {
     pub bytes_up: AtomicU64,
     /// Response body bytes sent back.
     pub bytes_down: AtomicU64,
-    /// Every request received, as `METHOD path?query`, in order.
+    /// Every request received, as `METHOD path?query`, in order; [`COPY_SOURCE_MARK`] follows
+    /// a request that names a server-side copy source.
     pub log: std::sync::Mutex<Vec<String>>,
 }
 
@@ -163,10 +168,14 @@ async fn handle(
     client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 ) -> Result<Response<ProxyBody>, std::io::Error> {
     counters.requests.fetch_add(1, Ordering::Relaxed);
+    let copy_source = ["x-ms-copy-source", "x-amz-copy-source"]
+        .iter()
+        .any(|h| request.headers().contains_key(*h));
     counters.log.lock().expect("log lock").push(format!(
-        "{} {}",
+        "{} {}{}",
         request.method(),
-        request.uri().path_and_query().map_or("/", |p| p.as_str())
+        request.uri().path_and_query().map_or("/", |p| p.as_str()),
+        if copy_source { COPY_SOURCE_MARK } else { "" }
     ));
     if !faults.delay.is_zero() {
         tokio::time::sleep(faults.delay).await;
