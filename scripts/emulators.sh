@@ -3,6 +3,7 @@
 #
 #   Azure Blob: Azurite (npm, pinned) -> AWCOPY_TEST_AZURE_ENDPOINT, AZURE_STORAGE_CONNECTION_STRING
 #   S3:         moto in server mode (PyPI) -> AWCOPY_TEST_S3_ENDPOINT
+#   S3, again:  s3rver (npm), a second S3 implementation -> AWCOPY_TEST_S3RVER_ENDPOINT
 #
 # Tools go to $AWCOPY_TOOLS_DIR (default ~/.cache/awcopy-tools), so a second run installs nothing.
 
@@ -10,6 +11,7 @@ AZURITE_VERSION=3.37.0
 # 5.2 renders some S3 XML roots as ...Response (ListParts, CompleteMultipartUpload), which
 # the AWS SDK rightly rejects; 5.1.22 renders them as S3 does.
 MOTO_VERSION=5.1.22
+S3RVER_VERSION=3.7.1
 AWCOPY_TOOLS_DIR=${AWCOPY_TOOLS_DIR:-$HOME/.cache/awcopy-tools}
 AWCOPY_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Azurite's published development account and key (documented by Microsoft, not a secret).
@@ -28,6 +30,12 @@ install_emulators() {
     npm install --silent --no-audit --no-fund --prefix "$AWCOPY_TOOLS_DIR/node" "azurite@$AZURITE_VERSION" >&2
   fi
   AZURITE_BIN=$azurite_bin
+  if ! grep -q "\"version\": \"$S3RVER_VERSION\"" \
+      "$AWCOPY_TOOLS_DIR/node/node_modules/s3rver/package.json" 2>/dev/null; then
+    log "installing s3rver@$S3RVER_VERSION"
+    npm install --silent --no-audit --no-fund --prefix "$AWCOPY_TOOLS_DIR/node" \
+      "azurite@$AZURITE_VERSION" "s3rver@$S3RVER_VERSION" >&2
+  fi
 
   local venv="$AWCOPY_TOOLS_DIR/moto-$MOTO_VERSION"
   if [ ! -x "$venv/bin/moto_server" ]; then
@@ -71,33 +79,42 @@ start_emulators() {
   s3_port=$(free_port)
   "$MOTO_BIN" -H 127.0.0.1 -p "$s3_port" >"$EMULATOR_DIR/moto.log" 2>&1 &
   MOTO_PID=$!
-
-  wait_for_http "http://127.0.0.1:$azure_port/" azurite "$AZURITE_PID"
-  wait_for_http "http://127.0.0.1:$s3_port/" moto "$MOTO_PID"
-
-  export AWCOPY_TEST_AZURE_ENDPOINT="http://127.0.0.1:$azure_port/$AZURITE_ACCOUNT"
-  export AWCOPY_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
-  export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=$AZURITE_ACCOUNT;AccountKey=$AZURITE_KEY;BlobEndpoint=$AWCOPY_TEST_AZURE_ENDPOINT;"
   # moto accepts any key pair; these are distinctive so leak tests can grep for them.
   export AWS_ACCESS_KEY_ID=AKIAAWCOPYTESTKEY0001
   export AWS_SECRET_ACCESS_KEY=awcopy-test-secret-must-never-appear-in-output
+  local s3rver_port
+  s3rver_port=$(free_port)
+  mkdir -p "$EMULATOR_DIR/s3rver"
+  # Its continuation tokens use DES, which OpenSSL 3 keeps in the legacy provider.
+  AWCOPY_TOOLS_DIR=$AWCOPY_TOOLS_DIR node --openssl-legacy-provider "$AWCOPY_SCRIPTS_DIR/s3rver.js" "$s3rver_port" \
+    "$EMULATOR_DIR/s3rver" >"$EMULATOR_DIR/s3rver.log" 2>&1 &
+  S3RVER_PID=$!
+
+  wait_for_http "http://127.0.0.1:$azure_port/" azurite "$AZURITE_PID"
+  wait_for_http "http://127.0.0.1:$s3_port/" moto "$MOTO_PID"
+  wait_for_http "http://127.0.0.1:$s3rver_port/" s3rver "$S3RVER_PID"
+
+  export AWCOPY_TEST_AZURE_ENDPOINT="http://127.0.0.1:$azure_port/$AZURITE_ACCOUNT"
+  export AWCOPY_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+  export AWCOPY_TEST_S3RVER_ENDPOINT="http://127.0.0.1:$s3rver_port"
+  export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=$AZURITE_ACCOUNT;AccountKey=$AZURITE_KEY;BlobEndpoint=$AWCOPY_TEST_AZURE_ENDPOINT;"
   export AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
   # Jobs go to a catalogue of this run's own, not the user's.
   export AWCOPY_DB="$EMULATOR_DIR/awcopy.db"
-  log "azurite at $AWCOPY_TEST_AZURE_ENDPOINT, moto at $AWCOPY_TEST_S3_ENDPOINT"
+  log "azurite at $AWCOPY_TEST_AZURE_ENDPOINT, moto at $AWCOPY_TEST_S3_ENDPOINT, s3rver at $AWCOPY_TEST_S3RVER_ENDPOINT"
 }
 
 stop_emulators() {
   local pid _
-  for pid in ${AZURITE_PID:-} ${MOTO_PID:-}; do
+  for pid in ${AZURITE_PID:-} ${MOTO_PID:-} ${S3RVER_PID:-}; do
     kill "$pid" 2>/dev/null || continue
     # A server busy in a loop that never yields ignores SIGTERM.
     for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  AZURITE_PID= MOTO_PID=
+  AZURITE_PID= MOTO_PID= S3RVER_PID=
   [ -n "${EMULATOR_DIR:-}" ] && rm -rf "$EMULATOR_DIR"
   return 0
 }

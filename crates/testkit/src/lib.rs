@@ -19,6 +19,11 @@ pub fn s3_endpoint() -> String {
     required_env("AWCOPY_TEST_S3_ENDPOINT")
 }
 
+/// The second S3 implementation's endpoint (s3rver), e.g. `http://127.0.0.1:PORT`.
+pub fn s3rver_endpoint() -> String {
+    required_env("AWCOPY_TEST_S3RVER_ENDPOINT")
+}
+
 /// The Azure emulator's account endpoint, e.g. `http://127.0.0.1:PORT/devstoreaccount1`.
 pub fn azure_endpoint() -> String {
     required_env("AWCOPY_TEST_AZURE_ENDPOINT")
@@ -50,6 +55,23 @@ pub async fn new_s3_bucket(hint: &str) -> Location {
     location
 }
 
+/// Creates a fresh, empty bucket on s3rver, the S3 implementation no one here wrote, and
+/// returns its location (the endpoint travels in the location).
+pub async fn new_s3rver_bucket(hint: &str) -> Location {
+    let location = Location::S3 {
+        bucket: unique_name(hint),
+        prefix: String::new(),
+        endpoint: Some(s3rver_endpoint().parse().expect("s3rver endpoint is a URL")),
+        region: None,
+    };
+    open(&location)
+        .await
+        .create_root()
+        .await
+        .expect("create bucket on s3rver");
+    location
+}
+
 /// Creates a fresh, empty Azure container on the emulator and returns its location.
 pub async fn new_azure_container(hint: &str) -> Location {
     let location = Location::parse(&format!("{}/{}/", azure_endpoint(), unique_name(hint)))
@@ -62,9 +84,15 @@ pub async fn new_azure_container(hint: &str) -> Location {
     location
 }
 
-/// Opens a location with the emulator options.
+/// Opens a location with the emulator options (an S3 location naming its own endpoint keeps it).
 pub async fn open(location: &Location) -> std::sync::Arc<dyn Store> {
-    awcopy_store::open(location, &open_options())
+    let options = match location {
+        Location::S3 {
+            endpoint: Some(_), ..
+        } => OpenOptions::default(),
+        _ => open_options(),
+    };
+    awcopy_store::open(location, &options)
         .await
         .expect("open store")
 }
@@ -97,8 +125,29 @@ pub fn workspace_root() -> PathBuf {
         .expect("workspace root")
 }
 
-/// The keys in `../shared/data/naughty-keys.json`, which every listing and copy must round-trip.
+/// The keys in `../shared/data/naughty-keys.json`, which every listing and copy must
+/// round-trip, and the [`blank_keys`].
 pub fn naughty_keys() -> Vec<String> {
+    let mut keys = shared_naughty_keys();
+    keys.extend(blank_keys());
+    keys
+}
+
+/// Keys made only of characters of the Unicode `White_Space` property (the SDK's `trim`
+/// removes them all): one of each, and a few runs. The C0 and C1 controls among them (TAB to
+/// CR, NEL) are left out: S3 sends keys in XML 1.0, which cannot carry most of them.
+pub fn blank_keys() -> Vec<String> {
+    let singles = [
+        '\u{20}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}', '\u{2004}',
+        '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200a}', '\u{2028}',
+        '\u{2029}', '\u{202f}', '\u{205f}', '\u{3000}',
+    ];
+    let mut keys: Vec<String> = singles.iter().map(char::to_string).collect();
+    keys.extend(["  ".into(), " \u{3000} ".into(), "\u{a0}\u{2003}".into()]);
+    keys
+}
+
+fn shared_naughty_keys() -> Vec<String> {
     let path = workspace_root().join("../shared/data/naughty-keys.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
@@ -181,11 +230,11 @@ pub fn refused_by_local_disk(keys: &[String]) -> Vec<String> {
     refused
 }
 
-/// The keys of `keys` Azure Blob would store under another name (it reads `\` as `/` and
-/// drops a trailing `.`).
+/// The keys of `keys` Azure Blob would store under another name (it reads `\` as `/`, drops
+/// a trailing `.`, and keeps no name made only of white space).
 pub fn refused_by_azure(keys: &[String]) -> Vec<String> {
     keys.iter()
-        .filter(|k| k.contains('\\') || k.ends_with('.'))
+        .filter(|k| k.contains('\\') || k.ends_with('.') || k.trim().is_empty())
         .cloned()
         .collect()
 }
@@ -199,6 +248,8 @@ pub enum Kind {
     Azure,
     /// A new temporary directory.
     Local,
+    /// A new bucket on s3rver, a second S3 implementation.
+    S3rver,
 }
 
 /// A fresh store of `kind`; the directory guard (for `Local`) must live as long as the store.
@@ -206,6 +257,7 @@ pub async fn fresh(kind: Kind, hint: &str) -> (Location, Option<tempfile::TempDi
     match kind {
         Kind::S3 => (new_s3_bucket(hint).await, None),
         Kind::Azure => (new_azure_container(hint).await, None),
+        Kind::S3rver => (new_s3rver_bucket(hint).await, None),
         Kind::Local => {
             let dir = tempfile::tempdir().expect("temporary directory");
             let location = Location::Local {
