@@ -112,6 +112,20 @@ async fn keys_under(store: &dyn Store, prefix: &str) -> Vec<String> {
     keys
 }
 
+/// Blocks of [`BLOCK`]. Copies within one service, and reads into local files, go by blocks
+/// above one block too, so every route splits the big objects and takes the whole ones whole.
+fn route_options() -> CopyOptions {
+    CopyOptions {
+        block_size: BLOCK,
+        cutoffs: Cutoffs {
+            copy: BLOCK,
+            get: BLOCK,
+        },
+        concurrency: ConcurrencyLimit::Fixed(8),
+        ..Default::default()
+    }
+}
+
 async fn route(from: Kind, to: Kind) {
     let (source_location, _source_dir) = kit::fresh(from, "src").await;
     let (dest_location, _dest_dir) = kit::fresh(to, "dst").await;
@@ -121,20 +135,9 @@ async fn route(from: Kind, to: Kind) {
     let held = fill(&source, &objects).await;
 
     let plan = CopyPlan::under(source.clone(), dest.clone(), "", "");
-    let options = CopyOptions {
-        block_size: BLOCK,
-        // Copies within one service, and reads into local files, go by blocks above one
-        // block too, so every route splits the big objects and takes the whole ones whole.
-        cutoffs: Cutoffs {
-            copy: BLOCK,
-            get: BLOCK,
-        },
-        concurrency: ConcurrencyLimit::Fixed(8),
-        ..Default::default()
-    };
     let report = copy(
         plan,
-        options,
+        route_options(),
         Filter::default(),
         Arc::new(Progress::default()),
     )
@@ -384,19 +387,10 @@ async fn s3_routes_on_a_second_s3_implementation() {
         let blank = objects.iter().filter(|(k, _)| k.trim().is_empty()).count();
         let expect_held = objects.len() - if from == Kind::Azure { blank } else { 0 };
         assert_eq!(held.len(), expect_held, "{case}");
-        let options = CopyOptions {
-            block_size: BLOCK,
-            cutoffs: Cutoffs {
-                copy: BLOCK,
-                get: BLOCK,
-            },
-            concurrency: ConcurrencyLimit::Fixed(8),
-            ..Default::default()
-        };
         let plan = CopyPlan::under(source.clone(), dest.clone(), "", "");
         let report = copy(
             plan,
-            options,
+            route_options(),
             Filter::default(),
             Arc::new(Progress::default()),
         )
