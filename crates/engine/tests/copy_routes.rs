@@ -4,7 +4,7 @@
 //! included. Then the S3 routes again against s3rver, a second S3 implementation. Every key and
 //! every byte is checked at the destination.
 
-use awcopy_engine::copy::{copy, ConcurrencyLimit, CopyOptions, CopyPlan, Progress};
+use awcopy_engine::copy::{copy, ConcurrencyLimit, CopyOptions, CopyPlan, CopyReport, Progress};
 use awcopy_engine::estimate::{Cutoffs, Route};
 use awcopy_engine::filter::Filter;
 use awcopy_store::{ErrorKind, ListRequest, ObjectAttributes, Store};
@@ -126,6 +126,23 @@ fn route_options() -> CopyOptions {
     }
 }
 
+/// Copies all of `source` into `dest` with [`route_options`].
+async fn copy_whole_store(
+    source: &Arc<dyn Store>,
+    dest: &Arc<dyn Store>,
+    case: &str,
+) -> CopyReport {
+    let plan = CopyPlan::under(source.clone(), dest.clone(), "", "");
+    copy(
+        plan,
+        route_options(),
+        Filter::default(),
+        Arc::new(Progress::default()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{case}: {e}"))
+}
+
 async fn route(from: Kind, to: Kind) {
     let (source_location, _source_dir) = kit::fresh(from, "src").await;
     let (dest_location, _dest_dir) = kit::fresh(to, "dst").await;
@@ -134,16 +151,8 @@ async fn route(from: Kind, to: Kind) {
     let objects = contents();
     let held = fill(&source, &objects).await;
 
-    let plan = CopyPlan::under(source.clone(), dest.clone(), "", "");
-    let report = copy(
-        plan,
-        route_options(),
-        Filter::default(),
-        Arc::new(Progress::default()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{from:?} -> {to:?}: {e}"));
     let case = format!("{from:?} -> {to:?}");
+    let report = copy_whole_store(&source, &dest, &case).await;
 
     // Names the destination cannot hold as written arrive under its mapped name, recorded.
     let final_key = |key: &str| dest.mapped_name(key).unwrap_or_else(|| key.to_owned());
@@ -387,15 +396,7 @@ async fn s3_routes_on_a_second_s3_implementation() {
         let blank = objects.iter().filter(|(k, _)| k.trim().is_empty()).count();
         let expect_held = objects.len() - if from == Kind::Azure { blank } else { 0 };
         assert_eq!(held.len(), expect_held, "{case}");
-        let plan = CopyPlan::under(source.clone(), dest.clone(), "", "");
-        let report = copy(
-            plan,
-            route_options(),
-            Filter::default(),
-            Arc::new(Progress::default()),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let report = copy_whole_store(&source, &dest, &case).await;
         assert!(report.failures.is_empty(), "{case}: {:?}", report.failures);
         let final_key = |key: &str| dest.mapped_name(key).unwrap_or_else(|| key.to_owned());
         let mut expected: Vec<String> = held.iter().map(|k| final_key(k)).collect();
