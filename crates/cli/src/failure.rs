@@ -1,5 +1,7 @@
 //! How a command fails: one line for the user and a documented exit code per class.
 
+use awcopy_jobs::runner::{Refusal, RunError};
+use awcopy_jobs::CatalogError;
 use awcopy_store::{ErrorKind, StoreError};
 use std::process::ExitCode;
 
@@ -74,5 +76,90 @@ pub fn about(argument: &str) -> impl FnOnce(StoreError) -> Failure + '_ {
         let mut failure = Failure::from(err);
         failure.message = format!("{argument}: {}", failure.message);
         failure
+    }
+}
+
+impl From<CatalogError> for Failure {
+    /// The catalogue's error, with what to do about it on the command line.
+    fn from(err: CatalogError) -> Self {
+        let (code, advice) = match &err {
+            CatalogError::NotFound(_) => (
+                code::NOT_FOUND,
+                "`awcopy jobs list --all-users` shows them".to_owned(),
+            ),
+            CatalogError::Ambiguous { .. } => (code::USAGE, "give more of it".to_owned()),
+            CatalogError::Changed(id) => (
+                code::USAGE,
+                format!("look again with `awcopy jobs show {id}`"),
+            ),
+            CatalogError::Spec { .. } => {
+                (code::USAGE, "start the copy again (with --new)".to_owned())
+            }
+            CatalogError::Locked(_) => (code::SERVICE, "try again, or pass --db".to_owned()),
+            CatalogError::NewerSchema(_) => {
+                (code::SERVICE, "upgrade awcopy, or pass --db".to_owned())
+            }
+            CatalogError::Corrupt { .. } => {
+                (code::SERVICE, "move it aside, or pass --db".to_owned())
+            }
+            CatalogError::Other(_) => (code::SERVICE, String::new()),
+        };
+        let message = match advice.is_empty() {
+            true => err.to_string(),
+            false => format!("{err}; {advice}"),
+        };
+        Failure {
+            message: awcopy_store::redact::redact(&message),
+            code,
+        }
+    }
+}
+
+/// A runner's error while doing `verb` (start, resume, retry, pause, cancel) to a job, with
+/// what to do about it on the command line.
+pub fn run_failure(err: RunError, verb: &str) -> Failure {
+    let refusal = match err {
+        RunError::Catalog(e) => return e.into(),
+        RunError::Store(e) => return e.into(),
+        RunError::Refused(refusal) => refusal,
+    };
+    let job = refusal.job();
+    let id = &job.id;
+    let message = match &refusal {
+        Refusal::Running(_, lease) => format!(
+            "job {id} is running ({}); pause it with `awcopy jobs pause {id}` (or Ctrl-C there) first, or let it finish",
+            lease.describe()
+        ),
+        Refusal::Duplicate(other) => match other.live_owner() {
+            Some(lease) => format!(
+                "{refusal} and is running ({}); follow it with `awcopy jobs show {id}`, or pass --new to start another job",
+                lease.describe()
+            ),
+            None => format!(
+                "{refusal} and did not finish ({}); continue it with `awcopy jobs resume {id}`, or pass --new to start over",
+                other.status
+            ),
+        },
+        Refusal::Completed(_) if verb == "retry" => {
+            format!("job {id} has no failed objects to retry")
+        }
+        Refusal::Completed(_) => format!("{refusal}; there is nothing to {verb}"),
+        Refusal::HasFailures(_) => format!(
+            "{refusal}; `awcopy jobs retry {id}` copies its failed objects again"
+        ),
+        Refusal::Unfinished(_) => format!(
+            "{refusal}; `awcopy jobs resume {id}` continues it, then retry its failures"
+        ),
+        Refusal::Cancelled(_) => format!("{refusal}; start the copy again"),
+        Refusal::NothingToStop(_) => format!("{refusal}; there is nothing to {verb}"),
+        Refusal::StillRunning(_) => format!("{refusal}; try again"),
+    };
+    let code = match refusal {
+        Refusal::StillRunning(_) => code::SERVICE,
+        _ => code::USAGE,
+    };
+    Failure {
+        message: awcopy_store::redact::redact(&message),
+        code,
     }
 }

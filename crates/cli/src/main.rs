@@ -3,15 +3,18 @@
 
 mod args;
 mod commands;
+mod context;
 mod failure;
 mod logging;
-mod output;
+mod pricing;
+mod render;
+mod settings;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 use args::{Cli, Command};
-use commands::cp::Mode;
+use awcopy_engine::spec::Mode;
 use failure::Failure;
 
 fn main() -> ExitCode {
@@ -30,16 +33,18 @@ fn main() -> ExitCode {
     let result: Result<(), Failure> = runtime.block_on(async {
         match &cli.command {
             Command::Ls(args) => commands::ls::run(&cli, args).await,
-            Command::Cp(args) => commands::cp::run(&cli, args, Mode::Copy).await,
+            Command::Cp(args) => commands::copy::run(&cli, args, Mode::Copy, false).await,
             Command::Sync(args) => {
-                let mode = Mode::Sync {
-                    delete: args.delete,
-                };
-                commands::cp::run(&cli, &args.copy, mode).await
+                commands::copy::run(&cli, &args.copy, Mode::Sync, args.delete).await
             }
-            Command::Mv(args) => commands::cp::run(&cli, args, Mode::Move).await,
+            Command::Mv(args) => commands::copy::run(&cli, args, Mode::Move, false).await,
             Command::Check(args) => commands::check::run(&cli, args).await,
             Command::Jobs(command) => commands::jobs::run(&cli, command).await,
+            Command::Completions { shell } => {
+                let mut command = <Cli as clap::CommandFactory>::command();
+                clap_complete::generate(*shell, &mut command, "awcopy", &mut std::io::stdout());
+                Ok(())
+            }
         }
     });
     match result {

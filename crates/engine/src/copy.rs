@@ -92,10 +92,11 @@ pub enum ConcurrencyLimit {
 }
 
 /// What to do with a key the destination cannot hold as written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NamePolicy {
     /// Store it under the destination's replacement name, and record the pair.
+    #[default]
     Map,
     /// Leave it out, counted and journaled.
     Skip,
@@ -895,10 +896,11 @@ impl Executor {
             return Ok(0);
         }
         let dest = &self.plan.dest;
-        futures::stream::iter(&keys)
+        // Owned keys: a stream of borrowed ones makes this future not provably `Send`.
+        futures::stream::iter(keys.clone())
             .map(|key| async move {
-                self.retry(move || dest.delete(key)).await?;
-                self.emit(ObjectEvent::now(Action::Deleted, key));
+                self.retry(|| dest.delete(&key)).await?;
+                self.emit(ObjectEvent::now(Action::Deleted, &key));
                 Ok::<(), StoreError>(())
             })
             .buffer_unordered(self.concurrency.ceiling())

@@ -1,12 +1,12 @@
 //! Per-object events of a job, for the `--log` journal and `--json` output: one record per
 //! object action, free of secrets (messages are redacted at their source).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::sync::Mutex;
 
 /// What happened to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Copied and verified.
@@ -56,6 +56,39 @@ impl<'a> ObjectEvent<'a> {
             dest_key: None,
             size: None,
             error: None,
+        }
+    }
+}
+
+/// One journal record, owned: what travels between tasks, processes and machines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    /// RFC 3339 time of the event.
+    pub time: String,
+    /// What happened.
+    pub action: Action,
+    /// The key acted on.
+    pub key: String,
+    /// The destination key, for copies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dest_key: Option<String>,
+    /// Object size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Error class and message, for failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl From<&ObjectEvent<'_>> for ObjectRecord {
+    fn from(event: &ObjectEvent<'_>) -> Self {
+        Self {
+            time: event.time.clone(),
+            action: event.action,
+            key: event.key.to_owned(),
+            dest_key: event.dest_key.map(str::to_owned),
+            size: event.size,
+            error: event.error.clone(),
         }
     }
 }

@@ -6,8 +6,10 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::RegexSet;
 use time::OffsetDateTime;
 
-/// The filter settings as a user gives them.
-#[derive(Debug, Clone, Default)]
+/// The filter settings as a user gives them (times absolute, so a resume filters as the
+/// first run did).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FilterSpec {
     /// Take only keys matching one of these globs (`*` matches across `/`).
     pub include: Vec<String>,
@@ -18,8 +20,10 @@ pub struct FilterSpec {
     /// Leave keys matching any of these regular expressions.
     pub exclude_regex: Vec<String>,
     /// Take only objects modified at or after this time.
+    #[serde(with = "time::serde::rfc3339::option")]
     pub modified_since: Option<OffsetDateTime>,
     /// Take only objects modified at or before this time.
+    #[serde(with = "time::serde::rfc3339::option")]
     pub modified_before: Option<OffsetDateTime>,
     /// Take only objects of at least this many bytes.
     pub min_size: Option<u64>,

@@ -18,4 +18,5 @@ pub mod overwrite;
 pub mod pricing;
 pub mod retry;
 mod server_side;
+pub mod spec;
 pub mod summary;

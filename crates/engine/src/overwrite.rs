@@ -1,11 +1,11 @@
 //! What to do when the destination already holds an object of the same name.
 
 use awcopy_store::ObjectMeta;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 /// The overwrite policy (seed switch /P).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Overwrite {
     /// Always copy.

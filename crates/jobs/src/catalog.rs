@@ -9,13 +9,16 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::owner::Owner;
+use crate::lease::{Holder, Lease, LEASE_TERM};
+use awcopy_engine::spec::JobSpec;
+use time::format_description::well_known::Rfc3339;
 
-/// Why the catalogue could not do what was asked.
+/// Why the catalogue could not do what was asked. Each variant is a kind the caller turns into
+/// advice of its own (the CLI names flags and commands; the service, HTTP statuses).
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// The file is not a catalogue (or is damaged).
-    #[error("job catalogue {path}: not a readable awcopy catalogue ({reason}); move it aside or pass --db")]
+    #[error("job catalogue {path}: not a readable awcopy catalogue ({reason})")]
     Corrupt {
         /// The file.
         path: String,
@@ -23,28 +26,65 @@ pub enum CatalogError {
         reason: String,
     },
     /// Another process holds the catalogue locked for too long.
-    #[error("job catalogue {0}: locked by another process; try again, or pass --db")]
+    #[error("job catalogue {0}: locked by another process for too long")]
     Locked(String),
     /// Written by a newer awcopy.
-    #[error("job catalogue {0}: written by a newer awcopy; upgrade awcopy, or pass --db")]
+    #[error("job catalogue {0}: written by a newer awcopy")]
     NewerSchema(String),
     /// No job has that id or id prefix.
-    #[error("no job with id '{0}'; `awcopy jobs list --all-users` shows them")]
+    #[error("no job with id '{0}'")]
     NotFound(String),
     /// Several jobs start with that prefix.
-    #[error("job id '{prefix}' is ambiguous: {matches}; give more of it")]
+    #[error("job id '{prefix}' is ambiguous: {matches}")]
     Ambiguous {
         /// The prefix given.
         prefix: String,
         /// Some of the ids it matches.
         matches: String,
     },
-    /// The job changed (another process took it) between reading and writing it.
-    #[error("job {0} changed meanwhile (another awcopy took it); look again with `awcopy jobs show {0}`")]
+    /// The job changed (another runner took it) between reading and writing it.
+    #[error("job {0} changed meanwhile (another runner took it)")]
     Changed(String),
+    /// The job's stored spec cannot be read as a [`JobSpec`].
+    #[error("job {id}: its stored spec cannot be read ({reason})")]
+    Spec {
+        /// The job.
+        id: String,
+        /// Why.
+        reason: String,
+        /// Whether it is the command line an awcopy before specs stored (`argv`), which the
+        /// CLI can read once and store as a spec.
+        legacy_argv: bool,
+    },
     /// Anything else from the database or the file system.
     #[error("job catalogue: {0}")]
     Other(String),
+}
+
+/// What another process asks of a job's runner, through the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Stop as a pause does: in-flight work finishes, the job can resume.
+    Pause,
+    /// Stop so the job can be cancelled.
+    Cancel,
+}
+
+impl Request {
+    fn as_str(self) -> &'static str {
+        match self {
+            Request::Pause => "pause",
+            Request::Cancel => "cancel",
+        }
+    }
+
+    fn parse(text: Option<&str>) -> Option<Self> {
+        match text? {
+            "pause" => Some(Request::Pause),
+            "cancel" => Some(Request::Cancel),
+            _ => None,
+        }
+    }
 }
 
 /// A job's state.
@@ -151,6 +191,14 @@ pub struct JobRecord {
     pub owner_pid: Option<i64>,
     /// When that process started (to tell it from a later one with the same id).
     pub owner_started: Option<String>,
+    /// The holder of its lease while it runs.
+    pub lease_holder: Option<String>,
+    /// The host the holder runs on.
+    pub lease_host: Option<String>,
+    /// When the lease ends unless renewed (RFC 3339).
+    pub lease_expires: Option<String>,
+    /// A pause or cancel asked of its runner and not yet acted on.
+    pub requested: Option<String>,
     /// RFC 3339 times.
     pub created_at: String,
     /// When it started.
@@ -174,12 +222,36 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    /// The process that runs or ran it, if recorded.
-    pub fn owner(&self) -> Option<Owner> {
-        self.owner_pid.map(|pid| Owner {
+    /// The lease of the runner that runs or ran it, if recorded.
+    pub fn owner(&self) -> Option<Lease> {
+        self.owner_pid.map(|pid| Lease {
+            holder: self.lease_holder.clone(),
+            host: self.lease_host.clone(),
             pid,
             started: self.owner_started.clone(),
+            expires: self.lease_expires.as_deref().map(|t| {
+                time::OffsetDateTime::parse(t, &Rfc3339).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+            }),
         })
+    }
+
+    /// The live lease of the runner running it now, if one does.
+    pub fn live_owner(&self) -> Option<Lease> {
+        self.owner()
+            .filter(|lease| self.state() == Status::Running && lease.is_alive())
+    }
+
+    /// What the job is, as stored.
+    pub fn job_spec(&self) -> Result<JobSpec, CatalogError> {
+        let unreadable = |reason: String| CatalogError::Spec {
+            id: self.id.clone(),
+            reason,
+            legacy_argv: self.spec.get("argv").is_some() && self.spec.get("version").is_none(),
+        };
+        let spec: JobSpec =
+            serde_json::from_value(self.spec.clone()).map_err(|e| unreadable(e.to_string()))?;
+        spec.check().map_err(|e| unreadable(e.to_string()))?;
+        Ok(spec)
     }
 
     /// Its state (an unknown stored name reads as failed).
@@ -218,9 +290,16 @@ pub struct Catalog {
 }
 
 pub(crate) fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// When a lease taken or renewed now ends.
+fn lease_end() -> String {
+    rfc3339(time::OffsetDateTime::now_utc() + LEASE_TERM)
 }
 
 impl Catalog {
@@ -286,14 +365,15 @@ impl Catalog {
         classify(&self.path, e)
     }
 
-    /// Records a new job, running in this process.
+    /// Records a new job, running in this process (which takes its lease).
     pub async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError> {
         let id = uuid::Uuid::new_v4().to_string();
         let at = now();
-        let owner = Owner::current();
+        let me = Holder::this_process();
         sqlx::query(
-            "INSERT INTO jobs (id, user_name, name, command, source, dest, spec, status, owner_pid, owner_started, created_at, started_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO jobs (id, user_name, name, command, source, dest, spec, status, owner_pid, owner_started,
+             lease_holder, lease_host, lease_expires, created_at, started_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(&job.user)
@@ -303,8 +383,11 @@ impl Catalog {
         .bind(&job.dest)
         .bind(job.spec.to_string())
         .bind(Status::Running.as_str())
-        .bind(owner.pid)
-        .bind(owner.started)
+        .bind(me.pid)
+        .bind(&me.started)
+        .bind(&me.id)
+        .bind(&me.host)
+        .bind(lease_end())
         .bind(&at)
         .bind(&at)
         .execute(&self.pool)
@@ -323,8 +406,8 @@ impl Catalog {
         mapped: u64,
     ) -> Result<(), CatalogError> {
         sqlx::query(
-            "UPDATE jobs SET status = ?, finished_at = ?, objects_mapped = objects_mapped + ?
-             WHERE id = ?",
+            "UPDATE jobs SET status = ?, finished_at = ?, objects_mapped = objects_mapped + ?,
+             lease_holder = NULL, lease_expires = NULL, requested = NULL WHERE id = ?",
         )
         .bind(status.as_str())
         .bind(status.is_final().then(now))
@@ -336,21 +419,26 @@ impl Catalog {
         Ok(())
     }
 
-    /// Makes this process the owner of `job` and marks it running, provided nobody changed
+    /// Gives this process the lease of `job` and marks it running, provided nobody changed
     /// it since it was read.
     pub async fn claim(&self, job: &JobRecord) -> Result<(), CatalogError> {
-        let owner = Owner::current();
+        let me = Holder::this_process();
         let done = sqlx::query(
-            "UPDATE jobs SET status = ?, owner_pid = ?, owner_started = ?, started_at = ?,
-             finished_at = NULL WHERE id = ? AND status = ? AND owner_pid IS ?",
+            "UPDATE jobs SET status = ?, owner_pid = ?, owner_started = ?, lease_holder = ?,
+             lease_host = ?, lease_expires = ?, requested = NULL, started_at = ?, finished_at = NULL
+             WHERE id = ? AND status = ? AND owner_pid IS ? AND lease_holder IS ?",
         )
         .bind(Status::Running.as_str())
-        .bind(owner.pid)
-        .bind(owner.started)
+        .bind(me.pid)
+        .bind(&me.started)
+        .bind(&me.id)
+        .bind(&me.host)
+        .bind(lease_end())
         .bind(now())
         .bind(&job.id)
         .bind(&job.status)
         .bind(job.owner_pid)
+        .bind(&job.lease_holder)
         .execute(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
@@ -358,6 +446,60 @@ impl Catalog {
             1 => Ok(()),
             _ => Err(CatalogError::Changed(job.id.clone())),
         }
+    }
+
+    /// Renews this process's lease of job `id`; returns what another process asks of it, if
+    /// anything. `Changed` if the lease is no longer this process's.
+    pub async fn renew(&self, id: &str) -> Result<Option<Request>, CatalogError> {
+        let me = Holder::this_process();
+        let requested: Option<Option<String>> = sqlx::query_scalar(
+            "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_holder = ? RETURNING requested",
+        )
+        .bind(lease_end())
+        .bind(id)
+        .bind(&me.id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        match requested {
+            Some(requested) => Ok(Request::parse(requested.as_deref())),
+            None => Err(CatalogError::Changed(id.to_owned())),
+        }
+    }
+
+    /// What another process asks of the runner of job `id`, if anything (a read; see
+    /// [`Catalog::renew`]).
+    pub async fn requested(&self, id: &str) -> Result<Option<Request>, CatalogError> {
+        let requested: Option<Option<String>> =
+            sqlx::query_scalar("SELECT requested FROM jobs WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.error(e))?;
+        Ok(Request::parse(requested.flatten().as_deref()))
+    }
+
+    /// Asks the runner of job `id` to stop (it polls for this).
+    pub async fn request(&self, id: &str, request: Request) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE jobs SET requested = ? WHERE id = ?")
+            .bind(request.as_str())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Replaces job `id`'s stored spec (an old command line read once, as a spec).
+    pub async fn store_spec(&self, id: &str, spec: &JobSpec) -> Result<(), CatalogError> {
+        let json = serde_json::to_string(spec).map_err(|e| CatalogError::Other(e.to_string()))?;
+        sqlx::query("UPDATE jobs SET spec = ? WHERE id = ?")
+            .bind(json)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
     }
 
     /// Where job `id` continues: its unfinished ranges, objects listed and not finished,
@@ -642,6 +784,10 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<JobRecord, sqlx::Error> {
         status: row.try_get("status")?,
         owner_pid: row.try_get("owner_pid")?,
         owner_started: row.try_get("owner_started")?,
+        lease_holder: row.try_get("lease_holder")?,
+        lease_host: row.try_get("lease_host")?,
+        lease_expires: row.try_get("lease_expires")?,
+        requested: row.try_get("requested")?,
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,

@@ -5,9 +5,12 @@
 //! and their parts), so a job whose process died continues where it stopped.
 
 mod catalog;
-mod owner;
+mod lease;
 mod recorder;
+pub mod runner;
 
-pub use catalog::{Catalog, CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Status};
-pub use owner::Owner;
+pub use catalog::{
+    Catalog, CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status,
+};
+pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
 pub use recorder::Recorder;

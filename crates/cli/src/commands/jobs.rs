@@ -1,88 +1,18 @@
-//! `awcopy jobs`: the catalogue of runs, and how `cp`, `sync` and `mv` record themselves in it.
+//! `awcopy jobs`: the catalogue of runs; resume, retry, pause and cancel go to the runner.
 
-use awcopy_jobs::{Catalog, CatalogError, JobRecord, ListFilter, Status};
-use serde_json::json;
+use awcopy_jobs::ListFilter;
 
 use crate::args::{Cli, JobsCommand};
-use crate::commands::resume;
-use crate::failure::{code, Failure};
-use crate::output::human;
-
-impl From<CatalogError> for Failure {
-    fn from(err: CatalogError) -> Self {
-        let code = match err {
-            CatalogError::NotFound(_) => code::NOT_FOUND,
-            CatalogError::Ambiguous { .. } | CatalogError::Changed(_) => code::USAGE,
-            _ => code::SERVICE,
-        };
-        Failure {
-            message: err.to_string(),
-            code,
-        }
-    }
-}
-
-/// The user jobs are recorded for: `--user`, else the OS user.
-pub fn user(cli: &Cli) -> String {
-    cli.user
-        .clone()
-        .or_else(|| {
-            ["USER", "LOGNAME", "USERNAME"]
-                .iter()
-                .find_map(|v| std::env::var(v).ok())
-        })
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// Opens the catalogue `--db` names, or the default one.
-pub async fn catalog(cli: &Cli) -> Result<Catalog, Failure> {
-    let path = cli.db.clone().unwrap_or_else(Catalog::default_path);
-    Ok(Catalog::open(&path).await?)
-}
-
-/// A job's status as shown: a running job whose process has died says so.
-fn shown_status(job: &JobRecord) -> String {
-    match job.owner() {
-        Some(owner) if job.state() == Status::Running && !owner.is_alive() => {
-            format!("running (process {} died)", owner.pid)
-        }
-        _ => job.status.clone(),
-    }
-}
-
-/// Seconds a job has run: from its (last) start to its end, or to now.
-fn duration(job: &JobRecord) -> Option<f64> {
-    use time::format_description::well_known::Rfc3339;
-    let parse = |t: &str| time::OffsetDateTime::parse(t, &Rfc3339).ok();
-    let start = parse(job.started_at.as_deref()?)?;
-    let end = match job.finished_at.as_deref() {
-        Some(end) => parse(end)?,
-        None => time::OffsetDateTime::now_utc(),
-    };
-    Some((end - start).as_seconds_f64().max(0.0))
-}
-
-fn print_job(job: &JobRecord) {
-    println!(
-        "{}  {:<24} {:<4} {} -> {}  {} objects copied, {} failed{}",
-        &job.id[..8],
-        shown_status(job),
-        job.command,
-        job.source,
-        job.dest,
-        job.objects_copied,
-        job.objects_failed,
-        job.name
-            .as_deref()
-            .map(|n| format!("  [{n}]"))
-            .unwrap_or_default()
-    );
-}
+use crate::commands::follow::{follow, Shown};
+use crate::context;
+use crate::failure::{run_failure, Failure};
+use crate::render::jobs as table;
+use crate::settings;
 
 /// Runs `awcopy jobs ...`.
 pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
-    let catalog = catalog(cli).await?;
+    let runner = context::runner(cli).await?;
+    let catalog = runner.catalog();
     match command {
         JobsCommand::List {
             all_users,
@@ -90,79 +20,84 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
             json,
         } => {
             let filter = ListFilter {
-                user: (!all_users).then(|| user(cli)),
+                user: (!all_users).then(|| settings::user(cli)),
                 status: *status,
             };
             for job in catalog.list(&filter).await? {
-                if *json {
-                    println!("{}", serde_json::to_string(&job).expect("jobs serialize"));
-                } else {
-                    print_job(&job);
+                match json {
+                    true => println!("{}", serde_json::to_string(&job).expect("jobs serialize")),
+                    false => table::print_row(&job),
                 }
             }
         }
         JobsCommand::Show { id, json } => {
             let job = catalog.find(id).await?;
             let failures = catalog.failures(&job.id).await?;
-            let seconds = duration(&job);
-            let rate = seconds.map(|s| job.bytes_copied as f64 / s.max(1e-3));
-            if *json {
-                println!(
-                    "{}",
-                    json!({"job": job, "failures": failures.len(), "seconds": seconds, "bytes_per_second": rate})
-                );
-            } else {
-                println!("job        {}", job.id);
-                println!("name       {}", job.name.as_deref().unwrap_or("-"));
-                println!("user       {}", job.user);
-                println!("command    {} {} -> {}", job.command, job.source, job.dest);
-                println!("status     {}", shown_status(&job));
-                println!("created    {}", job.created_at);
-                println!("started    {}", job.started_at.as_deref().unwrap_or("-"));
-                println!("finished   {}", job.finished_at.as_deref().unwrap_or("-"));
-                if let (Some(seconds), Some(rate)) = (seconds, rate) {
-                    println!("duration   {seconds:.1} s, {}/s", human(rate as u64));
-                }
-                println!(
-                    "listed     {} objects ({})",
-                    job.objects_listed,
-                    human(job.bytes_listed as u64)
-                );
-                println!(
-                    "objects    {} copied ({}), {} skipped, {} mapped, {} failed",
-                    job.objects_copied,
-                    human(job.bytes_copied as u64),
-                    job.objects_skipped,
-                    job.objects_mapped,
-                    job.objects_failed
-                );
-                println!("settings   {}", job.spec);
-                for failure in failures.iter().take(10) {
-                    println!("failed     {}: {}", failure.key, failure.error);
-                }
+            match json {
+                true => println!("{}", table::show_json(&job, &failures)),
+                false => table::print_show(&job, &failures),
             }
         }
         JobsCommand::Failures { id, json } => {
             let job = catalog.find(id).await?;
             for failure in catalog.failures(&job.id).await? {
-                if *json {
-                    println!(
-                        "{}",
-                        serde_json::to_string(&failure).expect("failures serialize")
-                    );
-                } else {
-                    println!(
-                        "{}\t{} attempts\t{}",
-                        failure.key, failure.attempts, failure.error
-                    );
-                }
+                table::print_failure(&failure, *json);
             }
         }
-        JobsCommand::Resume(job) => return resume::resume(catalog, job).await,
-        JobsCommand::Retry { job, name_policy } => {
-            return resume::retry(catalog, job, *name_policy).await
+        JobsCommand::Resume(again) => {
+            let job = context::upgraded(catalog, &again.id).await?;
+            let access = settings::access(again.source.as_deref(), again.dest.as_deref());
+            let shown = Shown::new(&again.output, job.name.clone())?;
+            let handle = runner
+                .resume(&job.id, &access, shown.hooks(None))
+                .await
+                .map_err(|e| run_failure(e, "resume"))?;
+            if let (Some(from), false) = (handle.resumed(), again.output.json) {
+                println!(
+                    "Resuming job {}: {} objects listed and not finished, {} key ranges to list, {} uploads in progress",
+                    job.id, from.pending, from.ranges, from.uploads
+                );
+            }
+            return follow(handle, shown).await;
         }
-        JobsCommand::Cancel { id } => return resume::cancel(catalog, id).await,
+        JobsCommand::Retry { job, name_policy } => {
+            let record = context::upgraded(catalog, &job.id).await?;
+            let access = settings::access(job.source.as_deref(), job.dest.as_deref());
+            let shown = Shown::new(&job.output, record.name.clone())?;
+            let handle = runner
+                .retry(&record.id, &access, shown.hooks(None), *name_policy)
+                .await
+                .map_err(|e| run_failure(e, "retry"))?;
+            if let (Some(from), false) = (handle.resumed(), job.output.json) {
+                println!(
+                    "Retrying {} failed objects of job {}",
+                    from.pending, record.id
+                );
+            }
+            return follow(handle, shown).await;
+        }
+        JobsCommand::Pause { id } => {
+            let job = runner
+                .pause(id)
+                .await
+                .map_err(|e| run_failure(e, "pause"))?;
+            println!(
+                "Job {} {}; continue it with `awcopy jobs resume {}`",
+                job.id, job.status, job.id
+            );
+        }
+        JobsCommand::Cancel { id, dest } => {
+            let job = context::upgraded(catalog, id).await?;
+            let access = settings::access(None, dest.as_deref());
+            let (job, aborted) = runner
+                .cancel(&job.id, &access)
+                .await
+                .map_err(|e| run_failure(e, "cancel"))?;
+            println!(
+                "Job {} cancelled: {aborted} uploads in progress aborted; objects it copied stay at {}",
+                job.id, job.dest
+            );
+        }
         JobsCommand::Clean {
             older_than,
             all_users,
@@ -171,7 +106,7 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
             let cutoff = cutoff
                 .format(&time::format_description::well_known::Rfc3339)
                 .expect("a time formats");
-            let user = (!all_users).then(|| user(cli));
+            let user = (!all_users).then(|| settings::user(cli));
             let deleted = catalog.clean(user.as_deref(), &cutoff).await?;
             println!(
                 "Deleted {} finished jobs that ended before {cutoff}",

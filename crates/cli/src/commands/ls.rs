@@ -9,9 +9,10 @@ use serde_json::json;
 use std::io::{BufWriter, Write};
 
 use crate::args::{Cli, LsArgs};
-use crate::commands::estimate;
 use crate::failure::{about, Failure};
-use crate::output::{human, write_failed};
+use crate::pricing;
+use crate::render::estimate;
+use crate::render::{human, write_failed};
 
 /// Runs `awcopy ls`.
 pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
@@ -35,11 +36,11 @@ pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
                 }
                 None => None,
             };
-            Some(estimate::estimator(
+            Some(pricing::estimator(
                 (&location, store.as_ref()),
                 dest.as_ref().map(|(l, s)| (l, s.as_ref())),
                 (args.source_region.clone(), args.dest_region.clone()),
-                &args.sizes,
+                &crate::settings::sizes(&args.sizes),
             ))
         }
         false => None,
@@ -77,7 +78,7 @@ pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
     let estimate = match estimator {
         Some(estimator) => Some(
             estimator
-                .finish(&estimate::price_book(args.prices.as_deref())?)
+                .finish(&pricing::price_book(args.prices.as_deref())?)
                 .map_err(|e| Failure::usage(format!("--prices: {e}")))?,
         ),
         None => None,

@@ -1,15 +1,13 @@
-//! Pricing a copy for `ls --estimate` and `cp --dry-run`: building the estimator from the
-//! stores involved, finding the price book, printing the result.
+//! Pricing a copy for `ls --estimate` and `cp --dry-run`: the estimator built from the stores
+//! involved, and the price book.
 
-use awcopy_engine::estimate::{CostEstimator, Destination, Estimate, Route, Site};
+use awcopy_engine::estimate::{CostEstimator, Destination, Route, Site};
 use awcopy_engine::pricing::PriceBook;
+use awcopy_engine::spec::Sizes;
 use awcopy_store::{Location, Provider, Store};
-use std::io::Write;
 use std::path::Path;
 
-use crate::args::SizeArgs;
 use crate::failure::Failure;
-use crate::output::write_failed;
 
 /// An estimator for copying from `source` to `dest` (or downloading, with no `dest`) with
 /// objects cut as `sizes` says; regions not given are read from AWS_REGION /
@@ -18,7 +16,7 @@ pub fn estimator(
     source: (&Location, &dyn Store),
     dest: Option<(&Location, &dyn Store)>,
     regions: (Option<String>, Option<String>),
-    sizes: &SizeArgs,
+    sizes: &Sizes,
 ) -> CostEstimator {
     let (source_location, source_store) = source;
     let source_region = regions.0.or_else(|| env_region(source_location));
@@ -44,44 +42,6 @@ pub fn price_book(path: Option<&Path>) -> Result<PriceBook, Failure> {
         .map_err(|e| Failure::usage(format!("--prices {}: {e}", path.display())))?;
     PriceBook::from_json(&text)
         .map_err(|e| Failure::usage(format!("--prices {}: {e}", path.display())))
-}
-
-/// Prints an estimate as a table.
-pub fn print_estimate(
-    out: &mut impl Write,
-    estimate: &Estimate,
-    to: Option<&str>,
-) -> Result<(), Failure> {
-    let target = match (to, estimate.route) {
-        (Some(to), Some(route)) => format!("copying to {to} ({})", route_name(route)),
-        _ => "downloading it".to_owned(),
-    };
-    let mut text = format!(
-        "\nEstimated cost of {target}, {} at prices of {}:\n",
-        estimate.currency, estimate.prices_as_of
-    );
-    for line in &estimate.lines {
-        text.push_str(&format!(
-            "  {:<58} {:>16.3} {:<8} {:>12.4}\n",
-            line.item, line.quantity, line.unit, line.cost
-        ));
-    }
-    text.push_str(&format!(
-        "  {:<58} {:>16} {:<8} {:>12.4}\n",
-        "Total", "", "", estimate.total
-    ));
-    for note in &estimate.notes {
-        text.push_str(&format!("  note: {note}\n"));
-    }
-    out.write_all(text.as_bytes()).map_err(write_failed)
-}
-
-fn route_name(route: Route) -> &'static str {
-    match route {
-        Route::Native => "server-side copy",
-        Route::FromUrl => "server-side, destination pulls from URLs",
-        Route::Streamed => "streamed through this machine",
-    }
 }
 
 /// The region of an S3 location when neither the URL nor a flag names it.

@@ -1,0 +1,216 @@
+//! Command-line arguments: the commands and their flags, as clap reads them. What they mean
+//! for a job is decided in one place, `settings`.
+
+mod copy;
+mod values;
+
+pub use copy::{CopyArgs, FilterArgs, OutputArgs, SizeArgs, SyncArgs};
+pub use values::parse_age;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Copy objects between Amazon S3 (and S3-compatible stores), Azure Blob Storage and local disks.
+#[derive(Debug, Parser)]
+#[command(name = "awcopy", version, about, long_about = None)]
+pub struct Cli {
+    /// S3 endpoint URL for S3-compatible stores and emulators (default: AWS_ENDPOINT_URL_S3,
+    /// AWS_ENDPOINT_URL, or AWS itself).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Log what awcopy does to stderr (AWCOPY_LOG sets a finer filter).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// The job catalogue (default: $AWCOPY_DB, else $XDG_DATA_HOME/awcopy/awcopy.db).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// The user jobs are recorded for (default: the OS user).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List objects at a location, with a summary; --estimate prices copying them.
+    Ls(LsArgs),
+    /// Copy objects from SOURCE to DEST: in parallel, server-side where the clouds allow it,
+    /// streamed otherwise, every object verified.
+    Cp(CopyArgs),
+    /// Make DEST hold what SOURCE holds: copy new and changed objects (--overwrite defaults
+    /// to if-different); with --delete, remove what SOURCE does not have.
+    Sync(SyncArgs),
+    /// Move objects: copy, then delete each source object once its copy is verified.
+    Mv(CopyArgs),
+    /// Compare SOURCE and DEST: objects missing, extra, or different (size and checksum).
+    Check(CheckArgs),
+    /// The job catalogue: every cp, sync and mv run, its counters and failures.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Print a shell completion script, e.g. `awcopy completions bash > ~/.local/share/bash-completion/completions/awcopy`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `awcopy jobs ...`.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// Every user's jobs, not just yours.
+        #[arg(long)]
+        all_users: bool,
+        /// Only jobs in this state (running, completed, completed-with-failures, failed, ...).
+        #[arg(long, value_name = "STATUS", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<awcopy_jobs::Status>()))]
+        status: Option<awcopy_jobs::Status>,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job: settings, counters, duration, failures summary.
+    Show {
+        /// The job id, or a unique prefix of it.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The objects of a job that failed (the dead-letter list).
+    Failures {
+        /// The job id, or a unique prefix of it.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Continue a job that was paused (Ctrl-C), failed, or whose process died: it lists only
+    /// what it had not listed, skips what it copied, and reuses staged blocks. Credentials
+    /// come from the environment again.
+    Resume(JobAgain),
+    /// Pause a running job, wherever it runs: work in flight finishes, then it stops and can
+    /// be resumed.
+    Pause {
+        /// The job id, or a unique prefix of it.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Copy the failed objects of a finished job again, and only those.
+    Retry {
+        /// Which job, and its locations again if they need a SAS.
+        #[command(flatten)]
+        job: JobAgain,
+        /// Another name policy for this retry (e.g. map, for names the first run refused).
+        #[arg(long, value_name = "POLICY", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<awcopy_engine::copy::NamePolicy>()))]
+        name_policy: Option<awcopy_engine::copy::NamePolicy>,
+    },
+    /// Cancel a job: stop it wherever it runs, abort its multipart uploads and drop the
+    /// blocks it staged. What it copied stays.
+    Cancel {
+        /// The job id, or a unique prefix of it.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The destination again, with the SAS the job does not keep (same place), to abort
+        /// its uploads.
+        #[arg(long, value_name = "LOCATION")]
+        dest: Option<String>,
+    },
+    /// Delete finished jobs (completed, with failures, or cancelled) older than AGE from the
+    /// catalogue.
+    Clean {
+        /// e.g. 30d, 12h.
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        older_than: std::time::Duration,
+        /// Every user's jobs, not just yours.
+        #[arg(long)]
+        all_users: bool,
+    },
+}
+
+/// A recorded job to run again, and its locations given again where they need a SAS.
+#[derive(Debug, Args)]
+pub struct JobAgain {
+    /// The job id, or a unique prefix of it.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The source again, with the SAS or signature the job does not keep (same place).
+    #[arg(long, value_name = "LOCATION")]
+    pub source: Option<String>,
+    /// The destination again, with the SAS the job does not keep (same place).
+    #[arg(long, value_name = "LOCATION")]
+    pub dest: Option<String>,
+    /// How this run reports what it does.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `awcopy check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The original.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+
+    /// The copy.
+    #[arg(value_name = "DEST")]
+    pub dest: String,
+
+    /// Compare sizes only, not checksums or content.
+    #[arg(long)]
+    pub size_only: bool,
+
+    /// Print differences and the summary as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `awcopy ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// What to list: s3://bucket/prefix, az://account/container/prefix, an https URL, or a path.
+    #[arg(value_name = "LOCATION")]
+    pub location: String,
+
+    /// List every object under the prefix, not just the first level.
+    #[arg(short, long)]
+    pub recursive: bool,
+
+    /// Print JSON lines (one per object and prefix, then a summary) instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Estimate what copying everything under the location would cost (implies -r).
+    #[arg(long)]
+    pub estimate: bool,
+
+    /// The destination to price the copy to (default: a download to the internet).
+    #[arg(long, value_name = "LOCATION", requires = "estimate")]
+    pub to: Option<String>,
+
+    /// How the copy priced would cut objects into requests (as `cp` takes them).
+    #[command(flatten)]
+    pub sizes: SizeArgs,
+
+    /// A price book to use instead of the built-in one (same JSON layout as prices/prices.json).
+    #[arg(long, value_name = "FILE", requires = "estimate")]
+    pub prices: Option<PathBuf>,
+
+    /// Region of the source, for pricing (default: from the URL, or AWS_REGION for S3).
+    #[arg(long, value_name = "REGION")]
+    pub source_region: Option<String>,
+
+    /// Region of the destination, for pricing.
+    #[arg(long, value_name = "REGION", requires = "to")]
+    pub dest_region: Option<String>,
+}

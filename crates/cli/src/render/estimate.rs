@@ -1,0 +1,45 @@
+//! A cost estimate as a table.
+
+use awcopy_engine::estimate::{Estimate, Route};
+use std::io::Write;
+
+use super::write_failed;
+use crate::failure::Failure;
+
+/// Prints an estimate as a table.
+pub fn print_estimate(
+    out: &mut impl Write,
+    estimate: &Estimate,
+    to: Option<&str>,
+) -> Result<(), Failure> {
+    let target = match (to, estimate.route) {
+        (Some(to), Some(route)) => format!("copying to {to} ({})", route_name(route)),
+        _ => "downloading it".to_owned(),
+    };
+    let mut text = format!(
+        "\nEstimated cost of {target}, {} at prices of {}:\n",
+        estimate.currency, estimate.prices_as_of
+    );
+    for line in &estimate.lines {
+        text.push_str(&format!(
+            "  {:<58} {:>16.3} {:<8} {:>12.4}\n",
+            line.item, line.quantity, line.unit, line.cost
+        ));
+    }
+    text.push_str(&format!(
+        "  {:<58} {:>16} {:<8} {:>12.4}\n",
+        "Total", "", "", estimate.total
+    ));
+    for note in &estimate.notes {
+        text.push_str(&format!("  note: {note}\n"));
+    }
+    out.write_all(text.as_bytes()).map_err(write_failed)
+}
+
+fn route_name(route: Route) -> &'static str {
+    match route {
+        Route::Native => "server-side copy",
+        Route::FromUrl => "server-side, destination pulls from URLs",
+        Route::Streamed => "streamed through this machine",
+    }
+}

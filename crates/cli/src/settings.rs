@@ -1,0 +1,168 @@
+//! Flags become settings here, and only here: the copying commands' flags become a
+//! [`JobSpec`] (what the catalogue stores and a resume reads), checked as they are turned.
+//! Also the reading, once, of a job recorded before specs existed: its stored command line.
+
+use awcopy_engine::filter::FilterSpec;
+use awcopy_engine::overwrite::Overwrite;
+use awcopy_engine::spec::{EncryptionRef, JobSpec, Mode, Sizes, Tuning, SPEC_VERSION};
+use awcopy_jobs::runner::Access;
+use clap::Parser;
+use std::io::IsTerminal;
+
+use crate::args::{Cli, Command, CopyArgs, FilterArgs, SizeArgs};
+use crate::failure::Failure;
+
+/// The user jobs are recorded for: `--user`, else the OS user.
+pub fn user(cli: &Cli) -> String {
+    cli.user
+        .clone()
+        .or_else(|| {
+            ["USER", "LOGNAME", "USERNAME"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok())
+        })
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The job `awcopy cp|sync|mv` flags describe, for `user`.
+pub fn copy_spec(
+    cli: &Cli,
+    user: String,
+    args: &CopyArgs,
+    mode: Mode,
+    delete: bool,
+) -> Result<JobSpec, Failure> {
+    let overwrite = match (args.overwrite, args.yes) {
+        (Some(Overwrite::Prompt), true) => Some(Overwrite::Always),
+        (policy, _) => policy,
+    };
+    Ok(JobSpec {
+        version: SPEC_VERSION,
+        mode,
+        source: without_secrets(&args.source),
+        dest: without_secrets(&args.dest),
+        recursive: args.recursive || mode == Mode::Sync,
+        delete,
+        filters: filter_spec(&args.filters),
+        sizes: sizes(&args.sizes),
+        tuning: Tuning {
+            concurrency: args.concurrency,
+            max_memory: args.max_memory,
+            max_rps: args.max_rps,
+            bandwidth: args.bandwidth,
+            list_parallelism: args.list_parallelism,
+            retries: args.retries,
+        },
+        overwrite,
+        name_policy: args.name_policy,
+        encryption: args.encrypt.as_deref().map(encryption).transpose()?,
+        name: args.job_name.clone(),
+        user,
+        s3_endpoint: cli.endpoint_url.clone(),
+    })
+}
+
+/// Refuses a spec that would ask questions with no terminal to ask on.
+pub fn refuse_prompt_without_terminal(spec: &JobSpec) -> Result<(), Failure> {
+    if spec.overwrite_policy() == Overwrite::Prompt && !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "--overwrite prompt needs a terminal to ask on; pass --yes to overwrite everything, or choose another policy",
+        ));
+    }
+    Ok(())
+}
+
+/// The locations as given, with their secrets, for this run only.
+pub fn access(source: Option<&str>, dest: Option<&str>) -> Access {
+    Access {
+        source: source.map(str::to_owned),
+        dest: dest.map(str::to_owned),
+    }
+}
+
+/// How objects are cut into requests.
+pub fn sizes(args: &SizeArgs) -> Sizes {
+    Sizes {
+        block_size: args.block_size,
+        copy_cutoff: args.copy_cutoff,
+        get_cutoff: args.get_cutoff,
+    }
+}
+
+/// The filters, with ages turned into times from now: a resume filters as this run does.
+fn filter_spec(args: &FilterArgs) -> FilterSpec {
+    let now = time::OffsetDateTime::now_utc();
+    let since_age = args.max_age.map(|age| now - age);
+    let modified_since = match (args.modified_since, since_age) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    FilterSpec {
+        include: args.include.clone(),
+        exclude: args.exclude.clone(),
+        include_regex: args.include_regex.clone(),
+        exclude_regex: args.exclude_regex.clone(),
+        modified_since,
+        modified_before: args.min_age.map(|age| now - age),
+        min_size: args.min_size,
+        max_size: args.max_size,
+    }
+}
+
+/// Parses `--encrypt`; a key file is named by its absolute path, read when the job runs.
+fn encryption(spec: &str) -> Result<EncryptionRef, Failure> {
+    let (kind, value) = spec.split_once(':').unwrap_or((spec, ""));
+    let need = |what: &str| {
+        Failure::usage(format!(
+            "--encrypt {kind}: needs {what}, e.g. {kind}:{what}"
+        ))
+    };
+    let key_file = |file: &str| std::path::absolute(file).unwrap_or_else(|_| file.into());
+    match (kind, value) {
+        ("sse-s3", "") => Ok(EncryptionRef::SseS3),
+        ("sse-kms", key) => Ok(EncryptionRef::SseKms {
+            key_id: (!key.is_empty()).then(|| key.to_owned()),
+        }),
+        ("sse-c", "") | ("cpk", "") => Err(need("KEYFILE")),
+        ("sse-c", file) => Ok(EncryptionRef::SseC {
+            key_file: key_file(file),
+        }),
+        ("cpk", file) => Ok(EncryptionRef::Cpk {
+            key_file: key_file(file),
+        }),
+        ("scope", "") => Err(need("NAME")),
+        ("scope", name) => Ok(EncryptionRef::Scope {
+            name: name.to_owned(),
+        }),
+        _ => Err(Failure::usage(format!(
+            "--encrypt '{spec}': use sse-s3, sse-kms[:KEY-ID], sse-c:KEYFILE, cpk:KEYFILE or scope:NAME"
+        ))),
+    }
+}
+
+/// A location argument as it may be stored: a URL loses its query (a SAS token, a
+/// presigned signature), anything else stays as it is.
+fn without_secrets(location: &str) -> String {
+    match url::Url::parse(location) {
+        Ok(mut url) if url.query().is_some() => {
+            url.set_query(None);
+            url.to_string()
+        }
+        _ => location.to_owned(),
+    }
+}
+
+/// The spec of a job recorded before specs existed, from the command line it stored (which
+/// held no secret); its ages count from now.
+pub fn spec_from_argv(argv: &[String], user: &str) -> Result<JobSpec, String> {
+    let cli = Cli::try_parse_from(std::iter::once("awcopy".to_owned()).chain(argv.iter().cloned()))
+        .map_err(|e| format!("its command line no longer parses ({})", e.kind()))?;
+    let (args, mode, delete) = match &cli.command {
+        Command::Cp(args) => (args, Mode::Copy, false),
+        Command::Mv(args) => (args, Mode::Move, false),
+        Command::Sync(sync) => (&sync.copy, Mode::Sync, sync.delete),
+        _ => return Err("its command line is not a copy".to_owned()),
+    };
+    copy_spec(&cli, user.to_owned(), args, mode, delete).map_err(|f| f.message)
+}

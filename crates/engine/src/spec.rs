@@ -1,0 +1,349 @@
+//! What a job is, as data: the [`JobSpec`]. It is what the catalogue stores, what
+//! `jobs show --json` prints, what the service accepts as JSON and what a resume reads, so it
+//! holds no secret (locations without SAS or signature, encryption keys by file name) and no
+//! time relative to "now" (filters carry absolute times). Versioned: a catalogue written by
+//! this awcopy stays readable by the next.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::path::PathBuf;
+
+use crate::copy::{ConcurrencyLimit, NamePolicy};
+use crate::estimate::Cutoffs;
+use crate::filter::FilterSpec;
+use crate::overwrite::Overwrite;
+
+/// The version of the spec this awcopy writes; it reads this one and every older one.
+pub const SPEC_VERSION: u32 = 1;
+
+/// A job: what to copy where, which objects, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// The spec's layout version ([`SPEC_VERSION`]).
+    pub version: u32,
+    /// `cp`, `sync` or `mv`.
+    pub mode: Mode,
+    /// What to copy: a location, without its secrets.
+    pub source: String,
+    /// Where to: a location, without its secrets.
+    pub dest: String,
+    /// Everything under `source` (a sync always is), rather than the one object it names.
+    #[serde(default)]
+    pub recursive: bool,
+    /// `sync` only: delete destination objects the source does not have.
+    #[serde(default)]
+    pub delete: bool,
+    /// Which objects to take.
+    #[serde(default)]
+    pub filters: FilterSpec,
+    /// How objects are cut into requests.
+    #[serde(default)]
+    pub sizes: Sizes,
+    /// How hard to push the services.
+    #[serde(default)]
+    pub tuning: Tuning,
+    /// What to do with objects the destination holds already (default: `always`; for a sync
+    /// `if-different`).
+    #[serde(default)]
+    pub overwrite: Option<Overwrite>,
+    /// What to do with names the destination cannot hold as written.
+    #[serde(default)]
+    pub name_policy: NamePolicy,
+    /// Encryption at the destination, by reference.
+    #[serde(default)]
+    pub encryption: Option<EncryptionRef>,
+    /// The job's name, if it has one.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Who the job belongs to (set by whoever runs it: the CLI's user, the service's caller).
+    #[serde(default)]
+    pub user: String,
+    /// The S3 endpoint of S3-compatible stores and emulators (not a secret).
+    #[serde(default)]
+    pub s3_endpoint: Option<String>,
+}
+
+/// Which copying command a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    /// Copy.
+    #[serde(rename = "cp")]
+    Copy,
+    /// Make the destination hold what the source holds.
+    #[serde(rename = "sync")]
+    Sync,
+    /// Copy, then delete each source object once its copy is verified.
+    #[serde(rename = "mv")]
+    Move,
+}
+
+impl Mode {
+    /// The command's name: `cp`, `sync` or `mv`.
+    pub fn command(self) -> &'static str {
+        match self {
+            Mode::Copy => "cp",
+            Mode::Sync => "sync",
+            Mode::Move => "mv",
+        }
+    }
+}
+
+/// How objects are cut into requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sizes {
+    /// Preferred block size of large objects, in bytes.
+    pub block_size: u64,
+    /// Copies within one service up to this size go in one request.
+    pub copy_cutoff: u64,
+    /// Objects up to this size going to local disk are read with one GET.
+    pub get_cutoff: u64,
+}
+
+impl Default for Sizes {
+    fn default() -> Self {
+        let cutoffs = Cutoffs::default();
+        Self {
+            block_size: 8 << 20,
+            copy_cutoff: cutoffs.copy,
+            get_cutoff: cutoffs.get,
+        }
+    }
+}
+
+impl Sizes {
+    /// The sizes up to which objects go whole.
+    pub fn cutoffs(&self) -> Cutoffs {
+        Cutoffs {
+            copy: self.copy_cutoff,
+            get: self.get_cutoff,
+        }
+    }
+}
+
+/// How hard a job pushes the services and this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tuning {
+    /// Requests in flight at once: a number, or `"auto"`.
+    pub concurrency: ConcurrencyLimit,
+    /// Most bytes of streamed data held in memory at once.
+    pub max_memory: u64,
+    /// At most this many requests per second.
+    pub max_rps: Option<u32>,
+    /// At most this many bytes per second through this machine.
+    pub bandwidth: Option<u64>,
+    /// Key ranges listed at once.
+    pub list_parallelism: u16,
+    /// Attempts per request before an object is given up.
+    pub retries: u32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            concurrency: ConcurrencyLimit::Auto,
+            max_memory: crate::copy::DEFAULT_MEMORY,
+            max_rps: None,
+            bandwidth: None,
+            list_parallelism: 8,
+            retries: 8,
+        }
+    }
+}
+
+/// Encryption at the destination, naming keys by reference: a key file is read where the job
+/// runs, and never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum EncryptionRef {
+    /// S3-managed keys (SSE-S3).
+    SseS3,
+    /// AWS KMS (SSE-KMS), with this key or the account's default.
+    SseKms {
+        /// The KMS key id or ARN.
+        #[serde(default)]
+        key_id: Option<String>,
+    },
+    /// A customer key (SSE-C) read from this file.
+    SseC {
+        /// The file holding the 256-bit key.
+        key_file: PathBuf,
+    },
+    /// An Azure customer-provided key read from this file.
+    Cpk {
+        /// The file holding the 256-bit key.
+        key_file: PathBuf,
+    },
+    /// An Azure encryption scope.
+    Scope {
+        /// The scope's name.
+        name: String,
+    },
+}
+
+/// A spec that cannot run, and which field says so.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct SpecError {
+    /// The field, as named in the JSON (e.g. `tuning.retries`).
+    pub field: &'static str,
+    /// What is wrong and what would do.
+    pub problem: String,
+}
+
+impl JobSpec {
+    /// A spec of `mode` from `source` to `dest` with every other setting at its default.
+    pub fn new(mode: Mode, source: impl Into<String>, dest: impl Into<String>) -> Self {
+        Self {
+            version: SPEC_VERSION,
+            mode,
+            source: source.into(),
+            dest: dest.into(),
+            recursive: mode == Mode::Sync,
+            delete: false,
+            filters: FilterSpec::default(),
+            sizes: Sizes::default(),
+            tuning: Tuning::default(),
+            overwrite: None,
+            name_policy: NamePolicy::Map,
+            encryption: None,
+            name: None,
+            user: String::new(),
+            s3_endpoint: None,
+        }
+    }
+
+    /// The overwrite policy in force: the one given, else the mode's default.
+    pub fn overwrite_policy(&self) -> Overwrite {
+        self.overwrite.unwrap_or(match self.mode {
+            Mode::Sync => Overwrite::IfDifferent,
+            _ => Overwrite::Always,
+        })
+    }
+
+    /// Whether the job copies everything under its source.
+    pub fn is_recursive(&self) -> bool {
+        self.recursive || self.mode == Mode::Sync
+    }
+
+    /// Checks what serde cannot: the version, and every number within its range.
+    pub fn check(&self) -> Result<(), SpecError> {
+        let bad = |field, problem: String| Err(SpecError { field, problem });
+        if self.version == 0 || self.version > SPEC_VERSION {
+            return bad(
+                "version",
+                format!(
+                    "{} is not a spec version this awcopy reads (1 to {SPEC_VERSION}); upgrade awcopy",
+                    self.version
+                ),
+            );
+        }
+        if self.delete && self.mode != Mode::Sync {
+            return bad("delete", "only a sync deletes extras".into());
+        }
+        if self.sizes.block_size == 0 {
+            return bad("sizes.block_size", "must be more than zero".into());
+        }
+        if let ConcurrencyLimit::Fixed(n) = self.tuning.concurrency {
+            if !(1..=1024).contains(&n) {
+                return bad(
+                    "tuning.concurrency",
+                    format!("{n} is out of range; use 1 to 1024, or \"auto\""),
+                );
+            }
+        }
+        if self.tuning.max_memory == 0 {
+            return bad("tuning.max_memory", "must be more than zero".into());
+        }
+        if !(1..=256).contains(&self.tuning.list_parallelism) {
+            return bad("tuning.list_parallelism", "use 1 to 256".into());
+        }
+        if !(1..=100).contains(&self.tuning.retries) {
+            return bad("tuning.retries", "use 1 to 100".into());
+        }
+        if self.tuning.max_rps == Some(0) || self.tuning.bandwidth == Some(0) {
+            return bad(
+                "tuning",
+                "max_rps and bandwidth must be more than zero".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for ConcurrencyLimit {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ConcurrencyLimit::Auto => serializer.serialize_str("auto"),
+            ConcurrencyLimit::Fixed(n) => serializer.serialize_u64(*n as u64),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ConcurrencyLimit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Number(usize),
+            Text(String),
+        }
+        match Given::deserialize(deserializer)? {
+            Given::Number(n) => Ok(ConcurrencyLimit::Fixed(n)),
+            Given::Text(text) if text == "auto" => Ok(ConcurrencyLimit::Auto),
+            Given::Text(text) => Err(serde::de::Error::custom(format!(
+                "'{text}' is not a concurrency; use a number or \"auto\""
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_survives_json_and_defaults_fill_what_is_left_out() {
+        let mut spec = JobSpec::new(Mode::Sync, "s3://a/p/", "az://acct/c/q/");
+        spec.delete = true;
+        spec.filters.include = vec!["*.csv".into()];
+        spec.filters.modified_since = Some(time::macros::datetime!(2026-11-22 10:00 UTC));
+        spec.tuning.concurrency = ConcurrencyLimit::Fixed(32);
+        spec.encryption = Some(EncryptionRef::Cpk {
+            key_file: "/keys/k".into(),
+        });
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["mode"], "sync");
+        assert_eq!(json["tuning"]["concurrency"], 32);
+        assert_eq!(json["filters"]["modified_since"], "2026-11-22T10:00:00Z");
+        assert_eq!(json["encryption"]["kind"], "cpk");
+        assert_eq!(serde_json::from_value::<JobSpec>(json).unwrap(), spec);
+
+        let short: JobSpec = serde_json::from_str(
+            r#"{"version":1,"mode":"cp","source":"/a","dest":"/b","tuning":{"concurrency":"auto"}}"#,
+        )
+        .unwrap();
+        assert_eq!(short.tuning, Tuning::default());
+        assert_eq!(short.overwrite_policy(), Overwrite::Always);
+        assert!(short.check().is_ok());
+    }
+
+    #[test]
+    fn bad_specs_name_their_field() {
+        let typo = r#"{"version":1,"mode":"cp","source":"/a","dest":"/b","recursve":true}"#;
+        assert!(serde_json::from_str::<JobSpec>(typo)
+            .unwrap_err()
+            .to_string()
+            .contains("recursve"));
+        let mut spec = JobSpec::new(Mode::Copy, "/a", "/b");
+        spec.version = SPEC_VERSION + 1;
+        assert_eq!(spec.check().unwrap_err().field, "version");
+        spec.version = SPEC_VERSION;
+        spec.tuning.retries = 0;
+        assert_eq!(spec.check().unwrap_err().field, "tuning.retries");
+        spec.tuning.retries = 3;
+        spec.delete = true;
+        assert_eq!(spec.check().unwrap_err().field, "delete");
+    }
+}
