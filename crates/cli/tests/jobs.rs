@@ -3,14 +3,12 @@
 //! byte verified, and the requests each run sent counted through the fault proxy.
 
 use awcopy_jobs::{Catalog, JobRecord, Status};
-use awcopy_store::{Location, Store};
+use awcopy_store::Location;
 use awcopy_testkit as kit;
 use common::{assert_fails, awcopy, stderr, stdout};
-use futures::{StreamExt, TryStreamExt};
 use kit::fault_proxy::{FaultProxy, Faults};
 use std::collections::{BTreeMap, HashSet};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 mod common;
@@ -147,42 +145,6 @@ fn local_source(files: &BTreeMap<String, Vec<u8>>) -> tempfile::TempDir {
         std::fs::write(path, data).unwrap();
     }
     dir
-}
-
-/// Every key under `prefix` in `store` holds exactly the expected bytes, and nothing else is
-/// there.
-async fn assert_holds(store: &Arc<dyn Store>, prefix: &str, expected: &BTreeMap<String, Vec<u8>>) {
-    let listed: Vec<_> = store
-        .list(awcopy_store::ListRequest {
-            prefix: prefix.into(),
-            ..Default::default()
-        })
-        .try_collect()
-        .await
-        .unwrap();
-    let keys: HashSet<String> = listed
-        .into_iter()
-        .flat_map(|p| p.objects)
-        .map(|o| o.key[prefix.len()..].to_owned())
-        .collect();
-    assert_eq!(
-        keys,
-        expected.keys().cloned().collect::<HashSet<_>>(),
-        "the keys at the destination"
-    );
-    futures::stream::iter(expected)
-        .map(|(key, data)| async move {
-            let got = store.get(&format!("{prefix}{key}"), None).await.unwrap();
-            let bytes = got.body.try_collect::<Vec<_>>().await.unwrap().concat();
-            assert_eq!(
-                kit::crc64nvme(&bytes),
-                kit::crc64nvme(data),
-                "the bytes of {key}"
-            );
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<()>>()
-        .await;
 }
 
 /// The key of an S3 object PUT logged by the proxy (`PUT /bucket/key?...`).
@@ -339,7 +301,7 @@ async fn kill_9_mid_copy_then_resume_copies_only_the_rest() {
     // window (100 ms; some 30 objects at this rate) before the kill.
     assert!(twice <= 2 * 8 + 60, "{twice} objects sent twice");
 
-    assert_holds(&kit::open(&dest_location).await, "", &files).await;
+    kit::assert_holds(&kit::open(&dest_location).await, "", &files).await;
     let job = db.job().await;
     assert_eq!(
         (job.status.as_str(), job.objects_copied),
@@ -431,7 +393,7 @@ async fn kill_9_mid_object_then_resume_reuses_staged_blocks() {
         resumed.len()
     );
     assert!(twice <= 4 + 2, "{twice} blocks sent twice");
-    assert_holds(&kit::open(&container).await, "", &files).await;
+    kit::assert_holds(&kit::open(&container).await, "", &files).await;
 }
 
 /// SIGKILL while S3 objects go to Azure on the fallback route (Azurite cannot read moto's
@@ -545,7 +507,7 @@ async fn kill_9_on_the_fallback_route_then_resume_stages_each_block_once() {
         total <= needed + 8 + 2,
         "{total} blocks staged for {needed}"
     );
-    assert_holds(&kit::open(&container).await, "", &files).await;
+    kit::assert_holds(&kit::open(&container).await, "", &files).await;
 }
 
 /// Ctrl-C pauses the job (exit 130); `jobs resume` completes it.
@@ -592,7 +554,7 @@ async fn ctrl_c_pauses_and_resume_completes() {
     let output = db.run(&["jobs", "resume", &job.id[..10]]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(db.job().await.state(), Status::Completed);
-    assert_holds(&kit::open(&dest_location).await, "", &files).await;
+    kit::assert_holds(&kit::open(&dest_location).await, "", &files).await;
 }
 
 /// `jobs cancel` of a job running in another process stops it and aborts its multipart
@@ -713,4 +675,81 @@ async fn cancel_leaves_no_upload_and_no_staged_block() {
         store.head("big.bin").await.unwrap_err().kind(),
         awcopy_store::ErrorKind::NotFound
     );
+}
+
+/// A job recorded by an awcopy from before job specs (its command line stored as `argv`) still
+/// resumes: the command line is read once and stored as a spec, which `jobs show --json` then
+/// prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_from_before_specs_resumes_and_shows_its_spec() {
+    let files = BTreeMap::from([
+        ("a".to_owned(), b"one".to_vec()),
+        ("d/b c".to_owned(), kit::pattern(70_000, 5)),
+    ]);
+    let source_dir = local_source(&files);
+    let dest_dir = tempfile::tempdir().unwrap();
+    let (source, dest) = (
+        source_dir.path().to_str().unwrap().to_owned(),
+        format!("{}/", dest_dir.path().display()),
+    );
+    let db = Db::new();
+    let catalog = db.catalog().await;
+    let argv = [
+        "cp",
+        "-r",
+        "--max-age",
+        "3650d",
+        "--concurrency",
+        "4",
+        &source,
+        &dest,
+    ];
+    let job = catalog
+        .create_job(awcopy_jobs::NewJob {
+            user: "olduser".into(),
+            name: None,
+            command: "cp".into(),
+            source: source.clone(),
+            dest: dest.clone(),
+            spec: serde_json::json!({ "argv": argv, "recursive": true, "concurrency": "Fixed(4)" }),
+        })
+        .await
+        .unwrap();
+    catalog
+        .finish_job(&job.id, Status::Failed, 0)
+        .await
+        .unwrap();
+
+    let output = db.run(&["jobs", "resume", &job.id[..8]]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("(completed)"),
+        "{}",
+        stdout(&output)
+    );
+    kit::assert_holds(
+        &kit::open(&Location::parse(&dest).unwrap()).await,
+        "",
+        &files,
+    )
+    .await;
+
+    let shown = db.run(&["jobs", "show", &job.id, "--json"]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&shown)).unwrap();
+    let spec: awcopy_engine::spec::JobSpec =
+        serde_json::from_value(shown["spec"].clone()).expect("a JobSpec");
+    assert_eq!(spec.mode, awcopy_engine::spec::Mode::Copy);
+    assert_eq!(
+        (spec.source.as_str(), spec.dest.as_str()),
+        (source.as_str(), dest.as_str())
+    );
+    assert_eq!(spec.user, "olduser");
+    assert_eq!(
+        spec.tuning.concurrency,
+        awcopy_engine::copy::ConcurrencyLimit::Fixed(4)
+    );
+    let since = spec.filters.modified_since.expect("--max-age as a time");
+    assert!(since < time::OffsetDateTime::now_utc() - Duration::from_secs(3649 * 86_400));
+    assert_eq!(db.job().await.state(), Status::Completed);
 }

@@ -117,6 +117,58 @@ pub async fn put_tiny(store: &std::sync::Arc<dyn Store>, keys: impl IntoIterator
         .expect("put the keys");
 }
 
+/// Every key under `prefix` in `store` holds exactly the expected bytes, and nothing else is
+/// there.
+pub async fn assert_holds(
+    store: &std::sync::Arc<dyn Store>,
+    prefix: &str,
+    expected: &std::collections::BTreeMap<String, Vec<u8>>,
+) {
+    use futures::{StreamExt, TryStreamExt};
+    let listed: Vec<_> = store
+        .list(awcopy_store::ListRequest {
+            prefix: prefix.into(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    let keys: std::collections::HashSet<String> = listed
+        .into_iter()
+        .flat_map(|p| p.objects)
+        .map(|o| o.key[prefix.len()..].to_owned())
+        .collect();
+    assert_eq!(
+        keys,
+        expected
+            .keys()
+            .cloned()
+            .collect::<std::collections::HashSet<_>>(),
+        "the keys at the destination"
+    );
+    futures::stream::iter(expected)
+        .map(|(key, data)| async move {
+            let got = store.get(&format!("{prefix}{key}"), None).await.unwrap();
+            let bytes = got.body.try_collect::<Vec<_>>().await.unwrap().concat();
+            assert_eq!(crc64nvme(&bytes), crc64nvme(data), "the bytes of {key}");
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// A location as a user would type it, endpoint included (an Azure location's `Display`
+/// leaves the emulator's endpoint out).
+pub fn location_text(location: &Location) -> String {
+    match location {
+        Location::Azure {
+            container, prefix, ..
+        } => format!("{}/{container}/{prefix}", azure_endpoint()),
+        Location::Local { root, prefix } => format!("{}/{prefix}", root.display()),
+        other => other.to_string(),
+    }
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
