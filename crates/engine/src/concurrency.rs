@@ -5,7 +5,7 @@
 //! `auto` looks for the limit past which throughput stops growing: while every slot is busy it
 //! raises the limit (doubling at first, by a quarter once a raise has not paid), lets one
 //! window pass for the new requests to get going, then keeps the raise if throughput grew with
-//! it (by a quarter of the step, at least [`MIN_GAIN`]) and takes it back if not, trying again
+//! it (by a quarter of the step, at least `MIN_GAIN`) and takes it back if not, trying again
 //! after a pause. A link with a long round trip thus gets many requests in flight, a server that
 //! is already saturated (or a client short of CPU) few. The first window is not judged: it
 //! holds the start (connections, the first listing pages).

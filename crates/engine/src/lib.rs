@@ -1,6 +1,9 @@
 //! The awcopy engine: DESIGN.md's flow of lister -> filter -> planner -> executor, plus listing
 //! summaries and cost estimates.
 
+#![warn(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
 mod body;
 pub mod check;
 pub mod checksum;

@@ -4,6 +4,9 @@
 //! slows the copy. It also keeps what resume needs (listing ranges, listed objects, uploads
 //! and their parts), so a job whose process died continues where it stopped.
 
+#![warn(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
 mod catalog;
 mod lease;
 mod recorder;

@@ -10,7 +10,7 @@ pub struct Capabilities {
     pub native_copy: bool,
     /// Pulls bytes server-side from [`crate::CopySource::Url`] sources (Azure Put Block From URL).
     pub copy_from_url: bool,
-    /// Mints read URLs that another service can fetch ([`crate::Store::presign_get`]).
+    /// Mints read URLs that another service can fetch ([`crate::Store::copy_source`] with a URL).
     pub presign: bool,
     /// Most parts / blocks one object may have.
     pub max_parts: u32,

@@ -1,6 +1,9 @@
 //! Storage backends for awcopy: the [`Store`] trait, its S3, Azure Blob and local-disk
 //! implementations, location parsing and credentials.
 
+#![warn(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
 pub mod azure;
 mod capabilities;
 mod error;

@@ -2,6 +2,9 @@
 //! by `scripts/test.sh`), fresh buckets and containers, the shared naughty-key list, and a check
 //! that no secret leaked into some output.
 
+#![warn(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
 pub mod fault_proxy;
 
 use awcopy_store::{Location, OpenOptions, Store};
