@@ -67,7 +67,7 @@ impl Site {
 }
 
 /// How the bytes of a copy would move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Route {
     /// Server-side copy within one service (S3 CopyObject / UploadPartCopy).

@@ -23,3 +23,4 @@ pub mod retry;
 mod server_side;
 pub mod spec;
 pub mod summary;
+pub mod work;

@@ -1,0 +1,301 @@
+//! Per object, before any byte moves: the destination name under the name policy, whether
+//! an existing copy is replaced, which route it takes; and, for a resumed job, which objects
+//! come first and which are passed over.
+
+use awcopy_store::{CopySourceKind, ErrorKind, ObjectMeta, StoreError};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use super::{MappedName, NamePolicy, ObjectFailure};
+use std::sync::Arc;
+
+use super::executor::Executor;
+use crate::estimate::Route;
+use crate::events::{Action, ObjectEvent};
+use crate::journal::{ListRange, ResumeFrom};
+use crate::lister::{list_parallel, list_ranges, ListJournal};
+use crate::overwrite::{decide, Overwrite};
+
+impl Executor {
+    /// The destination key `source_key` is stored under, mapped if the destination needs it.
+    pub(super) fn dest_name(&self, source_key: &str) -> String {
+        let wanted = self.plan.dest_key(source_key);
+        self.plan.dest.mapped_name(&wanted).unwrap_or(wanted)
+    }
+
+    /// The source objects to copy: for a resumed job, those listed before and not finished,
+    /// then the ranges it had not listed to their end (passing over keys it met already);
+    /// else everything under the prefix. Listing progress goes to the journal.
+    pub(super) fn objects_to_copy(
+        &self,
+        resume: Option<ResumeFrom>,
+    ) -> tokio::sync::mpsc::Receiver<Result<ObjectMeta, StoreError>> {
+        let journal = self.options.journal.clone();
+        let resume = resume.unwrap_or_else(|| {
+            let whole = ListRange::whole(0);
+            if let Some(journal) = &journal {
+                journal.range_opened(&whole);
+            }
+            ResumeFrom {
+                ranges: vec![whole],
+                next_range_id: 1,
+                ..ResumeFrom::default()
+            }
+        });
+        let mut listed = list_ranges(
+            self.plan.source.clone(),
+            &self.plan.list_prefix,
+            self.options.lister.clone(),
+            self.progress.retry.clone(),
+            resume.ranges,
+            journal.map(|journal| ListJournal {
+                journal,
+                next_id: resume.next_range_id,
+            }),
+        );
+        let (pending, known) = (resume.pending, resume.known);
+        if pending.is_empty() && known.is_empty() {
+            // A new job: nothing to put first or to pass over.
+            return listed;
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(self.options.lister.channel_capacity.max(1));
+        tokio::spawn(async move {
+            for meta in pending {
+                if tx.send(Ok(meta)).await.is_err() {
+                    return;
+                }
+            }
+            while let Some(item) = listed.recv().await {
+                if matches!(&item, Ok(meta) if known.contains(&meta.key)) {
+                    continue;
+                }
+                if tx.send(item).await.is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+
+    /// The destination key of `source_key` under the name policy: `Ok(None)` to skip it.
+    pub(super) fn resolve_name(&self, source_key: &str) -> Result<Option<String>, ObjectFailure> {
+        let wanted = self.plan.dest_key(source_key);
+        let Some(mapped) = self.plan.dest.mapped_name(&wanted) else {
+            return Ok(Some(wanted));
+        };
+        let why = format!(
+            "{} cannot hold the name '{wanted}' as written",
+            self.plan.dest.display_root()
+        );
+        match self.options.name_policy {
+            NamePolicy::Map => {
+                let pair = MappedName {
+                    source: source_key.to_owned(),
+                    dest: mapped.clone(),
+                };
+                self.mapped.lock().expect("mapping lock").push(pair);
+                Ok(Some(mapped))
+            }
+            NamePolicy::Skip => {
+                self.emit(ObjectEvent {
+                    error: Some(why),
+                    ..ObjectEvent::now(Action::Skipped, source_key)
+                });
+                Ok(None)
+            }
+            NamePolicy::Fail => {
+                let message = format!("{why}; --name-policy map would store it as '{mapped}'");
+                self.emit(ObjectEvent {
+                    error: Some(format!("usage: {message}")),
+                    ..ObjectEvent::now(Action::Failed, source_key)
+                });
+                self.progress.objects_failed.fetch_add(1, Ordering::Relaxed);
+                Err(ObjectFailure {
+                    key: source_key.to_owned(),
+                    kind: ErrorKind::Usage,
+                    message,
+                })
+            }
+        }
+    }
+
+    /// The destination's objects under the destination prefix, by key, when the overwrite
+    /// policy or `--delete` needs them.
+    pub(super) async fn existing_dest_objects(
+        &self,
+    ) -> Result<Option<HashMap<String, ObjectMeta>>, StoreError> {
+        if self.options.overwrite == Overwrite::Always && !self.options.delete_extras {
+            return Ok(None);
+        }
+        let mut rx = list_parallel(
+            self.plan.dest.clone(),
+            &self.plan.dest_prefix,
+            self.options.lister.clone(),
+            self.progress.retry.clone(),
+        );
+        let mut objects = HashMap::new();
+        while let Some(item) = rx.recv().await {
+            match item {
+                Ok(meta) => {
+                    objects.insert(meta.key.clone(), meta);
+                }
+                // A destination that does not exist yet holds nothing.
+                Err(e) if e.kind() == ErrorKind::NotFound => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(objects))
+    }
+
+    /// Whether to copy `source` over `existing`, asking the user under `prompt`.
+    pub(super) async fn should_replace(&self, source: &ObjectMeta, existing: &ObjectMeta) -> bool {
+        if let Some(decision) = decide(self.options.overwrite, source, existing) {
+            return decision;
+        }
+        let Some(confirm) = self.options.confirm.clone() else {
+            return false;
+        };
+        let key = existing.key.clone();
+        tokio::task::spawn_blocking(move || confirm.overwrite(&key))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Deletes destination objects the source does not have; returns how many.
+    pub(super) async fn delete_extras(&self, mut keys: Vec<String>) -> Result<u64, StoreError> {
+        keys.sort();
+        if self.options.dry_run {
+            for key in &keys {
+                self.note_once(format!("would delete {key}"));
+            }
+            return Ok(0);
+        }
+        let dest = &self.plan.dest;
+        // Owned keys: a stream of borrowed ones makes this future not provably `Send`.
+        futures::stream::iter(keys.clone())
+            .map(|key| async move {
+                self.retry(|| dest.delete(&key)).await?;
+                self.emit(ObjectEvent::now(Action::Deleted, &key));
+                Ok::<(), StoreError>(())
+            })
+            .buffer_unordered(self.concurrency.ceiling())
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(keys.len() as u64)
+    }
+
+    /// Copies one object; `Ok` carries its size.
+    pub(super) async fn copy_object(
+        self: &Arc<Self>,
+        meta: ObjectMeta,
+        dest_key: String,
+    ) -> Result<u64, ObjectFailure> {
+        let result = if self.options.dry_run {
+            Ok(())
+        } else if let Err(stopping) = self.check_stop() {
+            Err(stopping)
+        } else {
+            match self
+                .dest_ready
+                .get_or_try_init(|| self.create_dest_root_if_missing())
+                .await
+            {
+                Ok(()) => self.route_object(&meta, &dest_key).await,
+                Err(e) => Err(e),
+            }
+        };
+        let result = match result {
+            Ok(()) if self.options.delete_source && !self.options.dry_run => {
+                let source = &self.plan.source;
+                self.retry(|| source.delete(&meta.key))
+                    .await
+                    .map(|()| {
+                        self.progress
+                            .objects_deleted
+                            .fetch_add(1, Ordering::Relaxed);
+                        self.emit(ObjectEvent::now(Action::Deleted, &meta.key));
+                    })
+                    .map_err(|e| e.context("copied and verified, but not deleted from the source"))
+            }
+            other => other,
+        };
+        if let (Err(err), Err(_)) = (&result, self.check_stop()) {
+            // Cut short by the stop: unfinished, not failed; a resume copies it.
+            return Err(ObjectFailure {
+                key: meta.key,
+                kind: ErrorKind::Interrupted,
+                message: err.to_string(),
+            });
+        }
+        let action = match (&result, self.options.dry_run) {
+            (Err(_), _) => Action::Failed,
+            (Ok(()), true) => Action::Planned,
+            (Ok(()), false) => Action::Copied,
+        };
+        self.emit(ObjectEvent {
+            dest_key: Some(&dest_key),
+            size: Some(meta.size),
+            error: result
+                .as_ref()
+                .err()
+                .map(|e| format!("{}: {e}", e.kind().as_str())),
+            ..ObjectEvent::now(action, &meta.key)
+        });
+        match result {
+            Ok(()) => {
+                self.progress.objects_done.fetch_add(1, Ordering::Relaxed);
+                Ok(meta.size)
+            }
+            Err(err) => {
+                self.progress.objects_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(key = %meta.key, error = %err, "copy failed");
+                Err(ObjectFailure {
+                    key: meta.key,
+                    kind: err.kind(),
+                    message: err.to_string(),
+                })
+            }
+        }
+    }
+
+    pub(super) async fn route_object(
+        self: &Arc<Self>,
+        meta: &ObjectMeta,
+        dest_key: &str,
+    ) -> Result<(), StoreError> {
+        let route = if self.server_side.unreachable() {
+            Route::Streamed
+        } else {
+            self.route
+        };
+        let result = match route {
+            Route::Streamed => return self.copy_streamed(meta, dest_key).await,
+            Route::Native => {
+                self.copy_server_side(meta, dest_key, CopySourceKind::Native)
+                    .await
+            }
+            Route::FromUrl => {
+                self.copy_server_side(meta, dest_key, CopySourceKind::Url)
+                    .await
+            }
+        };
+        match result {
+            // Said once, by the request that found it (see `server_side_request`).
+            Err(err) if err.kind() == ErrorKind::CopySourceUnreachable => {
+                self.copy_streamed(meta, dest_key).await
+            }
+            // A service that copies whole objects but not parts (UploadPartCopy) streams
+            // those it cannot copy whole.
+            Err(err) if err.kind() == ErrorKind::Unsupported => {
+                tracing::debug!(key = %meta.key, error = %err, "server-side copy unsupported");
+                self.note_once(format!(
+                    "{} cannot copy some objects server-side (by parts, say); those stream through this machine",
+                    self.plan.dest.display_root()
+                ));
+                self.copy_streamed(meta, dest_key).await
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Work items: what the planner hands to executors, as plain serde data, so the same item
+//! runs in this process or travels through a queue to an agent on another machine. A large
+//! object is split into [`BlockItem`]s (one per block, each runnable by any executor:
+//! block ids are deterministic, so where a block is staged does not matter) and, once every
+//! block is staged, one [`CommitItem`].
+
+use awcopy_store::{ByteRange, ObjectAttributes, PartReceipt, Store, StoreError, UploadId};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::copy::{CopyOptions, CopyPlan, Progress};
+use crate::estimate::Route;
+
+/// One block of a large object, staged into an upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockItem {
+    /// The source object.
+    pub source_key: String,
+    /// The destination object.
+    pub dest_key: String,
+    /// The upload the block is staged in.
+    pub upload: UploadId,
+    /// The block's number, from 1.
+    pub number: u32,
+    /// Its bytes in the source object.
+    pub range: ByteRange,
+    /// Streamed through the executor, or copied by the destination itself.
+    pub route: Route,
+}
+
+/// The commit of a large object's upload once every block is staged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitItem {
+    /// The source object.
+    pub source_key: String,
+    /// The destination object.
+    pub dest_key: String,
+    /// The upload to commit.
+    pub upload: UploadId,
+    /// Every block, in order, with its size (and, streamed, its CRC-64/NVME).
+    pub parts: Vec<PartReceipt>,
+    /// The object's attributes, as the source gave them.
+    pub attributes: ObjectAttributes,
+    /// The source's CRC-64/NVME, which the streamed blocks' combined CRC must equal.
+    pub source_crc: Option<u64>,
+    /// The route its blocks took.
+    pub route: Route,
+}
+
+/// A unit of work for an executor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum WorkItem {
+    /// Stage one block.
+    Block(BlockItem),
+    /// Commit an upload.
+    Commit(CommitItem),
+}
+
+/// What running a work item gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum WorkDone {
+    /// A block is staged.
+    Staged(PartReceipt),
+    /// An upload is committed.
+    Committed,
+}
+
+/// Runs work items between one source and one destination, with limits of its own
+/// (concurrency, memory, request rate): what one agent holds. It keeps no state of the job
+/// beyond what each item carries.
+pub struct ItemExecutor(Arc<crate::copy::Executor>);
+
+impl std::fmt::Debug for ItemExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemExecutor").finish_non_exhaustive()
+    }
+}
+
+impl ItemExecutor {
+    /// An executor reading from `source` and writing to `dest` under `options`' limits.
+    pub fn new(source: Arc<dyn Store>, dest: Arc<dyn Store>, options: CopyOptions) -> Self {
+        let plan = CopyPlan::under(source, dest, "", "");
+        let progress = Arc::new(Progress::default());
+        Self(Arc::new(crate::copy::Executor::new(
+            plan, options, progress, None,
+        )))
+    }
+
+    /// Its counters (bytes streamed, retries...).
+    pub fn progress(&self) -> &Arc<Progress> {
+        &self.0.progress
+    }
+
+    /// Runs one item.
+    pub async fn run(&self, item: &WorkItem) -> Result<WorkDone, StoreError> {
+        match item {
+            WorkItem::Block(block) => self.0.run_block(block).await.map(WorkDone::Staged),
+            WorkItem::Commit(commit) => self
+                .0
+                .run_commit(commit)
+                .await
+                .map(|()| WorkDone::Committed),
+        }
+    }
+}
