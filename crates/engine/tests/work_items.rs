@@ -91,7 +91,10 @@ async fn two_executors_stage_the_blocks_of_one_object_and_either_commits() {
         }
         assert!(by_agent.iter().all(|&n| n >= 1), "{by_agent:?}");
         let again = staged(&agents[1], &blocks[0]).await;
-        assert_eq!(again.handle, parts[&1].handle, "a block staged twice is the same block");
+        assert_eq!(
+            again.handle, parts[&1].handle,
+            "a block staged twice is the same block"
+        );
         if route == Route::Streamed {
             for agent in &agents {
                 assert!(agent.progress().bytes_done.load(Ordering::Relaxed) > 0);

@@ -167,12 +167,16 @@ impl Executor {
             let executor = self.clone();
             blocks.spawn(async move { executor.run_block(&item).await });
         }
-        let mut failed = None;
+        let mut failed: Option<StoreError> = None;
         while let Some(done) = blocks.join_next().await {
             match done {
                 Ok(Ok(receipt)) => {
                     let number = receipt.number as usize;
                     parts[number - 1] = Some(receipt);
+                }
+                // Stopping: blocks in flight finish (and are journaled); the others stop.
+                Ok(Err(err)) if err.kind() == ErrorKind::Interrupted => {
+                    failed.get_or_insert(err);
                 }
                 Ok(Err(err)) => {
                     failed = Some(err);
@@ -187,8 +191,9 @@ impl Executor {
                 }
             }
         }
-        // Blocks still running when one failed are given up with it.
-        drop(blocks);
+        // Blocks still running when one failed are given up with it (and gone before this
+        // returns: each holds the executor).
+        blocks.shutdown().await;
         if let Some(err) = failed {
             match err.kind() {
                 ErrorKind::Interrupted => {}

@@ -12,7 +12,7 @@ use awcopy_store::{ErrorKind, Store, StoreError};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
@@ -491,7 +491,6 @@ pub async fn copy(
     };
     controller.abort();
     let _ = controller.await;
-    let executor = Arc::into_inner(executor).expect("all tasks finished");
     let retry = &executor.progress.retry;
     Ok(CopyReport {
         route: if executor.server_side.unreachable() {
@@ -503,9 +502,9 @@ pub async fn copy(
         bytes_copied: copied_bytes,
         objects_skipped: executor.progress.objects_skipped.load(Ordering::Relaxed),
         objects_kept: kept,
-        names_mapped: executor.mapped.into_inner().unwrap_or_default(),
+        names_mapped: taken(&executor.mapped),
         names_skipped,
-        metadata_names_mapped: executor.metadata_mapped.into_inner().unwrap_or_default(),
+        metadata_names_mapped: taken(&executor.metadata_mapped),
         objects_deleted: executor.progress.objects_deleted.load(Ordering::Relaxed) + deleted_extras,
         failures,
         bytes_streamed: executor.progress.bytes_streamed.load(Ordering::Relaxed),
@@ -514,10 +513,16 @@ pub async fn copy(
         retries: retry.retries.load(Ordering::Relaxed),
         throttled: retry.throttled.load(Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),
-        notes: executor.notes.into_inner().unwrap_or_default(),
+        notes: taken(&executor.notes),
         dry_run: executor.options.dry_run,
         interrupted,
     })
+}
+
+/// The contents of a list the executor kept, taken rather than moved out: a task cut short
+/// may still hold the executor for a moment.
+fn taken<T>(list: &Mutex<Vec<T>>) -> Vec<T> {
+    std::mem::take(&mut *list.lock().expect("list lock"))
 }
 
 /// Resolves when `stop` is cancelled; never without one.
