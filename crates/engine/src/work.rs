@@ -1,15 +1,28 @@
 //! Work items: what the planner hands to executors, as plain serde data, so the same item
-//! runs in this process or travels through a queue to an agent on another machine. A large
-//! object is split into [`BlockItem`]s (one per block, each runnable by any executor:
+//! runs in this process or travels through a queue to an agent on another machine. Small
+//! objects go whole, in [`WorkItem::Objects`] batches; a large object is split into [`BlockItem`]s (one per block, each runnable by any executor:
 //! block ids are deterministic, so where a block is staged does not matter) and, once every
 //! block is staged, one [`CommitItem`].
 
-use awcopy_store::{ByteRange, ObjectAttributes, PartReceipt, Store, StoreError, UploadId};
+use awcopy_store::{
+    ByteRange, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt, Store, StoreError, UploadId,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::copy::{CopyOptions, CopyPlan, Progress};
 use crate::estimate::Route;
+
+/// One whole object, copied in one go: one server-side request, or one GET and one PUT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectItem {
+    /// The source object as listed.
+    pub source: ObjectMeta,
+    /// Where it goes.
+    pub dest_key: String,
+    /// Copied by the destination itself, or streamed through the executor.
+    pub route: Route,
+}
 
 /// One block of a large object, staged into an upload in progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +64,11 @@ pub struct CommitItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum WorkItem {
+    /// Copy a batch of whole (small) objects.
+    Objects {
+        /// The objects, each copied on its own.
+        objects: Vec<ObjectItem>,
+    },
     /// Stage one block.
     Block(BlockItem),
     /// Commit an upload.
@@ -61,10 +79,42 @@ pub enum WorkItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum WorkDone {
+    /// What became of each object of a batch, in order.
+    Objects {
+        /// One outcome per object.
+        outcomes: Vec<ObjectDone>,
+    },
     /// A block is staged.
     Staged(PartReceipt),
     /// An upload is committed.
     Committed,
+}
+
+/// What became of one object of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectDone {
+    /// The source key.
+    pub key: String,
+    /// Why it was not copied, if it was not.
+    pub error: Option<WorkError>,
+}
+
+/// An error as it travels back from an executor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkError {
+    /// Its class.
+    pub kind: ErrorKind,
+    /// What went wrong (free of secrets).
+    pub message: String,
+}
+
+impl From<&StoreError> for WorkError {
+    fn from(err: &StoreError) -> Self {
+        Self {
+            kind: err.kind(),
+            message: err.to_string(),
+        }
+    }
 }
 
 /// Runs work items between one source and one destination, with limits of its own
@@ -96,6 +146,17 @@ impl ItemExecutor {
     /// Runs one item.
     pub async fn run(&self, item: &WorkItem) -> Result<WorkDone, StoreError> {
         match item {
+            WorkItem::Objects { objects } => {
+                let runs = objects.iter().map(|object| async move {
+                    let result = self.0.run_whole(object).await;
+                    ObjectDone {
+                        key: object.source.key.clone(),
+                        error: result.as_ref().err().map(WorkError::from),
+                    }
+                });
+                let outcomes = futures::future::join_all(runs).await;
+                Ok(WorkDone::Objects { outcomes })
+            }
             WorkItem::Block(block) => self.0.run_block(block).await.map(WorkDone::Staged),
             WorkItem::Commit(commit) => self
                 .0

@@ -1,11 +1,11 @@
 //! Work items against the emulators: the blocks of one large object staged by two executors
 //! (two agents, each with limits of its own), every item sent through JSON first as it would
-//! travel through a queue, one block run twice, and the commit run by either executor. The
-//! copy is checked byte by byte.
+//! travel through a queue, one block run twice, the commit run by either executor, and a batch
+//! of small objects copied whole. Every copy is checked byte by byte.
 
 use awcopy_engine::copy::{ConcurrencyLimit, CopyOptions};
 use awcopy_engine::estimate::Route;
-use awcopy_engine::work::{BlockItem, CommitItem, ItemExecutor, WorkDone, WorkItem};
+use awcopy_engine::work::{BlockItem, CommitItem, ItemExecutor, ObjectItem, WorkDone, WorkItem};
 use awcopy_store::{ByteRange, PartReceipt};
 use awcopy_testkit::{self as kit, Kind};
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ async fn staged(executor: &ItemExecutor, item: &WorkItem) -> PartReceipt {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_executors_stage_the_blocks_of_one_object_and_either_commits() {
+async fn two_executors_stage_the_blocks_of_one_object_and_either_commits_or_copies_a_batch() {
     for (from, to, route) in [
         (Kind::S3, Kind::Azure, Route::Streamed),
         (Kind::Azure, Kind::S3, Route::Streamed),
@@ -112,7 +112,31 @@ async fn two_executors_stage_the_blocks_of_one_object_and_either_commits() {
         });
         let done = agents[0].run(&through_the_wire(&commit)).await.unwrap();
         assert_eq!(done, WorkDone::Committed);
-        let expected = BTreeMap::from([(key.to_owned(), data)]);
+
+        // Small objects go whole, in one batch, to whichever agent.
+        let mut expected = BTreeMap::from([(key.to_owned(), data)]);
+        let mut objects = Vec::new();
+        for (i, small) in ["s/one", "s/two ü", "s/three"].into_iter().enumerate() {
+            let bytes = kit::pattern(1000 * (i + 1), i as u64);
+            source
+                .put(small, bytes.clone().into(), &Default::default(), None)
+                .await
+                .unwrap();
+            objects.push(ObjectItem {
+                source: source.head(small).await.unwrap(),
+                dest_key: small.to_owned(),
+                route,
+            });
+            expected.insert(small.to_owned(), bytes);
+        }
+        let batch = WorkItem::Objects { objects };
+        let WorkDone::Objects { outcomes } =
+            agents[1].run(&through_the_wire(&batch)).await.unwrap()
+        else {
+            panic!("a batch gives outcomes")
+        };
+        assert_eq!(outcomes.len(), 3);
+        assert!(outcomes.iter().all(|o| o.error.is_none()), "{outcomes:?}");
         kit::assert_holds(&dest, "", &expected).await;
     }
 }

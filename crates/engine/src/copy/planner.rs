@@ -2,7 +2,7 @@
 //! an existing copy is replaced, which route it takes; and, for a resumed job, which objects
 //! come first and which are passed over.
 
-use awcopy_store::{CopySourceKind, ErrorKind, ObjectMeta, StoreError};
+use awcopy_store::{ErrorKind, ObjectMeta, StoreError};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -16,6 +16,7 @@ use crate::events::{Action, ObjectEvent};
 use crate::journal::{ListRange, ResumeFrom};
 use crate::lister::{list_parallel, list_ranges, ListJournal};
 use crate::overwrite::{decide, Overwrite};
+use crate::work::ObjectItem;
 
 impl Executor {
     /// The destination key `source_key` is stored under, mapped if the destination needs it.
@@ -259,43 +260,67 @@ impl Executor {
         }
     }
 
+    /// Copies one object along the route planned for it — the one place routes are
+    /// chosen: server-side where the services allow it (until the job finds the destination
+    /// cannot read the source), streamed otherwise, and streamed again when a server-side
+    /// attempt finds it cannot be done.
     pub(super) async fn route_object(
         self: &Arc<Self>,
         meta: &ObjectMeta,
         dest_key: &str,
     ) -> Result<(), StoreError> {
-        let route = if self.server_side.unreachable() {
-            Route::Streamed
-        } else {
-            self.route
+        let route = match self.server_side.unreachable() {
+            true => Route::Streamed,
+            false => self.route,
         };
-        let result = match route {
-            Route::Streamed => return self.copy_streamed(meta, dest_key).await,
-            Route::Native => {
-                self.copy_server_side(meta, dest_key, CopySourceKind::Native)
-                    .await
-            }
-            Route::FromUrl => {
-                self.copy_server_side(meta, dest_key, CopySourceKind::Url)
-                    .await
-            }
-        };
-        match result {
+        match self.copy_along(meta, dest_key, route).await {
             // Said once, by the request that found it (see `server_side_request`).
             Err(err) if err.kind() == ErrorKind::CopySourceUnreachable => {
-                self.copy_streamed(meta, dest_key).await
+                self.copy_along(meta, dest_key, Route::Streamed).await
             }
             // A service that copies whole objects but not parts (UploadPartCopy) streams
             // those it cannot copy whole.
-            Err(err) if err.kind() == ErrorKind::Unsupported => {
+            Err(err) if err.kind() == ErrorKind::Unsupported && route != Route::Streamed => {
                 tracing::debug!(key = %meta.key, error = %err, "server-side copy unsupported");
                 self.note_once(format!(
                     "{} cannot copy some objects server-side (by parts, say); those stream through this machine",
                     self.plan.dest.display_root()
                 ));
-                self.copy_streamed(meta, dest_key).await
+                self.copy_along(meta, dest_key, Route::Streamed).await
             }
             other => other,
         }
+    }
+
+    /// One object along `route`: a whole-object work item when it fits one request (or one
+    /// stream), else by blocks, each block a work item of its own.
+    async fn copy_along(
+        self: &Arc<Self>,
+        meta: &ObjectMeta,
+        dest_key: &str,
+        route: Route,
+    ) -> Result<(), StoreError> {
+        let caps = self.plan.dest.capabilities();
+        let single =
+            route.single_request_limit(caps, self.options.block_size, self.options.cutoffs);
+        if meta.size <= single {
+            let item = ObjectItem {
+                source: meta.clone(),
+                dest_key: dest_key.to_owned(),
+                route,
+            };
+            return self.run_whole(&item).await;
+        }
+        let head = self.retry(|| self.plan.source.head(&meta.key)).await?;
+        self.note_renamed_metadata(&head.attributes);
+        self.copy_by_blocks(&head, dest_key, route).await?;
+        match route {
+            Route::Streamed => self.copied_streamed(meta.size),
+            _ => {
+                self.verify_dest(&head, dest_key).await?;
+                self.copied_server_side(head.size);
+            }
+        }
+        Ok(())
     }
 }

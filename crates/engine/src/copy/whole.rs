@@ -5,38 +5,36 @@ use awcopy_store::{ByteStream, Checksums, CopySourceKind, ErrorKind, ObjectMeta,
 use futures::{StreamExt, TryStreamExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use std::sync::Arc;
-
 use super::executor::Executor;
 use crate::body::BodyReader;
 use crate::estimate::Route;
+use crate::work::ObjectItem;
 
 impl Executor {
-    /// Copies server-side: whole when the destination allows it in one request, else by
-    /// blocks. Source URLs are minted per request, so none expires mid-job.
-    pub(super) async fn copy_server_side(
-        self: &Arc<Self>,
-        meta: &ObjectMeta,
-        dest_key: &str,
-        kind: CopySourceKind,
-    ) -> Result<(), StoreError> {
-        let (source, dest) = (&self.plan.source, &self.plan.dest);
-        let lifetime = self.options.url_lifetime;
+    /// Runs a whole-object item: the object copied in one go along its route — one
+    /// server-side request, or one GET and one PUT (one stream into a destination that
+    /// writes streams). Source URLs are minted per request, so none expires mid-job.
+    pub(crate) async fn run_whole(&self, item: &ObjectItem) -> Result<(), StoreError> {
+        let (meta, dest_key) = (&item.source, item.dest_key.as_str());
+        let kind = match item.route {
+            Route::Streamed => {
+                match self.plan.dest.capabilities().put_stream_memory {
+                    Some(memory) => self.copy_in_one_stream(meta, dest_key, memory).await?,
+                    None => self.copy_in_one_request(meta, dest_key).await?,
+                }
+                self.copied_streamed(meta.size);
+                return Ok(());
+            }
+            Route::Native => CopySourceKind::Native,
+            Route::FromUrl => CopySourceKind::Url,
+        };
         if kind == CopySourceKind::Native && self.copy_as_is(meta, dest_key).await? {
             return Ok(());
         }
-        let single = self.route.single_request_limit(
-            dest.capabilities(),
-            self.options.block_size,
-            self.options.cutoffs,
-        );
-        // A whole-object copy holds one slot for all its requests (look-up, copy, check), so
-        // the limit bounds every request in flight; a copy by parts holds one per part.
-        let mut slot = None;
-        if meta.size <= single {
-            slot = Some(self.concurrency.acquire().await);
-            self.check_stop()?;
-        }
+        // One slot for all its requests (look-up, copy, check), so the limit bounds every
+        // request in flight.
+        let _slot = self.concurrency.acquire().await;
+        self.check_stop()?;
         if self.server_side.unreachable() {
             // The job fell back to streaming while this object waited for its slot.
             return Err(StoreError::new(
@@ -44,27 +42,27 @@ impl Executor {
                 "streaming instead",
             ));
         }
+        let (source, dest) = (&self.plan.source, &self.plan.dest);
+        let lifetime = self.options.url_lifetime;
         let head = self.retry(|| source.head(&meta.key)).await?;
         self.note_renamed_metadata(&head.attributes);
         let attributes = &head.attributes;
-        if head.size <= single && slot.is_some() {
-            self.server_side_request(self.retry(|| async {
-                let from = source.copy_source(&meta.key, kind, lifetime).await?;
-                dest.copy_object(dest_key, &from, attributes).await
-            }))
-            .await?;
-        } else {
-            // Parts take slots of their own.
-            drop(slot.take());
-            let route = match kind {
-                CopySourceKind::Native => Route::Native,
-                CopySourceKind::Url => Route::FromUrl,
-            };
-            self.copy_by_blocks(&head, dest_key, route).await?;
-        }
+        self.server_side_request(self.retry(|| async {
+            let from = source.copy_source(&meta.key, kind, lifetime).await?;
+            dest.copy_object(dest_key, &from, attributes).await
+        }))
+        .await?;
         self.verify_dest(&head, dest_key).await?;
         self.copied_server_side(head.size);
         Ok(())
+    }
+
+    /// Counts `size` bytes streamed through this machine.
+    pub(super) fn copied_streamed(&self, size: u64) {
+        self.progress
+            .bytes_streamed
+            .fetch_add(size, Ordering::Relaxed);
+        self.progress.bytes_done.fetch_add(size, Ordering::Relaxed);
     }
 
     /// Counts `size` bytes the service copied itself.
@@ -136,41 +134,6 @@ impl Executor {
                 ),
             ));
         }
-        Ok(())
-    }
-
-    /// Streams through this machine: one GET into a destination that writes streams (local
-    /// disk) up to the get cutoff; else one GET and one PUT up to the block size; larger
-    /// objects by ranged GETs feeding block uploads in parallel, committed when all are staged.
-    pub(super) async fn copy_streamed(
-        self: &Arc<Self>,
-        meta: &ObjectMeta,
-        dest_key: &str,
-    ) -> Result<(), StoreError> {
-        let caps = self.plan.dest.capabilities();
-        let single = Route::Streamed.single_request_limit(
-            caps,
-            self.options.block_size,
-            self.options.cutoffs,
-        );
-        match caps.put_stream_memory {
-            Some(memory) if meta.size <= single => {
-                self.copy_in_one_stream(meta, dest_key, memory).await?
-            }
-            None if meta.size <= single => self.copy_in_one_request(meta, dest_key).await?,
-            _ => {
-                let head = self.retry(|| self.plan.source.head(&meta.key)).await?;
-                self.note_renamed_metadata(&head.attributes);
-                self.copy_by_blocks(&head, dest_key, Route::Streamed)
-                    .await?
-            }
-        }
-        self.progress
-            .bytes_streamed
-            .fetch_add(meta.size, Ordering::Relaxed);
-        self.progress
-            .bytes_done
-            .fetch_add(meta.size, Ordering::Relaxed);
         Ok(())
     }
 
