@@ -1,26 +1,22 @@
 //! What every command that touches jobs needs: the catalogue and a runner over it.
 
 use awcopy_jobs::runner::JobRunner;
-use awcopy_jobs::{Catalog, CatalogError, JobRecord};
+use awcopy_jobs::{Catalog, CatalogError, JobCatalog, JobRecord};
+use std::sync::Arc;
 
 use crate::args::Cli;
 use crate::failure::Failure;
 use crate::settings;
 
-/// Opens the catalogue `--db` names, or the default one.
-pub async fn catalog(cli: &Cli) -> Result<Catalog, Failure> {
-    let path = cli.db.clone().unwrap_or_else(Catalog::default_path);
-    Ok(Catalog::open(&path).await?)
-}
-
-/// A runner over the catalogue `--db` names.
+/// A runner over the catalogue `--db` names, or the default one.
 pub async fn runner(cli: &Cli) -> Result<JobRunner, Failure> {
-    Ok(JobRunner::new(catalog(cli).await?))
+    let path = cli.db.clone().unwrap_or_else(Catalog::default_path);
+    Ok(JobRunner::new(Arc::new(Catalog::open(&path).await?)))
 }
 
 /// Job `id`, its stored command line (from an awcopy before specs) read once and stored as
 /// a spec, so the runner can read it.
-pub async fn upgraded(catalog: &Catalog, id: &str) -> Result<JobRecord, Failure> {
+pub async fn upgraded(catalog: &Arc<dyn JobCatalog>, id: &str) -> Result<JobRecord, Failure> {
     let job = catalog.find(id).await?;
     match job.job_spec() {
         Err(CatalogError::Spec {

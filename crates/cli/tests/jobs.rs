@@ -2,7 +2,7 @@
 //! stopped with Ctrl-C and resumed, cancelled with nothing left half-written; every key and
 //! byte verified, and the requests each run sent counted through the fault proxy.
 
-use awcopy_jobs::{Catalog, JobRecord, Status};
+use awcopy_jobs::{Catalog, JobCatalog, JobRecord, Status};
 use awcopy_store::Location;
 use awcopy_testkit as kit;
 use common::{assert_fails, awcopy, stderr, stdout};

@@ -1,286 +1,20 @@
-//! Opening the catalogue, and reading and writing job records.
+//! The SQLite catalogue: opening it, and reading and writing job records.
 
 use awcopy_engine::journal::{ListRange, ResumeFrom, StagedUpload, UploadRecord};
 use awcopy_store::{ObjectMeta, PartReceipt, UploadId};
-use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::lease::{Holder, Lease, LEASE_TERM};
 use awcopy_engine::spec::JobSpec;
 use time::format_description::well_known::Rfc3339;
 
-/// Why the catalogue could not do what was asked. Each variant is a kind the caller turns into
-/// advice of its own (the CLI names flags and commands; the service, HTTP statuses).
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    /// The file is not a catalogue (or is damaged).
-    #[error("job catalogue {path}: not a readable awcopy catalogue ({reason})")]
-    Corrupt {
-        /// The file.
-        path: String,
-        /// What the database said.
-        reason: String,
-    },
-    /// Another process holds the catalogue locked for too long.
-    #[error("job catalogue {0}: locked by another process for too long")]
-    Locked(String),
-    /// Written by a newer awcopy.
-    #[error("job catalogue {0}: written by a newer awcopy")]
-    NewerSchema(String),
-    /// No job has that id or id prefix.
-    #[error("no job with id '{0}'")]
-    NotFound(String),
-    /// Several jobs start with that prefix.
-    #[error("job id '{prefix}' is ambiguous: {matches}")]
-    Ambiguous {
-        /// The prefix given.
-        prefix: String,
-        /// Some of the ids it matches.
-        matches: String,
-    },
-    /// The job changed (another runner took it) between reading and writing it.
-    #[error("job {0} changed meanwhile (another runner took it)")]
-    Changed(String),
-    /// The job's stored spec cannot be read as a [`JobSpec`].
-    #[error("job {id}: its stored spec cannot be read ({reason})")]
-    Spec {
-        /// The job.
-        id: String,
-        /// Why.
-        reason: String,
-        /// Whether it is the command line an awcopy before specs stored (`argv`), which the
-        /// CLI can read once and store as a spec.
-        legacy_argv: bool,
-    },
-    /// Anything else from the database or the file system.
-    #[error("job catalogue: {0}")]
-    Other(String),
-}
-
-/// What another process asks of a job's runner, through the catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
-    /// Stop as a pause does: in-flight work finishes, the job can resume.
-    Pause,
-    /// Stop so the job can be cancelled.
-    Cancel,
-}
-
-impl Request {
-    fn as_str(self) -> &'static str {
-        match self {
-            Request::Pause => "pause",
-            Request::Cancel => "cancel",
-        }
-    }
-
-    fn parse(text: Option<&str>) -> Option<Self> {
-        match text? {
-            "pause" => Some(Request::Pause),
-            "cancel" => Some(Request::Cancel),
-            _ => None,
-        }
-    }
-}
-
-/// A job's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// Created, not started.
-    Queued,
-    /// Running now (or its process died: see `owner_pid`).
-    Running,
-    /// Stopped on request; can be resumed.
-    Paused,
-    /// Every object done.
-    Completed,
-    /// Done, but some objects failed.
-    CompletedWithFailures,
-    /// Stopped by an error before it could finish.
-    Failed,
-    /// Cancelled by the user.
-    Cancelled,
-}
-
-impl Status {
-    /// Whether a job in this state is over: resume has nothing to continue.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Completed | Self::CompletedWithFailures | Self::Cancelled
-        )
-    }
-
-    /// The name stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Paused => "paused",
-            Self::Completed => "completed",
-            Self::CompletedWithFailures => "completed-with-failures",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl FromStr for Status {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        [
-            Self::Queued,
-            Self::Running,
-            Self::Paused,
-            Self::Completed,
-            Self::CompletedWithFailures,
-            Self::Failed,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-        .ok_or_else(|| {
-            format!("'{text}' is not a status; use queued, running, paused, completed, completed-with-failures, failed or cancelled")
-        })
-    }
-}
-
-/// What a new job is.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    /// Who runs it.
-    pub user: String,
-    /// Its optional name (`--job-name`).
-    pub name: Option<String>,
-    /// `cp`, `sync` or `mv`.
-    pub command: String,
-    /// The source location, as shown (no secrets).
-    pub source: String,
-    /// The destination location, as shown (no secrets).
-    pub dest: String,
-    /// The job's settings as JSON (no secrets).
-    pub spec: serde_json::Value,
-}
-
-/// A job as the catalogue holds it.
-#[derive(Debug, Clone, Serialize)]
-pub struct JobRecord {
-    /// The job id (a UUID).
-    pub id: String,
-    /// Who ran it.
-    pub user: String,
-    /// Its name, if any.
-    pub name: Option<String>,
-    /// `cp`, `sync` or `mv`.
-    pub command: String,
-    /// Source location.
-    pub source: String,
-    /// Destination location.
-    pub dest: String,
-    /// Settings.
-    pub spec: serde_json::Value,
-    /// State.
-    pub status: String,
-    /// The process that runs (or ran) it.
-    pub owner_pid: Option<i64>,
-    /// When that process started (to tell it from a later one with the same id).
-    pub owner_started: Option<String>,
-    /// The holder of its lease while it runs.
-    pub lease_holder: Option<String>,
-    /// The host the holder runs on.
-    pub lease_host: Option<String>,
-    /// When the lease ends unless renewed (RFC 3339).
-    pub lease_expires: Option<String>,
-    /// A pause or cancel asked of its runner and not yet acted on.
-    pub requested: Option<String>,
-    /// RFC 3339 times.
-    pub created_at: String,
-    /// When it started.
-    pub started_at: Option<String>,
-    /// When it ended.
-    pub finished_at: Option<String>,
-    /// Objects listed (the filter's leavings included).
-    pub objects_listed: i64,
-    /// Their bytes.
-    pub bytes_listed: i64,
-    /// Objects copied.
-    pub objects_copied: i64,
-    /// Bytes copied.
-    pub bytes_copied: i64,
-    /// Objects left out by filters or policies.
-    pub objects_skipped: i64,
-    /// Objects that failed.
-    pub objects_failed: i64,
-    /// Objects stored under another name.
-    pub objects_mapped: i64,
-}
-
-impl JobRecord {
-    /// The lease of the runner that runs or ran it, if recorded.
-    pub fn owner(&self) -> Option<Lease> {
-        self.owner_pid.map(|pid| Lease {
-            holder: self.lease_holder.clone(),
-            host: self.lease_host.clone(),
-            pid,
-            started: self.owner_started.clone(),
-            expires: self.lease_expires.as_deref().map(|t| {
-                time::OffsetDateTime::parse(t, &Rfc3339).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-            }),
-        })
-    }
-
-    /// The live lease of the runner running it now, if one does.
-    pub fn live_owner(&self) -> Option<Lease> {
-        self.owner()
-            .filter(|lease| self.state() == Status::Running && lease.is_alive())
-    }
-
-    /// What the job is, as stored.
-    pub fn job_spec(&self) -> Result<JobSpec, CatalogError> {
-        let unreadable = |reason: String| CatalogError::Spec {
-            id: self.id.clone(),
-            reason,
-            legacy_argv: self.spec.get("argv").is_some() && self.spec.get("version").is_none(),
-        };
-        let spec: JobSpec =
-            serde_json::from_value(self.spec.clone()).map_err(|e| unreadable(e.to_string()))?;
-        spec.check().map_err(|e| unreadable(e.to_string()))?;
-        Ok(spec)
-    }
-
-    /// Its state (an unknown stored name reads as failed).
-    pub fn state(&self) -> Status {
-        self.status.parse().unwrap_or(Status::Failed)
-    }
-}
-
-/// One failed object of a job (the dead-letter list).
-#[derive(Debug, Clone, Serialize)]
-pub struct FailureRecord {
-    /// The source key.
-    pub key: String,
-    /// Error class and message.
-    pub error: String,
-    /// How many runs failed on it.
-    pub attempts: i64,
-    /// When it last failed.
-    pub updated_at: String,
-}
-
-/// Which jobs to list.
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    /// Only this user's jobs (`None`: everyone's).
-    pub user: Option<String>,
-    /// Only jobs in this state.
-    pub status: Option<Status>,
-}
+use crate::job_catalog::{JobCatalog, JobRecorder};
+use crate::lease::{Holder, LEASE_TERM};
+use crate::recorder::Recorder;
+use crate::records::{CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status};
 
 /// The catalogue.
 #[derive(Debug, Clone)]
@@ -364,9 +98,15 @@ impl Catalog {
     fn error(&self, e: sqlx::Error) -> CatalogError {
         classify(&self.path, e)
     }
+}
 
-    /// Records a new job, running in this process (which takes its lease).
-    pub async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError> {
+#[async_trait::async_trait]
+impl JobCatalog for Catalog {
+    fn recorder(&self, id: &str) -> Arc<dyn JobRecorder> {
+        Arc::new(Recorder::new(self.clone(), id.to_owned()))
+    }
+
+    async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError> {
         let id = uuid::Uuid::new_v4().to_string();
         let at = now();
         let me = Holder::this_process();
@@ -396,15 +136,7 @@ impl Catalog {
         self.find(&id).await
     }
 
-    /// Ends a run of a job: its status (finished, or paused / failed to resume later), plus
-    /// the names this run mapped. Its other counters are kept by the catalogue as objects are
-    /// written (migration 0003).
-    pub async fn finish_job(
-        &self,
-        id: &str,
-        status: Status,
-        mapped: u64,
-    ) -> Result<(), CatalogError> {
+    async fn finish_job(&self, id: &str, status: Status, mapped: u64) -> Result<(), CatalogError> {
         sqlx::query(
             "UPDATE jobs SET status = ?, finished_at = ?, objects_mapped = objects_mapped + ?,
              lease_holder = NULL, lease_expires = NULL, requested = NULL WHERE id = ?",
@@ -419,9 +151,7 @@ impl Catalog {
         Ok(())
     }
 
-    /// Gives this process the lease of `job` and marks it running, provided nobody changed
-    /// it since it was read.
-    pub async fn claim(&self, job: &JobRecord) -> Result<(), CatalogError> {
+    async fn claim(&self, job: &JobRecord) -> Result<(), CatalogError> {
         let me = Holder::this_process();
         let done = sqlx::query(
             "UPDATE jobs SET status = ?, owner_pid = ?, owner_started = ?, lease_holder = ?,
@@ -448,9 +178,7 @@ impl Catalog {
         }
     }
 
-    /// Renews this process's lease of job `id`; returns what another process asks of it, if
-    /// anything. `Changed` if the lease is no longer this process's.
-    pub async fn renew(&self, id: &str) -> Result<Option<Request>, CatalogError> {
+    async fn renew(&self, id: &str) -> Result<Option<Request>, CatalogError> {
         let me = Holder::this_process();
         let requested: Option<Option<String>> = sqlx::query_scalar(
             "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_holder = ? RETURNING requested",
@@ -467,9 +195,7 @@ impl Catalog {
         }
     }
 
-    /// What another process asks of the runner of job `id`, if anything (a read; see
-    /// [`Catalog::renew`]).
-    pub async fn requested(&self, id: &str) -> Result<Option<Request>, CatalogError> {
+    async fn requested(&self, id: &str) -> Result<Option<Request>, CatalogError> {
         let requested: Option<Option<String>> =
             sqlx::query_scalar("SELECT requested FROM jobs WHERE id = ?")
                 .bind(id)
@@ -479,8 +205,7 @@ impl Catalog {
         Ok(Request::parse(requested.flatten().as_deref()))
     }
 
-    /// Asks the runner of job `id` to stop (it polls for this).
-    pub async fn request(&self, id: &str, request: Request) -> Result<(), CatalogError> {
+    async fn request(&self, id: &str, request: Request) -> Result<(), CatalogError> {
         sqlx::query("UPDATE jobs SET requested = ? WHERE id = ?")
             .bind(request.as_str())
             .bind(id)
@@ -490,8 +215,7 @@ impl Catalog {
         Ok(())
     }
 
-    /// Replaces job `id`'s stored spec (an old command line read once, as a spec).
-    pub async fn store_spec(&self, id: &str, spec: &JobSpec) -> Result<(), CatalogError> {
+    async fn store_spec(&self, id: &str, spec: &JobSpec) -> Result<(), CatalogError> {
         let json = serde_json::to_string(spec).map_err(|e| CatalogError::Other(e.to_string()))?;
         sqlx::query("UPDATE jobs SET spec = ? WHERE id = ?")
             .bind(json)
@@ -502,10 +226,7 @@ impl Catalog {
         Ok(())
     }
 
-    /// Where job `id` continues: its unfinished ranges, objects listed and not finished,
-    /// the keys it has met, and its uploads in progress. With `relist` false the listing
-    /// counts as over (a retry copies only what is queued).
-    pub async fn resume_point(&self, id: &str, relist: bool) -> Result<ResumeFrom, CatalogError> {
+    async fn resume_point(&self, id: &str, relist: bool) -> Result<ResumeFrom, CatalogError> {
         let rows = sqlx::query(
             "SELECT range_id, after_key, before_key, done FROM job_ranges WHERE job_id = ?",
         )
@@ -591,8 +312,7 @@ impl Catalog {
         Ok(resume)
     }
 
-    /// Queues a job's failed objects to be copied again; returns how many.
-    pub async fn requeue_failed(&self, id: &str) -> Result<u64, CatalogError> {
+    async fn requeue_failed(&self, id: &str) -> Result<u64, CatalogError> {
         let done = sqlx::query(
             "UPDATE job_objects SET state = 'listed' WHERE job_id = ? AND state = 'failed'
              AND meta IS NOT NULL",
@@ -604,8 +324,7 @@ impl Catalog {
         Ok(done.rows_affected())
     }
 
-    /// The uploads in progress of job `id`, by source key.
-    pub async fn uploads(&self, id: &str) -> Result<Vec<(String, UploadRecord)>, CatalogError> {
+    async fn uploads(&self, id: &str) -> Result<Vec<(String, UploadRecord)>, CatalogError> {
         let rows = sqlx::query(
             "SELECT key, dest_key, upload_id, part_size, source_size, source_etag
              FROM job_uploads WHERE job_id = ? ORDER BY key",
@@ -629,16 +348,14 @@ impl Catalog {
             .collect())
     }
 
-    /// Forgets the upload of source object `key` of job `id` (aborted).
-    pub async fn forget_upload(&self, id: &str, key: &str) -> Result<(), CatalogError> {
+    async fn forget_upload(&self, id: &str, key: &str) -> Result<(), CatalogError> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.error(e))?;
         delete_upload(&mut conn, id, key)
             .await
             .map_err(|e| self.error(e))
     }
 
-    /// An unfinished job of `user` running `command` from `source` to `dest`, if any.
-    pub async fn unfinished(
+    async fn unfinished(
         &self,
         user: &str,
         command: &str,
@@ -663,13 +380,7 @@ impl Catalog {
             .map_err(|e| self.error(e))
     }
 
-    /// Deletes finished jobs (completed, with failures, or cancelled) that ended before
-    /// `cutoff` (RFC 3339), with all they recorded; returns their ids.
-    pub async fn clean(
-        &self,
-        user: Option<&str>,
-        cutoff: &str,
-    ) -> Result<Vec<String>, CatalogError> {
+    async fn clean(&self, user: Option<&str>, cutoff: &str) -> Result<Vec<String>, CatalogError> {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM jobs WHERE (? IS NULL OR user_name = ?) AND finished_at < ?
              AND status IN ('completed', 'completed-with-failures', 'cancelled') ORDER BY id",
@@ -692,8 +403,7 @@ impl Catalog {
         Ok(ids)
     }
 
-    /// Jobs, newest first.
-    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, CatalogError> {
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, CatalogError> {
         let rows = sqlx::query(
             "SELECT * FROM jobs WHERE (? IS NULL OR user_name = ?) AND (? IS NULL OR status = ?)
              ORDER BY created_at DESC, id",
@@ -711,8 +421,7 @@ impl Catalog {
             .map_err(|e| self.error(e))
     }
 
-    /// The job whose id is `id`, or the one job whose id starts with it.
-    pub async fn find(&self, id: &str) -> Result<JobRecord, CatalogError> {
+    async fn find(&self, id: &str) -> Result<JobRecord, CatalogError> {
         let pattern = format!("{}%", id.replace(['%', '_'], ""));
         let rows = sqlx::query("SELECT * FROM jobs WHERE id LIKE ? ORDER BY id LIMIT 4")
             .bind(&pattern)
@@ -733,8 +442,7 @@ impl Catalog {
         }
     }
 
-    /// The objects of a job that failed, by key.
-    pub async fn failures(&self, id: &str) -> Result<Vec<FailureRecord>, CatalogError> {
+    async fn failures(&self, id: &str) -> Result<Vec<FailureRecord>, CatalogError> {
         let rows = sqlx::query(
             "SELECT key, error, attempts, updated_at FROM job_objects
              WHERE job_id = ? AND state = 'failed' ORDER BY key",

@@ -8,12 +8,14 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 mod catalog;
+mod job_catalog;
 mod lease;
 mod recorder;
+mod records;
 pub mod runner;
 
-pub use catalog::{
-    Catalog, CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status,
-};
+pub use catalog::Catalog;
+pub use job_catalog::{JobCatalog, JobRecorder};
 pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
 pub use recorder::Recorder;
+pub use records::{CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status};

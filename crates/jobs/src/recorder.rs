@@ -13,7 +13,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-use crate::catalog::{delete_upload, now, Catalog, CatalogError};
+use crate::catalog::{delete_upload, now, Catalog};
+use crate::job_catalog::{JobCatalog, JobRecorder};
+use crate::records::CatalogError;
 
 /// How many messages one transaction writes at most.
 const BATCH: usize = 2000;
@@ -120,17 +122,6 @@ impl Recorder {
         Self {
             tx: Mutex::new(Some(tx)),
             writer: tokio::sync::Mutex::new(Some(writer)),
-        }
-    }
-
-    /// Waits until everything recorded so far is in the catalogue.
-    pub async fn finish(&self) -> Result<(), CatalogError> {
-        self.tx.lock().expect("recorder lock").take();
-        match self.writer.lock().await.take() {
-            Some(writer) => writer
-                .await
-                .map_err(|e| CatalogError::Other(format!("catalogue writer: {e}")))?,
-            None => Ok(()),
         }
     }
 
@@ -374,6 +365,19 @@ async fn insert_range(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[async_trait::async_trait]
+impl JobRecorder for Recorder {
+    async fn finish(&self) -> Result<(), CatalogError> {
+        self.tx.lock().expect("recorder lock").take();
+        match self.writer.lock().await.take() {
+            Some(writer) => writer
+                .await
+                .map_err(|e| CatalogError::Other(format!("catalogue writer: {e}")))?,
+            None => Ok(()),
+        }
+    }
 }
 
 impl EventSink for Recorder {

@@ -4,7 +4,7 @@
 
 use awcopy_engine::journal::Journal;
 use awcopy_engine::lister::{list_ranges, ListJournal, ListerConfig};
-use awcopy_jobs::{Catalog, NewJob, Recorder};
+use awcopy_jobs::{Catalog, JobCatalog, JobRecorder, NewJob, Recorder};
 use awcopy_testkit::{self as kit, Kind};
 use std::collections::HashSet;
 use std::sync::Arc;

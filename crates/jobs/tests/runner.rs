@@ -6,7 +6,7 @@ use awcopy_engine::copy::{ConcurrencyLimit, NamePolicy};
 use awcopy_engine::events::Action;
 use awcopy_engine::spec::{JobSpec, Mode};
 use awcopy_jobs::runner::{Access, JobEvent, JobRunner, Prepared, Refusal, RunError, RunHooks};
-use awcopy_jobs::{Catalog, Status};
+use awcopy_jobs::{Catalog, JobCatalog, Status};
 use awcopy_store::{Location, Store};
 use awcopy_testkit::fault_proxy::{FaultProxy, Faults};
 use awcopy_testkit::{self as kit, Kind};
@@ -28,7 +28,7 @@ fn spec(source: String, dest: String) -> JobSpec {
 async fn runner() -> (JobRunner, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let catalog = Catalog::open(&dir.path().join("jobs.db")).await.unwrap();
-    (JobRunner::new(catalog), dir)
+    (JobRunner::new(Arc::new(catalog)), dir)
 }
 
 async fn put_all(store: &Arc<dyn Store>, files: &BTreeMap<String, Vec<u8>>) {
@@ -59,7 +59,10 @@ async fn slow_azure(millis: u64) -> FaultProxy {
 }
 
 /// Waits until the job has an upload in progress with a staged block on record; returns it.
-async fn first_upload(catalog: &Catalog, id: &str) -> awcopy_engine::journal::UploadRecord {
+async fn first_upload(
+    catalog: &Arc<dyn JobCatalog>,
+    id: &str,
+) -> awcopy_engine::journal::UploadRecord {
     for _ in 0..300 {
         let from = catalog.resume_point(id, false).await.unwrap();
         if let Some(staged) = from.uploads.into_values().find(|u| !u.parts.is_empty()) {

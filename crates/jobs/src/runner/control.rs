@@ -4,15 +4,22 @@
 use awcopy_engine::journal::Stop;
 use std::time::Duration;
 
-use crate::catalog::{Catalog, CatalogError};
+use std::sync::Arc;
+
+use crate::job_catalog::JobCatalog;
 use crate::lease::LEASE_RENEWAL;
+use crate::records::CatalogError;
 
 /// How often the runner looks for a request to stop.
 const POLL: Duration = Duration::from_millis(500);
 
 /// Watches job `id` until aborted: renews its lease every [`LEASE_RENEWAL`] and stops `stop`
 /// when someone asks, or when the lease was lost to another runner.
-pub(super) fn spawn(catalog: Catalog, id: String, stop: Stop) -> tokio::task::JoinHandle<()> {
+pub(super) fn spawn(
+    catalog: Arc<dyn JobCatalog>,
+    id: String,
+    stop: Stop,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut since_renewal = Duration::ZERO;
         loop {

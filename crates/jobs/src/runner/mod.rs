@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-use crate::catalog::{Catalog, CatalogError, JobRecord, NewJob, Request, Status};
+use crate::job_catalog::JobCatalog;
 use crate::lease::Lease;
-use crate::recorder::Recorder;
+use crate::records::{CatalogError, JobRecord, NewJob, Request, Status};
 
 /// How long [`JobRunner::pause`] and [`JobRunner::cancel`] wait for a running job to stop.
 pub const STOP_WAIT: Duration = Duration::from_secs(60);
@@ -236,17 +236,17 @@ impl Stopper {
 /// Starts and acts on recorded jobs.
 #[derive(Debug, Clone)]
 pub struct JobRunner {
-    catalog: Catalog,
+    catalog: Arc<dyn JobCatalog>,
 }
 
 impl JobRunner {
     /// A runner recording into `catalog`.
-    pub fn new(catalog: Catalog) -> Self {
+    pub fn new(catalog: Arc<dyn JobCatalog>) -> Self {
         Self { catalog }
     }
 
     /// The catalogue it records into.
-    pub fn catalog(&self) -> &Catalog {
+    pub fn catalog(&self) -> &Arc<dyn JobCatalog> {
         &self.catalog
     }
 
@@ -448,7 +448,7 @@ fn refuse_live(job: &JobRecord) -> Result<(), RunError> {
 
 /// Starts the run's task. `dry_run` is set only for runs not recorded.
 fn spawn(
-    job: Option<(Catalog, JobRecord)>,
+    job: Option<(Arc<dyn JobCatalog>, JobRecord)>,
     prepared: Prepared,
     hooks: RunHooks,
     resume: Option<ResumeFrom>,
@@ -479,7 +479,7 @@ fn spawn(
 
 /// One run of a job, inside its task.
 struct Run {
-    job: Option<(Catalog, JobRecord)>,
+    job: Option<(Arc<dyn JobCatalog>, JobRecord)>,
     stop: Stop,
     stop_now: Stop,
     progress: Arc<Progress>,
@@ -508,7 +508,7 @@ impl Run {
         // A job's objects' outcomes, listing and staged blocks are recorded as they happen;
         // its lease is renewed and requests to stop are heard while it runs.
         let recorded = self.job.as_ref().map(|(catalog, record)| {
-            let recorder = Arc::new(Recorder::new(catalog.clone(), record.id.clone()));
+            let recorder = catalog.recorder(&record.id);
             add_sink(&mut options, recorder.clone());
             options.journal = Some(recorder.clone());
             let control = control::spawn(catalog.clone(), record.id.clone(), self.stop.clone());

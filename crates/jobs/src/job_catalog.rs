@@ -1,0 +1,87 @@
+//! The catalogue as the runner and the front doors see it: a trait, so that the SQLite
+//! catalogue ([`crate::Catalog`]) of one machine can give way to one several service replicas
+//! share (PostgreSQL) without the runner changing.
+
+use awcopy_engine::events::EventSink;
+use awcopy_engine::journal::{Journal, ResumeFrom, UploadRecord};
+use awcopy_engine::spec::JobSpec;
+use std::sync::Arc;
+
+use crate::records::{CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status};
+
+/// Writes one run's progress into the catalogue: each object's outcome (as an
+/// [`EventSink`]) and what resume needs (as a [`Journal`]).
+#[async_trait::async_trait]
+pub trait JobRecorder: EventSink + Journal {
+    /// Waits until everything recorded so far is in the catalogue.
+    async fn finish(&self) -> Result<(), CatalogError>;
+}
+
+/// The durable catalogue of jobs.
+#[async_trait::async_trait]
+pub trait JobCatalog: Send + Sync + std::fmt::Debug {
+    /// Records a new job, running in this process (which takes its lease).
+    async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError>;
+
+    /// Ends a run of a job: its status (finished, or paused / failed to resume later), plus
+    /// the names this run mapped. Its other counters are kept by the catalogue as objects are
+    /// written (migration 0003).
+    async fn finish_job(&self, id: &str, status: Status, mapped: u64) -> Result<(), CatalogError>;
+
+    /// Gives this process the lease of `job` and marks it running, provided nobody changed
+    /// it since it was read.
+    async fn claim(&self, job: &JobRecord) -> Result<(), CatalogError>;
+
+    /// Renews this process's lease of job `id`; returns what another process asks of it, if
+    /// anything. `Changed` if the lease is no longer this process's.
+    async fn renew(&self, id: &str) -> Result<Option<Request>, CatalogError>;
+
+    /// What another process asks of the runner of job `id`, if anything (a read; see
+    /// [`JobCatalog::renew`]).
+    async fn requested(&self, id: &str) -> Result<Option<Request>, CatalogError>;
+
+    /// Asks the runner of job `id` to stop (it polls for this).
+    async fn request(&self, id: &str, request: Request) -> Result<(), CatalogError>;
+
+    /// Replaces job `id`'s stored spec (an old command line read once, as a spec).
+    async fn store_spec(&self, id: &str, spec: &JobSpec) -> Result<(), CatalogError>;
+
+    /// Where job `id` continues: its unfinished ranges, objects listed and not finished,
+    /// the keys it has met, and its uploads in progress. With `relist` false the listing
+    /// counts as over (a retry copies only what is queued).
+    async fn resume_point(&self, id: &str, relist: bool) -> Result<ResumeFrom, CatalogError>;
+
+    /// Queues a job's failed objects to be copied again; returns how many.
+    async fn requeue_failed(&self, id: &str) -> Result<u64, CatalogError>;
+
+    /// The uploads in progress of job `id`, by source key.
+    async fn uploads(&self, id: &str) -> Result<Vec<(String, UploadRecord)>, CatalogError>;
+
+    /// Forgets the upload of source object `key` of job `id` (aborted).
+    async fn forget_upload(&self, id: &str, key: &str) -> Result<(), CatalogError>;
+
+    /// An unfinished job of `user` running `command` from `source` to `dest`, if any.
+    async fn unfinished(
+        &self,
+        user: &str,
+        command: &str,
+        source: &str,
+        dest: &str,
+    ) -> Result<Option<JobRecord>, CatalogError>;
+
+    /// Deletes finished jobs (completed, with failures, or cancelled) that ended before
+    /// `cutoff` (RFC 3339), with all they recorded; returns their ids.
+    async fn clean(&self, user: Option<&str>, cutoff: &str) -> Result<Vec<String>, CatalogError>;
+
+    /// Jobs, newest first.
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, CatalogError>;
+
+    /// The job whose id is `id`, or the one job whose id starts with it.
+    async fn find(&self, id: &str) -> Result<JobRecord, CatalogError>;
+
+    /// The objects of a job that failed, by key.
+    async fn failures(&self, id: &str) -> Result<Vec<FailureRecord>, CatalogError>;
+
+    /// A recorder of job `id`'s progress, for one run.
+    fn recorder(&self, id: &str) -> Arc<dyn JobRecorder>;
+}

@@ -1,0 +1,277 @@
+//! What the catalogue holds and answers: jobs, their states, failures, and its errors.
+
+use awcopy_engine::spec::JobSpec;
+use serde::Serialize;
+use std::str::FromStr;
+use time::format_description::well_known::Rfc3339;
+
+use crate::lease::Lease;
+
+/// Why the catalogue could not do what was asked. Each variant is a kind the caller turns into
+/// advice of its own (the CLI names flags and commands; the service, HTTP statuses).
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The file is not a catalogue (or is damaged).
+    #[error("job catalogue {path}: not a readable awcopy catalogue ({reason})")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What the database said.
+        reason: String,
+    },
+    /// Another process holds the catalogue locked for too long.
+    #[error("job catalogue {0}: locked by another process for too long")]
+    Locked(String),
+    /// Written by a newer awcopy.
+    #[error("job catalogue {0}: written by a newer awcopy")]
+    NewerSchema(String),
+    /// No job has that id or id prefix.
+    #[error("no job with id '{0}'")]
+    NotFound(String),
+    /// Several jobs start with that prefix.
+    #[error("job id '{prefix}' is ambiguous: {matches}")]
+    Ambiguous {
+        /// The prefix given.
+        prefix: String,
+        /// Some of the ids it matches.
+        matches: String,
+    },
+    /// The job changed (another runner took it) between reading and writing it.
+    #[error("job {0} changed meanwhile (another runner took it)")]
+    Changed(String),
+    /// The job's stored spec cannot be read as a [`JobSpec`].
+    #[error("job {id}: its stored spec cannot be read ({reason})")]
+    Spec {
+        /// The job.
+        id: String,
+        /// Why.
+        reason: String,
+        /// Whether it is the command line an awcopy before specs stored (`argv`), which the
+        /// CLI can read once and store as a spec.
+        legacy_argv: bool,
+    },
+    /// Anything else from the database or the file system.
+    #[error("job catalogue: {0}")]
+    Other(String),
+}
+
+/// What another process asks of a job's runner, through the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Stop as a pause does: in-flight work finishes, the job can resume.
+    Pause,
+    /// Stop so the job can be cancelled.
+    Cancel,
+}
+
+impl Request {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Request::Pause => "pause",
+            Request::Cancel => "cancel",
+        }
+    }
+
+    pub(crate) fn parse(text: Option<&str>) -> Option<Self> {
+        match text? {
+            "pause" => Some(Request::Pause),
+            "cancel" => Some(Request::Cancel),
+            _ => None,
+        }
+    }
+}
+
+/// A job's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Created, not started.
+    Queued,
+    /// Running now (or its process died: see `owner_pid`).
+    Running,
+    /// Stopped on request; can be resumed.
+    Paused,
+    /// Every object done.
+    Completed,
+    /// Done, but some objects failed.
+    CompletedWithFailures,
+    /// Stopped by an error before it could finish.
+    Failed,
+    /// Cancelled by the user.
+    Cancelled,
+}
+
+impl Status {
+    /// Whether a job in this state is over: resume has nothing to continue.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::CompletedWithFailures | Self::Cancelled
+        )
+    }
+
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Completed => "completed",
+            Self::CompletedWithFailures => "completed-with-failures",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Paused,
+            Self::Completed,
+            Self::CompletedWithFailures,
+            Self::Failed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| {
+            format!("'{text}' is not a status; use queued, running, paused, completed, completed-with-failures, failed or cancelled")
+        })
+    }
+}
+
+/// What a new job is.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Who runs it.
+    pub user: String,
+    /// Its optional name (`--job-name`).
+    pub name: Option<String>,
+    /// `cp`, `sync` or `mv`.
+    pub command: String,
+    /// The source location, as shown (no secrets).
+    pub source: String,
+    /// The destination location, as shown (no secrets).
+    pub dest: String,
+    /// The job's settings as JSON (no secrets).
+    pub spec: serde_json::Value,
+}
+
+/// A job as the catalogue holds it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRecord {
+    /// The job id (a UUID).
+    pub id: String,
+    /// Who ran it.
+    pub user: String,
+    /// Its name, if any.
+    pub name: Option<String>,
+    /// `cp`, `sync` or `mv`.
+    pub command: String,
+    /// Source location.
+    pub source: String,
+    /// Destination location.
+    pub dest: String,
+    /// Settings.
+    pub spec: serde_json::Value,
+    /// State.
+    pub status: String,
+    /// The process that runs (or ran) it.
+    pub owner_pid: Option<i64>,
+    /// When that process started (to tell it from a later one with the same id).
+    pub owner_started: Option<String>,
+    /// The holder of its lease while it runs.
+    pub lease_holder: Option<String>,
+    /// The host the holder runs on.
+    pub lease_host: Option<String>,
+    /// When the lease ends unless renewed (RFC 3339).
+    pub lease_expires: Option<String>,
+    /// A pause or cancel asked of its runner and not yet acted on.
+    pub requested: Option<String>,
+    /// RFC 3339 times.
+    pub created_at: String,
+    /// When it started.
+    pub started_at: Option<String>,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Objects listed (the filter's leavings included).
+    pub objects_listed: i64,
+    /// Their bytes.
+    pub bytes_listed: i64,
+    /// Objects copied.
+    pub objects_copied: i64,
+    /// Bytes copied.
+    pub bytes_copied: i64,
+    /// Objects left out by filters or policies.
+    pub objects_skipped: i64,
+    /// Objects that failed.
+    pub objects_failed: i64,
+    /// Objects stored under another name.
+    pub objects_mapped: i64,
+}
+
+impl JobRecord {
+    /// The lease of the runner that runs or ran it, if recorded.
+    pub fn owner(&self) -> Option<Lease> {
+        self.owner_pid.map(|pid| Lease {
+            holder: self.lease_holder.clone(),
+            host: self.lease_host.clone(),
+            pid,
+            started: self.owner_started.clone(),
+            expires: self.lease_expires.as_deref().map(|t| {
+                time::OffsetDateTime::parse(t, &Rfc3339).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+            }),
+        })
+    }
+
+    /// The live lease of the runner running it now, if one does.
+    pub fn live_owner(&self) -> Option<Lease> {
+        self.owner()
+            .filter(|lease| self.state() == Status::Running && lease.is_alive())
+    }
+
+    /// What the job is, as stored.
+    pub fn job_spec(&self) -> Result<JobSpec, CatalogError> {
+        let unreadable = |reason: String| CatalogError::Spec {
+            id: self.id.clone(),
+            reason,
+            legacy_argv: self.spec.get("argv").is_some() && self.spec.get("version").is_none(),
+        };
+        let spec: JobSpec =
+            serde_json::from_value(self.spec.clone()).map_err(|e| unreadable(e.to_string()))?;
+        spec.check().map_err(|e| unreadable(e.to_string()))?;
+        Ok(spec)
+    }
+
+    /// Its state (an unknown stored name reads as failed).
+    pub fn state(&self) -> Status {
+        self.status.parse().unwrap_or(Status::Failed)
+    }
+}
+
+/// One failed object of a job (the dead-letter list).
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureRecord {
+    /// The source key.
+    pub key: String,
+    /// Error class and message.
+    pub error: String,
+    /// How many runs failed on it.
+    pub attempts: i64,
+    /// When it last failed.
+    pub updated_at: String,
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this user's jobs (`None`: everyone's).
+    pub user: Option<String>,
+    /// Only jobs in this state.
+    pub status: Option<Status>,
+}
