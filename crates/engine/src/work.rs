@@ -117,6 +117,14 @@ impl From<&StoreError> for WorkError {
     }
 }
 
+/// Where work items go: the seam between the planner and executors. The in-process pipeline
+/// runs them itself; a queue sends them to executors elsewhere and hands back what they gave.
+#[async_trait::async_trait]
+pub trait WorkQueue: Send + Sync + std::fmt::Debug {
+    /// Runs `item` on some executor.
+    async fn run(&self, item: WorkItem) -> Result<WorkDone, StoreError>;
+}
+
 /// Runs work items between one source and one destination, with limits of its own
 /// (concurrency, memory, request rate): what one agent holds. It keeps no state of the job
 /// beyond what each item carries.
@@ -164,5 +172,12 @@ impl ItemExecutor {
                 .await
                 .map(|()| WorkDone::Committed),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for ItemExecutor {
+    async fn run(&self, item: WorkItem) -> Result<WorkDone, StoreError> {
+        ItemExecutor::run(self, &item).await
     }
 }

@@ -3,13 +3,18 @@
 //! travel through a queue, one block run twice, the commit run by either executor, and a batch
 //! of small objects copied whole. Every copy is checked byte by byte.
 
-use awcopy_engine::copy::{ConcurrencyLimit, CopyOptions};
+use awcopy_engine::copy::{copy, ConcurrencyLimit, CopyOptions, CopyPlan, Progress};
 use awcopy_engine::estimate::Route;
-use awcopy_engine::work::{BlockItem, CommitItem, ItemExecutor, ObjectItem, WorkDone, WorkItem};
+use awcopy_engine::filter::Filter;
+use awcopy_engine::journal::{Journal, ListRange, UploadRecord};
+use awcopy_engine::work::{
+    BlockItem, CommitItem, ItemExecutor, ObjectItem, WorkDone, WorkItem, WorkQueue,
+};
 use awcopy_store::{ByteRange, PartReceipt};
 use awcopy_testkit::{self as kit, Kind};
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// `item` as it arrives from a queue: serialized and read back.
 fn through_the_wire(item: &WorkItem) -> WorkItem {
@@ -139,4 +144,113 @@ async fn two_executors_stage_the_blocks_of_one_object_and_either_commits_or_copi
         assert!(outcomes.iter().all(|o| o.error.is_none()), "{outcomes:?}");
         kit::assert_holds(&dest, "", &expected).await;
     }
+}
+
+/// Two agents behind one queue, taking items in turn; each item crosses the wire.
+#[derive(Debug)]
+struct TwoAgents {
+    agents: [ItemExecutor; 2],
+    next: AtomicUsize,
+    /// Streamed blocks each agent staged.
+    blocks: [AtomicUsize; 2],
+    /// Server-side blocks sent (Azurite cannot read from moto: the probe fails).
+    server_side: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for TwoAgents {
+    async fn run(&self, item: WorkItem) -> Result<WorkDone, awcopy_store::StoreError> {
+        let agent = self.next.fetch_add(1, Ordering::Relaxed) % 2;
+        match &item {
+            WorkItem::Block(block) if block.route == Route::Streamed => {
+                self.blocks[agent].fetch_add(1, Ordering::Relaxed);
+            }
+            WorkItem::Block(_) => {
+                self.server_side.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        self.agents[agent].run(&through_the_wire(&item)).await
+    }
+}
+
+/// The whole pipeline with its blocks sent through a queue to two agents: each large object's
+/// blocks are staged by both, the journal records every block, and the copy is exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_sends_each_block_through_the_queue_to_either_agent() {
+    let (source_location, _source_dir) = kit::fresh(Kind::S3, "queue-src").await;
+    let (dest_location, _dest_dir) = kit::fresh(Kind::Azure, "queue-dst").await;
+    let (source, dest) = (
+        kit::open(&source_location).await,
+        kit::open(&dest_location).await,
+    );
+    let files = BTreeMap::from([
+        ("a/large one".to_owned(), kit::pattern((5 << 20) + 3, 1)),
+        ("b/large two".to_owned(), kit::pattern(4 << 20, 2)),
+        ("small".to_owned(), b"small".to_vec()),
+    ]);
+    for (key, data) in &files {
+        source
+            .put(key, data.clone().into(), &Default::default(), None)
+            .await
+            .unwrap();
+    }
+    let options = CopyOptions {
+        block_size: 1 << 20,
+        concurrency: ConcurrencyLimit::Fixed(4),
+        ..CopyOptions::default()
+    };
+    let queue = Arc::new(TwoAgents {
+        agents: [
+            ItemExecutor::new(source.clone(), dest.clone(), options.clone()),
+            ItemExecutor::new(source.clone(), dest.clone(), options.clone()),
+        ],
+        next: AtomicUsize::new(0),
+        blocks: [AtomicUsize::new(0), AtomicUsize::new(0)],
+        server_side: AtomicUsize::new(0),
+    });
+    let journal = Arc::new(Staged::default());
+    let options = CopyOptions {
+        queue: Some(queue.clone()),
+        journal: Some(journal.clone()),
+        ..options
+    };
+    let plan = CopyPlan::under(source.clone(), dest.clone(), "", "");
+    let report = copy(
+        plan,
+        options,
+        Filter::default(),
+        Arc::new(Progress::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.objects_copied, 3);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    kit::assert_holds(&dest, "", &files).await;
+    let by_agent = queue.blocks.each_ref().map(|n| n.load(Ordering::Relaxed));
+    assert_eq!(by_agent.iter().sum::<usize>(), 6 + 4, "one item per block");
+    assert!(by_agent.iter().all(|&n| n >= 3), "{by_agent:?}");
+    let probes = queue.server_side.load(Ordering::Relaxed);
+    assert!(
+        probes <= 1,
+        "{probes} server-side blocks sent: one probe at most"
+    );
+    let staged = journal.0.lock().unwrap().clone();
+    assert_eq!(staged.len(), 10, "every block journaled where the job runs");
+}
+
+/// A journal that keeps the blocks staged, by (key, number).
+#[derive(Debug, Default)]
+struct Staged(std::sync::Mutex<Vec<(String, u32)>>);
+
+impl Journal for Staged {
+    fn range_opened(&self, _: &ListRange) {}
+    fn page_listed(&self, _: u64, _: &[awcopy_store::ObjectMeta]) {}
+    fn range_split(&self, _: u64, _: &str, _: &ListRange) {}
+    fn range_done(&self, _: u64) {}
+    fn upload_started(&self, _: &str, _: &UploadRecord) {}
+    fn part_staged(&self, key: &str, part: &PartReceipt) {
+        self.0.lock().unwrap().push((key.to_owned(), part.number));
+    }
+    fn server_side_unreachable(&self, _: &str) {}
 }

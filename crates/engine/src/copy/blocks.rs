@@ -14,7 +14,7 @@ use super::executor::Executor;
 use crate::checksum::combine_all;
 use crate::estimate::Route;
 use crate::journal::{StagedUpload, UploadRecord};
-use crate::work::{BlockItem, CommitItem};
+use crate::work::{BlockItem, CommitItem, WorkDone, WorkItem};
 
 impl Executor {
     /// The upload to stage `head`'s parts in, and the parts already staged by number: the
@@ -165,7 +165,7 @@ impl Executor {
                 route,
             };
             let executor = self.clone();
-            blocks.spawn(async move { executor.run_block(&item).await });
+            blocks.spawn(async move { executor.stage(item).await });
         }
         let mut failed: Option<StoreError> = None;
         while let Some(done) = blocks.join_next().await {
@@ -216,7 +216,13 @@ impl Executor {
             source_crc: head.checksums.crc64nvme,
             route,
         };
-        self.run_commit(&commit).await?;
+        match &self.options.queue {
+            Some(queue) => match queue.run(WorkItem::Commit(commit)).await? {
+                WorkDone::Committed => {}
+                other => return Err(unexpected(&other)),
+            },
+            None => self.run_commit(&commit).await?,
+        }
         self.reused(&staged);
         if streamed {
             // The caller counts the whole object.
@@ -225,6 +231,33 @@ impl Executor {
                 .fetch_sub(head.size, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// Stages one block: here, or through the job's queue on an executor elsewhere (then the
+    /// block is journaled and counted here, from what it gave).
+    async fn stage(&self, item: BlockItem) -> Result<PartReceipt, StoreError> {
+        let Some(queue) = &self.options.queue else {
+            return self.run_block(&item).await;
+        };
+        self.check_stop()?;
+        let sent = queue.run(WorkItem::Block(item.clone()));
+        // A server-side block goes through the job's gate here too: while it is not known
+        // whether the destination can read the source, one block at a time asks.
+        let done = match item.route {
+            Route::Streamed => sent.await?,
+            _ => self.server_side_request(sent).await?,
+        };
+        let receipt = match done {
+            WorkDone::Staged(receipt) => receipt,
+            other => return Err(unexpected(&other)),
+        };
+        self.part_staged(&item.source_key, &receipt);
+        if item.route == Route::Streamed {
+            self.progress
+                .bytes_done
+                .fetch_add(item.range.len(), Ordering::Relaxed);
+        }
+        Ok(receipt)
     }
 
     /// Runs one block item: streamed (a ranged GET, then the block staged with its CRC), or
@@ -321,4 +354,12 @@ impl Executor {
             tracing::warn!(key = dest_key, error = %abort, "could not abort the upload");
         }
     }
+}
+
+/// The error of an executor that answered an item with something else than it asks for.
+fn unexpected(done: &WorkDone) -> StoreError {
+    StoreError::new(
+        ErrorKind::Other,
+        format!("an executor answered a work item with {done:?}"),
+    )
 }

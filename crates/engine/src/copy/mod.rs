@@ -29,6 +29,7 @@ use crate::journal::{Journal, ResumeFrom, Stop};
 use crate::lister::ListerConfig;
 use crate::overwrite::{Confirm, Overwrite};
 use crate::retry::{RetryPolicy, RetryStats};
+use crate::work::WorkQueue;
 pub(crate) use executor::Executor;
 
 /// How to copy.
@@ -72,6 +73,9 @@ pub struct CopyOptions {
     pub stall_timeout: Duration,
     /// Where listing progress and staged blocks are recorded, for resume.
     pub journal: Option<Arc<dyn Journal>>,
+    /// Where the blocks of large objects and their commits go: executors elsewhere (agents)
+    /// instead of this process's own.
+    pub queue: Option<Arc<dyn WorkQueue>>,
     /// Cancelled to stop: no new object or block starts, those in flight finish (for at most
     /// `drain_timeout`), staged uploads are kept for resume.
     pub stop: Option<Stop>,
@@ -150,6 +154,7 @@ impl Default for CopyOptions {
             bandwidth: None,
             stall_timeout: Duration::from_secs(60),
             journal: None,
+            queue: None,
             stop: None,
             drain_timeout: Duration::from_secs(30),
         }
