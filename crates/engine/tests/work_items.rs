@@ -24,6 +24,15 @@ fn through_the_wire(item: &WorkItem) -> WorkItem {
     back
 }
 
+/// An agent's limits: 1 MiB blocks, 4 requests in flight.
+fn agent_options() -> CopyOptions {
+    CopyOptions {
+        block_size: 1 << 20,
+        concurrency: ConcurrencyLimit::Fixed(4),
+        ..CopyOptions::default()
+    }
+}
+
 async fn staged(executor: &ItemExecutor, item: &WorkItem) -> PartReceipt {
     match executor.run(&through_the_wire(item)).await.unwrap() {
         WorkDone::Staged(receipt) => receipt,
@@ -51,11 +60,7 @@ async fn two_executors_stage_the_blocks_of_one_object_and_either_commits_or_copi
             .put(key, data.clone().into(), &Default::default(), None)
             .await
             .unwrap();
-        let options = CopyOptions {
-            block_size: 1 << 20,
-            concurrency: ConcurrencyLimit::Fixed(4),
-            ..CopyOptions::default()
-        };
+        let options = agent_options();
         let agents = [
             ItemExecutor::new(source.clone(), dest.clone(), options.clone()),
             ItemExecutor::new(source.clone(), dest.clone(), options),
@@ -189,17 +194,8 @@ async fn a_copy_sends_each_block_through_the_queue_to_either_agent() {
         ("b/large two".to_owned(), kit::pattern(4 << 20, 2)),
         ("small".to_owned(), b"small".to_vec()),
     ]);
-    for (key, data) in &files {
-        source
-            .put(key, data.clone().into(), &Default::default(), None)
-            .await
-            .unwrap();
-    }
-    let options = CopyOptions {
-        block_size: 1 << 20,
-        concurrency: ConcurrencyLimit::Fixed(4),
-        ..CopyOptions::default()
-    };
+    kit::put_all(&source, &files).await;
+    let options = agent_options();
     let queue = Arc::new(TwoAgents {
         agents: [
             ItemExecutor::new(source.clone(), dest.clone(), options.clone()),

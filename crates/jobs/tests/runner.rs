@@ -5,9 +5,11 @@
 use awcopy_engine::copy::{ConcurrencyLimit, NamePolicy};
 use awcopy_engine::events::Action;
 use awcopy_engine::spec::{JobSpec, Mode};
-use awcopy_jobs::runner::{Access, JobEvent, JobRunner, Prepared, Refusal, RunError, RunHooks};
+use awcopy_jobs::runner::{
+    Access, JobEvent, JobHandle, JobRunner, Prepared, Refusal, RunError, RunHooks,
+};
 use awcopy_jobs::{Catalog, JobCatalog, Status};
-use awcopy_store::{Location, Store};
+use awcopy_store::Location;
 use awcopy_testkit::fault_proxy::{FaultProxy, Faults};
 use awcopy_testkit::{self as kit, Kind};
 use std::collections::BTreeMap;
@@ -25,19 +27,21 @@ fn spec(source: String, dest: String) -> JobSpec {
     spec
 }
 
+/// Starts `spec` on `runner`; returns the handle and the job's id.
+async fn start(runner: &JobRunner, spec: JobSpec, allow_duplicate: bool) -> (JobHandle, String) {
+    let prepared = Prepared::new(spec, &Access::default()).await.unwrap();
+    let handle = runner
+        .start(prepared, RunHooks::default(), allow_duplicate)
+        .await
+        .unwrap();
+    let id = handle.job().unwrap().id.clone();
+    (handle, id)
+}
+
 async fn runner() -> (JobRunner, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let catalog = Catalog::open(&dir.path().join("jobs.db")).await.unwrap();
     (JobRunner::new(Arc::new(catalog)), dir)
-}
-
-async fn put_all(store: &Arc<dyn Store>, files: &BTreeMap<String, Vec<u8>>) {
-    for (key, data) in files {
-        store
-            .put(key, data.clone().into(), &Default::default(), None)
-            .await
-            .unwrap();
-    }
 }
 
 /// An Azure container's URL through `proxy` (in front of the emulator's base URL).
@@ -88,7 +92,7 @@ async fn a_job_runs_on_every_kind_of_route_with_no_cli() {
     ] {
         let (source, _source_dir) = kit::fresh(from, "runner-src").await;
         let (dest, _dest_dir) = kit::fresh(to, "runner-dst").await;
-        put_all(&kit::open(&source).await, &files).await;
+        kit::put_all(&kit::open(&source).await, &files).await;
         let (runner, _db) = runner().await;
         let spec = spec(kit::location_text(&source), kit::location_text(&dest));
         let prepared = Prepared::new(spec.clone(), &Access::default())
@@ -138,7 +142,7 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
         ("small".to_owned(), b"small".to_vec()),
     ]);
     let source = kit::new_s3_bucket("runner-pause").await;
-    put_all(&kit::open(&source).await, &files).await;
+    kit::put_all(&kit::open(&source).await, &files).await;
     let proxy = slow_azure(150).await;
     let (runner, _db) = runner().await;
     let catalog = runner.catalog().clone();
@@ -152,14 +156,7 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
 
     // Paused while it runs, then resumed: the blocks staged before the pause are used again.
     let container = kit::new_azure_container("runner-pause").await;
-    let prepared = Prepared::new(slow_spec(&container), &Access::default())
-        .await
-        .unwrap();
-    let handle = runner
-        .start(prepared, RunHooks::default(), false)
-        .await
-        .unwrap();
-    let id = handle.job().unwrap().id.clone();
+    let (handle, id) = start(&runner, slow_spec(&container), false).await;
     first_upload(&catalog, &id).await;
     let paused = elsewhere.pause(&id).await.unwrap();
     assert_eq!(paused.state(), Status::Paused);
@@ -189,14 +186,7 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
     // Cancelled while it runs: it stops, its upload and staged blocks are gone, nothing is
     // half-written.
     let container = kit::new_azure_container("runner-cancel").await;
-    let prepared = Prepared::new(slow_spec(&container), &Access::default())
-        .await
-        .unwrap();
-    let handle = runner
-        .start(prepared, RunHooks::default(), true)
-        .await
-        .unwrap();
-    let id = handle.job().unwrap().id.clone();
+    let (handle, id) = start(&runner, slow_spec(&container), true).await;
     let upload = first_upload(&catalog, &id).await;
     let (cancelled, aborted) = elsewhere.cancel(&id, &Access::default()).await.unwrap();
     assert_eq!((cancelled.state(), aborted), (Status::Cancelled, 1));
@@ -224,16 +214,11 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
         ("ok".to_owned(), b"ok".to_vec()),
         ("back\\slash".to_owned(), b"refused".to_vec()),
     ]);
-    put_all(&kit::open(&source).await, &named).await;
+    kit::put_all(&kit::open(&source).await, &named).await;
     let container = kit::new_azure_container("runner-retry").await;
     let mut strict = spec(kit::location_text(&source), kit::location_text(&container));
     strict.name_policy = NamePolicy::Fail;
-    let prepared = Prepared::new(strict, &Access::default()).await.unwrap();
-    let first = runner
-        .start(prepared, RunHooks::default(), false)
-        .await
-        .unwrap();
-    let id = first.job().unwrap().id.clone();
+    let (first, id) = start(&runner, strict, false).await;
     let outcome = first.wait().await.unwrap();
     assert_eq!(outcome.status, Some(Status::CompletedWithFailures));
     let failures = catalog.failures(&id).await.unwrap();

@@ -172,6 +172,19 @@ pub fn location_text(location: &Location) -> String {
     }
 }
 
+/// Puts each of `files` (key, bytes) into `store`.
+pub async fn put_all(
+    store: &std::sync::Arc<dyn Store>,
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+) {
+    for (key, data) in files {
+        store
+            .put(key, data.clone().into(), &Default::default(), None)
+            .await
+            .expect("put a test object");
+    }
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
