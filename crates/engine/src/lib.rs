@@ -1,5 +1,5 @@
-//! The awcopy engine: DESIGN.md's flow of lister -> filter -> planner -> executor, plus listing
-//! summaries and cost estimates.
+//! The awcopy engine: DESIGN.md's flow of lister -> filter -> planner -> executor, its wire
+//! types (the job spec, work items, object events), plus listing summaries and cost estimates.
 
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]

@@ -2,7 +2,10 @@
 //! an id, a user, an optional name, a status, its spec (without secrets), counters, and the
 //! outcome of each object. SQLite through sqlx, in WAL mode, written in batches so it never
 //! slows the copy. It also keeps what resume needs (listing ranges, listed objects, uploads
-//! and their parts), so a job whose process died continues where it stopped.
+//! and their parts), so a job whose process died continues where it stopped. The catalogue
+//! sits behind a trait ([`JobCatalog`]); jobs are owned by leases ([`Lease`]); and the
+//! [`runner::JobRunner`] starts, resumes, retries, pauses and cancels them for every front
+//! door.
 
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]

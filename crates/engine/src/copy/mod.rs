@@ -1,7 +1,11 @@
-//! The copy executor: takes listed objects, routes each (server-side within a service, pulled
-//! from a URL by the destination, or streamed through this machine), splits large objects into
-//! blocks that transfer in parallel, retries what is worth retrying, verifies checksums, and
-//! reports what happened to every object.
+//! A copy, in process: the pipeline (`copy`: listing -> filter and overwrite decisions ->
+//! objects in flight -> report), the planner (`planner`: each object's destination name and
+//! route, chosen in one place), and the executor that runs work items (`executor`, with
+//! `whole` for whole objects and `blocks` for large objects: every block a work item of its
+//! own, committed once all are staged, here or through a [`WorkQueue`] on executors
+//! elsewhere). Objects go server-side within a service, pulled from a URL by the destination,
+//! or streamed through this machine; what is worth retrying is retried, checksums are
+//! verified, and what happened to every object is reported.
 //!
 //! Memory stays bounded: every streamed block or small object reserves its bytes from the memory
 //! budget (and holds a slot of the concurrency) while they are in memory, so at most the budget
