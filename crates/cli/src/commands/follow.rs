@@ -64,7 +64,11 @@ impl Shown {
             1 => Some(self.sinks[0].clone()),
             _ => Some(Arc::new(Tee(self.sinks.clone()))),
         };
-        RunHooks { events, confirm }
+        RunHooks {
+            events,
+            confirm,
+            queue: None,
+        }
     }
 }
 

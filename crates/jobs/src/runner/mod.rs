@@ -14,6 +14,7 @@ use awcopy_engine::copy::{copy, CopyOptions, CopyReport, NamePolicy, Progress};
 use awcopy_engine::events::{EventSink, ObjectEvent, ObjectRecord, Tee};
 use awcopy_engine::journal::{ResumeFrom, Stop};
 use awcopy_engine::overwrite::Confirm;
+use awcopy_engine::work::WorkQueue;
 use awcopy_store::{ErrorKind, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub struct RunHooks {
     pub events: Option<Arc<dyn EventSink>>,
     /// Answers "overwrite this object?" when the spec's policy is `prompt`.
     pub confirm: Option<Arc<dyn Confirm>>,
+    /// Where large objects' blocks and commits go, if not to this process's executor.
+    pub queue: Option<Arc<dyn WorkQueue>>,
 }
 
 /// What a running job tells its subscribers.
@@ -498,6 +501,7 @@ impl Run {
         let mut options = prepared.options(dry_run);
         options.confirm = hooks.confirm;
         options.events = hooks.events;
+        options.queue = hooks.queue;
         add_sink(
             &mut options,
             Arc::new(Broadcast {
