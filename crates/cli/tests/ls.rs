@@ -358,3 +358,25 @@ async fn sas_in_the_url_works_and_is_never_printed() {
     let all = format!("{}{}", stdout(&output), stderr(&output));
     assert!(!all.contains(&signature), "the SAS signature leaked");
 }
+
+/// Help texts say what a flag does (no internal shorthand), and completion scripts print for
+/// every shell clap_complete knows.
+#[test]
+fn help_speaks_to_users_and_completions_print() {
+    for command in ["cp", "sync", "mv", "jobs"] {
+        let output = awcopy(&[command, "--help"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let help = stdout(&output).to_lowercase();
+        assert!(!help.contains("seed"), "{command} --help: {help}");
+    }
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let output = awcopy(&["completions", shell]);
+        assert!(output.status.success(), "{shell}: {}", stderr(&output));
+        let script = stdout(&output);
+        assert!(
+            script.contains("awcopy") && script.contains("resume"),
+            "{shell}"
+        );
+    }
+    assert_fails(&awcopy(&["completions", "tcsh"]), 2, &["tcsh"]);
+}
