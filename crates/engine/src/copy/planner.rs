@@ -16,7 +16,7 @@ use crate::events::{Action, ObjectEvent};
 use crate::journal::{ListRange, ResumeFrom};
 use crate::lister::{list_parallel, list_ranges, ListJournal};
 use crate::overwrite::{decide, Overwrite};
-use crate::work::ObjectItem;
+use crate::work::{ObjectItem, WorkDone, WorkItem, WorkQueue};
 
 impl Executor {
     /// The destination key `source_key` is stored under, mapped if the destination needs it.
@@ -309,7 +309,10 @@ impl Executor {
                 dest_key: dest_key.to_owned(),
                 route,
             };
-            return self.run_whole(&item).await;
+            return match &self.options.queue {
+                Some(queue) => self.send_whole(queue.as_ref(), item).await,
+                None => self.run_whole(&item).await,
+            };
         }
         let head = self.retry(|| self.plan.source.head(&meta.key)).await?;
         self.note_renamed_metadata(&head.attributes);
@@ -320,6 +323,35 @@ impl Executor {
                 self.verify_dest(&head, dest_key).await?;
                 self.copied_server_side(head.size);
             }
+        }
+        Ok(())
+    }
+
+    /// Sends a whole object through the job's queue to an executor elsewhere (a server-side
+    /// copy through the job's gate), and counts it here from what it gave.
+    async fn send_whole(&self, queue: &dyn WorkQueue, item: ObjectItem) -> Result<(), StoreError> {
+        self.check_stop()?;
+        let (size, route) = (item.source.size, item.route);
+        let sent = async {
+            let objects = vec![item];
+            match queue.run(WorkItem::Objects { objects }).await? {
+                WorkDone::Objects { outcomes } if outcomes.len() == 1 => match &outcomes[0].error {
+                    Some(error) => Err(StoreError::new(error.kind, &error.message)),
+                    None => Ok(()),
+                },
+                other => Err(StoreError::new(
+                    ErrorKind::Other,
+                    format!("an executor answered a batch of one with {other:?}"),
+                )),
+            }
+        };
+        match route {
+            Route::Streamed => sent.await?,
+            _ => self.server_side_request(sent).await?,
+        }
+        match route {
+            Route::Streamed => self.copied_streamed(size),
+            _ => self.copied_server_side(size),
         }
         Ok(())
     }
