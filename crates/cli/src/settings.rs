@@ -40,8 +40,8 @@ pub fn copy_spec(
     Ok(JobSpec {
         version: SPEC_VERSION,
         mode,
-        source: without_secrets(&args.source),
-        dest: without_secrets(&args.dest),
+        source: stored_location(&args.source),
+        dest: stored_location(&args.dest),
         recursive: args.recursive || mode == Mode::Sync,
         delete,
         filters: filter_spec(&args.filters),
@@ -73,11 +73,16 @@ pub fn refuse_prompt_without_terminal(spec: &JobSpec) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The locations as given, with their secrets, for this run only.
+/// The locations as given, with their secrets, for this run only (local paths made absolute,
+/// as the spec keeps them).
 pub fn access(source: Option<&str>, dest: Option<&str>) -> Access {
+    let given = |location: &str| match location.contains("://") {
+        true => location.to_owned(),
+        false => stored_location(location),
+    };
     Access {
-        source: source.map(str::to_owned),
-        dest: dest.map(str::to_owned),
+        source: source.map(given),
+        dest: dest.map(given),
     }
 }
 
@@ -141,9 +146,21 @@ fn encryption(spec: &str) -> Result<EncryptionRef, Failure> {
     }
 }
 
-/// A location argument as it may be stored: a URL loses its query (a SAS token, a
-/// presigned signature), anything else stays as it is.
-fn without_secrets(location: &str) -> String {
+/// A location argument as a job stores it: a URL loses its query (a SAS token, a presigned
+/// signature); a local path becomes absolute (keeping a trailing '/'), so the job resumes from
+/// any directory.
+fn stored_location(location: &str) -> String {
+    // As `Location::parse` reads it: no "scheme://", a local path.
+    if !location.contains("://") {
+        let Ok(path) = std::path::absolute(location.trim()) else {
+            return location.to_owned();
+        };
+        let mut text = path.to_string_lossy().into_owned();
+        if location.trim().ends_with('/') && !text.ends_with('/') {
+            text.push('/');
+        }
+        return text;
+    }
     match url::Url::parse(location) {
         Ok(mut url) if url.query().is_some() => {
             url.set_query(None);

@@ -753,3 +753,28 @@ async fn a_job_from_before_specs_resumes_and_shows_its_spec() {
     assert!(since < time::OffsetDateTime::now_utc() - Duration::from_secs(3649 * 86_400));
     assert_eq!(db.job().await.state(), Status::Completed);
 }
+
+/// A local location typed relative to the working directory is stored absolute, so the job
+/// resumes (and shows) the same places from any directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relative_local_paths_are_stored_absolute() {
+    let work = tempfile::tempdir().unwrap();
+    let files = BTreeMap::from([("a.txt".to_owned(), b"alpha".to_vec())]);
+    let source = work.path().join("src");
+    for (key, data) in &files {
+        std::fs::create_dir_all(&source).unwrap();
+        std::fs::write(source.join(key), data).unwrap();
+    }
+    let db = Db::new();
+    let output = common::awcopy_in(
+        work.path(),
+        &["--db", &db.path(), "cp", "-r", "src", "out/"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let spec = db.job().await.job_spec().unwrap();
+    let work = work.path().display();
+    assert_eq!(spec.source, format!("{work}/src"));
+    assert_eq!(spec.dest, format!("{work}/out/"));
+    let copied = Location::parse(&spec.dest).unwrap();
+    kit::assert_holds(&kit::open(&copied).await, "", &files).await;
+}

@@ -10,13 +10,31 @@ pub fn awcopy(args: &[&str]) -> Output {
 }
 
 pub fn awcopy_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = command(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    run(command)
+}
+
+/// Runs awcopy in directory `dir`.
+pub fn awcopy_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    let mut command = command(args);
+    command.current_dir(dir);
+    run(command)
+}
+
+/// The awcopy command with `args`, the S3 emulator as AWS_ENDPOINT_URL.
+fn command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_awcopy"));
     command
         .args(args)
         .env("AWS_ENDPOINT_URL", kit::s3_endpoint());
-    for (name, value) in env {
-        command.env(name, value);
-    }
+    command
+}
+
+/// Runs `command`, checking that nothing it printed holds a secret.
+fn run(mut command: Command) -> Output {
     let output = command.output().expect("run awcopy");
     let all = format!(
         "{}{}",
