@@ -67,11 +67,10 @@ impl Prepared {
             .await
             .map_err(|e| e.context("DEST"))?;
         let plan = plan(&source, &dest, source_store, dest_store, recursive);
-        let shown = |l: Location| Location::parse(&l.to_string()).unwrap_or(l);
         Ok(Self {
             spec,
-            source: shown(source),
-            dest: shown(dest),
+            source,
+            dest,
             plan,
             filter,
         })
