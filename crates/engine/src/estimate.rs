@@ -99,6 +99,16 @@ impl Route {
         }
     }
 
+    /// What the destination copies from on this route: `None` when the bytes stream through
+    /// this machine.
+    pub fn copy_source_kind(self) -> Option<CopySourceKind> {
+        match self {
+            Self::Native => Some(CopySourceKind::Native),
+            Self::FromUrl => Some(CopySourceKind::Url),
+            Self::Streamed => None,
+        }
+    }
+
     /// The route a copy between stores with these capabilities takes.
     pub fn between(source: &Capabilities, dest: &Capabilities) -> Self {
         match dest.server_side_route(source) {

@@ -24,6 +24,17 @@ pub struct ObjectItem {
     pub route: Route,
 }
 
+/// The byte ranges of the blocks of an object of `size` bytes cut at `part` bytes: every block
+/// `part` long but the last.
+pub fn block_ranges(size: u64, part: u64) -> Vec<ByteRange> {
+    (0..size.div_ceil(part))
+        .map(|i| ByteRange {
+            start: i * part,
+            end: ((i + 1) * part).min(size),
+        })
+        .collect()
+}
+
 /// One block of a large object, staged into an upload in progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockItem {

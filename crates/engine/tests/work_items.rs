@@ -8,9 +8,9 @@ use awcopy_engine::estimate::Route;
 use awcopy_engine::filter::Filter;
 use awcopy_engine::journal::{Journal, ListRange, UploadRecord};
 use awcopy_engine::work::{
-    BlockItem, CommitItem, ItemExecutor, ObjectItem, WorkDone, WorkItem, WorkQueue,
+    block_ranges, BlockItem, CommitItem, ItemExecutor, ObjectItem, WorkDone, WorkItem, WorkQueue,
 };
-use awcopy_store::{ByteRange, PartReceipt};
+use awcopy_store::PartReceipt;
 use awcopy_testkit::{self as kit, Kind};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -70,17 +70,16 @@ async fn two_executors_stage_the_blocks_of_one_object_and_either_commits_or_copi
         let head = source.head(key).await.unwrap();
         let part = dest.capabilities().part_size_for(head.size, 1 << 20);
         let upload = dest.create_upload(key, &head.attributes).await.unwrap();
-        let blocks: Vec<WorkItem> = (0..head.size.div_ceil(part))
-            .map(|i| {
+        let blocks: Vec<WorkItem> = block_ranges(head.size, part)
+            .into_iter()
+            .enumerate()
+            .map(|(i, range)| {
                 WorkItem::Block(BlockItem {
                     source_key: key.to_owned(),
                     dest_key: key.to_owned(),
                     upload: upload.clone(),
                     number: i as u32 + 1,
-                    range: ByteRange {
-                        start: i * part,
-                        end: ((i + 1) * part).min(head.size),
-                    },
+                    range,
                     route,
                 })
             })

@@ -33,18 +33,6 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// A lease held by this process, running until `LEASE_TERM` from now.
-    pub fn mine() -> Self {
-        let me = Holder::this_process();
-        Self {
-            holder: Some(me.id.clone()),
-            host: Some(me.host.clone()),
-            pid: me.pid,
-            started: me.started.clone(),
-            expires: Some(OffsetDateTime::now_utc() + LEASE_TERM),
-        }
-    }
-
     /// Whether the lease still holds: not expired, and, on this host, its process lives (a
     /// zombie does not count). Where the system cannot tell, the process is taken to live, so
     /// a job is never run twice.
@@ -139,9 +127,21 @@ fn start_time(pid: i64) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A lease held by this process, running until `LEASE_TERM` from now.
+    fn mine() -> Lease {
+        let me = Holder::this_process();
+        Lease {
+            holder: Some(me.id.clone()),
+            host: Some(me.host.clone()),
+            pid: me.pid,
+            started: me.started.clone(),
+            expires: Some(OffsetDateTime::now_utc() + LEASE_TERM),
+        }
+    }
+
     #[test]
     fn this_process_holds_and_a_dead_child_does_not() {
-        assert!(Lease::mine().is_alive());
+        assert!(mine().is_alive());
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
@@ -150,7 +150,7 @@ mod tests {
         let lease = Lease {
             pid,
             started: start_time(pid),
-            ..Lease::mine()
+            ..mine()
         };
         assert!(lease.started.is_some() && lease.is_alive());
         let reused = Lease {
@@ -166,7 +166,7 @@ mod tests {
         let elsewhere = Lease {
             host: Some("another-host".into()),
             pid: 999_999_999,
-            ..Lease::mine()
+            ..mine()
         };
         assert!(
             elsewhere.is_alive(),

@@ -2,19 +2,18 @@
 //! staged, the upload committed once every block is.
 
 use awcopy_store::{
-    ByteRange, CopySourceKind, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt, StoreError,
-    UploadId,
+    ByteRange, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt, StoreError, UploadId,
 };
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use std::sync::Arc;
 
-use super::executor::Executor;
+use super::executor::{unexpected, Executor};
 use crate::checksum::combine_all;
 use crate::estimate::Route;
 use crate::journal::{StagedUpload, UploadRecord};
-use crate::work::{BlockItem, CommitItem, WorkDone, WorkItem};
+use crate::work::{block_ranges, BlockItem, CommitItem, WorkDone, WorkItem};
 
 impl Executor {
     /// The upload to stage `head`'s parts in, and the parts already staged by number: the
@@ -114,13 +113,7 @@ impl Executor {
 
     /// The byte ranges of the blocks of an object of `size` bytes.
     pub(super) fn blocks(&self, size: u64) -> Vec<ByteRange> {
-        let part = self.part_size(size);
-        (0..size.div_ceil(part))
-            .map(|i| ByteRange {
-                start: i * part,
-                end: ((i + 1) * part).min(size),
-            })
-            .collect()
+        block_ranges(size, self.part_size(size))
     }
 
     /// A large object by blocks along `route`: the upload opened (or a staged one taken
@@ -239,18 +232,13 @@ impl Executor {
         let Some(queue) = &self.options.queue else {
             return self.run_block(&item).await;
         };
-        self.check_stop()?;
-        let sent = queue.run(WorkItem::Block(item.clone()));
-        // A server-side block goes through the job's gate here too: while it is not known
-        // whether the destination can read the source, one block at a time asks.
-        let done = match item.route {
-            Route::Streamed => sent.await?,
-            _ => self.server_side_request(sent).await?,
-        };
-        let receipt = match done {
-            WorkDone::Staged(receipt) => receipt,
-            other => return Err(unexpected(&other)),
-        };
+        let sent = WorkItem::Block(item.clone());
+        let receipt = self
+            .send(queue.as_ref(), item.route, sent, |done| match done {
+                WorkDone::Staged(receipt) => Ok(receipt),
+                other => Err(unexpected(&other)),
+            })
+            .await?;
         self.part_staged(&item.source_key, &receipt);
         if item.route == Route::Streamed {
             self.progress
@@ -266,8 +254,8 @@ impl Executor {
         let (source, dest) = (&self.plan.source, &self.plan.dest);
         let (key, dest_key, upload) = (&item.source_key, &item.dest_key, &item.upload);
         let (number, range) = (item.number, item.range);
-        let receipt = match item.route {
-            Route::Streamed => {
+        let receipt = match item.route.copy_source_kind() {
+            None => {
                 let _room = self.streaming_room(range.len()).await;
                 self.check_stop()?;
                 let receipt = self
@@ -289,11 +277,7 @@ impl Executor {
                     .fetch_add(range.len(), Ordering::Relaxed);
                 receipt
             }
-            route => {
-                let kind = match route {
-                    Route::Native => CopySourceKind::Native,
-                    _ => CopySourceKind::Url,
-                };
+            Some(kind) => {
                 let lifetime = self.options.url_lifetime;
                 let _permit = self.concurrency.acquire().await;
                 self.check_stop()?;
@@ -354,12 +338,4 @@ impl Executor {
             tracing::warn!(key = dest_key, error = %abort, "could not abort the upload");
         }
     }
-}
-
-/// The error of an executor that answered an item with something else than it asks for.
-fn unexpected(done: &WorkDone) -> StoreError {
-    StoreError::new(
-        ErrorKind::Other,
-        format!("an executor answered a work item with {done:?}"),
-    )
 }

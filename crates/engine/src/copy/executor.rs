@@ -15,6 +15,7 @@ use crate::journal::{ResumeFrom, StagedUpload};
 use crate::limits::Limits;
 use crate::memory::MemoryBudget;
 use crate::server_side::{ServerSide, ServerSideGate};
+use crate::work::{WorkDone, WorkItem, WorkQueue};
 
 pub(crate) struct Executor {
     pub(super) plan: CopyPlan,
@@ -84,6 +85,24 @@ impl Executor {
         match &self.options.stop {
             Some(stop) if stop.is_cancelled() => Err(interrupted()),
             _ => Ok(()),
+        }
+    }
+
+    /// Sends `item` through `queue` and reads what it gave; an item copied server-side goes
+    /// through the job's gate (see [`ServerSideGate`]), so that while it is not known whether
+    /// the destination can read the source, one item at a time asks.
+    pub(super) async fn send<T>(
+        &self,
+        queue: &dyn WorkQueue,
+        route: Route,
+        item: WorkItem,
+        read: impl FnOnce(WorkDone) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.check_stop()?;
+        let sent = async { read(queue.run(item).await?) };
+        match route {
+            Route::Streamed => sent.await,
+            _ => self.server_side_request(sent).await,
         }
     }
 
@@ -204,4 +223,12 @@ impl Executor {
             })
             .await
     }
+}
+
+/// The error of an executor that answered an item with something else than it asks for.
+pub(super) fn unexpected(done: &WorkDone) -> StoreError {
+    StoreError::new(
+        ErrorKind::Other,
+        format!("an executor answered a work item with {done:?}"),
+    )
 }

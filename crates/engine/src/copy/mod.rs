@@ -309,10 +309,9 @@ pub async fn copy(
     let mut plan = plan;
     let resume = plan.resume.take();
     let started = Instant::now();
-    let route = Route::between(plan.source.capabilities(), plan.dest.capabilities());
     let executor = Arc::new(Executor::new(plan, options, progress, resume.as_ref()));
 
-    if route != Route::Streamed && executor.server_side.unreachable() {
+    if executor.route != Route::Streamed && executor.server_side.unreachable() {
         executor.note_once(format!(
             "{} cannot read from {} server-side (found by an earlier run of this job); streaming through this machine",
             executor.plan.dest.display_root(),

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use super::{MappedName, NamePolicy, ObjectFailure};
 use std::sync::Arc;
 
-use super::executor::Executor;
+use super::executor::{unexpected, Executor};
 use crate::estimate::Route;
 use crate::events::{Action, ObjectEvent};
 use crate::journal::{ListRange, ResumeFrom};
@@ -318,10 +318,10 @@ impl Executor {
         self.note_renamed_metadata(&head.attributes);
         self.copy_by_blocks(&head, dest_key, route).await?;
         match route {
-            Route::Streamed => self.copied_streamed(meta.size),
+            Route::Streamed => self.copied(route, meta.size),
             _ => {
                 self.verify_dest(&head, dest_key).await?;
-                self.copied_server_side(head.size);
+                self.copied(route, head.size);
             }
         }
         Ok(())
@@ -330,29 +330,22 @@ impl Executor {
     /// Sends a whole object through the job's queue to an executor elsewhere (a server-side
     /// copy through the job's gate), and counts it here from what it gave.
     async fn send_whole(&self, queue: &dyn WorkQueue, item: ObjectItem) -> Result<(), StoreError> {
-        self.check_stop()?;
         let (size, route) = (item.source.size, item.route);
-        let sent = async {
-            let objects = vec![item];
-            match queue.run(WorkItem::Objects { objects }).await? {
+        let objects = vec![item];
+        self.send(
+            queue,
+            route,
+            WorkItem::Objects { objects },
+            |done| match done {
                 WorkDone::Objects { outcomes } if outcomes.len() == 1 => match &outcomes[0].error {
                     Some(error) => Err(StoreError::new(error.kind, &error.message)),
                     None => Ok(()),
                 },
-                other => Err(StoreError::new(
-                    ErrorKind::Other,
-                    format!("an executor answered a batch of one with {other:?}"),
-                )),
-            }
-        };
-        match route {
-            Route::Streamed => sent.await?,
-            _ => self.server_side_request(sent).await?,
-        }
-        match route {
-            Route::Streamed => self.copied_streamed(size),
-            _ => self.copied_server_side(size),
-        }
+                other => Err(unexpected(&other)),
+            },
+        )
+        .await?;
+        self.copied(route, size);
         Ok(())
     }
 }

@@ -16,17 +16,13 @@ impl Executor {
     /// writes streams). Source URLs are minted per request, so none expires mid-job.
     pub(crate) async fn run_whole(&self, item: &ObjectItem) -> Result<(), StoreError> {
         let (meta, dest_key) = (&item.source, item.dest_key.as_str());
-        let kind = match item.route {
-            Route::Streamed => {
-                match self.plan.dest.capabilities().put_stream_memory {
-                    Some(memory) => self.copy_in_one_stream(meta, dest_key, memory).await?,
-                    None => self.copy_in_one_request(meta, dest_key).await?,
-                }
-                self.copied_streamed(meta.size);
-                return Ok(());
+        let Some(kind) = item.route.copy_source_kind() else {
+            match self.plan.dest.capabilities().put_stream_memory {
+                Some(memory) => self.copy_in_one_stream(meta, dest_key, memory).await?,
+                None => self.copy_in_one_request(meta, dest_key).await?,
             }
-            Route::Native => CopySourceKind::Native,
-            Route::FromUrl => CopySourceKind::Url,
+            self.copied(Route::Streamed, meta.size);
+            return Ok(());
         };
         if kind == CopySourceKind::Native && self.copy_as_is(meta, dest_key).await? {
             return Ok(());
@@ -53,23 +49,18 @@ impl Executor {
         }))
         .await?;
         self.verify_dest(&head, dest_key).await?;
-        self.copied_server_side(head.size);
+        self.copied(item.route, head.size);
         Ok(())
     }
 
-    /// Counts `size` bytes streamed through this machine.
-    pub(super) fn copied_streamed(&self, size: u64) {
-        self.progress
-            .bytes_streamed
-            .fetch_add(size, Ordering::Relaxed);
-        self.progress.bytes_done.fetch_add(size, Ordering::Relaxed);
-    }
-
-    /// Counts `size` bytes the service copied itself.
-    pub(super) fn copied_server_side(&self, size: u64) {
-        self.progress
-            .bytes_server_side
-            .fetch_add(size, Ordering::Relaxed);
+    /// Counts an object of `size` bytes copied along `route`: streamed through this machine,
+    /// or copied by the services themselves.
+    pub(super) fn copied(&self, route: Route, size: u64) {
+        let how = match route {
+            Route::Streamed => &self.progress.bytes_streamed,
+            _ => &self.progress.bytes_server_side,
+        };
+        how.fetch_add(size, Ordering::Relaxed);
         self.progress.bytes_done.fetch_add(size, Ordering::Relaxed);
     }
 
@@ -109,7 +100,7 @@ impl Executor {
         if plain_md5.is_none() || copied.etag.as_deref() != plain_md5 {
             self.verify_dest(meta, dest_key).await?;
         }
-        self.copied_server_side(meta.size);
+        self.copied(Route::Native, meta.size);
         Ok(true)
     }
 

@@ -302,13 +302,10 @@ impl JobRunner {
         hooks: RunHooks,
     ) -> Result<JobHandle, RunError> {
         let job = self.catalog.find(id).await?;
-        let refused = |refusal: fn(Box<JobRecord>) -> Refusal| {
-            Err(RunError::Refused(refusal(Box::new(job.clone()))))
-        };
         match job.state() {
-            Status::Completed => return refused(Refusal::Completed),
-            Status::CompletedWithFailures => return refused(Refusal::HasFailures),
-            Status::Cancelled => return refused(Refusal::Cancelled),
+            Status::Completed => return Err(refused(&job, Refusal::Completed)),
+            Status::CompletedWithFailures => return Err(refused(&job, Refusal::HasFailures)),
+            Status::Cancelled => return Err(refused(&job, Refusal::Cancelled)),
             _ => refuse_live(&job)?,
         }
         let prepared = Prepared::new(job.job_spec()?, access).await?;
@@ -327,16 +324,13 @@ impl JobRunner {
         name_policy: Option<NamePolicy>,
     ) -> Result<JobHandle, RunError> {
         let job = self.catalog.find(id).await?;
-        let refused = |refusal: fn(Box<JobRecord>) -> Refusal| {
-            Err(RunError::Refused(refusal(Box::new(job.clone()))))
-        };
         match job.state() {
             Status::CompletedWithFailures => {}
-            Status::Completed => return refused(Refusal::Completed),
-            Status::Cancelled => return refused(Refusal::Cancelled),
+            Status::Completed => return Err(refused(&job, Refusal::Completed)),
+            Status::Cancelled => return Err(refused(&job, Refusal::Cancelled)),
             _ => {
                 refuse_live(&job)?;
-                return refused(Refusal::Unfinished);
+                return Err(refused(&job, Refusal::Unfinished));
             }
         }
         let mut spec = job.job_spec()?;
@@ -438,6 +432,11 @@ pub fn run_unrecorded(prepared: Prepared, hooks: RunHooks, dry_run: bool) -> Job
     spawn(None, prepared, hooks, None, Some(dry_run))
 }
 
+/// The refusal of `kind` for `job`.
+fn refused(job: &JobRecord, kind: fn(Box<JobRecord>) -> Refusal) -> RunError {
+    RunError::Refused(kind(Box::new(job.clone())))
+}
+
 /// Refuses a job that a live runner holds.
 fn refuse_live(job: &JobRecord) -> Result<(), RunError> {
     match job.live_owner() {
@@ -458,8 +457,8 @@ fn spawn(
     dry_run: Option<bool>,
 ) -> JobHandle {
     let (events, _) = broadcast::channel(EVENT_BACKLOG);
-    let handle_parts = (Stop::new(), Stop::new(), Arc::new(Progress::default()));
-    let (stop, stop_now, progress) = handle_parts;
+    let (stop, stop_now) = (Stop::new(), Stop::new());
+    let progress = Arc::new(Progress::default());
     let record = job.as_ref().map(|(_, record)| record.clone());
     let run = Run {
         job,
