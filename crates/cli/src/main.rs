@@ -39,7 +39,12 @@ fn main() -> ExitCode {
             }
             Command::Mv(args) => commands::copy::run(&cli, args, Mode::Move, false).await,
             Command::Check(args) => commands::check::run(&cli, args).await,
-            Command::Jobs(command) => commands::jobs::run(&cli, command).await,
+            Command::Jobs(jobs) => match &jobs.server {
+                Some(url) => commands::remote::jobs(url, &jobs.command).await,
+                None => commands::jobs::run(&cli, &jobs.command).await,
+            },
+            Command::Serve(args) => commands::serve::run(&cli, args).await,
+            Command::Schedule(command) => commands::schedule::run(&cli, command).await,
             Command::Completions { shell } => {
                 let mut command = <Cli as clap::CommandFactory>::command();
                 clap_complete::generate(*shell, &mut command, "awcopy", &mut std::io::stdout());

@@ -53,6 +53,7 @@ pub fn copy_spec(
             bandwidth: args.bandwidth,
             list_parallelism: args.list_parallelism,
             retries: args.retries,
+            agents: None,
         },
         overwrite,
         name_policy: args.name_policy,

@@ -716,7 +716,7 @@ async fn a_job_from_before_specs_resumes_and_shows_its_spec() {
         .await
         .unwrap();
     catalog
-        .finish_job(&job.id, Status::Failed, 0)
+        .finish_job(&job.id, Status::Failed, 0, Some("network: test"))
         .await
         .unwrap();
 

@@ -137,6 +137,8 @@ pub struct Tuning {
     pub list_parallelism: u16,
     /// Attempts per request before an object is given up.
     pub retries: u32,
+    /// How many of a service's agents may work on this job at once (all, if unset).
+    pub agents: Option<u32>,
 }
 
 impl Default for Tuning {
@@ -148,6 +150,7 @@ impl Default for Tuning {
             bandwidth: None,
             list_parallelism: 8,
             retries: 8,
+            agents: None,
         }
     }
 }
@@ -262,6 +265,12 @@ impl JobSpec {
         if !(1..=100).contains(&self.tuning.retries) {
             return bad("tuning.retries", "use 1 to 100".into());
         }
+        if self.tuning.agents == Some(0) {
+            return bad(
+                "tuning.agents",
+                "must be more than zero (or left out: all)".into(),
+            );
+        }
         if self.tuning.max_rps == Some(0) || self.tuning.bandwidth == Some(0) {
             return bad(
                 "tuning",
@@ -297,6 +306,27 @@ impl<'de> Deserialize<'de> for ConcurrencyLimit {
             ))),
         }
     }
+}
+
+/// Parses an age or a period such as `7d`, `12h`, `30m`, `45s` (`--max-age`, a schedule's `every`).
+pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("'{text}' is not an age; use e.g. 7d, 12h, 30m or 45s");
+    let text = text.trim();
+    let unit = text.chars().last().ok_or_else(bad)?;
+    let number: u64 = text[..text.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| bad())?;
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    Ok(std::time::Duration::from_secs(
+        number.saturating_mul(seconds),
+    ))
 }
 
 #[cfg(test)]

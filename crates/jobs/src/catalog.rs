@@ -95,7 +95,7 @@ impl Catalog {
         &self.pool
     }
 
-    fn error(&self, e: sqlx::Error) -> CatalogError {
+    pub(crate) fn error(&self, e: sqlx::Error) -> CatalogError {
         classify(&self.path, e)
     }
 }
@@ -136,14 +136,21 @@ impl JobCatalog for Catalog {
         self.find(&id).await
     }
 
-    async fn finish_job(&self, id: &str, status: Status, mapped: u64) -> Result<(), CatalogError> {
+    async fn finish_job(
+        &self,
+        id: &str,
+        status: Status,
+        mapped: u64,
+        error: Option<&str>,
+    ) -> Result<(), CatalogError> {
         sqlx::query(
             "UPDATE jobs SET status = ?, finished_at = ?, objects_mapped = objects_mapped + ?,
-             lease_holder = NULL, lease_expires = NULL, requested = NULL WHERE id = ?",
+             error = ?, lease_holder = NULL, lease_expires = NULL, requested = NULL WHERE id = ?",
         )
         .bind(status.as_str())
         .bind(status.is_final().then(now))
         .bind(mapped as i64)
+        .bind(error.map(awcopy_store::redact::redact))
         .bind(id)
         .execute(&self.pool)
         .await
@@ -506,6 +513,7 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<JobRecord, sqlx::Error> {
         objects_skipped: row.try_get("objects_skipped")?,
         objects_failed: row.try_get("objects_failed")?,
         objects_mapped: row.try_get("objects_mapped")?,
+        error: row.try_get("error")?,
     })
 }
 

@@ -25,8 +25,14 @@ pub trait JobCatalog: Send + Sync + std::fmt::Debug {
 
     /// Ends a run of a job: its status (finished, or paused / failed to resume later), plus
     /// the names this run mapped. Its other counters are kept by the catalogue as objects are
-    /// written (migration 0003).
-    async fn finish_job(&self, id: &str, status: Status, mapped: u64) -> Result<(), CatalogError>;
+    /// written (migration 0003). `error` says why a run failed (cleared otherwise).
+    async fn finish_job(
+        &self,
+        id: &str,
+        status: Status,
+        mapped: u64,
+        error: Option<&str>,
+    ) -> Result<(), CatalogError>;
 
     /// Gives this process the lease of `job` and marks it running, provided nobody changed
     /// it since it was read.

@@ -16,9 +16,11 @@ mod lease;
 mod recorder;
 mod records;
 pub mod runner;
+mod schedules;
 
 pub use catalog::Catalog;
 pub use job_catalog::{JobCatalog, JobRecorder};
 pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
 pub use recorder::Recorder;
 pub use records::{CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status};
+pub use schedules::{NewSchedule, RunEnd, Schedule};

@@ -494,7 +494,7 @@ mod tests {
         });
         recorder.finish().await.unwrap();
         catalog
-            .finish_job(&record.id, Status::CompletedWithFailures, 0)
+            .finish_job(&record.id, Status::CompletedWithFailures, 0, None)
             .await
             .unwrap();
 

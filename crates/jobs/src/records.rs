@@ -213,6 +213,8 @@ pub struct JobRecord {
     pub objects_failed: i64,
     /// Objects stored under another name.
     pub objects_mapped: i64,
+    /// Why its last run failed, if it did.
+    pub error: Option<String>,
 }
 
 impl JobRecord {

@@ -117,6 +117,17 @@ pub struct CopyArgs {
     /// benchmark compares runs with and without it to show what the catalogue costs).
     #[arg(long, conflicts_with = "new")]
     pub no_catalog: bool,
+
+    /// Submit the job to the awcopy service at URL instead of running it here (the token
+    /// comes from AWCOPY_TOKEN); prints the job's id. The service reads and writes with its
+    /// own credentials, so locations carry no SAS token.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["dry_run", "no_catalog"])]
+    pub via: Option<String>,
+
+    /// With --via: follow the job to its end, with the progress line and exit codes of a
+    /// local run.
+    #[arg(long, requires = "via")]
+    pub wait: bool,
 }
 
 /// How objects are cut into requests; shared by `cp` and `ls --estimate`, so an estimate

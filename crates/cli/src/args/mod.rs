@@ -52,8 +52,12 @@ pub enum Command {
     /// Compare SOURCE and DEST: objects missing, extra, or different (size and checksum).
     Check(CheckArgs),
     /// The job catalogue: every cp, sync and mv run, its counters and failures.
+    Jobs(JobsArgs),
+    /// Run the job service: the HTTP API, the dashboard, the scheduler and agents.
+    Serve(ServeArgs),
+    /// Schedules of the job service: a copy run every so often.
     #[command(subcommand)]
-    Jobs(JobsCommand),
+    Schedule(ScheduleCommand),
     /// Print a shell completion script, e.g. `awcopy completions bash > ~/.local/share/bash-completion/completions/awcopy`.
     Completions {
         /// bash, zsh, fish, powershell or elvish.
@@ -63,6 +67,120 @@ pub enum Command {
 }
 
 /// `awcopy jobs ...`.
+/// `awcopy jobs`: the command, and which catalogue it reads.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Act on the jobs of the awcopy service at URL (token from AWCOPY_TOKEN) instead of
+    /// this machine's catalogue.
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: JobsCommand,
+}
+
+/// Arguments of `awcopy serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. A non-loopback address needs --tls-cert/--tls-key (or
+    /// --insecure-http).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7070")]
+    pub listen: std::net::SocketAddr,
+
+    /// The users, their token hashes and grants (TOML; see the README).
+    #[arg(long, value_name = "FILE", required_unless_present = "hash_token")]
+    pub config: Option<PathBuf>,
+
+    /// In-process agents that execute the jobs' work items.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub agents: u16,
+
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve plain HTTP on a non-loopback address (only behind something that encrypts).
+    #[arg(long)]
+    pub insecure_http: bool,
+
+    /// Read a token on standard input and print its SHA-256, for the config's token_sha256;
+    /// serve nothing.
+    #[arg(long)]
+    pub hash_token: bool,
+}
+
+/// `awcopy schedule`: schedules of a job service.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Add a schedule: the copy SOURCE -> DEST run every period or by a cron expression.
+    Add(Box<ScheduleAdd>),
+    /// List your schedules.
+    List {
+        /// The service.
+        #[arg(long, value_name = "URL")]
+        via: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch a schedule off.
+    Pause(ScheduleId),
+    /// Switch a schedule on again.
+    Resume(ScheduleId),
+    /// Delete a schedule (its runs stay as jobs).
+    Rm(ScheduleId),
+}
+
+/// One schedule of a service.
+#[derive(Debug, Args)]
+pub struct ScheduleId {
+    /// The schedule's id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The service.
+    #[arg(long, value_name = "URL")]
+    pub via: String,
+}
+
+/// Arguments of `awcopy schedule add` (the copy's flags are those of `cp`; `--via` names the
+/// service).
+#[derive(Debug, Args)]
+pub struct ScheduleAdd {
+    /// The copy each run makes.
+    #[command(flatten)]
+    pub copy: CopyArgs,
+    /// Run every period: 30s, 15m, 6h, 1d.
+    #[arg(
+        long,
+        value_name = "PERIOD",
+        required_unless_present = "cron",
+        conflicts_with = "cron"
+    )]
+    pub every: Option<String>,
+    /// Or at the times of a cron expression: '0 2 * * *' (a sixth, leading field is seconds).
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// The first run copies objects modified since this time (RFC 3339); later runs copy
+    /// what changed since the previous successful run began.
+    #[arg(long, value_name = "TIME")]
+    pub modified_since: Option<String>,
+    /// How far before the previous run's start each run looks (an upload that began before
+    /// it and ended after is still seen).
+    #[arg(long, value_name = "PERIOD")]
+    pub overlap: Option<String>,
+    /// Failed runs in a row after which the schedule switches itself off.
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u32>,
+    /// Add it switched off.
+    #[arg(long)]
+    pub off: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
     /// List jobs, newest first.

@@ -1,5 +1,7 @@
 //! Parsers of flag values: sizes, times, ages, concurrency.
 
+pub use awcopy_engine::spec::parse_age;
+
 /// Parses `--concurrency`: a number from 1 to 1024, or `auto`.
 pub fn parse_concurrency(text: &str) -> Result<awcopy_engine::copy::ConcurrencyLimit, String> {
     use awcopy_engine::copy::ConcurrencyLimit;
@@ -24,27 +26,6 @@ pub fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
     time::Date::parse(text, &format)
         .map(|d| d.midnight().assume_utc())
         .map_err(|_| format!("'{text}' is not a time; use 2026-11-22 or 2026-11-22T10:00:00Z"))
-}
-
-/// Parses an age such as `7d`, `12h`, `30m`, `45s`.
-pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("'{text}' is not an age; use e.g. 7d, 12h, 30m or 45s");
-    let text = text.trim();
-    let unit = text.chars().last().ok_or_else(bad)?;
-    let number: u64 = text[..text.len() - unit.len_utf8()]
-        .parse()
-        .map_err(|_| bad())?;
-    let seconds = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86_400,
-        'w' => 7 * 86_400,
-        _ => return Err(bad()),
-    };
-    Ok(std::time::Duration::from_secs(
-        number.saturating_mul(seconds),
-    ))
 }
 
 /// Like [`parse_size`], but zero is allowed (a size bound, not a block size).

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::args::{Cli, CopyArgs};
 use crate::commands::follow::{follow, Shown};
 use crate::commands::prompt::{confirm, TerminalConfirm};
+use crate::commands::remote;
 use crate::context;
 use crate::failure::{run_failure, Failure};
 use crate::{pricing, settings};
@@ -17,7 +18,9 @@ use crate::{pricing, settings};
 /// unfinished one does the same (or `--dry-run` / `--no-catalog`: a run not recorded).
 pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode, delete: bool) -> Result<(), Failure> {
     let spec = settings::copy_spec(cli, settings::user(cli), args, mode, delete)?;
-    settings::refuse_prompt_without_terminal(&spec)?;
+    if args.via.is_none() {
+        settings::refuse_prompt_without_terminal(&spec)?;
+    }
     match mode {
         Mode::Move => confirm(
             args,
@@ -28,6 +31,9 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode, delete: bool) -> Result
             "awcopy sync --delete deletes objects under DEST that SOURCE does not have.",
         )?,
         _ => {}
+    }
+    if let Some(url) = &args.via {
+        return remote::submit(url, args, spec).await;
     }
     let access = settings::access(Some(&args.source), Some(&args.dest));
     let prepared = Prepared::new(spec, &access).await?;

@@ -1,5 +1,5 @@
-//! One module per command, plus what the copying commands share: following a running job
-//! and asking on the terminal.
+//! One module per command, plus what the copying commands share: following a running job,
+//! asking on the terminal, and talking to a job service.
 
 pub mod check;
 pub mod copy;
@@ -7,3 +7,6 @@ pub mod follow;
 pub mod jobs;
 pub mod ls;
 pub mod prompt;
+pub mod remote;
+pub mod schedule;
+pub mod serve;

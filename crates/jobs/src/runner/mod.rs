@@ -405,7 +405,7 @@ impl JobRunner {
             }
         }
         self.catalog
-            .finish_job(&job.id, Status::Cancelled, 0)
+            .finish_job(&job.id, Status::Cancelled, 0, None)
             .await?;
         Ok((self.catalog.find(&job.id).await?, uploads.len()))
     }
@@ -542,7 +542,12 @@ impl Run {
                 Err(_) => Status::Failed,
             };
             let mapped = result.as_ref().map_or(0, |r| r.names_mapped.len() as u64);
-            catalog.finish_job(id, ended, mapped).await?;
+            let error = (!interrupted)
+                .then(|| result.as_ref().err().map(|e| e.to_string()))
+                .flatten();
+            catalog
+                .finish_job(id, ended, mapped, error.as_deref())
+                .await?;
             self.status(id, ended);
             status = Some(ended);
         }

@@ -7,6 +7,7 @@ use awcopy_engine::filter::Filter;
 use awcopy_engine::lister::ListerConfig;
 use awcopy_engine::retry::RetryPolicy;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, Mode};
+use awcopy_engine::work::ItemExecutor;
 use awcopy_store::{Encryption, Location, OpenOptions, Secret, Store, StoreError};
 use base64::Engine as _;
 use std::sync::Arc;
@@ -84,6 +85,15 @@ impl Prepared {
     /// The opened destination store.
     pub fn dest_store(&self) -> &Arc<dyn Store> {
         &self.plan.dest
+    }
+
+    /// An executor of this job's work items with limits of its own: what an agent holds.
+    pub fn executor(&self) -> ItemExecutor {
+        ItemExecutor::new(
+            self.plan.source.clone(),
+            self.plan.dest.clone(),
+            self.options(false),
+        )
     }
 
     /// The engine's options for this spec (without sinks, journal or stop: the runner adds

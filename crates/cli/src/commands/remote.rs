@@ -1,0 +1,261 @@
+//! Talking to a job service: `cp|sync|mv --via URL [--wait]` and `jobs ... --server URL`.
+//! The spec is made from the flags exactly as for a local run; the service runs it with its
+//! own credentials, so a location carrying a secret is refused here, before it is sent.
+
+use awcopy_engine::copy::Progress;
+use awcopy_engine::overwrite::Overwrite;
+use awcopy_engine::spec::{JobSpec, Mode};
+use awcopy_service::client::{Client, ClientError};
+use awcopy_service::wire::JobView;
+use awcopy_store::Location;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::args::{Cli, CopyArgs, JobsCommand};
+use crate::failure::{code, Failure};
+use crate::render::{human, progress};
+use crate::settings;
+
+/// How often `--wait` asks the service how its job goes.
+const POLL: Duration = Duration::from_millis(500);
+
+/// A client of the service at `url`, with the token from `AWCOPY_TOKEN`.
+pub fn client(url: &str) -> Result<Client, Failure> {
+    let token = std::env::var("AWCOPY_TOKEN").unwrap_or_default();
+    Client::new(url, &token).map_err(failure)
+}
+
+/// The failure a client error is, with its exit code.
+pub fn failure(err: ClientError) -> Failure {
+    let code = match &err {
+        ClientError::Answer { status, .. } => match status {
+            401 | 403 => code::AUTH,
+            404 => code::NOT_FOUND,
+            400 | 409 | 413 | 415 | 422 => code::USAGE,
+            _ => code::SERVICE,
+        },
+        ClientError::Network { .. } => code::NETWORK,
+        ClientError::Usage(_) => code::USAGE,
+    };
+    Failure {
+        message: awcopy_store::redact::redact(&err.to_string()),
+        code,
+    }
+}
+
+/// Refuses what only a local run can do, and a location carrying a secret: the service uses
+/// its own credentials, and the secret would otherwise be sent for nothing.
+fn refuse_local_only(args: &CopyArgs) -> Result<(), Failure> {
+    for (name, location) in [("SOURCE", &args.source), ("DEST", &args.dest)] {
+        let parsed = Location::parse(location).map_err(crate::failure::about(name))?;
+        let signed = matches!(parsed, Location::Azure { sas: Some(_), .. })
+            || location.to_ascii_lowercase().contains("x-amz-signature");
+        if signed {
+            return Err(Failure::usage(format!(
+                "{name}: a service uses its own credentials; give the location without its SAS token or signature"
+            )));
+        }
+    }
+    let local_only = [
+        (args.output.log.is_some(), "--log"),
+        (args.output.mapping.is_some(), "--mapping"),
+        (
+            args.overwrite == Some(Overwrite::Prompt),
+            "--overwrite prompt",
+        ),
+    ];
+    if let Some((_, flag)) = local_only.iter().find(|(given, _)| *given) {
+        return Err(Failure::usage(format!(
+            "{flag} works only for a run on this machine; leave it out with --via"
+        )));
+    }
+    Ok(())
+}
+
+/// The spec `cp|sync|mv` flags describe, ready to send to a service (a schedule's template).
+pub fn remote_spec(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<JobSpec, Failure> {
+    refuse_local_only(args)?;
+    let mut spec = settings::copy_spec(cli, String::new(), args, mode, false)?;
+    spec.user = String::new();
+    Ok(spec)
+}
+
+/// Submits `spec` (made from `args`) to the service at `url`; with `--wait`, follows it to
+/// its end. The service names the user from the token.
+pub async fn submit(url: &str, args: &CopyArgs, mut spec: JobSpec) -> Result<(), Failure> {
+    refuse_local_only(args)?;
+    spec.user = String::new();
+    let client = client(url)?;
+    let job = client.submit(&spec).await.map_err(failure)?;
+    if args.output.json {
+        println!("{}", serde_json::to_string(&job).expect("a job serializes"));
+    } else {
+        println!("Job {} submitted to {}", job.id, client.server());
+    }
+    if args.wait {
+        return follow(&client, &job.id, args.output.json).await;
+    }
+    Ok(())
+}
+
+/// Follows job `id` on the service to its end: the progress line, then the summary and the
+/// exit code a local run would give. The first Ctrl-C pauses the job.
+pub async fn follow(client: &Client, id: &str, json: bool) -> Result<(), Failure> {
+    let progress = Arc::new(Progress::default());
+    let bar = (!json).then(|| progress::progress_bar(progress.clone()));
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    let job = loop {
+        let job = client.job(id).await.map_err(failure)?;
+        show(&progress, &job);
+        if !matches!(job.status.as_str(), "running" | "queued") {
+            break job;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            _ = &mut interrupted => {
+                eprintln!("\nPausing job {id} on the service...");
+                break client.act(id, "pause").await.map_err(failure)?;
+            }
+        }
+    };
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    ended(client, &job, json)
+}
+
+/// Puts the job's counters where the progress line reads them.
+fn show(progress: &Progress, job: &JobView) {
+    let c = &job.counters;
+    progress
+        .objects_listed
+        .store(c.objects_listed, Ordering::Relaxed);
+    progress
+        .bytes_listed
+        .store(c.bytes_listed, Ordering::Relaxed);
+    progress
+        .objects_done
+        .store(c.objects_done, Ordering::Relaxed);
+    progress.bytes_done.store(c.bytes_done, Ordering::Relaxed);
+    progress
+        .objects_failed
+        .store(c.objects_failed, Ordering::Relaxed);
+    progress.retry.retries.store(c.retries, Ordering::Relaxed);
+    progress
+        .retry
+        .throttled
+        .store(c.throttled, Ordering::Relaxed);
+    progress.concurrency.store(c.concurrency, Ordering::Relaxed);
+}
+
+/// The summary of a job that stopped running, and its exit code.
+fn ended(client: &Client, job: &JobView, json: bool) -> Result<(), Failure> {
+    let c = &job.counters;
+    if json {
+        println!("{}", serde_json::to_string(job).expect("a job serializes"));
+    } else {
+        println!(
+            "Job {} ({}): {} objects copied ({}), {} skipped, {} failed",
+            job.id,
+            job.status,
+            c.objects_done,
+            human(c.bytes_done),
+            c.objects_skipped,
+            c.objects_failed
+        );
+    }
+    let server = client.server();
+    let id = &job.id;
+    match job.status.as_str() {
+        "completed" => Ok(()),
+        "completed-with-failures" => Err(Failure {
+            message: format!(
+                "{} of {} objects failed; see `awcopy jobs failures {id} --server {server}`, then `awcopy jobs retry {id} --server {server}`",
+                c.objects_failed,
+                c.objects_failed + c.objects_done
+            ),
+            code: code::PARTIAL,
+        }),
+        "paused" => Err(Failure {
+            message: format!("job {id} paused; continue it with `awcopy jobs resume {id} --server {server}`"),
+            code: code::INTERRUPTED,
+        }),
+        "cancelled" => Err(Failure {
+            message: format!("job {id} was cancelled"),
+            code: code::INTERRUPTED,
+        }),
+        other => Err(Failure {
+            message: format!("job {id} {other} on the service{}; `awcopy jobs show {id} --server {server}` tells more, `awcopy jobs resume {id} --server {server}` continues it", job.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()),
+            code: code::SERVICE,
+        }),
+    }
+}
+
+/// `awcopy jobs ... --server URL`.
+pub async fn jobs(url: &str, command: &JobsCommand) -> Result<(), Failure> {
+    let client = client(url)?;
+    let print = |job: &JobView, json: bool| match json {
+        true => println!("{}", serde_json::to_string(job).expect("a job serializes")),
+        false => println!(
+            "{}  {:<24} {:<10} {:>8}/{:<8} {} -> {}",
+            job.id,
+            job.status,
+            job.user,
+            job.counters.objects_done,
+            job.counters.objects_listed,
+            job.source,
+            job.dest
+        ),
+    };
+    match command {
+        JobsCommand::List { status, json, .. } => {
+            for job in client
+                .jobs(status.map(|s| s.as_str()))
+                .await
+                .map_err(failure)?
+            {
+                print(&job, *json);
+            }
+        }
+        JobsCommand::Show { id, json } => print(&client.job(id).await.map_err(failure)?, *json),
+        JobsCommand::Failures { id, json } => {
+            for f in client.failures(id).await.map_err(failure)? {
+                match json {
+                    true => println!("{}", serde_json::to_string(&f).expect("serializes")),
+                    false => println!(
+                        "{}\t{} attempts\t{}: {}",
+                        f.key, f.attempts, f.error_class, f.message
+                    ),
+                }
+            }
+        }
+        JobsCommand::Pause { id } => act(&client, id, "pause").await?,
+        JobsCommand::Cancel { id, .. } => act(&client, id, "cancel").await?,
+        JobsCommand::Resume(again) => {
+            act(&client, &again.id, "resume").await?;
+            return follow(&client, &again.id, again.output.json).await;
+        }
+        JobsCommand::Retry { job, name_policy } => {
+            if name_policy.is_some() {
+                return Err(Failure::usage(
+                    "--name-policy works only for a job of this machine; leave it out with --server",
+                ));
+            }
+            act(&client, &job.id, "retry").await?;
+            return follow(&client, &job.id, job.output.json).await;
+        }
+        JobsCommand::Clean { .. } => {
+            return Err(Failure::usage(
+                "jobs clean works on this machine's catalogue; leave out --server",
+            ))
+        }
+    }
+    Ok(())
+}
+
+async fn act(client: &Client, id: &str, action: &str) -> Result<(), Failure> {
+    let job = client.act(id, action).await.map_err(failure)?;
+    println!("Job {} {}", job.id, job.status);
+    Ok(())
+}

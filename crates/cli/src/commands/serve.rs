@@ -1,0 +1,54 @@
+//! `awcopy serve`: the job service, or `--hash-token` to make a config's token hash.
+
+use awcopy_jobs::Catalog;
+use awcopy_service::{hash_token, serve, Config, ServeError, ServeOptions};
+use std::io::BufRead;
+
+use crate::args::{Cli, ServeArgs};
+use crate::failure::{code, Failure};
+
+/// Runs `awcopy serve` until the process is stopped.
+pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
+    if args.hash_token {
+        let mut token = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut token)
+            .map_err(|e| Failure::usage(format!("--hash-token: cannot read the token: {e}")))?;
+        if token.trim().is_empty() {
+            return Err(Failure::usage(
+                "--hash-token: give the token on standard input, e.g. `printf %s \"$TOKEN\" | awcopy serve --hash-token`",
+            ));
+        }
+        println!("{}", hash_token(token.trim()));
+        return Ok(());
+    }
+    let path = args.config.as_ref().expect("clap requires --config");
+    let config = Config::load(path).map_err(|e| Failure::usage(e.to_string()))?;
+    let db = cli
+        .db
+        .clone()
+        .unwrap_or_else(|| Catalog::default_path().with_file_name("service.db"));
+    let options = ServeOptions {
+        listen: args.listen,
+        config,
+        agents: usize::from(args.agents),
+        db,
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
+        insecure_http: args.insecure_http,
+        s3_endpoint: cli.endpoint_url.clone(),
+    };
+    let agents = args.agents;
+    serve(options, |address, tls| {
+        let scheme = if tls { "https" } else { "http" };
+        println!("awcopy serve: listening on {scheme}://{address}/ ({agents} agents); the dashboard is there, the API under /api/v1");
+    })
+    .await
+    .map_err(|e| Failure {
+        code: match e {
+            ServeError::Usage(_) => code::USAGE,
+            _ => code::SERVICE,
+        },
+        message: awcopy_store::redact::redact(&e.to_string()),
+    })
+}

@@ -1,0 +1,327 @@
+// The awcopy dashboard: plain DOM, no framework, no build step. Every value from the server
+// is set with textContent, never as HTML.
+"use strict";
+
+const state = {
+  me: null,
+  jobs: new Map(),      // id -> job view
+  samples: new Map(),   // id -> [{t, bytes}] (progress over time, for rate, ETA and chart)
+  agents: new Map(),    // id -> [[name, bytes]]
+  events: null,
+};
+
+const $ = (sel) => document.querySelector(sel);
+
+async function api(method, path, body) {
+  const options = { method, headers: {}, credentials: "same-origin" };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = new Error(data && data.message ? data.message : response.statusText);
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+function human(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes, unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return (unit === 0 ? value : value.toFixed(1)) + " " + units[unit];
+}
+
+function duration(seconds) {
+  if (!isFinite(seconds) || seconds < 0) return "unknown";
+  seconds = Math.round(seconds);
+  const h = Math.floor(seconds / 3600), m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
+  return (h ? h + "h " : "") + (h || m ? m + "m " : "") + s + "s";
+}
+
+function since(time) {
+  return time ? (Date.now() - Date.parse(time)) / 1000 : NaN;
+}
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  row.appendChild(td);
+  return td;
+}
+
+function addSample(id, bytes) {
+  const list = state.samples.get(id) || [];
+  list.push({ t: Date.now(), bytes });
+  if (list.length > 600) list.shift();
+  state.samples.set(id, list);
+}
+
+/// Bytes per second over the last ten seconds of samples.
+function rate(id) {
+  const list = state.samples.get(id) || [];
+  if (list.length < 2) return NaN;
+  const last = list[list.length - 1];
+  const first = list.find((s) => last.t - s.t <= 10000) || list[0];
+  return last.t > first.t ? (last.bytes - first.bytes) * 1000 / (last.t - first.t) : NaN;
+}
+
+function eta(job) {
+  if (job.status !== "running") return "";
+  const r = rate(job.id), c = job.counters;
+  if (!(r > 0) || c.bytes_listed <= c.bytes_done) return "unknown";
+  return duration((c.bytes_listed - c.bytes_done) / r);
+}
+
+function renderJobs() {
+  const body = $("#jobs tbody");
+  const jobs = [...state.jobs.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
+  $("#no-jobs").hidden = jobs.length > 0;
+  const rows = jobs.map((job) => {
+    const c = job.counters;
+    const tr = document.createElement("tr");
+    tr.dataset.id = job.id;
+    const link = document.createElement("a");
+    link.href = "#/jobs/" + job.id;
+    link.textContent = job.name ? job.name + " (" + job.id.slice(0, 8) + ")" : job.id.slice(0, 8);
+    const first = cell(tr, "");
+    first.appendChild(link);
+    cell(tr, job.user);
+    cell(tr, job.source + " \u2192 " + job.dest, "route");
+    cell(tr, job.status, "status status-" + job.status);
+    cell(tr, c.objects_done + " / " + c.objects_listed);
+    cell(tr, human(c.bytes_done) + " / " + human(c.bytes_listed));
+    cell(tr, String(c.objects_skipped));
+    cell(tr, String(c.objects_failed));
+    const r = rate(job.id);
+    cell(tr, job.status === "running" && r >= 0 ? human(r) + "/s" : "");
+    cell(tr, eta(job));
+    cell(tr, job.started_at ? new Date(job.started_at).toLocaleString() : "");
+    const end = job.finished_at ? Date.parse(job.finished_at) : Date.now();
+    cell(tr, job.started_at ? duration((end - Date.parse(job.started_at)) / 1000) : "");
+    return tr;
+  });
+  body.replaceChildren(...rows);
+}
+
+function renderJob(id) {
+  const job = state.jobs.get(id);
+  if (!job) { $("#job-title").textContent = "No job " + id; return; }
+  $("#job-title").textContent = (job.name ? job.name + " \u2014 " : "") + "job " + job.id;
+  $("#job-route").textContent = job.command + " " + job.source + " \u2192 " + job.dest + " (user " + job.user + ")";
+  const status = $("#job-status");
+  status.textContent = job.status;
+  status.className = "status-" + job.status;
+  const c = job.counters;
+  const counters = [
+    ["Objects listed", c.objects_listed], ["Objects done", c.objects_done],
+    ["Objects skipped", c.objects_skipped], ["Objects failed", c.objects_failed],
+    ["Bytes listed", human(c.bytes_listed)], ["Bytes done", human(c.bytes_done)],
+    ["Rate", job.status === "running" && rate(id) >= 0 ? human(rate(id)) + "/s" : ""], ["ETA", eta(job)],
+    ["Retries", c.retries], ["Throttled", c.throttled], ["Concurrency", c.concurrency],
+  ];
+  $("#job-counters").replaceChildren(...counters.map(([name, value]) => {
+    const div = document.createElement("div");
+    const dt = document.createElement("dt"); dt.textContent = name;
+    const dd = document.createElement("dd"); dd.textContent = String(value);
+    div.append(dt, dd);
+    return div;
+  }));
+  const agents = state.agents.get(id) || [];
+  $("#job-agents tbody").replaceChildren(...agents.map(([name, bytes]) => {
+    const tr = document.createElement("tr");
+    cell(tr, name); cell(tr, human(bytes));
+    const key = id + "/" + name;
+    cell(tr, rate(key) >= 0 ? human(rate(key)) + "/s" : "");
+    return tr;
+  }));
+  drawChart(id);
+}
+
+function drawChart(id) {
+  const canvas = $("#chart"), ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  const list = state.samples.get(id) || [];
+  if (list.length < 2) return;
+  const t0 = list[0].t, t1 = list[list.length - 1].t;
+  const max = Math.max(1, ...list.map((s) => s.bytes));
+  ctx.strokeStyle = "#0a6"; ctx.lineWidth = 2; ctx.beginPath();
+  list.forEach((s, i) => {
+    const x = 10 + (canvas.width - 20) * (s.t - t0) / Math.max(1, t1 - t0);
+    const y = canvas.height - 10 - (canvas.height - 20) * s.bytes / max;
+    i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+  });
+  ctx.stroke();
+  ctx.fillStyle = "#6a7380";
+  ctx.fillText(human(max), 12, 12);
+}
+
+async function loadFailures(id) {
+  const failures = await api("GET", "/api/v1/jobs/" + id + "/failures");
+  $("#failures tbody").replaceChildren(...failures.map((f) => {
+    const tr = document.createElement("tr");
+    cell(tr, f.key); cell(tr, String(f.attempts)); cell(tr, f.error_class); cell(tr, f.message);
+    return tr;
+  }));
+  $("#retry").hidden = failures.length === 0;
+}
+
+async function renderSchedules() {
+  const schedules = await api("GET", "/api/v1/schedules");
+  $("#no-schedules").hidden = schedules.length > 0;
+  $("#schedules tbody").replaceChildren(...schedules.map((s) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = s.id;
+    cell(tr, s.name || s.id.slice(0, 8));
+    cell(tr, s.user);
+    cell(tr, (s.template.source || "") + " \u2192 " + (s.template.dest || ""), "route");
+    cell(tr, s.cron ? "cron " + s.cron : "every " + duration(s.every_secs));
+    const toggle = document.createElement("input");
+    toggle.type = "checkbox";
+    toggle.checked = s.enabled;
+    toggle.setAttribute("aria-label", "on");
+    toggle.addEventListener("change", async () => {
+      try { await api("PATCH", "/api/v1/schedules/" + s.id, { enabled: toggle.checked }); }
+      catch (e) { alert(e.message); }
+      renderSchedules();
+    });
+    cell(tr, "").appendChild(toggle);
+    cell(tr, s.enabled && s.next_run ? new Date(s.next_run).toLocaleString() : "");
+    cell(tr, s.watermark || s.modified_since || "the beginning");
+    cell(tr, String(s.failures_in_a_row));
+    cell(tr, s.disabled_reason || "");
+    return tr;
+  }));
+}
+
+function show(page) {
+  for (const id of ["sign-in", "jobs-page", "job-page", "schedules-page"]) {
+    $("#" + id).hidden = id !== page;
+  }
+}
+
+async function route() {
+  if (!state.me) { show("sign-in"); return; }
+  const hash = location.hash || "#/";
+  const job = hash.match(/^#\/jobs\/([0-9a-f-]+)$/);
+  if (job) {
+    show("job-page");
+    if (!state.jobs.has(job[1])) {
+      try { state.jobs.set(job[1], await api("GET", "/api/v1/jobs/" + job[1])); } catch (e) { /* shown as missing */ }
+    }
+    renderJob(job[1]);
+    loadFailures(job[1]).catch(() => {});
+  } else if (hash === "#/schedules") {
+    show("schedules-page");
+    renderSchedules().catch((e) => alert(e.message));
+  } else {
+    show("jobs-page");
+    renderJobs();
+  }
+}
+
+function currentJob() {
+  const job = (location.hash || "").match(/^#\/jobs\/([0-9a-f-]+)$/);
+  return job ? job[1] : null;
+}
+
+function listen() {
+  if (state.events) state.events.close();
+  const events = new EventSource("/api/v1/events");
+  state.events = events;
+  events.addEventListener("open", () => { $("#live").textContent = "live"; });
+  events.addEventListener("error", () => { $("#live").textContent = "reconnecting\u2026"; });
+  events.addEventListener("job", (e) => {
+    const job = JSON.parse(e.data);
+    state.jobs.set(job.id, job);
+    addSample(job.id, job.counters.bytes_done);
+    refresh();
+    if (currentJob() === job.id) loadFailures(job.id).catch(() => {});
+  });
+  events.addEventListener("progress", (e) => {
+    for (const p of JSON.parse(e.data)) {
+      const job = state.jobs.get(p.id);
+      if (!job) continue;
+      job.counters = p.counters;
+      addSample(p.id, p.counters.bytes_done);
+      state.agents.set(p.id, p.agents);
+      for (const [name, bytes] of p.agents) addSample(p.id + "/" + name, bytes);
+    }
+    refresh();
+  });
+  events.addEventListener("failure", (e) => {
+    const failure = JSON.parse(e.data);
+    if (currentJob() === failure.job) loadFailures(failure.job).catch(() => {});
+  });
+}
+
+function refresh() {
+  const id = currentJob();
+  if (id) renderJob(id); else if (!$("#jobs-page").hidden) renderJobs();
+}
+
+async function start() {
+  try {
+    state.me = await api("GET", "/api/v1/session");
+  } catch (e) {
+    state.me = null;
+  }
+  $("#nav").hidden = !state.me;
+  if (state.me) {
+    $("#who").textContent = state.me.user + (state.me.admin ? " (admin)" : "");
+    const jobs = await api("GET", "/api/v1/jobs");
+    state.jobs = new Map(jobs.map((j) => [j.id, j]));
+    for (const j of jobs) addSample(j.id, j.counters.bytes_done);
+    listen();
+  }
+  route();
+}
+
+$("#sign-in-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    await api("POST", "/api/v1/session", { token: $("#token").value });
+    $("#token").value = "";
+    $("#sign-in-error").textContent = "";
+    start();
+  } catch (err) {
+    $("#sign-in-error").textContent = err.status === 401 ? "That token is not known to this service." : err.message;
+  }
+});
+
+$("#sign-out").addEventListener("click", async () => {
+  await api("DELETE", "/api/v1/session").catch(() => {});
+  if (state.events) state.events.close();
+  state.me = null;
+  state.jobs.clear();
+  $("#nav").hidden = true;
+  route();
+});
+
+for (const button of document.querySelectorAll("button[data-action]")) {
+  button.addEventListener("click", async () => {
+    const id = currentJob();
+    const error = $("#job-action-error");
+    error.textContent = "";
+    button.disabled = true;
+    try {
+      const job = await api("POST", "/api/v1/jobs/" + id + "/" + button.dataset.action);
+      state.jobs.set(job.id, job);
+      renderJob(job.id);
+      loadFailures(job.id).catch(() => {});
+    } catch (err) {
+      error.textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+window.addEventListener("hashchange", route);
+setInterval(refresh, 1000);
+start();

@@ -1,0 +1,258 @@
+//! The service's in-process agents, behind the runner's [`WorkQueue`] seam. The runner of a
+//! job is the dispatcher: it lists, plans and hands each work item to [`JobQueue::run`],
+//! which gives it to the least busy of the agents the job may use. Each agent executes items
+//! with executors of its own (its own adaptive limits, stores opened with the service's
+//! credentials) and answers with the outcome; the runner records it as for `cp`.
+
+use awcopy_engine::spec::JobSpec;
+use awcopy_engine::work::{ItemExecutor, WorkDone, WorkItem, WorkQueue};
+use awcopy_jobs::runner::{Access, Prepared};
+use awcopy_store::{ErrorKind, StoreError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, OnceCell};
+
+use crate::wire::AgentView;
+
+/// Items waiting for one agent before the dispatcher waits for room.
+const AGENT_BACKLOG: usize = 256;
+
+/// One item for an agent, with where to answer.
+struct Task {
+    run: u64,
+    spec: Arc<JobSpec>,
+    item: WorkItem,
+    reply: oneshot::Sender<Result<WorkDone, StoreError>>,
+}
+
+type ExecutorCell = Arc<OnceCell<Result<Arc<ItemExecutor>, StoreError>>>;
+
+/// One agent: its queue and counters.
+struct Agent {
+    name: String,
+    tasks: mpsc::Sender<Task>,
+    in_flight: AtomicU64,
+    items_done: AtomicU64,
+    items_failed: AtomicU64,
+    bytes: AtomicU64,
+    executors: Mutex<HashMap<u64, ExecutorCell>>,
+}
+
+/// The agents of this service.
+#[derive(Clone)]
+pub struct AgentPool {
+    agents: Arc<Vec<Arc<Agent>>>,
+    next_run: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for AgentPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AgentPool({} agents)", self.agents.len())
+    }
+}
+
+impl AgentPool {
+    /// Starts `count` agents (at least one).
+    pub fn start(count: usize) -> Self {
+        let agents = (1..=count.max(1))
+            .map(|n| {
+                let (tasks, queue) = mpsc::channel(AGENT_BACKLOG);
+                let agent = Arc::new(Agent {
+                    name: format!("agent-{n}"),
+                    tasks,
+                    in_flight: AtomicU64::new(0),
+                    items_done: AtomicU64::new(0),
+                    items_failed: AtomicU64::new(0),
+                    bytes: AtomicU64::new(0),
+                    executors: Mutex::new(HashMap::new()),
+                });
+                tokio::spawn(work(agent.clone(), queue));
+                agent
+            })
+            .collect();
+        Self {
+            agents: Arc::new(agents),
+            next_run: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// A queue for one run of the job `spec`, spread over at most `spec.tuning.agents`
+    /// agents.
+    pub fn queue_for(&self, spec: &JobSpec) -> Arc<JobQueue> {
+        let run = self.next_run.fetch_add(1, Ordering::Relaxed);
+        let count = self.agents.len();
+        let cap = spec
+            .tuning
+            .agents
+            .map_or(count, |n| (n as usize).clamp(1, count));
+        // Runs start on different agents, so capped jobs do not all crowd the first ones.
+        let first = (run as usize) % count;
+        let allowed = (0..cap).map(|i| (first + i) % count).collect();
+        Arc::new(JobQueue {
+            run,
+            spec: Arc::new(spec.clone()),
+            pool: self.clone(),
+            allowed,
+            bytes: (0..count).map(|_| AtomicU64::new(0)).collect(),
+        })
+    }
+
+    /// Every agent's counters.
+    pub fn views(&self) -> Vec<AgentView> {
+        self.agents
+            .iter()
+            .map(|agent| AgentView {
+                name: agent.name.clone(),
+                in_flight: agent.in_flight.load(Ordering::Relaxed),
+                items_done: agent.items_done.load(Ordering::Relaxed),
+                items_failed: agent.items_failed.load(Ordering::Relaxed),
+                bytes: agent.bytes.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// Items waiting in the agents' queues.
+    pub fn queue_depth(&self) -> u64 {
+        self.agents
+            .iter()
+            .map(|agent| (agent.tasks.max_capacity() - agent.tasks.capacity()) as u64)
+            .sum()
+    }
+}
+
+/// The work queue of one run of a job.
+pub struct JobQueue {
+    run: u64,
+    spec: Arc<JobSpec>,
+    pool: AgentPool,
+    allowed: Vec<usize>,
+    bytes: Vec<AtomicU64>,
+}
+
+impl std::fmt::Debug for JobQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JobQueue(run {}, agents {:?})", self.run, self.allowed)
+    }
+}
+
+impl JobQueue {
+    /// Bytes each agent has done for this run, by agent name.
+    pub fn bytes_by_agent(&self) -> Vec<(String, u64)> {
+        self.allowed
+            .iter()
+            .map(|&i| {
+                (
+                    self.pool.agents[i].name.clone(),
+                    self.bytes[i].load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for JobQueue {
+    async fn run(&self, item: WorkItem) -> Result<WorkDone, StoreError> {
+        let index = *self
+            .allowed
+            .iter()
+            .min_by_key(|&&i| self.pool.agents[i].in_flight.load(Ordering::Relaxed))
+            .expect("a job may use at least one agent");
+        let agent = &self.pool.agents[index];
+        let size = item_bytes(&item);
+        agent.in_flight.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        let task = Task {
+            run: self.run,
+            spec: self.spec.clone(),
+            item,
+            reply,
+        };
+        let gone = || StoreError::new(ErrorKind::Other, format!("{} stopped", agent.name));
+        if agent.tasks.send(task).await.is_err() {
+            agent.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return Err(gone());
+        }
+        let done = answer.await.unwrap_or_else(|_| Err(gone()));
+        let moved = match &done {
+            Ok(WorkDone::Objects { outcomes }) => size(Some(outcomes)),
+            Ok(_) => size(None),
+            Err(_) => 0,
+        };
+        self.bytes[index].fetch_add(moved, Ordering::Relaxed);
+        agent.bytes.fetch_add(moved, Ordering::Relaxed);
+        Ok(done?)
+    }
+}
+
+impl Drop for JobQueue {
+    /// The run is over: its agents drop their executors for it.
+    fn drop(&mut self) {
+        for agent in self.pool.agents.iter() {
+            agent
+                .executors
+                .lock()
+                .expect("executors lock")
+                .remove(&self.run);
+        }
+    }
+}
+
+/// How many bytes an item moves once done: a block's length, or the objects of a batch that
+/// were copied.
+fn item_bytes(item: &WorkItem) -> impl Fn(Option<&Vec<awcopy_engine::work::ObjectDone>>) -> u64 {
+    let sizes: Vec<(String, u64)> = match item {
+        WorkItem::Objects { objects } => objects
+            .iter()
+            .map(|o| (o.source.key.clone(), o.source.size))
+            .collect(),
+        WorkItem::Block(block) => vec![(String::new(), block.range.end - block.range.start)],
+        WorkItem::Commit(_) => vec![],
+    };
+    move |outcomes| match outcomes {
+        Some(outcomes) => outcomes
+            .iter()
+            .filter(|o| o.error.is_none())
+            .filter_map(|o| sizes.iter().find(|(key, _)| *key == o.key).map(|(_, s)| s))
+            .sum(),
+        None => sizes.iter().map(|(_, s)| s).sum(),
+    }
+}
+
+/// An agent's loop: each item runs as its own task, under the executor of its run.
+async fn work(agent: Arc<Agent>, mut queue: mpsc::Receiver<Task>) {
+    while let Some(task) = queue.recv().await {
+        let agent = agent.clone();
+        tokio::spawn(async move {
+            let result = match executor(&agent, &task).await {
+                Ok(executor) => executor.run(&task.item).await,
+                Err(e) => Err(e),
+            };
+            agent.in_flight.fetch_sub(1, Ordering::Relaxed);
+            let counter = match result {
+                Ok(_) => &agent.items_done,
+                Err(_) => &agent.items_failed,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            let _ = task.reply.send(result);
+        });
+    }
+}
+
+/// The agent's executor for the task's run, opened once with the service's own credentials.
+async fn executor(agent: &Agent, task: &Task) -> Result<Arc<ItemExecutor>, StoreError> {
+    let cell = agent
+        .executors
+        .lock()
+        .expect("executors lock")
+        .entry(task.run)
+        .or_default()
+        .clone();
+    cell.get_or_init(|| async {
+        let prepared = Prepared::new((*task.spec).clone(), &Access::default()).await?;
+        Ok(Arc::new(prepared.executor()))
+    })
+    .await
+    .clone()
+}

@@ -1,0 +1,122 @@
+//! `awcopy serve`: the job service (DESIGN.md "The service and its agents"). One process holds
+//! the HTTP API, the dashboard, the scheduler and N in-process agents. Each job runs through the
+//! same [`awcopy_jobs::runner::JobRunner`] as `awcopy cp`: the runner is the dispatcher (it
+//! lists and plans), its work items go through the runner's queue seam to the agents, and the
+//! catalogue records them as for `cp` — so a job run here resumes, retries and reports alike.
+//! [`client`] is the API's client, for the CLI's `--via` and `--server`.
+
+#![warn(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+mod agents;
+mod auth;
+pub mod client;
+pub mod config;
+mod dashboard;
+mod error;
+mod http;
+mod metrics;
+mod schedule;
+mod service;
+pub mod wire;
+
+use awcopy_jobs::Catalog;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use config::{hash_token, Config};
+
+/// How `awcopy serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The users and grants.
+    pub config: Config,
+    /// In-process agents.
+    pub agents: usize,
+    /// The catalogue.
+    pub db: PathBuf,
+    /// Certificate and key (PEM) to serve HTTPS with.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Serve plain HTTP on a non-loopback address anyway.
+    pub insecure_http: bool,
+    /// The S3 endpoint jobs use (else the environment's).
+    pub s3_endpoint: Option<String>,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A setting is wrong; the message names it.
+    #[error("{0}")]
+    Usage(String),
+    /// The catalogue could not be opened.
+    #[error(transparent)]
+    Catalog(#[from] awcopy_jobs::CatalogError),
+    /// Listening or serving failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Runs the service until the process is stopped; `ready` is told the address it listens on
+/// once it does.
+pub async fn serve(
+    options: ServeOptions,
+    ready: impl FnOnce(SocketAddr, bool),
+) -> Result<(), ServeError> {
+    if options.tls.is_none() && !options.listen.ip().is_loopback() && !options.insecure_http {
+        return Err(ServeError::Usage(format!(
+            "--listen {}: tokens would cross the network in clear text; give --tls-cert and --tls-key, or --insecure-http if something else encrypts the traffic",
+            options.listen
+        )));
+    }
+    let catalog = Catalog::open(&options.db).await?;
+    let service =
+        service::Service::new(options.config, catalog, options.agents, options.s3_endpoint);
+    let resumed = service
+        .recover()
+        .await
+        .map_err(|e| ServeError::Io(e.message().to_owned()))?;
+    if resumed > 0 {
+        tracing::info!("resumed {resumed} jobs left running by a previous run of the service");
+    }
+    let scheduler = schedule::spawn_scheduler(service.clone());
+    let app = Arc::new(http::App {
+        service,
+        sessions: auth::Sessions::default(),
+        secure_cookies: options.tls.is_some(),
+    });
+    let router = http::router(app);
+    let io = |e: std::io::Error| ServeError::Io(format!("--listen {}: {e}", options.listen));
+    let result = match &options.tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| {
+                    ServeError::Usage(format!(
+                        "--tls-cert {} / --tls-key {}: {e}",
+                        cert.display(),
+                        key.display()
+                    ))
+                })?;
+            let listener = std::net::TcpListener::bind(options.listen).map_err(io)?;
+            listener.set_nonblocking(true).map_err(io)?;
+            ready(listener.local_addr().map_err(io)?, true);
+            axum_server::from_tcp_rustls(listener, tls)
+                .serve(router.into_make_service())
+                .await
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(options.listen)
+                .await
+                .map_err(io)?;
+            ready(listener.local_addr().map_err(io)?, false);
+            axum::serve(listener, router).await
+        }
+    };
+    scheduler.abort();
+    result.map_err(io)
+}

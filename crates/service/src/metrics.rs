@@ -1,0 +1,125 @@
+//! `GET /metrics`: Prometheus text, read from the service's counters when scraped (runs that
+//! ended plus the live ones, the agents, the queue). No user data: counts only.
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::http::App;
+
+/// Reads one counter of an agent.
+type AgentCounter = fn(&crate::wire::AgentView) -> u64;
+
+/// A counter holding `value`.
+fn counter(value: u64) -> Counter {
+    let counter = Counter::default();
+    counter.inc_by(value);
+    counter
+}
+
+/// A gauge holding `value`.
+fn gauge(value: u64) -> Gauge {
+    let gauge = Gauge::default();
+    gauge.set(value as i64);
+    gauge
+}
+
+/// The metrics, as Prometheus scrapes them.
+pub async fn render(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let service = &app.service;
+    let totals = service.totals();
+    let live = service.live_totals();
+    let ended = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let mut registry = Registry::with_prefix("awcopy");
+    let counters = [
+        (
+            "objects_copied",
+            "Objects copied",
+            ended(&totals.objects_done) + live.objects_done,
+        ),
+        (
+            "bytes_copied",
+            "Bytes copied",
+            ended(&totals.bytes_done) + live.bytes_done,
+        ),
+        (
+            "objects_failed",
+            "Objects that failed",
+            ended(&totals.objects_failed) + live.objects_failed,
+        ),
+        (
+            "retries",
+            "Requests retried",
+            ended(&totals.retries) + live.retries,
+        ),
+        (
+            "throttled",
+            "Requests the services asked to slow down",
+            ended(&totals.throttled) + live.throttled,
+        ),
+    ];
+    for (name, help, value) in counters {
+        registry.register(name, help, counter(value));
+    }
+    let agents = service.agents().views();
+    registry.register(
+        "jobs_running",
+        "Jobs this service runs now",
+        gauge(service.live_count() as u64),
+    );
+    registry.register(
+        "queue_depth",
+        "Work items waiting for an agent",
+        gauge(service.agents().queue_depth()),
+    );
+    registry.register(
+        "in_flight",
+        "Work items agents run now",
+        gauge(agents.iter().map(|a| a.in_flight).sum()),
+    );
+    let per_agent: [(&str, &str, AgentCounter); 3] = [
+        ("agent_items", "Work items an agent finished", |a| {
+            a.items_done
+        }),
+        (
+            "agent_items_failed",
+            "Work items that failed on an agent",
+            |a| a.items_failed,
+        ),
+        ("agent_bytes", "Bytes an agent moved or had copied", |a| {
+            a.bytes
+        }),
+    ];
+    for (name, help, read) in per_agent {
+        let family = Family::<Vec<(String, String)>, Counter>::default();
+        for agent in &agents {
+            family
+                .get_or_create(&vec![("agent".to_owned(), agent.name.clone())])
+                .inc_by(read(agent));
+        }
+        registry.register(name, help, family);
+    }
+    let in_flight = Family::<Vec<(String, String)>, Gauge>::default();
+    for agent in &agents {
+        in_flight
+            .get_or_create(&vec![("agent".to_owned(), agent.name.clone())])
+            .set(agent.in_flight as i64);
+    }
+    registry.register("agent_in_flight", "Work items an agent runs now", in_flight);
+    let mut text = String::new();
+    encode(&mut text, &registry).expect("metrics encode into a string");
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+}

@@ -1,0 +1,294 @@
+//! Schedules: a job template run `every` so often or by a `cron` expression. Each run is a
+//! normal job copying what was created or changed since the previous successful run began,
+//! less an overlap (an S3 object's Last-Modified is when its upload began, so an upload that
+//! straddled the last run's start must still be seen), with `if-different` so the overlap is
+//! not copied twice. One run at a time; runs missed while the service was down run once;
+//! a schedule failing `max_failures` times in a row turns itself off (the catalogue's rule).
+
+use awcopy_engine::overwrite::Overwrite;
+use awcopy_engine::spec::parse_age;
+use awcopy_jobs::{NewSchedule, RunEnd, Schedule};
+use axum::http::StatusCode;
+use std::sync::Arc;
+use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::config::User;
+use crate::error::ApiError;
+use crate::service::Service;
+use crate::wire::ScheduleInput;
+
+/// How far before the previous run's start a run looks, unless the schedule says.
+const DEFAULT_OVERLAP: Duration = Duration::from_secs(300);
+/// Failed runs in a row that turn a schedule off, unless it says.
+const DEFAULT_MAX_FAILURES: u32 = 3;
+/// How often the scheduler looks for due schedules.
+const TICK: Duration = Duration::from_millis(500);
+
+/// When a schedule runs.
+enum Timing {
+    Every(Duration),
+    Cron(Box<croner::Cron>),
+}
+
+impl Timing {
+    fn of(every_secs: Option<i64>, cron: Option<&str>) -> Result<Self, String> {
+        match (every_secs, cron) {
+            (Some(secs), None) if secs > 0 => Ok(Self::Every(Duration::from_secs(secs as u64))),
+            (None, Some(expr)) => croner::Cron::new(expr)
+                .with_seconds_optional()
+                .parse()
+                .map(|cron| Self::Cron(Box::new(cron)))
+                .map_err(|e| {
+                    format!("cron: '{expr}' is not a cron expression ({e}); use e.g. '0 2 * * *'")
+                }),
+            (Some(_), Some(_)) => Err("give either every or cron, not both".into()),
+            _ => Err("give every (e.g. \"6h\") or cron (e.g. \"0 2 * * *\")".into()),
+        }
+    }
+
+    /// The first time after `after` it runs.
+    fn next(&self, after: OffsetDateTime) -> Option<OffsetDateTime> {
+        match self {
+            Self::Every(period) => Some(after + *period),
+            Self::Cron(cron) => {
+                let after = chrono::DateTime::from_timestamp(after.unix_timestamp(), 0)?;
+                let next = cron.find_next_occurrence(&after, false).ok()?;
+                OffsetDateTime::from_unix_timestamp(next.timestamp()).ok()
+            }
+        }
+    }
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).expect("a time formats")
+}
+
+fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{field}: '{text}' is not an RFC 3339 time (e.g. 2026-01-31T00:00:00Z)"
+        ))
+    })
+}
+
+fn seconds(field: &str, text: &str) -> Result<i64, ApiError> {
+    parse_age(text)
+        .map(|d| d.as_secs() as i64)
+        .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
+}
+
+impl Service {
+    /// Makes a schedule for `caller`; its template is checked as a submitted job is (fields,
+    /// secrets, grants).
+    pub async fn create_schedule(
+        &self,
+        caller: &User,
+        input: ScheduleInput,
+    ) -> Result<Schedule, ApiError> {
+        let template = input
+            .template
+            .clone()
+            .ok_or_else(|| ApiError::bad_request("template: a schedule needs a job spec"))?;
+        let spec = self.admit(caller, template)?;
+        let every_secs = input
+            .every
+            .as_deref()
+            .map(|e| seconds("every", e))
+            .transpose()?;
+        let timing =
+            Timing::of(every_secs, input.cron.as_deref()).map_err(ApiError::bad_request)?;
+        let modified_since = input
+            .modified_since
+            .as_deref()
+            .map(|t| parse_time("modified_since", t).map(rfc3339))
+            .transpose()?;
+        let overlap_secs = match input.overlap.as_deref() {
+            Some(text) => seconds("overlap", text)?,
+            None => DEFAULT_OVERLAP.as_secs() as i64,
+        };
+        let enabled = input.enabled.unwrap_or(true);
+        let now = OffsetDateTime::now_utc();
+        // An `every` schedule runs at once, then every period; a cron one at its next time.
+        let first = match timing {
+            Timing::Every(_) => Some(now),
+            Timing::Cron(_) => timing.next(now),
+        };
+        let new = NewSchedule {
+            user: caller.name.clone(),
+            name: input.name,
+            template: serde_json::to_value(&spec).expect("a spec serializes"),
+            every_secs,
+            cron: input.cron,
+            enabled,
+            modified_since,
+            overlap_secs,
+            max_failures: i64::from(input.max_failures.unwrap_or(DEFAULT_MAX_FAILURES).max(1)),
+            next_run: first.map(rfc3339),
+        };
+        Ok(self.catalog().create_schedule(new).await?)
+    }
+
+    /// The caller's schedules (everyone's for an admin).
+    pub async fn schedules(&self, caller: &User) -> Result<Vec<Schedule>, ApiError> {
+        let user = (!caller.admin).then_some(caller.name.as_str());
+        Ok(self.catalog().schedules(user).await?)
+    }
+
+    /// Schedule `id` if the caller may see it; anyone else is told there is none.
+    pub async fn visible_schedule(&self, caller: &User, id: &str) -> Result<Schedule, ApiError> {
+        match self.catalog().schedule(id).await {
+            Ok(s) if caller.admin || s.user == caller.name => Ok(s),
+            _ => Err(ApiError::not_found("schedule", id)),
+        }
+    }
+
+    /// Changes a schedule: what `input` gives replaces what it had.
+    pub async fn patch_schedule(
+        &self,
+        caller: &User,
+        mut schedule: Schedule,
+        input: ScheduleInput,
+    ) -> Result<Schedule, ApiError> {
+        if input.modified_since.is_some() {
+            return Err(ApiError::bad_request(
+                "modified_since: a schedule's first watermark cannot change; make a new schedule",
+            ));
+        }
+        if let Some(template) = input.template {
+            let owner = self
+                .config()
+                .user(&schedule.user)
+                .cloned()
+                .unwrap_or_else(|| caller.clone());
+            let spec = self.admit(&owner, template)?;
+            schedule.template = serde_json::to_value(&spec).expect("a spec serializes");
+        }
+        if input.name.is_some() {
+            schedule.name = input.name;
+        }
+        let retimed = input.every.is_some() || input.cron.is_some();
+        if let Some(every) = &input.every {
+            schedule.every_secs = Some(seconds("every", every)?);
+            schedule.cron = None;
+        }
+        if let Some(cron) = input.cron {
+            schedule.cron = Some(cron);
+            if input.every.is_none() {
+                schedule.every_secs = None;
+            }
+        }
+        let timing = Timing::of(schedule.every_secs, schedule.cron.as_deref())
+            .map_err(ApiError::bad_request)?;
+        if let Some(overlap) = &input.overlap {
+            schedule.overlap_secs = seconds("overlap", overlap)?;
+        }
+        if let Some(max) = input.max_failures {
+            schedule.max_failures = i64::from(max.max(1));
+        }
+        let switched_on = input.enabled == Some(true) && !schedule.enabled;
+        if let Some(enabled) = input.enabled {
+            schedule.enabled = enabled;
+        }
+        if retimed || switched_on || schedule.next_run.is_none() {
+            schedule.next_run = timing.next(OffsetDateTime::now_utc()).map(rfc3339);
+        }
+        Ok(self.catalog().update_schedule(&schedule).await?)
+    }
+
+    /// Deletes a schedule (its runs stay as jobs).
+    pub async fn delete_schedule(&self, schedule: &Schedule) -> Result<(), ApiError> {
+        Ok(self.catalog().delete_schedule(&schedule.id).await?)
+    }
+
+    /// Starts a run of every due schedule that is not still running one.
+    async fn run_due(self: &Arc<Self>) -> Result<(), ApiError> {
+        let now = OffsetDateTime::now_utc();
+        for schedule in self.catalog().due_schedules(&rfc3339(now)).await? {
+            let timing = match Timing::of(schedule.every_secs, schedule.cron.as_deref()) {
+                Ok(timing) => timing,
+                Err(e) => {
+                    tracing::warn!(schedule = %schedule.id, "unreadable timing: {e}");
+                    continue;
+                }
+            };
+            // Missed runs collapse into this one: the next is counted from now.
+            let next = timing.next(now).map(rfc3339);
+            if self
+                .catalog()
+                .schedule_run_in_progress(&schedule.id)
+                .await?
+                .is_some()
+            {
+                self.catalog()
+                    .set_next_run(&schedule.id, next.as_deref())
+                    .await?;
+                continue;
+            }
+            self.start_run(&schedule, now, next.as_deref()).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts one run of `schedule`, as its owner, from its watermark.
+    async fn start_run(
+        self: &Arc<Self>,
+        schedule: &Schedule,
+        now: OffsetDateTime,
+        next: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let started_at = rfc3339(now);
+        let started = async {
+            let owner = self.config().user(&schedule.user).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("user '{}' is no longer in the config", schedule.user),
+                )
+            })?;
+            let mut spec = self.admit(owner, schedule.template.clone())?;
+            let since = match (&schedule.watermark, &schedule.modified_since) {
+                (Some(mark), _) => Some(
+                    parse_time("watermark", mark)?
+                        - Duration::from_secs(schedule.overlap_secs.max(0) as u64),
+                ),
+                (None, Some(first)) => Some(parse_time("modified_since", first)?),
+                (None, None) => None,
+            };
+            spec.filters.modified_since = since;
+            spec.overwrite = Some(Overwrite::IfDifferent);
+            if spec.name.is_none() {
+                spec.name = Some(match &schedule.name {
+                    Some(name) => format!("{name} (scheduled)"),
+                    None => format!("schedule {}", schedule.id),
+                });
+            }
+            self.submit_linked(spec, &schedule.id, &started_at, next)
+                .await
+        };
+        if let Err(e) = started.await {
+            // A run that cannot start counts as a failed run.
+            let why = e.message().to_owned();
+            self.catalog().set_next_run(&schedule.id, next).await?;
+            self.catalog()
+                .schedule_run_ended(&schedule.id, &started_at, &RunEnd::Failed(why))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the scheduler until the service stops.
+pub fn spawn_scheduler(service: Arc<Service>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = service.run_due().await {
+                tracing::warn!("scheduler: {e:?}");
+            }
+        }
+    })
+}

@@ -1,0 +1,582 @@
+//! The service's state and what its API does: jobs submitted, listed, paused, resumed,
+//! retried and cancelled through the one [`JobRunner`], each run's work going to the agents;
+//! a bus of notices (job changes, failures) for the event stream; totals for `/metrics`.
+
+use awcopy_engine::copy::Progress;
+use awcopy_engine::events::Action;
+use awcopy_engine::spec::{JobSpec, Mode};
+use awcopy_jobs::runner::{Access, JobEvent, JobHandle, JobRunner, Prepared, RunHooks};
+use awcopy_jobs::{Catalog, JobCatalog, JobRecord, ListFilter, RunEnd, Status};
+use awcopy_store::Location;
+use axum::http::StatusCode;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+use crate::agents::{AgentPool, JobQueue};
+use crate::config::{Config, Use, User};
+use crate::error::ApiError;
+use crate::wire::{Counters, FailureView, JobView, ProgressView};
+
+/// How many notices a slow event-stream reader may fall behind.
+const NOTICE_BACKLOG: usize = 4096;
+
+/// Something the event stream tells the users it concerns.
+#[derive(Debug, Clone)]
+pub enum Notice {
+    /// A job was created or changed state.
+    Job(Box<JobView>),
+    /// An object of a job failed.
+    Failure {
+        /// Owner of the job.
+        user: String,
+        /// The job.
+        job: String,
+        /// The source key.
+        key: String,
+        /// Why.
+        error: String,
+    },
+}
+
+impl Notice {
+    /// Whose it is.
+    pub fn user(&self) -> &str {
+        match self {
+            Notice::Job(view) => &view.user,
+            Notice::Failure { user, .. } => user,
+        }
+    }
+}
+
+/// A run this service holds.
+struct Running {
+    user: String,
+    progress: Arc<Progress>,
+    queue: Arc<JobQueue>,
+}
+
+/// Counters of runs that ended, for `/metrics` (live runs are added when read).
+#[derive(Debug, Default)]
+pub struct Totals {
+    /// Objects copied.
+    pub objects_done: AtomicU64,
+    /// Bytes copied.
+    pub bytes_done: AtomicU64,
+    /// Objects failed.
+    pub objects_failed: AtomicU64,
+    /// Requests retried.
+    pub retries: AtomicU64,
+    /// Of which throttled.
+    pub throttled: AtomicU64,
+}
+
+/// The job service.
+pub struct Service {
+    config: Config,
+    catalog: Arc<Catalog>,
+    runner: JobRunner,
+    agents: AgentPool,
+    running: Mutex<HashMap<String, Running>>,
+    bus: broadcast::Sender<Notice>,
+    totals: Totals,
+    s3_endpoint: Option<String>,
+}
+
+impl Service {
+    /// A service over `catalog` with `agents` in-process agents; S3 requests go to
+    /// `s3_endpoint` (else where the environment says).
+    pub fn new(
+        config: Config,
+        catalog: Catalog,
+        agents: usize,
+        s3_endpoint: Option<String>,
+    ) -> Arc<Self> {
+        let catalog = Arc::new(catalog);
+        let runner = JobRunner::new(catalog.clone());
+        Arc::new(Self {
+            config,
+            catalog,
+            runner,
+            agents: AgentPool::start(agents),
+            running: Mutex::new(HashMap::new()),
+            bus: broadcast::channel(NOTICE_BACKLOG).0,
+            totals: Totals::default(),
+            s3_endpoint,
+        })
+    }
+
+    /// The configuration (users and grants).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The catalogue.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// The agents.
+    pub fn agents(&self) -> &AgentPool {
+        &self.agents
+    }
+
+    /// Counters of runs that ended.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Notices from now on.
+    pub fn notices(&self) -> broadcast::Receiver<Notice> {
+        self.bus.subscribe()
+    }
+
+    /// Reads a submitted spec: its fields checked, made the caller's, and refused if it
+    /// carries a secret or names a place outside the caller's grants — before anything is
+    /// listed.
+    pub fn admit(&self, caller: &User, body: serde_json::Value) -> Result<JobSpec, ApiError> {
+        let mut spec: JobSpec = serde_json::from_value(body)
+            .map_err(|e| ApiError::bad_request(format!("the job spec: {e}")))?;
+        spec.check()
+            .map_err(|e| ApiError::bad_request(format!("the job spec: {e}")))?;
+        spec.user = caller.name.clone();
+        match (&spec.s3_endpoint, &self.s3_endpoint) {
+            (Some(asked), Some(own)) if asked.trim_end_matches('/') == own.trim_end_matches('/') => {}
+            (Some(_), _) => {
+                return Err(ApiError::bad_request(
+                    "s3_endpoint: the service reaches S3 through its own endpoint and credentials; leave s3_endpoint out",
+                ))
+            }
+            (None, _) => {}
+        }
+        spec.s3_endpoint = self.s3_endpoint.clone();
+        for (field, location, uses) in [
+            ("source", &spec.source, source_uses(&spec)),
+            ("dest", &spec.dest, &[Use::Write][..]),
+        ] {
+            refuse_secrets(field, location)?;
+            for &what in uses {
+                if !caller.may(what, location) {
+                    let verb = match what {
+                        Use::Read => "read from",
+                        Use::Write => "write to",
+                    };
+                    return Err(ApiError::forbidden(format!(
+                        "{field}: user '{}' may not {verb} {location}; ask an admin for a grant",
+                        caller.name
+                    )));
+                }
+            }
+        }
+        Ok(spec)
+    }
+
+    /// Starts a job for `spec` (admitted); refuses one that an unfinished job of the same
+    /// user already does.
+    pub async fn submit(self: &Arc<Self>, spec: JobSpec) -> Result<JobView, ApiError> {
+        self.start(spec, None).await
+    }
+
+    /// Starts a run of schedule `schedule` (begun at `started_at`) and sets when it runs next.
+    pub(crate) async fn submit_linked(
+        self: &Arc<Self>,
+        spec: JobSpec,
+        schedule: &str,
+        started_at: &str,
+        next: Option<&str>,
+    ) -> Result<JobView, ApiError> {
+        self.start(spec, Some((schedule, started_at, next))).await
+    }
+
+    async fn start(
+        self: &Arc<Self>,
+        spec: JobSpec,
+        schedule: Option<(&str, &str, Option<&str>)>,
+    ) -> Result<JobView, ApiError> {
+        let queue = self.agents.queue_for(&spec);
+        let prepared = Prepared::new(spec, &Access::default()).await?;
+        // A schedule's run may start beside an earlier run that failed and waits for a resume.
+        let handle = self
+            .runner
+            .start(prepared, self.hooks(&queue), schedule.is_some())
+            .await?;
+        if let (Some((schedule, started_at, next)), Some(job)) = (schedule, handle.job()) {
+            self.catalog
+                .record_schedule_run(schedule, &job.id, started_at, next)
+                .await?;
+        }
+        self.track(handle, queue).await
+    }
+
+    /// The job `id` if the caller may see it: its owner or an admin. Anyone else is told
+    /// there is no such job, so ids do not leak.
+    pub async fn visible(&self, caller: &User, id: &str) -> Result<JobRecord, ApiError> {
+        let hidden = || ApiError::not_found("job", id);
+        let job = self.catalog.find(id).await.map_err(|_| hidden())?;
+        if job.id != id || !(caller.admin || job.user == caller.name) {
+            return Err(hidden());
+        }
+        Ok(job)
+    }
+
+    /// The caller's jobs (every user's for an admin), newest first.
+    pub async fn jobs(
+        &self,
+        caller: &User,
+        status: Option<Status>,
+    ) -> Result<Vec<JobView>, ApiError> {
+        let filter = ListFilter {
+            user: (!caller.admin).then(|| caller.name.clone()),
+            status,
+        };
+        let mut views = Vec::new();
+        for job in self.catalog.list(&filter).await? {
+            views.push(self.view(&job).await?);
+        }
+        Ok(views)
+    }
+
+    /// The failures of a job: its dead-letter list.
+    pub async fn failures(&self, job: &JobRecord) -> Result<Vec<FailureView>, ApiError> {
+        Ok(self
+            .catalog
+            .failures(&job.id)
+            .await?
+            .into_iter()
+            .map(|f| {
+                let (class, message) = match f.error.split_once(": ") {
+                    Some((class, message)) if !class.contains(' ') => {
+                        (class.to_owned(), message.to_owned())
+                    }
+                    _ => ("other".to_owned(), f.error.clone()),
+                };
+                FailureView {
+                    key: f.key,
+                    attempts: f.attempts,
+                    error_class: class,
+                    message,
+                    updated_at: f.updated_at,
+                }
+            })
+            .collect())
+    }
+
+    /// Pauses, resumes, retries or cancels `job`; answers the job as it is after.
+    pub async fn act(self: &Arc<Self>, job: &JobRecord, action: &str) -> Result<JobView, ApiError> {
+        match action {
+            "pause" => {
+                self.runner.pause(&job.id).await?;
+            }
+            "cancel" => {
+                self.runner.cancel(&job.id, &Access::default()).await?;
+            }
+            "resume" | "retry" => {
+                let spec = job.job_spec()?;
+                let queue = self.agents.queue_for(&spec);
+                let hooks = self.hooks(&queue);
+                let handle = match action {
+                    "resume" => {
+                        self.runner
+                            .resume(&job.id, &Access::default(), hooks)
+                            .await?
+                    }
+                    _ => {
+                        self.runner
+                            .retry(&job.id, &Access::default(), hooks, None)
+                            .await?
+                    }
+                };
+                return self.track(handle, queue).await;
+            }
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    format!("'{other}' is not an action; use pause, resume, retry or cancel"),
+                ))
+            }
+        }
+        let job = self.catalog.find(&job.id).await?;
+        let view = self.view(&job).await?;
+        let _ = self.bus.send(Notice::Job(Box::new(view.clone())));
+        Ok(view)
+    }
+
+    /// Continues the jobs a previous run of the service left running (killed, or its host
+    /// restarted): their leases are void, so they resume here.
+    pub async fn recover(self: &Arc<Self>) -> Result<usize, ApiError> {
+        let filter = ListFilter {
+            user: None,
+            status: Some(Status::Running),
+        };
+        let mut resumed = 0;
+        for job in self.catalog.list(&filter).await? {
+            if job.live_owner().is_some() {
+                continue;
+            }
+            match self.act(&job, "resume").await {
+                Ok(_) => resumed += 1,
+                Err(e) => tracing::warn!(job = %job.id, "could not resume: {:?}", e),
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// A job as the API shows it: live counters while this service runs it.
+    pub async fn view(&self, job: &JobRecord) -> Result<JobView, ApiError> {
+        let stored = Counters {
+            objects_listed: job.objects_listed as u64,
+            bytes_listed: job.bytes_listed as u64,
+            objects_done: job.objects_copied as u64,
+            bytes_done: job.bytes_copied as u64,
+            objects_skipped: job.objects_skipped as u64,
+            objects_failed: job.objects_failed as u64,
+            ..Counters::default()
+        };
+        let counters = match self.live(&job.id) {
+            Some(live) => merge(&stored, &live.counters),
+            None => stored,
+        };
+        let schedule = self
+            .catalog
+            .schedule_of_job(&job.id)
+            .await?
+            .map(|(id, _)| id);
+        Ok(JobView {
+            id: job.id.clone(),
+            user: job.user.clone(),
+            name: job.name.clone(),
+            command: job.command.clone(),
+            source: job.source.clone(),
+            dest: job.dest.clone(),
+            status: job.status.clone(),
+            schedule,
+            created_at: job.created_at.clone(),
+            started_at: job.started_at.clone(),
+            finished_at: job.finished_at.clone(),
+            error: job.error.clone(),
+            counters,
+            spec: job.spec.clone(),
+        })
+    }
+
+    /// Live progress of job `id`, if this service runs it.
+    pub fn live(&self, id: &str) -> Option<ProgressView> {
+        let running = self.running.lock().expect("running lock");
+        running.get(id).map(|run| progress_view(id, run))
+    }
+
+    /// Live progress of the running jobs `caller` may see.
+    pub fn live_for(&self, caller: &User) -> Vec<ProgressView> {
+        let running = self.running.lock().expect("running lock");
+        running
+            .iter()
+            .filter(|(_, run)| caller.admin || run.user == caller.name)
+            .map(|(id, run)| progress_view(id, run))
+            .collect()
+    }
+
+    /// How many runs this service holds now.
+    pub fn live_count(&self) -> usize {
+        self.running.lock().expect("running lock").len()
+    }
+
+    /// Counters of every live run, summed.
+    pub fn live_totals(&self) -> Counters {
+        let running = self.running.lock().expect("running lock");
+        running
+            .iter()
+            .map(|(id, run)| progress_view(id, run).counters)
+            .fold(Counters::default(), |sum, c| add(&sum, &c))
+    }
+
+    fn hooks(&self, queue: &Arc<JobQueue>) -> RunHooks {
+        RunHooks {
+            queue: Some(queue.clone()),
+            ..RunHooks::default()
+        }
+    }
+
+    /// Keeps a run in view until it ends: its progress, its notices, and at its end the
+    /// totals and its schedule's record.
+    async fn track(
+        self: &Arc<Self>,
+        handle: JobHandle,
+        queue: Arc<JobQueue>,
+    ) -> Result<JobView, ApiError> {
+        let job = handle
+            .job()
+            .cloned()
+            .expect("the service records every job");
+        let progress = handle.progress();
+        self.running.lock().expect("running lock").insert(
+            job.id.clone(),
+            Running {
+                user: job.user.clone(),
+                progress: progress.clone(),
+                queue,
+            },
+        );
+        let mut events = handle.subscribe();
+        let service = self.clone();
+        let (id, user) = (job.id.clone(), job.user.clone());
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(JobEvent::Object { record, .. }) if record.action == Action::Failed => {
+                        let _ = service.bus.send(Notice::Failure {
+                            user: user.clone(),
+                            job: id.clone(),
+                            key: record.key,
+                            error: record.error.unwrap_or_default(),
+                        });
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let service = self.clone();
+        let id = job.id.clone();
+        tokio::spawn(async move {
+            let outcome = handle.wait().await;
+            service.running.lock().expect("running lock").remove(&id);
+            service.add_totals(&progress);
+            let end = match &outcome {
+                Ok(o) if o.interrupted => None,
+                Ok(o) => match (&o.result, o.status) {
+                    (Ok(_), Some(Status::Completed)) => Some(RunEnd::Succeeded),
+                    (Ok(report), _) => Some(RunEnd::Failed(format!(
+                        "{} objects failed",
+                        report.failures.len()
+                    ))),
+                    (Err(e), _) => Some(RunEnd::Failed(e.to_string())),
+                },
+                Err(e) => Some(RunEnd::Failed(e.to_string())),
+            };
+            if let Some(end) = end {
+                service.schedule_run_ended(&id, &end).await;
+            }
+            service.announce(&id).await;
+        });
+        let view = self.view(&job).await?;
+        let _ = self.bus.send(Notice::Job(Box::new(view.clone())));
+        Ok(view)
+    }
+
+    /// Records the end of a run on its schedule, if it has one.
+    async fn schedule_run_ended(&self, id: &str, end: &RunEnd) {
+        let recorded = async {
+            if let Some((schedule, started)) = self.catalog.schedule_of_job(id).await? {
+                self.catalog
+                    .schedule_run_ended(&schedule, &started, end)
+                    .await?;
+            }
+            Ok::<_, awcopy_jobs::CatalogError>(())
+        };
+        if let Err(e) = recorded.await {
+            tracing::warn!(job = %id, "could not record the end of a scheduled run: {e}");
+        }
+    }
+
+    /// Tells the event stream job `id` changed.
+    pub(crate) async fn announce(&self, id: &str) {
+        if let Ok(job) = self.catalog.find(id).await {
+            if let Ok(view) = self.view(&job).await {
+                let _ = self.bus.send(Notice::Job(Box::new(view)));
+            }
+        }
+    }
+
+    fn add_totals(&self, progress: &Progress) {
+        let pairs = [
+            (&self.totals.objects_done, &progress.objects_done),
+            (&self.totals.bytes_done, &progress.bytes_done),
+            (&self.totals.objects_failed, &progress.objects_failed),
+            (&self.totals.retries, &progress.retry.retries),
+            (&self.totals.throttled, &progress.retry.throttled),
+        ];
+        for (total, counter) in pairs {
+            total.fetch_add(counter.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+}
+
+/// What a user must be allowed to do with a job's source: read it, and for `mv` (which
+/// deletes each object copied) write it too.
+fn source_uses(spec: &JobSpec) -> &'static [Use] {
+    match spec.mode {
+        Mode::Move => &[Use::Read, Use::Write],
+        _ => &[Use::Read],
+    }
+}
+
+/// Refuses a location that carries a SAS token or a presigned signature: the service uses its
+/// own credentials, and a secret must not be stored with the job.
+fn refuse_secrets(field: &str, location: &str) -> Result<(), ApiError> {
+    let signed = match Location::parse(location) {
+        Ok(Location::Azure { sas: Some(_), .. }) => true,
+        Ok(_) => {
+            let lower = location.to_ascii_lowercase();
+            lower.contains("x-amz-signature") || lower.contains("sig=")
+        }
+        Err(e) => return Err(e.context(field).into()),
+    };
+    if signed {
+        return Err(ApiError::bad_request(format!(
+            "{field}: the location carries a SAS token or signature; the service uses its own credentials and never stores a secret with a job: give the location without its query"
+        )));
+    }
+    Ok(())
+}
+
+fn progress_view(id: &str, run: &Running) -> ProgressView {
+    let p = &run.progress;
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    ProgressView {
+        id: id.to_owned(),
+        counters: Counters {
+            objects_listed: load(&p.objects_listed),
+            bytes_listed: load(&p.bytes_listed),
+            objects_done: load(&p.objects_done),
+            bytes_done: load(&p.bytes_done),
+            objects_skipped: load(&p.objects_skipped),
+            objects_failed: load(&p.objects_failed),
+            retries: load(&p.retry.retries),
+            throttled: load(&p.retry.throttled),
+            concurrency: load(&p.concurrency),
+        },
+        agents: run.queue.bytes_by_agent(),
+    }
+}
+
+/// The larger of each counter: a resumed run's live counters start at zero while the
+/// catalogue's hold the runs before it.
+fn merge(stored: &Counters, live: &Counters) -> Counters {
+    Counters {
+        objects_listed: stored.objects_listed.max(live.objects_listed),
+        bytes_listed: stored.bytes_listed.max(live.bytes_listed),
+        objects_done: stored.objects_done.max(live.objects_done),
+        bytes_done: stored.bytes_done.max(live.bytes_done),
+        objects_skipped: stored.objects_skipped.max(live.objects_skipped),
+        objects_failed: stored.objects_failed.max(live.objects_failed),
+        retries: live.retries,
+        throttled: live.throttled,
+        concurrency: live.concurrency,
+    }
+}
+
+fn add(a: &Counters, b: &Counters) -> Counters {
+    Counters {
+        objects_listed: a.objects_listed + b.objects_listed,
+        bytes_listed: a.bytes_listed + b.bytes_listed,
+        objects_done: a.objects_done + b.objects_done,
+        bytes_done: a.bytes_done + b.bytes_done,
+        objects_skipped: a.objects_skipped + b.objects_skipped,
+        objects_failed: a.objects_failed + b.objects_failed,
+        retries: a.retries + b.retries,
+        throttled: a.throttled + b.throttled,
+        concurrency: a.concurrency + b.concurrency,
+    }
+}

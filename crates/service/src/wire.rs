@@ -1,0 +1,157 @@
+//! What the API sends and receives (JSON), shared by the service and its client.
+
+use serde::{Deserialize, Serialize};
+
+/// An error answer: a kind a program can act on and one line for people. Never a stack
+/// trace, never a secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// `unauthorized`, `forbidden`, `not-found`, `bad-request`, `conflict`, ...
+    pub kind: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobView {
+    /// Its id.
+    pub id: String,
+    /// Its owner.
+    pub user: String,
+    /// Its optional name.
+    pub name: Option<String>,
+    /// `cp`, `sync` or `mv`.
+    pub command: String,
+    /// Where it copies from (no secret).
+    pub source: String,
+    /// Where it copies to.
+    pub dest: String,
+    /// `running`, `paused`, `completed`, ...
+    pub status: String,
+    /// The schedule it is a run of, if any.
+    pub schedule: Option<String>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When its current or last run started.
+    pub started_at: Option<String>,
+    /// When it finished.
+    pub finished_at: Option<String>,
+    /// Why its last run failed, if it did.
+    pub error: Option<String>,
+    /// Counters: the catalogue's, or live ones while the service runs it.
+    pub counters: Counters,
+    /// The spec it runs.
+    pub spec: serde_json::Value,
+}
+
+/// A job's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Objects listed (after filtering).
+    pub objects_listed: u64,
+    /// Their bytes.
+    pub bytes_listed: u64,
+    /// Objects copied.
+    pub objects_done: u64,
+    /// Bytes copied (live: including blocks of objects in progress).
+    pub bytes_done: u64,
+    /// Objects skipped (filtered out, or kept by the overwrite policy).
+    pub objects_skipped: u64,
+    /// Objects failed.
+    pub objects_failed: u64,
+    /// Requests retried (live runs only).
+    pub retries: u64,
+    /// Of which throttled (live runs only).
+    pub throttled: u64,
+    /// The limit on requests in flight (live runs only).
+    pub concurrency: u64,
+}
+
+/// One object a job could not copy: an entry of its dead-letter list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailureView {
+    /// The source key.
+    pub key: String,
+    /// How many times it was tried.
+    pub attempts: i64,
+    /// The error's class (`not-found`, `auth`, `network`, ...).
+    pub error_class: String,
+    /// What went wrong.
+    pub message: String,
+    /// When it last failed.
+    pub updated_at: String,
+}
+
+/// Live progress of one running job, sent every second on the event stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProgressView {
+    /// The job.
+    pub id: String,
+    /// Its counters now.
+    pub counters: Counters,
+    /// Bytes each agent has done for it, by agent name.
+    pub agents: Vec<(String, u64)>,
+}
+
+/// A schedule as the API takes it (`POST`) and changes it (`PATCH`: every field optional).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleInput {
+    /// An optional name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The job each run starts from (a JobSpec).
+    #[serde(default)]
+    pub template: Option<serde_json::Value>,
+    /// A period: `30s`, `15m`, `6h`, `1d`.
+    #[serde(default)]
+    pub every: Option<String>,
+    /// Or a cron expression (`0 2 * * *`; seconds allowed as a sixth field first).
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// On or off (on unless said).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The first run copies what was modified since then (RFC 3339).
+    #[serde(default)]
+    pub modified_since: Option<String>,
+    /// How far before the previous run's start the next one looks (default `5m`).
+    #[serde(default)]
+    pub overlap: Option<String>,
+    /// Failed runs in a row that turn it off (default 3).
+    #[serde(default)]
+    pub max_failures: Option<u32>,
+}
+
+/// An agent as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentView {
+    /// Its name.
+    pub name: String,
+    /// Items in flight now.
+    pub in_flight: u64,
+    /// Items done.
+    pub items_done: u64,
+    /// Items that failed.
+    pub items_failed: u64,
+    /// Bytes it moved or had copied.
+    pub bytes: u64,
+}
+
+/// The `POST /api/v1/session` body: sign in with a token (the dashboard).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// The API token.
+    pub token: String,
+}
+
+/// Who is signed in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Me {
+    /// The user's name.
+    pub user: String,
+    /// Whether they are an admin.
+    pub admin: bool,
+}
