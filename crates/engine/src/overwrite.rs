@@ -49,6 +49,9 @@ pub trait Confirm: Send + Sync + std::fmt::Debug {
 /// The decision for one object, short of asking: `Some(copy?)`, or `None` to ask.
 pub fn decide(policy: Overwrite, source: &ObjectMeta, existing: &ObjectMeta) -> Option<bool> {
     let newer = match (source.last_modified, existing.last_modified) {
+        // Most stores keep whole seconds: a source written in the second its copy was made
+        // is not newer than the copy.
+        (Some(s), Some(d)) if d.nanosecond() == 0 => s.replace_nanosecond(0).unwrap_or(s) > d,
         (Some(s), Some(d)) => s > d,
         _ => true,
     };
@@ -132,6 +135,25 @@ mod tests {
             ),
             Some(false),
             "no CRC: by time"
+        );
+        let copied = datetime!(2026-06-01 10:00:05 UTC);
+        assert_eq!(
+            decide(
+                Overwrite::IfDifferent,
+                &meta(10, None, datetime!(2026-06-01 10:00:05.7 UTC)),
+                &meta(10, None, copied)
+            ),
+            Some(false),
+            "written in the second of its copy (whole-second store): not newer"
+        );
+        assert_eq!(
+            decide(
+                Overwrite::IfNewer,
+                &meta(10, None, datetime!(2026-06-01 10:00:06.1 UTC)),
+                &meta(10, None, copied)
+            ),
+            Some(true),
+            "a second later: newer"
         );
         assert_eq!(decide(Overwrite::Prompt, &same, &same), None);
         assert!("sometimes"

@@ -137,10 +137,10 @@ impl Catalog {
     /// next run); switching it on clears why it turned off and its failure count.
     pub async fn update_schedule(&self, schedule: &Schedule) -> Result<Schedule, CatalogError> {
         sqlx::query(
-            "UPDATE schedules SET name = ?, template = ?, every_secs = ?, cron = ?,
+            "UPDATE schedules SET name = ?1, template = ?2, every_secs = ?3, cron = ?4,
              failures_in_a_row = CASE WHEN ?5 AND NOT enabled THEN 0 ELSE failures_in_a_row END,
              disabled_reason = CASE WHEN ?5 THEN NULL ELSE disabled_reason END,
-             enabled = ?5, overlap_secs = ?, max_failures = ?, next_run = ? WHERE id = ?",
+             enabled = ?5, overlap_secs = ?6, max_failures = ?7, next_run = ?8 WHERE id = ?9",
         )
         .bind(&schedule.name)
         .bind(schedule.template.to_string())

@@ -10,7 +10,6 @@ use awcopy_jobs::runner::{
 };
 use awcopy_jobs::{Catalog, JobCatalog, Status};
 use awcopy_store::Location;
-use awcopy_testkit::fault_proxy::{FaultProxy, Faults};
 use awcopy_testkit::{self as kit, Kind};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,24 +41,6 @@ async fn runner() -> (JobRunner, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let catalog = Catalog::open(&dir.path().join("jobs.db")).await.unwrap();
     (JobRunner::new(Arc::new(catalog)), dir)
-}
-
-/// An Azure container's URL through `proxy` (in front of the emulator's base URL).
-fn through(proxy: &FaultProxy, container: &Location) -> String {
-    container
-        .to_string()
-        .replace("az://", &format!("{}/", proxy.url()))
-}
-
-/// A proxy in front of the Azure emulator that adds `millis` to every request.
-async fn slow_azure(millis: u64) -> FaultProxy {
-    let endpoint = kit::azure_endpoint();
-    let base = &endpoint[..endpoint.rfind('/').unwrap()];
-    let faults = Faults {
-        delay: Duration::from_millis(millis),
-        ..Faults::default()
-    };
-    FaultProxy::start(base, faults).await
 }
 
 /// Waits until the job has an upload in progress with a staged block on record; returns it.
@@ -143,13 +124,16 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
     ]);
     let source = kit::new_s3_bucket("runner-pause").await;
     kit::put_all(&kit::open(&source).await, &files).await;
-    let proxy = slow_azure(150).await;
+    let proxy = kit::fault_proxy::slow_azure(150).await;
     let (runner, _db) = runner().await;
     let catalog = runner.catalog().clone();
     // Another runner over the same catalogue: pause and cancel reach the job through it.
     let elsewhere = JobRunner::new(catalog.clone());
     let slow_spec = |container: &Location| {
-        let mut spec = spec(kit::location_text(&source), through(&proxy, container));
+        let mut spec = spec(
+            kit::location_text(&source),
+            kit::fault_proxy::through(&proxy, container),
+        );
         spec.tuning.concurrency = ConcurrencyLimit::Fixed(2);
         spec
     };

@@ -4,6 +4,7 @@
 //! with executors of its own (its own adaptive limits, stores opened with the service's
 //! credentials) and answers with the outcome; the runner records it as for `cp`.
 
+use awcopy_engine::journal::Stop;
 use awcopy_engine::spec::JobSpec;
 use awcopy_engine::work::{ItemExecutor, WorkDone, WorkItem, WorkQueue};
 use awcopy_jobs::runner::{Access, Prepared};
@@ -22,6 +23,7 @@ const AGENT_BACKLOG: usize = 256;
 struct Task {
     run: u64,
     spec: Arc<JobSpec>,
+    stop: Stop,
     item: WorkItem,
     reply: oneshot::Sender<Result<WorkDone, StoreError>>,
 }
@@ -92,6 +94,7 @@ impl AgentPool {
         Arc::new(JobQueue {
             run,
             spec: Arc::new(spec.clone()),
+            stop: Stop::new(),
             pool: self.clone(),
             allowed,
             bytes: (0..count).map(|_| AtomicU64::new(0)).collect(),
@@ -125,6 +128,7 @@ impl AgentPool {
 pub struct JobQueue {
     run: u64,
     spec: Arc<JobSpec>,
+    stop: Stop,
     pool: AgentPool,
     allowed: Vec<usize>,
     bytes: Vec<AtomicU64>,
@@ -137,6 +141,18 @@ impl std::fmt::Debug for JobQueue {
 }
 
 impl JobQueue {
+    /// Stops the run's items that have not started once `stopping` is cancelled (the run was
+    /// asked to pause or cancel): they come back interrupted, for a resume to redo.
+    pub fn stop_with(&self, stopping: Stop) {
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = stopping.cancelled() => stop.cancel(),
+                () = stop.cancelled() => {}
+            }
+        });
+    }
+
     /// Bytes each agent has done for this run, by agent name.
     pub fn bytes_by_agent(&self) -> Vec<(String, u64)> {
         self.allowed
@@ -166,6 +182,7 @@ impl WorkQueue for JobQueue {
         let task = Task {
             run: self.run,
             spec: self.spec.clone(),
+            stop: self.stop.clone(),
             item,
             reply,
         };
@@ -189,6 +206,7 @@ impl WorkQueue for JobQueue {
 impl Drop for JobQueue {
     /// The run is over: its agents drop their executors for it.
     fn drop(&mut self) {
+        self.stop.cancel();
         for agent in self.pool.agents.iter() {
             agent
                 .executors
@@ -251,7 +269,7 @@ async fn executor(agent: &Agent, task: &Task) -> Result<Arc<ItemExecutor>, Store
         .clone();
     cell.get_or_init(|| async {
         let prepared = Prepared::new((*task.spec).clone(), &Access::default()).await?;
-        Ok(Arc::new(prepared.executor()))
+        Ok(Arc::new(prepared.executor(task.stop.clone())))
     })
     .await
     .clone()

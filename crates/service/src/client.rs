@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::wire::{ErrorBody, FailureView, JobView, ScheduleInput};
+use crate::wire::{ActionOptions, ErrorBody, FailureView, JobView, ScheduleInput};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -146,11 +146,16 @@ impl Client {
     }
 
     /// Pauses, resumes, retries or cancels job `id`.
-    pub async fn act(&self, id: &str, action: &str) -> Result<JobView, ClientError> {
+    pub async fn act(
+        &self,
+        id: &str,
+        action: &str,
+        options: &ActionOptions,
+    ) -> Result<JobView, ClientError> {
         self.call(
             Method::POST,
             &format!("/api/v1/jobs/{id}/{action}"),
-            None::<&()>,
+            Some(options),
         )
         .await
     }

@@ -19,7 +19,7 @@ use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 use crate::auth::{session_id, Caller, Sessions, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::service::{Notice, Service};
-use crate::wire::{Me, ScheduleInput, SignIn};
+use crate::wire::{ActionOptions, Me, ScheduleInput, SignIn};
 use crate::{dashboard, metrics};
 
 /// The largest request body taken (a job spec is a few KiB).
@@ -175,9 +175,15 @@ async fn job_action(
     State(app): State<Arc<App>>,
     Caller(user): Caller,
     Path((id, action)): Path<(String, String)>,
+    options: axum::body::Bytes,
 ) -> Answer<crate::wire::JobView> {
     let job = app.service.visible(&user, &id).await?;
-    Ok(Json(app.service.act(&job, &action).await?))
+    let options: ActionOptions = match options.is_empty() {
+        true => ActionOptions::default(),
+        false => serde_json::from_slice(&options)
+            .map_err(|e| ApiError::bad_request(format!("the body: {e}")))?,
+    };
+    Ok(Json(app.service.act(&job, &action, options).await?))
 }
 
 async fn agents(

@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 use crate::agents::{AgentPool, JobQueue};
 use crate::config::{Config, Use, User};
 use crate::error::ApiError;
-use crate::wire::{Counters, FailureView, JobView, ProgressView};
+use crate::wire::{ActionOptions, Counters, FailureView, JobView, ProgressView};
 
 /// How many notices a slow event-stream reader may fall behind.
 const NOTICE_BACKLOG: usize = 4096;
@@ -263,7 +263,12 @@ impl Service {
     }
 
     /// Pauses, resumes, retries or cancels `job`; answers the job as it is after.
-    pub async fn act(self: &Arc<Self>, job: &JobRecord, action: &str) -> Result<JobView, ApiError> {
+    pub async fn act(
+        self: &Arc<Self>,
+        job: &JobRecord,
+        action: &str,
+        options: ActionOptions,
+    ) -> Result<JobView, ApiError> {
         match action {
             "pause" => {
                 self.runner.pause(&job.id).await?;
@@ -283,7 +288,7 @@ impl Service {
                     }
                     _ => {
                         self.runner
-                            .retry(&job.id, &Access::default(), hooks, None)
+                            .retry(&job.id, &Access::default(), hooks, options.name_policy)
                             .await?
                     }
                 };
@@ -315,7 +320,7 @@ impl Service {
             if job.live_owner().is_some() {
                 continue;
             }
-            match self.act(&job, "resume").await {
+            match self.act(&job, "resume", ActionOptions::default()).await {
                 Ok(_) => resumed += 1,
                 Err(e) => tracing::warn!(job = %job.id, "could not resume: {:?}", e),
             }
@@ -410,6 +415,7 @@ impl Service {
             .cloned()
             .expect("the service records every job");
         let progress = handle.progress();
+        queue.stop_with(handle.stopping());
         self.running.lock().expect("running lock").insert(
             job.id.clone(),
             Running {

@@ -139,6 +139,15 @@ pub struct AgentView {
     pub bytes: u64,
 }
 
+/// The optional body of `POST /api/v1/jobs/{id}/retry`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionOptions {
+    /// Retry under another name policy (`map`, `skip`, `fail`).
+    #[serde(default)]
+    pub name_policy: Option<awcopy_engine::copy::NamePolicy>,
+}
+
 /// The `POST /api/v1/session` body: sign in with a token (the dashboard).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

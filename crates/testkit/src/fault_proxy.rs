@@ -261,3 +261,22 @@ async fn handle(
         .fetch_add(body.len() as u64, Ordering::Relaxed);
     Ok(Response::from_parts(parts, full(body)))
 }
+
+/// A proxy in front of the Azure emulator that adds `millis` to every request: a job through
+/// it runs long enough to be paused, cancelled or killed.
+pub async fn slow_azure(millis: u64) -> FaultProxy {
+    let endpoint = crate::azure_endpoint();
+    let base = &endpoint[..endpoint.rfind('/').unwrap()];
+    let faults = Faults {
+        delay: Duration::from_millis(millis),
+        ..Faults::default()
+    };
+    FaultProxy::start(base, faults).await
+}
+
+/// An Azure container's URL through `proxy` (in front of the emulator's base URL).
+pub fn through(proxy: &FaultProxy, container: &awcopy_store::Location) -> String {
+    container
+        .to_string()
+        .replace("az://", &format!("{}/", proxy.url()))
+}

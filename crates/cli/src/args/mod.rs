@@ -148,7 +148,8 @@ pub struct ScheduleId {
 }
 
 /// Arguments of `awcopy schedule add` (the copy's flags are those of `cp`; `--via` names the
-/// service).
+/// service; `--modified-since` is where the first run starts, later runs copy what changed
+/// since the previous successful run began).
 #[derive(Debug, Args)]
 pub struct ScheduleAdd {
     /// The copy each run makes.
@@ -165,10 +166,6 @@ pub struct ScheduleAdd {
     /// Or at the times of a cron expression: '0 2 * * *' (a sixth, leading field is seconds).
     #[arg(long, value_name = "EXPR")]
     pub cron: Option<String>,
-    /// The first run copies objects modified since this time (RFC 3339); later runs copy
-    /// what changed since the previous successful run began.
-    #[arg(long, value_name = "TIME")]
-    pub modified_since: Option<String>,
     /// How far before the previous run's start each run looks (an upload that began before
     /// it and ended after is still seen).
     #[arg(long, value_name = "PERIOD")]

@@ -2,11 +2,11 @@
 //! The spec is made from the flags exactly as for a local run; the service runs it with its
 //! own credentials, so a location carrying a secret is refused here, before it is sent.
 
-use awcopy_engine::copy::Progress;
+use awcopy_engine::copy::{NamePolicy, Progress};
 use awcopy_engine::overwrite::Overwrite;
 use awcopy_engine::spec::{JobSpec, Mode};
 use awcopy_service::client::{Client, ClientError};
-use awcopy_service::wire::JobView;
+use awcopy_service::wire::{ActionOptions, JobView};
 use awcopy_store::Location;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -115,7 +115,7 @@ pub async fn follow(client: &Client, id: &str, json: bool) -> Result<(), Failure
             () = tokio::time::sleep(POLL) => {}
             _ = &mut interrupted => {
                 eprintln!("\nPausing job {id} on the service...");
-                break client.act(id, "pause").await.map_err(failure)?;
+                break client.act(id, "pause", &ActionOptions::default()).await.map_err(failure)?;
             }
         }
     };
@@ -230,19 +230,14 @@ pub async fn jobs(url: &str, command: &JobsCommand) -> Result<(), Failure> {
                 }
             }
         }
-        JobsCommand::Pause { id } => act(&client, id, "pause").await?,
-        JobsCommand::Cancel { id, .. } => act(&client, id, "cancel").await?,
+        JobsCommand::Pause { id } => act(&client, id, "pause", None).await?,
+        JobsCommand::Cancel { id, .. } => act(&client, id, "cancel", None).await?,
         JobsCommand::Resume(again) => {
-            act(&client, &again.id, "resume").await?;
+            act(&client, &again.id, "resume", None).await?;
             return follow(&client, &again.id, again.output.json).await;
         }
         JobsCommand::Retry { job, name_policy } => {
-            if name_policy.is_some() {
-                return Err(Failure::usage(
-                    "--name-policy works only for a job of this machine; leave it out with --server",
-                ));
-            }
-            act(&client, &job.id, "retry").await?;
+            act(&client, &job.id, "retry", *name_policy).await?;
             return follow(&client, &job.id, job.output.json).await;
         }
         JobsCommand::Clean { .. } => {
@@ -254,8 +249,14 @@ pub async fn jobs(url: &str, command: &JobsCommand) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn act(client: &Client, id: &str, action: &str) -> Result<(), Failure> {
-    let job = client.act(id, action).await.map_err(failure)?;
+async fn act(
+    client: &Client,
+    id: &str,
+    action: &str,
+    name_policy: Option<NamePolicy>,
+) -> Result<(), Failure> {
+    let options = ActionOptions { name_policy };
+    let job = client.act(id, action, &options).await.map_err(failure)?;
     println!("Job {} {}", job.id, job.status);
     Ok(())
 }

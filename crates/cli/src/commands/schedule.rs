@@ -20,14 +20,19 @@ pub async fn run(cli: &Cli, command: &ScheduleCommand) -> Result<(), Failure> {
                     "--wait follows one job; a schedule's runs are listed by `awcopy jobs list --server URL`",
                 ));
             }
-            let spec = remote_spec(cli, &add.copy, Mode::Copy)?;
+            let mut spec = remote_spec(cli, &add.copy, Mode::Copy)?;
+            // The first run's watermark; each run's own is set by the service.
+            let first = spec.filters.modified_since.take().map(|at| {
+                at.format(&time::format_description::well_known::Rfc3339)
+                    .expect("a time formats")
+            });
             let input = ScheduleInput {
                 name: add.copy.job_name.clone(),
                 template: Some(serde_json::to_value(&spec).expect("a spec serializes")),
                 every: add.every.clone(),
                 cron: add.cron.clone(),
                 enabled: Some(!add.off),
-                modified_since: add.modified_since.clone(),
+                modified_since: first,
                 overlap: add.overlap.clone(),
                 max_failures: add.max_failures,
             };

@@ -5,6 +5,8 @@ use awcopy_testkit as kit;
 use std::process::{Command, Output};
 
 /// Runs awcopy with the S3 emulator as AWS_ENDPOINT_URL.
+pub mod service;
+
 pub fn awcopy(args: &[&str]) -> Output {
     awcopy_with_env(args, &[])
 }

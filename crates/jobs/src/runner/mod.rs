@@ -200,6 +200,12 @@ impl JobHandle {
         }
     }
 
+    /// The token cancelled when the run is asked to stop: executors elsewhere (agents) hold
+    /// it so that items not yet started are not started.
+    pub fn stopping(&self) -> Stop {
+        self.stop.clone()
+    }
+
     /// Events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
         self.events.subscribe()

@@ -4,6 +4,7 @@
 
 use awcopy_engine::copy::{CopyOptions, CopyPlan};
 use awcopy_engine::filter::Filter;
+use awcopy_engine::journal::Stop;
 use awcopy_engine::lister::ListerConfig;
 use awcopy_engine::retry::RetryPolicy;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, Mode};
@@ -88,12 +89,13 @@ impl Prepared {
     }
 
     /// An executor of this job's work items with limits of its own: what an agent holds.
-    pub fn executor(&self) -> ItemExecutor {
-        ItemExecutor::new(
-            self.plan.source.clone(),
-            self.plan.dest.clone(),
-            self.options(false),
-        )
+    /// Once `stop` is cancelled it starts no more items.
+    pub fn executor(&self, stop: Stop) -> ItemExecutor {
+        let options = CopyOptions {
+            stop: Some(stop),
+            ..self.options(false)
+        };
+        ItemExecutor::new(self.plan.source.clone(), self.plan.dest.clone(), options)
     }
 
     /// The engine's options for this spec (without sinks, journal or stop: the runner adds

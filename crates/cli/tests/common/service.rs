@@ -1,0 +1,245 @@
+//! Running `awcopy serve` in tests: a config of three users (two with grants, one admin), the
+//! service on a free port of its own, raw HTTP calls whose answers are kept so that the test
+//! can look for secrets in everything the service said.
+
+use awcopy_testkit as kit;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The tokens of the test users: none may appear in anything the service says or keeps.
+pub const ALICE: &str = "alice-token-5b1e0c9d";
+pub const BOB: &str = "bob-token-77f3a2e1";
+pub const ADMIN: &str = "admin-token-c04d9e6b";
+
+/// Writes the service's config: alice and bob with the grants given, and an admin.
+pub fn write_config(dir: &Path, alice: (&[String], &[String]), bob: (&[String], &[String])) {
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|i| format!("{i:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let user = |name: &str, token: &str, (read, write): (&[String], &[String])| {
+        format!(
+            "[[user]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\nread = [{}]\nwrite = [{}]\n\n",
+            sha256(token),
+            list(read),
+            list(write)
+        )
+    };
+    let text = user("alice", ALICE, alice)
+        + &user("bob", BOB, bob)
+        + &format!(
+            "[[user]]\nname = \"root\"\ntoken_sha256 = \"{}\"\nadmin = true\n",
+            sha256(ADMIN)
+        );
+    std::fs::write(dir.join("service.toml"), text).expect("write the config");
+}
+
+/// The hash `awcopy serve --hash-token` prints for `token`.
+pub fn sha256(token: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_awcopy"))
+        .args(["serve", "--hash-token"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run awcopy serve --hash-token");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// A running `awcopy serve`, killed when dropped.
+pub struct Service {
+    child: Child,
+    /// Its address, `http://127.0.0.1:PORT`.
+    pub url: String,
+    log: Arc<Mutex<String>>,
+    /// Every answer body the test read, for the secrets check.
+    pub said: Arc<Mutex<String>>,
+    http: reqwest::Client,
+}
+
+impl Service {
+    /// Starts the service with the config and catalogue in `dir`.
+    pub fn start(dir: &Path, agents: u16) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_awcopy"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--agents"])
+            .arg(agents.to_string())
+            .arg("--config")
+            .arg(dir.join("service.toml"))
+            .arg("--db")
+            .arg(dir.join("service.db"))
+            .args(["--endpoint-url", &kit::s3_endpoint()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start awcopy serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout
+            .read_line(&mut first)
+            .expect("the service's first line");
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        log.lock().unwrap().push_str(&first);
+        let stderr = child.stderr.take().unwrap();
+        let streams: [Box<dyn Read + Send>; 2] = [Box::new(stdout), Box::new(stderr)];
+        for mut stream in streams {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let mut reader = BufReader::new(&mut stream);
+                while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                    log.lock().unwrap().push_str(&line);
+                    line.clear();
+                }
+            });
+        }
+        Self {
+            child,
+            url,
+            log,
+            said: Arc::new(Mutex::new(String::new())),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Kills the service at once (SIGKILL), as a crash would.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("kill -9 the service");
+        let _ = self.child.wait();
+    }
+
+    /// What the service printed so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Calls the API: `token` as bearer (none: no header), `body` as JSON text.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.expect("the service answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        self.said.lock().unwrap().push_str(&text);
+        let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, value)
+    }
+
+    /// `GET path` as `token`, expecting 200.
+    pub async fn get(&self, path: &str, token: &str) -> serde_json::Value {
+        let (status, body) = self.call("GET", path, Some(token), None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// Waits until job `id` reaches one of `statuses` (as `token` sees it); returns it.
+    pub async fn wait_for(&self, id: &str, token: &str, statuses: &[&str]) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let job = self.get(&format!("/api/v1/jobs/{id}"), token).await;
+            if statuses.contains(&job["status"].as_str().unwrap_or("")) {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} never reached {statuses:?}: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Reads the event stream as `token` for as long as `until` takes; returns what came.
+    pub async fn events_during<F: std::future::Future>(
+        &self,
+        token: &str,
+        until: F,
+    ) -> (String, F::Output) {
+        let mut response = self
+            .http
+            .get(format!("{}/api/v1/events", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the event stream opens");
+        assert_eq!(response.status().as_u16(), 200);
+        let mut text = String::new();
+        let mut until = std::pin::pin!(until);
+        let output = loop {
+            tokio::select! {
+                output = &mut until => break output,
+                chunk = response.chunk() => match chunk {
+                    Ok(Some(bytes)) => text.push_str(&String::from_utf8_lossy(&bytes)),
+                    _ => break until.await,
+                },
+            }
+        };
+        self.said.lock().unwrap().push_str(&text);
+        (text, output)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The catalogue file of a service run in `dir`, with its write-ahead log, as text.
+pub fn catalogue_text(dir: &Path) -> String {
+    let mut all = Vec::new();
+    for name in ["service.db", "service.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.join(name)) {
+            all.extend(bytes);
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+/// Fails if `text` holds a test user's token or a cloud secret.
+pub fn assert_no_tokens(what: &str, text: &str) {
+    for token in [ALICE, BOB, ADMIN] {
+        assert!(!text.contains(token), "a user's token leaked into {what}");
+    }
+    kit::assert_no_secrets(text);
+}
+
+/// A directory of its own for one service.
+pub fn service_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().to_path_buf();
+    (dir, path)
+}

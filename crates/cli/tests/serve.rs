@@ -1,0 +1,871 @@
+//! `awcopy serve` end to end on the emulators: jobs submitted through the CLI (`--via`) and
+//! raw HTTP, both directions, every byte checked; users kept apart (401, 403, 404, their own
+//! events only); pause, resume, cancel and retry; a service killed with kill -9 mid-job and
+//! started again; schedules with their watermark; bad input; no token or key anywhere.
+
+mod common;
+
+use awcopy_testkit as kit;
+use common::service::{self as svc, Service, ADMIN, ALICE, BOB};
+use common::{awcopy_with_env, stderr, stdout};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Small objects of many sizes and one of `large` bytes.
+fn mixed(large: usize, seed: u64) -> BTreeMap<String, Vec<u8>> {
+    let mut files: BTreeMap<String, Vec<u8>> = (0..12)
+        .map(|i| {
+            (
+                format!("small/f{i:02}.bin"),
+                kit::pattern(i * 997 + 1, seed + i as u64),
+            )
+        })
+        .collect();
+    files.insert("large/big.bin".into(), kit::pattern(large, seed + 100));
+    files.insert("ünï cødé/ключ 1.txt".into(), kit::pattern(4321, seed + 200));
+    files
+}
+
+/// Runs the CLI as user `token`.
+fn as_user(token: &str, args: &[&str]) -> std::process::Output {
+    awcopy_with_env(args, &[("AWCOPY_TOKEN", token)])
+}
+
+/// A JobSpec copying `source` to `dest`, recursively, in blocks of `block` bytes.
+fn spec(source: &str, dest: &str, block: u64, extra: serde_json::Value) -> String {
+    let mut spec = serde_json::json!({
+        "version": 1, "mode": "cp", "source": source, "dest": dest, "recursive": true,
+        "sizes": {"block_size": block},
+    });
+    if let serde_json::Value::Object(extra) = extra {
+        spec.as_object_mut().unwrap().extend(extra);
+    }
+    spec.to_string()
+}
+
+fn az_text(location: &awcopy_store::Location) -> String {
+    location.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_run_both_ways_for_their_users_only() {
+    let bucket = kit::new_s3_bucket("svc-both").await;
+    let container = kit::new_azure_container("svc-both").await;
+    let bob_bucket = kit::new_s3_bucket("svc-bob").await;
+    let files = mixed(3 * 1024 * 1024 + 17, 1);
+    let s3 = kit::open(&bucket).await;
+    let az = kit::open(&container).await;
+    let prefixed: BTreeMap<_, _> = files
+        .iter()
+        .map(|(k, v)| (format!("in/{k}"), v.clone()))
+        .collect();
+    kit::put_all(&s3, &prefixed).await;
+    kit::put_tiny(
+        &kit::open(&bob_bucket).await,
+        ["mine/a".to_owned(), "mine/b".to_owned()],
+    )
+    .await;
+
+    let s3_in = format!("{bucket}in/");
+    let s3_back = format!("{bucket}back/");
+    let az_out = format!("{}out/", az_text(&container));
+    let bob_in = format!("{bob_bucket}mine/");
+    let bob_out = format!("{bob_bucket}copy/");
+    let (_guard, dir) = svc::service_dir();
+    svc::write_config(
+        &dir,
+        (
+            &[s3_in.clone(), az_out.clone()],
+            &[az_out.clone(), s3_back.clone()],
+        ),
+        (std::slice::from_ref(&bob_in), std::slice::from_ref(&bob_out)),
+    );
+    let service = Service::start(&dir, 4);
+
+    // S3 -> Azure through the CLI, followed to its end.
+    let az_dest = format!("{}out/", kit::location_text(&container));
+    let out = as_user(
+        ALICE,
+        &[
+            "cp",
+            "-r",
+            &s3_in,
+            &az_dest,
+            "--via",
+            &service.url,
+            "--wait",
+            "--block-size",
+            "512KiB",
+            "--job-name",
+            "to-azure",
+        ],
+    );
+    assert!(out.status.success(), "cp --via --wait: {}", stderr(&out));
+    let first_id = stdout(&out)
+        .split_whitespace()
+        .nth(1)
+        .expect("Job ID submitted ...")
+        .to_owned();
+    assert!(stdout(&out).contains("(completed)"), "{}", stdout(&out));
+    kit::assert_holds(&az, "out/", &files).await;
+
+    // Azure -> S3 through raw HTTP, while alice and bob each read the event stream.
+    let raw = spec(
+        &az_dest,
+        &s3_back,
+        256 * 1024,
+        serde_json::json!({"name": "back-to-s3"}),
+    );
+    let alice_watch = service.events_during(ALICE, async {
+        let (bob_seen, second) = service
+            .events_during(BOB, async {
+                let (status, job) = service
+                    .call("POST", "/api/v1/jobs", Some(ALICE), Some(raw.clone()))
+                    .await;
+                assert_eq!(status, 201, "{job}");
+                let id = job["id"].as_str().unwrap().to_owned();
+                assert_eq!(job["user"], "alice", "the token names the user");
+                service.wait_for(&id, ALICE, &["completed"]).await;
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                id
+            })
+            .await;
+        (bob_seen, second)
+    });
+    let (alice_seen, (bob_seen, second_id)) = alice_watch.await;
+    kit::assert_holds(&s3, "back/", &files).await;
+    assert!(
+        alice_seen.contains(&second_id),
+        "alice's events show her job"
+    );
+    assert!(alice_seen.contains("event: job"), "{alice_seen}");
+    assert!(
+        !bob_seen.contains(&second_id) && !bob_seen.contains(&first_id),
+        "bob sees none of alice's events: {bob_seen}"
+    );
+
+    // Bob's own job, within his grants.
+    let (status, bob_job) = service
+        .call(
+            "POST",
+            "/api/v1/jobs",
+            Some(BOB),
+            Some(spec(&bob_in, &bob_out, 8 << 20, serde_json::json!({}))),
+        )
+        .await;
+    assert_eq!(status, 201, "{bob_job}");
+    let bob_id = bob_job["id"].as_str().unwrap().to_owned();
+    service.wait_for(&bob_id, BOB, &["completed"]).await;
+
+    // No token, a wrong token: 401, before anything else.
+    for token in [None, Some("not-a-token")] {
+        let (status, body) = service.call("GET", "/api/v1/jobs", token, None).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["kind"], "unauthorized");
+        let (status, _) = service
+            .call("POST", "/api/v1/jobs", token, Some(raw.clone()))
+            .await;
+        assert_eq!(status, 401);
+    }
+    // Another user's job does not exist for bob; his list and his actions see only his own.
+    for path in [
+        format!("/api/v1/jobs/{first_id}"),
+        format!("/api/v1/jobs/{first_id}/failures"),
+    ] {
+        let (status, body) = service.call("GET", &path, Some(BOB), None).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let (status, _) = service
+        .call(
+            "POST",
+            &format!("/api/v1/jobs/{first_id}/cancel"),
+            Some(BOB),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let prefix = &first_id[..8];
+    let (status, _) = service
+        .call("GET", &format!("/api/v1/jobs/{prefix}"), Some(ALICE), None)
+        .await;
+    assert_eq!(status, 404, "ids are whole: a prefix finds nothing");
+    let bob_list = service.get("/api/v1/jobs", BOB).await;
+    let ids = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&bob_list), vec![bob_id.clone()]);
+    let alice_list = ids(&service.get("/api/v1/jobs", ALICE).await);
+    assert_eq!(alice_list.len(), 2, "{alice_list:?}");
+    let all = ids(&service.get("/api/v1/jobs", ADMIN).await);
+    for id in [&first_id, &second_id, &bob_id] {
+        assert!(all.contains(id), "the admin sees every job");
+    }
+    // Outside the grants: 403 before anything is listed, and no job is made.
+    for (who, body) in [
+        (BOB, spec(&s3_in, &bob_out, 8 << 20, serde_json::json!({}))),
+        (
+            ALICE,
+            spec(&s3_in, &bob_out, 8 << 20, serde_json::json!({})),
+        ),
+        (
+            ALICE,
+            spec(
+                &format!("{bucket}"),
+                &az_out,
+                8 << 20,
+                serde_json::json!({}),
+            ),
+        ),
+    ] {
+        let (status, answer) = service
+            .call("POST", "/api/v1/jobs", Some(who), Some(body))
+            .await;
+        assert_eq!(status, 403, "{answer}");
+        assert_eq!(answer["kind"], "forbidden");
+    }
+    assert_eq!(
+        ids(&service.get("/api/v1/jobs", ADMIN).await).len(),
+        3,
+        "no job was made"
+    );
+    // A location with a SAS token is refused, saying why.
+    let signed = format!("{az_dest}?sv=2024-01-01&sp=rl&sig=c2VjcmV0");
+    let (status, answer) = service
+        .call(
+            "POST",
+            "/api/v1/jobs",
+            Some(ALICE),
+            Some(spec(&signed, &s3_back, 8 << 20, serde_json::json!({}))),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("SAS"),
+        "{answer}"
+    );
+    let out = as_user(
+        ALICE,
+        &["cp", "-r", &signed, &s3_back, "--via", &service.url],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SAS"), "{}", stderr(&out));
+
+    // Bad input: a 4xx that says what is wrong.
+    let unknown_action = format!("/api/v1/jobs/{first_id}/explode");
+    let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+        ("POST", "/api/v1/jobs", "{not json".into(), 400, "JSON"),
+        ("POST", "/api/v1/jobs", spec(&s3_in, &az_out, 8 << 20, serde_json::json!({"colour": "red"})), 400, "colour"),
+        ("POST", "/api/v1/jobs", spec(&s3_in, &az_out, 0, serde_json::json!({})), 400, "block_size"),
+        ("POST", "/api/v1/schedules", serde_json::json!({"template": serde_json::from_str::<serde_json::Value>(&spec(&s3_in, &az_out, 8 << 20, serde_json::json!({}))).unwrap(), "cron": "61 * * *"}).to_string(), 400, "cron"),
+        ("POST", "/api/v1/schedules", serde_json::json!({"template": serde_json::from_str::<serde_json::Value>(&spec(&s3_in, &az_out, 8 << 20, serde_json::json!({}))).unwrap(), "every": "soon"}).to_string(), 400, "every"),
+        ("POST", &unknown_action, String::new(), 404, "action"),
+        ("GET", "/api/v1/nothing", String::new(), 404, "API"),
+    ];
+    for (method, path, body, want, needle) in cases {
+        let body = (!body.is_empty()).then_some(body);
+        let (status, answer) = service.call(method, path, Some(ALICE), body).await;
+        assert_eq!(status, want, "{method} {path}: {answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{method} {path}: {message}");
+    }
+    // A 10 MB body is refused before it is read.
+    let big = dir.join("big.json");
+    std::fs::write(&big, format!("\"{}\"", "x".repeat(10 << 20))).unwrap();
+    let curl = std::process::Command::new("curl")
+        .args(["-s", "-H", "content-type: application/json", "-H"])
+        .arg(format!("authorization: Bearer {ALICE}"))
+        .arg("--data-binary")
+        .arg(format!("@{}", big.display()))
+        .arg("-w")
+        .arg("\n%{http_code}")
+        .arg(format!("{}/api/v1/jobs", service.url))
+        .output()
+        .expect("curl");
+    let answer = String::from_utf8_lossy(&curl.stdout).into_owned();
+    assert!(
+        answer.ends_with("\n413") && answer.contains("larger than"),
+        "{answer}"
+    );
+
+    // The CLI lists the caller's jobs from the service.
+    let out = as_user(BOB, &["jobs", "list", "--server", &service.url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&bob_id) && !stdout(&out).contains(&first_id));
+    let metrics = reqwest::get(format!("{}/metrics", service.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("awcopy_objects_copied_total"), "{metrics}");
+    assert!(metrics.contains("agent=\"agent-1\""), "{metrics}");
+
+    // Nothing anywhere holds a token or a key.
+    let page = reqwest::get(format!("{}/", service.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("awcopy"), "the dashboard page is served");
+    svc::assert_no_tokens("the dashboard page", &page);
+    svc::assert_no_tokens("the API's answers", &service.said.lock().unwrap());
+    svc::assert_no_tokens("the service's log", &service.log());
+    svc::assert_no_tokens("the catalogue", &svc::catalogue_text(&dir));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_pause_resume_cancel_and_retry_through_the_cli() {
+    let bucket = kit::new_s3_bucket("svc-ctl").await;
+    let container = kit::new_azure_container("svc-ctl").await;
+    let s3 = kit::open(&bucket).await;
+    let az = kit::open(&container).await;
+    let mut files = BTreeMap::new();
+    files.insert("slow/big.bin".to_owned(), kit::pattern(8 << 20, 7));
+    files.insert("slow/small.bin".to_owned(), kit::pattern(1000, 8));
+    kit::put_all(&s3, &files).await;
+    let refused = vec!["names/back\\slash".to_owned(), "names/dot.".to_owned()];
+    let mut named = BTreeMap::new();
+    named.insert("names/fine".to_owned(), kit::pattern(10, 9));
+    for key in &refused {
+        named.insert(key.clone(), kit::pattern(20, 10));
+    }
+    kit::put_all(&s3, &named).await;
+
+    let (_guard, dir) = svc::service_dir();
+    let grant = vec![format!("{bucket}"), format!("{}", az_text(&container))];
+    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
+    let service = Service::start(&dir, 2);
+    let url = service.url.clone();
+    let az_root = kit::location_text(&container);
+    // Jobs through a proxy that slows every Azure request run long enough to act on.
+    let proxy = kit::fault_proxy::slow_azure(300).await;
+    let slow_root = kit::fault_proxy::through(&proxy, &container);
+
+    // Pause a slowed job from the CLI, see it paused, resume it to its end.
+    let dest = format!("{slow_root}slow/");
+    let out = as_user(
+        ALICE,
+        &[
+            "cp",
+            "-r",
+            &format!("{bucket}slow/"),
+            &dest,
+            "--via",
+            &url,
+            "--block-size",
+            "128KiB",
+            "--concurrency",
+            "2",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).split_whitespace().nth(1).unwrap().to_owned();
+    wait_until(|| async {
+        let job = service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
+        job["counters"]["bytes_done"].as_u64().unwrap() > 0
+    })
+    .await;
+    let out = as_user(ALICE, &["jobs", "pause", &id, "--server", &url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("paused"), "{}", stdout(&out));
+    let paused = service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
+    assert_eq!(paused["status"], "paused");
+    let out = as_user(ALICE, &["jobs", "resume", &id, "--server", &url]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("(completed)"), "{}", stdout(&out));
+    let slow: BTreeMap<_, _> = files
+        .iter()
+        .map(|(k, v)| (k["slow/".len()..].to_owned(), v.clone()))
+        .collect();
+    kit::assert_holds(&az, "slow/", &slow).await;
+
+    // Cancel another: it stops, says cancelled, and never runs again.
+    let out = as_user(
+        ALICE,
+        &[
+            "cp",
+            "-r",
+            &format!("{bucket}slow/"),
+            &format!("{slow_root}cancelled/"),
+            "--via",
+            &url,
+            "--block-size",
+            "128KiB",
+            "--concurrency",
+            "1",
+        ],
+    );
+    let cancel_id = stdout(&out).split_whitespace().nth(1).unwrap().to_owned();
+    let out = as_user(ALICE, &["jobs", "cancel", &cancel_id, "--server", &url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job = service.wait_for(&cancel_id, ALICE, &["cancelled"]).await;
+    assert_eq!(job["status"], "cancelled");
+    let out = as_user(ALICE, &["jobs", "resume", &cancel_id, "--server", &url]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a cancelled job does not resume: {}",
+        stderr(&out)
+    );
+
+    // Names Azure cannot hold, under the `fail` policy: the run ends with failures (exit 1),
+    // the dead-letter list names them, and a retry under `map` copies only them.
+    let out = as_user(
+        ALICE,
+        &[
+            "cp",
+            "-r",
+            &format!("{bucket}names/"),
+            &format!("{az_root}names/"),
+            "--via",
+            &url,
+            "--wait",
+            "--name-policy",
+            "fail",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let retry_id = stdout(&out).split_whitespace().nth(1).unwrap().to_owned();
+    let failures = service
+        .get(&format!("/api/v1/jobs/{retry_id}/failures"), ALICE)
+        .await;
+    let keys: Vec<&str> = failures
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), refused.len(), "{failures}");
+    for f in failures.as_array().unwrap() {
+        assert!(
+            f["attempts"].as_i64().unwrap() >= 1 && !f["error_class"].as_str().unwrap().is_empty(),
+            "{f}"
+        );
+    }
+    let out = as_user(ALICE, &["jobs", "failures", &retry_id, "--server", &url]);
+    assert_eq!(
+        stdout(&out).lines().count(),
+        refused.len(),
+        "{}",
+        stdout(&out)
+    );
+    let out = as_user(
+        ALICE,
+        &[
+            "jobs",
+            "retry",
+            &retry_id,
+            "--server",
+            &url,
+            "--name-policy",
+            "map",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let job = service
+        .get(&format!("/api/v1/jobs/{retry_id}"), ALICE)
+        .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(
+        job["counters"]["objects_done"].as_u64().unwrap(),
+        named.len() as u64,
+        "{job}"
+    );
+    let failures = service
+        .get(&format!("/api/v1/jobs/{retry_id}/failures"), ALICE)
+        .await;
+    assert_eq!(failures.as_array().unwrap().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_killed_mid_job_finishes_it_when_started_again() {
+    let bucket = kit::new_s3_bucket("svc-kill").await;
+    let container = kit::new_azure_container("svc-kill").await;
+    let s3 = kit::open(&bucket).await;
+    let az = kit::open(&container).await;
+    let mut files: BTreeMap<String, Vec<u8>> = (0..20)
+        .map(|i| (format!("s{i:02}"), kit::pattern(2000 + i, i as u64)))
+        .collect();
+    for i in 0..3 {
+        files.insert(format!("large{i}"), kit::pattern(3 << 20, 50 + i));
+    }
+    kit::put_all(&s3, &files).await;
+    let (_guard, dir) = svc::service_dir();
+    let grant = vec![format!("{bucket}"), az_text(&container)];
+    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
+    let mut service = Service::start(&dir, 2);
+    let proxy = kit::fault_proxy::slow_azure(100).await;
+    let body = spec(
+        &format!("{bucket}"),
+        &kit::fault_proxy::through(&proxy, &container),
+        256 * 1024,
+        serde_json::json!({"tuning": {"concurrency": 4}}),
+    );
+    let (status, job) = service
+        .call("POST", "/api/v1/jobs", Some(ALICE), Some(body))
+        .await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    wait_until(|| async {
+        let job = service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
+        job["counters"]["objects_done"].as_u64().unwrap() >= 3
+            && job["counters"]["bytes_done"].as_u64().unwrap() > (1 << 20)
+    })
+    .await;
+    let before = dest_etags(&az).await;
+    service.kill9();
+    assert!(
+        !before.is_empty(),
+        "some objects were copied before the kill"
+    );
+    assert!(before.len() < files.len(), "the job was cut short");
+
+    // Started again on the same catalogue, the service continues the job by itself.
+    let service = Service::start(&dir, 2);
+    let job = service
+        .wait_for(
+            &id,
+            ALICE,
+            &["completed", "completed-with-failures", "failed"],
+        )
+        .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    kit::assert_holds(&az, "", &files).await;
+    // What was copied before the kill was not copied again.
+    let after = dest_etags(&az).await;
+    for (key, etag) in &before {
+        assert_eq!(
+            after.get(key),
+            Some(etag),
+            "{key} was written again after the restart"
+        );
+    }
+    assert_eq!(
+        job["counters"]["objects_done"].as_u64().unwrap(),
+        files.len() as u64,
+        "{job}"
+    );
+}
+
+/// Each object at the destination with its entity tag.
+async fn dest_etags(store: &std::sync::Arc<dyn awcopy_store::Store>) -> BTreeMap<String, String> {
+    use futures::TryStreamExt;
+    let pages: Vec<_> = store
+        .list(awcopy_store::ListRequest::default())
+        .try_collect()
+        .await
+        .unwrap();
+    pages
+        .into_iter()
+        .flat_map(|p| p.objects)
+        .map(|o| (o.key, o.etag.unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
+    let source = tempfile::tempdir().unwrap();
+    let container = kit::new_azure_container("svc-sched").await;
+    let az = kit::open(&container).await;
+    let root = format!("{}/", source.path().display());
+    let (_guard, dir) = svc::service_dir();
+    let grant_read = vec![root.clone()];
+    let grant_write = vec![az_text(&container)];
+    svc::write_config(&dir, (&grant_read, &grant_write), (&[], &[]));
+    let service = Service::start(&dir, 2);
+    let mut files = BTreeMap::new();
+    let put = |files: &mut BTreeMap<String, Vec<u8>>, name: &str, seed: u64| {
+        let data = kit::pattern(1000 + seed as usize, seed);
+        std::fs::write(source.path().join(name), &data).unwrap();
+        files.insert(name.to_owned(), data);
+    };
+    put(&mut files, "a1", 1);
+    put(&mut files, "a2", 2);
+
+    let template: serde_json::Value = serde_json::from_str(&spec(
+        &root,
+        &kit::location_text(&container),
+        8 << 20,
+        serde_json::json!({}),
+    ))
+    .unwrap();
+    let input = serde_json::json!({"name": "nightly", "template": template, "every": "2s", "overlap": "30s"});
+    let (status, schedule) = service
+        .call(
+            "POST",
+            "/api/v1/schedules",
+            Some(ALICE),
+            Some(input.to_string()),
+        )
+        .await;
+    assert_eq!(status, 201, "{schedule}");
+    let sid = schedule["id"].as_str().unwrap().to_owned();
+    let runs = |jobs: &serde_json::Value| -> Vec<serde_json::Value> {
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["schedule"] == sid.as_str())
+            .cloned()
+            .collect()
+    };
+    let first = wait_for_runs(&service, &sid, 1).await;
+    let first_start = time::OffsetDateTime::parse(
+        first[0]["started_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    // New objects: one now, one whose modification time is just before the previous run's
+    // start (an upload that began before it and ended after).
+    put(&mut files, "b1", 3);
+    put(&mut files, "b2", 4);
+    let straddler = std::fs::File::options()
+        .write(true)
+        .open(source.path().join("b2"))
+        .unwrap();
+    straddler
+        .set_modified((first_start - Duration::from_secs(1)).into())
+        .unwrap();
+    drop(straddler);
+    let seen = wait_for_runs(&service, &sid, 3).await.len();
+    kit::assert_holds(&az, "", &files).await;
+    let jobs = service.get("/api/v1/jobs", ALICE).await;
+    let finished: Vec<_> = runs(&jobs)
+        .into_iter()
+        .filter(|j| j["status"] == "completed")
+        .collect();
+    let copied: u64 = finished
+        .iter()
+        .map(|j| j["counters"]["objects_done"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        copied,
+        files.len() as u64,
+        "each object copied once over {} runs",
+        finished.len()
+    );
+    assert!(seen >= 3);
+
+    // Switched off from the CLI: no more runs.
+    let out = as_user(ALICE, &["schedule", "pause", &sid, "--via", &service.url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let count = runs(&service.get("/api/v1/jobs", ALICE).await).len();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        runs(&service.get("/api/v1/jobs", ALICE).await).len(),
+        count,
+        "a schedule that is off does not run"
+    );
+    let out = as_user(ALICE, &["schedule", "list", "--via", &service.url]);
+    assert!(
+        stdout(&out).contains(&sid) && stdout(&out).contains("off"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Bob sees none of it.
+    let (status, _) = service
+        .call("GET", &format!("/api/v1/schedules/{sid}"), Some(BOB), None)
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        service
+            .get("/api/v1/schedules", BOB)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // A schedule whose runs fail turns itself off after three in a row, and says why.
+    let missing = format!("s3://{}/", kit::unique_name("svc-missing"));
+    let template: serde_json::Value = serde_json::from_str(&spec(
+        &missing,
+        &kit::location_text(&container),
+        8 << 20,
+        serde_json::json!({}),
+    ))
+    .unwrap();
+    let input = serde_json::json!({"template": template, "every": "1s"});
+    let (status, failing) = service
+        .call(
+            "POST",
+            "/api/v1/schedules",
+            Some(ADMIN),
+            Some(input.to_string()),
+        )
+        .await;
+    assert_eq!(status, 201, "{failing}");
+    let fid = failing["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let off = loop {
+        let s = service
+            .get(&format!("/api/v1/schedules/{fid}"), ADMIN)
+            .await;
+        if s["enabled"] == false {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the failing schedule never turned off: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(off["failures_in_a_row"], 3, "{off}");
+    assert!(
+        off["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("3 failed runs"),
+        "{off}"
+    );
+    svc::assert_no_tokens("the API's answers", &service.said.lock().unwrap());
+}
+
+/// Waits until schedule `id` has `count` completed runs; returns them, oldest first.
+async fn wait_for_runs(service: &Service, id: &str, count: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let jobs = service.get("/api/v1/jobs", ALICE).await;
+        let mut done: Vec<_> = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["schedule"] == id && j["status"] == "completed")
+            .cloned()
+            .collect();
+        if done.len() >= count {
+            done.reverse();
+            return done;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "schedule {id} ran {} times: {jobs}",
+            done.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Polls `check` until it holds (60 s at most).
+async fn wait_until<F, Fut>(check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(Instant::now() < deadline, "the condition never held");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn serve_refuses_what_would_expose_tokens_and_bad_settings() {
+    let (_guard, dir) = svc::service_dir();
+    svc::write_config(&dir, (&[], &[]), (&[], &[]));
+    let config = dir.join("service.toml");
+    let config = config.to_str().unwrap();
+    let out = common::awcopy(&["serve", "--config", config, "--listen", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--insecure-http") && stderr(&out).contains("--tls-cert"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[[user]]\nname = \"x\"\ntoken_sha256 = \"abc\"\n",
+    )
+    .unwrap();
+    let out = common::awcopy(&["serve", "--config", dir.join("bad.toml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("token_sha256"), "{}", stderr(&out));
+    let out = common::awcopy(&["cp", "-r", "s3://b/", "s3://c/", "--via", "not a url"]);
+    assert_ne!(out.status.code(), Some(0));
+    let out = awcopy_with_env(
+        &["jobs", "list", "--server", "http://127.0.0.1:9"],
+        &[("AWCOPY_TOKEN", "")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("AWCOPY_TOKEN"), "{}", stderr(&out));
+}
+
+#[test]
+fn serve_speaks_https_with_a_certificate() {
+    let (_guard, dir) = svc::service_dir();
+    svc::write_config(&dir, (&[], &[]), (&[], &[]));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("openssl makes a certificate");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_awcopy"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.join("service.toml"))
+        .arg("--db")
+        .arg(dir.join("service.db"))
+        .arg("--tls-cert")
+        .arg(dir.join("cert.pem"))
+        .arg("--tls-key")
+        .arg(dir.join("key.pem"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .expect("an https address")
+        .to_owned();
+    let health = std::process::Command::new("curl")
+        .args(["-s", "--cacert"])
+        .arg(dir.join("cert.pem"))
+        .arg(format!("{url}healthz"))
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        String::from_utf8_lossy(&health.stdout).trim(),
+        "ok",
+        "{line}"
+    );
+}
