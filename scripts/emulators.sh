@@ -1,5 +1,6 @@
 # Installs and starts the emulators awcopy is tested against, on free loopback ports.
-# Source it, then call: install_emulators; start_emulators; (stop_emulators runs on EXIT).
+# Source it, then call: install_emulators; start_emulators; (stop_emulators runs on EXIT);
+# install_browser for the dashboard's browser test.
 #
 #   Azure Blob: Azurite (npm, pinned) -> AWCOPY_TEST_AZURE_ENDPOINT, AZURE_STORAGE_CONNECTION_STRING
 #   S3:         moto in server mode (PyPI) -> AWCOPY_TEST_S3_ENDPOINT
@@ -46,6 +47,26 @@ install_emulators() {
   MOTO_BIN="$venv/bin/moto_server"
   # A Python with boto3 (a moto dependency), for scripts that fill buckets.
   TOOLS_PYTHON="$venv/bin/python"
+}
+
+# The dashboard's browser test: Debian's Chromium (headless) driven by playwright-core (npm).
+PLAYWRIGHT_VERSION=1.64.1
+install_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing Debian's chromium"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get install -y --no-install-recommends chromium >&2 \
+      || { $sudo apt-get update >&2 && $sudo apt-get install -y --no-install-recommends chromium >&2; }
+  fi
+  if ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" \
+      "$AWCOPY_TOOLS_DIR/node/node_modules/playwright-core/package.json" 2>/dev/null; then
+    log "installing playwright-core@$PLAYWRIGHT_VERSION"
+    npm install --silent --no-audit --no-fund --prefix "$AWCOPY_TOOLS_DIR/node" \
+      "azurite@$AZURITE_VERSION" "s3rver@$S3RVER_VERSION" "playwright-core@$PLAYWRIGHT_VERSION" >&2
+  fi
+  export AWCOPY_CHROMIUM=/usr/bin/chromium
+  export AWCOPY_PLAYWRIGHT="$AWCOPY_TOOLS_DIR/node/node_modules/playwright-core"
 }
 
 free_port() {

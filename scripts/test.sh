@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/emulators.sh
 
 install_emulators
+install_browser
 start_emulators
 log=$(mktemp -t awcopy-test.XXXXXX)
 status=0

@@ -78,7 +78,10 @@ async fn jobs_run_both_ways_for_their_users_only() {
             &[s3_in.clone(), az_out.clone()],
             &[az_out.clone(), s3_back.clone()],
         ),
-        (std::slice::from_ref(&bob_in), std::slice::from_ref(&bob_out)),
+        (
+            std::slice::from_ref(&bob_in),
+            std::slice::from_ref(&bob_out),
+        ),
     );
     let service = Service::start(&dir, 4);
 
@@ -868,4 +871,151 @@ fn serve_speaks_https_with_a_certificate() {
         "ok",
         "{line}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
+    let needed = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the tests through scripts/test.sh, which installs Chromium and playwright-core")
+        })
+    };
+    let (playwright, chromium) = (needed("AWCOPY_PLAYWRIGHT"), needed("AWCOPY_CHROMIUM"));
+    let bucket = kit::new_s3_bucket("svc-dash").await;
+    let container = kit::new_azure_container("svc-dash").await;
+    let many = kit::new_s3_bucket("svc-dash-many").await;
+    let s3 = kit::open(&bucket).await;
+    kit::put_all(
+        &s3,
+        &BTreeMap::from([("live/big.bin".to_owned(), kit::pattern(8 << 20, 11))]),
+    )
+    .await;
+    kit::put_tiny(
+        &kit::open(&many).await,
+        (0..50).map(|i| format!("p{i:02}/x")),
+    )
+    .await;
+    let (_guard, dir) = svc::service_dir();
+    let grant = vec![format!("{bucket}"), az_text(&container)];
+    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
+    let service = Service::start(&dir, 2);
+    let proxy = kit::fault_proxy::slow_azure(400).await;
+    let dest = format!("{}live/", kit::fault_proxy::through(&proxy, &container));
+    let body = spec(
+        &format!("{bucket}live/"),
+        &dest,
+        128 * 1024,
+        serde_json::json!({"name": "dashboard", "tuning": {"concurrency": 2}}),
+    );
+    let (status, job) = service
+        .call("POST", "/api/v1/jobs", Some(ALICE), Some(body))
+        .await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    // Fifty jobs of another user, all finished, and a schedule (off) for the schedules page.
+    let mut others = Vec::new();
+    for i in 0..50 {
+        let body = spec(
+            &format!("{many}p{i:02}/"),
+            &format!("{many}out{i:02}/"),
+            8 << 20,
+            serde_json::json!({}),
+        );
+        let (status, job) = service
+            .call("POST", "/api/v1/jobs", Some(ADMIN), Some(body))
+            .await;
+        assert_eq!(status, 201, "{job}");
+        others.push(job["id"].as_str().unwrap().to_owned());
+    }
+    for other in &others {
+        service.wait_for(other, ADMIN, &["completed"]).await;
+    }
+    let template: serde_json::Value = serde_json::from_str(&spec(
+        &format!("{bucket}live/"),
+        &az_text(&container),
+        8 << 20,
+        serde_json::json!({}),
+    ))
+    .unwrap();
+    let input = serde_json::json!({"name": "nightly-live", "template": template, "cron": "0 2 * * *", "enabled": false});
+    let (status, _) = service
+        .call(
+            "POST",
+            "/api/v1/schedules",
+            Some(ALICE),
+            Some(input.to_string()),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let shots = kit::workspace_root().join("target/dashboard-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = kit::workspace_root().join("crates/cli/tests/dashboard.mjs");
+    let mut node = std::process::Command::new("node");
+    node.arg(&script)
+        .env("AWCOPY_PLAYWRIGHT", &playwright)
+        .env("CHROMIUM", &chromium)
+        .env("URL", &service.url)
+        .env("TOKEN", ALICE)
+        .env("ADMIN_TOKEN", ADMIN)
+        .env("JOB", &id)
+        .env("SHOTS", &shots);
+    let run = tokio::task::spawn_blocking(move || node.output().expect("run node"))
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "the browser script failed: {out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let seen: serde_json::Value =
+        serde_json::from_str(out.lines().last().unwrap_or("")).expect("the script's JSON line");
+    assert!(
+        seen["wrongToken"].as_str().unwrap().contains("not known"),
+        "{seen}"
+    );
+    assert_eq!(seen["who"], "alice");
+    assert_ne!(
+        seen["firstBytes"], seen["laterBytes"],
+        "the counters changed live"
+    );
+    assert_eq!(seen["rowStatus"], "running");
+    assert_eq!(
+        seen["cookieVisibleToScripts"], false,
+        "the session cookie is HttpOnly"
+    );
+    assert_eq!(seen["afterPause"], "paused");
+    assert!(
+        seen["agentRows"].as_u64().unwrap() >= 1,
+        "per-agent throughput shown: {seen}"
+    );
+    assert_eq!(seen["adminRows"].as_u64().unwrap(), 51, "{seen}");
+    assert_eq!(seen["adminUsers"], serde_json::json!(["alice", "root"]));
+    assert!(
+        seen["adminPageText"]
+            .as_str()
+            .unwrap()
+            .contains("nightly-live"),
+        "the schedules page lists it"
+    );
+    let job = service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
+    assert_eq!(
+        job["status"], "paused",
+        "the click paused the job on the service"
+    );
+    for shot in [
+        "1-sign-in",
+        "2-jobs",
+        "3-job-running",
+        "4-job-paused",
+        "5-admin",
+        "6-schedules",
+    ] {
+        let png = std::fs::metadata(shots.join(format!("{shot}.png"))).expect("a screenshot");
+        assert!(png.len() > 1000, "{shot}.png is an image");
+    }
+    for text in [&seen["pageText"], &seen["adminPageText"]] {
+        svc::assert_no_tokens("the dashboard", text.as_str().unwrap());
+    }
 }

@@ -1,0 +1,80 @@
+// Drives the dashboard in headless Chromium (Debian's, through playwright-core): signs in with
+// a token, watches a running job's counters change, opens the job and pauses it, then signs in
+// as an admin and counts the jobs table. Prints what it saw as one JSON line; exits non-zero
+// on the first thing that is not as expected. Run by crates/cli/tests/serve.rs.
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(process.env.AWCOPY_PLAYWRIGHT);
+const { URL: base, TOKEN, ADMIN_TOKEN, JOB, SHOTS, CHROMIUM } = process.env;
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+const seen = {};
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(base + "/");
+  await page.waitForSelector("#sign-in-form", { state: "visible" });
+  await page.screenshot({ path: `${SHOTS}/1-sign-in.png` });
+
+  // A wrong token is refused, and said so.
+  await page.fill("#token", "not-a-token");
+  await page.click("#sign-in-form button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#sign-in-error").textContent.length > 0);
+  seen.wrongToken = await page.textContent("#sign-in-error");
+
+  await page.fill("#token", TOKEN);
+  await page.click("#sign-in-form button[type=submit]");
+  const row = `#jobs tbody tr[data-id="${JOB}"]`;
+  await page.waitForSelector(row);
+  seen.who = await page.textContent("#who");
+  const bytes = () => page.textContent(`${row} td:nth-child(6)`);
+  seen.firstBytes = await bytes();
+  // Live by server-sent events: the counters change without a reload.
+  await page.waitForFunction(
+    ([sel, first]) => document.querySelector(sel) && document.querySelector(sel).textContent !== first,
+    [`${row} td:nth-child(6)`, seen.firstBytes],
+    { timeout: 60000 },
+  );
+  seen.laterBytes = await bytes();
+  seen.rowStatus = await page.textContent(`${row} td:nth-child(4)`);
+  seen.cookieVisibleToScripts = await page.evaluate(() => document.cookie.includes("awcopy_session"));
+  await page.screenshot({ path: `${SHOTS}/2-jobs.png` });
+
+  // The job's page: pause it and see its state change.
+  await page.click(`${row} a`);
+  await page.waitForSelector("#job-page", { state: "visible" });
+  await page.waitForFunction(() => document.querySelector("#job-status").textContent === "running");
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: `${SHOTS}/3-job-running.png` });
+  await page.click("button[data-action=pause]");
+  await page.waitForFunction(() => document.querySelector("#job-status").textContent === "paused", null, { timeout: 90000 });
+  seen.afterPause = await page.textContent("#job-status");
+  seen.agentRows = await page.locator("#job-agents tbody tr").count();
+  await page.screenshot({ path: `${SHOTS}/4-job-paused.png` });
+  seen.pageText = await page.textContent("body");
+
+  // An admin sees every user's jobs.
+  const admin = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await admin.goto(base + "/");
+  await admin.waitForSelector("#sign-in-form", { state: "visible" });
+  await admin.fill("#token", ADMIN_TOKEN);
+  await admin.click("#sign-in-form button[type=submit]");
+  await admin.waitForSelector(row);
+  seen.adminRows = await admin.locator("#jobs tbody tr").count();
+  seen.adminUsers = [...new Set(await admin.locator("#jobs tbody tr td:nth-child(2)").allTextContents())].sort();
+  await admin.screenshot({ path: `${SHOTS}/5-admin.png`, fullPage: true });
+  await admin.click("a[href='#/schedules']");
+  await admin.waitForSelector("#schedules-page", { state: "visible" });
+  await admin.screenshot({ path: `${SHOTS}/6-schedules.png` });
+  seen.adminPageText = await admin.textContent("body");
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(seen));
