@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: starts the emulators (Azurite for Azure Blob, moto for S3),
 # fills an S3 bucket with sample data, prices and runs a real copy S3 -> Azure with awcopy,
-# then verifies it with `awcopy check`. Everything it starts, it stops.
+# verifies it with `awcopy check`, then runs the same copy as a job of `awcopy serve`
+# (submitted with --via, followed with --wait). Everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/emulators.sh
@@ -38,3 +39,34 @@ section "awcopy check s3://demo-source/ az://devstoreaccount1/demo-dest/"
 "$awcopy" check s3://demo-source/ az://devstoreaccount1/demo-dest/
 section "awcopy ls -r az://devstoreaccount1/demo-dest/exports/"
 "$awcopy" ls -r az://devstoreaccount1/demo-dest/exports/
+
+# The same copy as a job of the service: `awcopy serve` with 4 in-process agents, a user whose
+# token's hash is in its config, the job submitted with --via and followed with --wait.
+section "awcopy serve (the job service, its dashboard and 4 agents)"
+service_dir=$(mktemp -d -t awcopy-demo-service.XXXXXX)
+export AWCOPY_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+cat >"$service_dir/service.toml" <<TOML
+[[user]]
+name = "demo"
+token_sha256 = "$(printf %s "$AWCOPY_TOKEN" | "$awcopy" serve --hash-token)"
+read = ["s3://demo-source/"]
+write = ["az://devstoreaccount1/demo-via-service/"]
+TOML
+"$awcopy" serve --listen 127.0.0.1:0 --config "$service_dir/service.toml" --db "$service_dir/service.db" \
+  --endpoint-url "$AWS_ENDPOINT_URL" >"$service_dir/serve.log" 2>&1 &
+serve_pid=$!
+stop_demo_service() { kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; rm -rf "$service_dir"; stop_emulators; }
+trap stop_demo_service EXIT
+for _ in $(seq 100); do grep -q listening "$service_dir/serve.log" && break; sleep 0.1; done
+url=$(grep -o 'http://[0-9.:]*' "$service_dir/serve.log" | head -1)
+echo "dashboard: $url/ (sign in with the token in \$AWCOPY_TOKEN)"
+section "awcopy cp -r s3://demo-source/ az://devstoreaccount1/demo-via-service/ --via $url --wait"
+"$awcopy" cp -r s3://demo-source/ az://devstoreaccount1/demo-via-service/ --via "$url" --wait
+section "the job, from the API"
+curl -s -H "Authorization: Bearer $AWCOPY_TOKEN" "$url/api/v1/jobs" | "$TOOLS_PYTHON" -c '
+import json, sys
+for job in json.load(sys.stdin):
+    c = job["counters"]
+    print("job %s of %s: %s, %d/%d objects, %d bytes, %d failed" % (job["id"], job["user"], job["status"],
+          c["objects_done"], c["objects_listed"], c["bytes_done"], c["objects_failed"]))
+'

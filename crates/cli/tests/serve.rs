@@ -117,8 +117,9 @@ async fn jobs_run_both_ways_for_their_users_only() {
         &az_dest,
         &s3_back,
         256 * 1024,
-        serde_json::json!({"name": "back-to-s3"}),
+        serde_json::json!({"name": "back-to-s3", "tuning": {"agents": 1}}),
     );
+    let items_before = agent_items(&service).await;
     let alice_watch = service.events_during(ALICE, async {
         let (bob_seen, second) = service
             .events_during(BOB, async {
@@ -137,6 +138,16 @@ async fn jobs_run_both_ways_for_their_users_only() {
     });
     let (alice_seen, (bob_seen, second_id)) = alice_watch.await;
     kit::assert_holds(&s3, "back/", &files).await;
+    let items_after = agent_items(&service).await;
+    let busy: Vec<_> = items_after
+        .iter()
+        .filter(|(agent, n)| items_before.get(*agent) != Some(n))
+        .collect();
+    assert_eq!(
+        busy.len(),
+        1,
+        "a job capped at one agent ran on one: {busy:?}"
+    );
     assert!(
         alice_seen.contains(&second_id),
         "alice's events show her job"
@@ -559,6 +570,21 @@ async fn a_service_killed_mid_job_finishes_it_when_started_again() {
         files.len() as u64,
         "{job}"
     );
+}
+
+/// Work items each agent finished, from `/metrics`.
+async fn agent_items(service: &Service) -> BTreeMap<String, u64> {
+    let text = reqwest::get(format!("{}/metrics", service.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|line| line.strip_prefix("awcopy_agent_items_total{agent=\""))
+        .filter_map(|rest| rest.split_once("\"} "))
+        .map(|(agent, n)| (agent.to_owned(), n.trim().parse().unwrap()))
+        .collect()
 }
 
 /// Each object at the destination with its entity tag.
