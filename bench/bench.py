@@ -9,6 +9,7 @@ Run it through bench/run.sh, which installs the tools and exports the emulator e
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -165,9 +166,14 @@ def rclone_path(location):
     return {"s3": f"s3:{name}", "az": f"az:{name}"}.get(kind, name)
 
 
-def command(tool, source, dest, s3, azure):
-    """The command line and environment of one tool copying `source` to `dest`."""
+def command(tool, source, dest, s3, azure, service=None):
+    """The command line and environment of one tool copying `source` to `dest` (`awcopy-serve`:
+    submitted to `service` and followed to its end)."""
     env = dict(os.environ)
+    if tool == "awcopy-serve":
+        env["AWCOPY_TOKEN"] = Service.TOKEN
+        return [AWCOPY, "--endpoint-url", s3, "cp", "-r", "--json", "--via", service.url, "--wait",
+                url(source, s3, azure), url(dest, s3, azure)], env
     if tool.startswith("awcopy"):
         args = [AWCOPY, "--endpoint-url", s3, "cp", "-r", "--json"]
         if tool == "awcopy-nocat":
@@ -225,6 +231,36 @@ def verify(source, dest, s3):
     return ok, summary
 
 
+class Service:
+    """`awcopy serve --agents 4` under GNU time for one run: `url` while it runs, then `stop()`
+    gives its CPU (user + sys) and peak RSS."""
+
+    TOKEN = "bench-service-token"
+
+    def __init__(self, scratch, s3):
+        self.dir = tempfile.mkdtemp(prefix="service-", dir=scratch)
+        config = os.path.join(self.dir, "service.toml")
+        with open(config, "w") as out:
+            digest = hashlib.sha256(self.TOKEN.encode()).hexdigest()
+            out.write(f'[[user]]\nname = "bench"\ntoken_sha256 = "{digest}"\nadmin = true\n')
+        self.usage = os.path.join(self.dir, "usage")
+        self.process = subprocess.Popen(
+            ["/usr/bin/time", "-f", "%U %S %M", "-o", self.usage, AWCOPY, "--endpoint-url", s3,
+             "serve", "--listen", "127.0.0.1:0", "--agents", "4", "--config", config,
+             "--db", os.path.join(self.dir, "service.db")], stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        self.url = next(w for w in line.split() if w.startswith("http://")).rstrip("/")
+
+    def stop(self):
+        # SIGTERM to the service itself (GNU time's child), so that time reports its usage.
+        subprocess.run(["pkill", "-TERM", "-P", str(self.process.pid)], check=False)
+        self.process.wait(timeout=30)
+        with open(self.usage) as usage:
+            user, system, peak_kib = usage.read().split()[-3:]
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return float(user) + float(system), int(peak_kib) / 1024
+
+
 class Proxy:
     """A fault-proxy process in front of one upstream; `stop()` returns its counters."""
 
@@ -257,6 +293,10 @@ SCENARIOS = {
     "small-rtt25": ("small", "rtt25", ["s3-azure", "s3-s3"], ALL_TOOLS),
     "mixed-faults": ("mixed", "faults", ["s3-azure", "s3-s3"], ["awcopy", "rclone", "rclone-t64"]),
     "many": ("many", "plain", ["s3-local"], ["awcopy", "rclone-t64"]),
+    # The same copies through `awcopy serve --agents 4` (the runner dispatching to in-process
+    # agents) as by `awcopy cp`; the service's CPU and RSS are counted, with the client's CPU.
+    "service": ("small", "plain", ["s3-azure"], ["awcopy", "awcopy-serve"]),
+    "service-mixed": ("mixed", "plain", ["s3-azure"], ["awcopy", "awcopy-serve"]),
 }
 
 
@@ -354,8 +394,12 @@ class Bench:
                 for tool in [t for t in tools if applies(t, route)]:
                     dest = self.fresh(dest_kind)
                     s3, azure, proxies = self.endpoints(network, route)
-                    args, env = command(tool, source, dest, s3, azure)
+                    service = Service(self.scratch, s3) if tool == "awcopy-serve" else None
+                    args, env = command(tool, source, dest, s3, azure, service)
                     code, wall, cpu, rss, out = measured(args, env)
+                    if service:
+                        service_cpu, rss = service.stop()
+                        cpu += service_cpu
                     counted = [p.stop() for p in proxies]
                     ok, check = (False, {}) if code != 0 else verify(source, dest, S3)
                     row = {
@@ -484,6 +528,15 @@ def targets(rows):
             if mine and theirs:
                 out.append((f"25 ms per request: >= {goal}x {tool} (small, {route})",
                             f"{theirs / mine:.1f}x", theirs / mine >= goal, WHY["rtt"]))
+    for scenario in ("service", "service-mixed"):
+        for route in ROUTES:
+            mine = wall_of(rows, scenario, route, "awcopy")
+            served = wall_of(rows, scenario, route, "awcopy-serve")
+            if mine and served:
+                out.append((f"awcopy serve within 10% of cp ({scenario}, {route})",
+                            f"{served / mine:.2f}x cp's wall, "
+                            f"{cpu_of(rows, scenario, route, 'awcopy-serve') / cpu_of(rows, scenario, route, 'awcopy'):.2f}x its CPU",
+                            served / mine <= 1.10, ""))
     for scenario in ("large", "many"):
         peaks = [r["rss_mib"] for r in rows if r["scenario"] == scenario and r["tool"] == "awcopy"]
         if peaks:

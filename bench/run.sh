@@ -4,7 +4,8 @@
 # and writes bench/RESULTS.md (and .json).
 #
 #   bench/run.sh [--quick] [--reps N] [--out FILE] [scenario[/route]...]
-#                scenarios: small large mixed small-rtt25 mixed-faults many (default: all)
+#                scenarios: small large mixed small-rtt25 mixed-faults many service
+#                           service-mixed (default: all)
 #                routes: s3-azure s3-s3 azure-s3 s3-local
 #
 # Each route of each scenario gets freshly started emulators: Azurite (in memory) stops

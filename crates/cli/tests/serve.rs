@@ -32,7 +32,7 @@ fn as_user(token: &str, args: &[&str]) -> std::process::Output {
 }
 
 /// A JobSpec copying `source` to `dest`, recursively, in blocks of `block` bytes.
-fn spec(source: &str, dest: &str, block: u64, extra: serde_json::Value) -> String {
+fn spec(source: &str, dest: &str, block: u64, extra: serde_json::Value) -> serde_json::Value {
     let mut spec = serde_json::json!({
         "version": 1, "mode": "cp", "source": source, "dest": dest, "recursive": true,
         "sizes": {"block_size": block},
@@ -40,7 +40,7 @@ fn spec(source: &str, dest: &str, block: u64, extra: serde_json::Value) -> Strin
     if let serde_json::Value::Object(extra) = extra {
         spec.as_object_mut().unwrap().extend(extra);
     }
-    spec.to_string()
+    spec
 }
 
 fn az_text(location: &awcopy_store::Location) -> String {
@@ -123,10 +123,7 @@ async fn jobs_run_both_ways_for_their_users_only() {
     let alice_watch = service.events_during(ALICE, async {
         let (bob_seen, second) = service
             .events_during(BOB, async {
-                let (status, job) = service
-                    .call("POST", "/api/v1/jobs", Some(ALICE), Some(raw.clone()))
-                    .await;
-                assert_eq!(status, 201, "{job}");
+                let job = service.create("/api/v1/jobs", ALICE, raw.clone()).await;
                 let id = job["id"].as_str().unwrap().to_owned();
                 assert_eq!(job["user"], "alice", "the token names the user");
                 service.wait_for(&id, ALICE, &["completed"]).await;
@@ -159,15 +156,13 @@ async fn jobs_run_both_ways_for_their_users_only() {
     );
 
     // Bob's own job, within his grants.
-    let (status, bob_job) = service
-        .call(
-            "POST",
+    let bob_job = service
+        .create(
             "/api/v1/jobs",
-            Some(BOB),
-            Some(spec(&bob_in, &bob_out, 8 << 20, serde_json::json!({}))),
+            BOB,
+            spec(&bob_in, &bob_out, 8 << 20, serde_json::json!({})),
         )
         .await;
-    assert_eq!(status, 201, "{bob_job}");
     let bob_id = bob_job["id"].as_str().unwrap().to_owned();
     service.wait_for(&bob_id, BOB, &["completed"]).await;
 
@@ -177,7 +172,7 @@ async fn jobs_run_both_ways_for_their_users_only() {
         assert_eq!(status, 401, "{body}");
         assert_eq!(body["kind"], "unauthorized");
         let (status, _) = service
-            .call("POST", "/api/v1/jobs", token, Some(raw.clone()))
+            .call("POST", "/api/v1/jobs", token, Some(raw.to_string()))
             .await;
         assert_eq!(status, 401);
     }
@@ -236,7 +231,7 @@ async fn jobs_run_both_ways_for_their_users_only() {
         ),
     ] {
         let (status, answer) = service
-            .call("POST", "/api/v1/jobs", Some(who), Some(body))
+            .call("POST", "/api/v1/jobs", Some(who), Some(body.to_string()))
             .await;
         assert_eq!(status, 403, "{answer}");
         assert_eq!(answer["kind"], "forbidden");
@@ -253,7 +248,7 @@ async fn jobs_run_both_ways_for_their_users_only() {
             "POST",
             "/api/v1/jobs",
             Some(ALICE),
-            Some(spec(&signed, &s3_back, 8 << 20, serde_json::json!({}))),
+            Some(spec(&signed, &s3_back, 8 << 20, serde_json::json!({})).to_string()),
         )
         .await;
     assert_eq!(status, 400, "{answer}");
@@ -272,10 +267,10 @@ async fn jobs_run_both_ways_for_their_users_only() {
     let unknown_action = format!("/api/v1/jobs/{first_id}/explode");
     let cases: Vec<(&str, &str, String, u16, &str)> = vec![
         ("POST", "/api/v1/jobs", "{not json".into(), 400, "JSON"),
-        ("POST", "/api/v1/jobs", spec(&s3_in, &az_out, 8 << 20, serde_json::json!({"colour": "red"})), 400, "colour"),
-        ("POST", "/api/v1/jobs", spec(&s3_in, &az_out, 0, serde_json::json!({})), 400, "block_size"),
-        ("POST", "/api/v1/schedules", serde_json::json!({"template": serde_json::from_str::<serde_json::Value>(&spec(&s3_in, &az_out, 8 << 20, serde_json::json!({}))).unwrap(), "cron": "61 * * *"}).to_string(), 400, "cron"),
-        ("POST", "/api/v1/schedules", serde_json::json!({"template": serde_json::from_str::<serde_json::Value>(&spec(&s3_in, &az_out, 8 << 20, serde_json::json!({}))).unwrap(), "every": "soon"}).to_string(), 400, "every"),
+        ("POST", "/api/v1/jobs", spec(&s3_in, &az_out, 8 << 20, serde_json::json!({"colour": "red"})).to_string(), 400, "colour"),
+        ("POST", "/api/v1/jobs", spec(&s3_in, &az_out, 0, serde_json::json!({})).to_string(), 400, "block_size"),
+        ("POST", "/api/v1/schedules", serde_json::json!({"template": spec(&s3_in, &az_out, 8 << 20, serde_json::json!({})), "cron": "61 * * *"}).to_string(), 400, "cron"),
+        ("POST", "/api/v1/schedules", serde_json::json!({"template": spec(&s3_in, &az_out, 8 << 20, serde_json::json!({})), "every": "soon"}).to_string(), 400, "every"),
         ("POST", &unknown_action, String::new(), 404, "action"),
         ("GET", "/api/v1/nothing", String::new(), 404, "API"),
     ];
@@ -309,6 +304,8 @@ async fn jobs_run_both_ways_for_their_users_only() {
     let out = as_user(BOB, &["jobs", "list", "--server", &service.url]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(&bob_id) && !stdout(&out).contains(&first_id));
+    let agents = service.get("/api/v1/agents", BOB).await;
+    assert_eq!(agents.as_array().unwrap().len(), 4, "{agents}");
     let metrics = reqwest::get(format!("{}/metrics", service.url))
         .await
         .unwrap()
@@ -526,10 +523,7 @@ async fn a_service_killed_mid_job_finishes_it_when_started_again() {
         256 * 1024,
         serde_json::json!({"tuning": {"concurrency": 4}}),
     );
-    let (status, job) = service
-        .call("POST", "/api/v1/jobs", Some(ALICE), Some(body))
-        .await;
-    assert_eq!(status, 201, "{job}");
+    let job = service.create("/api/v1/jobs", ALICE, body).await;
     let id = job["id"].as_str().unwrap().to_owned();
     wait_until(|| async {
         let job = service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
@@ -612,7 +606,7 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
     let grant_read = vec![root.clone()];
     let grant_write = vec![az_text(&container)];
     svc::write_config(&dir, (&grant_read, &grant_write), (&[], &[]));
-    let service = Service::start(&dir, 2);
+    let mut service = Service::start(&dir, 2);
     let mut files = BTreeMap::new();
     let put = |files: &mut BTreeMap<String, Vec<u8>>, name: &str, seed: u64| {
         let data = kit::pattern(1000 + seed as usize, seed);
@@ -622,23 +616,14 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
     put(&mut files, "a1", 1);
     put(&mut files, "a2", 2);
 
-    let template: serde_json::Value = serde_json::from_str(&spec(
+    let template = spec(
         &root,
         &kit::location_text(&container),
         8 << 20,
         serde_json::json!({}),
-    ))
-    .unwrap();
+    );
     let input = serde_json::json!({"name": "nightly", "template": template, "every": "2s", "overlap": "30s"});
-    let (status, schedule) = service
-        .call(
-            "POST",
-            "/api/v1/schedules",
-            Some(ALICE),
-            Some(input.to_string()),
-        )
-        .await;
-    assert_eq!(status, 201, "{schedule}");
+    let schedule = service.create("/api/v1/schedules", ALICE, input).await;
     let sid = schedule["id"].as_str().unwrap().to_owned();
     let runs = |jobs: &serde_json::Value| -> Vec<serde_json::Value> {
         jobs.as_array()
@@ -718,25 +703,56 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
         0
     );
 
+    // Runs missed while the service was down run once when it is back, not once each.
+    let template = spec(
+        &root,
+        &format!("{}again/", kit::location_text(&container)),
+        8 << 20,
+        serde_json::json!({}),
+    );
+    let input = serde_json::json!({"template": template, "every": "4s"});
+    let again = service.create("/api/v1/schedules", ALICE, input).await;
+    let again = again["id"].as_str().unwrap().to_owned();
+    wait_for_runs(&service, &again, 1).await;
+    svc::assert_no_tokens("the API's answers", &service.said.lock().unwrap());
+    service.kill9();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let restarted = time::OffsetDateTime::now_utc();
+    let service = Service::start(&dir, 2);
+    wait_for_runs(&service, &again, 2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = service
+        .get(&format!("/api/v1/schedules/{again}"), ALICE)
+        .await;
+    let next = time::OffsetDateTime::parse(
+        after["next_run"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        next > restarted + Duration::from_secs(2),
+        "the next run is a period away: {after}"
+    );
+    let again_runs = service
+        .get("/api/v1/jobs", ALICE)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["schedule"] == again.as_str())
+        .count();
+    assert_eq!(again_runs, 2, "two missed runs ran once: {after}");
+
     // A schedule whose runs fail turns itself off after three in a row, and says why.
     let missing = format!("s3://{}/", kit::unique_name("svc-missing"));
-    let template: serde_json::Value = serde_json::from_str(&spec(
+    let template = spec(
         &missing,
         &kit::location_text(&container),
         8 << 20,
         serde_json::json!({}),
-    ))
-    .unwrap();
+    );
     let input = serde_json::json!({"template": template, "every": "1s"});
-    let (status, failing) = service
-        .call(
-            "POST",
-            "/api/v1/schedules",
-            Some(ADMIN),
-            Some(input.to_string()),
-        )
-        .await;
-    assert_eq!(status, 201, "{failing}");
+    let failing = service.create("/api/v1/schedules", ADMIN, input).await;
     let fid = failing["id"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
     let off = loop {
@@ -933,10 +949,7 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
         128 * 1024,
         serde_json::json!({"name": "dashboard", "tuning": {"concurrency": 2}}),
     );
-    let (status, job) = service
-        .call("POST", "/api/v1/jobs", Some(ALICE), Some(body))
-        .await;
-    assert_eq!(status, 201, "{job}");
+    let job = service.create("/api/v1/jobs", ALICE, body).await;
     let id = job["id"].as_str().unwrap().to_owned();
     // Fifty jobs of another user, all finished, and a schedule (off) for the schedules page.
     let mut others = Vec::new();
@@ -947,32 +960,20 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
             8 << 20,
             serde_json::json!({}),
         );
-        let (status, job) = service
-            .call("POST", "/api/v1/jobs", Some(ADMIN), Some(body))
-            .await;
-        assert_eq!(status, 201, "{job}");
+        let job = service.create("/api/v1/jobs", ADMIN, body).await;
         others.push(job["id"].as_str().unwrap().to_owned());
     }
     for other in &others {
         service.wait_for(other, ADMIN, &["completed"]).await;
     }
-    let template: serde_json::Value = serde_json::from_str(&spec(
+    let template = spec(
         &format!("{bucket}live/"),
         &az_text(&container),
         8 << 20,
         serde_json::json!({}),
-    ))
-    .unwrap();
+    );
     let input = serde_json::json!({"name": "nightly-live", "template": template, "cron": "0 2 * * *", "enabled": false});
-    let (status, _) = service
-        .call(
-            "POST",
-            "/api/v1/schedules",
-            Some(ALICE),
-            Some(input.to_string()),
-        )
-        .await;
-    assert_eq!(status, 201);
+    let _ = service.create("/api/v1/schedules", ALICE, input).await;
 
     let shots = kit::workspace_root().join("target/dashboard-shots");
     std::fs::create_dir_all(&shots).unwrap();

@@ -158,6 +158,20 @@ impl Service {
         (status, value)
     }
 
+    /// `POST path` of `body` as `token`, expecting 201; the answer.
+    pub async fn create(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let (status, answer) = self
+            .call("POST", path, Some(token), Some(body.to_string()))
+            .await;
+        assert_eq!(status, 201, "POST {path}: {answer}");
+        answer
+    }
+
     /// `GET path` as `token`, expecting 200.
     pub async fn get(&self, path: &str, token: &str) -> serde_json::Value {
         let (status, body) = self.call("GET", path, Some(token), None).await;
