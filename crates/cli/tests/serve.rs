@@ -929,7 +929,7 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
     let s3 = kit::open(&bucket).await;
     kit::put_all(
         &s3,
-        &BTreeMap::from([("live/big.bin".to_owned(), kit::pattern(8 << 20, 11))]),
+        &BTreeMap::from([("live/big.bin".to_owned(), kit::pattern(16 << 20, 11))]),
     )
     .await;
     kit::put_tiny(
@@ -943,14 +943,6 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
     let service = Service::start(&dir, 2);
     let proxy = kit::fault_proxy::slow_azure(400).await;
     let dest = format!("{}live/", kit::fault_proxy::through(&proxy, &container));
-    let body = spec(
-        &format!("{bucket}live/"),
-        &dest,
-        128 * 1024,
-        serde_json::json!({"name": "dashboard", "tuning": {"concurrency": 2}}),
-    );
-    let job = service.create("/api/v1/jobs", ALICE, body).await;
-    let id = job["id"].as_str().unwrap().to_owned();
     // Fifty jobs of another user, all finished, and a schedule (off) for the schedules page.
     let mut others = Vec::new();
     for i in 0..50 {
@@ -974,6 +966,16 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
     );
     let input = serde_json::json!({"name": "nightly-live", "template": template, "cron": "0 2 * * *", "enabled": false});
     let _ = service.create("/api/v1/schedules", ALICE, input).await;
+    // The job the browser watches, started last: 256 blocks, one at a time per agent, each
+    // slowed by the proxy, run for a minute or so — long enough to be seen and paused.
+    let body = spec(
+        &format!("{bucket}live/"),
+        &dest,
+        64 * 1024,
+        serde_json::json!({"name": "dashboard", "tuning": {"concurrency": 1}}),
+    );
+    let job = service.create("/api/v1/jobs", ALICE, body).await;
+    let id = job["id"].as_str().unwrap().to_owned();
 
     let shots = kit::workspace_root().join("target/dashboard-shots");
     std::fs::create_dir_all(&shots).unwrap();

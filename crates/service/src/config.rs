@@ -186,14 +186,14 @@ mod tests {
 
     #[test]
     fn grants_cover_their_prefix_and_nothing_beside_it() {
-        let alice = user(&["s3://data/team-a", "az://acct/c/"]);
+        let alice = user(&["s3://data/team-a", "az://acct/cont/"]);
         for inside in [
             "s3://data/team-a",
             "s3://data/team-a/",
             "s3://data/team-a/x/y",
-            "az://acct/c/",
-            "az://acct/c/any",
-            "http://127.0.0.1:10000/acct/c/deep/key",
+            "az://acct/cont/",
+            "az://acct/cont/any",
+            "http://127.0.0.1:10000/acct/cont/deep/key",
         ] {
             assert!(alice.may(Use::Read, inside), "{inside}");
         }
@@ -201,8 +201,8 @@ mod tests {
             "s3://data/team-ab",
             "s3://data/",
             "s3://data2/team-a/",
-            "az://acct/c2/",
-            "az://other/c/",
+            "az://acct/cont2/",
+            "az://other/cont/",
             "/tmp",
         ] {
             assert!(!alice.may(Use::Read, outside), "{outside}");
