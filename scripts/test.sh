@@ -8,6 +8,7 @@ source scripts/emulators.sh
 
 install_emulators
 install_browser
+install_nats
 start_emulators
 log=$(mktemp -t awcopy-test.XXXXXX)
 status=0

@@ -40,7 +40,7 @@ impl Drop for RedactingStderr {
 /// with a tracing filter, e.g. `AWCOPY_LOG=awcopy_store=debug`.
 pub fn init(verbose: bool) {
     let default = if verbose {
-        "warn,awcopy=debug,awcopy_store=debug,awcopy_engine=debug"
+        "warn,awcopy=debug,awcopy_store=debug,awcopy_engine=debug,awcopy_jobs=debug,awcopy_service=debug"
     } else {
         "warn"
     };
@@ -51,6 +51,8 @@ pub fn init(verbose: bool) {
             pending: Vec::new(),
         })
         .with_target(false)
+        // Colours only on a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     std::panic::set_hook(Box::new(|info| {

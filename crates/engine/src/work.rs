@@ -101,6 +101,26 @@ pub enum WorkDone {
     Committed,
 }
 
+impl WorkItem {
+    /// Bytes this item moved, or had the stores copy, once `done`: a block's length, or the
+    /// sizes of a batch's objects that were copied.
+    pub fn bytes_moved(&self, done: &WorkDone) -> u64 {
+        match (self, done) {
+            (WorkItem::Objects { objects }, WorkDone::Objects { outcomes }) => objects
+                .iter()
+                .filter(|o| {
+                    outcomes
+                        .iter()
+                        .any(|d| d.key == o.source.key && d.error.is_none())
+                })
+                .map(|o| o.source.size)
+                .sum(),
+            (WorkItem::Block(block), _) => block.range.end - block.range.start,
+            _ => 0,
+        }
+    }
+}
+
 /// What became of one object of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectDone {

@@ -111,6 +111,10 @@ impl AgentPool {
                 items_done: agent.items_done.load(Ordering::Relaxed),
                 items_failed: agent.items_failed.load(Ordering::Relaxed),
                 bytes: agent.bytes.load(Ordering::Relaxed),
+                host: None,
+                version: None,
+                bytes_per_sec: None,
+                lost: false,
             })
             .collect()
     }
@@ -176,14 +180,13 @@ impl WorkQueue for JobQueue {
             .min_by_key(|&&i| self.pool.agents[i].in_flight.load(Ordering::Relaxed))
             .expect("a job may use at least one agent");
         let agent = &self.pool.agents[index];
-        let size = item_bytes(&item);
         agent.in_flight.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         let task = Task {
             run: self.run,
             spec: self.spec.clone(),
             stop: self.stop.clone(),
-            item,
+            item: item.clone(),
             reply,
         };
         let gone = || StoreError::new(ErrorKind::Other, format!("{} stopped", agent.name));
@@ -192,11 +195,7 @@ impl WorkQueue for JobQueue {
             return Err(gone());
         }
         let done = answer.await.unwrap_or_else(|_| Err(gone()));
-        let moved = match &done {
-            Ok(WorkDone::Objects { outcomes }) => size(Some(outcomes)),
-            Ok(_) => size(None),
-            Err(_) => 0,
-        };
+        let moved = done.as_ref().map_or(0, |done| item.bytes_moved(done));
         self.bytes[index].fetch_add(moved, Ordering::Relaxed);
         agent.bytes.fetch_add(moved, Ordering::Relaxed);
         Ok(done?)
@@ -214,27 +213,6 @@ impl Drop for JobQueue {
                 .expect("executors lock")
                 .remove(&self.run);
         }
-    }
-}
-
-/// How many bytes an item moves once done: a block's length, or the objects of a batch that
-/// were copied.
-fn item_bytes(item: &WorkItem) -> impl Fn(Option<&Vec<awcopy_engine::work::ObjectDone>>) -> u64 {
-    let sizes: Vec<(String, u64)> = match item {
-        WorkItem::Objects { objects } => objects
-            .iter()
-            .map(|o| (o.source.key.clone(), o.source.size))
-            .collect(),
-        WorkItem::Block(block) => vec![(String::new(), block.range.end - block.range.start)],
-        WorkItem::Commit(_) => vec![],
-    };
-    move |outcomes| match outcomes {
-        Some(outcomes) => outcomes
-            .iter()
-            .filter(|o| o.error.is_none())
-            .filter_map(|o| sizes.iter().find(|(key, _)| *key == o.key).map(|(_, s)| s))
-            .sum(),
-        None => sizes.iter().map(|(_, s)| s).sum(),
     }
 }
 

@@ -190,7 +190,7 @@ async fn agents(
     State(app): State<Arc<App>>,
     Caller(_): Caller,
 ) -> Json<Vec<crate::wire::AgentView>> {
-    Json(app.service.agents().views())
+    Json(app.service.agent_views())
 }
 
 /// Server-sent events for the caller's jobs: `job` (a job created or changed state, as

@@ -16,6 +16,7 @@ mod dashboard;
 mod error;
 mod http;
 mod metrics;
+pub mod nats;
 mod schedule;
 mod service;
 pub mod wire;
@@ -44,6 +45,9 @@ pub struct ServeOptions {
     pub insecure_http: bool,
     /// The S3 endpoint jobs use (else the environment's).
     pub s3_endpoint: Option<String>,
+    /// Put work items on NATS JetStream (the `agents` in-process agents then pull from it
+    /// too, beside `awcopy agent` processes anywhere).
+    pub nats: Option<nats::NatsOptions>,
 }
 
 /// Why the service could not start.
@@ -73,8 +77,39 @@ pub async fn serve(
         )));
     }
     let catalog = Catalog::open(&options.db).await?;
-    let service =
-        service::Service::new(options.config, catalog, options.agents, options.s3_endpoint);
+    let dispatcher = match &options.nats {
+        Some(nats) => {
+            let dispatcher = nats::NatsDispatcher::start(nats)
+                .await
+                .map_err(|e| ServeError::Usage(format!("--nats: {e}")))?;
+            for n in 1..=options.agents {
+                let agent = nats::AgentOptions {
+                    nats: nats.clone(),
+                    name: format!("{}-{n}", nats::host_name()),
+                    items: nats::DEFAULT_ITEMS,
+                };
+                tokio::spawn(async move {
+                    if let Err(e) = nats::run_agent(agent).await {
+                        tracing::error!("in-process agent: {e}");
+                    }
+                });
+            }
+            Some(dispatcher)
+        }
+        None if options.agents == 0 => {
+            return Err(ServeError::Usage(
+                "--agents 0: without --nats nothing would run the jobs; give 1 or more".into(),
+            ))
+        }
+        None => None,
+    };
+    let service = service::Service::new(
+        options.config,
+        catalog,
+        options.agents,
+        dispatcher,
+        options.s3_endpoint,
+    );
     let resumed = service
         .recover()
         .await

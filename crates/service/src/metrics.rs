@@ -68,7 +68,7 @@ pub async fn render(State(app): State<Arc<App>>) -> impl IntoResponse {
     for (name, help, value) in counters {
         registry.register(name, help, counter(value));
     }
-    let agents = service.agents().views();
+    let agents = service.agent_views();
     registry.register(
         "jobs_running",
         "Jobs this service runs now",
@@ -77,7 +77,7 @@ pub async fn render(State(app): State<Arc<App>>) -> impl IntoResponse {
     registry.register(
         "queue_depth",
         "Work items waiting for an agent",
-        gauge(service.agents().queue_depth()),
+        gauge(service.queue_depth()),
     );
     registry.register(
         "in_flight",

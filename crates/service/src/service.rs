@@ -4,7 +4,9 @@
 
 use awcopy_engine::copy::Progress;
 use awcopy_engine::events::Action;
+use awcopy_engine::journal::Stop;
 use awcopy_engine::spec::{JobSpec, Mode};
+use awcopy_engine::work::WorkQueue;
 use awcopy_jobs::runner::{Access, JobEvent, JobHandle, JobRunner, Prepared, RunHooks};
 use awcopy_jobs::{Catalog, JobCatalog, JobRecord, ListFilter, RunEnd, Status};
 use awcopy_store::Location;
@@ -17,7 +19,8 @@ use tokio::sync::broadcast;
 use crate::agents::{AgentPool, JobQueue};
 use crate::config::{Config, Use, User};
 use crate::error::ApiError;
-use crate::wire::{ActionOptions, Counters, FailureView, JobView, ProgressView};
+use crate::nats::{NatsDispatcher, NatsQueue};
+use crate::wire::{ActionOptions, AgentView, Counters, FailureView, JobView, ProgressView};
 
 /// How many notices a slow event-stream reader may fall behind.
 const NOTICE_BACKLOG: usize = 4096;
@@ -50,11 +53,49 @@ impl Notice {
     }
 }
 
+/// Where a run's work items go: this process's agents, or the agents behind NATS.
+#[derive(Clone)]
+enum RunQueue {
+    Local(Arc<JobQueue>),
+    Nats(Arc<NatsQueue>),
+}
+
+impl RunQueue {
+    fn work(&self) -> Arc<dyn WorkQueue> {
+        match self {
+            RunQueue::Local(queue) => queue.clone(),
+            RunQueue::Nats(queue) => queue.clone(),
+        }
+    }
+
+    fn bytes_by_agent(&self) -> Vec<(String, u64)> {
+        match self {
+            RunQueue::Local(queue) => queue.bytes_by_agent(),
+            RunQueue::Nats(queue) => queue.bytes_by_agent(),
+        }
+    }
+
+    fn stop_with(&self, stopping: Stop) {
+        match self {
+            RunQueue::Local(queue) => queue.stop_with(stopping),
+            RunQueue::Nats(queue) => queue.stop_with(stopping),
+        }
+    }
+}
+
+/// Where the service's work items go.
+enum Agents {
+    /// In-process agents over a channel.
+    Local(AgentPool),
+    /// Agents anywhere, over NATS JetStream.
+    Nats(Box<NatsDispatcher>),
+}
+
 /// A run this service holds.
 struct Running {
     user: String,
     progress: Arc<Progress>,
-    queue: Arc<JobQueue>,
+    queue: RunQueue,
 }
 
 /// Counters of runs that ended, for `/metrics` (live runs are added when read).
@@ -77,7 +118,7 @@ pub struct Service {
     config: Config,
     catalog: Arc<Catalog>,
     runner: JobRunner,
-    agents: AgentPool,
+    agents: Agents,
     running: Mutex<HashMap<String, Running>>,
     bus: broadcast::Sender<Notice>,
     totals: Totals,
@@ -85,21 +126,27 @@ pub struct Service {
 }
 
 impl Service {
-    /// A service over `catalog` with `agents` in-process agents; S3 requests go to
-    /// `s3_endpoint` (else where the environment says).
+    /// A service over `catalog` whose work items go to `agents` in-process agents, or over
+    /// `nats` to agents anywhere; S3 requests go to `s3_endpoint` (else where the environment
+    /// says).
     pub fn new(
         config: Config,
         catalog: Catalog,
         agents: usize,
+        nats: Option<NatsDispatcher>,
         s3_endpoint: Option<String>,
     ) -> Arc<Self> {
         let catalog = Arc::new(catalog);
         let runner = JobRunner::new(catalog.clone());
+        let agents = match nats {
+            Some(nats) => Agents::Nats(Box::new(nats)),
+            None => Agents::Local(AgentPool::start(agents)),
+        };
         Arc::new(Self {
             config,
             catalog,
             runner,
-            agents: AgentPool::start(agents),
+            agents,
             running: Mutex::new(HashMap::new()),
             bus: broadcast::channel(NOTICE_BACKLOG).0,
             totals: Totals::default(),
@@ -117,9 +164,28 @@ impl Service {
         &self.catalog
     }
 
-    /// The agents.
-    pub fn agents(&self) -> &AgentPool {
-        &self.agents
+    /// The agents and what they say of themselves.
+    pub fn agent_views(&self) -> Vec<AgentView> {
+        match &self.agents {
+            Agents::Local(pool) => pool.views(),
+            Agents::Nats(nats) => nats.views(),
+        }
+    }
+
+    /// Work items waiting for an agent (in-process), or for their outcome (NATS).
+    pub fn queue_depth(&self) -> u64 {
+        match &self.agents {
+            Agents::Local(pool) => pool.queue_depth(),
+            Agents::Nats(nats) => nats.outstanding(),
+        }
+    }
+
+    /// A queue for one run of `spec`.
+    fn queue_for(&self, spec: &JobSpec) -> RunQueue {
+        match &self.agents {
+            Agents::Local(pool) => RunQueue::Local(pool.queue_for(spec)),
+            Agents::Nats(nats) => RunQueue::Nats(nats.queue_for(spec)),
+        }
     }
 
     /// Counters of runs that ended.
@@ -194,7 +260,7 @@ impl Service {
         spec: JobSpec,
         schedule: Option<(&str, &str, Option<&str>)>,
     ) -> Result<JobView, ApiError> {
-        let queue = self.agents.queue_for(&spec);
+        let queue = self.queue_for(&spec);
         let prepared = Prepared::new(spec, &Access::default()).await?;
         // A schedule's run may start beside an earlier run that failed and waits for a resume.
         let handle = self
@@ -278,7 +344,7 @@ impl Service {
             }
             "resume" | "retry" => {
                 let spec = job.job_spec()?;
-                let queue = self.agents.queue_for(&spec);
+                let queue = self.queue_for(&spec);
                 let hooks = self.hooks(&queue);
                 let handle = match action {
                     "resume" => {
@@ -396,9 +462,9 @@ impl Service {
             .fold(Counters::default(), |sum, c| add(&sum, &c))
     }
 
-    fn hooks(&self, queue: &Arc<JobQueue>) -> RunHooks {
+    fn hooks(&self, queue: &RunQueue) -> RunHooks {
         RunHooks {
-            queue: Some(queue.clone()),
+            queue: Some(queue.work()),
             ..RunHooks::default()
         }
     }
@@ -408,7 +474,7 @@ impl Service {
     async fn track(
         self: &Arc<Self>,
         handle: JobHandle,
-        queue: Arc<JobQueue>,
+        queue: RunQueue,
     ) -> Result<JobView, ApiError> {
         let job = handle
             .job()

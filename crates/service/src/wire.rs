@@ -137,6 +137,14 @@ pub struct AgentView {
     pub items_failed: u64,
     /// Bytes it moved or had copied.
     pub bytes: u64,
+    /// Its host (agents over NATS).
+    pub host: Option<String>,
+    /// Its awcopy version (agents over NATS).
+    pub version: Option<String>,
+    /// Bytes per second lately (agents over NATS).
+    pub bytes_per_sec: Option<u64>,
+    /// No heartbeat for three periods: its items are redelivered to others.
+    pub lost: bool,
 }
 
 /// The optional body of `POST /api/v1/jobs/{id}/retry`.

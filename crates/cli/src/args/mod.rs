@@ -55,6 +55,8 @@ pub enum Command {
     Jobs(JobsArgs),
     /// Run the job service: the HTTP API, the dashboard, the scheduler and agents.
     Serve(ServeArgs),
+    /// Run an agent: execute a job service's work items from NATS JetStream.
+    Agent(AgentArgs),
     /// Schedules of the job service: a copy run every so often.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
@@ -92,9 +94,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", required_unless_present = "hash_token")]
     pub config: Option<PathBuf>,
 
-    /// In-process agents that execute the jobs' work items.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// In-process agents that execute the jobs' work items (0 with --nats: only `awcopy
+    /// agent` processes do).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(0..=256))]
     pub agents: u16,
+
+    /// Put work items on NATS JetStream at URL, for `awcopy agent` processes on any machine
+    /// (user:password@ may be in the URL; a token comes from AWCOPY_NATS_TOKEN).
+    #[command(flatten)]
+    pub nats: NatsArgs,
 
     /// Serve HTTPS with this certificate chain (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -112,6 +120,34 @@ pub struct ServeArgs {
     /// serve nothing.
     #[arg(long)]
     pub hash_token: bool,
+}
+
+/// Where NATS is and how to sign in to it.
+#[derive(Debug, Args)]
+pub struct NatsArgs {
+    /// The NATS server: nats://HOST:4222 (tls://... for TLS).
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+
+    /// A NATS credentials file (.creds: JWT and NKey seed).
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    pub nats_creds: Option<PathBuf>,
+}
+
+/// Arguments of `awcopy agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Where the service's work items are.
+    #[command(flatten)]
+    pub nats: NatsArgs,
+
+    /// The agent's name, as the service shows it (default: HOST-PID).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Work items run at once (each under the limits its job sets).
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub items: u16,
 }
 
 /// `awcopy schedule`: schedules of a job service.

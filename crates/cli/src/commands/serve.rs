@@ -1,10 +1,12 @@
-//! `awcopy serve`: the job service, or `--hash-token` to make a config's token hash.
+//! `awcopy serve`: the job service, or `--hash-token` to make a config's token hash; and
+//! `awcopy agent`, which runs a service's work items from NATS.
 
 use awcopy_jobs::Catalog;
+use awcopy_service::nats::{run_agent, AgentOptions, NatsOptions};
 use awcopy_service::{hash_token, serve, Config, ServeError, ServeOptions};
 use std::io::BufRead;
 
-use crate::args::{Cli, ServeArgs};
+use crate::args::{AgentArgs, Cli, NatsArgs, ServeArgs};
 use crate::failure::{code, Failure};
 
 /// Runs `awcopy serve` until the process is stopped.
@@ -37,6 +39,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         insecure_http: args.insecure_http,
         s3_endpoint: cli.endpoint_url.clone(),
+        nats: nats_options(&args.nats),
     };
     let agents = args.agents;
     serve(options, |address, tls| {
@@ -50,5 +53,43 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
             _ => code::SERVICE,
         },
         message: awcopy_store::redact::redact(&e.to_string()),
+    })
+}
+
+/// How to reach NATS, from the flags and `AWCOPY_NATS_TOKEN`.
+fn nats_options(args: &NatsArgs) -> Option<NatsOptions> {
+    args.nats.as_ref().map(|url| NatsOptions {
+        url: url.clone(),
+        creds: args.nats_creds.clone(),
+        token: std::env::var("AWCOPY_NATS_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+    })
+}
+
+/// Runs `awcopy agent` until the process is stopped.
+pub async fn agent(args: &AgentArgs) -> Result<(), Failure> {
+    let nats = nats_options(&args.nats)
+        .ok_or_else(|| Failure::usage("agent: give --nats URL, where the service puts its work"))?;
+    let name = args.name.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            awcopy_service::nats::host_name(),
+            std::process::id()
+        )
+    });
+    println!(
+        "awcopy agent {name}: pulling work items from {}",
+        awcopy_service::nats::shown_url(&nats.url)
+    );
+    run_agent(AgentOptions {
+        nats,
+        name,
+        items: usize::from(args.items),
+    })
+    .await
+    .map_err(|e| Failure {
+        code: code::NETWORK,
+        message: e.to_string(),
     })
 }

@@ -74,9 +74,14 @@ pub struct Service {
 impl Service {
     /// Starts the service with the config and catalogue in `dir`.
     pub fn start(dir: &Path, agents: u16) -> Self {
+        Self::start_with(dir, &["--agents", &agents.to_string()])
+    }
+
+    /// Starts the service with the config and catalogue in `dir`, and `args`.
+    pub fn start_with(dir: &Path, args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_awcopy"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--agents"])
-            .arg(agents.to_string())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .arg("--config")
             .arg(dir.join("service.toml"))
             .arg("--db")
@@ -256,4 +261,113 @@ pub fn service_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().to_path_buf();
     (dir, path)
+}
+
+/// A process whose output lines are kept.
+pub struct Process {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Starts `command`, keeping what it prints.
+    pub fn start(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a process");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let streams: [Box<dyn Read + Send>; 2] = [
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
+        for stream in streams {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        Self { child, lines }
+    }
+
+    /// What it printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until a line contains `needle` (30 s at most).
+    pub fn wait_for_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self.lines().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line with {needle:?}: {:?}",
+                self.lines()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills it at once (SIGKILL).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A nats-server with JetStream, on a loopback port and a store directory of its own.
+pub struct Nats {
+    process: Process,
+    /// `nats://127.0.0.1:PORT`.
+    pub url: String,
+    port: u16,
+    store: PathBuf,
+}
+
+impl Nats {
+    /// Starts one storing under `store`.
+    pub fn start(store: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::on(port, store)
+    }
+
+    fn on(port: u16, store: &Path) -> Self {
+        let binary = std::env::var("AWCOPY_NATS_SERVER").unwrap_or_else(|_| {
+            panic!("AWCOPY_NATS_SERVER is not set: run the tests through scripts/test.sh, which installs nats-server")
+        });
+        let mut command = Command::new(binary);
+        command
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store);
+        let process = Process::start(command);
+        process.wait_for_line("Server is ready");
+        Self {
+            process,
+            url: format!("nats://127.0.0.1:{port}"),
+            port,
+            store: store.to_path_buf(),
+        }
+    }
+
+    /// Kills it at once and starts it again on the same port and store.
+    pub fn restart(&mut self) {
+        self.process.kill9();
+        *self = Self::on(self.port, &self.store.clone());
+    }
 }

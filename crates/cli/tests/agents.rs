@@ -1,0 +1,176 @@
+//! Agents on other processes through a real nats-server (JetStream): a service with no agent of
+//! its own and three `awcopy agent` processes copy S3 -> Azure; an agent killed with kill -9
+//! mid-job and a nats-server killed and restarted change nothing in what arrives.
+
+mod common;
+
+use awcopy_testkit as kit;
+use common::service::{self as svc, Nats, Process, Service, ALICE};
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// An `awcopy agent` process named `name`, logging each item it finishes.
+fn agent(nats: &Nats, name: &str, items: u16) -> Process {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_awcopy"));
+    command
+        .args([
+            "-v", "agent", "--nats", &nats.url, "--name", name, "--items",
+        ])
+        .arg(items.to_string());
+    let process = Process::start(command);
+    process.wait_for_line("pulling work items");
+    process
+}
+
+/// The blocks of source object `key` each agent logged as staged, by agent.
+fn blocks_staged(agents: &[&Process], key: &str) -> Vec<usize> {
+    let needle = format!("of '{key}'");
+    agents
+        .iter()
+        .map(|a| {
+            a.lines()
+                .iter()
+                .filter(|l| {
+                    l.contains("block ") && l.contains(&needle) && l.contains("failed=false")
+                })
+                .count()
+        })
+        .collect()
+}
+
+/// Mixed small objects and two of 40 MiB.
+fn data() -> BTreeMap<String, Vec<u8>> {
+    let mut files: BTreeMap<String, Vec<u8>> = (0..24)
+        .map(|i| {
+            (
+                format!("small/{i:02}"),
+                kit::pattern(100 + i * 5000, i as u64),
+            )
+        })
+        .collect();
+    for i in 0..2 {
+        files.insert(format!("large{i}"), kit::pattern(40 << 20, 90 + i as u64));
+    }
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_agents_copy_a_job_and_one_killed_mid_job_changes_nothing() {
+    let bucket = kit::new_s3_bucket("agents").await;
+    let container = kit::new_azure_container("agents").await;
+    let files = data();
+    kit::put_all(&kit::open(&bucket).await, &files).await;
+    let store = tempfile::tempdir().unwrap();
+    let nats = Nats::start(store.path());
+    let (_guard, dir) = svc::service_dir();
+    let grant = vec![format!("{bucket}"), container.to_string()];
+    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
+    let service = Service::start_with(&dir, &["--agents", "0", "--nats", &nats.url]);
+    let mut agents: Vec<Process> = (1..=3)
+        .map(|n| agent(&nats, &format!("agent-{n}"), 4))
+        .collect();
+    // Slowed so that the job is still running when an agent dies.
+    let proxy = kit::fault_proxy::slow_azure(100).await;
+    let body = serde_json::json!({
+        "version": 1, "mode": "cp", "recursive": true,
+        "source": format!("{bucket}"), "dest": kit::fault_proxy::through(&proxy, &container),
+        "sizes": {"block_size": 4 << 20},
+    });
+    let job = service.create("/api/v1/jobs", ALICE, body).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+
+    // Once agent-1 has staged a block, kill it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !agents[0].lines().iter().any(|l| l.contains("block ")) {
+        assert!(Instant::now() < deadline, "agent-1 never staged a block");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    agents[0].kill9();
+    let job = service
+        .wait_for(
+            &id,
+            ALICE,
+            &["completed", "completed-with-failures", "failed"],
+        )
+        .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    kit::assert_holds(&kit::open(&container).await, "", &files).await;
+
+    // The blocks of one object were staged by more than one agent, and the killed agent's
+    // items were staged again at most once each (it ran at most 4 at once).
+    let all: Vec<&Process> = agents.iter().collect();
+    let mut by_two = false;
+    for key in ["large0", "large1"] {
+        let staged = blocks_staged(&all, key);
+        let total: usize = staged.iter().sum();
+        assert!(
+            (10..=10 + 4).contains(&total),
+            "{key}: blocks staged by each agent {staged:?}"
+        );
+        by_two |= staged.iter().filter(|&&n| n > 0).count() >= 2;
+    }
+    assert!(by_two, "blocks of one object spread over agents");
+    // The agents are visible, the killed one lost.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let listed = service.get("/api/v1/agents", ALICE).await;
+    let lost: Vec<_> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["lost"] == true)
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(lost, vec!["agent-1".to_owned()], "{listed}");
+    let metrics = reqwest::get(format!("{}/metrics", service.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("agent=\"agent-2\""), "{metrics}");
+    agents.clear();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_server_restarted_mid_job_loses_nothing() {
+    let bucket = kit::new_s3_bucket("agents-restart").await;
+    let container = kit::new_azure_container("agents-restart").await;
+    let files = data();
+    kit::put_all(&kit::open(&bucket).await, &files).await;
+    let store = tempfile::tempdir().unwrap();
+    let mut nats = Nats::start(store.path());
+    let (_guard, dir) = svc::service_dir();
+    let grant = vec![format!("{bucket}"), container.to_string()];
+    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
+    let service = Service::start_with(&dir, &["--agents", "0", "--nats", &nats.url]);
+    let agents: Vec<Process> = (1..=2)
+        .map(|n| agent(&nats, &format!("agent-{n}"), 4))
+        .collect();
+    let proxy = kit::fault_proxy::slow_azure(100).await;
+    let body = serde_json::json!({
+        "version": 1, "mode": "cp", "recursive": true,
+        "source": format!("{bucket}"), "dest": kit::fault_proxy::through(&proxy, &container),
+        "sizes": {"block_size": 4 << 20},
+    });
+    let job = service.create("/api/v1/jobs", ALICE, body).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !agents
+        .iter()
+        .any(|a| a.lines().iter().any(|l| l.contains("block ")))
+    {
+        assert!(Instant::now() < deadline, "no block was staged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    nats.restart();
+    let job = service
+        .wait_for(
+            &id,
+            ALICE,
+            &["completed", "completed-with-failures", "failed"],
+        )
+        .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    kit::assert_holds(&kit::open(&container).await, "", &files).await;
+}

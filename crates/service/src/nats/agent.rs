@@ -1,0 +1,276 @@
+//! `awcopy agent`: pulls work items from the stream, runs each with an executor of its own
+//! for the item's run (its own adaptive limits; stores opened with this machine's
+//! credentials), keeps the item's lease alive while it runs (in-progress acks), and answers
+//! on the item's results subject. A failed item is handed back for redelivery (with back-off)
+//! until its last delivery, when its failure is the answer: a dead letter, recorded in the
+//! job's failures and taken off the stream.
+
+use async_nats::jetstream::{self, AckKind};
+use awcopy_engine::journal::Stop;
+use awcopy_engine::work::{ItemExecutor, WorkDone, WorkError};
+use awcopy_jobs::runner::{Access, Prepared};
+use awcopy_store::{ErrorKind, StoreError};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::{
+    connect, redelivery_delay, results_stream, work_consumer, Heartbeat, NatsError, NatsOptions,
+    Outcome, WorkMessage, ACK_WAIT, HEARTBEAT_EVERY, HEARTBEAT_SUBJECT, MAX_DELIVER, STOP_PREFIX,
+};
+
+/// How an agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Where NATS is.
+    pub nats: NatsOptions,
+    /// Its name (shown by the service).
+    pub name: String,
+    /// Items it runs at once.
+    pub items: usize,
+}
+
+type ExecutorCell = Arc<OnceCell<Result<Arc<ItemExecutor>, StoreError>>>;
+
+/// One run's executor on this agent, and the stop the service may send.
+struct RunState {
+    stop: Stop,
+    executor: ExecutorCell,
+}
+
+/// What the agent holds while it runs.
+struct Agent {
+    name: String,
+    runs: Mutex<HashMap<String, Arc<RunState>>>,
+    in_flight: AtomicU64,
+    items_done: AtomicU64,
+    items_failed: AtomicU64,
+    bytes: AtomicU64,
+    client: async_nats::Client,
+    js: jetstream::Context,
+}
+
+/// Runs an agent until the process is stopped.
+pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
+    let client = connect(&options.nats, &format!("awcopy-agent {}", options.name)).await?;
+    let js = jetstream::new(client.clone());
+    let consumer = work_consumer(&js, &options.nats).await?;
+    results_stream(&js, &options.nats).await?;
+    let agent = Arc::new(Agent {
+        name: options.name.clone(),
+        runs: Mutex::new(HashMap::new()),
+        in_flight: AtomicU64::new(0),
+        items_done: AtomicU64::new(0),
+        items_failed: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        client: client.clone(),
+        js: js.clone(),
+    });
+    let mut stops = client
+        .subscribe(format!("{STOP_PREFIX}.*"))
+        .await
+        .map_err(|e| NatsError::new(&options.nats, e))?;
+    let listener = agent.clone();
+    tokio::spawn(async move {
+        while let Some(message) = stops.next().await {
+            if let Some(run) = message
+                .subject
+                .as_str()
+                .strip_prefix(&format!("{STOP_PREFIX}."))
+            {
+                let state = listener.run_state(run);
+                state.stop.cancel();
+                // Items still queued find the run stopped; the executor goes with the last.
+                listener.runs.lock().expect("runs lock").remove(run);
+            }
+        }
+    });
+    tokio::spawn(heartbeat(agent.clone()));
+    let slots = Arc::new(Semaphore::new(options.items.max(1)));
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(options.items.max(1))
+        .messages()
+        .await
+        .map_err(|e| NatsError::new(&options.nats, e))?;
+    tracing::info!(agent = %options.name, "pulling work items");
+    while let Some(message) = messages.next().await {
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::warn!("pull: {e}");
+                continue;
+            }
+        };
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("slots stay open");
+        let agent = agent.clone();
+        tokio::spawn(async move {
+            agent.handle(message).await;
+            drop(slot);
+        });
+    }
+    Ok(())
+}
+
+impl Agent {
+    fn run_state(&self, run: &str) -> Arc<RunState> {
+        self.runs
+            .lock()
+            .expect("runs lock")
+            .entry(run.to_owned())
+            .or_insert_with(|| {
+                Arc::new(RunState {
+                    stop: Stop::new(),
+                    executor: ExecutorCell::default(),
+                })
+            })
+            .clone()
+    }
+
+    /// Runs one delivered item and settles it: answered and acked, or handed back.
+    async fn handle(&self, message: jetstream::Message) {
+        let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+        let work: WorkMessage = match serde_json::from_slice(&message.payload) {
+            Ok(work) => work,
+            Err(e) => {
+                tracing::warn!("an unreadable work item, dropped: {e}");
+                let _ = message.ack_with(AckKind::Term).await;
+                return;
+            }
+        };
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        // While the item runs, tell the stream it is being worked on.
+        let keeper = {
+            let message = message.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(ACK_WAIT / 3).await;
+                    let _ = message.ack_with(AckKind::Progress).await;
+                }
+            })
+        };
+        let result = self.execute(&work).await;
+        keeper.abort();
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let failed = match &result {
+            Ok(WorkDone::Objects { outcomes }) => outcomes.iter().any(|o| o.error.is_some()),
+            Ok(_) => false,
+            Err(e) => e.kind() != ErrorKind::Interrupted,
+        };
+        let worth_again = match &result {
+            Ok(WorkDone::Objects { outcomes }) => outcomes
+                .iter()
+                .filter_map(|o| o.error.as_ref())
+                .any(|e| worth_another_delivery(e.kind)),
+            Ok(_) => false,
+            Err(e) => worth_another_delivery(e.kind()),
+        };
+        if worth_again && delivered < MAX_DELIVER {
+            tracing::debug!(agent = %self.name, item = %work.id, delivered, "failed; handed back");
+            let _ = message
+                .ack_with(AckKind::Nak(Some(redelivery_delay(delivered))))
+                .await;
+            return;
+        }
+        let counter = if failed {
+            &self.items_failed
+        } else {
+            &self.items_done
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let bytes = result
+            .as_ref()
+            .map(|done| work.item.bytes_moved(done))
+            .unwrap_or(0);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        tracing::info!(agent = %self.name, item = %describe(&work), delivered, failed, "done");
+        let outcome = Outcome {
+            id: work.message_id(),
+            agent: self.name.clone(),
+            result: result.map_err(|e| WorkError::from(&e)),
+            bytes,
+        };
+        let payload = serde_json::to_vec(&outcome).expect("an outcome serializes");
+        // The item is settled only once its outcome is stored: otherwise it is redelivered.
+        let stored = match self.js.publish(work.reply.clone(), payload.into()).await {
+            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = stored {
+            tracing::warn!(agent = %self.name, "the outcome of {} was not stored ({e}); the item will run again", work.id);
+            return;
+        }
+        let ack = if failed { AckKind::Term } else { AckKind::Ack };
+        let _ = message.ack_with(ack).await;
+    }
+
+    /// Runs the item under its run's executor (opened once per run, with this machine's
+    /// credentials).
+    async fn execute(&self, work: &WorkMessage) -> Result<WorkDone, StoreError> {
+        let state = self.run_state(&work.run);
+        if state.stop.is_cancelled() {
+            return Err(StoreError::new(ErrorKind::Interrupted, "the run stopped"));
+        }
+        let executor = state
+            .executor
+            .get_or_init(|| async {
+                let prepared = Prepared::new(work.spec.clone(), &Access::default()).await?;
+                Ok(Arc::new(prepared.executor(state.stop.clone())))
+            })
+            .await
+            .clone()?;
+        executor.run(&work.item).await
+    }
+}
+
+/// Whether an item that failed so may succeed when delivered again (here or on another agent).
+/// A stop, and the answers the planner acts on (the destination cannot read the source, or
+/// cannot do this at all), go back at once.
+fn worth_another_delivery(kind: ErrorKind) -> bool {
+    !matches!(
+        kind,
+        ErrorKind::Interrupted | ErrorKind::CopySourceUnreachable | ErrorKind::Unsupported
+    )
+}
+
+/// An item in a log line: what it acts on, never a secret.
+fn describe(work: &WorkMessage) -> String {
+    use awcopy_engine::work::WorkItem;
+    match &work.item {
+        WorkItem::Objects { objects } => format!("{} objects", objects.len()),
+        WorkItem::Block(block) => format!("block {} of '{}'", block.number, block.source_key),
+        WorkItem::Commit(commit) => format!("commit of '{}'", commit.source_key),
+    }
+}
+
+/// Says every [`HEARTBEAT_EVERY`] that the agent is alive, and how it goes.
+async fn heartbeat(agent: Arc<Agent>) {
+    let host = super::host_name();
+    let mut last = 0;
+    loop {
+        let bytes = agent.bytes.load(Ordering::Relaxed);
+        let beat = Heartbeat {
+            name: agent.name.clone(),
+            host: host.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            in_flight: agent.in_flight.load(Ordering::Relaxed),
+            items_done: agent.items_done.load(Ordering::Relaxed),
+            items_failed: agent.items_failed.load(Ordering::Relaxed),
+            bytes,
+            bytes_per_sec: (bytes - last) / HEARTBEAT_EVERY.as_secs().max(1),
+        };
+        last = bytes;
+        let payload = serde_json::to_vec(&beat).expect("a heartbeat serializes");
+        let _ = agent
+            .client
+            .publish(HEARTBEAT_SUBJECT, payload.into())
+            .await;
+        tokio::time::sleep(HEARTBEAT_EVERY).await;
+    }
+}

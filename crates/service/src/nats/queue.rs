@@ -1,0 +1,228 @@
+//! The service's side of NATS: one [`NatsDispatcher`] per service (the connection, the
+//! outcomes router, the agents' heartbeats) and a [`NatsQueue`] per run, the runner's
+//! [`WorkQueue`] over the stream, with a bounded number of items outstanding.
+
+use async_nats::jetstream;
+use awcopy_engine::journal::Stop;
+use awcopy_engine::spec::JobSpec;
+use awcopy_engine::work::{WorkDone, WorkItem, WorkQueue};
+use awcopy_store::{ErrorKind, StoreError};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{oneshot, Semaphore};
+
+use super::{
+    connect, item_id, results_stream, work_consumer, Heartbeat, NatsError, NatsOptions, Outcome,
+    WorkMessage, HEARTBEAT_EVERY, HEARTBEAT_SUBJECT, RESULTS_PREFIX, STOP_PREFIX, WORK_PREFIX,
+};
+use crate::wire::AgentView;
+
+/// Items one run may have on the stream at once: listing a huge bucket does not fill it.
+const OUTSTANDING_PER_RUN: usize = 256;
+
+type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>;
+
+/// The service's NATS connection, its outcomes router and what agents said of themselves.
+#[derive(Clone)]
+pub struct NatsDispatcher {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    waiting: Waiting,
+    agents: Arc<Mutex<HashMap<String, (Heartbeat, Instant)>>>,
+}
+
+impl std::fmt::Debug for NatsDispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsDispatcher").finish_non_exhaustive()
+    }
+}
+
+impl NatsDispatcher {
+    /// Connects, makes the stream and consumer if missing, and starts listening to outcomes
+    /// and heartbeats.
+    pub async fn start(options: &NatsOptions) -> Result<Self, NatsError> {
+        let client = connect(options, "awcopy-serve").await?;
+        let js = jetstream::new(client.clone());
+        work_consumer(&js, options).await?;
+        let waiting: Waiting = Arc::default();
+        // An ordered consumer from now on: it follows the stream across reconnections.
+        let mut outcomes = results_stream(&js, options)
+            .await?
+            .create_consumer(jetstream::consumer::pull::OrderedConfig {
+                filter_subject: format!("{RESULTS_PREFIX}.>"),
+                deliver_policy: jetstream::consumer::DeliverPolicy::New,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| NatsError::new(options, e))?
+            .messages()
+            .await
+            .map_err(|e| NatsError::new(options, e))?;
+        let router = waiting.clone();
+        tokio::spawn(async move {
+            while let Some(message) = outcomes.next().await {
+                let Ok(message) = message else { continue };
+                let Ok(outcome) = serde_json::from_slice::<Outcome>(&message.payload) else {
+                    continue;
+                };
+                // A second outcome of the same item finds nobody waiting: recorded once.
+                let waiter = router.lock().expect("waiting lock").remove(&outcome.id);
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(outcome);
+                }
+            }
+        });
+        let agents: Arc<Mutex<HashMap<String, (Heartbeat, Instant)>>> = Arc::default();
+        let mut beats = client
+            .subscribe(HEARTBEAT_SUBJECT)
+            .await
+            .map_err(|e| NatsError::new(options, e))?;
+        let seen = agents.clone();
+        tokio::spawn(async move {
+            while let Some(message) = beats.next().await {
+                if let Ok(beat) = serde_json::from_slice::<Heartbeat>(&message.payload) {
+                    let mut seen = seen.lock().expect("agents lock");
+                    seen.insert(beat.name.clone(), (beat, Instant::now()));
+                }
+            }
+        });
+        Ok(Self {
+            client,
+            js,
+            waiting,
+            agents,
+        })
+    }
+
+    /// A queue for one run of the job `spec`.
+    pub fn queue_for(&self, spec: &JobSpec) -> Arc<NatsQueue> {
+        Arc::new(NatsQueue {
+            nats: self.clone(),
+            run: uuid::Uuid::new_v4().to_string(),
+            spec: spec.clone(),
+            room: Arc::new(Semaphore::new(OUTSTANDING_PER_RUN)),
+            bytes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The agents that heartbeat, each marked lost after three missed beats.
+    pub fn views(&self) -> Vec<AgentView> {
+        let agents = self.agents.lock().expect("agents lock");
+        let mut views: Vec<_> = agents
+            .values()
+            .map(|(beat, at)| AgentView {
+                name: beat.name.clone(),
+                in_flight: beat.in_flight,
+                items_done: beat.items_done,
+                items_failed: beat.items_failed,
+                bytes: beat.bytes,
+                host: Some(beat.host.clone()),
+                version: Some(beat.version.clone()),
+                bytes_per_sec: Some(beat.bytes_per_sec),
+                lost: at.elapsed() > HEARTBEAT_EVERY * 3,
+            })
+            .collect();
+        views.sort_by(|a, b| a.name.cmp(&b.name));
+        views
+    }
+
+    /// Items waiting for an outcome.
+    pub fn outstanding(&self) -> u64 {
+        self.waiting.lock().expect("waiting lock").len() as u64
+    }
+}
+
+/// One run's work queue over the stream.
+pub struct NatsQueue {
+    nats: NatsDispatcher,
+    run: String,
+    spec: JobSpec,
+    room: Arc<Semaphore>,
+    bytes: Mutex<HashMap<String, u64>>,
+}
+
+impl std::fmt::Debug for NatsQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NatsQueue(run {})", self.run)
+    }
+}
+
+impl NatsQueue {
+    /// Bytes each agent has done for this run, by agent name.
+    pub fn bytes_by_agent(&self) -> Vec<(String, u64)> {
+        let bytes = self.bytes.lock().expect("bytes lock");
+        let mut all: Vec<_> = bytes.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        all.sort();
+        all
+    }
+
+    /// Tells the agents once `stopping` is cancelled (or the run ends) that this run's items
+    /// still on the stream are not to be started.
+    pub fn stop_with(&self, stopping: Stop) {
+        let client = self.nats.client.clone();
+        let subject = format!("{STOP_PREFIX}.{}", self.run);
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            let _ = client.publish(subject, "stop".into()).await;
+            let _ = client.flush().await;
+        });
+    }
+}
+
+fn lost(message: impl std::fmt::Display) -> StoreError {
+    StoreError::new(ErrorKind::Network, format!("NATS: {message}"))
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for NatsQueue {
+    async fn run(&self, item: WorkItem) -> Result<WorkDone, StoreError> {
+        let _room = self.room.acquire().await.map_err(lost)?;
+        let message = WorkMessage {
+            run: self.run.clone(),
+            id: item_id(&item),
+            reply: format!("{RESULTS_PREFIX}.{}", self.run),
+            spec: self.spec.clone(),
+            item,
+        };
+        let id = message.message_id();
+        let (tell, answer) = oneshot::channel();
+        self.nats
+            .waiting
+            .lock()
+            .expect("waiting lock")
+            .insert(id.clone(), tell);
+        let payload = serde_json::to_vec(&message).expect("a work message serializes");
+        let published = async {
+            self.nats
+                .js
+                .send_publish(
+                    format!("{WORK_PREFIX}.{}", self.run),
+                    jetstream::message::PublishMessage::build()
+                        .payload(payload.into())
+                        .message_id(&id),
+                )
+                .await
+                .map_err(lost)?
+                .await
+                .map_err(lost)
+        };
+        if let Err(e) = published.await {
+            self.nats.waiting.lock().expect("waiting lock").remove(&id);
+            return Err(e);
+        }
+        let outcome = answer
+            .await
+            .map_err(|_| lost("the outcome router stopped"))?;
+        *self
+            .bytes
+            .lock()
+            .expect("bytes lock")
+            .entry(outcome.agent.clone())
+            .or_default() += outcome.bytes;
+        outcome
+            .result
+            .map_err(|e| StoreError::new(e.kind, format!("{} (on {})", e.message, outcome.agent)))
+    }
+}
