@@ -174,3 +174,126 @@ async fn a_nats_server_restarted_mid_job_loses_nothing() {
     assert_eq!(job["status"], "completed", "{job}");
     kit::assert_holds(&kit::open(&container).await, "", &files).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_that_always_fails_becomes_a_dead_letter_and_retry_copies_it() {
+    let bucket = kit::new_s3_bucket("agents-dead").await;
+    let container = kit::new_azure_container("agents-dead").await;
+    let s3 = kit::open(&bucket).await;
+    let mut files: BTreeMap<String, Vec<u8>> = (0..40)
+        .map(|i| (format!("f{i:02}"), kit::pattern(1000 + i, i as u64)))
+        .collect();
+    files.insert("zz-victim".to_owned(), kit::pattern(777, 99));
+    kit::put_all(&s3, &files).await;
+    let store = tempfile::tempdir().unwrap();
+    let nats = Nats::start(store.path());
+    let (_guard, dir) = svc::service_dir();
+    let grant = vec![format!("{bucket}"), container.to_string()];
+    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
+    let service = Service::start_with(&dir, &["--agents", "0", "--nats", &nats.url]);
+    let agents = [agent(&nats, "agent-1", 1), agent(&nats, "agent-2", 1)];
+    let proxy = kit::fault_proxy::slow_azure(300).await;
+    let body = serde_json::json!({
+        "version": 1, "mode": "cp", "recursive": true,
+        "source": format!("{bucket}"), "dest": kit::fault_proxy::through(&proxy, &container),
+        "tuning": {"concurrency": 1},
+    });
+    let job = service.create("/api/v1/jobs", ALICE, body).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    // Listed, then paused while the first objects go: the victim (listed last) is deleted.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
+        if job["counters"]["objects_listed"].as_u64().unwrap() == files.len() as u64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never listed: {job}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, paused) = service
+        .call(
+            "POST",
+            &format!("/api/v1/jobs/{id}/pause"),
+            Some(ALICE),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{paused}");
+    let az = kit::open(&container).await;
+    assert!(
+        !dest_keys(&az).await.contains(&"zz-victim".to_owned()),
+        "the victim was not copied before the pause"
+    );
+    s3.delete("zz-victim").await.unwrap();
+    let (status, _) = service
+        .call(
+            "POST",
+            &format!("/api/v1/jobs/{id}/resume"),
+            Some(ALICE),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let job = service
+        .wait_for(
+            &id,
+            ALICE,
+            &["completed", "completed-with-failures", "failed"],
+        )
+        .await;
+    assert_eq!(job["status"], "completed-with-failures", "{job}");
+    let failures = service
+        .get(&format!("/api/v1/jobs/{id}/failures"), ALICE)
+        .await;
+    let failures = failures.as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["key"], "zz-victim");
+    assert_eq!(failures[0]["error_class"], "not-found", "{failures:?}");
+    // It was delivered four times, and its last failure became the dead letter.
+    let lines: Vec<String> = agents.iter().flat_map(|a| a.lines()).collect();
+    let dead: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("object 'zz-victim'") && l.contains("failed=true"))
+        .collect();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].contains("delivered=4"), "{dead:?}");
+    for delivered in 1..=3 {
+        assert!(
+            lines.iter().any(|l| l.contains("object 'zz-victim'")
+                && l.contains("handed back")
+                && l.contains(&format!("delivered={delivered}"))),
+            "delivery {delivered} was handed back"
+        );
+    }
+
+    // Restored, a retry copies it, and only it.
+    s3.put(
+        "zz-victim",
+        files["zz-victim"].clone().into(),
+        &Default::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let out = common::awcopy_with_env(
+        &["jobs", "retry", &id, "--server", &service.url],
+        &[("AWCOPY_TOKEN", ALICE)],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    kit::assert_holds(&az, "", &files).await;
+}
+
+/// The keys at a destination.
+async fn dest_keys(store: &std::sync::Arc<dyn awcopy_store::Store>) -> Vec<String> {
+    use futures::TryStreamExt;
+    let pages: Vec<_> = store
+        .list(awcopy_store::ListRequest::default())
+        .try_collect()
+        .await
+        .unwrap();
+    pages
+        .into_iter()
+        .flat_map(|p| p.objects)
+        .map(|o| o.key)
+        .collect()
+}

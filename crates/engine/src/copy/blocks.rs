@@ -282,6 +282,8 @@ impl Executor {
                 let _permit = self.concurrency.acquire().await;
                 self.check_stop()?;
                 self.server_side_request(self.retry(|| async {
+                    // A server-side block is a request like any other under --max-rps.
+                    self.limits.request().await;
                     let from = source.copy_source(key, kind, lifetime).await?;
                     dest.upload_part_copy(dest_key, upload, number, &from, range)
                         .await

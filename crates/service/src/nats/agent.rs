@@ -44,6 +44,9 @@ struct RunState {
 struct Agent {
     name: String,
     runs: Mutex<HashMap<String, Arc<RunState>>>,
+    /// Runs the service stopped, latest last (bounded): their items left on the stream are
+    /// answered as interrupted, not run.
+    stopped: Mutex<std::collections::VecDeque<String>>,
     in_flight: AtomicU64,
     items_done: AtomicU64,
     items_failed: AtomicU64,
@@ -61,6 +64,7 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
     let agent = Arc::new(Agent {
         name: options.name.clone(),
         runs: Mutex::new(HashMap::new()),
+        stopped: Mutex::new(std::collections::VecDeque::new()),
         in_flight: AtomicU64::new(0),
         items_done: AtomicU64::new(0),
         items_failed: AtomicU64::new(0),
@@ -80,10 +84,7 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
                 .as_str()
                 .strip_prefix(&format!("{STOP_PREFIX}."))
             {
-                let state = listener.run_state(run);
-                state.stop.cancel();
-                // Items still queued find the run stopped; the executor goes with the last.
-                listener.runs.lock().expect("runs lock").remove(run);
+                listener.stop_run(run);
             }
         }
     });
@@ -118,19 +119,45 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
     Ok(())
 }
 
+/// How many stopped runs an agent remembers.
+const STOPPED_REMEMBERED: usize = 10_000;
+
 impl Agent {
+    /// The state of `run` on this agent, made on its first item.
     fn run_state(&self, run: &str) -> Arc<RunState> {
-        self.runs
+        let mut runs = self.runs.lock().expect("runs lock");
+        if let Some(state) = runs.get(run) {
+            return state.clone();
+        }
+        let state = Arc::new(RunState {
+            stop: Stop::new(),
+            executor: ExecutorCell::default(),
+        });
+        if self
+            .stopped
             .lock()
-            .expect("runs lock")
-            .entry(run.to_owned())
-            .or_insert_with(|| {
-                Arc::new(RunState {
-                    stop: Stop::new(),
-                    executor: ExecutorCell::default(),
-                })
-            })
-            .clone()
+            .expect("stopped lock")
+            .contains(&run.to_owned())
+        {
+            state.stop.cancel();
+            return state;
+        }
+        runs.insert(run.to_owned(), state.clone());
+        state
+    }
+
+    /// The service stopped `run` (paused, cancelled or ended): items in flight stop starting
+    /// requests, items still on the stream are answered as interrupted, and the executor goes
+    /// once the last item holding it ends.
+    fn stop_run(&self, run: &str) {
+        if let Some(state) = self.runs.lock().expect("runs lock").remove(run) {
+            state.stop.cancel();
+        }
+        let mut stopped = self.stopped.lock().expect("stopped lock");
+        stopped.push_back(run.to_owned());
+        if stopped.len() > STOPPED_REMEMBERED {
+            stopped.pop_front();
+        }
     }
 
     /// Runs one delivered item and settles it: answered and acked, or handed back.
@@ -172,7 +199,7 @@ impl Agent {
             Err(e) => worth_another_delivery(e.kind()),
         };
         if worth_again && delivered < MAX_DELIVER {
-            tracing::debug!(agent = %self.name, item = %work.id, delivered, "failed; handed back");
+            tracing::debug!(agent = %self.name, item = %describe(&work), delivered, "failed; handed back");
             let _ = message
                 .ack_with(AckKind::Nak(Some(redelivery_delay(delivered))))
                 .await;
@@ -243,6 +270,9 @@ fn worth_another_delivery(kind: ErrorKind) -> bool {
 fn describe(work: &WorkMessage) -> String {
     use awcopy_engine::work::WorkItem;
     match &work.item {
+        WorkItem::Objects { objects } if objects.len() == 1 => {
+            format!("object '{}'", objects[0].source.key)
+        }
         WorkItem::Objects { objects } => format!("{} objects", objects.len()),
         WorkItem::Block(block) => format!("block {} of '{}'", block.number, block.source_key),
         WorkItem::Commit(commit) => format!("commit of '{}'", commit.source_key),

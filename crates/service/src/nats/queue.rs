@@ -101,6 +101,7 @@ impl NatsDispatcher {
         Arc::new(NatsQueue {
             nats: self.clone(),
             run: uuid::Uuid::new_v4().to_string(),
+            ended: Stop::new(),
             spec: spec.clone(),
             room: Arc::new(Semaphore::new(OUTSTANDING_PER_RUN)),
             bytes: Mutex::new(HashMap::new()),
@@ -138,6 +139,7 @@ impl NatsDispatcher {
 pub struct NatsQueue {
     nats: NatsDispatcher,
     run: String,
+    ended: Stop,
     spec: JobSpec,
     room: Arc<Semaphore>,
     bytes: Mutex<HashMap<String, u64>>,
@@ -163,11 +165,30 @@ impl NatsQueue {
     pub fn stop_with(&self, stopping: Stop) {
         let client = self.nats.client.clone();
         let subject = format!("{STOP_PREFIX}.{}", self.run);
+        let ended = self.ended.clone();
         tokio::spawn(async move {
-            stopping.cancelled().await;
-            let _ = client.publish(subject, "stop".into()).await;
-            let _ = client.flush().await;
+            tokio::select! {
+                () = stopping.cancelled() => {
+                    let _ = client.publish(subject, "stop".into()).await;
+                    let _ = client.flush().await;
+                }
+                () = ended.cancelled() => {}
+            }
         });
+    }
+}
+
+impl Drop for NatsQueue {
+    /// The run is over: agents drop their executors for it.
+    fn drop(&mut self) {
+        self.ended.cancel();
+        let client = self.nats.client.clone();
+        let subject = format!("{STOP_PREFIX}.{}", self.run);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = client.publish(subject, "end".into()).await;
+            });
+        }
     }
 }
 
