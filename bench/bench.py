@@ -10,6 +10,7 @@ Run it through bench/run.sh, which installs the tools and exports the emulator e
 
 import argparse
 import hashlib
+import urllib.request
 import json
 import math
 import os
@@ -170,7 +171,7 @@ def command(tool, source, dest, s3, azure, service=None):
     """The command line and environment of one tool copying `source` to `dest` (`awcopy-serve`:
     submitted to `service` and followed to its end)."""
     env = dict(os.environ)
-    if tool == "awcopy-serve":
+    if tool == "awcopy-serve" or tool.startswith("awcopy-agents-"):
         env["AWCOPY_TOKEN"] = Service.TOKEN
         return [AWCOPY, "--endpoint-url", s3, "cp", "-r", "--json", "--via", service.url, "--wait",
                 url(source, s3, azure), url(dest, s3, azure)], env
@@ -261,6 +262,85 @@ class Service:
         return float(user) + float(system), int(peak_kib) / 1024
 
 
+class Measured:
+    """A process under GNU time: `stop()` sends SIGTERM and gives its CPU and peak RSS."""
+
+    def __init__(self, args, scratch, name, env=None):
+        self.usage = os.path.join(scratch, f"usage-{name}")
+        self.process = subprocess.Popen(["/usr/bin/time", "-f", "%U %S %M", "-o", self.usage] + args,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        text=True, env=env)
+
+    def line(self):
+        return self.process.stdout.readline()
+
+    def stop(self):
+        subprocess.run(["pkill", "-TERM", "-P", str(self.process.pid)], check=False)
+        self.process.wait(timeout=30)
+        with open(self.usage) as usage:
+            user, system, peak_kib = usage.read().split()[-3:]
+        return float(user) + float(system), int(peak_kib) / 1024
+
+
+class AgentsOverNats:
+    """nats-server, `awcopy serve --agents 0 --nats` and N `awcopy agent` processes for one
+    run; `stop()` gives their CPU summed, the agents' largest peak RSS and the messages the
+    work and results streams took."""
+
+    def __init__(self, scratch, s3, agents):
+        self.dir = tempfile.mkdtemp(prefix="agents-", dir=scratch)
+        port, monitor = free_port(), free_port()
+        self.monitor = f"http://127.0.0.1:{monitor}"
+        nats = os.environ["AWCOPY_NATS_SERVER"]
+        self.nats = subprocess.Popen([nats, "-js", "-a", "127.0.0.1", "-p", str(port), "-m",
+                                      str(monitor), "-sd", os.path.join(self.dir, "js")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"nats://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.monitor + "/healthz", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        config = os.path.join(self.dir, "service.toml")
+        with open(config, "w") as out:
+            digest = hashlib.sha256(Service.TOKEN.encode()).hexdigest()
+            out.write(f'[[user]]\nname = "bench"\ntoken_sha256 = "{digest}"\nadmin = true\n')
+        self.service = Measured([AWCOPY, "--endpoint-url", s3, "serve", "--listen", "127.0.0.1:0",
+                                 "--agents", "0", "--nats", url, "--config", config, "--db",
+                                 os.path.join(self.dir, "service.db")], self.dir, "service")
+        line = self.service.line()
+        self.url = next(w for w in line.split() if w.startswith("http://")).rstrip("/")
+        self.agents = []
+        for n in range(agents):
+            agent = Measured([AWCOPY, "--endpoint-url", s3, "agent", "--nats", url, "--name",
+                              f"bench-{n}"], self.dir, f"agent-{n}")
+            agent.line()
+            self.agents.append(agent)
+
+    def stop(self):
+        info = json.load(urllib.request.urlopen(self.monitor + "/jsz?streams=true"))
+        messages = sum(stream["state"]["last_seq"] for account in info.get("account_details", [])
+                       for stream in account.get("stream_detail", []))
+        cpu, _ = self.service.stop()
+        peaks = []
+        for agent in self.agents:
+            agent_cpu, rss = agent.stop()
+            cpu += agent_cpu
+            peaks.append(rss)
+        self.nats.terminate()
+        self.nats.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return cpu, max(peaks), messages
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Proxy:
     """A fault-proxy process in front of one upstream; `stop()` returns its counters."""
 
@@ -297,6 +377,10 @@ SCENARIOS = {
     # agents) as by `awcopy cp`; the service's CPU and RSS are counted, with the client's CPU.
     "service": ("small", "plain", ["s3-azure"], ["awcopy", "awcopy-serve"]),
     "service-mixed": ("mixed", "plain", ["s3-azure"], ["awcopy", "awcopy-serve"]),
+    # The same through NATS JetStream to 1, 2 and 4 `awcopy agent` processes (one machine: the
+    # queue's overhead, not a speed-up). CPU is the service's, the agents' and the client's.
+    "agents": ("small", "plain", ["s3-azure"],
+               ["awcopy", "awcopy-agents-1", "awcopy-agents-2", "awcopy-agents-4"]),
 }
 
 
@@ -395,9 +479,15 @@ class Bench:
                     dest = self.fresh(dest_kind)
                     s3, azure, proxies = self.endpoints(network, route)
                     service = Service(self.scratch, s3) if tool == "awcopy-serve" else None
+                    if tool.startswith("awcopy-agents-"):
+                        service = AgentsOverNats(self.scratch, s3, int(tool.rsplit("-", 1)[1]))
                     args, env = command(tool, source, dest, s3, azure, service)
                     code, wall, cpu, rss, out = measured(args, env)
-                    if service:
+                    messages = None
+                    if isinstance(service, AgentsOverNats):
+                        service_cpu, rss, messages = service.stop()
+                        cpu += service_cpu
+                    elif service:
                         service_cpu, rss = service.stop()
                         cpu += service_cpu
                     counted = [p.stop() for p in proxies]
@@ -408,6 +498,7 @@ class Bench:
                         "wall": wall, "cpu": cpu, "rss_mib": rss,
                         "bytes_read": counted[0]["bytes_down"] if route == "s3-s3" else None,
                         "ceiling": ceiling, "check": {k: check.get(k) for k in ("matching",)},
+                        "messages": messages,
                     }
                     if tool.startswith("awcopy") and code == 0:
                         report = json.loads(out.strip().splitlines()[-1])
@@ -537,6 +628,19 @@ def targets(rows):
                             f"{served / mine:.2f}x cp's wall, "
                             f"{cpu_of(rows, scenario, route, 'awcopy-serve') / cpu_of(rows, scenario, route, 'awcopy'):.2f}x its CPU",
                             served / mine <= 1.10, ""))
+    for route in ROUTES:
+        mine = cpu_of(rows, "agents", route, "awcopy")
+        for n in (1, 2, 4):
+            tool = f"awcopy-agents-{n}"
+            theirs = cpu_of(rows, "agents", route, tool)
+            msgs = [r["messages"] for r in rows if (r["scenario"], r["route"], r["tool"])
+                    == ("agents", route, tool) and r.get("messages")]
+            count = next((r["objects"] for r in rows if r["scenario"] == "agents"), 0)
+            if mine and theirs:
+                per_object = f", {msgs[0] / count:.1f} messages/object" if msgs and count else ""
+                out.append((f"over NATS, <= 15% more CPU per object than cp ({n} agents, {route})",
+                            f"{theirs / mine:.2f}x cp's CPU{per_object}", theirs / mine <= 1.15,
+                            ""))
     for scenario in ("large", "many"):
         peaks = [r["rss_mib"] for r in rows if r["scenario"] == scenario and r["tool"] == "awcopy"]
         if peaks:

@@ -5,7 +5,7 @@
 #
 #   bench/run.sh [--quick] [--reps N] [--out FILE] [scenario[/route]...]
 #                scenarios: small large mixed small-rtt25 mixed-faults many service
-#                           service-mixed (default: all)
+#                           service-mixed agents (default: all)
 #                routes: s3-azure s3-s3 azure-s3 s3-local
 #
 # Each route of each scenario gets freshly started emulators: Azurite (in memory) stops
@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
 done
 
 install_emulators
+install_nats
 if ! command -v rclone >/dev/null; then
   log "installing rclone (Debian)"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq rclone >&2
