@@ -55,30 +55,70 @@ fn data() -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// A bucket holding the test's objects, an empty container, a nats-server and a service with
+/// no agent of its own over it (alice may read and write both); jobs go to the container
+/// through a proxy that slows every Azure request.
+struct Rig {
+    bucket: awcopy_store::Location,
+    container: awcopy_store::Location,
+    nats: Nats,
+    service: Service,
+    proxy: awcopy_testkit::fault_proxy::FaultProxy,
+    _store: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    async fn new(hint: &str, files: &BTreeMap<String, Vec<u8>>, delay_ms: u64) -> Self {
+        let bucket = kit::new_s3_bucket(hint).await;
+        let container = kit::new_azure_container(hint).await;
+        kit::put_all(&kit::open(&bucket).await, files).await;
+        let store = tempfile::tempdir().unwrap();
+        let nats = Nats::start(store.path());
+        let (dir_guard, dir) = svc::service_dir();
+        let grant = vec![format!("{bucket}"), container.to_string()];
+        svc::write_config(&dir, (&grant, &grant), (&[], &[]));
+        let service = Service::start_with(&dir, &["--agents", "0", "--nats", &nats.url]);
+        let proxy = kit::fault_proxy::slow_azure(delay_ms).await;
+        Self {
+            bucket,
+            container,
+            nats,
+            service,
+            proxy,
+            _store: store,
+            _dir: dir_guard,
+        }
+    }
+
+    /// Submits, as alice, a copy of the whole bucket to the container with `settings` (more
+    /// fields of the job spec); returns the job's id.
+    async fn submit(&self, settings: serde_json::Value) -> String {
+        let mut body = serde_json::json!({
+            "version": 1, "mode": "cp", "recursive": true,
+            "source": format!("{}", self.bucket),
+            "dest": kit::fault_proxy::through(&self.proxy, &self.container),
+        });
+        if let serde_json::Value::Object(settings) = settings {
+            body.as_object_mut().unwrap().extend(settings);
+        }
+        let job = self.service.create("/api/v1/jobs", ALICE, body).await;
+        job["id"].as_str().unwrap().to_owned()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_agents_copy_a_job_and_one_killed_mid_job_changes_nothing() {
-    let bucket = kit::new_s3_bucket("agents").await;
-    let container = kit::new_azure_container("agents").await;
     let files = data();
-    kit::put_all(&kit::open(&bucket).await, &files).await;
-    let store = tempfile::tempdir().unwrap();
-    let nats = Nats::start(store.path());
-    let (_guard, dir) = svc::service_dir();
-    let grant = vec![format!("{bucket}"), container.to_string()];
-    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
-    let service = Service::start_with(&dir, &["--agents", "0", "--nats", &nats.url]);
-    let mut agents: Vec<Process> = (1..=3)
-        .map(|n| agent(&nats, &format!("agent-{n}"), 4))
-        .collect();
     // Slowed so that the job is still running when an agent dies.
-    let proxy = kit::fault_proxy::slow_azure(100).await;
-    let body = serde_json::json!({
-        "version": 1, "mode": "cp", "recursive": true,
-        "source": format!("{bucket}"), "dest": kit::fault_proxy::through(&proxy, &container),
-        "sizes": {"block_size": 4 << 20},
-    });
-    let job = service.create("/api/v1/jobs", ALICE, body).await;
-    let id = job["id"].as_str().unwrap().to_owned();
+    let rig = Rig::new("agents", &files, 100).await;
+    let (service, container) = (&rig.service, &rig.container);
+    let mut agents: Vec<Process> = (1..=3)
+        .map(|n| agent(&rig.nats, &format!("agent-{n}"), 4))
+        .collect();
+    let id = rig
+        .submit(serde_json::json!({"sizes": {"block_size": 4 << 20}}))
+        .await;
 
     // Once agent-1 has staged a block, kill it.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -95,7 +135,7 @@ async fn three_agents_copy_a_job_and_one_killed_mid_job_changes_nothing() {
         )
         .await;
     assert_eq!(job["status"], "completed", "{job}");
-    kit::assert_holds(&kit::open(&container).await, "", &files).await;
+    kit::assert_holds(&kit::open(container).await, "", &files).await;
 
     // The blocks of one object were staged by more than one agent, and the killed agent's
     // items were staged again at most once each (it ran at most 4 at once).
@@ -134,27 +174,14 @@ async fn three_agents_copy_a_job_and_one_killed_mid_job_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_server_restarted_mid_job_loses_nothing() {
-    let bucket = kit::new_s3_bucket("agents-restart").await;
-    let container = kit::new_azure_container("agents-restart").await;
     let files = data();
-    kit::put_all(&kit::open(&bucket).await, &files).await;
-    let store = tempfile::tempdir().unwrap();
-    let mut nats = Nats::start(store.path());
-    let (_guard, dir) = svc::service_dir();
-    let grant = vec![format!("{bucket}"), container.to_string()];
-    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
-    let service = Service::start_with(&dir, &["--agents", "0", "--nats", &nats.url]);
+    let mut rig = Rig::new("agents-restart", &files, 100).await;
     let agents: Vec<Process> = (1..=2)
-        .map(|n| agent(&nats, &format!("agent-{n}"), 4))
+        .map(|n| agent(&rig.nats, &format!("agent-{n}"), 4))
         .collect();
-    let proxy = kit::fault_proxy::slow_azure(100).await;
-    let body = serde_json::json!({
-        "version": 1, "mode": "cp", "recursive": true,
-        "source": format!("{bucket}"), "dest": kit::fault_proxy::through(&proxy, &container),
-        "sizes": {"block_size": 4 << 20},
-    });
-    let job = service.create("/api/v1/jobs", ALICE, body).await;
-    let id = job["id"].as_str().unwrap().to_owned();
+    let id = rig
+        .submit(serde_json::json!({"sizes": {"block_size": 4 << 20}}))
+        .await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while !agents
         .iter()
@@ -163,8 +190,9 @@ async fn a_nats_server_restarted_mid_job_loses_nothing() {
         assert!(Instant::now() < deadline, "no block was staged");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    nats.restart();
-    let job = service
+    rig.nats.restart();
+    let job = rig
+        .service
         .wait_for(
             &id,
             ALICE,
@@ -172,34 +200,25 @@ async fn a_nats_server_restarted_mid_job_loses_nothing() {
         )
         .await;
     assert_eq!(job["status"], "completed", "{job}");
-    kit::assert_holds(&kit::open(&container).await, "", &files).await;
+    kit::assert_holds(&kit::open(&rig.container).await, "", &files).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_item_that_always_fails_becomes_a_dead_letter_and_retry_copies_it() {
-    let bucket = kit::new_s3_bucket("agents-dead").await;
-    let container = kit::new_azure_container("agents-dead").await;
-    let s3 = kit::open(&bucket).await;
     let mut files: BTreeMap<String, Vec<u8>> = (0..40)
         .map(|i| (format!("f{i:02}"), kit::pattern(1000 + i, i as u64)))
         .collect();
     files.insert("zz-victim".to_owned(), kit::pattern(777, 99));
-    kit::put_all(&s3, &files).await;
-    let store = tempfile::tempdir().unwrap();
-    let nats = Nats::start(store.path());
-    let (_guard, dir) = svc::service_dir();
-    let grant = vec![format!("{bucket}"), container.to_string()];
-    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
-    let service = Service::start_with(&dir, &["--agents", "0", "--nats", &nats.url]);
-    let agents = [agent(&nats, "agent-1", 1), agent(&nats, "agent-2", 1)];
-    let proxy = kit::fault_proxy::slow_azure(300).await;
-    let body = serde_json::json!({
-        "version": 1, "mode": "cp", "recursive": true,
-        "source": format!("{bucket}"), "dest": kit::fault_proxy::through(&proxy, &container),
-        "tuning": {"concurrency": 1},
-    });
-    let job = service.create("/api/v1/jobs", ALICE, body).await;
-    let id = job["id"].as_str().unwrap().to_owned();
+    let rig = Rig::new("agents-dead", &files, 300).await;
+    let (service, container) = (&rig.service, &rig.container);
+    let s3 = kit::open(&rig.bucket).await;
+    let agents = [
+        agent(&rig.nats, "agent-1", 1),
+        agent(&rig.nats, "agent-2", 1),
+    ];
+    let id = rig
+        .submit(serde_json::json!({"tuning": {"concurrency": 1}}))
+        .await;
     // Listed, then paused while the first objects go: the victim (listed last) is deleted.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -219,9 +238,9 @@ async fn an_item_that_always_fails_becomes_a_dead_letter_and_retry_copies_it() {
         )
         .await;
     assert_eq!(status, 200, "{paused}");
-    let az = kit::open(&container).await;
+    let az = kit::open(container).await;
     assert!(
-        !dest_keys(&az).await.contains(&"zz-victim".to_owned()),
+        !svc::dest_etags(&az).await.contains_key("zz-victim"),
         "the victim was not copied before the pause"
     );
     s3.delete("zz-victim").await.unwrap();
@@ -281,19 +300,4 @@ async fn an_item_that_always_fails_becomes_a_dead_letter_and_retry_copies_it() {
     );
     assert!(out.status.success(), "{}", common::stderr(&out));
     kit::assert_holds(&az, "", &files).await;
-}
-
-/// The keys at a destination.
-async fn dest_keys(store: &std::sync::Arc<dyn awcopy_store::Store>) -> Vec<String> {
-    use futures::TryStreamExt;
-    let pages: Vec<_> = store
-        .list(awcopy_store::ListRequest::default())
-        .try_collect()
-        .await
-        .unwrap();
-    pages
-        .into_iter()
-        .flat_map(|p| p.objects)
-        .map(|o| o.key)
-        .collect()
 }

@@ -531,7 +531,7 @@ async fn a_service_killed_mid_job_finishes_it_when_started_again() {
             && job["counters"]["bytes_done"].as_u64().unwrap() > (1 << 20)
     })
     .await;
-    let before = dest_etags(&az).await;
+    let before = svc::dest_etags(&az).await;
     service.kill9();
     assert!(
         !before.is_empty(),
@@ -551,7 +551,7 @@ async fn a_service_killed_mid_job_finishes_it_when_started_again() {
     assert_eq!(job["status"], "completed", "{job}");
     kit::assert_holds(&az, "", &files).await;
     // What was copied before the kill was not copied again.
-    let after = dest_etags(&az).await;
+    let after = svc::dest_etags(&az).await;
     for (key, etag) in &before {
         assert_eq!(
             after.get(key),
@@ -578,21 +578,6 @@ async fn agent_items(service: &Service) -> BTreeMap<String, u64> {
         .filter_map(|line| line.strip_prefix("awcopy_agent_items_total{agent=\""))
         .filter_map(|rest| rest.split_once("\"} "))
         .map(|(agent, n)| (agent.to_owned(), n.trim().parse().unwrap()))
-        .collect()
-}
-
-/// Each object at the destination with its entity tag.
-async fn dest_etags(store: &std::sync::Arc<dyn awcopy_store::Store>) -> BTreeMap<String, String> {
-    use futures::TryStreamExt;
-    let pages: Vec<_> = store
-        .list(awcopy_store::ListRequest::default())
-        .try_collect()
-        .await
-        .unwrap();
-    pages
-        .into_iter()
-        .flat_map(|p| p.objects)
-        .map(|o| (o.key, o.etag.unwrap_or_default()))
         .collect()
 }
 

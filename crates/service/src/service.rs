@@ -587,15 +587,7 @@ fn source_uses(spec: &JobSpec) -> &'static [Use] {
 /// Refuses a location that carries a SAS token or a presigned signature: the service uses its
 /// own credentials, and a secret must not be stored with the job.
 fn refuse_secrets(field: &str, location: &str) -> Result<(), ApiError> {
-    let signed = match Location::parse(location) {
-        Ok(Location::Azure { sas: Some(_), .. }) => true,
-        Ok(_) => {
-            let lower = location.to_ascii_lowercase();
-            lower.contains("x-amz-signature") || lower.contains("sig=")
-        }
-        Err(e) => return Err(e.context(field).into()),
-    };
-    if signed {
+    if Location::carries_secret(location).map_err(|e| e.context(field))? {
         return Err(ApiError::bad_request(format!(
             "{field}: the location carries a SAS token or signature; the service uses its own credentials and never stores a secret with a job: give the location without its query"
         )));

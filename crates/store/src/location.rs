@@ -101,6 +101,19 @@ impl Location {
         }
     }
 
+    /// Parses `input` and says whether it carries a secret: a SAS token, or a presigned or
+    /// signed query (what a service, which uses its own credentials, must refuse).
+    pub fn carries_secret(input: &str) -> Result<bool> {
+        let signed = match Self::parse(input)? {
+            Self::Azure { sas: Some(_), .. } => true,
+            _ => {
+                let lower = input.to_ascii_lowercase();
+                lower.contains("x-amz-signature") || lower.contains("sig=")
+            }
+        };
+        Ok(signed)
+    }
+
     /// The key prefix inside the store's root.
     pub fn prefix(&self) -> &str {
         match self {

@@ -48,10 +48,7 @@ pub fn failure(err: ClientError) -> Failure {
 /// its own credentials, and the secret would otherwise be sent for nothing.
 fn refuse_local_only(args: &CopyArgs) -> Result<(), Failure> {
     for (name, location) in [("SOURCE", &args.source), ("DEST", &args.dest)] {
-        let parsed = Location::parse(location).map_err(crate::failure::about(name))?;
-        let signed = matches!(parsed, Location::Azure { sas: Some(_), .. })
-            || location.to_ascii_lowercase().contains("x-amz-signature");
-        if signed {
+        if Location::carries_secret(location).map_err(crate::failure::about(name))? {
             return Err(Failure::usage(format!(
                 "{name}: a service uses its own credentials; give the location without its SAS token or signature"
             )));
