@@ -8,6 +8,7 @@ use awcopy_testkit as kit;
 use common::service::{self as svc, Nats, Process, Service, ALICE};
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// An `awcopy agent` process named `name`, logging each item it finishes.
@@ -300,4 +301,157 @@ async fn an_item_that_always_fails_becomes_a_dead_letter_and_retry_copies_it() {
     );
     assert!(out.status.success(), "{}", common::stderr(&out));
     kit::assert_holds(&az, "", &files).await;
+}
+
+/// A message's `Nats-Msg-Id`.
+fn message_id(message: &async_nats::Message) -> String {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// Publishes `payload` on the stream under `id`; says whether the stream took it as a
+/// duplicate.
+async fn publish(
+    js: &async_nats::jetstream::Context,
+    subject: &str,
+    payload: bytes::Bytes,
+    id: &str,
+) -> bool {
+    let message = async_nats::jetstream::message::PublishMessage::build()
+        .payload(payload)
+        .message_id(id);
+    let ack = js.send_publish(subject.to_owned(), message).await.unwrap();
+    ack.await.unwrap().duplicate
+}
+
+/// Delivery is at least once; effects are once. While a job runs, every outcome an agent
+/// stores is published again under a new id (the service reads it twice). Once the job is
+/// done, every work item is published again with its own id (inside the stream's duplicate
+/// window: the stream drops it) and with a new id (as if past the window: stored, delivered,
+/// and dropped by the agent that finds its outcome stored). Nothing is copied again (every
+/// destination ETag stays), and the job counts each object once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_and_outcomes_published_twice_copy_once_and_count_once() {
+    use futures::StreamExt;
+    let mut files: BTreeMap<String, Vec<u8>> = (0..30)
+        .map(|i| {
+            (
+                format!("d/{i:02} ü"),
+                kit::pattern(2000 + i * 300, i as u64),
+            )
+        })
+        .collect();
+    files.insert("large".to_owned(), kit::pattern((10 << 20) + 7, 5));
+    let rig = Rig::new("agents-dup", &files, 20).await;
+    let client = async_nats::connect(&rig.nats.url).await.unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    let mut work = client.subscribe("awcopy.work.>").await.unwrap();
+    let mut results = client.subscribe("awcopy.results.>").await.unwrap();
+    client.flush().await.unwrap();
+    let items = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = items.clone();
+    let watcher = tokio::spawn(async move {
+        while let Some(message) = work.next().await {
+            seen.lock().unwrap().push(message);
+        }
+    });
+    let (echoing, echoed) = (js.clone(), std::sync::Arc::new(AtomicUsize::new(0)));
+    let counted = echoed.clone();
+    let echo = tokio::spawn(async move {
+        while let Some(message) = results.next().await {
+            let id = message_id(&message);
+            if id.starts_with("echo-") {
+                continue;
+            }
+            let subject = message.subject.to_string();
+            let again = publish(&echoing, &subject, message.payload, &format!("echo-{id}")).await;
+            assert!(!again, "a new id is not a duplicate: {subject} {id}");
+            counted.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let agents = [
+        agent(&rig.nats, "agent-1", 4),
+        agent(&rig.nats, "agent-2", 4),
+    ];
+    let id = rig
+        .submit(serde_json::json!({"sizes": {"block_size": 4 << 20}}))
+        .await;
+    let done = rig
+        .service
+        .wait_for(
+            &id,
+            ALICE,
+            &["completed", "completed-with-failures", "failed"],
+        )
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let total: u64 = files.values().map(|f| f.len() as u64).sum();
+    assert_eq!(
+        done["counters"]["objects_done"],
+        files.len() as u64,
+        "{done}"
+    );
+    assert_eq!(done["counters"]["bytes_done"], total, "{done}");
+    let az = kit::open(&rig.container).await;
+    kit::assert_holds(&az, "", &files).await;
+    let etags = svc::dest_etags(&az).await;
+
+    let items: Vec<async_nats::Message> = std::mem::take(&mut *items.lock().unwrap());
+    // 30 small objects in batches, 3 blocks and a commit.
+    assert!(
+        (5..=30 + 4).contains(&items.len()),
+        "{} items published",
+        items.len()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while echoed.load(Ordering::Relaxed) < items.len() {
+        assert!(Instant::now() < deadline, "every outcome published twice");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for item in &items {
+        let (subject, id) = (item.subject.to_string(), message_id(item));
+        assert!(!id.is_empty(), "every item has a message id");
+        assert!(
+            publish(&js, &subject, item.payload.clone(), &id).await,
+            "the same id inside the window is a duplicate"
+        );
+        assert!(
+            !publish(&js, &subject, item.payload.clone(), &format!("{id}.later")).await,
+            "a new id is stored"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let dropped = agents
+            .iter()
+            .flat_map(|a| a.lines())
+            .filter(|l| l.contains("answered before; dropped"))
+            .count();
+        if dropped == items.len() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{dropped} of {} duplicates dropped",
+            items.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut stream = js.get_stream("AWCOPY_WORK").await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        0,
+        "every duplicate acked"
+    );
+    assert_eq!(svc::dest_etags(&az).await, etags, "nothing copied again");
+    kit::assert_holds(&az, "", &files).await;
+    let after = rig.service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
+    assert_eq!(after["counters"], done["counters"], "{after}");
+    assert!(!echo.is_finished(), "the echo did not fail");
+    watcher.abort();
+    echo.abort();
 }

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod batching;
 mod body;
 pub mod check;
 pub mod checksum;

@@ -9,6 +9,7 @@ use awcopy_store::{
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use time::OffsetDateTime;
 
 use crate::copy::{CopyOptions, CopyPlan, Progress};
 use crate::estimate::Route;
@@ -121,6 +122,16 @@ impl WorkItem {
     }
 }
 
+impl WorkDone {
+    /// The error of an executor that answered an item with this, not what the item asks for.
+    pub fn unexpected(&self) -> StoreError {
+        StoreError::new(
+            ErrorKind::Other,
+            format!("an executor answered a work item with {self:?}"),
+        )
+    }
+}
+
 /// What became of one object of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectDone {
@@ -184,10 +195,36 @@ impl ItemExecutor {
 
     /// Runs one item.
     pub async fn run(&self, item: &WorkItem) -> Result<WorkDone, StoreError> {
+        self.run_since(item, None).await
+    }
+
+    /// Runs an item that may have run before (delivered again after its agent died or it
+    /// failed, or published twice), first queued at `queued`: whole objects an earlier run
+    /// copied since then are not copied again. Blocks and commits are idempotent as they are.
+    pub async fn run_again(
+        &self,
+        item: &WorkItem,
+        queued: OffsetDateTime,
+    ) -> Result<WorkDone, StoreError> {
+        self.run_since(item, Some(queued)).await
+    }
+
+    async fn run_since(
+        &self,
+        item: &WorkItem,
+        queued: Option<OffsetDateTime>,
+    ) -> Result<WorkDone, StoreError> {
         match item {
             WorkItem::Objects { objects } => {
                 let runs = objects.iter().map(|object| async move {
-                    let result = self.0.run_whole(object).await;
+                    let done_before = match queued {
+                        Some(queued) => self.0.copied_since(object, queued).await,
+                        None => false,
+                    };
+                    let result = match done_before {
+                        true => Ok(()),
+                        false => self.0.run_whole(object).await,
+                    };
                     ObjectDone {
                         key: object.source.key.clone(),
                         error: result.as_ref().err().map(WorkError::from),

@@ -1,8 +1,10 @@
 //! Work items against the emulators: the blocks of one large object staged by two executors
 //! (two agents, each with limits of its own), every item sent through JSON first as it would
-//! travel through a queue, one block run twice, the commit run by either executor, and a batch
-//! of small objects copied whole. Every copy is checked byte by byte.
+//! travel through a queue, one block run twice, the commit run by either executor (and run
+//! again), and a batch of small objects copied whole, then delivered again. Every copy is
+//! checked byte by byte.
 
+use awcopy_engine::batching::{BatchLimits, Batching};
 use awcopy_engine::copy::{copy, ConcurrencyLimit, CopyOptions, CopyPlan, Progress};
 use awcopy_engine::estimate::Route;
 use awcopy_engine::filter::Filter;
@@ -46,6 +48,7 @@ async fn two_executors_stage_the_blocks_of_one_object_and_either_commits_or_copi
         (Kind::S3, Kind::Azure, Route::Streamed),
         (Kind::Azure, Kind::S3, Route::Streamed),
         (Kind::Local, Kind::Azure, Route::Streamed),
+        (Kind::Azure, Kind::Local, Route::Streamed),
         (Kind::S3, Kind::S3, Route::Native),
     ] {
         let (source_location, _source_dir) = kit::fresh(from, "items-src").await;
@@ -121,6 +124,14 @@ async fn two_executors_stage_the_blocks_of_one_object_and_either_commits_or_copi
         });
         let done = agents[0].run(&through_the_wire(&commit)).await.unwrap();
         assert_eq!(done, WorkDone::Committed);
+        // Run again (its agent died before saying so): where the upload is gone (a local
+        // destination), the object is there, and that is a commit.
+        let again = agents[1].run(&through_the_wire(&commit)).await;
+        assert_eq!(
+            again.unwrap(),
+            WorkDone::Committed,
+            "{to:?}: commit run twice"
+        );
 
         // Small objects go whole, in one batch, to whichever agent.
         let mut expected = BTreeMap::from([(key.to_owned(), data)]);
@@ -146,6 +157,33 @@ async fn two_executors_stage_the_blocks_of_one_object_and_either_commits_or_copi
         };
         assert_eq!(outcomes.len(), 3);
         assert!(outcomes.iter().all(|o| o.error.is_none()), "{outcomes:?}");
+        kit::assert_holds(&dest, "", &expected).await;
+
+        // Delivered again: objects written since the item was queued are not copied again
+        // (their times stay); written before it was queued, they are.
+        let times = || async {
+            let mut times = Vec::new();
+            for key in ["s/one", "s/two ü", "s/three"] {
+                times.push(dest.head(key).await.unwrap().last_modified);
+            }
+            times
+        };
+        let written = times().await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let queued_before = time::OffsetDateTime::now_utc() - std::time::Duration::from_secs(60);
+        let done = agents[0].run_again(&batch, queued_before).await.unwrap();
+        assert!(
+            matches!(&done, WorkDone::Objects { outcomes } if outcomes.iter().all(|o| o.error.is_none())),
+            "{done:?}"
+        );
+        assert_eq!(times().await, written, "{to:?}: copied again");
+        let queued_after = time::OffsetDateTime::now_utc();
+        agents[0].run_again(&batch, queued_after).await.unwrap();
+        let rewritten = times().await;
+        assert!(
+            rewritten.iter().zip(&written).all(|(new, old)| new > old),
+            "{to:?}: a copy older than the item is copied again: {written:?} -> {rewritten:?}"
+        );
         kit::assert_holds(&dest, "", &expected).await;
     }
 }
@@ -255,4 +293,101 @@ impl Journal for Staged {
         self.0.lock().unwrap().push((key.to_owned(), part.number));
     }
     fn server_side_unreachable(&self, _: &str) {}
+}
+
+/// A queue that runs every item on one executor and keeps the size of each batch it gets.
+#[derive(Debug)]
+struct Counting {
+    agent: ItemExecutor,
+    batches: std::sync::Mutex<Vec<usize>>,
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for Counting {
+    async fn run(&self, item: WorkItem) -> Result<WorkDone, awcopy_store::StoreError> {
+        if let WorkItem::Objects { objects } = &item {
+            self.batches.lock().unwrap().push(objects.len());
+        }
+        self.agent.run(&through_the_wire(&item)).await
+    }
+}
+
+/// Small objects sent one at a time through [`Batching`] reach the queue in batches, and each
+/// sender gets its own object's outcome: one object that cannot be read fails alone. A whole
+/// copy through it sends far fewer items than objects, and copies every byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batching_gathers_small_objects_and_answers_each_its_own() {
+    let (source_location, _source_dir) = kit::fresh(Kind::S3, "batch-src").await;
+    let (dest_location, _dest_dir) = kit::fresh(Kind::Azure, "batch-dst").await;
+    let (source, dest) = (
+        kit::open(&source_location).await,
+        kit::open(&dest_location).await,
+    );
+    let files: BTreeMap<String, Vec<u8>> = (0..100)
+        .map(|i| (format!("s/{i:03} ü"), kit::pattern(10 + i * 37, i as u64)))
+        .collect();
+    kit::put_all(&source, &files).await;
+    let counting = Arc::new(Counting {
+        agent: ItemExecutor::new(source.clone(), dest.clone(), agent_options()),
+        batches: Default::default(),
+    });
+    let batching = Batching::new(counting.clone(), BatchLimits::default());
+
+    let mut objects = Vec::new();
+    for key in files.keys().take(39) {
+        objects.push(source.head(key).await.unwrap());
+    }
+    objects.insert(17, awcopy_store::ObjectMeta::new("s/missing", 5));
+    let sends = objects.iter().map(|meta| {
+        let item = WorkItem::Objects {
+            objects: vec![ObjectItem {
+                source: meta.clone(),
+                dest_key: meta.key.clone(),
+                route: Route::Streamed,
+            }],
+        };
+        let batching = &batching;
+        async move { (meta.key.clone(), batching.run(item).await.unwrap()) }
+    });
+    for (key, done) in futures::future::join_all(sends).await {
+        let WorkDone::Objects { outcomes } = done else {
+            panic!("{key}: {done:?}")
+        };
+        assert_eq!(outcomes.len(), 1, "{key}");
+        assert_eq!(outcomes[0].key, key, "each sender gets its own outcome");
+        assert_eq!(
+            outcomes[0].error.is_some(),
+            key == "s/missing",
+            "{key}: {outcomes:?}"
+        );
+    }
+    let batches = counting.batches.lock().unwrap().clone();
+    assert_eq!(batches.iter().sum::<usize>(), 40, "{batches:?}");
+    assert!((2..=4).contains(&batches.len()), "{batches:?}");
+
+    counting.batches.lock().unwrap().clear();
+    let options = CopyOptions {
+        queue: Some(Arc::new(batching)),
+        ..agent_options()
+    };
+    let plan = CopyPlan::under(source.clone(), dest.clone(), "", "");
+    let report = copy(
+        plan,
+        options,
+        Filter::default(),
+        Arc::new(Progress::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.objects_copied, 100);
+    kit::assert_holds(&dest, "", &files).await;
+    let batches = counting.batches.lock().unwrap().clone();
+    // One more than the objects: the first went server-side, which Azurite cannot do from
+    // moto, and went again streamed.
+    assert_eq!(batches.iter().sum::<usize>(), 101, "{batches:?}");
+    assert!(
+        batches.len() <= 25,
+        "{} items for 100 objects: {batches:?}",
+        batches.len()
+    );
 }

@@ -2,6 +2,7 @@
 //! retried and cancelled through the one [`JobRunner`], each run's work going to the agents;
 //! a bus of notices (job changes, failures) for the event stream; totals for `/metrics`.
 
+use awcopy_engine::batching::{BatchLimits, Batching};
 use awcopy_engine::copy::Progress;
 use awcopy_engine::events::Action;
 use awcopy_engine::journal::Stop;
@@ -64,7 +65,8 @@ impl RunQueue {
     fn work(&self) -> Arc<dyn WorkQueue> {
         match self {
             RunQueue::Local(queue) => queue.clone(),
-            RunQueue::Nats(queue) => queue.clone(),
+            // Small objects travel in batches: one message for many.
+            RunQueue::Nats(queue) => Arc::new(Batching::new(queue.clone(), BatchLimits::default())),
         }
     }
 

@@ -19,6 +19,16 @@ pub struct Checksums {
     pub md5: Option<[u8; 16]>,
 }
 
+impl Checksums {
+    /// Whether a checksum both sides know differs: the two cannot hold the same bytes.
+    pub fn contradicts(&self, other: &Checksums) -> bool {
+        fn differ<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
+            matches!((a, b), (Some(a), Some(b)) if a != b)
+        }
+        differ(self.crc64nvme, other.crc64nvme) || differ(self.md5, other.md5)
+    }
+}
+
 /// The attributes that travel with an object's bytes and that a copy preserves.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectAttributes {

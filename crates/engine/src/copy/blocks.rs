@@ -2,14 +2,15 @@
 //! staged, the upload committed once every block is.
 
 use awcopy_store::{
-    ByteRange, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt, StoreError, UploadId,
+    ByteRange, Checksums, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt, StoreError,
+    UploadId,
 };
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use std::sync::Arc;
 
-use super::executor::{unexpected, Executor};
+use super::executor::Executor;
 use crate::checksum::combine_all;
 use crate::estimate::Route;
 use crate::journal::{StagedUpload, UploadRecord};
@@ -212,7 +213,7 @@ impl Executor {
         match &self.options.queue {
             Some(queue) => match queue.run(WorkItem::Commit(commit)).await? {
                 WorkDone::Committed => {}
-                other => return Err(unexpected(&other)),
+                other => return Err(other.unexpected()),
             },
             None => self.run_commit(&commit).await?,
         }
@@ -236,7 +237,7 @@ impl Executor {
         let receipt = self
             .send(queue.as_ref(), item.route, sent, |done| match done {
                 WorkDone::Staged(receipt) => Ok(receipt),
-                other => Err(unexpected(&other)),
+                other => Err(other.unexpected()),
             })
             .await?;
         self.part_staged(&item.source_key, &receipt);
@@ -327,11 +328,35 @@ impl Executor {
         let committed = self
             .retry(|| dest.complete_upload(dest_key, upload, &item.parts, &item.attributes, whole))
             .await;
-        if let Err(err) = committed {
-            self.abort_upload(dest_key, upload).await;
-            return Err(err);
+        match committed {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err.kind() == ErrorKind::NotFound
+                    && self.committed_before(item, whole).await =>
+            {
+                Ok(())
+            }
+            Err(err) => {
+                self.abort_upload(dest_key, upload).await;
+                Err(err)
+            }
         }
-        Ok(())
+    }
+
+    /// Whether an upload the destination no longer knows was committed by an earlier attempt
+    /// (a commit whose answer was lost, or an item delivered again after its agent died):
+    /// the destination holds an object of the blocks' total size, with the blocks' combined
+    /// CRC where both are known.
+    async fn committed_before(&self, item: &CommitItem, crc: Option<u64>) -> bool {
+        let total: Option<u64> = item.parts.iter().map(|p| p.size).sum();
+        let Ok(written) = self.retry(|| self.plan.dest.head(&item.dest_key)).await else {
+            return false;
+        };
+        let expected = Checksums {
+            crc64nvme: crc.or(item.source_crc),
+            md5: None,
+        };
+        total == Some(written.size) && !expected.contradicts(&written.checksums)
     }
 
     /// Aborts an upload given up, leaving no staged block behind (a failure to is logged).

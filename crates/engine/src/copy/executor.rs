@@ -224,11 +224,3 @@ impl Executor {
             .await
     }
 }
-
-/// The error of an executor that answered an item with something else than it asks for.
-pub(super) fn unexpected(done: &WorkDone) -> StoreError {
-    StoreError::new(
-        ErrorKind::Other,
-        format!("an executor answered a work item with {done:?}"),
-    )
-}

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use super::{MappedName, NamePolicy, ObjectFailure};
 use std::sync::Arc;
 
-use super::executor::{unexpected, Executor};
+use super::executor::Executor;
 use crate::estimate::Route;
 use crate::events::{Action, ObjectEvent};
 use crate::journal::{ListRange, ResumeFrom};
@@ -341,7 +341,7 @@ impl Executor {
                     Some(error) => Err(StoreError::new(error.kind, &error.message)),
                     None => Ok(()),
                 },
-                other => Err(unexpected(&other)),
+                other => Err(other.unexpected()),
             },
         )
         .await?;

@@ -4,6 +4,7 @@
 use awcopy_store::{ByteStream, Checksums, CopySourceKind, ErrorKind, ObjectMeta, StoreError};
 use futures::{StreamExt, TryStreamExt};
 use std::sync::atomic::{AtomicU64, Ordering};
+use time::OffsetDateTime;
 
 use super::executor::Executor;
 use crate::body::BodyReader;
@@ -51,6 +52,20 @@ impl Executor {
         self.verify_dest(&head, dest_key).await?;
         self.copied(item.route, head.size);
         Ok(())
+    }
+
+    /// Whether an earlier run of `item`, queued at `queued`, copied it already: the
+    /// destination holds an object of its size written since then (to the second: stores
+    /// keep whole seconds), with its checksums where both sides tell them. Anything else,
+    /// including a destination that cannot be read, means copying it (again).
+    pub(crate) async fn copied_since(&self, item: &ObjectItem, queued: OffsetDateTime) -> bool {
+        let Ok(written) = self.retry(|| self.plan.dest.head(&item.dest_key)).await else {
+            return false;
+        };
+        let queued_second = queued.replace_nanosecond(0).unwrap_or(queued);
+        written.size == item.source.size
+            && written.last_modified.is_some_and(|t| t >= queued_second)
+            && !item.source.checksums.contradicts(&written.checksums)
     }
 
     /// Counts an object of `size` bytes copied along `route`: streamed through this machine,
@@ -105,18 +120,14 @@ impl Executor {
     }
 
     /// After a server-side copy: the destination holds an object of the right size (and
-    /// CRC, where both sides report one).
+    /// checksums, where both sides report one).
     pub(super) async fn verify_dest(
         &self,
         source: &ObjectMeta,
         dest_key: &str,
     ) -> Result<(), StoreError> {
         let written = self.retry(|| self.plan.dest.head(dest_key)).await?;
-        let crc_differs = matches!(
-            (source.checksums.crc64nvme, written.checksums.crc64nvme),
-            (Some(a), Some(b)) if a != b
-        );
-        if written.size != source.size || crc_differs {
+        if written.size != source.size || source.checksums.contradicts(&written.checksums) {
             return Err(StoreError::new(
                 ErrorKind::Integrity,
                 format!(

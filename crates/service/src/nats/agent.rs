@@ -53,6 +53,8 @@ struct Agent {
     bytes: AtomicU64,
     client: async_nats::Client,
     js: jetstream::Context,
+    /// Where outcomes are stored: an item whose outcome is there already is not run again.
+    results: jetstream::stream::Stream,
 }
 
 /// Runs an agent until the process is stopped.
@@ -60,7 +62,7 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
     let client = connect(&options.nats, &format!("awcopy-agent {}", options.name)).await?;
     let js = jetstream::new(client.clone());
     let consumer = work_consumer(&js, &options.nats).await?;
-    results_stream(&js, &options.nats).await?;
+    let results = results_stream(&js, &options.nats).await?;
     let agent = Arc::new(Agent {
         name: options.name.clone(),
         runs: Mutex::new(HashMap::new()),
@@ -71,6 +73,7 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
         bytes: AtomicU64::new(0),
         client: client.clone(),
         js: js.clone(),
+        results,
     });
     let mut stops = client
         .subscribe(format!("{STOP_PREFIX}.*"))
@@ -162,7 +165,10 @@ impl Agent {
 
     /// Runs one delivered item and settles it: answered and acked, or handed back.
     async fn handle(&self, message: jetstream::Message) {
-        let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+        let (delivered, queued) = match message.info() {
+            Ok(info) => (info.delivered, Some(info.published)),
+            Err(_) => (1, None),
+        };
         let work: WorkMessage = match serde_json::from_slice(&message.payload) {
             Ok(work) => work,
             Err(e) => {
@@ -171,6 +177,16 @@ impl Agent {
                 return;
             }
         };
+        if self.answered(&work).await {
+            // Published twice past the stream's duplicate window, or acked too late: its
+            // outcome is stored, so it ran; the copy is not run again.
+            tracing::info!(agent = %self.name, item = %describe(&work), "answered before; dropped");
+            let _ = message.ack().await;
+            return;
+        }
+        // A first delivery may still be a second run (a duplicate publish), but is far more
+        // often the only one: only redeliveries look at the destination first.
+        let again = queued.filter(|_| delivered > 1);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         // While the item runs, tell the stream it is being worked on.
         let keeper = {
@@ -182,7 +198,7 @@ impl Agent {
                 }
             })
         };
-        let result = self.execute(&work).await;
+        let result = self.execute(&work, again).await;
         keeper.abort();
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         let failed = match &result {
@@ -225,7 +241,11 @@ impl Agent {
         };
         let payload = serde_json::to_vec(&outcome).expect("an outcome serializes");
         // The item is settled only once its outcome is stored: otherwise it is redelivered.
-        let stored = match self.js.publish(work.reply.clone(), payload.into()).await {
+        // Stored under the item's own subject (see `answered`), once per id in the window.
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(payload.into())
+            .message_id(work.message_id());
+        let stored = match self.js.send_publish(outcome_subject(&work), publish).await {
             Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
@@ -237,9 +257,22 @@ impl Agent {
         let _ = message.ack_with(ack).await;
     }
 
+    /// Whether the item's outcome is stored already (it ran to its answer before). A lookup
+    /// that fails says no: running an item twice is harmless, losing one is not.
+    async fn answered(&self, work: &WorkMessage) -> bool {
+        self.results
+            .direct_get_last_for_subject(outcome_subject(work))
+            .await
+            .is_ok()
+    }
+
     /// Runs the item under its run's executor (opened once per run, with this machine's
-    /// credentials).
-    async fn execute(&self, work: &WorkMessage) -> Result<WorkDone, StoreError> {
+    /// credentials); `again`, when it may have run before, with the time it was queued.
+    async fn execute(
+        &self,
+        work: &WorkMessage,
+        again: Option<time::OffsetDateTime>,
+    ) -> Result<WorkDone, StoreError> {
         let state = self.run_state(&work.run);
         if state.stop.is_cancelled() {
             return Err(StoreError::new(ErrorKind::Interrupted, "the run stopped"));
@@ -252,8 +285,16 @@ impl Agent {
             })
             .await
             .clone()?;
-        executor.run(&work.item).await
+        match again {
+            Some(queued) => executor.run_again(&work.item, queued).await,
+            None => executor.run(&work.item).await,
+        }
     }
+}
+
+/// Where the outcome of `work` is stored: its run's results subject and its id.
+fn outcome_subject(work: &WorkMessage) -> String {
+    format!("{}.{}", work.reply, work.id)
 }
 
 /// Whether an item that failed so may succeed when delivered again (here or on another agent).

@@ -31,7 +31,7 @@ const CONSUMER: &str = "agents";
 /// The stream outcomes go on (kept an hour: a service that was away reads what it missed
 /// only for runs it still waits on).
 pub const RESULTS_STREAM: &str = "AWCOPY_RESULTS";
-/// Where outcomes go: `awcopy.results.RUN`.
+/// Where outcomes go: `awcopy.results.RUN.ITEM`.
 const RESULTS_PREFIX: &str = "awcopy.results";
 /// Where agents say they are alive.
 pub const HEARTBEAT_SUBJECT: &str = "awcopy.agents";
@@ -177,6 +177,8 @@ pub async fn results_stream(
         subjects: vec![format!("{RESULTS_PREFIX}.>")],
         storage: jetstream::stream::StorageType::File,
         max_age: Duration::from_secs(3600),
+        // Agents look up an item's outcome before running it.
+        allow_direct: true,
         ..Default::default()
     })
     .await
@@ -190,7 +192,7 @@ pub struct WorkMessage {
     pub run: String,
     /// Its id within the run (deterministic: the same item has the same id).
     pub id: String,
-    /// Where its outcome goes.
+    /// Where its outcome goes: this subject, then `.` and its id.
     pub reply: String,
     /// What the job is (secret-free).
     pub spec: JobSpec,

@@ -21,6 +21,11 @@ use crate::wire::AgentView;
 
 /// Items one run may have on the stream at once: listing a huge bucket does not fill it.
 const OUTSTANDING_PER_RUN: usize = 256;
+/// Items on the stream no agent has taken yet, over every run, past which runs wait to
+/// publish more: with no agent pulling (or too few), the stream stays this short.
+const WAITING_ON_STREAM: u64 = 1024;
+/// How often the dispatcher reads the agents' consumer's pending count.
+const PENDING_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>;
 
@@ -31,6 +36,8 @@ pub struct NatsDispatcher {
     js: jetstream::Context,
     waiting: Waiting,
     agents: Arc<Mutex<HashMap<String, (Heartbeat, Instant)>>>,
+    /// Items on the stream no agent has taken yet, as the consumer last told.
+    pending: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for NatsDispatcher {
@@ -45,7 +52,8 @@ impl NatsDispatcher {
     pub async fn start(options: &NatsOptions) -> Result<Self, NatsError> {
         let client = connect(options, "awcopy-serve").await?;
         let js = jetstream::new(client.clone());
-        work_consumer(&js, options).await?;
+        let consumer = work_consumer(&js, options).await?;
+        let pending = watch_pending(consumer);
         let waiting: Waiting = Arc::default();
         // An ordered consumer from now on: it follows the stream across reconnections.
         let mut outcomes = results_stream(&js, options)
@@ -93,6 +101,7 @@ impl NatsDispatcher {
             js,
             waiting,
             agents,
+            pending,
         })
     }
 
@@ -192,6 +201,25 @@ impl Drop for NatsQueue {
     }
 }
 
+/// Follows the consumer's count of items no agent has taken; a count that cannot be read
+/// (the server away) keeps the last one.
+fn watch_pending(
+    mut consumer: jetstream::consumer::PullConsumer,
+) -> tokio::sync::watch::Receiver<u64> {
+    let (tell, pending) = tokio::sync::watch::channel(0);
+    tokio::spawn(async move {
+        loop {
+            if let Ok(info) = consumer.info().await {
+                if tell.send(info.num_pending).is_err() {
+                    return;
+                }
+            }
+            tokio::time::sleep(PENDING_EVERY).await;
+        }
+    });
+    pending
+}
+
 fn lost(message: impl std::fmt::Display) -> StoreError {
     StoreError::new(ErrorKind::Network, format!("NATS: {message}"))
 }
@@ -200,6 +228,12 @@ fn lost(message: impl std::fmt::Display) -> StoreError {
 impl WorkQueue for NatsQueue {
     async fn run(&self, item: WorkItem) -> Result<WorkDone, StoreError> {
         let _room = self.room.acquire().await.map_err(lost)?;
+        self.nats
+            .pending
+            .clone()
+            .wait_for(|pending| *pending < WAITING_ON_STREAM)
+            .await
+            .map_err(lost)?;
         let message = WorkMessage {
             run: self.run.clone(),
             id: item_id(&item),
