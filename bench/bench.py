@@ -284,8 +284,9 @@ class Measured:
 
 class AgentsOverNats:
     """nats-server, `awcopy serve --agents 0 --nats` and N `awcopy agent` processes for one
-    run; `stop()` gives their CPU summed, the agents' largest peak RSS and the messages the
-    work and results streams took."""
+    run; `stop()` gives their CPU summed, the agents' largest peak RSS, the messages the
+    work and results streams took, and apart: the service's (the dispatcher's) CPU and the
+    nats-server's."""
 
     def __init__(self, scratch, s3, agents):
         self.dir = tempfile.mkdtemp(prefix="agents-", dir=scratch)
@@ -322,16 +323,19 @@ class AgentsOverNats:
         info = json.load(urllib.request.urlopen(self.monitor + "/jsz?streams=true"))
         messages = sum(stream["state"]["last_seq"] for account in info.get("account_details", [])
                        for stream in account.get("stream_detail", []))
-        cpu, _ = self.service.stop()
-        peaks = []
+        service_cpu, _ = self.service.stop()
+        cpu, peaks = service_cpu, []
         for agent in self.agents:
             agent_cpu, rss = agent.stop()
             cpu += agent_cpu
             peaks.append(rss)
+        with open(f"/proc/{self.nats.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        nats_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         self.nats.terminate()
         self.nats.wait(timeout=30)
         shutil.rmtree(self.dir, ignore_errors=True)
-        return cpu, max(peaks), messages
+        return cpu, max(peaks), messages, service_cpu, nats_cpu
 
 
 def free_port():
@@ -483,9 +487,9 @@ class Bench:
                         service = AgentsOverNats(self.scratch, s3, int(tool.rsplit("-", 1)[1]))
                     args, env = command(tool, source, dest, s3, azure, service)
                     code, wall, cpu, rss, out = measured(args, env)
-                    messages = None
+                    messages = dispatcher_cpu = nats_cpu = None
                     if isinstance(service, AgentsOverNats):
-                        service_cpu, rss, messages = service.stop()
+                        service_cpu, rss, messages, dispatcher_cpu, nats_cpu = service.stop()
                         cpu += service_cpu
                     elif service:
                         service_cpu, rss = service.stop()
@@ -498,7 +502,8 @@ class Bench:
                         "wall": wall, "cpu": cpu, "rss_mib": rss,
                         "bytes_read": counted[0]["bytes_down"] if route == "s3-s3" else None,
                         "ceiling": ceiling, "check": {k: check.get(k) for k in ("matching",)},
-                        "messages": messages,
+                        "messages": messages, "dispatcher_cpu": dispatcher_cpu,
+                        "nats_cpu": nats_cpu,
                     }
                     if tool.startswith("awcopy") and code == 0:
                         report = json.loads(out.strip().splitlines()[-1])
@@ -637,10 +642,24 @@ def targets(rows):
                     == ("agents", route, tool) and r.get("messages")]
             count = next((r["objects"] for r in rows if r["scenario"] == "agents"), 0)
             if mine and theirs:
-                per_object = f", {msgs[0] / count:.1f} messages/object" if msgs and count else ""
+                per_object = f", {msgs[0] / count:.2f} messages/object" if msgs and count else ""
+                runs = [r for r in rows if (r["scenario"], r["route"], r["tool"])
+                        == ("agents", route, tool) and r.get("nats_cpu") is not None]
+                nats = median([r["nats_cpu"] for r in runs]) if runs else None
+                server = f" (nats-server: +{nats / mine:.2f}x)" if nats else ""
                 out.append((f"over NATS, <= 15% more CPU per object than cp ({n} agents, {route})",
-                            f"{theirs / mine:.2f}x cp's CPU{per_object}", theirs / mine <= 1.15,
-                            ""))
+                            f"{theirs / mine:.2f}x cp's CPU{server}{per_object}",
+                            theirs / mine <= 1.15, ""))
+                dispatcher = median([r["dispatcher_cpu"] for r in runs]) if runs else None
+                if dispatcher and count:
+                    # Per object, the dispatcher spends `dispatcher`/count and the agents (and
+                    # the client, a rounding error) the rest: a core of dispatcher keeps that
+                    # many agent cores busy when both run flat out.
+                    agents_cpu = theirs - dispatcher
+                    out.append((f"agent cores one dispatcher core feeds ({n} agents, {route})",
+                                f"~{agents_cpu / dispatcher:.1f} (dispatcher "
+                                f"{dispatcher / count * 1e6:.0f} us/object, agents "
+                                f"{agents_cpu / count * 1e6:.0f} us/object)", True, ""))
     for scenario in ("large", "many"):
         peaks = [r["rss_mib"] for r in rows if r["scenario"] == scenario and r["tool"] == "awcopy"]
         if peaks:
