@@ -2,12 +2,14 @@
 # The main job on a fresh machine: starts the emulators (Azurite for Azure Blob, moto for S3),
 # fills an S3 bucket with sample data, prices and runs a real copy S3 -> Azure with awcopy,
 # verifies it with `awcopy check`, then runs the same copy as a job of `awcopy serve`
-# (submitted with --via, followed with --wait). Everything it starts, it stops.
+# (submitted with --via, followed with --wait), and once more with two `awcopy agent`
+# processes taking the work from a nats-server (JetStream). Everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/emulators.sh
 
 install_emulators
+install_nats
 start_emulators
 cargo build --release --locked --quiet
 awcopy=target/release/awcopy
@@ -50,23 +52,64 @@ cat >"$service_dir/service.toml" <<TOML
 name = "demo"
 token_sha256 = "$(printf %s "$AWCOPY_TOKEN" | "$awcopy" serve --hash-token)"
 read = ["s3://demo-source/"]
-write = ["az://devstoreaccount1/demo-via-service/"]
+write = ["az://devstoreaccount1/demo-via-service/", "az://devstoreaccount1/demo-via-agents/"]
 TOML
 "$awcopy" serve --listen 127.0.0.1:0 --config "$service_dir/service.toml" --db "$service_dir/service.db" \
   --endpoint-url "$AWS_ENDPOINT_URL" >"$service_dir/serve.log" 2>&1 &
-serve_pid=$!
-stop_demo_service() { kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; rm -rf "$service_dir"; stop_emulators; }
+pids=($!)
+stop_demo_service() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  rm -rf "$service_dir"
+  stop_emulators
+}
 trap stop_demo_service EXIT
-for _ in $(seq 100); do grep -q listening "$service_dir/serve.log" && break; sleep 0.1; done
-url=$(grep -o 'http://[0-9.:]*' "$service_dir/serve.log" | head -1)
+# The address a process printed in its log (waits for it).
+address_in() {
+  for _ in $(seq 100); do grep -q "$2" "$1" && break; sleep 0.1; done
+  grep -o 'http://[0-9.:]*' "$1" | head -1
+}
+url=$(address_in "$service_dir/serve.log" listening)
 echo "dashboard: $url/ (sign in with the token in \$AWCOPY_TOKEN)"
 section "awcopy cp -r s3://demo-source/ az://devstoreaccount1/demo-via-service/ --via $url --wait"
 "$awcopy" cp -r s3://demo-source/ az://devstoreaccount1/demo-via-service/ --via "$url" --wait
-section "the job, from the API"
-curl -s -H "Authorization: Bearer $AWCOPY_TOKEN" "$url/api/v1/jobs" | "$TOOLS_PYTHON" -c '
+summarise_jobs() {
+  curl -s -H "Authorization: Bearer $AWCOPY_TOKEN" "$1/api/v1/jobs" | "$TOOLS_PYTHON" -c '
 import json, sys
 for job in json.load(sys.stdin):
     c = job["counters"]
     print("job %s of %s: %s, %d/%d objects, %d bytes, %d failed" % (job["id"], job["user"], job["status"],
           c["objects_done"], c["objects_listed"], c["bytes_done"], c["objects_failed"]))
 '
+}
+section "the job, from the API"
+summarise_jobs "$url"
+
+# Once more with the work on NATS JetStream: a service with no agent of its own and two
+# `awcopy agent` processes (on one machine here; on any machine that reaches the server).
+section "awcopy serve --agents 0 --nats, and two awcopy agent processes"
+nats_port=$(free_port)
+"$AWCOPY_NATS_SERVER" -js -a 127.0.0.1 -p "$nats_port" -sd "$service_dir/nats" >"$service_dir/nats.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "Server is ready" "$service_dir/nats.log" && break; sleep 0.1; done
+nats_url=nats://127.0.0.1:$nats_port
+"$awcopy" serve --listen 127.0.0.1:0 --agents 0 --nats "$nats_url" --config "$service_dir/service.toml" \
+  --db "$service_dir/agents.db" --endpoint-url "$AWS_ENDPOINT_URL" >"$service_dir/serve-nats.log" 2>&1 &
+pids+=($!)
+nats_service=$(address_in "$service_dir/serve-nats.log" listening)
+for name in agent-a agent-b; do
+  "$awcopy" agent --nats "$nats_url" --name "$name" --endpoint-url "$AWS_ENDPOINT_URL" >"$service_dir/$name.log" 2>&1 &
+  pids+=($!)
+done
+section "awcopy cp -r s3://demo-source/ az://devstoreaccount1/demo-via-agents/ --via $nats_service --wait"
+"$awcopy" cp -r s3://demo-source/ az://devstoreaccount1/demo-via-agents/ --via "$nats_service" --wait
+section "the job and the agents, from the API"
+summarise_jobs "$nats_service"
+curl -s -H "Authorization: Bearer $AWCOPY_TOKEN" "$nats_service/api/v1/agents" | "$TOOLS_PYTHON" -c '
+import json, sys
+for agent in json.load(sys.stdin):
+    print("agent %s on %s: %d items done, %d failed, %d bytes" % (agent["name"], agent["host"],
+          agent["items_done"], agent["items_failed"], agent["bytes"]))
+'
+section "awcopy check s3://demo-source/ az://devstoreaccount1/demo-via-agents/"
+"$awcopy" check s3://demo-source/ az://devstoreaccount1/demo-via-agents/

@@ -11,19 +11,6 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// An `awcopy agent` process named `name`, logging each item it finishes.
-fn agent(nats: &Nats, name: &str, items: u16) -> Process {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_awcopy"));
-    command
-        .args([
-            "-v", "agent", "--nats", &nats.url, "--name", name, "--items",
-        ])
-        .arg(items.to_string());
-    let process = Process::start(command);
-    process.wait_for_line("pulling work items");
-    process
-}
-
 /// The blocks of source object `key` each agent logged as staged, by agent.
 fn blocks_staged(agents: &[&Process], key: &str) -> Vec<usize> {
     let needle = format!("of '{key}'");
@@ -63,33 +50,79 @@ struct Rig {
     bucket: awcopy_store::Location,
     container: awcopy_store::Location,
     nats: Nats,
+    /// What the service and agents add to reach it.
+    access: Access,
     service: Service,
     proxy: awcopy_testkit::fault_proxy::FaultProxy,
     _store: tempfile::TempDir,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+/// How nats-server is guarded: its own arguments, and the flags and environment its
+/// clients (the service, agents) add.
+#[derive(Default)]
+struct Access {
+    server: Vec<String>,
+    flags: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Rig {
     async fn new(hint: &str, files: &BTreeMap<String, Vec<u8>>, delay_ms: u64) -> Self {
+        Self::guarded(hint, files, delay_ms, Access::default()).await
+    }
+
+    async fn guarded(
+        hint: &str,
+        files: &BTreeMap<String, Vec<u8>>,
+        delay_ms: u64,
+        access: Access,
+    ) -> Self {
         let bucket = kit::new_s3_bucket(hint).await;
         let container = kit::new_azure_container(hint).await;
         kit::put_all(&kit::open(&bucket).await, files).await;
         let store = tempfile::tempdir().unwrap();
-        let nats = Nats::start(store.path());
+        let nats = Nats::start_with(store.path(), &access.server);
         let (dir_guard, dir) = svc::service_dir();
         let grant = vec![format!("{bucket}"), container.to_string()];
         svc::write_config(&dir, (&grant, &grant), (&[], &[]));
-        let service = Service::start_with(&dir, &["--agents", "0", "--nats", &nats.url]);
+        let mut args = vec!["--agents", "0", "--nats", &nats.url];
+        args.extend(access.flags.iter().map(String::as_str));
+        let env: Vec<(&str, &str)> = access
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let service = Service::start_with_env(&dir, &args, &env);
         let proxy = kit::fault_proxy::slow_azure(delay_ms).await;
         Self {
             bucket,
             container,
             nats,
+            access,
             service,
             proxy,
             _store: store,
-            _dir: dir_guard,
+            dir: dir_guard,
         }
+    }
+
+    /// An `awcopy agent` process named `name` running `items` at once, logging each item it
+    /// finishes.
+    fn agent(&self, name: &str, items: u16) -> Process {
+        let process = Process::start(self.agent_command(name, items));
+        process.wait_for_line("pulling work items");
+        process
+    }
+
+    fn agent_command(&self, name: &str, items: u16) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_awcopy"));
+        command
+            .args(["-v", "agent", "--nats", &self.nats.url, "--name", name])
+            .args(["--items", &items.to_string()])
+            .args(&self.access.flags)
+            .envs(self.access.env.iter().map(|(k, v)| (k, v)));
+        command
     }
 
     /// Submits, as alice, a copy of the whole bucket to the container with `settings` (more
@@ -115,7 +148,7 @@ async fn three_agents_copy_a_job_and_one_killed_mid_job_changes_nothing() {
     let rig = Rig::new("agents", &files, 100).await;
     let (service, container) = (&rig.service, &rig.container);
     let mut agents: Vec<Process> = (1..=3)
-        .map(|n| agent(&rig.nats, &format!("agent-{n}"), 4))
+        .map(|n| rig.agent(&format!("agent-{n}"), 4))
         .collect();
     let id = rig
         .submit(serde_json::json!({"sizes": {"block_size": 4 << 20}}))
@@ -178,7 +211,7 @@ async fn a_nats_server_restarted_mid_job_loses_nothing() {
     let files = data();
     let mut rig = Rig::new("agents-restart", &files, 100).await;
     let agents: Vec<Process> = (1..=2)
-        .map(|n| agent(&rig.nats, &format!("agent-{n}"), 4))
+        .map(|n| rig.agent(&format!("agent-{n}"), 4))
         .collect();
     let id = rig
         .submit(serde_json::json!({"sizes": {"block_size": 4 << 20}}))
@@ -213,10 +246,7 @@ async fn an_item_that_always_fails_becomes_a_dead_letter_and_retry_copies_it() {
     let rig = Rig::new("agents-dead", &files, 300).await;
     let (service, container) = (&rig.service, &rig.container);
     let s3 = kit::open(&rig.bucket).await;
-    let agents = [
-        agent(&rig.nats, "agent-1", 1),
-        agent(&rig.nats, "agent-2", 1),
-    ];
+    let agents = [rig.agent("agent-1", 1), rig.agent("agent-2", 1)];
     let id = rig
         .submit(serde_json::json!({"tuning": {"concurrency": 1}}))
         .await;
@@ -373,10 +403,7 @@ async fn items_and_outcomes_published_twice_copy_once_and_count_once() {
             counted.fetch_add(1, Ordering::Relaxed);
         }
     });
-    let agents = [
-        agent(&rig.nats, "agent-1", 4),
-        agent(&rig.nats, "agent-2", 4),
-    ];
+    let agents = [rig.agent("agent-1", 4), rig.agent("agent-2", 4)];
     let id = rig
         .submit(serde_json::json!({"sizes": {"block_size": 4 << 20}}))
         .await;
@@ -454,4 +481,86 @@ async fn items_and_outcomes_published_twice_copy_once_and_count_once() {
     assert!(!echo.is_finished(), "the echo did not fail");
     watcher.abort();
     echo.abort();
+}
+
+/// NATS behind TLS (a private CA, given by `--nats-ca`) and a token (`AWCOPY_NATS_TOKEN`): the
+/// service and an agent copy a job through it. An agent with a wrong token, or without the
+/// CA, stops at once with an error naming the server and not the token; no log, answer or
+/// catalogue holds the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_and_agents_reach_nats_over_tls_with_a_token() {
+    const TOKEN: &str = "nats-token-3f9a7c1e55";
+    const WRONG: &str = "wrong-token-8d2b4a";
+    let files: BTreeMap<String, Vec<u8>> = (0..12)
+        .map(|i| (format!("t/{i:02}"), kit::pattern(300 + i * 1000, i as u64)))
+        .collect();
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = svc::certificates(certs.path());
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let access = Access {
+        server: ["--tls", "--tlscert", &path(&cert), "--tlskey", &path(&key)]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(["--auth".to_owned(), TOKEN.to_owned()])
+            .collect(),
+        flags: vec!["--nats-ca".to_owned(), path(&ca)],
+        env: vec![("AWCOPY_NATS_TOKEN".to_owned(), TOKEN.to_owned())],
+    };
+    let rig = Rig::guarded("agents-tls", &files, 0, access).await;
+    assert!(rig.nats.url.starts_with("tls://"), "{}", rig.nats.url);
+    let agent = rig.agent("agent-tls", 4);
+    let id = rig.submit(serde_json::json!({})).await;
+    let job = rig
+        .service
+        .wait_for(
+            &id,
+            ALICE,
+            &["completed", "completed-with-failures", "failed"],
+        )
+        .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    kit::assert_holds(&kit::open(&rig.container).await, "", &files).await;
+
+    let refused = |mut command: Command| {
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "an agent refused by NATS kept running"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success());
+        common::stderr(&out)
+    };
+    let mut wrong = rig.agent_command("intruder", 1);
+    wrong.env("AWCOPY_NATS_TOKEN", WRONG);
+    let said = refused(wrong);
+    assert!(
+        said.contains(&rig.nats.url) && said.contains("authorization"),
+        "{said}"
+    );
+    assert!(!said.contains(WRONG), "{said}");
+    let mut no_ca = Command::new(env!("CARGO_BIN_EXE_awcopy"));
+    no_ca
+        .args(["agent", "--nats", &rig.nats.url])
+        .env("AWCOPY_NATS_TOKEN", TOKEN);
+    let said = refused(no_ca);
+    assert!(said.contains(&rig.nats.url), "{said}");
+    assert!(!said.contains(TOKEN), "{said}");
+
+    let everything = [
+        agent.lines().join("\n"),
+        rig.service.log(),
+        rig.service.said.lock().unwrap().clone(),
+        svc::catalogue_text(rig.dir.path()),
+    ]
+    .join("\n");
+    assert!(!everything.contains(TOKEN), "the NATS token was shown");
 }

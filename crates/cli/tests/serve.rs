@@ -837,40 +837,16 @@ fn serve_refuses_what_would_expose_tokens_and_bad_settings() {
 fn serve_speaks_https_with_a_certificate() {
     let (_guard, dir) = svc::service_dir();
     svc::write_config(&dir, (&[], &[]), (&[], &[]));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-        ])
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("cert.pem"))
-        .output()
-        .expect("openssl makes a certificate");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let (ca, cert, key) = svc::certificates(&dir);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_awcopy"))
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(dir.join("service.toml"))
         .arg("--db")
         .arg(dir.join("service.db"))
         .arg("--tls-cert")
-        .arg(dir.join("cert.pem"))
+        .arg(&cert)
         .arg("--tls-key")
-        .arg(dir.join("key.pem"))
+        .arg(&key)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -887,7 +863,7 @@ fn serve_speaks_https_with_a_certificate() {
         .to_owned();
     let health = std::process::Command::new("curl")
         .args(["-s", "--cacert"])
-        .arg(dir.join("cert.pem"))
+        .arg(&ca)
         .arg(format!("{url}healthz"))
         .output()
         .unwrap();

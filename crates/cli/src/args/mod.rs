@@ -132,6 +132,10 @@ pub struct NatsArgs {
     /// A NATS credentials file (.creds: JWT and NKey seed).
     #[arg(long, value_name = "FILE", requires = "nats")]
     pub nats_creds: Option<PathBuf>,
+
+    /// A CA certificate (PEM) to trust for a tls:// NATS server, besides the system's.
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    pub nats_ca: Option<PathBuf>,
 }
 
 /// Arguments of `awcopy agent`.

@@ -61,6 +61,7 @@ fn nats_options(args: &NatsArgs) -> Option<NatsOptions> {
     args.nats.as_ref().map(|url| NatsOptions {
         url: url.clone(),
         creds: args.nats_creds.clone(),
+        ca: args.nats_ca.clone(),
         token: std::env::var("AWCOPY_NATS_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),
@@ -79,7 +80,7 @@ pub async fn agent(args: &AgentArgs) -> Result<(), Failure> {
         )
     });
     println!(
-        "awcopy agent {name}: pulling work items from {}",
+        "awcopy agent {name}: connecting to {}",
         awcopy_service::nats::shown_url(&nats.url)
     );
     run_agent(AgentOptions {

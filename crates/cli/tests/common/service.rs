@@ -79,9 +79,15 @@ impl Service {
 
     /// Starts the service with the config and catalogue in `dir`, and `args`.
     pub fn start_with(dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(dir, args, &[])
+    }
+
+    /// Starts the service with the config and catalogue in `dir`, `args` and `env`.
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_awcopy"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(dir.join("service.toml"))
             .arg("--db")
@@ -347,44 +353,126 @@ impl Drop for Process {
 /// A nats-server with JetStream, on a loopback port and a store directory of its own.
 pub struct Nats {
     process: Process,
-    /// `nats://127.0.0.1:PORT`.
+    /// `nats://127.0.0.1:PORT` (`tls://` with TLS).
     pub url: String,
     port: u16,
     store: PathBuf,
+    args: Vec<String>,
 }
 
 impl Nats {
     /// Starts one storing under `store`.
     pub fn start(store: &Path) -> Self {
+        Self::start_with(store, &[])
+    }
+
+    /// Starts one storing under `store`, with more `args` (TLS, auth...).
+    pub fn start_with(store: &Path, args: &[String]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        Self::on(port, store)
+        Self::on(port, store, args.to_vec())
     }
 
-    fn on(port: u16, store: &Path) -> Self {
+    fn on(port: u16, store: &Path, args: Vec<String>) -> Self {
         let binary = std::env::var("AWCOPY_NATS_SERVER").unwrap_or_else(|_| {
             panic!("AWCOPY_NATS_SERVER is not set: run the tests through scripts/test.sh, which installs nats-server")
         });
         let mut command = Command::new(binary);
         command
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store);
+            .arg(store)
+            .args(&args);
         let process = Process::start(command);
         process.wait_for_line("Server is ready");
+        let scheme = match args.iter().any(|a| a == "--tls") {
+            true => "tls",
+            false => "nats",
+        };
         Self {
             process,
-            url: format!("nats://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             port,
             store: store.to_path_buf(),
+            args,
         }
     }
 
-    /// Kills it at once and starts it again on the same port and store.
+    /// Kills it at once and starts it again on the same port, store and arguments.
     pub fn restart(&mut self) {
         self.process.kill9();
-        *self = Self::on(self.port, &self.store.clone());
+        *self = Self::on(self.port, &self.store.clone(), self.args.clone());
     }
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1, made by openssl in `dir`:
+/// `(ca.pem, cert.pem, key.pem)`.
+pub fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let openssl = |args: &[&str]| {
+        let made = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            made.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    };
+    let (ca, ca_key) = (file("ca.pem"), file("ca-key.pem"));
+    let (cert, key, request) = (file("cert.pem"), file("key.pem"), file("cert.csr"));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=awcopy test CA",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &key,
+        "-out",
+        &request,
+    ]);
+    let extensions = file("san.ext");
+    std::fs::write(
+        &extensions,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &request,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &extensions,
+        "-out",
+        &cert,
+    ]);
+    (ca.into(), cert.into(), key.into())
 }

@@ -72,6 +72,8 @@ pub struct NatsOptions {
     pub creds: Option<PathBuf>,
     /// A token.
     pub token: Option<String>,
+    /// A CA certificate (PEM) to trust for TLS, besides the system's.
+    pub ca: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for NatsOptions {
@@ -110,11 +112,66 @@ impl NatsError {
     }
 }
 
-/// Connects to NATS as `name`.
+/// Connects to NATS as `name`. A server that refuses the credentials or the TLS handshake
+/// is an error at once; one that cannot be reached yet is waited for (an agent may start
+/// before its server). Once connected, the client reconnects for ever.
 pub async fn connect(options: &NatsOptions, name: &str) -> Result<async_nats::Client, NatsError> {
+    let mut said = false;
+    loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(20),
+            connect_options(options, name).await?.connect(&options.url),
+        )
+        .await
+        .map_err(|_| NatsError::new(options, "no answer within 20 s"))?;
+        match attempt {
+            Ok(client) => return Ok(client),
+            Err(e) if not_up_yet(&e) => {
+                if !said {
+                    let url = shown_url(&options.url);
+                    tracing::warn!("NATS {url} cannot be reached yet ({e}); waiting for it");
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(NatsError::new(options, e)),
+        }
+    }
+}
+
+/// Whether connecting failed because nothing answers (yet) — not for credentials, TLS or an
+/// address that cannot be read, which waiting does not mend.
+fn not_up_yet(error: &async_nats::ConnectError) -> bool {
+    use async_nats::ConnectErrorKind;
+    use std::io::ErrorKind;
+    match error.kind() {
+        ConnectErrorKind::TimedOut => true,
+        ConnectErrorKind::Io => std::error::Error::source(error)
+            .and_then(|source| source.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    ErrorKind::ConnectionRefused
+                        | ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::NotConnected
+                        | ErrorKind::TimedOut
+                        | ErrorKind::HostUnreachable
+                        | ErrorKind::NetworkUnreachable
+                        | ErrorKind::AddrNotAvailable
+                )
+            }),
+        _ => false,
+    }
+}
+
+/// The connection's options: name, credentials, CA; reconnecting for ever once connected.
+async fn connect_options(
+    options: &NatsOptions,
+    name: &str,
+) -> Result<async_nats::ConnectOptions, NatsError> {
     let mut connect = async_nats::ConnectOptions::new()
         .name(name)
-        .retry_on_initial_connect()
         .max_reconnects(None);
     if let Some(creds) = &options.creds {
         connect = connect
@@ -122,13 +179,13 @@ pub async fn connect(options: &NatsOptions, name: &str) -> Result<async_nats::Cl
             .await
             .map_err(|e| NatsError::new(options, format!("{}: {e}", creds.display())))?;
     }
+    if let Some(ca) = &options.ca {
+        connect = connect.add_root_certificates(ca.clone());
+    }
     if let Some(token) = &options.token {
         connect = connect.token(token.clone());
     }
-    tokio::time::timeout(Duration::from_secs(20), connect.connect(&options.url))
-        .await
-        .map_err(|_| NatsError::new(options, "no answer within 20 s"))?
-        .map_err(|e| NatsError::new(options, e))
+    Ok(connect)
 }
 
 /// The work stream and the agents' consumer, made if missing.
