@@ -105,6 +105,7 @@ section "awcopy cp -r s3://demo-source/ az://devstoreaccount1/demo-via-agents/ -
 "$awcopy" cp -r s3://demo-source/ az://devstoreaccount1/demo-via-agents/ --via "$nats_service" --wait
 section "the job and the agents, from the API"
 summarise_jobs "$nats_service"
+sleep 3 # the agents' counts come with their heartbeats, every 2 s
 curl -s -H "Authorization: Bearer $AWCOPY_TOKEN" "$nats_service/api/v1/agents" | "$TOOLS_PYTHON" -c '
 import json, sys
 for agent in json.load(sys.stdin):

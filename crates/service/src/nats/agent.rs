@@ -201,12 +201,9 @@ impl Agent {
         let result = self.execute(&work, again).await;
         keeper.abort();
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        // Failed: some error that another delivery may mend. A stop, or an answer the
+        // planner acts on (copy this another way), is not a failure of the item.
         let failed = match &result {
-            Ok(WorkDone::Objects { outcomes }) => outcomes.iter().any(|o| o.error.is_some()),
-            Ok(_) => false,
-            Err(e) => e.kind() != ErrorKind::Interrupted,
-        };
-        let worth_again = match &result {
             Ok(WorkDone::Objects { outcomes }) => outcomes
                 .iter()
                 .filter_map(|o| o.error.as_ref())
@@ -214,7 +211,7 @@ impl Agent {
             Ok(_) => false,
             Err(e) => worth_another_delivery(e.kind()),
         };
-        if worth_again && delivered < MAX_DELIVER {
+        if failed && delivered < MAX_DELIVER {
             tracing::debug!(agent = %self.name, item = %describe(&work), delivered, "failed; handed back");
             let _ = message
                 .ack_with(AckKind::Nak(Some(redelivery_delay(delivered))))
