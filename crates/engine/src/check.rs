@@ -5,10 +5,10 @@
 use awcopy_store::{ObjectMeta, Store, StoreError};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::checksum::Crc64;
+use crate::index::{IndexOptions, ObjectIndex};
 use crate::lister::{list_parallel, ListerConfig};
 use crate::retry::{RetryPolicy, RetryStats};
 
@@ -23,6 +23,8 @@ pub struct CheckOptions {
     pub concurrency: usize,
     /// Retry settings.
     pub retry: RetryPolicy,
+    /// How much of the destination's listing is held in memory.
+    pub index: IndexOptions,
 }
 
 impl Default for CheckOptions {
@@ -32,6 +34,7 @@ impl Default for CheckOptions {
             size_only: false,
             concurrency: 16,
             retry: RetryPolicy::default(),
+            index: IndexOptions::default(),
         }
     }
 }
@@ -57,6 +60,8 @@ pub struct CheckReport {
     pub different: Vec<(String, String)>,
     /// Objects whose content had to be read to compute a checksum.
     pub read_to_compare: u64,
+    /// The most destination objects held in memory at once (the rest were in a file).
+    pub in_memory_peak: u64,
 }
 
 impl CheckReport {
@@ -66,19 +71,28 @@ impl CheckReport {
     }
 }
 
-async fn list_all(
+/// Lists `side` into `index`, by key relative to its prefix: the index holds what does not
+/// fit its memory budget in a file.
+async fn list_into(
     side: &Side,
     lister: &ListerConfig,
     stats: Arc<RetryStats>,
-) -> Result<HashMap<String, ObjectMeta>, StoreError> {
+    index: &ObjectIndex,
+) -> Result<(), StoreError> {
     let mut rx = list_parallel(side.store.clone(), &side.prefix, lister.clone(), stats);
-    let mut objects = HashMap::new();
+    let mut page = Vec::new();
     while let Some(item) = rx.recv().await {
         let meta = item?;
-        objects.insert(meta.key[side.prefix.len()..].to_owned(), meta);
+        page.push((meta.key[side.prefix.len()..].to_owned(), meta));
+        if page.len() >= PAGE {
+            index.insert(std::mem::take(&mut page))?;
+        }
     }
-    Ok(objects)
+    index.insert(page)
 }
+
+/// Listing entries handed to the index at once.
+const PAGE: usize = 1000;
 
 /// The CRC-64/NVME of an object: as the listing or a HEAD reports it, else by reading it.
 /// The flag says whether the object was read.
@@ -109,68 +123,87 @@ async fn crc_of(
     Ok((crc, true))
 }
 
-/// Compares `source` with `dest`.
+/// Compares `source` with `dest`: the destination's listing goes into an index (in memory
+/// up to `options.index`'s budget, then in a temporary file), then the source's listing walks
+/// by, each object taking its counterpart; what no source object took is extra. Nothing
+/// holds every key in memory.
 pub async fn check(
     source: Side,
     dest: Side,
     options: CheckOptions,
 ) -> Result<CheckReport, StoreError> {
     let stats = Arc::new(RetryStats::default());
-    let (mut sources, dests) = tokio::try_join!(
-        list_all(&source, &options.lister, stats.clone()),
-        list_all(&dest, &options.lister, stats.clone())
-    )?;
+    let index = ObjectIndex::new(options.index.clone());
+    // The source lister starts at once; its bounded channel holds it until the walk.
+    let mut sources = list_parallel(
+        source.store.clone(),
+        &source.prefix,
+        options.lister.clone(),
+        stats.clone(),
+    );
+    list_into(&dest, &options.lister, stats.clone(), &index).await?;
+
     let mut report = CheckReport::default();
-    let mut extra: Vec<String> = dests
-        .keys()
-        .filter(|k| !sources.contains_key(*k))
-        .cloned()
-        .collect();
-    extra.sort();
-    report.extra = extra;
-
-    let mut same_size = Vec::new();
-    let mut keys: Vec<String> = sources.keys().cloned().collect();
-    keys.sort();
-    for key in keys {
-        let from = sources.remove(&key).expect("listed");
-        match dests.get(&key) {
-            None => report.missing.push(key),
-            Some(to) if to.size != from.size => report.different.push((
-                key,
-                format!(
-                    "size {} in the source, {} in the destination",
-                    from.size, to.size
-                ),
-            )),
-            Some(_) if options.size_only => report.matching += 1,
-            Some(to) => same_size.push((key, from, to.clone())),
-        }
-    }
-
-    let compared: Vec<(String, bool, u64)> = futures::stream::iter(same_size)
-        .map(|(key, from, to)| {
-            let (source, dest, options, stats) = (&source, &dest, &options, &stats);
-            async move {
-                let (a, read_a) =
-                    crc_of(source.store.as_ref(), &from, &options.retry, stats).await?;
-                let (b, read_b) = crc_of(dest.store.as_ref(), &to, &options.retry, stats).await?;
-                Ok::<_, StoreError>((key, a == b, u64::from(read_a) + u64::from(read_b)))
+    let (pairs, pending) = tokio::sync::mpsc::channel(options.concurrency.max(1) * 2);
+    let walk = async {
+        while let Some(from) = sources.recv().await {
+            let from = from?;
+            let key = from.key[source.prefix.len()..].to_owned();
+            match index.take(&key)? {
+                None => report.missing.push(key),
+                Some(to) if to.size != from.size => report.different.push((
+                    key,
+                    format!(
+                        "size {} in the source, {} in the destination",
+                        from.size, to.size
+                    ),
+                )),
+                Some(_) if options.size_only => report.matching += 1,
+                Some(to) => {
+                    if pairs.send((key, from, to)).await.is_err() {
+                        break;
+                    }
+                }
             }
-        })
-        .buffered(options.concurrency.max(1))
-        .try_collect()
-        .await?;
-    for (key, equal, reads) in compared {
-        report.read_to_compare += reads;
-        if equal {
-            report.matching += 1;
-        } else {
-            report
-                .different
-                .push((key, "content differs (CRC-64/NVME)".to_owned()));
         }
-    }
+        drop(pairs);
+        Ok::<_, StoreError>(())
+    };
+    let compare = futures::stream::unfold(pending, |mut pending| async move {
+        pending.recv().await.map(|pair| (pair, pending))
+    })
+    .map(|(key, from, to)| {
+        let (source, dest, options, stats) = (&source, &dest, &options, &stats);
+        async move {
+            let (a, read_a) = crc_of(source.store.as_ref(), &from, &options.retry, stats).await?;
+            let (b, read_b) = crc_of(dest.store.as_ref(), &to, &options.retry, stats).await?;
+            Ok::<_, StoreError>((key, a == b, u64::from(read_a) + u64::from(read_b)))
+        }
+    })
+    .buffer_unordered(options.concurrency.max(1))
+    .try_fold(
+        (0u64, Vec::new(), 0u64),
+        |(mut matching, mut differing, mut reads), (key, equal, read)| async move {
+            reads += read;
+            match equal {
+                true => matching += 1,
+                false => differing.push((key, "content differs (CRC-64/NVME)".to_owned())),
+            }
+            Ok((matching, differing, reads))
+        },
+    );
+    let ((), (matching, differing, reads)) = tokio::try_join!(walk, compare)?;
+    report.matching += matching;
+    report.different.extend(differing);
+    report.read_to_compare = reads;
+    report.in_memory_peak = index.peak_in_memory() as u64;
+    index
+        .walk_left(|page| {
+            report.extra.extend(page.into_iter().map(|(key, _)| key));
+            async { Ok(()) }
+        })
+        .await?;
+    report.missing.sort();
     report.different.sort();
     Ok(report)
 }

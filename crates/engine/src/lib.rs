@@ -13,6 +13,7 @@ pub mod copy;
 pub mod estimate;
 pub mod events;
 pub mod filter;
+pub mod index;
 pub mod journal;
 pub mod keyrange;
 pub mod limits;

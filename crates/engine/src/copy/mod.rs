@@ -29,6 +29,7 @@ use crate::concurrency::spawn_controller;
 use crate::estimate::{Cutoffs, Route};
 use crate::events::{Action, EventSink, ObjectEvent};
 use crate::filter::Filter;
+use crate::index::IndexOptions;
 use crate::journal::{Journal, ResumeFrom, Stop};
 use crate::lister::ListerConfig;
 use crate::overwrite::{Confirm, Overwrite};
@@ -85,6 +86,9 @@ pub struct CopyOptions {
     pub stop: Option<Stop>,
     /// How long a stop waits for work in flight.
     pub drain_timeout: Duration,
+    /// How much of the destination's listing (for overwrite policies and `--delete`) is held
+    /// in memory; the rest goes to a temporary file.
+    pub index: IndexOptions,
 }
 
 /// How many blocks and small objects may be in flight.
@@ -161,6 +165,7 @@ impl Default for CopyOptions {
             queue: None,
             stop: None,
             drain_timeout: Duration::from_secs(30),
+            index: IndexOptions::default(),
         }
     }
 }
@@ -296,6 +301,9 @@ pub struct CopyReport {
     pub dry_run: bool,
     /// Whether a stop ended it before everything was done (the job can resume).
     pub interrupted: bool,
+    /// The most destination objects held in memory at once to compare with (the rest were
+    /// in a temporary file; see [`IndexOptions`]).
+    pub in_memory_peak: u64,
 }
 
 /// Copies what `plan` names. Errors that stop the whole job (listing failed, the source
@@ -318,8 +326,8 @@ pub async fn copy(
             executor.plan.source.display_root()
         ));
     }
-    let mut existing = executor.existing_dest_objects().await?;
-    if let (Some(existing), Some(resume)) = (&mut existing, &resume) {
+    let existing = executor.existing_dest_objects().await?;
+    if let (Some(existing), Some(resume)) = (&existing, &resume) {
         // Objects a previous run finished are not listed again; their copies are no extras.
         let pending: HashSet<&str> = resume.pending.iter().map(|m| m.key.as_str()).collect();
         for key in resume
@@ -327,7 +335,7 @@ pub async fn copy(
             .iter()
             .filter(|k| !pending.contains(k.as_str()))
         {
-            existing.remove(&executor.dest_name(key));
+            existing.take(&executor.dest_name(key))?;
         }
     }
     let (mut kept, mut names_skipped) = (0u64, 0u64);
@@ -405,7 +413,10 @@ pub async fn copy(
                 continue;
             }
         };
-        let current = existing.as_mut().and_then(|e| e.remove(&dest_key));
+        let current = match &existing {
+            Some(existing) => existing.take(&dest_key)?,
+            None => None,
+        };
         let relative = &meta.key[executor.plan.strip.min(meta.key.len())..];
         if executor.plan.single_key.is_none() && !filter.accepts(relative, &meta) {
             executor
@@ -475,23 +486,38 @@ pub async fn copy(
     let interrupted = left_early || cut_short;
 
     // What is left of the destination listing has no source object: the extras.
+    let in_memory_peak = existing.as_ref().map_or(0, |e| e.peak_in_memory() as u64);
     let deleted_extras = match existing.filter(|_| executor.options.delete_extras) {
         Some(_) if interrupted => 0,
         Some(extras) if failures.is_empty() => {
-            // Like the source side, only objects the filter takes are candidates.
+            // Like the source side, only objects the filter takes are candidates; a page
+            // of the index at a time.
             let prefix_len = executor.plan.dest_prefix.len();
-            let doomed = extras
-                .into_values()
-                .filter(|meta| filter.accepts(&meta.key[prefix_len.min(meta.key.len())..], meta))
-                .map(|meta| meta.key)
-                .collect();
-            executor.delete_extras(doomed).await?
+            let deleted = AtomicU64::new(0);
+            extras
+                .walk_left(|page| {
+                    let doomed: Vec<String> = page
+                        .into_iter()
+                        .filter(|(key, meta)| {
+                            filter.accepts(&key[prefix_len.min(key.len())..], meta)
+                        })
+                        .map(|(key, _)| key)
+                        .collect();
+                    let (executor, deleted) = (&executor, &deleted);
+                    async move {
+                        let count = executor.delete_extras(doomed).await?;
+                        deleted.fetch_add(count, Ordering::Relaxed);
+                        Ok(())
+                    }
+                })
+                .await?;
+            deleted.into_inner()
         }
         Some(extras) => {
             executor.note_once(format!(
                 "{} objects failed, so the {} destination objects without a source were not deleted",
                 failures.len(),
-                extras.len()
+                extras.left()?
             ));
             0
         }
@@ -524,6 +550,7 @@ pub async fn copy(
         notes: taken(&executor.notes),
         dry_run: executor.options.dry_run,
         interrupted,
+        in_memory_peak,
     })
 }
 

@@ -4,7 +4,6 @@
 
 use awcopy_store::{ErrorKind, ObjectMeta, StoreError};
 use futures::{StreamExt, TryStreamExt};
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use super::{MappedName, NamePolicy, ObjectFailure};
@@ -13,10 +12,14 @@ use std::sync::Arc;
 use super::executor::Executor;
 use crate::estimate::Route;
 use crate::events::{Action, ObjectEvent};
+use crate::index::ObjectIndex;
 use crate::journal::{ListRange, ResumeFrom};
 use crate::lister::{list_parallel, list_ranges, ListJournal};
 use crate::overwrite::{decide, Overwrite};
 use crate::work::{ObjectItem, WorkDone, WorkItem, WorkQueue};
+
+/// Destination listing entries handed to the index at once.
+const INDEX_PAGE: usize = 1000;
 
 impl Executor {
     /// The destination key `source_key` is stored under, mapped if the destination needs it.
@@ -122,10 +125,9 @@ impl Executor {
     }
 
     /// The destination's objects under the destination prefix, by key, when the overwrite
-    /// policy or `--delete` needs them.
-    pub(super) async fn existing_dest_objects(
-        &self,
-    ) -> Result<Option<HashMap<String, ObjectMeta>>, StoreError> {
+    /// policy or `--delete` needs them: in memory up to the index's budget, then in a
+    /// temporary file.
+    pub(super) async fn existing_dest_objects(&self) -> Result<Option<ObjectIndex>, StoreError> {
         if self.options.overwrite == Overwrite::Always && !self.options.delete_extras {
             return Ok(None);
         }
@@ -135,18 +137,23 @@ impl Executor {
             self.options.lister.clone(),
             self.progress.retry.clone(),
         );
-        let mut objects = HashMap::new();
+        let index = ObjectIndex::new(self.options.index.clone());
+        let mut page = Vec::new();
         while let Some(item) = rx.recv().await {
             match item {
                 Ok(meta) => {
-                    objects.insert(meta.key.clone(), meta);
+                    page.push((meta.key.clone(), meta));
+                    if page.len() >= INDEX_PAGE {
+                        index.insert(std::mem::take(&mut page))?;
+                    }
                 }
                 // A destination that does not exist yet holds nothing.
                 Err(e) if e.kind() == ErrorKind::NotFound => break,
                 Err(e) => return Err(e),
             }
         }
-        Ok(Some(objects))
+        index.insert(page)?;
+        Ok(Some(index))
     }
 
     /// Whether to copy `source` over `existing`, asking the user under `prompt`.
