@@ -311,29 +311,63 @@ fn inside_root(root: &Path, path: &Path) -> Result<()> {
 }
 
 /// Every file below the directory that holds `prefix`, as object metadata, sorted by key.
-fn walk(root: &Path, prefix: &str) -> Result<Vec<ObjectMeta>> {
-    let start_dir = match prefix.rfind('/') {
-        Some(slash) => root.join(&prefix[..slash]),
-        None => root.to_path_buf(),
-    };
-    if !root.is_dir() {
-        return Err(StoreError::new(
-            ErrorKind::NotFound,
-            format!("directory {} does not exist", root.display()),
-        ));
+/// The files under `root` whose keys start with `prefix`, in key order (UTF-8 bytes), from
+/// just after `start_after` to just before `end_before`: one directory's entries in memory at
+/// a time, so a tree of any size lists in bounded memory. Directories sort among their
+/// siblings as `name/`, which is where every key under them sorts; subtrees wholly outside the
+/// bounds are not read.
+struct SortedWalk {
+    root: PathBuf,
+    prefix: String,
+    start_after: Option<String>,
+    end_before: Option<String>,
+    /// Per directory being walked: its entries not visited yet, last first.
+    open: Vec<Vec<WalkEntry>>,
+}
+
+/// A directory entry on the walk: a file with its metadata, or a directory (key ends in `/`).
+struct WalkEntry {
+    key: String,
+    path: PathBuf,
+    file: Option<std::fs::Metadata>,
+}
+
+impl SortedWalk {
+    fn new(root: &Path, request: &ListRequest) -> Result<Self> {
+        if !root.is_dir() {
+            return Err(StoreError::new(
+                ErrorKind::NotFound,
+                format!("directory {} does not exist", root.display()),
+            ));
+        }
+        let prefix = request.prefix.clone();
+        let start_dir = match prefix.rfind('/') {
+            Some(slash) => root.join(&prefix[..slash]),
+            None => root.to_path_buf(),
+        };
+        let mut walk = Self {
+            root: root.to_path_buf(),
+            prefix,
+            start_after: request.start_after.clone(),
+            end_before: request.end_before.clone(),
+            open: Vec::new(),
+        };
+        walk.open_dir(&start_dir)?;
+        Ok(walk)
     }
-    let mut found = Vec::new();
-    let mut pending = vec![start_dir];
-    while let Some(dir) = pending.pop() {
-        let entries = match std::fs::read_dir(&dir) {
+
+    /// Reads `dir`'s entries, sorted, onto the walk.
+    fn open_dir(&mut self, dir: &Path) -> Result<()> {
+        let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == IoKind::NotFound => continue,
+            Err(e) if e.kind() == IoKind::NotFound => return Ok(()),
             Err(e) => return Err(StoreError::from(e).context(dir.display().to_string())),
         };
+        let mut found = Vec::new();
         for entry in entries {
             let entry = entry?;
             let path = entry.path();
-            let Ok(rel) = path.strip_prefix(root) else {
+            let Ok(rel) = path.strip_prefix(&self.root) else {
                 continue;
             };
             let Some(key) = rel
@@ -352,15 +386,67 @@ fn walk(root: &Path, prefix: &str) -> Result<Vec<ObjectMeta>> {
             };
             if meta.is_dir() {
                 if !entry.file_type()?.is_symlink() {
-                    pending.push(path);
+                    found.push(WalkEntry {
+                        key: key + "/",
+                        path,
+                        file: None,
+                    });
                 }
-            } else if meta.is_file() && key.starts_with(prefix) {
-                found.push(LocalStore::meta_of(key, &meta));
+            } else if meta.is_file() {
+                found.push(WalkEntry {
+                    key,
+                    path,
+                    file: Some(meta),
+                });
+            }
+        }
+        found.sort_by(|a, b| b.key.cmp(&a.key));
+        self.open.push(found);
+        Ok(())
+    }
+
+    /// The next file in key order within the bounds, or `None` at the end.
+    fn next_file(&mut self) -> Result<Option<ObjectMeta>> {
+        loop {
+            let Some(dir) = self.open.last_mut() else {
+                return Ok(None);
+            };
+            let Some(entry) = dir.pop() else {
+                self.open.pop();
+                continue;
+            };
+            // Every key from here on sorts at or after this entry's.
+            if self.end_before.as_ref().is_some_and(|e| entry.key >= *e) {
+                self.open.clear();
+                return Ok(None);
+            }
+            match entry.file {
+                Some(meta) => {
+                    let after_start = self.start_after.as_ref().is_none_or(|s| entry.key > *s);
+                    if after_start && entry.key.starts_with(&self.prefix) {
+                        return Ok(Some(LocalStore::meta_of(entry.key, &meta)));
+                    }
+                }
+                None => {
+                    // Its keys all start with `entry.key`: read it only if some can be listed.
+                    let (dir_key, prefix) = (&entry.key, &self.prefix);
+                    let under_prefix = dir_key.starts_with(prefix.as_str())
+                        || prefix.starts_with(dir_key.as_str());
+                    let wholly_before = self
+                        .start_after
+                        .as_ref()
+                        .is_some_and(|s| s > dir_key && !s.starts_with(dir_key.as_str()));
+                    if under_prefix && !wholly_before {
+                        self.open_dir(&entry.path)?;
+                    }
+                }
             }
         }
     }
-    found.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(found)
+}
+
+fn listing_task_failed(e: tokio::task::JoinError) -> StoreError {
+    StoreError::new(ErrorKind::Other, format!("listing task failed: {e}"))
 }
 
 fn unique_name(counter: u64) -> String {
@@ -371,54 +457,45 @@ fn unique_name(counter: u64) -> String {
     format!("{}-{nanos:x}-{counter}", std::process::id())
 }
 
-/// Applies start-after, end-before and delimiter to a sorted listing and cuts it into pages.
-fn paginate(objects: Vec<ObjectMeta>, request: &ListRequest) -> Vec<ListPage> {
-    let page_size = request
-        .page_size
-        .map_or(DEFAULT_PAGE, |n| n.max(1) as usize);
-    let mut pages = vec![ListPage::default()];
-    let mut last_prefix: Option<String> = None;
-    for object in objects {
-        if request
-            .start_after
-            .as_ref()
-            .is_some_and(|s| object.key <= *s)
-        {
-            continue;
-        }
-        if request
-            .end_before
-            .as_ref()
-            .is_some_and(|e| object.key >= *e)
-        {
-            break;
-        }
-        let page = pages.last_mut().expect("at least one page");
-        let grouped = request.delimiter.as_deref().and_then(|d| {
-            let rest = &object.key[request.prefix.len()..];
-            rest.find(d)
-                .map(|at| object.key[..request.prefix.len() + at + d.len()].to_owned())
-        });
-        match grouped {
-            Some(common) if last_prefix.as_ref() == Some(&common) => continue,
-            Some(common) => {
-                last_prefix = Some(common.clone());
-                page.prefixes.push(common);
+/// A listing a page at a time: the sorted walk, grouped by the request's delimiter.
+struct Pager {
+    walk: SortedWalk,
+    request: ListRequest,
+    last_prefix: Option<String>,
+    first: bool,
+}
+
+impl Pager {
+    /// The next page; the first may be empty, no other is.
+    fn next_page(&mut self) -> Result<Option<ListPage>> {
+        let page_size = self
+            .request
+            .page_size
+            .map_or(DEFAULT_PAGE, |n| n.max(1) as usize);
+        let mut page = ListPage::default();
+        while page.objects.len() + page.prefixes.len() < page_size {
+            let Some(object) = self.walk.next_file()? else {
+                break;
+            };
+            let prefix_len = self.request.prefix.len();
+            let grouped = self.request.delimiter.as_deref().and_then(|d| {
+                let rest = &object.key[prefix_len..];
+                rest.find(d)
+                    .map(|at| object.key[..prefix_len + at + d.len()].to_owned())
+            });
+            match grouped {
+                Some(common) if self.last_prefix.as_ref() == Some(&common) => continue,
+                Some(common) => {
+                    self.last_prefix = Some(common.clone());
+                    page.prefixes.push(common);
+                }
+                None => page.objects.push(object),
             }
-            None => page.objects.push(object),
         }
-        if page.objects.len() + page.prefixes.len() >= page_size {
-            pages.push(ListPage::default());
-        }
+        let empty = page.objects.is_empty() && page.prefixes.is_empty();
+        let first = std::mem::replace(&mut self.first, false);
+        Ok((first || !empty).then_some(page))
     }
-    if pages.len() > 1
-        && pages
-            .last()
-            .is_some_and(|p| p.objects.is_empty() && p.prefixes.is_empty())
-    {
-        pages.pop();
-    }
-    pages
 }
 
 #[async_trait]
@@ -447,18 +524,33 @@ impl Store for LocalStore {
     }
 
     fn list(&self, request: ListRequest) -> ListStream<'_> {
-        let walked = async move {
-            let (root, prefix) = (self.root.clone(), request.prefix.clone());
-            let objects = tokio::task::spawn_blocking(move || walk(&root, &prefix))
+        // Each page is walked on the blocking pool; the walk goes back and forth with it.
+        let root = self.root.clone();
+        let start = tokio::task::spawn_blocking(move || {
+            let walk = SortedWalk::new(&root, &request)?;
+            Ok(Pager {
+                walk,
+                request,
+                last_prefix: None,
+                first: true,
+            })
+        });
+        let started = async move {
+            let pager: Result<Pager> = start.await.map_err(listing_task_failed)?;
+            Ok::<_, StoreError>(stream::try_unfold(Some(pager?), |pager| async move {
+                let Some(mut pager) = pager else {
+                    return Ok(None);
+                };
+                let (page, pager) = tokio::task::spawn_blocking(move || {
+                    let page = pager.next_page();
+                    (page, pager)
+                })
                 .await
-                .map_err(|e| {
-                    StoreError::new(ErrorKind::Other, format!("listing task failed: {e}"))
-                })??;
-            Ok::<_, StoreError>(stream::iter(
-                paginate(objects, &request).into_iter().map(Ok),
-            ))
+                .map_err(listing_task_failed)?;
+                Ok(page?.map(|page| (page, Some(pager))))
+            }))
         };
-        stream::once(walked).try_flatten().boxed()
+        stream::once(started).try_flatten().boxed()
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
@@ -800,11 +892,13 @@ mod tests {
     }
 
     #[test]
-    fn paginate_applies_bounds_and_delimiter() {
-        let objects: Vec<_> = ["a/1", "a/2", "b", "c/x/1", "d"]
-            .iter()
-            .map(|k| ObjectMeta::new(*k, 1))
-            .collect();
+    fn pages_apply_bounds_and_delimiter() {
+        let dir = tempfile::tempdir().unwrap();
+        for key in ["a/1", "a/2", "b", "c/x/1", "d"] {
+            let path = dir.path().join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"1").unwrap();
+        }
         let request = ListRequest {
             start_after: Some("a/1".into()),
             end_before: Some("d".into()),
@@ -812,17 +906,22 @@ mod tests {
             page_size: Some(2),
             ..Default::default()
         };
-        let pages = paginate(objects, &request);
-        let keys: Vec<Vec<String>> = pages
-            .iter()
-            .map(|p| {
-                p.objects
+        let mut pager = Pager {
+            walk: SortedWalk::new(dir.path(), &request).unwrap(),
+            request,
+            last_prefix: None,
+            first: true,
+        };
+        let mut keys: Vec<Vec<String>> = Vec::new();
+        while let Some(page) = pager.next_page().unwrap() {
+            keys.push(
+                page.objects
                     .iter()
                     .map(|o| o.key.clone())
-                    .chain(p.prefixes.clone())
-                    .collect()
-            })
-            .collect();
+                    .chain(page.prefixes.clone())
+                    .collect(),
+            );
+        }
         assert_eq!(
             keys,
             vec![
@@ -830,5 +929,51 @@ mod tests {
                 vec!["c/".to_string()]
             ]
         );
+    }
+
+    /// Keys in UTF-8 byte order however the directories nest: `a.txt` < `a/x` < `a0`, and a
+    /// walk from a start key inside a subtree goes on from there.
+    #[test]
+    fn the_walk_lists_in_key_order_from_anywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut keys = vec![
+            "a.txt",
+            "a/x",
+            "a/y/z",
+            "a0",
+            "b\u{ff21}",
+            "b\u{1f600}",
+            "b/c",
+            "\u{e9}t\u{e9}/1",
+            "z",
+        ];
+        for key in &keys {
+            let path = dir.path().join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"1").unwrap();
+        }
+        keys.sort();
+        let listed = |request: ListRequest| {
+            let mut walk = SortedWalk::new(dir.path(), &request).unwrap();
+            let mut got = Vec::new();
+            while let Some(meta) = walk.next_file().unwrap() {
+                got.push(meta.key);
+            }
+            got
+        };
+        assert_eq!(listed(ListRequest::default()), keys);
+        for (i, start) in keys.iter().enumerate() {
+            let from = listed(ListRequest {
+                start_after: Some(start.to_string()),
+                ..Default::default()
+            });
+            assert_eq!(from, keys[i + 1..], "after {start}");
+        }
+        let under_a = listed(ListRequest {
+            prefix: "a/".into(),
+            end_before: Some("a/y/z".into()),
+            ..Default::default()
+        });
+        assert_eq!(under_a, vec!["a/x"]);
     }
 }
