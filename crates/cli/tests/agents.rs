@@ -107,6 +107,12 @@ impl Rig {
         }
     }
 
+    /// Alice's job `id` once it has ended.
+    async fn ended(&self, id: &str) -> serde_json::Value {
+        let ends = ["completed", "completed-with-failures", "failed"];
+        self.service.wait_for(id, ALICE, &ends).await
+    }
+
     /// An `awcopy agent` process named `name` running `items` at once, logging each item it
     /// finishes.
     fn agent(&self, name: &str, items: u16) -> Process {
@@ -161,13 +167,7 @@ async fn three_agents_copy_a_job_and_one_killed_mid_job_changes_nothing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     agents[0].kill9();
-    let job = service
-        .wait_for(
-            &id,
-            ALICE,
-            &["completed", "completed-with-failures", "failed"],
-        )
-        .await;
+    let job = rig.ended(&id).await;
     assert_eq!(job["status"], "completed", "{job}");
     kit::assert_holds(&kit::open(container).await, "", &files).await;
 
@@ -225,14 +225,7 @@ async fn a_nats_server_restarted_mid_job_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     rig.nats.restart();
-    let job = rig
-        .service
-        .wait_for(
-            &id,
-            ALICE,
-            &["completed", "completed-with-failures", "failed"],
-        )
-        .await;
+    let job = rig.ended(&id).await;
     assert_eq!(job["status"], "completed", "{job}");
     kit::assert_holds(&kit::open(&rig.container).await, "", &files).await;
 }
@@ -284,13 +277,7 @@ async fn an_item_that_always_fails_becomes_a_dead_letter_and_retry_copies_it() {
         )
         .await;
     assert_eq!(status, 200);
-    let job = service
-        .wait_for(
-            &id,
-            ALICE,
-            &["completed", "completed-with-failures", "failed"],
-        )
-        .await;
+    let job = rig.ended(&id).await;
     assert_eq!(job["status"], "completed-with-failures", "{job}");
     let failures = service
         .get(&format!("/api/v1/jobs/{id}/failures"), ALICE)
@@ -407,14 +394,7 @@ async fn items_and_outcomes_published_twice_copy_once_and_count_once() {
     let id = rig
         .submit(serde_json::json!({"sizes": {"block_size": 4 << 20}}))
         .await;
-    let done = rig
-        .service
-        .wait_for(
-            &id,
-            ALICE,
-            &["completed", "completed-with-failures", "failed"],
-        )
-        .await;
+    let done = rig.ended(&id).await;
     assert_eq!(done["status"], "completed", "{done}");
     let total: u64 = files.values().map(|f| f.len() as u64).sum();
     assert_eq!(
@@ -510,14 +490,7 @@ async fn the_service_and_agents_reach_nats_over_tls_with_a_token() {
     assert!(rig.nats.url.starts_with("tls://"), "{}", rig.nats.url);
     let agent = rig.agent("agent-tls", 4);
     let id = rig.submit(serde_json::json!({})).await;
-    let job = rig
-        .service
-        .wait_for(
-            &id,
-            ALICE,
-            &["completed", "completed-with-failures", "failed"],
-        )
-        .await;
+    let job = rig.ended(&id).await;
     assert_eq!(job["status"], "completed", "{job}");
     kit::assert_holds(&kit::open(&rig.container).await, "", &files).await;
 
