@@ -71,29 +71,6 @@ impl CheckReport {
     }
 }
 
-/// Lists `side` into `index`, by key relative to its prefix: the index holds what does not
-/// fit its memory budget in a file.
-async fn list_into(
-    side: &Side,
-    lister: &ListerConfig,
-    stats: Arc<RetryStats>,
-    index: &ObjectIndex,
-) -> Result<(), StoreError> {
-    let mut rx = list_parallel(side.store.clone(), &side.prefix, lister.clone(), stats);
-    let mut page = Vec::new();
-    while let Some(item) = rx.recv().await {
-        let meta = item?;
-        page.push((meta.key[side.prefix.len()..].to_owned(), meta));
-        if page.len() >= PAGE {
-            index.insert(std::mem::take(&mut page))?;
-        }
-    }
-    index.insert(page)
-}
-
-/// Listing entries handed to the index at once.
-const PAGE: usize = 1000;
-
 /// The CRC-64/NVME of an object: as the listing or a HEAD reports it, else by reading it.
 /// The flag says whether the object was read.
 async fn crc_of(
@@ -141,7 +118,13 @@ pub async fn check(
         options.lister.clone(),
         stats.clone(),
     );
-    list_into(&dest, &options.lister, stats.clone(), &index).await?;
+    let mut dests = list_parallel(
+        dest.store.clone(),
+        &dest.prefix,
+        options.lister.clone(),
+        stats.clone(),
+    );
+    index.insert_listing(&mut dests, dest.prefix.len()).await?;
 
     let mut report = CheckReport::default();
     let (pairs, pending) = tokio::sync::mpsc::channel(options.concurrency.max(1) * 2);

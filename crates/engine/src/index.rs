@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use tokio::sync::mpsc;
 
 /// Where an index may hold its objects.
 #[derive(Debug, Clone)]
@@ -64,8 +65,8 @@ struct Spill {
 
 /// Objects written to the file in one transaction.
 const WRITE_BATCH: usize = 4096;
-/// Objects read back at once when walking what is left.
-const READ_PAGE: usize = 1000;
+/// Objects moved at once between an index and its callers: added from a listing, walked back.
+const PAGE: usize = 1000;
 
 fn spill_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(ErrorKind::Other, format!("the temporary listing file: {e}"))
@@ -138,7 +139,7 @@ impl Spill {
             .map_err(spill_error)
     }
 
-    /// Up to [`READ_PAGE`] objects not taken, after `after` in key order.
+    /// Up to [`PAGE`] objects not taken, after `after` in key order.
     fn page(&self, after: Option<&str>) -> Result<Vec<(String, ObjectMeta)>, StoreError> {
         let mut page = self
             .db
@@ -148,7 +149,7 @@ impl Spill {
             )
             .map_err(spill_error)?;
         let rows = page
-            .query_map((after, READ_PAGE as i64), |row| {
+            .query_map((after, PAGE as i64), |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
             })
             .map_err(spill_error)?;
@@ -192,6 +193,30 @@ impl ObjectIndex {
         }
     }
 
+    /// Adds every object `listing` gives, keyed by its key less its first `strip` bytes, a
+    /// page at a time. The listing's first error ends it (what came before stays added).
+    pub async fn insert_listing(
+        &self,
+        listing: &mut mpsc::Receiver<Result<ObjectMeta, StoreError>>,
+        strip: usize,
+    ) -> Result<(), StoreError> {
+        let mut page = Vec::new();
+        while let Some(item) = listing.recv().await {
+            let meta = match item {
+                Ok(meta) => meta,
+                Err(e) => {
+                    self.insert(page)?;
+                    return Err(e);
+                }
+            };
+            page.push((meta.key[strip..].to_owned(), meta));
+            if page.len() >= PAGE {
+                self.insert(std::mem::take(&mut page))?;
+            }
+        }
+        self.insert(page)
+    }
+
     /// Takes the object of `key`, if the index holds it and it was not taken yet.
     pub fn take(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
         match &mut *self.state.lock().expect("index lock") {
@@ -220,7 +245,7 @@ impl ObjectIndex {
                 let mut left: Vec<(String, ObjectMeta)> = map.into_iter().collect();
                 left.sort_by(|a, b| a.0.cmp(&b.0));
                 while !left.is_empty() {
-                    let rest = left.split_off(left.len().min(READ_PAGE));
+                    let rest = left.split_off(left.len().min(PAGE));
                     each(std::mem::replace(&mut left, rest)).await?;
                 }
                 Ok(())
@@ -287,7 +312,7 @@ mod tests {
             let mut walked = Vec::new();
             index
                 .walk_left(|page| {
-                    assert!(page.len() <= READ_PAGE);
+                    assert!(page.len() <= PAGE);
                     walked.extend(page);
                     async { Ok(()) }
                 })

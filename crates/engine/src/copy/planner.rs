@@ -18,9 +18,6 @@ use crate::lister::{list_parallel, list_ranges, ListJournal};
 use crate::overwrite::{decide, Overwrite};
 use crate::work::{ObjectItem, WorkDone, WorkItem, WorkQueue};
 
-/// Destination listing entries handed to the index at once.
-const INDEX_PAGE: usize = 1000;
-
 impl Executor {
     /// The destination key `source_key` is stored under, mapped if the destination needs it.
     pub(super) fn dest_name(&self, source_key: &str) -> String {
@@ -138,21 +135,11 @@ impl Executor {
             self.progress.retry.clone(),
         );
         let index = ObjectIndex::new(self.options.index.clone());
-        let mut page = Vec::new();
-        while let Some(item) = rx.recv().await {
-            match item {
-                Ok(meta) => {
-                    page.push((meta.key.clone(), meta));
-                    if page.len() >= INDEX_PAGE {
-                        index.insert(std::mem::take(&mut page))?;
-                    }
-                }
-                // A destination that does not exist yet holds nothing.
-                Err(e) if e.kind() == ErrorKind::NotFound => break,
-                Err(e) => return Err(e),
-            }
+        match index.insert_listing(&mut rx, 0).await {
+            // A destination that does not exist yet holds nothing.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            other => other?,
         }
-        index.insert(page)?;
         Ok(Some(index))
     }
 
