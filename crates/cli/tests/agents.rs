@@ -27,6 +27,18 @@ fn blocks_staged(agents: &[&Process], key: &str) -> Vec<usize> {
         .collect()
 }
 
+/// Waits (60 s at most) until one of `agents` has logged a block.
+async fn until_a_block_is_staged(agents: &[Process]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !agents
+        .iter()
+        .any(|a| a.lines().iter().any(|l| l.contains("block ")))
+    {
+        assert!(Instant::now() < deadline, "no block was staged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Mixed small objects and two of 40 MiB.
 fn data() -> BTreeMap<String, Vec<u8>> {
     let mut files: BTreeMap<String, Vec<u8>> = (0..24)
@@ -161,11 +173,7 @@ async fn three_agents_copy_a_job_and_one_killed_mid_job_changes_nothing() {
         .await;
 
     // Once agent-1 has staged a block, kill it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !agents[0].lines().iter().any(|l| l.contains("block ")) {
-        assert!(Instant::now() < deadline, "agent-1 never staged a block");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_a_block_is_staged(&agents[..1]).await;
     agents[0].kill9();
     let job = rig.ended(&id).await;
     assert_eq!(job["status"], "completed", "{job}");
@@ -196,12 +204,7 @@ async fn three_agents_copy_a_job_and_one_killed_mid_job_changes_nothing() {
         .map(|a| a["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(lost, vec!["agent-1".to_owned()], "{listed}");
-    let metrics = reqwest::get(format!("{}/metrics", service.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = service.metrics().await;
     assert!(metrics.contains("agent=\"agent-2\""), "{metrics}");
     agents.clear();
 }
@@ -216,14 +219,7 @@ async fn a_nats_server_restarted_mid_job_loses_nothing() {
     let id = rig
         .submit(serde_json::json!({"sizes": {"block_size": 4 << 20}}))
         .await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !agents
-        .iter()
-        .any(|a| a.lines().iter().any(|l| l.contains("block ")))
-    {
-        assert!(Instant::now() < deadline, "no block was staged");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_a_block_is_staged(&agents).await;
     rig.nats.restart();
     let job = rig.ended(&id).await;
     assert_eq!(job["status"], "completed", "{job}");

@@ -306,12 +306,7 @@ async fn jobs_run_both_ways_for_their_users_only() {
     assert!(stdout(&out).contains(&bob_id) && !stdout(&out).contains(&first_id));
     let agents = service.get("/api/v1/agents", BOB).await;
     assert_eq!(agents.as_array().unwrap().len(), 4, "{agents}");
-    let metrics = reqwest::get(format!("{}/metrics", service.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = service.metrics().await;
     assert!(metrics.contains("awcopy_objects_copied_total"), "{metrics}");
     assert!(metrics.contains("agent=\"agent-1\""), "{metrics}");
 
@@ -568,12 +563,7 @@ async fn a_service_killed_mid_job_finishes_it_when_started_again() {
 
 /// Work items each agent finished, from `/metrics`.
 async fn agent_items(service: &Service) -> BTreeMap<String, u64> {
-    let text = reqwest::get(format!("{}/metrics", service.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = service.metrics().await;
     text.lines()
         .filter_map(|line| line.strip_prefix("awcopy_agent_items_total{agent=\""))
         .filter_map(|rest| rest.split_once("\"} "))

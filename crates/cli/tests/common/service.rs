@@ -138,6 +138,12 @@ impl Service {
         let _ = self.child.wait();
     }
 
+    /// Its `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let answer = reqwest::get(format!("{}/metrics", self.url)).await.unwrap();
+        answer.text().await.unwrap()
+    }
+
     /// What the service printed so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
