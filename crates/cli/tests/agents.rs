@@ -5,7 +5,7 @@
 mod common;
 
 use awcopy_testkit as kit;
-use common::service::{self as svc, Nats, Process, Service, ALICE};
+use common::service::{self as svc, Nats, Process, Service, ADMIN, ALICE};
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +25,31 @@ fn blocks_staged(agents: &[&Process], key: &str) -> Vec<usize> {
                 .count()
         })
         .collect()
+}
+
+/// The agents the service's catalogue (in `dir`) names as having staged the blocks of each
+/// object of job `id` made of blocks, by source key.
+fn staged_by(dir: &std::path::Path, id: &str) -> BTreeMap<String, Vec<String>> {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("service.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut query = db
+        .prepare(
+            "SELECT key, staged_by FROM job_objects WHERE job_id = ? AND staged_by IS NOT NULL",
+        )
+        .unwrap();
+    let rows = query
+        .query_map([id], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .unwrap();
+    rows.map(|row| {
+        let (key, agents) = row.unwrap();
+        (key, agents.split(',').map(str::to_owned).collect())
+    })
+    .collect()
 }
 
 /// Waits (60 s at most) until one of `agents` has logged a block.
@@ -179,10 +204,28 @@ async fn three_agents_copy_a_job_and_one_killed_mid_job_changes_nothing() {
     assert_eq!(job["status"], "completed", "{job}");
     kit::assert_holds(&kit::open(container).await, "", &files).await;
 
-    // The blocks of one object were staged by more than one agent, and the killed agent's
-    // items were staged again at most once each (it ran at most 4 at once).
+    // The catalogue names the agents that staged each large object's blocks: more than one
+    // for at least one of them, and only agents that ran.
+    let staged_by = staged_by(rig.dir.path(), &id);
+    assert_eq!(
+        staged_by.keys().collect::<Vec<_>>(),
+        ["large0", "large1"],
+        "{staged_by:?}"
+    );
+    assert!(
+        staged_by.values().any(|agents| agents.len() >= 2),
+        "blocks of one object spread over agents: {staged_by:?}"
+    );
+    assert!(
+        staged_by
+            .values()
+            .flatten()
+            .all(|a| ["agent-1", "agent-2", "agent-3"].contains(&a.as_str())),
+        "{staged_by:?}"
+    );
+    // The killed agent's items were staged again at most once each (it ran at most 4 at
+    // once), as the agents' logs count them.
     let all: Vec<&Process> = agents.iter().collect();
-    let mut by_two = false;
     for key in ["large0", "large1"] {
         let staged = blocks_staged(&all, key);
         let total: usize = staged.iter().sum();

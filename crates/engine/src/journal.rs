@@ -72,8 +72,9 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     fn range_done(&self, id: u64);
     /// An upload for source object `key` began.
     fn upload_started(&self, key: &str, upload: &UploadRecord);
-    /// A part of the upload for source object `key` is staged.
-    fn part_staged(&self, key: &str, part: &PartReceipt);
+    /// A part of the upload for source object `key` is staged (by `agent`, when an agent
+    /// staged it).
+    fn part_staged(&self, key: &str, part: &PartReceipt, agent: Option<&str>);
     /// The destination cannot copy from the source server-side (`why`): the job, and its
     /// resumes, stream instead.
     fn server_side_unreachable(&self, why: &str);

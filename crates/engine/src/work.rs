@@ -97,7 +97,13 @@ pub enum WorkDone {
         outcomes: Vec<ObjectDone>,
     },
     /// A block is staged.
-    Staged(PartReceipt),
+    Staged {
+        /// What the destination gave for it.
+        part: PartReceipt,
+        /// The agent that staged it, when an agent did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
     /// An upload is committed.
     Committed,
 }
@@ -123,6 +129,17 @@ impl WorkItem {
 }
 
 impl WorkDone {
+    /// This outcome, as agent `name` gives it: a staged block names who staged it.
+    pub fn from_agent(self, name: &str) -> Self {
+        match self {
+            WorkDone::Staged { part, .. } => WorkDone::Staged {
+                part,
+                agent: Some(name.to_owned()),
+            },
+            other => other,
+        }
+    }
+
     /// The error of an executor that answered an item with this, not what the item asks for.
     pub fn unexpected(&self) -> StoreError {
         StoreError::new(
@@ -233,7 +250,11 @@ impl ItemExecutor {
                 let outcomes = futures::future::join_all(runs).await;
                 Ok(WorkDone::Objects { outcomes })
             }
-            WorkItem::Block(block) => self.0.run_block(block).await.map(WorkDone::Staged),
+            WorkItem::Block(block) => self
+                .0
+                .run_block(block)
+                .await
+                .map(|part| WorkDone::Staged { part, agent: None }),
             WorkItem::Commit(commit) => self
                 .0
                 .run_commit(commit)

@@ -37,7 +37,7 @@ fn agent_options() -> CopyOptions {
 
 async fn staged(executor: &ItemExecutor, item: &WorkItem) -> PartReceipt {
     match executor.run(&through_the_wire(item)).await.unwrap() {
-        WorkDone::Staged(receipt) => receipt,
+        WorkDone::Staged { part, .. } => part,
         other => panic!("a block item gave {other:?}"),
     }
 }
@@ -289,7 +289,7 @@ impl Journal for Staged {
     fn range_split(&self, _: u64, _: &str, _: &ListRange) {}
     fn range_done(&self, _: u64) {}
     fn upload_started(&self, _: &str, _: &UploadRecord) {}
-    fn part_staged(&self, key: &str, part: &PartReceipt) {
+    fn part_staged(&self, key: &str, part: &PartReceipt, _: Option<&str>) {
         self.0.lock().unwrap().push((key.to_owned(), part.number));
     }
     fn server_side_unreachable(&self, _: &str) {}

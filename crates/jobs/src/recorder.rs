@@ -75,8 +75,12 @@ enum Record {
     RangeDone(u64),
     /// An upload began.
     Upload { key: String, record: UploadRecord },
-    /// A part was staged.
-    Part { key: String, part: PartReceipt },
+    /// A part was staged (by `agent`, when one did).
+    Part {
+        key: String,
+        part: PartReceipt,
+        agent: Option<String>,
+    },
     /// The destination cannot copy from the source server-side; why.
     ServerSideUnreachable(String),
 }
@@ -215,10 +219,33 @@ async fn write_outcomes(
     }
     for outcome in outcomes {
         if matches!(outcome.state, "copied" | "failed") && uploading.remove(&outcome.key) {
+            if outcome.state == "copied" {
+                keep_staged_by(tx, job_id, &outcome.key).await?;
+            }
             // Committed, or aborted: the upload is over either way.
             delete_upload(tx, job_id, &outcome.key).await?;
         }
     }
+    Ok(())
+}
+
+/// Keeps, on the object `key` just copied, the agents that staged its parts.
+async fn keep_staged_by(
+    tx: &mut Transaction<'_, Sqlite>,
+    job_id: &str,
+    key: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE job_objects SET staged_by = (
+           SELECT group_concat(agent, ',') FROM (
+             SELECT DISTINCT agent FROM job_parts
+             WHERE job_id = ?1 AND key = ?2 AND agent IS NOT NULL ORDER BY agent))
+         WHERE job_id = ?1 AND key = ?2",
+    )
+    .bind(job_id)
+    .bind(key)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -330,11 +357,12 @@ async fn write_record(
                 .execute(&mut **tx)
                 .await?;
         }
-        Record::Part { key, part } => {
+        Record::Part { key, part, agent } => {
             sqlx::query(
-                "INSERT INTO job_parts (job_id, key, number, handle, size, crc64) VALUES (?, ?, ?, ?, ?, ?)
+                "INSERT INTO job_parts (job_id, key, number, handle, size, crc64, agent)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (job_id, key, number) DO UPDATE SET handle = excluded.handle,
-                   size = excluded.size, crc64 = excluded.crc64",
+                   size = excluded.size, crc64 = excluded.crc64, agent = excluded.agent",
             )
             .bind(job_id)
             .bind(key)
@@ -342,6 +370,7 @@ async fn write_record(
             .bind(&part.handle)
             .bind(part.size.map(|s| s as i64))
             .bind(part.crc64nvme.map(|c| c as i64))
+            .bind(agent.as_deref())
             .execute(&mut **tx)
             .await?;
         }
@@ -436,10 +465,11 @@ impl Journal for Recorder {
         }));
     }
 
-    fn part_staged(&self, key: &str, part: &PartReceipt) {
+    fn part_staged(&self, key: &str, part: &PartReceipt, agent: Option<&str>) {
         self.send(Message::Record(Record::Part {
             key: key.to_owned(),
             part: part.clone(),
+            agent: agent.map(str::to_owned),
         }));
     }
 

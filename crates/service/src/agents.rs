@@ -222,7 +222,10 @@ async fn work(agent: Arc<Agent>, mut queue: mpsc::Receiver<Task>) {
         let agent = agent.clone();
         tokio::spawn(async move {
             let result = match executor(&agent, &task).await {
-                Ok(executor) => executor.run(&task.item).await,
+                Ok(executor) => executor
+                    .run(&task.item)
+                    .await
+                    .map(|done| done.from_agent(&agent.name)),
                 Err(e) => Err(e),
             };
             agent.in_flight.fetch_sub(1, Ordering::Relaxed);

@@ -234,13 +234,13 @@ impl Executor {
             return self.run_block(&item).await;
         };
         let sent = WorkItem::Block(item.clone());
-        let receipt = self
+        let (receipt, agent) = self
             .send(queue.as_ref(), item.route, sent, |done| match done {
-                WorkDone::Staged(receipt) => Ok(receipt),
+                WorkDone::Staged { part, agent } => Ok((part, agent)),
                 other => Err(other.unexpected()),
             })
             .await?;
-        self.part_staged(&item.source_key, &receipt);
+        self.part_staged(&item.source_key, &receipt, agent.as_deref());
         if item.route == Route::Streamed {
             self.progress
                 .bytes_done
@@ -292,7 +292,7 @@ impl Executor {
                 .await?
             }
         };
-        self.part_staged(key, &receipt);
+        self.part_staged(key, &receipt, None);
         Ok(PartReceipt {
             size: Some(range.len()),
             ..receipt

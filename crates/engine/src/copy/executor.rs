@@ -125,10 +125,10 @@ impl Executor {
             .await
     }
 
-    /// Journals a part just staged for source object `key`.
-    pub(super) fn part_staged(&self, key: &str, part: &PartReceipt) {
+    /// Journals a part just staged for source object `key` (by `agent`, if one staged it).
+    pub(super) fn part_staged(&self, key: &str, part: &PartReceipt, agent: Option<&str>) {
         if let Some(journal) = &self.options.journal {
-            journal.part_staged(key, part);
+            journal.part_staged(key, part, agent);
         }
     }
 

@@ -233,7 +233,9 @@ impl Agent {
         let outcome = Outcome {
             id: work.message_id(),
             agent: self.name.clone(),
-            result: result.map_err(|e| WorkError::from(&e)),
+            result: result
+                .map(|done| done.from_agent(&self.name))
+                .map_err(|e| WorkError::from(&e)),
             bytes,
         };
         let payload = serde_json::to_vec(&outcome).expect("an outcome serializes");
