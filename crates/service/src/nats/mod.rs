@@ -10,7 +10,7 @@ mod agent;
 mod queue;
 
 pub use agent::{run_agent, AgentOptions};
-pub use queue::{NatsDispatcher, NatsQueue};
+pub use queue::{NatsDispatcher, NatsQueue, OUTSTANDING_PER_RUN};
 
 use async_nats::jetstream;
 use awcopy_engine::spec::JobSpec;

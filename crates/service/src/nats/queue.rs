@@ -20,7 +20,7 @@ use super::{
 use crate::wire::AgentView;
 
 /// Items one run may have on the stream at once: listing a huge bucket does not fill it.
-const OUTSTANDING_PER_RUN: usize = 256;
+pub const OUTSTANDING_PER_RUN: usize = 256;
 /// Items on the stream no agent has taken yet, over every run, past which runs wait to
 /// publish more: with no agent pulling (or too few), the stream stays this short.
 const WAITING_ON_STREAM: u64 = 1024;
