@@ -567,6 +567,55 @@ async fn a_run_keeps_a_bounded_number_of_items_on_the_stream() {
     );
 }
 
+/// NATS with decentralized auth (an operator, an account, a user's `.creds` file given by
+/// `--nats-creds`): the service and an agent copy a job through it; an agent without the
+/// file is refused at once; no log, answer or catalogue holds the user's seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_and_agents_reach_nats_with_a_creds_file() {
+    let files: BTreeMap<String, Vec<u8>> = (0..12)
+        .map(|i| (format!("c/{i:02}"), kit::pattern(300 + i * 1000, i as u64)))
+        .collect();
+    let auth = tempfile::tempdir().unwrap();
+    let (config, creds) = svc::nats_credentials(auth.path());
+    let seed = std::fs::read_to_string(&creds)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("SU"))
+        .unwrap()
+        .to_owned();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let access = Access {
+        server: vec!["-c".to_owned(), path(&config)],
+        flags: vec!["--nats-creds".to_owned(), path(&creds)],
+        env: Vec::new(),
+    };
+    let rig = Rig::guarded("agents-creds", &files, 0, access).await;
+    let agent = rig.agent("agent-creds", 4);
+    let id = rig.submit(serde_json::json!({})).await;
+    let job = rig.ended(&id).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    kit::assert_holds(&kit::open(&rig.container).await, "", &files).await;
+
+    let out = Command::new(env!("CARGO_BIN_EXE_awcopy"))
+        .args(["agent", "--nats", &rig.nats.url, "--name", "no-creds"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = common::stderr(&out);
+    assert!(
+        said.contains(&rig.nats.url) && said.contains("authorization"),
+        "{said}"
+    );
+    let everything = [
+        agent.lines().join("\n"),
+        rig.service.log(),
+        rig.service.said.lock().unwrap().clone(),
+        svc::catalogue_text(rig.dir.path()),
+    ]
+    .join("\n");
+    assert!(!everything.contains(&seed), "the user's seed was shown");
+}
+
 /// NATS behind TLS (a private CA, given by `--nats-ca`) and a token (`AWCOPY_NATS_TOKEN`): the
 /// service and an agent copy a job through it. An agent with a wrong token, or without the
 /// CA, stops at once with an error naming the server and not the token; no log, answer or

@@ -482,3 +482,81 @@ pub fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     ]);
     (ca.into(), cert.into(), key.into())
 }
+
+/// NATS decentralized auth made in `dir`: an operator, its system account, an account with
+/// JetStream, and a user of that account. Returns the server's config (trusting the operator, the account
+/// preloaded) and the user's `.creds` file. The JWTs are signed here with `nkeys`, as `nsc`
+/// would sign them (no `nsc` on this machine).
+pub fn nats_credentials(dir: &Path) -> (PathBuf, PathBuf) {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let jwt = |signer: &nkeys::KeyPair, subject: &str, nats: serde_json::Value| {
+        let header = b64(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+        let claims = serde_json::json!({
+            "jti": subject, "iat": 1_700_000_000, "iss": signer.public_key(),
+            "name": "awcopy-test", "sub": subject, "nats": nats,
+        });
+        let signed = format!("{header}.{}", b64(claims.to_string().as_bytes()));
+        let signature = signer.sign(signed.as_bytes()).unwrap();
+        format!("{signed}.{}", b64(&signature))
+    };
+    let (operator, system, account, user) = (
+        nkeys::KeyPair::new_operator(),
+        nkeys::KeyPair::new_account(),
+        nkeys::KeyPair::new_account(),
+        nkeys::KeyPair::new_user(),
+    );
+    let unlimited = serde_json::json!({
+        "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": true,
+        "conn": -1, "leaf": -1, "mem_storage": -1, "disk_storage": -1, "streams": -1,
+        "consumer": -1,
+    });
+    let operator_jwt = jwt(
+        &operator,
+        &operator.public_key(),
+        serde_json::json!({"type": "operator", "version": 2}),
+    );
+    let account_jwt = jwt(
+        &operator,
+        &account.public_key(),
+        serde_json::json!({"limits": unlimited, "type": "account", "version": 2}),
+    );
+    // JetStream needs the server's own (system) account.
+    let system_jwt = jwt(
+        &operator,
+        &system.public_key(),
+        serde_json::json!({"type": "account", "version": 2}),
+    );
+    let user_jwt = jwt(
+        &account,
+        &user.public_key(),
+        serde_json::json!({
+            "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1,
+            "type": "user", "version": 2,
+        }),
+    );
+    let operator_file = dir.join("operator.jwt");
+    std::fs::write(&operator_file, &operator_jwt).unwrap();
+    let config = dir.join("nats.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "operator: {operator_file:?}\nsystem_account: {sys}\nresolver: MEMORY\n\
+             resolver_preload: {{\n  {sys}: \"{system_jwt}\"\n  {}: \"{account_jwt}\"\n}}\n",
+            account.public_key(),
+            sys = system.public_key(),
+        ),
+    )
+    .unwrap();
+    let creds = dir.join("user.creds");
+    std::fs::write(
+        &creds,
+        format!(
+            "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
+             -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+            user.seed().unwrap()
+        ),
+    )
+    .unwrap();
+    (config, creds)
+}
