@@ -301,7 +301,7 @@ async fn an_item_that_always_fails_becomes_a_dead_letter_and_retry_copies_it() {
     assert_eq!(status, 200, "{paused}");
     let az = kit::open(container).await;
     assert!(
-        !svc::dest_etags(&az).await.contains_key("zz-victim"),
+        !kit::versions(&az).await.contains_key("zz-victim"),
         "the victim was not copied before the pause"
     );
     s3.delete("zz-victim").await.unwrap();
@@ -442,7 +442,7 @@ async fn items_and_outcomes_published_twice_copy_once_and_count_once() {
     assert_eq!(done["counters"]["bytes_done"], total, "{done}");
     let az = kit::open(&rig.container).await;
     kit::assert_holds(&az, "", &files).await;
-    let etags = svc::dest_etags(&az).await;
+    let etags = kit::versions(&az).await;
 
     let items: Vec<async_nats::Message> = std::mem::take(&mut *items.lock().unwrap());
     // 30 small objects in batches, 3 blocks and a commit.
@@ -491,7 +491,7 @@ async fn items_and_outcomes_published_twice_copy_once_and_count_once() {
         0,
         "every duplicate acked"
     );
-    assert_eq!(svc::dest_etags(&az).await, etags, "nothing copied again");
+    assert_eq!(kit::versions(&az).await, etags, "nothing copied again");
     kit::assert_holds(&az, "", &files).await;
     let after = rig.service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
     assert_eq!(after["counters"], done["counters"], "{after}");

@@ -234,21 +234,21 @@ async fn kill_9_mid_copy_then_resume_copies_only_the_rest() {
     let resume = db
         .catalog()
         .await
-        .resume_point(&job.id, true)
+        .resume_point(&job.id, true, &Default::default())
         .await
         .unwrap();
-    let pending: HashSet<&str> = resume.pending.iter().map(|m| m.key.as_str()).collect();
-    let copied_before: HashSet<String> = resume
-        .known
-        .iter()
-        .filter(|k| !pending.contains(k.as_str()))
-        .cloned()
-        .collect();
+    let copied_before = resume.finished.keys_left().await.unwrap();
     assert!(copied_before.len() >= 1000, "{}", copied_before.len());
 
     // A source object deleted before the resume fails for good, and is listed as failed;
     // once it is back, `jobs retry` copies it.
-    let gone = resume.pending.last().expect("objects left").key.clone();
+    let gone = resume
+        .pending
+        .keys_left()
+        .await
+        .unwrap()
+        .pop()
+        .expect("objects left");
     let gone_path = source_dir.path().join(&gone);
     std::fs::remove_file(&gone_path).unwrap();
     let output = db.run(&["jobs", "resume", &job.id[..8]]);
@@ -359,7 +359,7 @@ async fn kill_9_mid_object_then_resume_reuses_staged_blocks() {
     let resume = db
         .catalog()
         .await
-        .resume_point(&job.id, true)
+        .resume_point(&job.id, true, &Default::default())
         .await
         .unwrap();
     let staged: HashSet<String> = resume.uploads["big.bin"]
@@ -460,7 +460,7 @@ async fn kill_9_on_the_fallback_route_then_resume_stages_each_block_once() {
     let resume = db
         .catalog()
         .await
-        .resume_point(&job.id, true)
+        .resume_point(&job.id, true, &Default::default())
         .await
         .unwrap();
     assert!(

@@ -526,7 +526,7 @@ async fn a_service_killed_mid_job_finishes_it_when_started_again() {
             && job["counters"]["bytes_done"].as_u64().unwrap() > (1 << 20)
     })
     .await;
-    let before = svc::dest_etags(&az).await;
+    let before = kit::versions(&az).await;
     service.kill9();
     assert!(
         !before.is_empty(),
@@ -546,7 +546,7 @@ async fn a_service_killed_mid_job_finishes_it_when_started_again() {
     assert_eq!(job["status"], "completed", "{job}");
     kit::assert_holds(&az, "", &files).await;
     // What was copied before the kill was not copied again.
-    let after = svc::dest_etags(&az).await;
+    let after = kit::versions(&az).await;
     for (key, etag) in &before {
         assert_eq!(
             after.get(key),

@@ -8,7 +8,9 @@
 
 use awcopy_store::{ObjectMeta, PartReceipt, UploadId};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use crate::index::ObjectIndex;
 
 pub use tokio_util::sync::CancellationToken as Stop;
 
@@ -80,19 +82,21 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     fn server_side_unreachable(&self, why: &str);
 }
 
-/// Where a resumed copy starts.
-#[derive(Debug, Clone, Default)]
+/// Where a resumed copy starts. What earlier runs met of the source is held in
+/// [`ObjectIndex`]es: in memory up to their budget, on disk beyond it, whatever the job's size.
+#[derive(Debug, Default)]
 pub struct ResumeFrom {
     /// Ranges not listed to their end (empty: listing is over).
     pub ranges: Vec<ListRange>,
     /// The id the next new range gets.
     pub next_range_id: u64,
-    /// Objects listed before, not finished: copied first.
-    pub pending: Vec<ObjectMeta>,
+    /// Objects listed before, not finished, by key: copied first, in key order.
+    pub pending: ObjectIndex,
     /// Objects to copy whose listing entry was not kept: looked up first.
     pub pending_keys: Vec<String>,
-    /// Every source key the job has met; listed again, they are passed over.
-    pub known: HashSet<String>,
+    /// Every other source key the job has met (copied, failed, skipped...); listed again,
+    /// they are passed over, as are the pending ones.
+    pub finished: ObjectIndex,
     /// Uploads in progress, by source key.
     pub uploads: HashMap<String, StagedUpload>,
     /// Why the destination cannot copy from the source server-side, if a run found it.

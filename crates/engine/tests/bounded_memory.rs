@@ -10,9 +10,8 @@ use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, Progress};
 use awcopy_engine::filter::Filter;
 use awcopy_engine::index::IndexOptions;
 use awcopy_engine::overwrite::Overwrite;
-use awcopy_store::{ErrorKind, Store};
+use awcopy_store::Store;
 use awcopy_testkit::{self as kit, Kind};
-use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -42,33 +41,6 @@ fn keys() -> Vec<String> {
             .map(|k| format!("naughty/{k}")),
     );
     keys
-}
-
-/// Puts `files` into `store`; returns those it could hold as named (on both sides).
-async fn fill(
-    store: &Arc<dyn Store>,
-    other: &Arc<dyn Store>,
-    files: BTreeMap<String, Vec<u8>>,
-) -> BTreeMap<String, Vec<u8>> {
-    let held: Vec<Option<(String, Vec<u8>)>> = futures::stream::iter(files)
-        .filter(|(key, _)| {
-            let fits = store.mapped_name(key).is_none() && other.mapped_name(key).is_none();
-            async move { fits }
-        })
-        .map(|(key, data)| async move {
-            match store
-                .put(&key, data.clone().into(), &Default::default(), None)
-                .await
-            {
-                Ok(_) => Some((key, data)),
-                Err(e) if matches!(e.kind(), ErrorKind::Usage | ErrorKind::Conflict) => None,
-                Err(e) => panic!("put {key:?}: {e}"),
-            }
-        })
-        .buffered(16)
-        .collect()
-        .await;
-    held.into_iter().flatten().collect()
 }
 
 async fn sync(source: &Arc<dyn Store>, dest: &Arc<dyn Store>) -> awcopy_engine::copy::CopyReport {
@@ -124,7 +96,7 @@ async fn sync_and_check_hold_a_bounded_number_of_destination_objects() {
             .enumerate()
             .map(|(i, key)| (key, kit::pattern(10 + i % 50, i as u64)))
             .collect();
-        let files = fill(&source, &dest, wanted).await;
+        let files = kit::put_what_fits(&source, &dest, wanted).await;
         assert!(files.len() > 4 * BUDGET, "{to:?}: {} objects", files.len());
 
         // The destination before: every fourth object as it is, every fourth of another

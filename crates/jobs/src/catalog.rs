@@ -1,7 +1,9 @@
 //! The SQLite catalogue: opening it, and reading and writing job records.
 
+use awcopy_engine::index::{IndexOptions, ObjectIndex};
 use awcopy_engine::journal::{ListRange, ResumeFrom, StagedUpload, UploadRecord};
-use awcopy_store::{ObjectMeta, PartReceipt, UploadId};
+use awcopy_store::{ObjectMeta, PartReceipt, StoreError, UploadId};
+use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,9 @@ use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::lease::{Holder, LEASE_TERM};
 use crate::recorder::Recorder;
 use crate::records::{CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status};
+
+/// Rows read from the catalogue before they go into an index at once, on resume.
+const READ_PAGE: usize = 1000;
 
 /// The catalogue.
 #[derive(Debug, Clone)]
@@ -97,6 +102,51 @@ impl Catalog {
 
     pub(crate) fn error(&self, e: sqlx::Error) -> CatalogError {
         classify(&self.path, e)
+    }
+
+    /// Streams the objects job `id` met into `pending` (listed, not finished: with their
+    /// listing entries) and `finished` (every other), a page at a time: never all of them
+    /// in memory.
+    async fn read_objects_met(
+        &self,
+        id: &str,
+        pending: &ObjectIndex,
+        finished: &ObjectIndex,
+    ) -> Result<(), CatalogError> {
+        let index_error = |e: StoreError| CatalogError::Other(e.to_string());
+        let mut rows =
+            sqlx::query("SELECT key, size, state, meta FROM job_objects WHERE job_id = ?")
+                .bind(id)
+                .fetch(&self.pool);
+        let (mut listed, mut other) = (Vec::new(), Vec::new());
+        while let Some(row) = rows.try_next().await.map_err(|e| self.error(e))? {
+            let key: String = row.get("key");
+            let meta = match row.get::<String, _>("state").as_str() {
+                "listed" => row
+                    .get::<Option<String>, _>("meta")
+                    .and_then(|m| serde_json::from_str::<ObjectMeta>(&m).ok()),
+                _ => None,
+            };
+            match meta {
+                Some(meta) => listed.push((key, meta)),
+                None => {
+                    let size = row.get::<Option<i64>, _>("size").unwrap_or(0) as u64;
+                    other.push((key.clone(), ObjectMeta::new(key, size)));
+                }
+            }
+            if listed.len() >= READ_PAGE {
+                pending
+                    .insert(std::mem::take(&mut listed))
+                    .map_err(index_error)?;
+            }
+            if other.len() >= READ_PAGE {
+                finished
+                    .insert(std::mem::take(&mut other))
+                    .map_err(index_error)?;
+            }
+        }
+        pending.insert(listed).map_err(index_error)?;
+        finished.insert(other).map_err(index_error)
     }
 }
 
@@ -233,7 +283,12 @@ impl JobCatalog for Catalog {
         Ok(())
     }
 
-    async fn resume_point(&self, id: &str, relist: bool) -> Result<ResumeFrom, CatalogError> {
+    async fn resume_point(
+        &self,
+        id: &str,
+        relist: bool,
+        index: &IndexOptions,
+    ) -> Result<ResumeFrom, CatalogError> {
         let rows = sqlx::query(
             "SELECT range_id, after_key, before_key, done FROM job_ranges WHERE job_id = ?",
         )
@@ -260,11 +315,6 @@ impl JobCatalog for Catalog {
                 })
                 .collect(),
         };
-        let objects = sqlx::query("SELECT key, state, meta FROM job_objects WHERE job_id = ?")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
         let server_side_unreachable = sqlx::query_scalar::<_, Option<String>>(
             "SELECT copy_source_unreachable FROM jobs WHERE id = ?",
         )
@@ -277,19 +327,12 @@ impl JobCatalog for Catalog {
             ranges,
             next_range_id,
             server_side_unreachable,
+            pending: ObjectIndex::new(index.clone()),
+            finished: ObjectIndex::new(index.clone()),
             ..ResumeFrom::default()
         };
-        for row in &objects {
-            let key: String = row.get("key");
-            if row.get::<String, _>("state") == "listed" {
-                let meta: Option<String> = row.get("meta");
-                if let Some(meta) = meta.and_then(|m| serde_json::from_str::<ObjectMeta>(&m).ok()) {
-                    resume.pending.push(meta);
-                }
-            }
-            resume.known.insert(key);
-        }
-        resume.pending.sort_by(|a, b| a.key.cmp(&b.key));
+        self.read_objects_met(id, &resume.pending, &resume.finished)
+            .await?;
         for (key, record) in self.uploads(id).await? {
             resume.uploads.insert(
                 key,

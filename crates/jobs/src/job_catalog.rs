@@ -3,6 +3,7 @@
 //! share (PostgreSQL) without the runner changing.
 
 use awcopy_engine::events::EventSink;
+use awcopy_engine::index::IndexOptions;
 use awcopy_engine::journal::{Journal, ResumeFrom, UploadRecord};
 use awcopy_engine::spec::JobSpec;
 use std::sync::Arc;
@@ -53,9 +54,15 @@ pub trait JobCatalog: Send + Sync + std::fmt::Debug {
     async fn store_spec(&self, id: &str, spec: &JobSpec) -> Result<(), CatalogError>;
 
     /// Where job `id` continues: its unfinished ranges, objects listed and not finished,
-    /// the keys it has met, and its uploads in progress. With `relist` false the listing
-    /// counts as over (a retry copies only what is queued).
-    async fn resume_point(&self, id: &str, relist: bool) -> Result<ResumeFrom, CatalogError>;
+    /// the keys it has met (held under `index`: bounded memory at any job size), and its
+    /// uploads in progress. With `relist` false the listing counts as over (a retry copies
+    /// only what is queued).
+    async fn resume_point(
+        &self,
+        id: &str,
+        relist: bool,
+        index: &IndexOptions,
+    ) -> Result<ResumeFrom, CatalogError>;
 
     /// Queues a job's failed objects to be copied again; returns how many.
     async fn requeue_failed(&self, id: &str) -> Result<u64, CatalogError>;

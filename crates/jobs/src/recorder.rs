@@ -620,8 +620,11 @@ mod tests {
             counters(&found),
             [5 + extra, 150 + extra, 2 + extra, 50 + extra, 2, 0]
         );
-        let resume = catalog.resume_point(&job.id, true).await.unwrap();
-        let pending: Vec<_> = resume.pending.iter().map(|m| m.key.as_str()).collect();
+        let resume = catalog
+            .resume_point(&job.id, true, &Default::default())
+            .await
+            .unwrap();
+        let pending = resume.pending.keys_left().await.unwrap();
         assert_eq!(
             pending,
             ["e"],

@@ -49,7 +49,10 @@ async fn first_upload(
     id: &str,
 ) -> awcopy_engine::journal::UploadRecord {
     for _ in 0..300 {
-        let from = catalog.resume_point(id, false).await.unwrap();
+        let from = catalog
+            .resume_point(id, false, &Default::default())
+            .await
+            .unwrap();
         if let Some(staged) = from.uploads.into_values().find(|u| !u.parts.is_empty()) {
             return staged.record;
         }

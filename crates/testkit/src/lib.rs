@@ -7,7 +7,7 @@
 
 pub mod fault_proxy;
 
-use awcopy_store::{Location, OpenOptions, Store};
+use awcopy_store::{ErrorKind, Location, OpenOptions, Store};
 use std::path::PathBuf;
 
 /// Reads an environment variable `scripts/test.sh` sets, or fails the test saying so.
@@ -183,6 +183,54 @@ pub async fn put_all(
             .await
             .expect("put a test object");
     }
+}
+
+/// Puts into `store` those of `files` that both `store` and `other` hold as named (no name
+/// mapping on either side) and `store` accepts (a local tree refuses a file where a directory
+/// is, say); returns those it holds.
+pub async fn put_what_fits(
+    store: &std::sync::Arc<dyn Store>,
+    other: &std::sync::Arc<dyn Store>,
+    files: std::collections::BTreeMap<String, Vec<u8>>,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use futures::StreamExt;
+    let held: Vec<Option<(String, Vec<u8>)>> = futures::stream::iter(files)
+        .filter(|(key, _)| {
+            let fits = store.mapped_name(key).is_none() && other.mapped_name(key).is_none();
+            async move { fits }
+        })
+        .map(|(key, data)| async move {
+            match store
+                .put(&key, data.clone().into(), &Default::default(), None)
+                .await
+            {
+                Ok(_) => Some((key, data)),
+                Err(e) if matches!(e.kind(), ErrorKind::Usage | ErrorKind::Conflict) => None,
+                Err(e) => panic!("put {key:?}: {e}"),
+            }
+        })
+        .buffered(16)
+        .collect()
+        .await;
+    held.into_iter().flatten().collect()
+}
+
+/// Each object in `store` with its version as listed (entity tag and time of last change):
+/// an object written again shows another.
+pub async fn versions(
+    store: &std::sync::Arc<dyn Store>,
+) -> std::collections::BTreeMap<String, String> {
+    use futures::TryStreamExt;
+    let pages: Vec<_> = store
+        .list(awcopy_store::ListRequest::default())
+        .try_collect()
+        .await
+        .expect("list the store");
+    pages
+        .into_iter()
+        .flat_map(|p| p.objects)
+        .map(|o| (o.key, format!("{:?} {:?}", o.etag, o.last_modified)))
+        .collect()
 }
 
 /// The workspace root.

@@ -268,23 +268,6 @@ pub fn assert_no_tokens(what: &str, text: &str) {
     kit::assert_no_secrets(text);
 }
 
-/// Each object in `store` with its entity tag.
-pub async fn dest_etags(
-    store: &std::sync::Arc<dyn awcopy_store::Store>,
-) -> std::collections::BTreeMap<String, String> {
-    use futures::TryStreamExt;
-    let pages: Vec<_> = store
-        .list(awcopy_store::ListRequest::default())
-        .try_collect()
-        .await
-        .unwrap();
-    pages
-        .into_iter()
-        .flat_map(|p| p.objects)
-        .map(|o| (o.key, o.etag.unwrap_or_default()))
-        .collect()
-}
-
 /// A directory of its own for one service.
 pub fn service_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary directory");

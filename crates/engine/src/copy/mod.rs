@@ -14,7 +14,6 @@
 
 use awcopy_store::{ErrorKind, Store, StoreError};
 use serde::Serialize;
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -172,7 +171,7 @@ impl Default for CopyOptions {
 
 /// What to copy: objects under `list_prefix` (or the one object `single_key`), each to
 /// `dest_prefix` + its key with the first `strip` bytes removed.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CopyPlan {
     /// Where objects come from.
     pub source: Arc<dyn Store>,
@@ -328,15 +327,7 @@ pub async fn copy(
     }
     let existing = executor.existing_dest_objects().await?;
     if let (Some(existing), Some(resume)) = (&existing, &resume) {
-        // Objects a previous run finished are not listed again; their copies are no extras.
-        let pending: HashSet<&str> = resume.pending.iter().map(|m| m.key.as_str()).collect();
-        for key in resume
-            .known
-            .iter()
-            .filter(|k| !pending.contains(k.as_str()))
-        {
-            existing.take(&executor.dest_name(key))?;
-        }
+        executor.forget_finished(existing, resume).await?;
     }
     let (mut kept, mut names_skipped) = (0u64, 0u64);
     let mut objects = match &executor.plan.single_key {

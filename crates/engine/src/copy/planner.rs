@@ -18,6 +18,20 @@ use crate::lister::{list_parallel, list_ranges, ListJournal};
 use crate::overwrite::{decide, Overwrite};
 use crate::work::{ObjectItem, WorkDone, WorkItem, WorkQueue};
 
+/// Whether an earlier run met `key`: pending or finished.
+fn met_before(
+    pending: &ObjectIndex,
+    finished: &ObjectIndex,
+    key: &str,
+) -> Result<bool, StoreError> {
+    Ok(pending.contains(key)? || finished.contains(key)?)
+}
+
+/// The error that ends a walk whose receiver went away.
+fn stopped() -> StoreError {
+    StoreError::new(ErrorKind::Interrupted, "the copy stopped taking objects")
+}
+
 impl Executor {
     /// The destination key `source_key` is stored under, mapped if the destination needs it.
     pub(super) fn dest_name(&self, source_key: &str) -> String {
@@ -55,28 +69,62 @@ impl Executor {
                 next_id: resume.next_range_id,
             }),
         );
-        let (pending, known) = (resume.pending, resume.known);
-        if pending.is_empty() && known.is_empty() {
+        let (pending, finished) = (resume.pending, resume.finished);
+        if pending.is_empty() && finished.is_empty() {
             // A new job: nothing to put first or to pass over.
             return listed;
         }
         let (tx, rx) = tokio::sync::mpsc::channel(self.options.lister.channel_capacity.max(1));
         tokio::spawn(async move {
-            for meta in pending {
-                if tx.send(Ok(meta)).await.is_err() {
-                    return;
-                }
+            let sent = pending
+                .walk_left(|page| {
+                    let tx = tx.clone();
+                    async move {
+                        for (_, meta) in page {
+                            // The copy stopped taking objects: stop walking.
+                            tx.send(Ok(meta)).await.map_err(|_| stopped())?;
+                        }
+                        Ok(())
+                    }
+                })
+                .await;
+            if let Err(e) = sent {
+                let _ = tx.send(Err(e)).await;
+                return;
             }
             while let Some(item) = listed.recv().await {
-                if matches!(&item, Ok(meta) if known.contains(&meta.key)) {
-                    continue;
-                }
+                let item = match item {
+                    Ok(meta) => match met_before(&pending, &finished, &meta.key) {
+                        Ok(true) => continue,
+                        Ok(false) => Ok(meta),
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
                 if tx.send(item).await.is_err() {
                     return;
                 }
             }
         });
         rx
+    }
+
+    /// Takes out of `existing` (the destination's objects) the copies of the objects earlier
+    /// runs finished: not listed again, they are no extras.
+    pub(super) async fn forget_finished(
+        &self,
+        existing: &ObjectIndex,
+        resume: &ResumeFrom,
+    ) -> Result<(), StoreError> {
+        resume
+            .finished
+            .walk_left(|page| {
+                let taken = page
+                    .iter()
+                    .try_for_each(|(key, _)| existing.take(&self.dest_name(key)).map(drop));
+                std::future::ready(taken)
+            })
+            .await
     }
 
     /// The destination key of `source_key` under the name policy: `Ok(None)` to skip it.

@@ -12,6 +12,7 @@ pub use prepare::{Access, Prepared};
 
 use awcopy_engine::copy::{copy, CopyOptions, CopyReport, NamePolicy, Progress};
 use awcopy_engine::events::{EventSink, ObjectEvent, ObjectRecord, Tee};
+use awcopy_engine::index::IndexOptions;
 use awcopy_engine::journal::{ResumeFrom, Stop};
 use awcopy_engine::overwrite::Confirm;
 use awcopy_engine::work::WorkQueue;
@@ -316,7 +317,10 @@ impl JobRunner {
         }
         let prepared = Prepared::new(job.job_spec()?, access).await?;
         self.catalog.claim(&job).await?;
-        let from = self.catalog.resume_point(&job.id, true).await?;
+        let from = self
+            .catalog
+            .resume_point(&job.id, true, &IndexOptions::default())
+            .await?;
         self.run_again(&job.id, prepared, hooks, from).await
     }
 
@@ -346,7 +350,10 @@ impl JobRunner {
         let prepared = Prepared::new(spec, access).await?;
         self.catalog.claim(&job).await?;
         self.catalog.requeue_failed(&job.id).await?;
-        let from = self.catalog.resume_point(&job.id, false).await?;
+        let from = self
+            .catalog
+            .resume_point(&job.id, false, &IndexOptions::default())
+            .await?;
         self.run_again(&job.id, prepared, hooks, from).await
     }
 
@@ -358,7 +365,7 @@ impl JobRunner {
         from: ResumeFrom,
     ) -> Result<JobHandle, RunError> {
         let counts = ResumeCounts {
-            pending: from.pending.len(),
+            pending: from.pending.left()? as usize,
             ranges: from.ranges.len(),
             uploads: from.uploads.len(),
         };
