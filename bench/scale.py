@@ -1,0 +1,268 @@
+"""The scale bench: 1,000,000 objects of 4 bytes under hexadecimal keys, S3 -> S3 server-side,
+on one in-memory S3 server (bench/s3mem: the `s3s` crate's protocol over a map in memory),
+every tool in the same run: the server's bare ceiling (a loop of CopyObject), awcopy `cp`,
+`awcopy serve --agents 4`, s5cmd, rclone (--transfers 64 --checkers 64); then `ls -r` of the
+million keys: awcopy (listing by key ranges) and `aws s3 ls --recursive`.
+
+For each: wall, objects/s, CPU of the tool and of the server per object, peak RSS, requests per
+object (counted by the server), and whether the destination holds every key with the source's
+ETag (the server's digest of keys and ETags). Called by `bench/run.sh scale` (which installs
+and builds everything); writes a Markdown report and a JSON file beside it.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AWCOPY = os.path.join(ROOT, "target/release/awcopy")
+CEILING = os.path.join(ROOT, "target/release/ceiling")
+S3MEM = os.path.join(ROOT, "target/s3mem/release/awcopy-s3mem")
+TOKEN = "bench-scale-token-" + secrets.token_hex(8)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a running process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Server:
+    """bench/s3mem on a free port with fresh keys, its source bucket seeded."""
+
+    def __init__(self, objects):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.key, self.secret = "AKSCALE" + secrets.token_hex(6).upper(), secrets.token_hex(20)
+        self.process = subprocess.Popen(
+            [S3MEM, "--port", str(self.port), "--access-key", self.key, "--secret-key",
+             self.secret, "--seed", f"src:{objects}"],
+            stdout=subprocess.PIPE, text=True)
+        self.process.stdout.readline()
+
+    def env(self):
+        env = dict(os.environ)
+        env.update({"AWS_ACCESS_KEY_ID": self.key, "AWS_SECRET_ACCESS_KEY": self.secret,
+                    "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
+        env.pop("AWS_CA_BUNDLE", None)
+        return env
+
+    def stats(self):
+        with urllib.request.urlopen(f"{self.url}/_stats") as answer:
+            return json.load(answer)
+
+    def cpu(self):
+        return cpu_seconds(self.process.pid)
+
+    def create(self, bucket):
+        subprocess.run(["aws", "--endpoint-url", self.url, "s3", "mb", f"s3://{bucket}"],
+                       env=self.env(), check=True, capture_output=True)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+def timed(args, env):
+    """Runs a command under GNU time: (exit status, wall s, CPU s, peak RSS MiB)."""
+    with tempfile.NamedTemporaryFile(mode="r") as usage:
+        started = time.monotonic()
+        result = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", usage.name] + args,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        wall = time.monotonic() - started
+        user, system, peak_kib = usage.read().split()[-3:]
+    if result.returncode != 0:
+        print(f"    exit {result.returncode}: {result.stderr[-2000:]}", file=sys.stderr)
+    return result.returncode, wall, float(user) + float(system), int(peak_kib) / 1024
+
+
+class ServiceWithAgents:
+    """`awcopy serve --agents 4` on the server, its own catalogue; its CPU is counted with the
+    client that submits and follows the job."""
+
+    def __init__(self, scratch, server):
+        config = os.path.join(scratch, "service.toml")
+        with open(config, "w") as f:
+            digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+            f.write(f'[[user]]\nname = "bench"\ntoken_sha256 = "{digest}"\nadmin = true\n')
+        self.process = subprocess.Popen(
+            [AWCOPY, "--endpoint-url", server.url, "serve", "--config", config, "--db",
+             os.path.join(scratch, "service.db"), "--listen", "127.0.0.1:0", "--agents", "4"],
+            env=server.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.process.stdout.readline()
+        self.url = next(w for w in line.split() if w.startswith("http://")).rstrip("/")
+
+    def cpu(self):
+        return cpu_seconds(self.process.pid)
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+
+def copy_command(tool, server, dest, service=None):
+    if tool == "ceiling":
+        return [CEILING, "native", "s3://src", f"s3://{dest}", "--concurrency", "64",
+                "--endpoint-url", server.url], server.env()
+    if tool == "awcopy":
+        return [AWCOPY, "--endpoint-url", server.url, "cp", "-r", "--json", "s3://src/",
+                f"s3://{dest}/"], server.env()
+    if tool == "awcopy-serve":
+        env = server.env()
+        env["AWCOPY_TOKEN"] = TOKEN
+        return [AWCOPY, "--endpoint-url", server.url, "cp", "-r", "--json", "--via",
+                service.url, "--wait", "s3://src/", f"s3://{dest}/"], env
+    if tool == "s5cmd":
+        return ["s5cmd", "--endpoint-url", server.url, "cp", "s3://src/*", f"s3://{dest}/"], \
+            server.env()
+    if tool == "rclone":
+        env = server.env()
+        env.update({
+            "RCLONE_CONFIG_S3_TYPE": "s3", "RCLONE_CONFIG_S3_PROVIDER": "Other",
+            "RCLONE_CONFIG_S3_ENDPOINT": server.url, "RCLONE_CONFIG_S3_REGION": "us-east-1",
+            "RCLONE_CONFIG_S3_ACCESS_KEY_ID": server.key,
+            "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": server.secret,
+            "RCLONE_CONFIG_S3_FORCE_PATH_STYLE": "true", "RCLONE_CONFIG_S3_LIST_VERSION": "2",
+        })
+        return ["rclone", "copy", "s3:src", f"s3:{dest}", "--transfers", "64", "--checkers",
+                "64"], env
+    raise SystemExit(f"unknown tool {tool}")
+
+
+def run_copy(tool, server, scratch, objects):
+    dest = f"dst-{tool}"
+    server.create(dest)
+    service = ServiceWithAgents(scratch, server) if tool == "awcopy-serve" else None
+    args, env = copy_command(tool, server, dest, service)
+    env["AWCOPY_DB"] = os.path.join(scratch, f"{tool}.db")
+    before, server_cpu = server.stats()["requests"], server.cpu()
+    service_cpu = service.cpu() if service else 0.0
+    status, wall, cpu, rss = timed(args, env)
+    server_cpu = server.cpu() - server_cpu
+    if service:
+        cpu += service.cpu() - service_cpu
+        rss = max(rss, peak_rss_mib(service.process.pid))
+        service.stop()
+    stats = server.stats()
+    held = stats["buckets"][dest]
+    verified = held["digest"] == stats["buckets"]["src"]["digest"] and held["objects"] == objects
+    catalogue = sum(os.path.getsize(p) for p in [env["AWCOPY_DB"], env["AWCOPY_DB"] + "-wal"]
+                    if os.path.exists(p)) if tool == "awcopy" else None
+    return {"tool": tool, "status": status, "wall": wall, "objects": held["objects"],
+            "cpu": cpu, "server_cpu": server_cpu, "rss": rss,
+            "requests": stats["requests"] - before, "verified": verified,
+            "catalogue_bytes": catalogue}
+
+
+def run_listing(tool, server):
+    if tool == "awcopy":
+        args = [AWCOPY, "--endpoint-url", server.url, "ls", "-r", "s3://src/"]
+    else:
+        args = ["aws", "--endpoint-url", server.url, "s3", "ls", "--recursive", "s3://src"]
+    before, server_cpu = server.stats()["requests"], server.cpu()
+    status, wall, cpu, rss = timed(args, server.env())
+    return {"tool": tool, "status": status, "wall": wall, "cpu": cpu, "rss": rss,
+            "server_cpu": server.cpu() - server_cpu,
+            "requests": server.stats()["requests"] - before}
+
+
+def report(copies, listings, objects, command_line):
+    lines = [f"# Scale bench: {objects:,} objects of 4 bytes, S3 -> S3 server-side", "",
+             f"`{command_line}` on {os.cpu_count()} cores. Server: bench/s3mem (the `s3s` "
+             "crate's S3 protocol with SigV4 checks, objects in memory), the same process for "
+             "every tool; each tool copies into a bucket of its own. CPU per object counts the "
+             "tool's processes (for awcopy-serve: the service and the client); server CPU is "
+             "the server's share of the same run. Verified: the destination holds every key "
+             "with the source's ETag (the server's digest).", "",
+             "| tool | wall s | objects/s | tool CPU µs/object | server CPU µs/object | "
+             "peak RSS MiB | requests/object | verified |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in copies:
+        lines.append(
+            f"| {r['tool']} | {r['wall']:.1f} | {objects / r['wall']:,.0f} | "
+            f"{r['cpu'] / objects * 1e6:.0f} | {r['server_cpu'] / objects * 1e6:.0f} | "
+            f"{r['rss']:.0f} | {r['requests'] / objects:.3f} | "
+            f"{'yes' if r['verified'] and r['status'] == 0 else 'NO (exit %d)' % r['status']} |")
+    by = {r["tool"]: r for r in copies}
+    lines.append("")
+    if "awcopy" in by:
+        aw = by["awcopy"]
+        rate = objects / aw["wall"]
+        for peer in ["ceiling", "s5cmd", "rclone"]:
+            if peer in by:
+                lines.append(f"- awcopy vs {peer}: {rate / (objects / by[peer]['wall']):.2f}x "
+                             f"objects/s, {aw['cpu'] / by[peer]['cpu']:.2f}x CPU per object")
+        if aw["catalogue_bytes"]:
+            lines.append(f"- awcopy's catalogue after the run: "
+                         f"{aw['catalogue_bytes'] / objects:.0f} bytes per object "
+                         f"({aw['catalogue_bytes'] / 2**20:.0f} MiB)")
+    lines += ["", f"## `ls -r` of the {objects:,} keys", "",
+              "| tool | wall s | CPU s | peak RSS MiB | requests | server CPU s |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for r in listings:
+        lines.append(f"| {r['tool']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss']:.0f} | "
+                     f"{r['requests']} | {r['server_cpu']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--objects", type=int, default=1_000_000)
+    parser.add_argument("--tools", default="ceiling,awcopy,awcopy-serve,s5cmd,rclone")
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench/RESULTS-scale.md"))
+    parser.add_argument("--command", default="bench/run.sh scale")
+    parser.add_argument("--quick", action="store_true", help="100,000 objects")
+    parser.add_argument("--reps", type=int, default=1, choices=[1],
+                        help="one pass: a repetition at this size costs minutes per tool")
+    args = parser.parse_args()
+    if args.quick:
+        args.objects = min(args.objects, 100_000)
+    server = Server(args.objects)
+    copies, listings = [], []
+    try:
+        with tempfile.TemporaryDirectory(prefix="awcopy-scale-") as scratch:
+            for tool in ["awcopy", "aws"]:
+                print(f"ls -r: {tool}", file=sys.stderr)
+                listings.append(run_listing(tool, server))
+            for tool in args.tools.split(","):
+                print(f"copy: {tool}", file=sys.stderr)
+                copies.append(run_copy(tool, server, scratch, args.objects))
+                print(f"  {json.dumps(copies[-1])}", file=sys.stderr)
+    finally:
+        server.stop()
+    text = report(copies, listings, args.objects, args.command)
+    with open(args.out, "w") as f:
+        f.write(text)
+    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+        json.dump({"objects": args.objects, "copies": copies, "listings": listings}, f,
+                  indent=1)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
