@@ -80,6 +80,13 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     /// The destination cannot copy from the source server-side (`why`): the job, and its
     /// resumes, stream instead.
     fn server_side_unreachable(&self, why: &str);
+
+    /// Waits while the journal holds too much not yet written: the listing calls it before
+    /// each page, so a listing that outruns the journal's writes waits for them instead of
+    /// piling records up in memory. Answers at once by default.
+    fn room(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// Where a resumed copy starts. What earlier runs met of the source is held in

@@ -213,6 +213,7 @@ async fn list_range_inner(shared: &Shared, range: &mut ListRange) -> Result<(), 
             (objects[0].key.clone(), Alphabet::of(shared.order, keys))
         });
         if let Some(journal) = &shared.journal {
+            journal.room().await;
             journal.page_listed(range.id, &objects);
         }
         for object in objects {

@@ -9,9 +9,10 @@ use awcopy_engine::journal::{Journal, ListRange, UploadRecord};
 use awcopy_store::{ObjectMeta, PartReceipt};
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::catalog::{delete_upload, now, Catalog};
 use crate::job_catalog::{JobCatalog, JobRecorder};
@@ -25,6 +26,11 @@ const BATCH: usize = 2000;
 /// (those objects are copied again on resume). A staged block, worth far more than a record,
 /// is written at once.
 const GATHER: Duration = Duration::from_millis(100);
+
+/// Objects (listed, or with an outcome) waiting to be written past which the listing waits
+/// (see [`Journal::room`]): what a listing that outruns the catalogue holds in memory. A few
+/// batches: the writer never runs dry while the listing waits.
+const BACKLOG: usize = 4 * BATCH;
 
 /// How many rows one multi-row statement writes at most: sqlx costs tens of microseconds per
 /// statement (a round trip to its SQLite thread), far more than SQLite's own work for a row,
@@ -91,13 +97,60 @@ enum Record {
 pub struct Recorder {
     tx: Mutex<Option<mpsc::UnboundedSender<Message>>>,
     writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<Result<(), CatalogError>>>>,
+    backlog: Arc<Backlog>,
+}
+
+/// Objects sent to the writer and not written yet, the most there ever were, and whether the
+/// writer has stopped (then nothing waits for it).
+#[derive(Debug, Default)]
+struct Backlog {
+    objects: AtomicUsize,
+    peak: AtomicUsize,
+    written: Notify,
+    stopped: AtomicBool,
+}
+
+/// Marks the backlog's writer stopped when the writer ends, however it ends.
+struct WriterAlive(Arc<Backlog>);
+
+impl Drop for WriterAlive {
+    fn drop(&mut self) {
+        self.0.stopped.store(true, Ordering::Relaxed);
+        self.0.written.notify_waiters();
+    }
+}
+
+impl Backlog {
+    fn add(&self, objects: usize) {
+        let now = self.objects.fetch_add(objects, Ordering::Relaxed) + objects;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn written(&self, objects: usize) {
+        self.objects.fetch_sub(objects, Ordering::Relaxed);
+        self.written.notify_waiters();
+    }
+}
+
+impl Message {
+    /// The objects it carries (a page's; one for an outcome; none for a record).
+    fn objects(&self) -> usize {
+        match self {
+            Message::Outcome(_) => 1,
+            Message::Page(page) => page.objects.len(),
+            Message::Record(_) => 0,
+        }
+    }
 }
 
 impl Recorder {
     /// Records the progress of job `job_id` into `catalog`.
     pub fn new(catalog: Catalog, job_id: String) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+        let backlog = Arc::new(Backlog::default());
+        let drained = backlog.clone();
         let writer = tokio::spawn(async move {
+            let _alive = WriterAlive(drained.clone());
             let mut batch = Vec::with_capacity(BATCH);
             // Source keys with an upload on record, so finishing any other object costs no
             // look into the upload tables.
@@ -119,6 +172,7 @@ impl Recorder {
                     }
                 }
                 write(&catalog, &job_id, &batch, &mut uploading).await?;
+                drained.written(batch.iter().map(Message::objects).sum());
                 batch.clear();
             }
             Ok(())
@@ -126,14 +180,21 @@ impl Recorder {
         Self {
             tx: Mutex::new(Some(tx)),
             writer: tokio::sync::Mutex::new(Some(writer)),
+            backlog,
         }
     }
 
     fn send(&self, message: Message) {
         // The writer only goes away on a catalogue error, which `finish` reports.
         if let Some(tx) = self.tx.lock().expect("recorder lock").as_ref() {
+            self.backlog.add(message.objects());
             let _ = tx.send(message);
         }
+    }
+
+    /// The most objects that ever waited to be written at once.
+    pub fn peak_backlog(&self) -> usize {
+        self.backlog.peak.load(Ordering::Relaxed)
     }
 }
 
@@ -478,6 +539,21 @@ impl Journal for Recorder {
             why.to_owned(),
         )));
     }
+
+    fn room(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            loop {
+                // Asked for before the count is read, so a write in between still wakes it.
+                let written = self.backlog.written.notified();
+                if self.backlog.objects.load(Ordering::Relaxed) < BACKLOG
+                    || self.backlog.stopped.load(Ordering::Relaxed)
+                {
+                    return;
+                }
+                written.await;
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -561,6 +637,34 @@ mod tests {
     }
 
     /// Objects and bytes listed, objects and bytes copied, objects skipped or kept, failed.
+    /// A listing far faster than the catalogue (pages handed over with no copy behind them)
+    /// waits for the writer: no more than the backlog and one page ever wait to be written,
+    /// and every listed object is on record in the end.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listing_outrunning_the_catalogue_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+        let record = catalog.create_job(job()).await.unwrap();
+        let recorder = Recorder::new(catalog.clone(), record.id.clone());
+        recorder.range_opened(&ListRange::whole(0));
+        let (pages, page) = (60, 1000);
+        for p in 0..pages {
+            let objects: Vec<ObjectMeta> = (0..page)
+                .map(|i| ObjectMeta::new(format!("k/{p:03}/{i:04}"), 4))
+                .collect();
+            recorder.room().await;
+            recorder.page_listed(0, &objects);
+        }
+        recorder.finish().await.unwrap();
+        assert!(
+            recorder.peak_backlog() <= BACKLOG + page,
+            "{} objects waited to be written",
+            recorder.peak_backlog()
+        );
+        let found = catalog.find(&record.id).await.unwrap();
+        assert_eq!(found.objects_listed, (pages * page) as i64);
+    }
+
     fn counters(r: &JobRecord) -> [i64; 6] {
         [
             r.objects_listed,
