@@ -12,6 +12,36 @@ use crate::index::{IndexOptions, ObjectIndex};
 use crate::lister::{list_parallel, ListerConfig};
 use crate::retry::{RetryPolicy, RetryStats};
 
+/// A difference between the two sides. Keys are relative to each side's prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Finding {
+    /// In the source only.
+    Missing {
+        /// The key.
+        key: String,
+    },
+    /// In the destination only.
+    Extra {
+        /// The key.
+        key: String,
+    },
+    /// On both sides but different.
+    Different {
+        /// The key.
+        key: String,
+        /// How.
+        reason: String,
+    },
+}
+
+/// Receives each difference as it is found (missing and different ones in the source's
+/// listing order, then the extras in key order), so that a check holds none of them.
+pub trait FindingSink: Send + Sync + std::fmt::Debug {
+    /// One difference.
+    fn found(&self, finding: Finding);
+}
+
 /// How to compare.
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
@@ -25,6 +55,8 @@ pub struct CheckOptions {
     pub retry: RetryPolicy,
     /// How much of the destination's listing is held in memory.
     pub index: IndexOptions,
+    /// Where each difference goes (none: only counted).
+    pub findings: Option<Arc<dyn FindingSink>>,
 }
 
 impl Default for CheckOptions {
@@ -35,6 +67,7 @@ impl Default for CheckOptions {
             concurrency: 16,
             retry: RetryPolicy::default(),
             index: IndexOptions::default(),
+            findings: None,
         }
     }
 }
@@ -47,17 +80,17 @@ pub struct Side {
     pub prefix: String,
 }
 
-/// What a check found. Keys are relative to each side's prefix.
+/// What a check counted (each difference went to [`CheckOptions::findings`]).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CheckReport {
     /// Objects present on both sides and equal.
     pub matching: u64,
-    /// In the source only.
-    pub missing: Vec<String>,
-    /// In the destination only.
-    pub extra: Vec<String>,
-    /// On both sides but different, with how.
-    pub different: Vec<(String, String)>,
+    /// Objects in the source only.
+    pub missing: u64,
+    /// Objects in the destination only.
+    pub extra: u64,
+    /// Objects on both sides but different.
+    pub different: u64,
     /// Objects whose content had to be read to compute a checksum.
     pub read_to_compare: u64,
     /// The most destination objects held in memory at once (the rest were in a file).
@@ -67,7 +100,7 @@ pub struct CheckReport {
 impl CheckReport {
     /// Whether the two sides hold the same objects.
     pub fn is_equal(&self) -> bool {
-        self.missing.is_empty() && self.extra.is_empty() && self.different.is_empty()
+        self.missing == 0 && self.extra == 0 && self.different == 0
     }
 }
 
@@ -127,20 +160,31 @@ pub async fn check(
     index.insert_listing(&mut dests, dest.prefix.len()).await?;
 
     let mut report = CheckReport::default();
+    let found = |finding: Finding| {
+        if let Some(sink) = &options.findings {
+            sink.found(finding);
+        }
+    };
     let (pairs, pending) = tokio::sync::mpsc::channel(options.concurrency.max(1) * 2);
     let walk = async {
         while let Some(from) = sources.recv().await {
             let from = from?;
             let key = from.key[source.prefix.len()..].to_owned();
             match index.take(&key)? {
-                None => report.missing.push(key),
-                Some(to) if to.size != from.size => report.different.push((
-                    key,
-                    format!(
-                        "size {} in the source, {} in the destination",
-                        from.size, to.size
-                    ),
-                )),
+                None => {
+                    report.missing += 1;
+                    found(Finding::Missing { key });
+                }
+                Some(to) if to.size != from.size => {
+                    report.different += 1;
+                    found(Finding::Different {
+                        key,
+                        reason: format!(
+                            "size {} in the source, {} in the destination",
+                            from.size, to.size
+                        ),
+                    });
+                }
                 Some(_) if options.size_only => report.matching += 1,
                 Some(to) => {
                     if pairs.send((key, from, to)).await.is_err() {
@@ -165,28 +209,35 @@ pub async fn check(
     })
     .buffer_unordered(options.concurrency.max(1))
     .try_fold(
-        (0u64, Vec::new(), 0u64),
-        |(mut matching, mut differing, mut reads), (key, equal, read)| async move {
+        (0u64, 0u64, 0u64),
+        |(mut matching, mut differing, mut reads), (key, equal, read)| {
             reads += read;
             match equal {
                 true => matching += 1,
-                false => differing.push((key, "content differs (CRC-64/NVME)".to_owned())),
+                false => {
+                    differing += 1;
+                    found(Finding::Different {
+                        key,
+                        reason: "content differs (CRC-64/NVME)".to_owned(),
+                    });
+                }
             }
-            Ok((matching, differing, reads))
+            std::future::ready(Ok((matching, differing, reads)))
         },
     );
     let ((), (matching, differing, reads)) = tokio::try_join!(walk, compare)?;
     report.matching += matching;
-    report.different.extend(differing);
+    report.different += differing;
     report.read_to_compare = reads;
     report.in_memory_peak = index.peak_in_memory() as u64;
     index
         .walk_left(|page| {
-            report.extra.extend(page.into_iter().map(|(key, _)| key));
-            async { Ok(()) }
+            report.extra += page.len() as u64;
+            for (key, _) in page {
+                found(Finding::Extra { key });
+            }
+            std::future::ready(Ok(()))
         })
         .await?;
-    report.missing.sort();
-    report.different.sort();
     Ok(report)
 }

@@ -1,8 +1,9 @@
 //! `awcopy check`: compares SOURCE and DEST without copying; exits 1 on any difference.
 
-use awcopy_engine::check::{check, CheckOptions, Side};
+use awcopy_engine::check::{check, CheckOptions, Finding, FindingSink, Side};
 use awcopy_store::{Location, OpenOptions};
 use serde_json::json;
+use std::sync::Arc;
 
 use crate::args::{CheckArgs, Cli};
 use crate::failure::{about, code, Failure};
@@ -32,48 +33,24 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
         dest,
         CheckOptions {
             size_only: args.size_only,
+            findings: Some(Arc::new(Printed { json: args.json })),
             ..CheckOptions::default()
         },
     )
     .await
     .map_err(about("SOURCE or DEST"))?;
 
-    let lines = report
-        .missing
-        .iter()
-        .map(|k| ("missing", k, None))
-        .chain(report.extra.iter().map(|k| ("extra", k, None)))
-        .chain(
-            report
-                .different
-                .iter()
-                .map(|(k, why)| ("different", k, Some(why))),
-        );
-    for (what, key, why) in lines {
-        if args.json {
-            println!("{}", json!({"type": what, "key": key, "reason": why}));
-        } else {
-            match why {
-                Some(why) => println!("{what}: {key} ({why})"),
-                None => println!("{what}: {key}"),
-            }
-        }
-    }
     if args.json {
         println!(
             "{}",
-            json!({"type": "summary", "matching": report.matching, "missing": report.missing.len(),
-                   "extra": report.extra.len(), "different": report.different.len(),
+            json!({"type": "summary", "matching": report.matching, "missing": report.missing,
+                   "extra": report.extra, "different": report.different,
                    "read_to_compare": report.read_to_compare})
         );
     } else {
         println!(
             "{} matching, {} missing, {} extra, {} different ({} objects read to compare)",
-            report.matching,
-            report.missing.len(),
-            report.extra.len(),
-            report.different.len(),
-            report.read_to_compare
+            report.matching, report.missing, report.extra, report.different, report.read_to_compare
         );
     }
     if report.is_equal() {
@@ -83,5 +60,25 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
             message: "SOURCE and DEST differ".to_owned(),
             code: code::PARTIAL,
         })
+    }
+}
+
+/// Prints each difference as it is found: `missing: KEY`, or a JSON line with `--json`.
+#[derive(Debug)]
+struct Printed {
+    json: bool,
+}
+
+impl FindingSink for Printed {
+    fn found(&self, finding: Finding) {
+        if self.json {
+            println!("{}", json!(finding));
+            return;
+        }
+        match finding {
+            Finding::Missing { key } => println!("missing: {key}"),
+            Finding::Extra { key } => println!("extra: {key}"),
+            Finding::Different { key, reason } => println!("different: {key} ({reason})"),
+        }
     }
 }
