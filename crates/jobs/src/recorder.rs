@@ -248,9 +248,7 @@ fn other(e: sqlx::Error) -> CatalogError {
     CatalogError::Other(e.to_string())
 }
 
-/// Objects' outcomes: the latest wins; `attempts` counts the failures. The listing entry is
-/// kept only for a failed object (`jobs retry` copies it from there); a finished one no longer
-/// needs it, and it is most of a row.
+/// Objects' outcomes: the latest wins; `attempts` counts the failures.
 async fn write_outcomes(
     tx: &mut Transaction<'_, Sqlite>,
     job_id: &str,
@@ -276,8 +274,7 @@ async fn write_outcomes(
             " ON CONFLICT (job_id, key) DO UPDATE SET
                dest_key = COALESCE(excluded.dest_key, dest_key), size = COALESCE(excluded.size, size),
                state = excluded.state, error = excluded.error,
-               attempts = attempts + (excluded.state = 'failed'), updated_at = excluded.updated_at,
-               meta = CASE WHEN excluded.state = 'failed' THEN meta END",
+               attempts = attempts + (excluded.state = 'failed'), updated_at = excluded.updated_at",
         );
         execute_rows(query, rows.len(), tx).await?;
     }
@@ -715,15 +712,6 @@ mod tests {
             [5 + extra, 150 + extra, 1 + extra, 10 + extra, 2, 1],
             "listed, bytes listed, copied, bytes copied, skipped + kept, failed"
         );
-        // Listing entries are kept for the failed object and the one still waiting only.
-        let with_entry: Vec<String> = sqlx::query_scalar(
-            "SELECT key FROM job_objects WHERE job_id = ? AND meta IS NOT NULL ORDER BY key",
-        )
-        .bind(&job.id)
-        .fetch_all(catalog.pool())
-        .await
-        .unwrap();
-        assert_eq!(with_entry, ["d", "e"]);
 
         // The failed one queued again and copied by a second run; "e" still waits.
         assert_eq!(catalog.requeue_failed(&job.id).await.unwrap(), 1);
