@@ -1,8 +1,9 @@
 """The scale bench: 1,000,000 objects of 4 bytes under hexadecimal keys, S3 -> S3 server-side,
 on one in-memory S3 server (bench/s3mem: the `s3s` crate's protocol over a map in memory),
 every tool in the same run: the server's bare ceiling (a loop of CopyObject), awcopy `cp`,
-`awcopy serve --agents 4`, s5cmd, rclone (--transfers 64 --checkers 64); then `ls -r` of the
-million keys: awcopy (listing by key ranges) and `aws s3 ls --recursive`.
+`awcopy serve --agents 4`, s5cmd, rclone (--transfers 64 --checkers 64); `ls -r` of the
+million keys: awcopy (listing by key ranges) and `aws s3 ls --recursive`; and awcopy's peak
+RSS at this size for a no-op `sync --delete`, a `check`, and the resume of a killed `cp`.
 
 For each: wall, objects/s, CPU of the tool and of the server per object, peak RSS, requests per
 object (counted by the server), and whether the destination holds every key with the source's
@@ -179,6 +180,40 @@ def run_copy(tool, server, scratch, objects):
             "catalogue_bytes": catalogue}
 
 
+def run_memory(server, scratch, objects, kill_after):
+    """awcopy's peak RSS at this size beyond `cp`: a no-op `sync --delete` and a `check` of
+    the bucket awcopy copied, and the resume of a `cp` killed with SIGKILL after
+    `kill_after` seconds (its destination then checked by the server's digest)."""
+    env = server.env()
+    env["AWCOPY_DB"] = os.path.join(scratch, "memory.db")
+    aw = [AWCOPY, "--endpoint-url", server.url]
+    rows = []
+    for what, args in [
+        ("sync --delete (nothing to do)",
+         aw + ["sync", "s3://src/", "s3://dst-awcopy/", "--delete", "--yes"]),
+        ("check", aw + ["check", "s3://src/", "s3://dst-awcopy/"]),
+    ]:
+        status, wall, cpu, rss = timed(args, env)
+        rows.append({"what": what, "status": status, "wall": wall, "cpu": cpu, "rss": rss})
+    server.create("dst-resume")
+    killed = subprocess.Popen(aw + ["cp", "-r", "s3://src/", "s3://dst-resume/"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    killed.kill()
+    killed.wait()
+    held_before = server.stats()["buckets"]["dst-resume"]["objects"]
+    listed = subprocess.run(aw + ["jobs", "list", "--json"], env=env, capture_output=True,
+                            text=True, check=True)
+    job = json.loads(listed.stdout.splitlines()[0])["id"]
+    status, wall, cpu, rss = timed(aw + ["jobs", "resume", job], env)
+    stats = server.stats()
+    held = stats["buckets"]["dst-resume"]
+    verified = held["digest"] == stats["buckets"]["src"]["digest"] and held["objects"] == objects
+    rows.append({"what": f"resume of a cp killed at {held_before:,} objects", "status": status,
+                 "wall": wall, "cpu": cpu, "rss": rss, "verified": verified})
+    return rows
+
+
 def run_listing(tool, server):
     if tool == "awcopy":
         args = [AWCOPY, "--endpoint-url", server.url, "ls", "-r", "s3://src/"]
@@ -191,7 +226,7 @@ def run_listing(tool, server):
             "requests": server.stats()["requests"] - before}
 
 
-def report(copies, listings, objects, command_line):
+def report(copies, listings, memory, objects, command_line):
     lines = [f"# Scale bench: {objects:,} objects of 4 bytes, S3 -> S3 server-side", "",
              f"`{command_line}` on {os.cpu_count()} cores. Server: bench/s3mem (the `s3s` "
              "crate's S3 protocol with SigV4 checks, objects in memory), the same process for "
@@ -221,6 +256,15 @@ def report(copies, listings, objects, command_line):
             lines.append(f"- awcopy's catalogue after the run: "
                          f"{aw['catalogue_bytes'] / objects:.0f} bytes per object "
                          f"({aw['catalogue_bytes'] / 2**20:.0f} MiB)")
+    if memory:
+        lines += ["", f"## awcopy at {objects:,} objects: sync, check, resume", "",
+                  "| run | wall s | CPU s | peak RSS MiB | exit |", "|---|---:|---:|---:|---|"]
+        for r in memory:
+            done = "0" if r["status"] == 0 else str(r["status"])
+            if "verified" in r:
+                done += ", every object verified" if r["verified"] else ", NOT verified"
+            lines.append(f"| {r['what']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss']:.0f} "
+                         f"| {done} |")
     lines += ["", f"## `ls -r` of the {objects:,} keys", "",
               "| tool | wall s | CPU s | peak RSS MiB | requests | server CPU s |",
               "|---|---:|---:|---:|---:|---:|"]
@@ -243,7 +287,7 @@ def main():
     if args.quick:
         args.objects = min(args.objects, 100_000)
     server = Server(args.objects)
-    copies, listings = [], []
+    copies, listings, memory = [], [], []
     try:
         with tempfile.TemporaryDirectory(prefix="awcopy-scale-") as scratch:
             for tool in ["awcopy", "aws"]:
@@ -253,14 +297,19 @@ def main():
                 print(f"copy: {tool}", file=sys.stderr)
                 copies.append(run_copy(tool, server, scratch, args.objects))
                 print(f"  {json.dumps(copies[-1])}", file=sys.stderr)
+            if "awcopy" in args.tools.split(","):
+                print("awcopy: sync, check, resume", file=sys.stderr)
+                kill_after = next(r["wall"] for r in copies if r["tool"] == "awcopy") / 3
+                memory = run_memory(server, scratch, args.objects, kill_after)
+                print(f"  {json.dumps(memory)}", file=sys.stderr)
     finally:
         server.stop()
-    text = report(copies, listings, args.objects, args.command)
+    text = report(copies, listings, memory, args.objects, args.command)
     with open(args.out, "w") as f:
         f.write(text)
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump({"objects": args.objects, "copies": copies, "listings": listings}, f,
-                  indent=1)
+        json.dump({"objects": args.objects, "copies": copies, "listings": listings,
+                   "memory": memory}, f, indent=1)
     print(text)
 
 
