@@ -144,6 +144,18 @@ impl Rig {
         }
     }
 
+    /// Everything the service and `agent` printed or answered, and the catalogue's bytes: where
+    /// no secret may appear.
+    fn everything_shown(&self, agent: &Process) -> String {
+        [
+            agent.lines().join("\n"),
+            self.service.log(),
+            self.service.said.lock().unwrap().clone(),
+            svc::catalogue_text(self.dir.path()),
+        ]
+        .join("\n")
+    }
+
     /// Alice's job `id` once it has ended.
     async fn ended(&self, id: &str) -> serde_json::Value {
         let ends = ["completed", "completed-with-failures", "failed"];
@@ -606,14 +618,10 @@ async fn the_service_and_agents_reach_nats_with_a_creds_file() {
         said.contains(&rig.nats.url) && said.contains("authorization"),
         "{said}"
     );
-    let everything = [
-        agent.lines().join("\n"),
-        rig.service.log(),
-        rig.service.said.lock().unwrap().clone(),
-        svc::catalogue_text(rig.dir.path()),
-    ]
-    .join("\n");
-    assert!(!everything.contains(&seed), "the user's seed was shown");
+    assert!(
+        !rig.everything_shown(&agent).contains(&seed),
+        "the user's seed was shown"
+    );
 }
 
 /// NATS behind TLS (a private CA, given by `--nats-ca`) and a token (`AWCOPY_NATS_TOKEN`): the
@@ -681,12 +689,8 @@ async fn the_service_and_agents_reach_nats_over_tls_with_a_token() {
     assert!(said.contains(&rig.nats.url), "{said}");
     assert!(!said.contains(TOKEN), "{said}");
 
-    let everything = [
-        agent.lines().join("\n"),
-        rig.service.log(),
-        rig.service.said.lock().unwrap().clone(),
-        svc::catalogue_text(rig.dir.path()),
-    ]
-    .join("\n");
-    assert!(!everything.contains(TOKEN), "the NATS token was shown");
+    assert!(
+        !rig.everything_shown(&agent).contains(TOKEN),
+        "the NATS token was shown"
+    );
 }

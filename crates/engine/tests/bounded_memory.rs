@@ -25,24 +25,6 @@ fn index() -> IndexOptions {
     }
 }
 
-/// Keys whose orders differ between UTF-8 and UTF-16 (U+FF21 sorts after an emoji in
-/// UTF-16, before it in UTF-8), plain ones, and the naughty list.
-fn keys() -> Vec<String> {
-    let mut keys: Vec<String> = (0..150)
-        .map(|i| match i % 3 {
-            0 => format!("plain/{i:04}"),
-            1 => format!("wide/\u{ff21}{i:04}"),
-            _ => format!("wide/\u{1f600}{i:04}"),
-        })
-        .collect();
-    keys.extend(
-        kit::naughty_keys()
-            .into_iter()
-            .map(|k| format!("naughty/{k}")),
-    );
-    keys
-}
-
 async fn sync(source: &Arc<dyn Store>, dest: &Arc<dyn Store>) -> awcopy_engine::copy::CopyReport {
     let options = CopyOptions {
         overwrite: Overwrite::IfDifferent,
@@ -120,7 +102,7 @@ async fn sync_and_check_hold_a_bounded_number_of_destination_objects() {
             kit::open(&source_location).await,
             kit::open(&dest_location).await,
         );
-        let wanted: BTreeMap<String, Vec<u8>> = keys()
+        let wanted: BTreeMap<String, Vec<u8>> = kit::order_sensitive_keys(150)
             .into_iter()
             .enumerate()
             .map(|(i, key)| (key, kit::pattern(10 + i % 50, i as u64)))

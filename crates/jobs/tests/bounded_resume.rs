@@ -42,23 +42,6 @@ impl EventSink for StopAfter {
     }
 }
 
-/// Plain keys, keys whose UTF-8 and UTF-16 orders differ, and the naughty list.
-fn keys() -> Vec<String> {
-    let mut keys: Vec<String> = (0..240)
-        .map(|i| match i % 3 {
-            0 => format!("plain/{i:04}"),
-            1 => format!("wide/\u{ff21}{i:04}"),
-            _ => format!("wide/\u{1f600}{i:04}"),
-        })
-        .collect();
-    keys.extend(
-        kit::naughty_keys()
-            .into_iter()
-            .map(|k| format!("naughty/{k}")),
-    );
-    keys
-}
-
 /// A run of job `job` over `source` -> `dest` as `sync --delete` (if-different), recording
 /// into the catalogue, from `resume` if given; `events` sees every event.
 async fn run(
@@ -107,7 +90,7 @@ async fn a_stopped_job_resumes_holding_a_bounded_number_of_keys() {
             kit::open(&source_location).await,
             kit::open(&dest_location).await,
         );
-        let wanted: BTreeMap<String, Vec<u8>> = keys()
+        let wanted: BTreeMap<String, Vec<u8>> = kit::order_sensitive_keys(240)
             .into_iter()
             .enumerate()
             .map(|(i, key)| (key, kit::pattern(10 + i % 50, i as u64)))

@@ -233,6 +233,21 @@ pub async fn versions(
         .collect()
 }
 
+/// `count` keys, plain ones and ones whose orders differ between UTF-8 and UTF-16 (U+FF21
+/// sorts after an emoji in UTF-16, before it in UTF-8), then the naughty list, each under a
+/// prefix of its kind.
+pub fn order_sensitive_keys(count: usize) -> Vec<String> {
+    let mut keys: Vec<String> = (0..count)
+        .map(|i| match i % 3 {
+            0 => format!("plain/{i:04}"),
+            1 => format!("wide/\u{ff21}{i:04}"),
+            _ => format!("wide/\u{1f600}{i:04}"),
+        })
+        .collect();
+    keys.extend(naughty_keys().into_iter().map(|k| format!("naughty/{k}")));
+    keys
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
