@@ -134,7 +134,7 @@ impl Spill {
     fn contains(&self, key: &str) -> Result<bool, StoreError> {
         let mut find = self
             .db
-            .prepare_cached("SELECT 1 FROM objects WHERE key = ?1")
+            .prepare_cached("SELECT 1 FROM objects WHERE key = ?1 AND taken = 0")
             .map_err(spill_error)?;
         find.exists([key]).map_err(spill_error)
     }
@@ -239,16 +239,17 @@ impl ObjectIndex {
         }
     }
 
-    /// Whether it holds nothing (taken or not).
+    /// Whether it surely holds no object left to take: held in memory, none is; moved to its
+    /// file (past its budget), it never says so, which would cost a count.
     pub fn is_empty(&self) -> bool {
         match &*self.state.lock().expect("index lock") {
             State::Memory(map) => map.is_empty(),
-            // Spilled only once past its budget.
             State::Disk(_) => false,
         }
     }
 
-    /// Whether the index holds `key`, taken or not.
+    /// Whether the index holds `key`, not taken yet (in memory a take removes it; on disk it
+    /// is marked taken).
     pub fn contains(&self, key: &str) -> Result<bool, StoreError> {
         match &*self.state.lock().expect("index lock") {
             State::Memory(map) => Ok(map.contains_key(key)),
@@ -352,8 +353,15 @@ mod tests {
             for (key, meta) in all.iter().step_by(2) {
                 assert_eq!(index.take(key).unwrap().as_ref(), Some(meta), "{key}");
                 assert_eq!(index.take(key).unwrap(), None, "taken once: {key}");
+                assert!(!index.contains(key).unwrap(), "taken: {key}");
             }
             assert_eq!(index.take("k/absent").unwrap(), None);
+            assert!(!index.contains("k/absent").unwrap());
+            assert!(all
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .all(|(key, _)| index.contains(key).unwrap()));
             assert_eq!(index.left().unwrap(), 150);
             let mut walked = Vec::new();
             index
