@@ -191,14 +191,14 @@ def command(tool, source, dest, s3, azure, service=None):
     raise SystemExit(f"unknown tool {tool}")
 
 
-def measured(args, env):
+def measured(args, env, stdout=subprocess.PIPE):
     """Runs a command under GNU time (a small process, so the peak RSS is the tool's own, not
     a forked copy of this interpreter); returns (exit status, wall s, CPU s, peak RSS MiB,
-    stdout)."""
+    stdout, or None where `stdout` is not a pipe)."""
     with tempfile.NamedTemporaryFile(mode="r") as usage:
         started = time.monotonic()
         result = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", usage.name] + args,
-                                env=env, capture_output=True, text=True)
+                                env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
         wall = time.monotonic() - started
         user, system, peak_kib = usage.read().split()[-3:]
     if result.returncode != 0:

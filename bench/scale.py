@@ -12,29 +12,18 @@ and builds everything); writes a Markdown report and a JSON file beside it.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-AWCOPY = os.path.join(ROOT, "target/release/awcopy")
-CEILING = os.path.join(ROOT, "target/release/ceiling")
+from bench import AWCOPY, CEILING, ROOT, Service, free_port, measured
+
 S3MEM = os.path.join(ROOT, "target/s3mem/release/awcopy-s3mem")
-TOKEN = "bench-scale-token-" + secrets.token_hex(8)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid):
@@ -42,14 +31,6 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class Server:
@@ -88,44 +69,6 @@ class Server:
         self.process.wait()
 
 
-def timed(args, env):
-    """Runs a command under GNU time: (exit status, wall s, CPU s, peak RSS MiB)."""
-    with tempfile.NamedTemporaryFile(mode="r") as usage:
-        started = time.monotonic()
-        result = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", usage.name] + args,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
-        wall = time.monotonic() - started
-        user, system, peak_kib = usage.read().split()[-3:]
-    if result.returncode != 0:
-        print(f"    exit {result.returncode}: {result.stderr[-2000:]}", file=sys.stderr)
-    return result.returncode, wall, float(user) + float(system), int(peak_kib) / 1024
-
-
-class ServiceWithAgents:
-    """`awcopy serve --agents 4` on the server, its own catalogue; its CPU is counted with the
-    client that submits and follows the job."""
-
-    def __init__(self, scratch, server):
-        config = os.path.join(scratch, "service.toml")
-        with open(config, "w") as f:
-            digest = hashlib.sha256(TOKEN.encode()).hexdigest()
-            f.write(f'[[user]]\nname = "bench"\ntoken_sha256 = "{digest}"\nadmin = true\n')
-        self.process = subprocess.Popen(
-            [AWCOPY, "--endpoint-url", server.url, "serve", "--config", config, "--db",
-             os.path.join(scratch, "service.db"), "--listen", "127.0.0.1:0", "--agents", "4"],
-            env=server.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.process.stdout.readline()
-        self.url = next(w for w in line.split() if w.startswith("http://")).rstrip("/")
-
-    def cpu(self):
-        return cpu_seconds(self.process.pid)
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=60)
-
-
 def copy_command(tool, server, dest, service=None):
     if tool == "ceiling":
         return [CEILING, "native", "s3://src", f"s3://{dest}", "--concurrency", "64",
@@ -135,7 +78,7 @@ def copy_command(tool, server, dest, service=None):
                 f"s3://{dest}/"], server.env()
     if tool == "awcopy-serve":
         env = server.env()
-        env["AWCOPY_TOKEN"] = TOKEN
+        env["AWCOPY_TOKEN"] = Service.TOKEN
         return [AWCOPY, "--endpoint-url", server.url, "cp", "-r", "--json", "--via",
                 service.url, "--wait", "s3://src/", f"s3://{dest}/"], env
     if tool == "s5cmd":
@@ -158,17 +101,17 @@ def copy_command(tool, server, dest, service=None):
 def run_copy(tool, server, scratch, objects):
     dest = f"dst-{tool}"
     server.create(dest)
-    service = ServiceWithAgents(scratch, server) if tool == "awcopy-serve" else None
+    # The service inherits this process's environment: the server's keys (see main).
+    service = Service(scratch, server.url) if tool == "awcopy-serve" else None
     args, env = copy_command(tool, server, dest, service)
     env["AWCOPY_DB"] = os.path.join(scratch, f"{tool}.db")
     before, server_cpu = server.stats()["requests"], server.cpu()
-    service_cpu = service.cpu() if service else 0.0
-    status, wall, cpu, rss = timed(args, env)
+    status, wall, cpu, rss = measured(args, env, stdout=subprocess.DEVNULL)[:4]
     server_cpu = server.cpu() - server_cpu
     if service:
-        cpu += service.cpu() - service_cpu
-        rss = max(rss, peak_rss_mib(service.process.pid))
-        service.stop()
+        service_cpu, service_rss = service.stop()
+        cpu += service_cpu
+        rss = max(rss, service_rss)
     stats = server.stats()
     held = stats["buckets"][dest]
     verified = held["digest"] == stats["buckets"]["src"]["digest"] and held["objects"] == objects
@@ -193,7 +136,7 @@ def run_memory(server, scratch, objects, kill_after):
          aw + ["sync", "s3://src/", "s3://dst-awcopy/", "--delete", "--yes"]),
         ("check", aw + ["check", "s3://src/", "s3://dst-awcopy/"]),
     ]:
-        status, wall, cpu, rss = timed(args, env)
+        status, wall, cpu, rss = measured(args, env, stdout=subprocess.DEVNULL)[:4]
         rows.append({"what": what, "status": status, "wall": wall, "cpu": cpu, "rss": rss})
     server.create("dst-resume")
     killed = subprocess.Popen(aw + ["cp", "-r", "s3://src/", "s3://dst-resume/"], env=env,
@@ -205,7 +148,7 @@ def run_memory(server, scratch, objects, kill_after):
     listed = subprocess.run(aw + ["jobs", "list", "--json"], env=env, capture_output=True,
                             text=True, check=True)
     job = json.loads(listed.stdout.splitlines()[0])["id"]
-    status, wall, cpu, rss = timed(aw + ["jobs", "resume", job], env)
+    status, wall, cpu, rss = measured(aw + ["jobs", "resume", job], env, stdout=subprocess.DEVNULL)[:4]
     stats = server.stats()
     held = stats["buckets"]["dst-resume"]
     verified = held["digest"] == stats["buckets"]["src"]["digest"] and held["objects"] == objects
@@ -220,7 +163,7 @@ def run_listing(tool, server):
     else:
         args = ["aws", "--endpoint-url", server.url, "s3", "ls", "--recursive", "s3://src"]
     before, server_cpu = server.stats()["requests"], server.cpu()
-    status, wall, cpu, rss = timed(args, server.env())
+    status, wall, cpu, rss = measured(args, server.env(), stdout=subprocess.DEVNULL)[:4]
     return {"tool": tool, "status": status, "wall": wall, "cpu": cpu, "rss": rss,
             "server_cpu": server.cpu() - server_cpu,
             "requests": server.stats()["requests"] - before}
@@ -287,6 +230,7 @@ def main():
     if args.quick:
         args.objects = min(args.objects, 100_000)
     server = Server(args.objects)
+    os.environ.update(server.env())
     copies, listings, memory = [], [], []
     try:
         with tempfile.TemporaryDirectory(prefix="awcopy-scale-") as scratch:
