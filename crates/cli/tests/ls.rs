@@ -133,6 +133,69 @@ async fn ls_counts_objects_and_bytes_on_azure() {
     );
 }
 
+/// `ls -r --list-parallelism 8` lists key ranges at once: every key exactly once, on S3 and
+/// Azure, keys whose UTF-8 and UTF-16 orders differ and the naughty list included, over more
+/// than a page so that ranges are cut; one range (the default) shows them in the store's
+/// order. The summary and the estimate count them all either way.
+#[tokio::test]
+async fn ls_in_parallel_ranges_shows_every_key_once() {
+    for location in [
+        kit::new_s3_bucket("ls-ranges").await,
+        kit::new_azure_container("ls-ranges").await,
+    ] {
+        let store = kit::open(&location).await;
+        let wanted = kit::order_sensitive_keys(2_400)
+            .into_iter()
+            .map(|key| (key, b"x".to_vec()))
+            .collect();
+        let held: Vec<String> = kit::put_what_fits(&store, &store, wanted)
+            .await
+            .into_keys()
+            .collect();
+        let url = kit::location_text(&location);
+        let listed = |output: &Output| -> Vec<String> {
+            assert!(output.status.success(), "{}", stderr(output));
+            let lines = json_lines(output);
+            let summary = lines.last().unwrap();
+            assert_eq!(summary["objects"], held.len() as u64, "{location}");
+            lines
+                .iter()
+                .filter(|l| l["type"] == "object")
+                .map(|l| l["key"].as_str().unwrap().to_owned())
+                .collect()
+        };
+
+        let mut in_ranges = listed(&awcopy(&[
+            "ls",
+            "-r",
+            "--json",
+            "--list-parallelism",
+            "8",
+            &url,
+        ]));
+        in_ranges.sort();
+        assert_eq!(in_ranges, held, "{location}: every key once");
+
+        let in_order = listed(&awcopy(&["ls", "-r", "--json", &url]));
+        let order = store.capabilities().key_order;
+        let mut expected = held.clone();
+        expected.sort_by(|a, b| order.compare(a, b));
+        assert_eq!(in_order, expected, "{location}: one range, in key order");
+
+        let priced = awcopy(&[
+            "ls",
+            "--estimate",
+            "--json",
+            "--list-parallelism",
+            "4",
+            &url,
+        ]);
+        assert!(priced.status.success(), "{}", stderr(&priced));
+        let summary = json_lines(&priced).pop().unwrap();
+        assert_eq!(summary["estimate"]["objects"], held.len() as u64);
+    }
+}
+
 #[tokio::test]
 async fn ls_counts_objects_and_bytes_on_local_disk() {
     let dir = tempfile::tempdir().unwrap();
@@ -259,6 +322,16 @@ async fn bad_input_gets_a_clear_error_and_exit_code() {
         &["LOCATION", "unknown scheme 'gs://'"],
     );
     assert_fails(&awcopy(&["ls", "s3://"]), 2, &["missing bucket"]);
+    assert_fails(
+        &awcopy(&["ls", "--list-parallelism", "4", "s3://bkt"]),
+        2,
+        &["--list-parallelism", "-r"],
+    );
+    assert_fails(
+        &awcopy(&["ls", "-r", "--list-parallelism", "0", "s3://bkt"]),
+        2,
+        &["--list-parallelism"],
+    );
     assert_fails(
         &awcopy(&["ls", "az://devstoreaccount1"]),
         2,

@@ -349,6 +349,12 @@ pub struct LsArgs {
     #[arg(long)]
     pub estimate: bool,
 
+    /// Key ranges listed at once with -r. 1 (the default) prints objects in the store's key
+    /// order; more list ranges in parallel (S3, Azure) and print each object as its page
+    /// arrives, in no set order.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub list_parallelism: u16,
+
     /// The destination to price the copy to (default: a download to the internet).
     #[arg(long, value_name = "LOCATION", requires = "estimate")]
     pub to: Option<String>,

@@ -1,11 +1,13 @@
 //! `awcopy ls`: lists a location page by page as the pages arrive, then prints a summary
 //! (objects, bytes, size histogram) and, with `--estimate`, what copying it would cost.
 
-use awcopy_engine::lister::list_pages;
+use awcopy_engine::estimate::CostEstimator;
+use awcopy_engine::lister::{list_pages, list_parallel, ListerConfig};
 use awcopy_engine::retry::RetryPolicy;
 use awcopy_engine::summary::ListingSummary;
 use awcopy_store::{ListRequest, Location, ObjectMeta, OpenOptions};
 use serde_json::json;
+use std::borrow::Cow;
 use std::io::{BufWriter, Write};
 
 use crate::args::{Cli, LsArgs};
@@ -16,6 +18,13 @@ use crate::render::{human, write_failed};
 
 /// Runs `awcopy ls`.
 pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
+    let recursive = args.recursive || args.estimate;
+    if args.list_parallelism > 1 && !recursive {
+        return Err(Failure::usage(
+            "--list-parallelism: ranges are listed only with -r (or --estimate); without -r, \
+             ls shows one level, in one range",
+        ));
+    }
     let options = OpenOptions {
         s3_endpoint: cli.endpoint_url.clone(),
         ..OpenOptions::default()
@@ -45,35 +54,43 @@ pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
         }
         false => None,
     };
-    let recursive = args.recursive || args.estimate;
-    let request = ListRequest {
-        prefix: location.prefix().to_owned(),
-        delimiter: (!recursive).then(|| "/".to_owned()),
-        ..ListRequest::default()
-    };
 
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut summary = ListingSummary::default();
-    let mut pages = list_pages(
-        store.clone(),
-        request,
-        interactive_retry(),
-        Default::default(),
-    );
-    while let Some(page) = pages.recv().await {
-        let page = page.map_err(about("LOCATION"))?;
-        for prefix in &page.prefixes {
-            summary.prefixes += 1;
-            print_prefix(&mut out, args.json, prefix)?;
+    let mut shown = Shown {
+        out: BufWriter::new(std::io::stdout().lock()),
+        json: args.json,
+        summary: ListingSummary::default(),
+        estimator: estimator.as_mut(),
+    };
+    if args.list_parallelism > 1 {
+        let config = ListerConfig {
+            parallelism: usize::from(args.list_parallelism),
+            retry: interactive_retry(),
+            ..ListerConfig::default()
+        };
+        let mut objects = list_parallel(store, location.prefix(), config, Default::default());
+        while let Some(object) = objects.recv().await {
+            shown.object(&object.map_err(about("LOCATION"))?)?;
         }
-        for object in &page.objects {
-            summary.add(object.size);
-            if let Some(estimator) = estimator.as_mut() {
-                estimator.add(object.size);
+    } else {
+        let request = ListRequest {
+            prefix: location.prefix().to_owned(),
+            delimiter: (!recursive).then(|| "/".to_owned()),
+            ..ListRequest::default()
+        };
+        let mut pages = list_pages(store, request, interactive_retry(), Default::default());
+        while let Some(page) = pages.recv().await {
+            let page = page.map_err(about("LOCATION"))?;
+            for prefix in &page.prefixes {
+                shown.prefix(prefix)?;
             }
-            print_object(&mut out, args.json, object)?;
+            for object in &page.objects {
+                shown.object(object)?;
+            }
         }
     }
+    let Shown {
+        mut out, summary, ..
+    } = shown;
 
     let estimate = match estimator {
         Some(estimator) => Some(
@@ -103,6 +120,29 @@ pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
     out.flush().map_err(write_failed)
 }
 
+/// Where listed entries go: printed, and counted for the summary and the estimate.
+struct Shown<'a, W: Write> {
+    out: W,
+    json: bool,
+    summary: ListingSummary,
+    estimator: Option<&'a mut CostEstimator>,
+}
+
+impl<W: Write> Shown<'_, W> {
+    fn prefix(&mut self, prefix: &str) -> Result<(), Failure> {
+        self.summary.prefixes += 1;
+        print_prefix(&mut self.out, self.json, prefix)
+    }
+
+    fn object(&mut self, object: &ObjectMeta) -> Result<(), Failure> {
+        self.summary.add(object.size);
+        if let Some(estimator) = self.estimator.as_mut() {
+            estimator.add(object.size);
+        }
+        print_object(&mut self.out, self.json, object)
+    }
+}
+
 /// Retries for a command a person waits on: a few quick attempts, not minutes of them.
 fn interactive_retry() -> RetryPolicy {
     RetryPolicy {
@@ -113,16 +153,19 @@ fn interactive_retry() -> RetryPolicy {
 }
 
 /// Shows a key on one terminal line: control characters are escaped.
-fn printable(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+fn printable(key: &str) -> Cow<'_, str> {
+    if !key.chars().any(char::is_control) {
+        return Cow::Borrowed(key);
+    }
+    let mut shown = String::with_capacity(key.len() + 8);
+    for c in key.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
 }
 
 fn print_prefix(out: &mut impl Write, json: bool, prefix: &str) -> Result<(), Failure> {
