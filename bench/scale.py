@@ -2,7 +2,7 @@
 on one in-memory S3 server (bench/s3mem: the `s3s` crate's protocol over a map in memory),
 every tool in the same run: the server's bare ceiling (a loop of CopyObject), awcopy `cp`,
 `awcopy serve --agents 4`, s5cmd, rclone (--transfers 64 --checkers 64); `ls -r` of the
-million keys: awcopy (listing by key ranges) and `aws s3 ls --recursive`; and awcopy's peak
+million keys: awcopy in one range and in 8 key ranges at once, and `aws s3 ls --recursive`; and awcopy's peak
 RSS at this size for a no-op `sync --delete`, a `check`, and the resume of a killed `cp`.
 
 For each: wall, objects/s, CPU of the tool and of the server per object, peak RSS, requests per
@@ -12,6 +12,7 @@ and builds everything); writes a Markdown report and a JSON file beside it.
 """
 
 import argparse
+import itertools
 import json
 import os
 import secrets
@@ -21,7 +22,7 @@ import tempfile
 import time
 import urllib.request
 
-from bench import AWCOPY, CEILING, ROOT, Service, free_port, measured
+from bench import AWCOPY, CEILING, ROOT, Proxy, Service, free_port, measured
 
 S3MEM = os.path.join(ROOT, "target/s3mem/release/awcopy-s3mem")
 
@@ -157,15 +158,28 @@ def run_memory(server, scratch, objects, kill_after):
     return rows
 
 
-def run_listing(tool, server):
-    if tool == "awcopy":
-        args = [AWCOPY, "--endpoint-url", server.url, "ls", "-r", "s3://src/"]
-    else:
-        args = ["aws", "--endpoint-url", server.url, "s3", "ls", "--recursive", "s3://src"]
+LISTINGS = {
+    "awcopy, one range": [AWCOPY, "ls", "-r", "s3://src/"],
+    "awcopy, 8 ranges": [AWCOPY, "ls", "-r", "--list-parallelism", "8", "s3://src/"],
+    "aws": ["aws", "s3", "ls", "--recursive", "s3://src"],
+}
+
+
+# A cloud answers a page of 1,000 keys in tens of milliseconds; the in-memory server at once.
+LIST_DELAY_MS = 50
+
+
+def run_listing(tool, server, endpoint, delay_ms):
+    program, *rest = LISTINGS[tool]
+    args = [program, "--endpoint-url", endpoint] + rest
     before, server_cpu = server.stats()["requests"], server.cpu()
-    status, wall, cpu, rss = measured(args, server.env(), stdout=subprocess.DEVNULL)[:4]
-    return {"tool": tool, "status": status, "wall": wall, "cpu": cpu, "rss": rss,
-            "server_cpu": server.cpu() - server_cpu,
+    with tempfile.TemporaryFile("w+") as shown:
+        status, wall, cpu, rss = measured(args, server.env(), stdout=shown)[:4]
+        shown.seek(0)
+        # One line per key; awcopy then prints a blank line and its summary.
+        keys = sum(1 for _ in itertools.takewhile(lambda line: line.strip(), shown))
+    return {"tool": tool, "delay_ms": delay_ms, "status": status, "wall": wall, "cpu": cpu,
+            "rss": rss, "server_cpu": server.cpu() - server_cpu, "keys": keys,
             "requests": server.stats()["requests"] - before}
 
 
@@ -209,11 +223,16 @@ def report(copies, listings, memory, objects, command_line):
             lines.append(f"| {r['what']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss']:.0f} "
                          f"| {done} |")
     lines += ["", f"## `ls -r` of the {objects:,} keys", "",
-              "| tool | wall s | CPU s | peak RSS MiB | requests | server CPU s |",
-              "|---|---:|---:|---:|---:|---:|"]
+              f"Straight to the server, then through bench's fault proxy adding {LIST_DELAY_MS} "
+              "ms to every request (a cloud's time to answer a page).", "",
+              "| tool | added ms/request | wall s | CPU s | peak RSS MiB | requests | "
+              "server CPU s | keys shown |",
+              "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in listings:
-        lines.append(f"| {r['tool']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss']:.0f} | "
-                     f"{r['requests']} | {r['server_cpu']:.1f} |")
+        shown = f"{r['keys']:,}" if r["keys"] == objects and r["status"] == 0 else \
+            f"NO: {r['keys']:,} (exit {r['status']})"
+        lines.append(f"| {r['tool']} | {r['delay_ms']} | {r['wall']:.1f} | {r['cpu']:.1f} | "
+                     f"{r['rss']:.0f} | {r['requests']} | {r['server_cpu']:.1f} | {shown} |")
     return "\n".join(lines) + "\n"
 
 
@@ -234,9 +253,14 @@ def main():
     copies, listings, memory = [], [], []
     try:
         with tempfile.TemporaryDirectory(prefix="awcopy-scale-") as scratch:
-            for tool in ["awcopy", "aws"]:
-                print(f"ls -r: {tool}", file=sys.stderr)
-                listings.append(run_listing(tool, server))
+            for delay_ms in [0, LIST_DELAY_MS]:
+                proxy = Proxy(server.url, ["--delay-ms", str(delay_ms)]) if delay_ms else None
+                for tool in LISTINGS:
+                    print(f"ls -r: {tool}, {delay_ms} ms added", file=sys.stderr)
+                    listings.append(run_listing(tool, server, proxy.url if proxy else server.url,
+                                                delay_ms))
+                if proxy:
+                    proxy.stop()
             for tool in args.tools.split(","):
                 print(f"copy: {tool}", file=sys.stderr)
                 copies.append(run_copy(tool, server, scratch, args.objects))
