@@ -11,6 +11,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use std::io::{ErrorKind as IoKind, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
@@ -33,6 +34,9 @@ const WRITE_BUFFER: usize = 1 << 20;
 #[derive(Debug)]
 pub struct LocalStore {
     root: PathBuf,
+    /// `root` with its symlinks resolved, once it exists: resolved once, not per file (it
+    /// was a `readlink` per component of the root for every object read or written).
+    resolved_root: Arc<OnceLock<PathBuf>>,
     capabilities: Capabilities,
 }
 
@@ -56,6 +60,7 @@ impl LocalStore {
         }
         Ok(Self {
             root,
+            resolved_root: Arc::default(),
             capabilities: Capabilities {
                 service_id: "local".into(),
                 native_copy: true,
@@ -112,8 +117,9 @@ impl LocalStore {
 
     /// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave the root.
     async fn inside_root(&self, path: &Path) -> Result<()> {
-        let (root, path) = (self.root.clone(), path.to_path_buf());
-        blocking(move || inside_root(&root, &path)).await
+        let (root, resolved) = (self.root.clone(), self.resolved_root.clone());
+        let path = path.to_path_buf();
+        blocking(move || inside_root((&root, &resolved), &path)).await
     }
 
     async fn readable_path(&self, key: &str) -> Result<PathBuf> {
@@ -175,7 +181,8 @@ impl LocalStore {
 
     async fn move_into_place(&self, staged: &Path, key: &str) -> Result<()> {
         let dest = self.key_path(key)?;
-        let (root, staged, key) = (self.root.clone(), staged.to_path_buf(), key.to_owned());
+        let (root, resolved) = (self.root.clone(), self.resolved_root.clone());
+        let (staged, key) = (staged.to_path_buf(), key.to_owned());
         // One trip to the blocking pool for the whole move: each is a thread hand-off.
         blocking(move || {
             if let Some(parent) = dest.parent() {
@@ -189,7 +196,7 @@ impl LocalStore {
                     _ => StoreError::from(e).context(format!("creating the directory for '{key}'")),
                 })?;
             }
-            inside_root(&root, &dest)?;
+            inside_root((&root, &resolved), &dest)?;
             // A directory at the path (even one made by a concurrent write) fails the rename.
             std::fs::rename(&staged, &dest).map_err(|e| match e.kind() {
                 IoKind::IsADirectory | IoKind::DirectoryNotEmpty => StoreError::new(
@@ -286,9 +293,16 @@ fn create_staged(path: &Path) -> Result<std::fs::File> {
     }
 }
 
-/// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave `root`.
-fn inside_root(root: &Path, path: &Path) -> Result<()> {
-    let root = std::fs::canonicalize(root)?;
+/// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave `root`
+/// (given with the cell that keeps it resolved).
+fn inside_root((root, resolved): (&Path, &OnceLock<PathBuf>), path: &Path) -> Result<()> {
+    let root = match resolved.get() {
+        Some(resolved) => resolved,
+        None => {
+            let canonical = std::fs::canonicalize(root)?;
+            resolved.get_or_init(|| canonical)
+        }
+    };
     let mut probe = path.to_path_buf();
     while !probe.try_exists().unwrap_or(false) {
         if !probe.pop() {
@@ -296,7 +310,7 @@ fn inside_root(root: &Path, path: &Path) -> Result<()> {
         }
     }
     let real = std::fs::canonicalize(&probe)?;
-    if real.starts_with(&root) {
+    if real.starts_with(root) {
         Ok(())
     } else {
         Err(StoreError::new(
