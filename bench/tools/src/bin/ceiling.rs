@@ -30,7 +30,7 @@ struct Args {
     endpoint_url: Option<String>,
 }
 
-/// mimalloc, which serves awcopy's small allocations: the loop's requests cost what awcopy's do.
+/// The allocator awcopy runs on, so the loop costs what awcopy's own requests would.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
