@@ -17,13 +17,6 @@ use args::{Cli, Command};
 use awcopy_engine::spec::Mode;
 use failure::Failure;
 
-/// mimalloc (v2) instead of glibc's malloc: a copy of small objects spent a quarter of its CPU
-/// in glibc's malloc and free (the SDK allocates many small pieces per request; perf of `cp`
-/// of 50,000 objects S3 -> S3), and with mimalloc `cp` of 100,000 takes ~40% less CPU
-/// (bench/RESULTS-scale.md). v3 kept up to 45% more memory resident here.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose);

@@ -30,10 +30,6 @@ struct Args {
     endpoint_url: Option<String>,
 }
 
-/// The allocator awcopy runs on, so the loop costs what awcopy's own requests would.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
