@@ -34,10 +34,28 @@ const WRITE_BUFFER: usize = 1 << 20;
 #[derive(Debug)]
 pub struct LocalStore {
     root: PathBuf,
-    /// `root` with its symlinks resolved, once it exists: resolved once, not per file (it
-    /// was a `readlink` per component of the root for every object read or written).
-    resolved_root: Arc<OnceLock<PathBuf>>,
+    /// The same root, for the symlink checks of every file read and written.
+    resolved_root: Arc<ResolvedRoot>,
     capabilities: Capabilities,
+}
+
+/// A store's root with its symlinks resolved once it exists: resolved once, not per file (it
+/// was a `readlink` per component of the root for every object read or written).
+#[derive(Debug)]
+struct ResolvedRoot {
+    root: PathBuf,
+    resolved: OnceLock<PathBuf>,
+}
+
+impl ResolvedRoot {
+    /// The root with its symlinks resolved; an error while it does not exist.
+    fn get(&self) -> Result<&Path> {
+        if let Some(resolved) = self.resolved.get() {
+            return Ok(resolved);
+        }
+        let canonical = std::fs::canonicalize(&self.root)?;
+        Ok(self.resolved.get_or_init(|| canonical))
+    }
 }
 
 impl LocalStore {
@@ -59,8 +77,11 @@ impl LocalStore {
             )));
         }
         Ok(Self {
+            resolved_root: Arc::new(ResolvedRoot {
+                root: root.clone(),
+                resolved: OnceLock::new(),
+            }),
             root,
-            resolved_root: Arc::default(),
             capabilities: Capabilities {
                 service_id: "local".into(),
                 native_copy: true,
@@ -117,9 +138,8 @@ impl LocalStore {
 
     /// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave the root.
     async fn inside_root(&self, path: &Path) -> Result<()> {
-        let (root, resolved) = (self.root.clone(), self.resolved_root.clone());
-        let path = path.to_path_buf();
-        blocking(move || inside_root((&root, &resolved), &path)).await
+        let (root, path) = (self.resolved_root.clone(), path.to_path_buf());
+        blocking(move || inside_root(&root, &path)).await
     }
 
     async fn readable_path(&self, key: &str) -> Result<PathBuf> {
@@ -181,7 +201,7 @@ impl LocalStore {
 
     async fn move_into_place(&self, staged: &Path, key: &str) -> Result<()> {
         let dest = self.key_path(key)?;
-        let (root, resolved) = (self.root.clone(), self.resolved_root.clone());
+        let root = self.resolved_root.clone();
         let (staged, key) = (staged.to_path_buf(), key.to_owned());
         // One trip to the blocking pool for the whole move: each is a thread hand-off.
         blocking(move || {
@@ -196,7 +216,7 @@ impl LocalStore {
                     _ => StoreError::from(e).context(format!("creating the directory for '{key}'")),
                 })?;
             }
-            inside_root((&root, &resolved), &dest)?;
+            inside_root(&root, &dest)?;
             // A directory at the path (even one made by a concurrent write) fails the rename.
             std::fs::rename(&staged, &dest).map_err(|e| match e.kind() {
                 IoKind::IsADirectory | IoKind::DirectoryNotEmpty => StoreError::new(
@@ -293,16 +313,9 @@ fn create_staged(path: &Path) -> Result<std::fs::File> {
     }
 }
 
-/// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave `root`
-/// (given with the cell that keeps it resolved).
-fn inside_root((root, resolved): (&Path, &OnceLock<PathBuf>), path: &Path) -> Result<()> {
-    let root = match resolved.get() {
-        Some(resolved) => resolved,
-        None => {
-            let canonical = std::fs::canonicalize(root)?;
-            resolved.get_or_init(|| canonical)
-        }
-    };
+/// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave `root`.
+fn inside_root(root: &ResolvedRoot, path: &Path) -> Result<()> {
+    let root = root.get()?;
     let mut probe = path.to_path_buf();
     while !probe.try_exists().unwrap_or(false) {
         if !probe.pop() {
