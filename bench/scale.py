@@ -2,8 +2,9 @@
 on one in-memory S3 server (bench/s3mem: the `s3s` crate's protocol over a map in memory),
 every tool in the same run: the server's bare ceiling (a loop of CopyObject), awcopy `cp`,
 `awcopy serve --agents 4`, s5cmd, rclone (--transfers 64 --checkers 64); `ls -r` of the
-million keys: awcopy in one range and in 8 key ranges at once, and `aws s3 ls --recursive`; and awcopy's peak
-RSS at this size for a no-op `sync --delete`, a `check`, and the resume of a killed `cp`.
+million keys: awcopy in one range and in 8 key ranges at once, and `aws s3 ls --recursive`,
+straight and through the fault proxy adding 50 ms per request; and awcopy's peak RSS at this
+size for a no-op `sync --delete`, a `check`, and the resume of a killed `cp`.
 
 For each: wall, objects/s, CPU of the tool and of the server per object, peak RSS, requests per
 object (counted by the server), and whether the destination holds every key with the source's
@@ -255,12 +256,14 @@ def main():
         with tempfile.TemporaryDirectory(prefix="awcopy-scale-") as scratch:
             for delay_ms in [0, LIST_DELAY_MS]:
                 proxy = Proxy(server.url, ["--delay-ms", str(delay_ms)]) if delay_ms else None
-                for tool in LISTINGS:
-                    print(f"ls -r: {tool}, {delay_ms} ms added", file=sys.stderr)
-                    listings.append(run_listing(tool, server, proxy.url if proxy else server.url,
-                                                delay_ms))
-                if proxy:
-                    proxy.stop()
+                try:
+                    for tool in LISTINGS:
+                        print(f"ls -r: {tool}, {delay_ms} ms added", file=sys.stderr)
+                        endpoint = proxy.url if proxy else server.url
+                        listings.append(run_listing(tool, server, endpoint, delay_ms))
+                finally:
+                    if proxy:
+                        proxy.stop()
             for tool in args.tools.split(","):
                 print(f"copy: {tool}", file=sys.stderr)
                 copies.append(run_copy(tool, server, scratch, args.objects))
