@@ -17,6 +17,7 @@ use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::lease::{Holder, LEASE_TERM};
 use crate::recorder::Recorder;
 use crate::records::{CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status};
+use crate::stored_meta;
 
 /// Rows read from the catalogue before they go into an index at once, on resume.
 const READ_PAGE: usize = 1000;
@@ -121,18 +122,16 @@ impl Catalog {
         let (mut listed, mut other) = (Vec::new(), Vec::new());
         while let Some(row) = rows.try_next().await.map_err(|e| self.error(e))? {
             let key: String = row.get("key");
+            let size = row.get::<Option<i64>, _>("size").unwrap_or(0) as u64;
             let meta = match row.get::<String, _>("state").as_str() {
                 "listed" => row
                     .get::<Option<String>, _>("meta")
-                    .and_then(|m| serde_json::from_str::<ObjectMeta>(&m).ok()),
+                    .and_then(|m| stored_meta::decode(key.clone(), size, &m)),
                 _ => None,
             };
             match meta {
                 Some(meta) => listed.push((key, meta)),
-                None => {
-                    let size = row.get::<Option<i64>, _>("size").unwrap_or(0) as u64;
-                    other.push((key.clone(), ObjectMeta::new(key, size)));
-                }
+                None => other.push((key.clone(), ObjectMeta::new(key, size))),
             }
             if listed.len() >= READ_PAGE {
                 pending

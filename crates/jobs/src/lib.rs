@@ -17,6 +17,7 @@ mod recorder;
 mod records;
 pub mod runner;
 mod schedules;
+mod stored_meta;
 
 pub use catalog::Catalog;
 pub use job_catalog::{JobCatalog, JobRecorder};

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::catalog::{delete_upload, now, Catalog};
 use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::records::CatalogError;
+use crate::stored_meta;
 
 /// How many messages one transaction writes at most.
 const BATCH: usize = 2000;
@@ -499,10 +500,7 @@ impl Journal for Recorder {
     fn page_listed(&self, id: u64, objects: &[ObjectMeta]) {
         let objects = objects
             .iter()
-            .map(|meta| {
-                let json = serde_json::to_string(meta).expect("object metadata serializes");
-                (meta.key.clone(), meta.size, json)
-            })
+            .map(|meta| (meta.key.clone(), meta.size, stored_meta::encode(meta)))
             .collect();
         self.send(Message::Page(Page { range: id, objects }));
     }

@@ -10,12 +10,19 @@ use time::OffsetDateTime;
 use crate::error::Result;
 
 /// Checksums a store reports for a whole object.
+///
+/// Here and in [`ObjectAttributes`] and [`ObjectMeta`], an optional field that is `None` is left
+/// out of the JSON (the catalogue's copy, the agents' work items): serde reads a missing `Option`
+/// as `None`, so readers built before this still read it. Maps and `last_modified` are always
+/// written, since those readers require them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checksums {
     /// CRC-64/NVME of the whole object (S3 `x-amz-checksum-crc64nvme`, Azure `x-ms-content-crc64`
     /// holds the same polynomial in opposite byte order).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crc64nvme: Option<u64>,
     /// MD5 of the whole object, where the store knows it (Azure Content-MD5, S3 single-part ETag).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub md5: Option<[u8; 16]>,
 }
 
@@ -33,14 +40,19 @@ impl Checksums {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectAttributes {
     /// `Content-Type`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// `Content-Encoding`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_encoding: Option<String>,
     /// `Content-Language`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_language: Option<String>,
     /// `Content-Disposition`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_disposition: Option<String>,
     /// `Cache-Control`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<String>,
     /// User metadata (S3 `x-amz-meta-*`, Azure `x-ms-meta-*`), names lowercased by S3.
     pub user_metadata: BTreeMap<String, String>,
@@ -56,6 +68,7 @@ pub struct ObjectMeta {
     /// Size in bytes.
     pub size: u64,
     /// The entity tag as the store reports it, quotes removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
     /// Last modification time.
     #[serde(with = "time::serde::rfc3339::option")]
@@ -190,5 +203,23 @@ impl std::fmt::Debug for CopySource {
             Self::Native { container, key } => write!(f, "Native({container}/{key})"),
             Self::Url(url) => write!(f, "Url({url})"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `skip_serializing_if` changes only what is written, so deserializing with these types is
+    /// what a reader built before it does with the shorter JSON.
+    #[test]
+    fn fields_not_known_are_left_out_and_still_read_as_none() {
+        let bare = ObjectMeta::new("k", 1);
+        let json = serde_json::to_string(&bare).unwrap();
+        assert_eq!(
+            json,
+            r#"{"key":"k","size":1,"last_modified":null,"attributes":{"user_metadata":{},"tags":{}},"checksums":{}}"#
+        );
+        assert_eq!(serde_json::from_str::<ObjectMeta>(&json).unwrap(), bare);
     }
 }
