@@ -1,6 +1,7 @@
 //! The `awcopy` command line: parses arguments, runs a command, prints one clear line on
 //! failure and exits with a documented code (see the README).
 
+mod allocator;
 mod args;
 mod commands;
 mod context;
@@ -17,10 +18,22 @@ use args::{Cli, Command};
 use awcopy_engine::spec::Mode;
 use failure::Failure;
 
+/// See [`allocator`]: mimalloc for small allocations, the system's for large ones.
+#[global_allocator]
+static ALLOCATOR: allocator::SplitBySize = allocator::SplitBySize;
+
+/// Threads for blocking work (local file system calls; tokio's default is 512). mimalloc keeps
+/// memory per thread, and a `sync` of local files kept all 512 busy: 300,000 tiny files local
+/// -> local in tmpfs peaked at 203 MiB in 60 s with 512, 94 MiB / 33 s with 64, 69 MiB / 30 s
+/// with 32 and 55 MiB / 22-25 s with 16 (fewer threads also wait less on each other). 16 reads
+/// in flight still keep a disk busy; a streamed 512 MiB local file is as fast as with 512.
+const BLOCKING_THREADS: usize = 16;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
     {
