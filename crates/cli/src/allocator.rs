@@ -1,6 +1,5 @@
 //! The process's allocator: mimalloc (v2) for allocations under 256 KiB, the system's for
-//! larger ones, with mimalloc told to commit memory as it is used and to hand freed memory
-//! back at once.
+//! larger ones, with mimalloc told to commit its arenas as they are used.
 //!
 //! Measured reasons (bench/RESULTS.md, "One box"):
 //! - a copy of small objects spent a quarter of its CPU in glibc's malloc and free (the SDKs
@@ -10,14 +9,16 @@
 //!   streaming an 80 MiB object S3 -> Azure in 5 MiB blocks under a 10 MiB budget then peaked
 //!   43 MB over the process's baseline (glibc: 17 MB; the test's bound: 31.5 MB). Both options
 //!   off: 27-36 MB. Blocks of 256 KiB and more from the system allocator as well (glibc gives
-//!   such blocks back to the kernel when freed): 19-23 MB.
+//!   such blocks back to the kernel when freed): 19-23 MB, with the purge delay at 0 or at its
+//!   default; so only eager commit stays off (on, it adds ~16 MiB to every process), and the
+//!   delay keeps its 10 ms: at 0, `cp` of 100,000 objects took ~8% more CPU (15.8 s vs 14.5 s).
 //!
 //! - mimalloc keeps memory per thread, so the runtime's blocking pool is kept small (see
 //!   `BLOCKING_THREADS` in main.rs): with tokio's 512 threads a `sync` of 1,000,000 local files
 //!   peaked at 271 MiB (glibc: 64 MiB); with 16, at 57 MiB.
 //!
 //! Written by hand because no crate routes allocations by size, and the `ctor` crate cannot
-//! order its constructor before mimalloc's (see [`SET_ALLOCATOR_OPTIONS`]).
+//! order its constructor before mimalloc's (see [`SET_ALLOCATOR_OPTION`]).
 
 use libmimalloc_sys::{mi_option_set, mi_option_t};
 use mimalloc::MiMalloc;
@@ -29,8 +30,6 @@ const LARGE: usize = 256 * 1024;
 /// `mi_option_arena_eager_commit` in mimalloc v2's `mi_option_e` (libmimalloc-sys has no name
 /// for it).
 const ARENA_EAGER_COMMIT: mi_option_t = 4;
-/// `mi_option_purge_delay` in mimalloc v2's `mi_option_e`: milliseconds freed memory is kept.
-const PURGE_DELAY: mi_option_t = 15;
 
 /// mimalloc below [`LARGE`] bytes, the system allocator from there on.
 pub struct SplitBySize;
@@ -90,23 +89,22 @@ unsafe impl GlobalAlloc for SplitBySize {
     }
 }
 
-extern "C" fn set_allocator_options() {
+extern "C" fn set_allocator_option() {
     // SAFETY: mi_option_set stores a value in mimalloc's option table and allocates nothing;
-    // both options exist in the v2 library this build links (the workspace pins `v2`).
+    // the option exists in the v2 library this build links (the workspace pins `v2`).
     unsafe {
         mi_option_set(ARENA_EAGER_COMMIT, 0);
-        mi_option_set(PURGE_DELAY, 0);
     }
 }
 
-/// Sets mimalloc's options before the first allocation, which creates its first arena (Rust's
+/// Sets mimalloc's option before the first allocation, which creates its first arena (Rust's
 /// runtime allocates before `main`): an ELF constructor of high priority. `.init_array.NNNNN`
 /// entries run in order, before the unnumbered ones (mimalloc's own constructor among them)
-/// and before Rust's runtime starts; set from `main`, the options came too late (a streamed
+/// and before Rust's runtime starts; set from `main`, the option came too late (a streamed
 /// object peaked as with the defaults).
 #[used]
 #[unsafe(link_section = ".init_array.00100")]
-static SET_ALLOCATOR_OPTIONS: extern "C" fn() = set_allocator_options;
+static SET_ALLOCATOR_OPTION: extern "C" fn() = set_allocator_option;
 
 #[cfg(test)]
 mod tests {
@@ -128,17 +126,12 @@ mod tests {
         assert!(zeroed.iter().all(|&b| b == 0));
     }
 
-    /// The options were set before mimalloc read them.
+    /// The option was set before mimalloc read it.
     #[test]
-    fn mimalloc_options_are_set() {
+    fn mimalloc_arena_eager_commit_is_off() {
         use libmimalloc_sys::mi_option_get;
         // SAFETY: reads mimalloc's option table.
-        let (eager, delay) = unsafe {
-            (
-                mi_option_get(ARENA_EAGER_COMMIT),
-                mi_option_get(PURGE_DELAY),
-            )
-        };
-        assert_eq!((eager, delay), (0, 0));
+        let eager = unsafe { mi_option_get(ARENA_EAGER_COMMIT) };
+        assert_eq!(eager, 0);
     }
 }
