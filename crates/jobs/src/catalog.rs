@@ -19,6 +19,10 @@ use crate::recorder::Recorder;
 use crate::records::{CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status};
 use crate::stored_meta;
 
+/// A job's failed objects, in key order (through the index of failed objects, migration 0008).
+pub(crate) const FAILED_OBJECTS: &str = "SELECT key, error, attempts, updated_at FROM job_objects
+     WHERE job_id = ? AND state = 'failed' ORDER BY key";
+
 /// Rows read from the catalogue before they go into an index at once, on resume.
 const READ_PAGE: usize = 1000;
 
@@ -492,14 +496,11 @@ impl JobCatalog for Catalog {
     }
 
     async fn failures(&self, id: &str) -> Result<Vec<FailureRecord>, CatalogError> {
-        let rows = sqlx::query(
-            "SELECT key, error, attempts, updated_at FROM job_objects
-             WHERE job_id = ? AND state = 'failed' ORDER BY key",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error(e))?;
+        let rows = sqlx::query(FAILED_OBJECTS)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
         Ok(rows
             .iter()
             .map(|r| FailureRecord {

@@ -557,7 +557,9 @@ impl Journal for Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::FAILED_OBJECTS;
     use crate::{JobRecord, ListFilter, NewJob, Status};
+    use sqlx::Row;
     use std::path::Path;
 
     fn job() -> NewJob {
@@ -616,6 +618,18 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(count, 1200);
+        // Found through the index of failed objects alone (no scan, no sort).
+        let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {FAILED_OBJECTS}"))
+            .bind(&record.id)
+            .fetch_all(catalog.pool())
+            .await
+            .unwrap();
+        let plan: Vec<String> = plan.iter().map(|row| row.get("detail")).collect();
+        assert_eq!(
+            plan,
+            ["SEARCH job_objects USING INDEX job_objects_failed (job_id=?)"],
+            "{plan:?}"
+        );
 
         let mine = ListFilter {
             user: Some("alice".into()),
