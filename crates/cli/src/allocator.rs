@@ -11,11 +11,10 @@
 //!   off: 27-36 MB. Blocks of 256 KiB and more from the system allocator as well (glibc gives
 //!   such blocks back to the kernel when freed): 19-23 MB, with the purge delay at 0 or at its
 //!   default; so only eager commit stays off (on, it adds ~16 MiB to every process), and the
-//!   delay keeps its 10 ms: at 0, `cp` of 100,000 objects took ~8% more CPU (15.8 s vs 14.5 s).
-//!
+//!   delay keeps its 10 ms: at 0, `cp` of 100,000 objects took ~8% more CPU (15.8 s vs 14.5 s);
 //! - mimalloc keeps memory per thread, so the runtime's blocking pool is kept small (see
 //!   `BLOCKING_THREADS` in main.rs): with tokio's 512 threads a `sync` of 1,000,000 local files
-//!   peaked at 271 MiB (glibc: 64 MiB); with 16, at 57 MiB.
+//!   peaked at 271 MiB (glibc: 64 MiB); with 16, at 59 MiB ("Session 14").
 //!
 //! Written by hand because no crate routes allocations by size, and the `ctor` crate cannot
 //! order its constructor before mimalloc's (see [`SET_ALLOCATOR_OPTION`]).
