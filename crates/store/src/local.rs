@@ -33,27 +33,28 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// A store over a local directory.
 #[derive(Debug)]
 pub struct LocalStore {
-    root: PathBuf,
-    /// The same root, for the symlink checks of every file read and written.
-    resolved_root: Arc<ResolvedRoot>,
+    /// Shared with the blocking tasks that check a file is inside it.
+    root: Arc<Root>,
     capabilities: Capabilities,
 }
 
-/// A store's root with its symlinks resolved once it exists: resolved once, not per file (it
-/// was a `readlink` per component of the root for every object read or written).
+/// A store's root directory, and the same with its symlinks resolved once it exists: resolved
+/// once, not per file (it was a `readlink` per component of the root for every object read or
+/// written).
 #[derive(Debug)]
-struct ResolvedRoot {
-    root: PathBuf,
+struct Root {
+    /// The absolute path the location names.
+    path: PathBuf,
     resolved: OnceLock<PathBuf>,
 }
 
-impl ResolvedRoot {
+impl Root {
     /// The root with its symlinks resolved; an error while it does not exist.
-    fn get(&self) -> Result<&Path> {
+    fn resolved(&self) -> Result<&Path> {
         if let Some(resolved) = self.resolved.get() {
             return Ok(resolved);
         }
-        let canonical = std::fs::canonicalize(&self.root)?;
+        let canonical = std::fs::canonicalize(&self.path)?;
         Ok(self.resolved.get_or_init(|| canonical))
     }
 }
@@ -77,11 +78,10 @@ impl LocalStore {
             )));
         }
         Ok(Self {
-            resolved_root: Arc::new(ResolvedRoot {
-                root: root.clone(),
+            root: Arc::new(Root {
+                path: root,
                 resolved: OnceLock::new(),
             }),
-            root,
             capabilities: Capabilities {
                 service_id: "local".into(),
                 native_copy: true,
@@ -117,7 +117,7 @@ impl LocalStore {
         if key.starts_with('/') {
             return Err(refuse("it is absolute (starts with '/')"));
         }
-        let mut path = self.root.clone();
+        let mut path = self.root.path.clone();
         for (i, segment) in key.split('/').enumerate() {
             match segment {
                 "" => {
@@ -138,7 +138,7 @@ impl LocalStore {
 
     /// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave the root.
     async fn inside_root(&self, path: &Path) -> Result<()> {
-        let (root, path) = (self.resolved_root.clone(), path.to_path_buf());
+        let (root, path) = (self.root.clone(), path.to_path_buf());
         blocking(move || inside_root(&root, &path)).await
     }
 
@@ -149,7 +149,7 @@ impl LocalStore {
     }
 
     fn staging(&self) -> PathBuf {
-        self.root.join(STAGING_DIR)
+        self.root.path.join(STAGING_DIR)
     }
 
     fn upload_dir(&self, upload: &UploadId) -> Result<PathBuf> {
@@ -201,7 +201,7 @@ impl LocalStore {
 
     async fn move_into_place(&self, staged: &Path, key: &str) -> Result<()> {
         let dest = self.key_path(key)?;
-        let root = self.resolved_root.clone();
+        let root = self.root.clone();
         let (staged, key) = (staged.to_path_buf(), key.to_owned());
         // One trip to the blocking pool for the whole move: each is a thread hand-off.
         blocking(move || {
@@ -314,8 +314,8 @@ fn create_staged(path: &Path) -> Result<std::fs::File> {
 }
 
 /// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave `root`.
-fn inside_root(root: &ResolvedRoot, path: &Path) -> Result<()> {
-    let root = root.get()?;
+fn inside_root(root: &Root, path: &Path) -> Result<()> {
+    let root = root.resolved()?;
     let mut probe = path.to_path_buf();
     while !probe.try_exists().unwrap_or(false) {
         if !probe.pop() {
@@ -528,7 +528,7 @@ impl Pager {
 #[async_trait]
 impl Store for LocalStore {
     fn display_root(&self) -> String {
-        self.root.display().to_string()
+        self.root.path.display().to_string()
     }
 
     fn capabilities(&self) -> &Capabilities {
@@ -554,7 +554,7 @@ impl Store for LocalStore {
         // Each page is walked on the blocking pool; the walk goes back and forth with it.
         let root = self.root.clone();
         let start = tokio::task::spawn_blocking(move || {
-            let walk = SortedWalk::new(&root, &request)?;
+            let walk = SortedWalk::new(&root.path, &request)?;
             Ok(Pager {
                 walk,
                 request,
@@ -781,13 +781,13 @@ impl Store for LocalStore {
         }
         self.readable_path(key).await?;
         Ok(CopySource::Native {
-            container: self.root.display().to_string(),
+            container: self.root.path.display().to_string(),
             key: key.to_owned(),
         })
     }
 
     async fn create_root(&self) -> Result<()> {
-        Ok(tokio::fs::create_dir_all(&self.root).await?)
+        Ok(tokio::fs::create_dir_all(&self.root.path).await?)
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -798,7 +798,7 @@ impl Store for LocalStore {
         }
         // Remove directories the delete left empty, up to (not including) the root.
         let mut dir = path.parent();
-        while let Some(d) = dir.filter(|d| *d != self.root) {
+        while let Some(d) = dir.filter(|d| *d != self.root.path) {
             if tokio::fs::remove_dir(d).await.is_err() {
                 break;
             }
@@ -906,7 +906,7 @@ mod tests {
             .unwrap();
         std::fs::remove_dir(&staging).unwrap();
         let source = CopySource::Native {
-            container: s.root.display().to_string(),
+            container: s.root.path.display().to_string(),
             key: "a/2".into(),
         };
         s.copy_object("b/2", &source, &attrs).await.unwrap();
