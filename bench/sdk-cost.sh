@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What one server-side copy costs this machine's CPU, by way of sending it: N objects of 4 bytes
 # S3 -> S3 on bench/s3mem, each run on a freshly seeded server, side by side:
-#   ceiling native       CopyObject through aws-sdk-s3 (awcopy's store), a bare loop
-#   ceiling native-lean  the same requests signed by aws-sigv4 over a bare hyper client
+#   ceiling native-sdk   CopyObject through aws-sdk-s3's client, a bare loop
+#   ceiling native       the same requests through awcopy's S3 store, which signs them with
+#                        aws-sigv4 and sends them on the SDK's connector, without its orchestrator
 #   awcopy cp -r         the whole product (listing ranges, catalogue, checks, progress)
 #   s5cmd cp             the peer
 # Prints wall, CPU per object and each row's CPU as a ratio of s5cmd's; every destination is
@@ -28,11 +29,15 @@ export AWS_EC2_METADATA_DISABLED=true AWCOPY_DB=$work/awcopy.db
 # run NAME COMMAND...: one copy from s3://src to s3://dst on a fresh server at $endpoint.
 run() {
   local name=$1; shift
-  local port=$((20000 + RANDOM % 20000))
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   "$s3mem" --port "$port" --access-key "$AWS_ACCESS_KEY_ID" \
     --secret-key "$AWS_SECRET_ACCESS_KEY" --seed "src:$N" >"$work/server.log" 2>&1 &
   server=$!
-  until grep -q listening "$work/server.log"; do sleep 0.2; done
+  until grep -q listening "$work/server.log"; do
+    kill -0 "$server" 2>/dev/null || { echo "s3mem did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
+    sleep 0.2
+  done
   export endpoint=http://127.0.0.1:$port
   # The destination bucket (s3s wants the payload's SHA-256 named: here the empty body's).
   curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
@@ -50,8 +55,8 @@ PY
   kill "$server"; wait "$server" 2>/dev/null || true
 }
 # `$endpoint` is exported by run, for the command it runs.
-run "ceiling native (aws-sdk-s3)" sh -c 'exec target/release/ceiling native s3://src s3://dst --endpoint-url "$endpoint"'
-run "ceiling native-lean" sh -c 'exec target/release/ceiling native-lean s3://src s3://dst --endpoint-url "$endpoint"'
+run "ceiling native-sdk (aws-sdk-s3)" sh -c 'exec target/release/ceiling native-sdk s3://src s3://dst --endpoint-url "$endpoint"'
+run "ceiling native (awcopy store)" sh -c 'exec target/release/ceiling native s3://src s3://dst --endpoint-url "$endpoint"'
 run "awcopy cp -r" sh -c 'exec target/release/awcopy --endpoint-url "$endpoint" cp -r s3://src/ s3://dst/'
 run "s5cmd cp" sh -c 'exec "$0" --endpoint-url "$endpoint" cp "s3://src/*" s3://dst/' "$s5cmd"
 

@@ -503,6 +503,88 @@ async fn azure_to_azure_copy_uses_a_minted_sas() {
     assert_eq!(read_all(dest.as_ref(), "out/data.bin", None).await, data);
 }
 
+/// A copy as it is (S3 CopyObject with the COPY directives: awcopy's own request, not the
+/// SDK's) of every naughty key keeps bytes, headers, metadata and tags; a missing source, a
+/// missing bucket and an unreachable endpoint are classified.
+#[tokio::test]
+async fn s3_copies_every_key_as_it_is_and_classifies_failures() {
+    let source_location = kit::new_s3_bucket("asis-src").await;
+    let dest_location = kit::new_s3_bucket("asis-dst").await;
+    let (source, dest) = (
+        kit::open(&source_location).await,
+        kit::open(&dest_location).await,
+    );
+    let keys = kit::naughty_keys();
+    for (i, key) in keys.iter().enumerate() {
+        source
+            .put(
+                key,
+                kit::pattern(i + 1, i as u64).into(),
+                &attributes(),
+                None,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("put {key:?}: {e}"));
+        let from = source
+            .copy_source(key, CopySourceKind::Native, Duration::from_secs(600))
+            .await
+            .unwrap();
+        let put = dest
+            .copy_object_as_is(key, &from)
+            .await
+            .unwrap_or_else(|e| panic!("copy {key:?}: {e}"));
+        let copied = dest.head(key).await.unwrap();
+        assert_eq!(put.etag, copied.etag, "{key:?}: the answer's ETag");
+        assert_eq!(copied.attributes, attributes(), "{key:?}: attributes kept");
+        assert_eq!(
+            read_all(dest.as_ref(), key, None).await,
+            kit::pattern(i + 1, i as u64),
+            "bytes of {key:?}"
+        );
+    }
+    let (mut listed, _, _) = list_keys(dest.as_ref(), ListRequest::default()).await;
+    let mut expected = keys.clone();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected, "every key copied under its own name");
+
+    let missing_key = source
+        .copy_source(
+            "not/there",
+            CopySourceKind::Native,
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    let err = dest
+        .copy_object_as_is("copy-of-nothing", &missing_key)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains("copy-of-nothing"), "{err}");
+
+    let missing_bucket =
+        Location::parse(&format!("s3://{}/", kit::unique_name("missing"))).unwrap();
+    let nowhere = kit::open(&missing_bucket).await;
+    let some_key = source
+        .copy_source(&keys[0], CopySourceKind::Native, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let err = nowhere.copy_object_as_is("k", &some_key).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains("NoSuchBucket"), "{err}");
+
+    let unreachable = awcopy_store::OpenOptions {
+        s3_endpoint: Some("http://127.0.0.1:9".into()),
+        ..Default::default()
+    };
+    let offline = awcopy_store::open(&dest_location, &unreachable)
+        .await
+        .unwrap();
+    let err = offline.copy_object_as_is("k", &some_key).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+}
+
 #[tokio::test]
 async fn s3_missing_bucket_and_bad_endpoint_are_classified() {
     let missing = Location::parse(&format!("s3://{}/", kit::unique_name("missing"))).unwrap();

@@ -17,20 +17,7 @@ where
     let code = err.code().map(str::to_owned);
     let message = err.message().filter(|m| !m.is_empty()).map(str::to_owned);
     let (kind, text) = match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            let chain = source_chain(&err);
-            if chain.contains("credential") {
-                (
-                    ErrorKind::Auth,
-                    format!("no usable AWS credentials ({chain}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"),
-                )
-            } else {
-                (
-                    ErrorKind::Network,
-                    format!("cannot reach the S3 endpoint ({chain}); check --endpoint-url / AWS_ENDPOINT_URL and the network"),
-                )
-            }
-        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => unsent(source_chain(&err)),
         SdkError::ResponseError(_) => (
             ErrorKind::Network,
             format!(
@@ -39,52 +26,82 @@ where
             ),
         ),
         SdkError::ConstructionFailure(_) => (ErrorKind::Usage, source_chain(&err)),
-        _ => {
-            let kind = match code.as_deref() {
-                Some("NoSuchBucket" | "NoSuchKey" | "NoSuchUpload" | "NotFound") => {
-                    ErrorKind::NotFound
-                }
-                Some(
-                    "InvalidAccessKeyId"
-                    | "SignatureDoesNotMatch"
-                    | "AccessDenied"
-                    | "ExpiredToken"
-                    | "InvalidToken"
-                    | "AllAccessDisabled",
-                ) => ErrorKind::Auth,
-                Some(
-                    "SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded",
-                ) => ErrorKind::Throttled,
-                Some("RequestTimeout") => ErrorKind::Network,
-                _ => status.map_or(ErrorKind::Other, StoreError::kind_for_status),
-            };
-            let detail = match (&code, &message) {
-                (Some(c), None) if c == "NoSuchBucket" => {
-                    "the bucket does not exist (NoSuchBucket)".to_owned()
-                }
-                (Some(c), Some(m)) => format!("{c}: {m}"),
-                (Some(c), None) => c.clone(),
-                (None, Some(m)) => m.clone(),
-                (None, None) => match status {
-                    Some(404) => "not found".to_owned(),
-                    Some(403) => "access denied".to_owned(),
-                    Some(s) => format!("HTTP {s}: {}", source_chain(&err)),
-                    None => source_chain(&err),
-                },
-            };
-            (kind, detail)
-        }
+        _ => service_error(status, code.as_deref(), message.as_deref(), || {
+            source_chain(&err)
+        }),
     };
+    with_hint(kind, &text, what).with_retry_after(retry_after)
+}
+
+/// A request that got no answer: no credentials, or the endpoint out of reach (`chain`: the
+/// error and its sources).
+pub(crate) fn unsent(chain: String) -> (ErrorKind, String) {
+    if chain.contains("credential") {
+        (
+            ErrorKind::Auth,
+            format!("no usable AWS credentials ({chain}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"),
+        )
+    } else {
+        (
+            ErrorKind::Network,
+            format!("cannot reach the S3 endpoint ({chain}); check --endpoint-url / AWS_ENDPOINT_URL and the network"),
+        )
+    }
+}
+
+/// An error S3 answered with: its class from the error `code` (else the `status`), and a
+/// description (`cause` describes an answer with neither code nor message).
+pub(crate) fn service_error(
+    status: Option<u16>,
+    code: Option<&str>,
+    message: Option<&str>,
+    cause: impl FnOnce() -> String,
+) -> (ErrorKind, String) {
+    let kind = match code {
+        Some("NoSuchBucket" | "NoSuchKey" | "NoSuchUpload" | "NotFound") => ErrorKind::NotFound,
+        Some(
+            "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "AccessDenied"
+            | "ExpiredToken"
+            | "InvalidToken"
+            | "AllAccessDisabled",
+        ) => ErrorKind::Auth,
+        Some("SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded") => {
+            ErrorKind::Throttled
+        }
+        Some("RequestTimeout") => ErrorKind::Network,
+        _ => status.map_or(ErrorKind::Other, StoreError::kind_for_status),
+    };
+    let detail = match (code, message) {
+        (Some("NoSuchBucket"), None) => "the bucket does not exist (NoSuchBucket)".to_owned(),
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_owned(),
+        (None, Some(m)) => m.to_owned(),
+        (None, None) => match status {
+            Some(404) => "not found".to_owned(),
+            Some(403) => "access denied".to_owned(),
+            Some(s) => format!("HTTP {s}: {}", cause()),
+            None => cause(),
+        },
+    };
+    (kind, detail)
+}
+
+/// The error of `what` (the operation and object, e.g. "head 'a/b'"), with what to check
+/// when it is about credentials.
+pub(crate) fn with_hint(kind: ErrorKind, text: &str, what: &str) -> StoreError {
     let hint = match kind {
         ErrorKind::Auth if !text.contains("set AWS_") => {
             "; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the bucket policy"
         }
         _ => "",
     };
-    StoreError::new(kind, format!("S3 {what}: {text}{hint}")).with_retry_after(retry_after)
+    StoreError::new(kind, format!("S3 {what}: {text}{hint}"))
 }
 
-fn source_chain(err: &dyn std::error::Error) -> String {
+/// An error and its sources, each once, joined by ": ".
+pub(crate) fn source_chain(err: &dyn std::error::Error) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(s) = source {

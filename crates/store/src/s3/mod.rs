@@ -2,6 +2,7 @@
 
 mod blank_keys;
 mod errors;
+mod lean_copy;
 
 use async_trait::async_trait;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
@@ -54,6 +55,8 @@ pub struct S3Store {
     bucket: String,
     encryption: Option<Encryption>,
     capabilities: Capabilities,
+    /// CopyObject without the SDK's orchestrator, where the bucket allows it.
+    lean_copy: Option<lean_copy::LeanCopy>,
 }
 
 /// Headers common to every S3 write builder (PutObject, CreateMultipartUpload, CopyObject).
@@ -192,6 +195,11 @@ fn copy_source_header(source: &CopySource) -> Result<String> {
     }
 }
 
+/// How long a connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an answer may keep us waiting for its next byte.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Whether an endpoint is AWS's own (checksums and virtual-hosted addressing apply).
 fn is_aws_endpoint(endpoint: Option<&str>) -> bool {
     endpoint
@@ -251,12 +259,16 @@ impl S3Store {
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
             .timeout_config(
                 aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .read_timeout(Duration::from_secs(60))
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .read_timeout(READ_TIMEOUT)
                     .build(),
             );
+        let region = shared
+            .region()
+            .map_or("us-east-1", |r| r.as_ref())
+            .to_owned();
         if shared.region().is_none() {
-            config = config.region(Region::from_static("us-east-1"));
+            config = config.region(Region::new(region.clone()));
         }
         if let Some(e) = &endpoint {
             config = config.endpoint_url(e);
@@ -270,8 +282,22 @@ impl S3Store {
             (Some(e), false) => format!("s3:{e}"),
             _ => AWS_SERVICE_ID.to_owned(),
         };
+        let lean_copy = lean_copy::LeanCopy::resolve(
+            lean_copy::Addressing {
+                bucket,
+                region: &region,
+                endpoint: endpoint.as_deref(),
+                force_path_style: !aws,
+                use_fips: shared.use_fips().unwrap_or(false),
+                use_dual_stack: shared.use_dual_stack().unwrap_or(false),
+            },
+            shared.credentials_provider(),
+            (CONNECT_TIMEOUT, READ_TIMEOUT),
+        )
+        .await;
         Ok(Self {
             client: Client::from_conf(config.build()),
+            lean_copy,
             bucket: bucket.clone(),
             encryption: options.encryption.clone(),
             capabilities: Capabilities {
@@ -309,6 +335,9 @@ impl S3Store {
         source: &CopySource,
         attributes: Option<&ObjectAttributes>,
     ) -> Result<PutResult> {
+        if let (None, None, Some(lean)) = (attributes, &self.encryption, &self.lean_copy) {
+            return lean.copy(key, &copy_source_header(source)?).await;
+        }
         let builder = self
             .client
             .copy_object()
