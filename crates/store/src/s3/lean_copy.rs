@@ -28,21 +28,13 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::Document;
 use aws_smithy_xml::decode::{try_data, Document as Xml};
 use http_body_util::BodyExt;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::utf8_percent_encode;
 use std::time::{Duration, SystemTime};
 
 use super::errors::{service_error, source_chain, unsent, with_hint};
+use super::KEY_ESCAPED;
 use crate::error::{ErrorKind, Result, StoreError};
 use crate::object::PutResult;
-
-/// What a key keeps unencoded in the request's path: unreserved characters and `/` (the
-/// encoding of S3's greedy `{Key+}` label).
-const KEY_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
 
 /// Temporary credentials are renewed this long before they expire.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);

@@ -38,10 +38,11 @@ const MAX_KEY_BYTES: usize = 1024;
 pub const AWS_SERVICE_ID: &str = "s3:aws";
 const GIB: u64 = 1 << 30;
 
-/// What `x-amz-copy-source` escapes in a key: everything but the unreserved characters and
-/// `/`, as the AWS SDKs and CLI send it (boto3 `_quote_source_header`). S3-compatible servers
-/// split the header at its first `/` and decode the rest, some only this way.
-const COPY_SOURCE_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+/// What a key escapes in `x-amz-copy-source` and in a request's path: everything but the
+/// unreserved characters and `/`, as the AWS SDKs and CLI send it (boto3
+/// `_quote_source_header`; the SDKs' greedy `{Key+}` label). S3-compatible servers split the
+/// copy source at its first `/` and decode the rest, some only this way.
+const KEY_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -185,7 +186,7 @@ fn to_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<time::OffsetD
 fn copy_source_header(source: &CopySource) -> Result<String> {
     match source {
         CopySource::Native { container, key } => {
-            let encoded = percent_encoding::utf8_percent_encode(key, COPY_SOURCE_ESCAPED);
+            let encoded = percent_encoding::utf8_percent_encode(key, KEY_ESCAPED);
             Ok(format!("{container}/{encoded}"))
         }
         CopySource::Url(_) => Err(StoreError::new(
