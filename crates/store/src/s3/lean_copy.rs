@@ -131,7 +131,8 @@ impl LeanCopy {
     /// Copies `copy_source` (the `x-amz-copy-source` value, `bucket/encoded-key`) to `key`,
     /// keeping the source's headers, metadata and tags.
     pub(super) async fn copy(&self, key: &str, copy_source: &str) -> Result<PutResult> {
-        let what = format!("copy to '{key}'");
+        // Named only when something fails: formatting it for every copy is work on the hot path.
+        let what = || format!("copy to '{key}'");
         let uri = format!(
             "{}/{}",
             self.bucket_url,
@@ -142,15 +143,15 @@ impl LeanCopy {
             .header("x-amz-metadata-directive", "COPY")
             .header("x-amz-tagging-directive", "COPY")
             .body(SdkBody::empty())
-            .map_err(|e| StoreError::new(ErrorKind::Usage, format!("S3 {what}: {e}")))?;
+            .map_err(|e| StoreError::new(ErrorKind::Usage, format!("S3 {}: {e}", what())))?;
         self.sign(&mut request, &uri)
             .await
-            .map_err(|(kind, text)| with_hint(kind, &text, &what))?;
+            .map_err(|(kind, text)| with_hint(kind, &text, &what()))?;
         let request = HttpRequest::try_from(request)
-            .map_err(|e| StoreError::new(ErrorKind::Usage, format!("S3 {what}: {e}")))?;
+            .map_err(|e| StoreError::new(ErrorKind::Usage, format!("S3 {}: {e}", what())))?;
         let response = self.connector.call(request).await.map_err(|e| {
             let (kind, text) = unsent(source_chain(&e));
-            with_hint(kind, &text, &what)
+            with_hint(kind, &text, &what())
         })?;
         let status = response.status().as_u16();
         let retry_after =
@@ -158,7 +159,11 @@ impl LeanCopy {
         let body = response.into_body().collect().await.map_err(|e| {
             StoreError::new(
                 ErrorKind::Network,
-                format!("S3 {what}: the response was cut off: {}", source_chain(&*e)),
+                format!(
+                    "S3 {}: the response was cut off: {}",
+                    what(),
+                    source_chain(&*e)
+                ),
             )
         })?;
         let body = body.to_bytes();
@@ -171,7 +176,7 @@ impl LeanCopy {
                     service_error(Some(status), code.as_deref(), message.as_deref(), || {
                         String::from_utf8_lossy(&body).chars().take(200).collect()
                     });
-                Err(with_hint(kind, &text, &what).with_retry_after(retry_after))
+                Err(with_hint(kind, &text, &what()).with_retry_after(retry_after))
             }
         }
     }
