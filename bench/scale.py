@@ -188,8 +188,8 @@ def report(copies, listings, memory, objects, command_line):
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip() or "an unknown commit"
     lines = [f"# Scale bench: {objects:,} objects of 4 bytes, S3 -> S3 server-side", "",
-             f"`{command_line}` at {commit} on {os.cpu_count()} cores. Server: bench/s3mem (the `s3s` "
-             "crate's S3 protocol with SigV4 checks, objects in memory), the same process for "
+             f"`{command_line}` at {commit} on {os.cpu_count()} cores. Server: bench/s3mem "
+             "(the `s3s` crate's S3 protocol with SigV4 checks, objects in memory), the same process for "
              "every tool; each tool copies into a bucket of its own. CPU per object counts the "
              "tool's processes (for awcopy-serve: the service and the client); server CPU is "
              "the server's share of the same run. Verified: the destination holds every key "

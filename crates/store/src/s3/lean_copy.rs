@@ -199,20 +199,23 @@ impl LeanCopy {
             .time(SystemTime::now())
             .settings(settings)
             .build()
-            .map_err(|e| (ErrorKind::Usage, format!("cannot sign: {e}")))?
+            .map_err(cannot_sign)?
             .into();
         let headers = request
             .headers()
             .iter()
             .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
         let signable = SignableRequest::new("PUT", uri, headers, SignableBody::Bytes(&[]))
-            .map_err(|e| (ErrorKind::Usage, format!("cannot sign: {e}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| (ErrorKind::Usage, format!("cannot sign: {e}")))?
-            .into_parts();
+            .map_err(cannot_sign)?;
+        let (instructions, _) = sign(signable, &params).map_err(cannot_sign)?.into_parts();
         instructions.apply_to_request_http1x(request);
         Ok(())
     }
+}
+
+/// A request the signer refused: a usage error (nothing was sent).
+fn cannot_sign(error: impl std::fmt::Display) -> (ErrorKind, String) {
+    (ErrorKind::Usage, format!("cannot sign: {error}"))
 }
 
 /// The signing name and region of the endpoint's first auth scheme, if it is plain SigV4;
