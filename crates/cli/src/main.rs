@@ -58,7 +58,7 @@ fn main() -> ExitCode {
                 None => commands::jobs::run(&cli, &jobs.command).await,
             },
             Command::Serve(args) => commands::serve::run(&cli, args).await,
-            Command::Agent(args) => commands::serve::agent(args).await,
+            Command::Agent(args) => commands::serve::agent(&cli, args).await,
             Command::Schedule(command) => commands::schedule::run(&cli, command).await,
             Command::Completions { shell } => {
                 let mut command = <Cli as clap::CommandFactory>::command();

@@ -57,7 +57,11 @@ pub fn copy_spec(
         },
         overwrite,
         name_policy: args.name_policy,
-        encryption: args.encrypt.as_deref().map(encryption).transpose()?,
+        encryption: args
+            .encrypt
+            .as_deref()
+            .map(|e| encryption(e, KeysAre::Files))
+            .transpose()?,
         name: args.job_name.clone(),
         user,
         s3_endpoint: cli.endpoint_url.clone(),
@@ -84,6 +88,7 @@ pub fn access(source: Option<&str>, dest: Option<&str>) -> Access {
     Access {
         source: source.map(given),
         dest: dest.map(given),
+        ..Access::default()
     }
 }
 
@@ -116,27 +121,42 @@ fn filter_spec(args: &FilterArgs) -> FilterSpec {
     }
 }
 
+/// What the value of `--encrypt sse-c:VALUE` / `cpk:VALUE` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeysAre {
+    /// A key file, read where the job runs (this machine).
+    Files,
+    /// The name of a key a service's operator configured (`--via`).
+    Named,
+}
+
 /// Parses `--encrypt`; a key file is named by its absolute path, read when the job runs.
-fn encryption(spec: &str) -> Result<EncryptionRef, Failure> {
+pub fn encryption(spec: &str, keys: KeysAre) -> Result<EncryptionRef, Failure> {
     let (kind, value) = spec.split_once(':').unwrap_or((spec, ""));
     let need = |what: &str| {
         Failure::usage(format!(
             "--encrypt {kind}: needs {what}, e.g. {kind}:{what}"
         ))
     };
-    let key_file = |file: &str| std::path::absolute(file).unwrap_or_else(|_| file.into());
+    let (key_file, key_name) = match keys {
+        KeysAre::Files => (
+            Some(std::path::absolute(value).unwrap_or_else(|_| value.into())),
+            None,
+        ),
+        KeysAre::Named => (None, Some(value.to_owned())),
+    };
+    let key_word = match keys {
+        KeysAre::Files => "KEYFILE",
+        KeysAre::Named => "KEYNAME",
+    };
     match (kind, value) {
         ("sse-s3", "") => Ok(EncryptionRef::SseS3),
         ("sse-kms", key) => Ok(EncryptionRef::SseKms {
             key_id: (!key.is_empty()).then(|| key.to_owned()),
         }),
-        ("sse-c", "") | ("cpk", "") => Err(need("KEYFILE")),
-        ("sse-c", file) => Ok(EncryptionRef::SseC {
-            key_file: key_file(file),
-        }),
-        ("cpk", file) => Ok(EncryptionRef::Cpk {
-            key_file: key_file(file),
-        }),
+        ("sse-c", "") | ("cpk", "") => Err(need(key_word)),
+        ("sse-c", _) => Ok(EncryptionRef::SseC { key_file, key_name }),
+        ("cpk", _) => Ok(EncryptionRef::Cpk { key_file, key_name }),
         ("scope", "") => Err(need("NAME")),
         ("scope", name) => Ok(EncryptionRef::Scope {
             name: name.to_owned(),

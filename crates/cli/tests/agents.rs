@@ -93,6 +93,8 @@ struct Rig {
     proxy: awcopy_testkit::fault_proxy::FaultProxy,
     _store: tempfile::TempDir,
     dir: tempfile::TempDir,
+    /// A local directory bob may read and the agents may use.
+    local: Option<std::path::PathBuf>,
 }
 
 /// How nats-server is guarded: its own arguments, and the flags and environment its
@@ -115,6 +117,29 @@ impl Rig {
         delay_ms: u64,
         access: Access,
     ) -> Self {
+        Self::build(hint, files, delay_ms, access, None).await
+    }
+
+    /// A rig whose service lets bob read the local directory `local`, and whose agents may
+    /// use it.
+    async fn reading_local(hint: &str, local: &std::path::Path) -> Self {
+        Self::build(
+            hint,
+            &BTreeMap::new(),
+            0,
+            Access::default(),
+            Some(local.to_owned()),
+        )
+        .await
+    }
+
+    async fn build(
+        hint: &str,
+        files: &BTreeMap<String, Vec<u8>>,
+        delay_ms: u64,
+        access: Access,
+        local: Option<std::path::PathBuf>,
+    ) -> Self {
         let bucket = kit::new_s3_bucket(hint).await;
         let container = kit::new_azure_container(hint).await;
         kit::put_all(&kit::open(&bucket).await, files).await;
@@ -122,7 +147,12 @@ impl Rig {
         let nats = Nats::start_with(store.path(), &access.server);
         let (dir_guard, dir) = svc::service_dir();
         let grant = vec![format!("{bucket}"), container.to_string()];
-        svc::write_config(&dir, (&grant, &grant), (&[], &[]));
+        // The service and its agents reach the Azure account through the proxy.
+        let proxy = kit::fault_proxy::slow_azure(delay_ms).await;
+        let stores = svc::azure_through(&proxy);
+        let bob_reads: Vec<String> = local.iter().map(|p| p.display().to_string()).collect();
+        svc::write_config_with(&dir, (&grant, &grant), (&bob_reads, &[]), &stores);
+        std::fs::write(dir.join("stores.toml"), &stores).unwrap();
         let mut args = vec!["--agents", "0", "--nats", &nats.url];
         args.extend(access.flags.iter().map(String::as_str));
         let env: Vec<(&str, &str)> = access
@@ -131,7 +161,6 @@ impl Rig {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let service = Service::start_with_env(&dir, &args, &env);
-        let proxy = kit::fault_proxy::slow_azure(delay_ms).await;
         Self {
             bucket,
             container,
@@ -141,6 +170,7 @@ impl Rig {
             proxy,
             _store: store,
             dir: dir_guard,
+            local,
         }
     }
 
@@ -175,6 +205,14 @@ impl Rig {
         command
             .args(["-v", "agent", "--nats", &self.nats.url, "--name", name])
             .args(["--items", &items.to_string()])
+            .args(["--endpoint-url", &kit::s3_endpoint()])
+            .arg("--config")
+            .arg(self.dir.path().join("stores.toml"))
+            .args(
+                self.local
+                    .iter()
+                    .flat_map(|p| [std::ffi::OsStr::new("--allow-local"), p.as_os_str()]),
+            )
             .args(&self.access.flags)
             .envs(self.access.env.iter().map(|(k, v)| (k, v)));
         command
@@ -526,8 +564,8 @@ async fn a_run_keeps_a_bounded_number_of_items_on_the_stream() {
         "many-blocks".to_owned(),
         kit::pattern(2 * bound * block + 1, 7),
     );
-    let rig = Rig::new("agents-bound", &BTreeMap::new(), 0).await;
     let source = tempfile::tempdir().unwrap();
+    let rig = Rig::reading_local("agents-bound", source.path()).await;
     for (key, bytes) in &files {
         std::fs::write(source.path().join(key), bytes).unwrap();
     }
@@ -538,7 +576,7 @@ async fn a_run_keeps_a_bounded_number_of_items_on_the_stream() {
         "dest": rig.container.to_string(),
         "sizes": {"block_size": block},
     });
-    // The administrator may read a local directory.
+    // The administrator may read a local directory a user was granted.
     let id = rig.service.create("/api/v1/jobs", ADMIN, body).await["id"]
         .as_str()
         .unwrap()

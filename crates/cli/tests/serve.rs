@@ -344,13 +344,19 @@ async fn jobs_pause_resume_cancel_and_retry_through_the_cli() {
 
     let (_guard, dir) = svc::service_dir();
     let grant = vec![format!("{bucket}"), format!("{}", az_text(&container))];
-    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
-    let service = Service::start(&dir, 2);
-    let url = service.url.clone();
-    let az_root = kit::location_text(&container);
-    // Jobs through a proxy that slows every Azure request run long enough to act on.
+    // Jobs through a proxy that slows every Azure request run long enough to act on: the
+    // service reaches the Azure account through it.
     let proxy = kit::fault_proxy::slow_azure(300).await;
     let slow_root = kit::fault_proxy::through(&proxy, &container);
+    svc::write_config_with(
+        &dir,
+        (&grant, &grant),
+        (&[], &[]),
+        &svc::azure_through(&proxy),
+    );
+    let service = Service::start(&dir, 2);
+    let url = service.url.clone();
+    let az_root = slow_root.clone();
 
     // Pause a slowed job from the CLI, see it paused, resume it to its end.
     let dest = format!("{slow_root}slow/");
@@ -509,9 +515,14 @@ async fn a_service_killed_mid_job_finishes_it_when_started_again() {
     kit::put_all(&s3, &files).await;
     let (_guard, dir) = svc::service_dir();
     let grant = vec![format!("{bucket}"), az_text(&container)];
-    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
-    let mut service = Service::start(&dir, 2);
     let proxy = kit::fault_proxy::slow_azure(100).await;
+    svc::write_config_with(
+        &dir,
+        (&grant, &grant),
+        (&[], &[]),
+        &svc::azure_through(&proxy),
+    );
+    let mut service = Service::start(&dir, 2);
     let body = spec(
         &format!("{bucket}"),
         &kit::fault_proxy::through(&proxy, &container),
@@ -890,9 +901,14 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
     .await;
     let (_guard, dir) = svc::service_dir();
     let grant = vec![format!("{bucket}"), az_text(&container)];
-    svc::write_config(&dir, (&grant, &grant), (&[], &[]));
-    let service = Service::start(&dir, 2);
     let proxy = kit::fault_proxy::slow_azure(400).await;
+    svc::write_config_with(
+        &dir,
+        (&grant, &grant),
+        (&[], &[]),
+        &svc::azure_through(&proxy),
+    );
+    let service = Service::start(&dir, 2);
     let dest = format!("{}live/", kit::fault_proxy::through(&proxy, &container));
     // Fifty jobs of another user, all finished, and a schedule (off) for the schedules page.
     let mut others = Vec::new();

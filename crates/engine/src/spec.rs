@@ -14,6 +14,12 @@ use crate::overwrite::Overwrite;
 
 /// The version of the spec this awcopy writes; it reads this one and every older one.
 pub const SPEC_VERSION: u32 = 1;
+/// The largest block: Azure's largest (4000 MiB; S3 takes parts up to 5 GiB).
+pub const MAX_BLOCK_SIZE: u64 = 4000 << 20;
+/// The most patterns one filter list holds.
+const MAX_PATTERNS: usize = 1000;
+/// The longest pattern or name, in bytes.
+const MAX_TEXT: usize = 4096;
 
 /// A job: what to copy where, which objects, and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,21 +174,55 @@ pub enum EncryptionRef {
         #[serde(default)]
         key_id: Option<String>,
     },
-    /// A customer key (SSE-C) read from this file.
+    /// A customer key (SSE-C): a file, or a key the running service's operator named.
     SseC {
-        /// The file holding the 256-bit key.
-        key_file: PathBuf,
+        /// The file holding the 256-bit key (a job run by the CLI).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_file: Option<PathBuf>,
+        /// The name of a key the service (and its agents) configured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_name: Option<String>,
     },
-    /// An Azure customer-provided key read from this file.
+    /// An Azure customer-provided key: a file, or a key the running service's operator named.
     Cpk {
-        /// The file holding the 256-bit key.
-        key_file: PathBuf,
+        /// The file holding the 256-bit key (a job run by the CLI).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_file: Option<PathBuf>,
+        /// The name of a key the service (and its agents) configured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_name: Option<String>,
     },
     /// An Azure encryption scope.
     Scope {
         /// The scope's name.
         name: String,
     },
+}
+
+/// Where a customer key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource<'a> {
+    /// A file, read where the job runs.
+    File(&'a std::path::Path),
+    /// A key the running service's operator configured under this name.
+    Named(&'a str),
+}
+
+impl EncryptionRef {
+    /// Where its customer key comes from, if it uses one (`None` for an invalid reference
+    /// naming both or neither: [`JobSpec::check`] refuses those).
+    pub fn key_source(&self) -> Option<KeySource<'_>> {
+        match self {
+            Self::SseC { key_file, key_name } | Self::Cpk { key_file, key_name } => {
+                match (key_file, key_name) {
+                    (Some(file), None) => Some(KeySource::File(file)),
+                    (None, Some(name)) => Some(KeySource::Named(name)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A spec that cannot run, and which field says so.
@@ -245,8 +285,46 @@ impl JobSpec {
         if self.delete && self.mode != Mode::Sync {
             return bad("delete", "only a sync deletes extras".into());
         }
-        if self.sizes.block_size == 0 {
-            return bad("sizes.block_size", "must be more than zero".into());
+        let sizes = [
+            (
+                "sizes.block_size",
+                self.sizes.block_size,
+                1,
+                MAX_BLOCK_SIZE,
+                "4000MiB, the largest block Azure takes",
+            ),
+            (
+                "sizes.copy_cutoff",
+                self.sizes.copy_cutoff,
+                0,
+                5 << 30,
+                "5GiB, the largest single copy S3 takes",
+            ),
+            (
+                "sizes.get_cutoff",
+                self.sizes.get_cutoff,
+                0,
+                5 << 40,
+                "5TiB",
+            ),
+            (
+                "tuning.max_memory",
+                self.tuning.max_memory,
+                1,
+                1 << 40,
+                "1TiB",
+            ),
+        ];
+        for (field, value, least, most, most_said) in sizes {
+            if value < least {
+                return bad(field, "must be more than zero".into());
+            }
+            if value > most {
+                return bad(
+                    field,
+                    format!("{value} bytes is more than the most, {most_said}"),
+                );
+            }
         }
         if let ConcurrencyLimit::Fixed(n) = self.tuning.concurrency {
             if !(1..=1024).contains(&n) {
@@ -256,20 +334,51 @@ impl JobSpec {
                 );
             }
         }
-        if self.tuning.max_memory == 0 {
-            return bad("tuning.max_memory", "must be more than zero".into());
-        }
         if !(1..=256).contains(&self.tuning.list_parallelism) {
             return bad("tuning.list_parallelism", "use 1 to 256".into());
         }
         if !(1..=100).contains(&self.tuning.retries) {
             return bad("tuning.retries", "use 1 to 100".into());
         }
-        if self.tuning.agents == Some(0) {
+        if self.tuning.agents.is_some_and(|n| !(1..=1024).contains(&n)) {
             return bad(
                 "tuning.agents",
-                "must be more than zero (or left out: all)".into(),
+                "use 1 to 1024 (or leave it out: all)".into(),
             );
+        }
+        let patterns = [
+            ("filters.include", &self.filters.include),
+            ("filters.exclude", &self.filters.exclude),
+            ("filters.include_regex", &self.filters.include_regex),
+            ("filters.exclude_regex", &self.filters.exclude_regex),
+        ];
+        for (field, list) in patterns {
+            if list.len() > MAX_PATTERNS {
+                return bad(
+                    field,
+                    format!("{} patterns; use at most {MAX_PATTERNS}", list.len()),
+                );
+            }
+            if list.iter().any(|p| p.len() > MAX_TEXT) {
+                return bad(field, format!("a pattern is longer than {MAX_TEXT} bytes"));
+            }
+        }
+        if self.name.as_ref().is_some_and(|n| n.len() > MAX_TEXT) {
+            return bad("name", format!("longer than {MAX_TEXT} bytes"));
+        }
+        if let Some(EncryptionRef::SseC { .. } | EncryptionRef::Cpk { .. }) = &self.encryption {
+            if self
+                .encryption
+                .as_ref()
+                .and_then(EncryptionRef::key_source)
+                .is_none()
+            {
+                return bad(
+                    "encryption",
+                    "give either key_file or key_name (a key the service configured), not both"
+                        .into(),
+                );
+            }
         }
         if self.tuning.max_rps == Some(0) || self.tuning.bandwidth == Some(0) {
             return bad(
@@ -341,7 +450,8 @@ mod tests {
         spec.filters.modified_since = Some(time::macros::datetime!(2026-11-22 10:00 UTC));
         spec.tuning.concurrency = ConcurrencyLimit::Fixed(32);
         spec.encryption = Some(EncryptionRef::Cpk {
-            key_file: "/keys/k".into(),
+            key_file: Some("/keys/k".into()),
+            key_name: None,
         });
         let json = serde_json::to_value(&spec).unwrap();
         assert_eq!(json["mode"], "sync");
@@ -375,5 +485,25 @@ mod tests {
         spec.tuning.retries = 3;
         spec.delete = true;
         assert_eq!(spec.check().unwrap_err().field, "delete");
+        spec.delete = false;
+        type Set = fn(&mut JobSpec);
+        let cases: [(&str, Set); 7] = [
+            ("sizes.block_size", |s| s.sizes.block_size = u64::MAX),
+            ("sizes.copy_cutoff", |s| s.sizes.copy_cutoff = 6 << 30),
+            ("tuning.max_memory", |s| s.tuning.max_memory = u64::MAX),
+            ("tuning.agents", |s| s.tuning.agents = Some(u32::MAX)),
+            ("filters.include", |s| {
+                s.filters.include = vec!["*".into(); 1001]
+            }),
+            ("filters.exclude_regex", |s| {
+                s.filters.exclude_regex = vec!["a".repeat(5000)]
+            }),
+            ("name", |s| s.name = Some("n".repeat(5000))),
+        ];
+        for (field, set) in cases {
+            let mut bounded = JobSpec::new(Mode::Copy, "/a", "/b");
+            set(&mut bounded);
+            assert_eq!(bounded.check().unwrap_err().field, field);
+        }
     }
 }

@@ -225,6 +225,19 @@ impl Catalog {
         tx.commit().await.map_err(|e| self.error(e))
     }
 
+    /// Turns schedule `id` off, saying `why` (a schedule that cannot go on).
+    pub async fn disable_schedule(&self, id: &str, why: &str) -> Result<(), CatalogError> {
+        sqlx::query(
+            "UPDATE schedules SET enabled = 0, next_run = NULL, disabled_reason = ? WHERE id = ?",
+        )
+        .bind(why)
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
     /// Sets when schedule `id` runs next (a run skipped because the previous one goes on).
     pub async fn set_next_run(&self, id: &str, next_run: Option<&str>) -> Result<(), CatalogError> {
         sqlx::query("UPDATE schedules SET next_run = ? WHERE id = ?")

@@ -23,6 +23,7 @@ const AGENT_BACKLOG: usize = 256;
 struct Task {
     run: u64,
     spec: Arc<JobSpec>,
+    access: Access,
     stop: Stop,
     item: WorkItem,
     reply: oneshot::Sender<Result<WorkDone, StoreError>>,
@@ -46,6 +47,8 @@ struct Agent {
 pub struct AgentPool {
     agents: Arc<Vec<Arc<Agent>>>,
     next_run: Arc<AtomicU64>,
+    /// The stores and keys the service's runs may use.
+    access: Access,
 }
 
 impl std::fmt::Debug for AgentPool {
@@ -55,8 +58,9 @@ impl std::fmt::Debug for AgentPool {
 }
 
 impl AgentPool {
-    /// Starts `count` agents (at least one).
-    pub fn start(count: usize) -> Self {
+    /// Starts `count` agents (at least one), opening stores and reading keys through
+    /// `access`.
+    pub fn start(count: usize, access: Access) -> Self {
         let agents = (1..=count.max(1))
             .map(|n| {
                 let (tasks, queue) = mpsc::channel(AGENT_BACKLOG);
@@ -76,6 +80,7 @@ impl AgentPool {
         Self {
             agents: Arc::new(agents),
             next_run: Arc::new(AtomicU64::new(1)),
+            access,
         }
     }
 
@@ -185,6 +190,7 @@ impl WorkQueue for JobQueue {
         let task = Task {
             run: self.run,
             spec: self.spec.clone(),
+            access: self.pool.access.clone(),
             stop: self.stop.clone(),
             item: item.clone(),
             reply,
@@ -249,7 +255,7 @@ async fn executor(agent: &Agent, task: &Task) -> Result<Arc<ItemExecutor>, Store
         .or_default()
         .clone();
     cell.get_or_init(|| async {
-        let prepared = Prepared::new((*task.spec).clone(), &Access::default()).await?;
+        let prepared = Prepared::new((*task.spec).clone(), &task.access).await?;
         Ok(Arc::new(prepared.executor(task.stop.clone())))
     })
     .await

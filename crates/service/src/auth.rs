@@ -17,6 +17,8 @@ use crate::http::App;
 pub const SESSION_COOKIE: &str = "awcopy_session";
 /// How long a dashboard session lasts.
 const SESSION_TERM: Duration = Duration::from_secs(12 * 3600);
+/// The most sessions one user holds: signing in again past it ends their oldest.
+const MOST_SESSIONS_PER_USER: usize = 32;
 
 /// Signed-in dashboard sessions, by random id (in memory: a restart signs everyone out).
 #[derive(Debug, Default)]
@@ -31,6 +33,16 @@ impl Sessions {
         let mut sessions = self.0.lock().expect("sessions lock");
         let now = Instant::now();
         sessions.retain(|_, (_, until)| *until > now);
+        let mut theirs: Vec<(Instant, String)> = sessions
+            .iter()
+            .filter(|(_, (user, _))| user == name)
+            .map(|(id, (_, until))| (*until, id.clone()))
+            .collect();
+        theirs.sort();
+        let surplus = (theirs.len() + 1).saturating_sub(MOST_SESSIONS_PER_USER);
+        for (_, oldest) in theirs.into_iter().take(surplus) {
+            sessions.remove(&oldest);
+        }
         sessions.insert(id.clone(), (name.to_owned(), now + SESSION_TERM));
         id
     }

@@ -76,7 +76,12 @@ pub async fn serve(
             options.listen
         )));
     }
+    let reach = options
+        .config
+        .reach(options.s3_endpoint.as_deref())
+        .map_err(|e| ServeError::Usage(format!("--config: {e}")))?;
     let catalog = Catalog::open(&options.db).await?;
+    let access = service::service_access(&options.config, reach);
     let dispatcher = match &options.nats {
         Some(nats) => {
             let dispatcher = nats::NatsDispatcher::start(nats)
@@ -87,6 +92,7 @@ pub async fn serve(
                     nats: nats.clone(),
                     name: format!("{}-{n}", nats::host_name()),
                     items: nats::DEFAULT_ITEMS,
+                    access: access.clone(),
                 };
                 tokio::spawn(async move {
                     if let Err(e) = nats::run_agent(agent).await {
@@ -103,13 +109,8 @@ pub async fn serve(
         }
         None => None,
     };
-    let service = service::Service::new(
-        options.config,
-        catalog,
-        options.agents,
-        dispatcher,
-        options.s3_endpoint,
-    );
+    let service =
+        service::Service::new(options.config, access, catalog, options.agents, dispatcher);
     let resumed = service
         .recover()
         .await

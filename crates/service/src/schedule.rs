@@ -25,6 +25,16 @@ const DEFAULT_OVERLAP: Duration = Duration::from_secs(300);
 const DEFAULT_MAX_FAILURES: u32 = 3;
 /// How often the scheduler looks for due schedules.
 const TICK: Duration = Duration::from_millis(500);
+/// The longest `every`: a year and a day (a cron expression says anything rarer).
+const LONGEST_PERIOD: Duration = Duration::from_secs(366 * 86_400);
+/// The longest overlap.
+const LONGEST_OVERLAP: Duration = Duration::from_secs(30 * 86_400);
+/// The most failed runs in a row a schedule may wait for before it turns off.
+const MOST_MAX_FAILURES: u32 = 100;
+/// The longest cron expression.
+const LONGEST_CRON: usize = 256;
+/// The most schedules one user may have.
+pub const MOST_SCHEDULES_PER_USER: usize = 100;
 
 /// When a schedule runs.
 enum Timing {
@@ -33,9 +43,25 @@ enum Timing {
 }
 
 impl Timing {
+    /// The timing a schedule's fields describe, or what is wrong with them.
     fn of(every_secs: Option<i64>, cron: Option<&str>) -> Result<Self, String> {
         match (every_secs, cron) {
-            (Some(secs), None) if secs > 0 => Ok(Self::Every(Duration::from_secs(secs as u64))),
+            (Some(secs), None) => {
+                let period = u64::try_from(secs)
+                    .ok()
+                    .filter(|&s| s > 0)
+                    .map(Duration::from_secs);
+                match period {
+                    Some(period) if period <= LONGEST_PERIOD => Ok(Self::Every(period)),
+                    _ => Err(format!(
+                        "every: {secs} s is out of range; use 1s to {}d (or a cron expression)",
+                        LONGEST_PERIOD.as_secs() / 86_400
+                    )),
+                }
+            }
+            (None, Some(expr)) if expr.len() > LONGEST_CRON => Err(format!(
+                "cron: longer than {LONGEST_CRON} characters; use e.g. '0 2 * * *'"
+            )),
             (None, Some(expr)) => croner::Cron::new(expr)
                 .with_seconds_optional()
                 .parse()
@@ -48,21 +74,29 @@ impl Timing {
         }
     }
 
-    /// The first time after `after` it runs.
-    fn next(&self, after: OffsetDateTime) -> Option<OffsetDateTime> {
-        match self {
-            Self::Every(period) => Some(after + *period),
+    /// The first time after `after` it runs, as RFC 3339, if there is one before the year
+    /// 10000.
+    fn next(&self, after: OffsetDateTime) -> Option<String> {
+        let next = match self {
+            Self::Every(period) => after.checked_add(time::Duration::try_from(*period).ok()?)?,
             Self::Cron(cron) => {
                 let after = chrono::DateTime::from_timestamp(after.unix_timestamp(), 0)?;
                 let next = cron.find_next_occurrence(&after, false).ok()?;
-                OffsetDateTime::from_unix_timestamp(next.timestamp()).ok()
+                OffsetDateTime::from_unix_timestamp(next.timestamp()).ok()?
             }
-        }
+        };
+        rfc3339(next)
     }
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).expect("a time formats")
+/// `at` as RFC 3339, if it has that form (years 0 to 9999).
+fn rfc3339(at: OffsetDateTime) -> Option<String> {
+    at.format(&Rfc3339).ok()
+}
+
+/// Now, as RFC 3339.
+fn now_text(now: OffsetDateTime) -> String {
+    rfc3339(now).expect("now is a year of four digits")
 }
 
 fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
@@ -73,10 +107,26 @@ fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
     })
 }
 
-fn seconds(field: &str, text: &str) -> Result<i64, ApiError> {
-    parse_age(text)
-        .map(|d| d.as_secs() as i64)
-        .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
+/// A period (`6h`, `30m`) in seconds, at most `longest`.
+fn seconds(field: &str, text: &str, longest: Duration) -> Result<i64, ApiError> {
+    let period = parse_age(text).map_err(|e| ApiError::bad_request(format!("{field}: {e}")))?;
+    if period > longest {
+        return Err(ApiError::bad_request(format!(
+            "{field}: '{text}' is longer than the longest, {}d",
+            longest.as_secs() / 86_400
+        )));
+    }
+    Ok(period.as_secs() as i64)
+}
+
+/// `max_failures` as given, within its range.
+fn max_failures(given: u32) -> Result<i64, ApiError> {
+    if !(1..=MOST_MAX_FAILURES).contains(&given) {
+        return Err(ApiError::bad_request(format!(
+            "max_failures: {given} is out of range; use 1 to {MOST_MAX_FAILURES}"
+        )));
+    }
+    Ok(i64::from(given))
 }
 
 impl Service {
@@ -95,26 +145,37 @@ impl Service {
         let every_secs = input
             .every
             .as_deref()
-            .map(|e| seconds("every", e))
+            .map(|e| seconds("every", e, LONGEST_PERIOD))
             .transpose()?;
         let timing =
             Timing::of(every_secs, input.cron.as_deref()).map_err(ApiError::bad_request)?;
         let modified_since = input
             .modified_since
             .as_deref()
-            .map(|t| parse_time("modified_since", t).map(rfc3339))
+            .map(|t| parse_time("modified_since", t).map(|at| rfc3339(at).unwrap_or_default()))
             .transpose()?;
         let overlap_secs = match input.overlap.as_deref() {
-            Some(text) => seconds("overlap", text)?,
+            Some(text) => seconds("overlap", text, LONGEST_OVERLAP)?,
             None => DEFAULT_OVERLAP.as_secs() as i64,
         };
+        let max_failures = max_failures(input.max_failures.unwrap_or(DEFAULT_MAX_FAILURES))?;
         let enabled = input.enabled.unwrap_or(true);
         let now = OffsetDateTime::now_utc();
         // An `every` schedule runs at once, then every period; a cron one at its next time.
         let first = match timing {
-            Timing::Every(_) => Some(now),
-            Timing::Cron(_) => timing.next(now),
+            Timing::Every(_) => Some(now_text(now)),
+            Timing::Cron(_) => Some(timing.next(now).ok_or_else(|| {
+                ApiError::bad_request(
+                    "cron: the expression never comes round; give one that does, e.g. '0 2 * * *'",
+                )
+            })?),
         };
+        if self.catalog().schedules(Some(&caller.name)).await?.len() >= MOST_SCHEDULES_PER_USER {
+            return Err(ApiError::bad_request(format!(
+                "schedules: user '{}' has {MOST_SCHEDULES_PER_USER} schedules, the most one user may have; delete one first",
+                caller.name
+            )));
+        }
         let new = NewSchedule {
             user: caller.name.clone(),
             name: input.name,
@@ -124,8 +185,8 @@ impl Service {
             enabled,
             modified_since,
             overlap_secs,
-            max_failures: i64::from(input.max_failures.unwrap_or(DEFAULT_MAX_FAILURES).max(1)),
-            next_run: first.map(rfc3339),
+            max_failures,
+            next_run: first,
         };
         Ok(self.catalog().create_schedule(new).await?)
     }
@@ -170,7 +231,7 @@ impl Service {
         }
         let retimed = input.every.is_some() || input.cron.is_some();
         if let Some(every) = &input.every {
-            schedule.every_secs = Some(seconds("every", every)?);
+            schedule.every_secs = Some(seconds("every", every, LONGEST_PERIOD)?);
             schedule.cron = None;
         }
         if let Some(cron) = input.cron {
@@ -182,17 +243,21 @@ impl Service {
         let timing = Timing::of(schedule.every_secs, schedule.cron.as_deref())
             .map_err(ApiError::bad_request)?;
         if let Some(overlap) = &input.overlap {
-            schedule.overlap_secs = seconds("overlap", overlap)?;
+            schedule.overlap_secs = seconds("overlap", overlap, LONGEST_OVERLAP)?;
         }
         if let Some(max) = input.max_failures {
-            schedule.max_failures = i64::from(max.max(1));
+            schedule.max_failures = max_failures(max)?;
         }
         let switched_on = input.enabled == Some(true) && !schedule.enabled;
         if let Some(enabled) = input.enabled {
             schedule.enabled = enabled;
         }
         if retimed || switched_on || schedule.next_run.is_none() {
-            schedule.next_run = timing.next(OffsetDateTime::now_utc()).map(rfc3339);
+            schedule.next_run = Some(timing.next(OffsetDateTime::now_utc()).ok_or_else(|| {
+                ApiError::bad_request(
+                    "cron: the expression never comes round; give one that does, e.g. '0 2 * * *'",
+                )
+            })?);
         }
         Ok(self.catalog().update_schedule(&schedule).await?)
     }
@@ -202,43 +267,66 @@ impl Service {
         Ok(self.catalog().delete_schedule(&schedule.id).await?)
     }
 
-    /// Starts a run of every due schedule that is not still running one.
+    /// Starts a run of every due schedule that is not still running one. A schedule that
+    /// cannot go on (its timing has no next time, its stored fields are out of range) turns
+    /// off saying why; the others are not held up by it.
     async fn run_due(self: &Arc<Self>) -> Result<(), ApiError> {
         let now = OffsetDateTime::now_utc();
-        for schedule in self.catalog().due_schedules(&rfc3339(now)).await? {
-            let timing = match Timing::of(schedule.every_secs, schedule.cron.as_deref()) {
-                Ok(timing) => timing,
-                Err(e) => {
-                    tracing::warn!(schedule = %schedule.id, "unreadable timing: {e}");
-                    continue;
-                }
+        for schedule in self.catalog().due_schedules(&now_text(now)).await? {
+            // Its own task: even a panic over one schedule leaves the others running.
+            let (service, id) = (self.clone(), schedule.id.clone());
+            let outcome = tokio::spawn(async move { service.run_one(&schedule, now).await }).await;
+            let why = match outcome {
+                Ok(Ok(())) => continue,
+                Ok(Err(why)) => why,
+                Err(e) => format!("the scheduler failed on it ({e})"),
             };
-            // Missed runs collapse into this one: the next is counted from now.
-            let next = timing.next(now).map(rfc3339);
-            if self
-                .catalog()
-                .schedule_run_in_progress(&schedule.id)
-                .await?
-                .is_some()
-            {
-                self.catalog()
-                    .set_next_run(&schedule.id, next.as_deref())
-                    .await?;
-                continue;
-            }
-            self.start_run(&schedule, now, next.as_deref()).await?;
+            tracing::warn!(schedule = %id, "turned off: {why}");
+            self.catalog()
+                .disable_schedule(&id, &format!("turned off: {why}"))
+                .await?;
         }
         Ok(())
     }
 
-    /// Starts one run of `schedule`, as its owner, from its watermark.
+    /// Starts one due schedule's run, or moves its next run on while the previous one goes
+    /// on; an error is why the schedule cannot go on.
+    async fn run_one(
+        self: &Arc<Self>,
+        schedule: &Schedule,
+        now: OffsetDateTime,
+    ) -> Result<(), String> {
+        let timing = Timing::of(schedule.every_secs, schedule.cron.as_deref())?;
+        // Missed runs collapse into this one: the next is counted from now.
+        let next = timing
+            .next(now)
+            .ok_or("its timing has no next time before the year 10000")?;
+        let busy = self
+            .catalog()
+            .schedule_run_in_progress(&schedule.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if busy.is_some() {
+            return self
+                .catalog()
+                .set_next_run(&schedule.id, Some(&next))
+                .await
+                .map_err(|e| e.to_string());
+        }
+        self.start_run(schedule, now, &next)
+            .await
+            .map_err(|e| e.message().to_owned())
+    }
+
+    /// Starts one run of `schedule`, as its owner, from its watermark. A run that cannot
+    /// start counts as a failed run.
     async fn start_run(
         self: &Arc<Self>,
         schedule: &Schedule,
         now: OffsetDateTime,
-        next: Option<&str>,
+        next: &str,
     ) -> Result<(), ApiError> {
-        let started_at = rfc3339(now);
+        let started_at = now_text(now);
         let started = async {
             let owner = self.config().user(&schedule.user).ok_or_else(|| {
                 ApiError::new(
@@ -248,10 +336,22 @@ impl Service {
                 )
             })?;
             let mut spec = self.admit(owner, schedule.template.clone())?;
+            let overlap = u64::try_from(schedule.overlap_secs)
+                .ok()
+                .filter(|&s| s <= LONGEST_OVERLAP.as_secs())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "overlap: {} s is out of range",
+                        schedule.overlap_secs
+                    ))
+                })?;
             let since = match (&schedule.watermark, &schedule.modified_since) {
                 (Some(mark), _) => Some(
                     parse_time("watermark", mark)?
-                        - Duration::from_secs(schedule.overlap_secs.max(0) as u64),
+                        .checked_sub(time::Duration::seconds(overlap as i64))
+                        .ok_or_else(|| {
+                            ApiError::bad_request("overlap: reaches before the year 0")
+                        })?,
                 ),
                 (None, Some(first)) => Some(parse_time("modified_since", first)?),
                 (None, None) => None,
@@ -264,13 +364,14 @@ impl Service {
                     None => format!("schedule {}", schedule.id),
                 });
             }
-            self.submit_linked(spec, &schedule.id, &started_at, next)
+            self.submit_linked(spec, &schedule.id, &started_at, Some(next))
                 .await
         };
         if let Err(e) = started.await {
-            // A run that cannot start counts as a failed run.
             let why = e.message().to_owned();
-            self.catalog().set_next_run(&schedule.id, next).await?;
+            self.catalog()
+                .set_next_run(&schedule.id, Some(next))
+                .await?;
             self.catalog()
                 .schedule_run_ended(&schedule.id, &started_at, &RunEnd::Failed(why))
                 .await?;

@@ -6,11 +6,11 @@ use awcopy_engine::batching::{BatchLimits, Batching};
 use awcopy_engine::copy::Progress;
 use awcopy_engine::events::Action;
 use awcopy_engine::journal::Stop;
-use awcopy_engine::spec::{JobSpec, Mode};
+use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
 use awcopy_engine::work::WorkQueue;
 use awcopy_jobs::runner::{Access, JobEvent, JobHandle, JobRunner, Prepared, RunHooks};
 use awcopy_jobs::{Catalog, JobCatalog, JobRecord, ListFilter, RunEnd, Status};
-use awcopy_store::Location;
+use awcopy_store::{Location, Reach};
 use axum::http::StatusCode;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,13 +18,17 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 use crate::agents::{AgentPool, JobQueue};
-use crate::config::{Config, Use, User};
+use crate::config::{place, Config, Scope, Use, User};
 use crate::error::ApiError;
 use crate::nats::{NatsDispatcher, NatsQueue};
 use crate::wire::{ActionOptions, AgentView, Counters, FailureView, JobView, ProgressView};
 
 /// How many notices a slow event-stream reader may fall behind.
 const NOTICE_BACKLOG: usize = 4096;
+/// The most memory one job may ask for on the service (`tuning.max_memory`).
+const MOST_JOB_MEMORY: u64 = 2 << 30;
+/// The most jobs one user may have running on the service at once.
+pub const MOST_RUNNING_PER_USER: usize = 64;
 
 /// Something the event stream tells the users it concerns.
 #[derive(Debug, Clone)]
@@ -124,36 +128,43 @@ pub struct Service {
     running: Mutex<HashMap<String, Running>>,
     bus: broadcast::Sender<Notice>,
     totals: Totals,
-    s3_endpoint: Option<String>,
+    /// The stores the service reaches, and the keys jobs may name: what every run opens
+    /// its locations and reads its keys through.
+    access: Access,
 }
 
 impl Service {
     /// A service over `catalog` whose work items go to `agents` in-process agents, or over
-    /// `nats` to agents anywhere; S3 requests go to `s3_endpoint` (else where the environment
-    /// says).
+    /// `nats` to agents anywhere; its runs reach stores and read keys through `access`
+    /// (see [`service_access`]).
     pub fn new(
         config: Config,
+        access: Access,
         catalog: Catalog,
         agents: usize,
         nats: Option<NatsDispatcher>,
-        s3_endpoint: Option<String>,
     ) -> Arc<Self> {
         let catalog = Arc::new(catalog);
         let runner = JobRunner::new(catalog.clone());
         let agents = match nats {
             Some(nats) => Agents::Nats(Box::new(nats)),
-            None => Agents::Local(AgentPool::start(agents)),
+            None => Agents::Local(AgentPool::start(agents, access.clone())),
         };
         Arc::new(Self {
-            config,
             catalog,
             runner,
             agents,
             running: Mutex::new(HashMap::new()),
             bus: broadcast::channel(NOTICE_BACKLOG).0,
             totals: Totals::default(),
-            s3_endpoint,
+            access,
+            config,
         })
+    }
+
+    /// The stores the service reaches.
+    pub fn reach(&self) -> &Reach {
+        self.access.reach.as_deref().expect("a service has a reach")
     }
 
     /// The configuration (users and grants).
@@ -200,42 +211,75 @@ impl Service {
         self.bus.subscribe()
     }
 
-    /// Reads a submitted spec: its fields checked, made the caller's, and refused if it
-    /// carries a secret or names a place outside the caller's grants — before anything is
-    /// listed.
+    /// Reads a submitted spec: its fields checked, made the caller's, its locations resolved
+    /// to the stores the service reaches and kept in their canonical form, and refused if it
+    /// carries a secret, names a place the service does not reach (400) or one outside the
+    /// caller's grants (403), or a key the caller may not use — before anything is listed.
     pub fn admit(&self, caller: &User, body: serde_json::Value) -> Result<JobSpec, ApiError> {
         let mut spec: JobSpec = serde_json::from_value(body)
             .map_err(|e| ApiError::bad_request(format!("the job spec: {e}")))?;
         spec.check()
             .map_err(|e| ApiError::bad_request(format!("the job spec: {e}")))?;
-        spec.user = caller.name.clone();
-        match (&spec.s3_endpoint, &self.s3_endpoint) {
-            (Some(asked), Some(own)) if asked.trim_end_matches('/') == own.trim_end_matches('/') => {}
-            (Some(_), _) => {
-                return Err(ApiError::bad_request(
-                    "s3_endpoint: the service reaches S3 through its own endpoint and credentials; leave s3_endpoint out",
-                ))
-            }
-            (None, _) => {}
+        if spec.tuning.max_memory > MOST_JOB_MEMORY {
+            return Err(ApiError::bad_request(format!(
+                "the job spec: tuning.max_memory: {} bytes is more than a job may hold on this service ({MOST_JOB_MEMORY} bytes, 2GiB)",
+                spec.tuning.max_memory
+            )));
         }
-        spec.s3_endpoint = self.s3_endpoint.clone();
-        for (field, location, uses) in [
-            ("source", &spec.source, source_uses(&spec)),
-            ("dest", &spec.dest, &[Use::Write][..]),
-        ] {
-            refuse_secrets(field, location)?;
+        spec.user = caller.name.clone();
+        let reach = self.reach();
+        reach.check_s3_endpoint(spec.s3_endpoint.as_deref())?;
+        spec.s3_endpoint = reach.s3_endpoint().map(|u| u.to_string());
+        let recursive = spec.is_recursive();
+        for (field, uses) in [("source", source_uses(&spec)), ("dest", &[Use::Write][..])] {
+            let text = match field {
+                "source" => &spec.source,
+                _ => &spec.dest,
+            };
+            refuse_secrets(field, text)?;
+            let location = Location::parse(text).map_err(|e| e.context(field))?;
+            let reached = reach.resolve(field, &location)?;
+            let scope = match (field, recursive) {
+                (_, true) => Scope::Under,
+                ("dest", false)
+                    if location.prefix().is_empty() || location.prefix().ends_with('/') =>
+                {
+                    Scope::Under
+                }
+                _ => Scope::Object,
+            };
+            let place = place(&reached.location, scope);
             for &what in uses {
-                if !caller.may(what, location) {
+                if !caller.may(what, &place, reach) {
                     let verb = match what {
                         Use::Read => "read from",
                         Use::Write => "write to",
                     };
                     return Err(ApiError::forbidden(format!(
-                        "{field}: user '{}' may not {verb} {location}; ask an admin for a grant",
+                        "{field}: user '{}' may not {verb} {place}; ask an admin for a grant",
                         caller.name
                     )));
                 }
             }
+            let canonical = reached.canonical();
+            match field {
+                "source" => spec.source = canonical,
+                _ => spec.dest = canonical,
+            }
+        }
+        match spec.encryption.as_ref().and_then(EncryptionRef::key_source) {
+            Some(KeySource::File(_)) => {
+                return Err(ApiError::bad_request(
+                    "encryption.key_file: the service reads no file a job names; give key_name, one of the keys its operator configured for you",
+                ))
+            }
+            Some(KeySource::Named(name)) if !self.config.may_use_key(caller, name) => {
+                return Err(ApiError::forbidden(format!(
+                    "encryption.key_name: user '{}' may not use a key named '{name}'; ask an admin for one",
+                    caller.name
+                )))
+            }
+            _ => {}
         }
         Ok(spec)
     }
@@ -262,8 +306,9 @@ impl Service {
         spec: JobSpec,
         schedule: Option<(&str, &str, Option<&str>)>,
     ) -> Result<JobView, ApiError> {
+        self.room_for(&spec.user)?;
         let queue = self.queue_for(&spec);
-        let prepared = Prepared::new(spec, &Access::default()).await?;
+        let prepared = Prepared::new(spec, &self.access).await?;
         // A schedule's run may start beside an earlier run that failed and waits for a resume.
         let handle = self
             .runner
@@ -275,6 +320,35 @@ impl Service {
                 .await?;
         }
         self.track(handle, queue).await
+    }
+
+    /// Refuses another run for `user` when they have [`MOST_RUNNING_PER_USER`] running.
+    fn room_for(&self, user: &str) -> Result<(), ApiError> {
+        let running = self.running.lock().expect("running lock");
+        if running.values().filter(|run| run.user == user).count() >= MOST_RUNNING_PER_USER {
+            return Err(ApiError::bad_request(format!(
+                "jobs: user '{user}' has {MOST_RUNNING_PER_USER} jobs running, the most one user may; wait for one to end or pause one"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The stored spec of `job`, checked again against the configuration as it is now, as
+    /// its owner submitting it afresh: a resume, retry or restart never outlives a removed
+    /// user, a revoked grant or a store the service no longer reaches.
+    fn authorize(&self, job: &JobRecord) -> Result<JobSpec, ApiError> {
+        let owner = self.config.user(&job.user).ok_or_else(|| {
+            ApiError::forbidden(format!(
+                "user '{}' is no longer in the service's config; an admin must restore the user",
+                job.user
+            ))
+        })?;
+        let spec = job.job_spec()?;
+        self.admit(
+            owner,
+            serde_json::to_value(&spec).expect("a spec serializes"),
+        )?;
+        Ok(spec)
     }
 
     /// The job `id` if the caller may see it: its owner or an admin. Anyone else is told
@@ -342,21 +416,18 @@ impl Service {
                 self.runner.pause(&job.id).await?;
             }
             "cancel" => {
-                self.runner.cancel(&job.id, &Access::default()).await?;
+                self.runner.cancel(&job.id, &self.access).await?;
             }
             "resume" | "retry" => {
-                let spec = job.job_spec()?;
+                let spec = self.authorize(job)?;
+                self.room_for(&job.user)?;
                 let queue = self.queue_for(&spec);
                 let hooks = self.hooks(&queue);
                 let handle = match action {
-                    "resume" => {
-                        self.runner
-                            .resume(&job.id, &Access::default(), hooks)
-                            .await?
-                    }
+                    "resume" => self.runner.resume(&job.id, &self.access, hooks).await?,
                     _ => {
                         self.runner
-                            .retry(&job.id, &Access::default(), hooks, options.name_policy)
+                            .retry(&job.id, &self.access, hooks, options.name_policy)
                             .await?
                     }
                 };
@@ -386,6 +457,15 @@ impl Service {
         let mut resumed = 0;
         for job in self.catalog.list(&filter).await? {
             if job.live_owner().is_some() {
+                continue;
+            }
+            if let Err(refusal) = self.authorize(&job) {
+                // Its owner or grant went since it started: it waits, saying why.
+                let why = format!("not resumed: {}", refusal.message());
+                tracing::warn!(job = %job.id, "{why}");
+                self.catalog
+                    .finish_job(&job.id, Status::Paused, 0, Some(&why))
+                    .await?;
                 continue;
             }
             match self.act(&job, "resume", ActionOptions::default()).await {
@@ -574,6 +654,16 @@ impl Service {
         for (total, counter) in pairs {
             total.fetch_add(counter.load(Ordering::Relaxed), Ordering::Relaxed);
         }
+    }
+}
+
+/// What the service's runs open their stores and read their keys through: the stores of
+/// `reach`, the keys of `config`.
+pub fn service_access(config: &Config, reach: Reach) -> Access {
+    Access {
+        reach: Some(Arc::new(reach)),
+        keys: Arc::new(config.key_files()),
+        ..Access::default()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod local;
 pub mod location;
 pub mod names;
 mod object;
+pub mod reach;
 pub mod redact;
 pub mod s3;
 mod secret;
@@ -23,6 +24,7 @@ pub use object::{
     ByteRange, ByteStream, Checksums, CopySource, GetResult, ListPage, ListRequest, ListStream,
     ObjectAttributes, ObjectMeta, PartReceipt, PutResult, UploadId,
 };
+pub use reach::{Reach, Reached};
 pub use secret::{Secret, SecretUrl};
 pub use store::Store;
 
@@ -35,6 +37,9 @@ pub struct OpenOptions {
     pub s3_endpoint: Option<String>,
     /// Server-side encryption for writes.
     pub encryption: Option<Encryption>,
+    /// Local stores: the directory the store's root must lie beneath, opened without
+    /// following a symlink out of it (set by a [`Reach`]).
+    pub confine: Option<std::path::PathBuf>,
 }
 
 /// Server-side encryption applied to objects written.

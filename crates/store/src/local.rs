@@ -46,6 +46,8 @@ struct Root {
     /// The absolute path the location names.
     path: PathBuf,
     resolved: OnceLock<PathBuf>,
+    /// The directory the root must lie beneath once its symlinks are resolved, if any.
+    confine: Option<PathBuf>,
 }
 
 impl Root {
@@ -55,6 +57,18 @@ impl Root {
             return Ok(resolved);
         }
         let canonical = std::fs::canonicalize(&self.path)?;
+        if let Some(confine) = &self.confine {
+            if !canonical.starts_with(std::fs::canonicalize(confine)?) {
+                return Err(StoreError::new(
+                    ErrorKind::Auth,
+                    format!(
+                        "{} leads outside {} through a symlink",
+                        self.path.display(),
+                        confine.display()
+                    ),
+                ));
+            }
+        }
         Ok(self.resolved.get_or_init(|| canonical))
     }
 }
@@ -81,6 +95,7 @@ impl LocalStore {
             root: Arc::new(Root {
                 path: root,
                 resolved: OnceLock::new(),
+                confine: options.confine.clone(),
             }),
             capabilities: Capabilities {
                 service_id: "local".into(),

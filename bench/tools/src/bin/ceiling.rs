@@ -42,7 +42,7 @@ async fn main() {
     let args = Args::parse();
     let options = OpenOptions {
         s3_endpoint: args.endpoint_url.clone(),
-        encryption: None,
+        ..OpenOptions::default()
     };
     let open = |text: &str| {
         let location = Location::parse(text).expect("a location");

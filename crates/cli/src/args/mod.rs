@@ -152,6 +152,16 @@ pub struct AgentArgs {
     /// Work items run at once (each under the limits its job sets).
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub items: u16,
+
+    /// The stores this agent reaches besides its environment's ([[azure]] accounts) and the
+    /// keys jobs may name ([[key]]): the service's config format; its [[user]]s are ignored.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Let jobs read and write the local directory PATH and what is beneath it (repeatable);
+    /// without it the agent never touches its own disk for a job.
+    #[arg(long, value_name = "PATH")]
+    pub allow_local: Vec<PathBuf>,
 }
 
 /// `awcopy schedule`: schedules of a job service.

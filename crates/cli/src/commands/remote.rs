@@ -73,16 +73,27 @@ fn refuse_local_only(args: &CopyArgs) -> Result<(), Failure> {
 /// The spec `cp|sync|mv` flags describe, ready to send to a service (a schedule's template).
 pub fn remote_spec(cli: &Cli, args: &CopyArgs, mode: Mode) -> Result<JobSpec, Failure> {
     refuse_local_only(args)?;
-    let mut spec = settings::copy_spec(cli, String::new(), args, mode, false)?;
+    let spec = settings::copy_spec(cli, String::new(), args, mode, false)?;
+    for_service(args, spec)
+}
+
+/// `spec` as a service takes it: no user (the token names it), and a customer key named as
+/// its operator configured it (a service reads no file a job names).
+fn for_service(args: &CopyArgs, mut spec: JobSpec) -> Result<JobSpec, Failure> {
     spec.user = String::new();
+    spec.encryption = args
+        .encrypt
+        .as_deref()
+        .map(|e| settings::encryption(e, settings::KeysAre::Named))
+        .transpose()?;
     Ok(spec)
 }
 
 /// Submits `spec` (made from `args`) to the service at `url`; with `--wait`, follows it to
 /// its end. The service names the user from the token.
-pub async fn submit(url: &str, args: &CopyArgs, mut spec: JobSpec) -> Result<(), Failure> {
+pub async fn submit(url: &str, args: &CopyArgs, spec: JobSpec) -> Result<(), Failure> {
     refuse_local_only(args)?;
-    spec.user = String::new();
+    let spec = for_service(args, spec)?;
     let client = client(url)?;
     let job = client.submit(&spec).await.map_err(failure)?;
     if args.output.json {

@@ -1,10 +1,12 @@
 //! `awcopy serve`: the job service, or `--hash-token` to make a config's token hash; and
 //! `awcopy agent`, which runs a service's work items from NATS.
 
+use awcopy_jobs::runner::Access;
 use awcopy_jobs::Catalog;
 use awcopy_service::nats::{run_agent, AgentOptions, NatsOptions};
 use awcopy_service::{hash_token, serve, Config, ServeError, ServeOptions};
 use std::io::BufRead;
+use std::sync::Arc;
 
 use crate::args::{AgentArgs, Cli, NatsArgs, ServeArgs};
 use crate::failure::{code, Failure};
@@ -68,10 +70,34 @@ fn nats_options(args: &NatsArgs) -> Option<NatsOptions> {
     })
 }
 
+/// The stores an agent reaches and the keys it reads: its environment's, its `--config`'s and
+/// its `--allow-local` directories.
+fn agent_access(cli: &Cli, args: &AgentArgs) -> Result<Access, Failure> {
+    let config = match &args.config {
+        Some(path) => Config::read(path).map_err(|e| Failure::usage(e.to_string()))?,
+        None => Config::default(),
+    };
+    let mut reach = config
+        .stores(cli.endpoint_url.as_deref())
+        .map_err(|e| Failure::usage(format!("agent: {e}")))?;
+    for path in &args.allow_local {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        reach = reach
+            .with_local(&absolute)
+            .map_err(|e| Failure::usage(format!("--allow-local {}: {e}", path.display())))?;
+    }
+    Ok(Access {
+        reach: Some(Arc::new(reach)),
+        keys: Arc::new(config.key_files()),
+        ..Access::default()
+    })
+}
+
 /// Runs `awcopy agent` until the process is stopped.
-pub async fn agent(args: &AgentArgs) -> Result<(), Failure> {
+pub async fn agent(cli: &Cli, args: &AgentArgs) -> Result<(), Failure> {
     let nats = nats_options(&args.nats)
         .ok_or_else(|| Failure::usage("agent: give --nats URL, where the service puts its work"))?;
+    let access = agent_access(cli, args)?;
     let name = args.name.clone().unwrap_or_else(|| {
         format!(
             "{}-{}",
@@ -87,6 +113,7 @@ pub async fn agent(args: &AgentArgs) -> Result<(), Failure> {
         nats,
         name,
         items: usize::from(args.items),
+        access,
     })
     .await
     .map_err(|e| Failure {

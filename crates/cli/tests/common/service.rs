@@ -16,6 +16,27 @@ pub const ADMIN: &str = "admin-token-c04d9e6b";
 
 /// Writes the service's config: alice and bob with the grants given, and an admin.
 pub fn write_config(dir: &Path, alice: (&[String], &[String]), bob: (&[String], &[String])) {
+    write_config_with(dir, alice, bob, "");
+}
+
+/// The config section that has the service reach the Azure emulator's account through
+/// `proxy` (in front of the emulator's base URL).
+pub fn azure_through(proxy: &kit::fault_proxy::FaultProxy) -> String {
+    let endpoint = kit::azure_endpoint();
+    let account = &endpoint[endpoint.rfind('/').unwrap() + 1..];
+    format!(
+        "[[azure]]\naccount = \"{account}\"\nendpoint = \"{}/{account}\"\n\n",
+        proxy.url()
+    )
+}
+
+/// Writes the service's config as [`write_config`] does, with `extra` (TOML) first.
+pub fn write_config_with(
+    dir: &Path,
+    alice: (&[String], &[String]),
+    bob: (&[String], &[String]),
+    extra: &str,
+) {
     let list = |items: &[String]| {
         items
             .iter()
@@ -31,7 +52,8 @@ pub fn write_config(dir: &Path, alice: (&[String], &[String]), bob: (&[String], 
             list(write)
         )
     };
-    let text = user("alice", ALICE, alice)
+    let text = extra.to_owned()
+        + &user("alice", ALICE, alice)
         + &user("bob", BOB, bob)
         + &format!(
             "[[user]]\nname = \"root\"\ntoken_sha256 = \"{}\"\nadmin = true\n",

@@ -7,20 +7,29 @@ use awcopy_engine::filter::Filter;
 use awcopy_engine::journal::Stop;
 use awcopy_engine::lister::ListerConfig;
 use awcopy_engine::retry::RetryPolicy;
-use awcopy_engine::spec::{EncryptionRef, JobSpec, Mode};
+use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
 use awcopy_engine::work::ItemExecutor;
-use awcopy_store::{Encryption, Location, OpenOptions, Secret, Store, StoreError};
+use awcopy_store::{Encryption, Location, OpenOptions, Reach, Secret, Store, StoreError};
 use base64::Engine as _;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The locations of one run with what a spec never keeps: a SAS token or a presigned query.
-/// Each must name the same place as the spec's.
+/// What the process running a job adds to its spec: the locations of one run with what a
+/// spec never keeps (a SAS token or a presigned query; each must name the same place as the
+/// spec's), and where the process may reach.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     /// The source location, secrets included.
     pub source: Option<String>,
     /// The destination location, secrets included.
     pub dest: Option<String>,
+    /// The stores a service or an agent may reach (its operator's configuration): every
+    /// location is opened through it. `None`: the CLI, which opens what its user names.
+    pub reach: Option<Arc<Reach>>,
+    /// The encryption keys a job may name (a service's or an agent's configured keys), by
+    /// name, with the files they are read from.
+    pub keys: Arc<HashMap<String, PathBuf>>,
 }
 
 /// A job's copy, ready to run.
@@ -48,7 +57,7 @@ impl Prepared {
         let encryption = spec
             .encryption
             .as_ref()
-            .map(resolve_encryption)
+            .map(|e| resolve_encryption(e, access))
             .transpose()?;
         let mut source = location("SOURCE", &spec.source, access.source.as_deref())?;
         let mut dest = location("DEST", &spec.dest, access.dest.as_deref())?;
@@ -62,12 +71,8 @@ impl Prepared {
             dest = local_file(dest);
         }
         refuse_overlap(&source, &dest, recursive)?;
-        let source_store = open(&spec, &source, None)
-            .await
-            .map_err(|e| e.context("SOURCE"))?;
-        let dest_store = open(&spec, &dest, encryption)
-            .await
-            .map_err(|e| e.context("DEST"))?;
+        let source_store = open(&spec, access, "SOURCE", &source, None).await?;
+        let dest_store = open(&spec, access, "DEST", &dest, encryption).await?;
         let plan = plan(&source, &dest, source_store, dest_store, recursive);
         Ok(Self {
             spec,
@@ -136,19 +141,34 @@ pub(crate) async fn open_dest(
     if !spec.is_recursive() {
         dest = local_file(dest);
     }
-    open(spec, &dest, None).await.map_err(|e| e.context("DEST"))
+    open(spec, access, "DEST", &dest, None).await
 }
 
+/// Opens `location` (the spec's `field`): through the process's reach if it has one, else as
+/// the spec says.
 async fn open(
     spec: &JobSpec,
+    access: &Access,
+    field: &str,
     location: &Location,
     encryption: Option<Encryption>,
 ) -> Result<Arc<dyn Store>, StoreError> {
-    let options = OpenOptions {
-        s3_endpoint: spec.s3_endpoint.clone(),
-        encryption,
-    };
-    awcopy_store::open(location, &options).await
+    match &access.reach {
+        Some(reach) => {
+            reach.check_s3_endpoint(spec.s3_endpoint.as_deref())?;
+            reach.open(field, location, encryption).await
+        }
+        None => {
+            let options = OpenOptions {
+                s3_endpoint: spec.s3_endpoint.clone(),
+                encryption,
+                confine: None,
+            };
+            awcopy_store::open(location, &options)
+                .await
+                .map_err(|e| e.context(field))
+        }
+    }
 }
 
 /// The location `stored` names, or `given` (with its secrets) when it names the same place.
@@ -204,13 +224,39 @@ fn plan(
     }
 }
 
-/// Reads the keys an encryption setting names.
-fn resolve_encryption(encryption: &EncryptionRef) -> Result<Encryption, StoreError> {
+/// Reads the keys an encryption setting names: a key file where the CLI runs the job, a
+/// configured key by its name where a service or an agent does (they read no file a job
+/// names).
+fn resolve_encryption(
+    encryption: &EncryptionRef,
+    access: &Access,
+) -> Result<Encryption, StoreError> {
+    let key = || -> Result<Secret, StoreError> {
+        match encryption.key_source() {
+            Some(KeySource::File(_)) if access.reach.is_some() => Err(StoreError::usage(
+                "encryption.key_file: this service reads no file a job names; name one of the keys its operator configured (key_name)",
+            )),
+            Some(KeySource::File(file)) => read_key(file),
+            Some(KeySource::Named(name)) => match access.keys.get(name) {
+                Some(file) => read_key(file).map_err(|_| {
+                    StoreError::usage(format!(
+                        "encryption.key_name: the key '{name}' configured here cannot be read; its operator must fix it"
+                    ))
+                }),
+                None => Err(StoreError::usage(format!(
+                    "encryption.key_name: no key '{name}' is configured here"
+                ))),
+            },
+            None => Err(StoreError::usage(
+                "encryption: give either key_file or key_name",
+            )),
+        }
+    };
     Ok(match encryption {
         EncryptionRef::SseS3 => Encryption::S3Managed,
         EncryptionRef::SseKms { key_id } => Encryption::S3Kms(key_id.clone()),
-        EncryptionRef::SseC { key_file } => Encryption::S3CustomerKey(read_key(key_file)?),
-        EncryptionRef::Cpk { key_file } => Encryption::AzureCustomerKey(read_key(key_file)?),
+        EncryptionRef::SseC { .. } => Encryption::S3CustomerKey(key()?),
+        EncryptionRef::Cpk { .. } => Encryption::AzureCustomerKey(key()?),
         EncryptionRef::Scope { name } => Encryption::AzureScope(name.clone()),
     })
 }

@@ -30,6 +30,8 @@ pub struct AgentOptions {
     pub name: String,
     /// Items it runs at once.
     pub items: usize,
+    /// The stores it reaches and the keys it reads: its operator's, never a job's.
+    pub access: Access,
 }
 
 type ExecutorCell = Arc<OnceCell<Result<Arc<ItemExecutor>, StoreError>>>;
@@ -43,6 +45,7 @@ struct RunState {
 /// What the agent holds while it runs.
 struct Agent {
     name: String,
+    access: Access,
     runs: Mutex<HashMap<String, Arc<RunState>>>,
     /// Runs the service stopped, latest last (bounded): their items left on the stream are
     /// answered as interrupted, not run.
@@ -65,6 +68,7 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
     let results = results_stream(&js, &options.nats).await?;
     let agent = Arc::new(Agent {
         name: options.name.clone(),
+        access: options.access.clone(),
         runs: Mutex::new(HashMap::new()),
         stopped: Mutex::new(std::collections::VecDeque::new()),
         in_flight: AtomicU64::new(0),
@@ -279,7 +283,7 @@ impl Agent {
         let executor = state
             .executor
             .get_or_init(|| async {
-                let prepared = Prepared::new(work.spec.clone(), &Access::default()).await?;
+                let prepared = Prepared::new(work.spec.clone(), &self.access).await?;
                 Ok(Arc::new(prepared.executor(state.stop.clone())))
             })
             .await
