@@ -307,15 +307,20 @@ class AgentsOverNats:
         with open(config, "w") as out:
             digest = hashlib.sha256(Service.TOKEN.encode()).hexdigest()
             out.write(f'[[user]]\nname = "bench"\ntoken_sha256 = "{digest}"\nadmin = true\n')
+        # The key the service and its agents seal their messages with.
+        key = os.path.join(self.dir, "nats.key")
+        with open(key, "w") as out:
+            out.write(os.urandom(32).hex())
         self.service = Measured([AWCOPY, "--endpoint-url", s3, "serve", "--listen", "127.0.0.1:0",
-                                 "--agents", "0", "--nats", url, "--config", config, "--db",
-                                 os.path.join(self.dir, "service.db")], self.dir, "service")
+                                 "--agents", "0", "--nats", url, "--nats-key", key, "--config",
+                                 config, "--db", os.path.join(self.dir, "service.db")],
+                                self.dir, "service")
         line = self.service.line()
         self.url = next(w for w in line.split() if w.startswith("http://")).rstrip("/")
         self.agents = []
         for n in range(agents):
-            agent = Measured([AWCOPY, "--endpoint-url", s3, "agent", "--nats", url, "--name",
-                              f"bench-{n}"], self.dir, f"agent-{n}")
+            agent = Measured([AWCOPY, "--endpoint-url", s3, "agent", "--nats", url, "--nats-key",
+                              key, "--name", f"bench-{n}"], self.dir, f"agent-{n}")
             agent.line()
             self.agents.append(agent)
 

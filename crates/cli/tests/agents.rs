@@ -97,6 +97,9 @@ struct Rig {
     local: Option<std::path::PathBuf>,
 }
 
+/// The key the rig's service and agents seal their messages with.
+const NATS_KEY: &str = "rig-nats-key-0f4e2b7c9d1a3e5f7a9c0b2d4e6f8a1c";
+
 /// How nats-server is guarded: its own arguments, and the flags and environment its
 /// clients (the service, agents) add.
 #[derive(Default)]
@@ -153,7 +156,11 @@ impl Rig {
         let bob_reads: Vec<String> = local.iter().map(|p| p.display().to_string()).collect();
         svc::write_config_with(&dir, (&grant, &grant), (&bob_reads, &[]), &stores);
         std::fs::write(dir.join("stores.toml"), &stores).unwrap();
-        let mut args = vec!["--agents", "0", "--nats", &nats.url];
+        // The key the service and its agents seal their messages with.
+        let key = dir.join("nats.key");
+        std::fs::write(&key, NATS_KEY).unwrap();
+        let key = key.to_str().unwrap().to_owned();
+        let mut args = vec!["--agents", "0", "--nats", &nats.url, "--nats-key", &key];
         args.extend(access.flags.iter().map(String::as_str));
         let env: Vec<(&str, &str)> = access
             .env
@@ -204,6 +211,8 @@ impl Rig {
         let mut command = Command::new(env!("CARGO_BIN_EXE_awcopy"));
         command
             .args(["-v", "agent", "--nats", &self.nats.url, "--name", name])
+            .arg("--nats-key")
+            .arg(self.dir.path().join("nats.key"))
             .args(["--items", &items.to_string()])
             .args(["--endpoint-url", &kit::s3_endpoint()])
             .arg("--config")
@@ -649,6 +658,8 @@ async fn the_service_and_agents_reach_nats_with_a_creds_file() {
 
     let out = Command::new(env!("CARGO_BIN_EXE_awcopy"))
         .args(["agent", "--nats", &rig.nats.url, "--name", "no-creds"])
+        .arg("--nats-key")
+        .arg(rig.dir.path().join("nats.key"))
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -723,6 +734,8 @@ async fn the_service_and_agents_reach_nats_over_tls_with_a_token() {
     let mut no_ca = Command::new(env!("CARGO_BIN_EXE_awcopy"));
     no_ca
         .args(["agent", "--nats", &rig.nats.url])
+        .arg("--nats-key")
+        .arg(rig.dir.path().join("nats.key"))
         .env("AWCOPY_NATS_TOKEN", TOKEN);
     let said = refused(no_ca);
     assert!(said.contains(&rig.nats.url), "{said}");

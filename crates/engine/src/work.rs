@@ -184,10 +184,69 @@ pub trait WorkQueue: Send + Sync + std::fmt::Debug {
     async fn run(&self, item: WorkItem) -> Result<WorkDone, StoreError>;
 }
 
+/// The keys one job's work items may name: sources under the prefix it lists (or its one
+/// key), destinations under its destination prefix. An executor fed by a queue that other
+/// processes write to runs nothing outside them.
+#[derive(Debug, Clone)]
+pub struct KeyBounds {
+    source_prefix: String,
+    single_key: Option<String>,
+    dest_prefix: String,
+    /// A single object's destination key as the destination may rename it (`--name-policy
+    /// map`): a prefix keeps its own name, a whole key may not.
+    dest_mapped: Option<String>,
+}
+
+impl KeyBounds {
+    /// The bounds of `plan`'s items.
+    pub fn of(plan: &CopyPlan) -> Self {
+        Self {
+            source_prefix: plan.list_prefix.clone(),
+            single_key: plan.single_key.clone(),
+            dest_prefix: plan.dest_prefix.clone(),
+            dest_mapped: plan
+                .single_key
+                .as_ref()
+                .and_then(|_| plan.dest.mapped_name(&plan.dest_prefix)),
+        }
+    }
+
+    /// Refuses an item naming a key outside the bounds.
+    pub fn check(&self, item: &WorkItem) -> Result<(), StoreError> {
+        let pairs: Vec<(&str, &str)> = match item {
+            WorkItem::Objects { objects } => objects
+                .iter()
+                .map(|o| (o.source.key.as_str(), o.dest_key.as_str()))
+                .collect(),
+            WorkItem::Block(block) => vec![(&block.source_key, &block.dest_key)],
+            WorkItem::Commit(commit) => vec![(&commit.source_key, &commit.dest_key)],
+        };
+        for (source, dest) in pairs {
+            let source_inside = match &self.single_key {
+                Some(key) => source == key,
+                None => source.starts_with(&self.source_prefix),
+            };
+            let dest_inside =
+                dest.starts_with(&self.dest_prefix) || self.dest_mapped.as_deref() == Some(dest);
+            if !source_inside || !dest_inside {
+                return Err(StoreError::usage(format!(
+                    "a work item names '{source}' -> '{dest}', outside its job's prefixes ('{}' -> '{}'); it is not run",
+                    self.single_key.as_deref().unwrap_or(&self.source_prefix),
+                    self.dest_prefix
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs work items between one source and one destination, with limits of its own
 /// (concurrency, memory, request rate): what one agent holds. It keeps no state of the job
 /// beyond what each item carries.
-pub struct ItemExecutor(Arc<crate::copy::Executor>);
+pub struct ItemExecutor {
+    executor: Arc<crate::copy::Executor>,
+    bounds: Option<KeyBounds>,
+}
 
 impl std::fmt::Debug for ItemExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -200,14 +259,23 @@ impl ItemExecutor {
     pub fn new(source: Arc<dyn Store>, dest: Arc<dyn Store>, options: CopyOptions) -> Self {
         let plan = CopyPlan::under(source, dest, "", "");
         let progress = Arc::new(Progress::default());
-        Self(Arc::new(crate::copy::Executor::new(
-            plan, options, progress, None,
-        )))
+        Self {
+            executor: Arc::new(crate::copy::Executor::new(plan, options, progress, None)),
+            bounds: None,
+        }
+    }
+
+    /// This executor, running only items within `bounds`.
+    pub fn within(self, bounds: KeyBounds) -> Self {
+        Self {
+            bounds: Some(bounds),
+            ..self
+        }
     }
 
     /// Its counters (bytes streamed, retries...).
     pub fn progress(&self) -> &Arc<Progress> {
-        &self.0.progress
+        &self.executor.progress
     }
 
     /// Runs one item.
@@ -231,16 +299,19 @@ impl ItemExecutor {
         item: &WorkItem,
         queued: Option<OffsetDateTime>,
     ) -> Result<WorkDone, StoreError> {
+        if let Some(bounds) = &self.bounds {
+            bounds.check(item)?;
+        }
         match item {
             WorkItem::Objects { objects } => {
                 let runs = objects.iter().map(|object| async move {
                     let done_before = match queued {
-                        Some(queued) => self.0.copied_since(object, queued).await,
+                        Some(queued) => self.executor.copied_since(object, queued).await,
                         None => false,
                     };
                     let result = match done_before {
                         true => Ok(()),
-                        false => self.0.run_whole(object).await,
+                        false => self.executor.run_whole(object).await,
                     };
                     ObjectDone {
                         key: object.source.key.clone(),
@@ -251,12 +322,12 @@ impl ItemExecutor {
                 Ok(WorkDone::Objects { outcomes })
             }
             WorkItem::Block(block) => self
-                .0
+                .executor
                 .run_block(block)
                 .await
                 .map(|part| WorkDone::Staged { part, agent: None }),
             WorkItem::Commit(commit) => self
-                .0
+                .executor
                 .run_commit(commit)
                 .await
                 .map(|()| WorkDone::Committed),
@@ -268,5 +339,81 @@ impl ItemExecutor {
 impl WorkQueue for ItemExecutor {
     async fn run(&self, item: WorkItem) -> Result<WorkDone, StoreError> {
         ItemExecutor::run(self, &item).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use awcopy_store::{local::LocalStore, Location, OpenOptions};
+
+    fn store(dir: &std::path::Path) -> Arc<dyn Store> {
+        let location = Location::Local {
+            root: dir.to_path_buf(),
+            prefix: String::new(),
+        };
+        Arc::new(LocalStore::open(&location, &OpenOptions::default()).unwrap())
+    }
+
+    fn objects(pairs: &[(&str, &str)]) -> WorkItem {
+        WorkItem::Objects {
+            objects: pairs
+                .iter()
+                .map(|(source, dest)| ObjectItem {
+                    source: ObjectMeta::new(*source, 1),
+                    dest_key: dest.to_string(),
+                    route: Route::Streamed,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn items_outside_their_jobs_prefixes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, dest) = (store(dir.path()), store(dir.path()));
+        let bounds = KeyBounds::of(&CopyPlan::under(
+            source.clone(),
+            dest.clone(),
+            "in/",
+            "out/",
+        ));
+        assert!(bounds
+            .check(&objects(&[("in/a", "out/a"), ("in/b/c", "out/b/c")]))
+            .is_ok());
+        for (source_key, dest_key) in [
+            ("etc/passwd", "out/passwd"),
+            ("in/a", "elsewhere/a"),
+            ("inside", "out/x"),
+            ("", "out/x"),
+        ] {
+            let err = bounds
+                .check(&objects(&[("in/ok", "out/ok"), (source_key, dest_key)]))
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("outside its job's prefixes"),
+                "{err}"
+            );
+        }
+        let block = WorkItem::Block(BlockItem {
+            source_key: "other/big".into(),
+            dest_key: "out/big".into(),
+            upload: UploadId("u".into()),
+            number: 1,
+            range: ByteRange { start: 0, end: 1 },
+            route: Route::Streamed,
+        });
+        assert!(bounds.check(&block).is_err());
+
+        let mut single = CopyPlan::under(source, dest, "dir/file.", "");
+        single.single_key = Some("dir/file.".into());
+        single.dest_prefix = "copy/file.".into();
+        let bounds = KeyBounds::of(&single);
+        assert!(bounds
+            .check(&objects(&[("dir/file.", "copy/file.")]))
+            .is_ok());
+        assert!(bounds
+            .check(&objects(&[("dir/file.x", "copy/file.")]))
+            .is_err());
     }
 }

@@ -16,12 +16,14 @@ use time::format_description::well_known::Rfc3339;
 use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::lease::{Holder, LEASE_TERM};
 use crate::recorder::Recorder;
-use crate::records::{CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status};
+use crate::records::{
+    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status,
+};
 use crate::stored_meta;
 
 /// A job's failed objects, in key order (through the index of failed objects, migration 0008).
 pub(crate) const FAILED_OBJECTS: &str = "SELECT key, error, attempts, updated_at FROM job_objects
-     WHERE job_id = ? AND state = 'failed' ORDER BY key";
+     WHERE job_id = ?1 AND state = 'failed' AND (?2 IS NULL OR key > ?2) ORDER BY key LIMIT ?3";
 
 /// Rows read from the catalogue before they go into an index at once, on resume.
 const READ_PAGE: usize = 1000;
@@ -458,13 +460,13 @@ impl JobCatalog for Catalog {
 
     async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, CatalogError> {
         let rows = sqlx::query(
-            "SELECT * FROM jobs WHERE (? IS NULL OR user_name = ?) AND (? IS NULL OR status = ?)
-             ORDER BY created_at DESC, id",
+            "SELECT * FROM jobs WHERE (?1 IS NULL OR user_name = ?1) AND (?2 IS NULL OR status = ?2)
+             ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
         )
         .bind(&filter.user)
-        .bind(&filter.user)
         .bind(filter.status.map(Status::as_str))
-        .bind(filter.status.map(Status::as_str))
+        .bind(filter.limit.map_or(-1, i64::from))
+        .bind(i64::from(filter.offset))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
@@ -495,9 +497,15 @@ impl JobCatalog for Catalog {
         }
     }
 
-    async fn failures(&self, id: &str) -> Result<Vec<FailureRecord>, CatalogError> {
+    async fn failures(
+        &self,
+        id: &str,
+        page: &FailurePage,
+    ) -> Result<Vec<FailureRecord>, CatalogError> {
         let rows = sqlx::query(FAILED_OBJECTS)
             .bind(id)
+            .bind(&page.after)
+            .bind(page.limit.map_or(-1, i64::from))
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.error(e))?;

@@ -8,7 +8,9 @@ use awcopy_engine::journal::{Journal, ResumeFrom, UploadRecord};
 use awcopy_engine::spec::JobSpec;
 use std::sync::Arc;
 
-use crate::records::{CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status};
+use crate::records::{
+    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status,
+};
 
 /// Writes one run's progress into the catalogue: each object's outcome (as an
 /// [`EventSink`]) and what resume needs (as a [`Journal`]).
@@ -92,8 +94,12 @@ pub trait JobCatalog: Send + Sync + std::fmt::Debug {
     /// The job whose id is `id`, or the one job whose id starts with it.
     async fn find(&self, id: &str) -> Result<JobRecord, CatalogError>;
 
-    /// The objects of a job that failed, by key.
-    async fn failures(&self, id: &str) -> Result<Vec<FailureRecord>, CatalogError>;
+    /// The objects of a job that failed, by key: a page of them.
+    async fn failures(
+        &self,
+        id: &str,
+        page: &FailurePage,
+    ) -> Result<Vec<FailureRecord>, CatalogError>;
 
     /// A recorder of job `id`'s progress, for one run.
     fn recorder(&self, id: &str) -> Arc<dyn JobRecorder>;

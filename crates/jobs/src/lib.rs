@@ -23,5 +23,7 @@ pub use catalog::Catalog;
 pub use job_catalog::{JobCatalog, JobRecorder};
 pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
 pub use recorder::Recorder;
-pub use records::{CatalogError, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status};
+pub use records::{
+    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status,
+};
 pub use schedules::{NewSchedule, RunEnd, Schedule};

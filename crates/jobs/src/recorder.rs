@@ -604,7 +604,10 @@ mod tests {
             .await
             .unwrap();
 
-        let failures = catalog.failures(&record.id).await.unwrap();
+        let failures = catalog
+            .failures(&record.id, &Default::default())
+            .await
+            .unwrap();
         assert_eq!(failures.len(), 1);
         assert_eq!((failures[0].key.as_str(), failures[0].attempts), ("bad", 2));
         let found = catalog.find(&record.id[..8]).await.unwrap();
@@ -621,6 +624,8 @@ mod tests {
         // Found through the index of failed objects alone (no scan, no sort).
         let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {FAILED_OBJECTS}"))
             .bind(&record.id)
+            .bind("k")
+            .bind(100)
             .fetch_all(catalog.pool())
             .await
             .unwrap();
@@ -634,16 +639,19 @@ mod tests {
         let mine = ListFilter {
             user: Some("alice".into()),
             status: None,
+            ..ListFilter::default()
         };
         assert_eq!(catalog.list(&mine).await.unwrap().len(), 1);
         let others = ListFilter {
             user: Some("bob".into()),
             status: None,
+            ..ListFilter::default()
         };
         assert!(catalog.list(&others).await.unwrap().is_empty());
         let running = ListFilter {
             user: None,
             status: Some(Status::Running),
+            ..ListFilter::default()
         };
         assert!(catalog.list(&running).await.unwrap().is_empty());
     }

@@ -276,4 +276,17 @@ pub struct ListFilter {
     pub user: Option<String>,
     /// Only jobs in this state.
     pub status: Option<Status>,
+    /// At most this many (`None`: all).
+    pub limit: Option<u32>,
+    /// After skipping this many, newest first.
+    pub offset: u32,
+}
+
+/// Which of a job's failures to read: in key order, after a key, at most so many.
+#[derive(Debug, Clone, Default)]
+pub struct FailurePage {
+    /// Only keys after this one.
+    pub after: Option<String>,
+    /// At most this many (`None`: all).
+    pub limit: Option<u32>,
 }

@@ -208,7 +208,7 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
     let (first, id) = start(&runner, strict, false).await;
     let outcome = first.wait().await.unwrap();
     assert_eq!(outcome.status, Some(Status::CompletedWithFailures));
-    let failures = catalog.failures(&id).await.unwrap();
+    let failures = catalog.failures(&id, &Default::default()).await.unwrap();
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].key, "back\\slash");
     let retried = runner
@@ -228,7 +228,11 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
         1,
         "only the failure"
     );
-    assert!(catalog.failures(&id).await.unwrap().is_empty());
+    assert!(catalog
+        .failures(&id, &Default::default())
+        .await
+        .unwrap()
+        .is_empty());
     let dest = kit::open(&container).await;
     let mapped = dest.mapped_name("back\\slash").unwrap();
     let held = BTreeMap::from([

@@ -14,9 +14,10 @@ const $ = (sel) => document.querySelector(sel);
 
 async function api(method, path, body) {
   const options = { method, headers: {}, credentials: "same-origin" };
-  if (body !== undefined) {
+  // Every change is sent as JSON: the service refuses a cookie's change in any other form.
+  if (body !== undefined || method !== "GET") {
     options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
+    options.body = JSON.stringify(body === undefined ? {} : body);
   }
   const response = await fetch(path, options);
   if (response.status === 204) return null;
@@ -27,6 +28,13 @@ async function api(method, path, body) {
     throw error;
   }
   return data;
+}
+
+// A job's source and destination, each with the endpoint it is reached at when that is not
+// the cloud's own.
+function jobRoute(job) {
+  const at = (location, endpoint) => endpoint ? location + " (at " + endpoint + ")" : location;
+  return at(job.source, job.source_endpoint) + " \u2192 " + at(job.dest, job.dest_endpoint);
 }
 
 function human(bytes) {
@@ -92,7 +100,7 @@ function renderJobs() {
     const first = cell(tr, "");
     first.appendChild(link);
     cell(tr, job.user);
-    cell(tr, job.source + " \u2192 " + job.dest, "route");
+    cell(tr, jobRoute(job), "route");
     cell(tr, job.status, "status status-" + job.status);
     cell(tr, c.objects_done + " / " + c.objects_listed);
     cell(tr, human(c.bytes_done) + " / " + human(c.bytes_listed));
@@ -113,7 +121,7 @@ function renderJob(id) {
   const job = state.jobs.get(id);
   if (!job) { $("#job-title").textContent = "No job " + id; return; }
   $("#job-title").textContent = (job.name ? job.name + " \u2014 " : "") + "job " + job.id;
-  $("#job-route").textContent = job.command + " " + job.source + " \u2192 " + job.dest + " (user " + job.user + ")";
+  $("#job-route").textContent = job.command + " " + jobRoute(job) + " (user " + job.user + ")";
   const status = $("#job-status");
   status.textContent = job.status;
   status.className = "status-" + job.status;

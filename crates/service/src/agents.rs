@@ -119,6 +119,7 @@ impl AgentPool {
                 host: None,
                 version: None,
                 bytes_per_sec: None,
+                rejected: None,
                 lost: false,
             })
             .collect()

@@ -9,6 +9,11 @@ use serde::Serialize;
 
 use crate::wire::{ActionOptions, ErrorBody, FailureView, JobView, ScheduleInput};
 
+/// Jobs or failures asked for in one request (the service answers at most its own page).
+const PAGE: usize = 500;
+/// What a query value escapes: everything but letters and digits.
+const QUERY_VALUE: &percent_encoding::AsciiSet = percent_encoding::NON_ALPHANUMERIC;
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -124,9 +129,17 @@ impl Client {
 
     /// The caller's jobs, newest first, of one status if given.
     pub async fn jobs(&self, status: Option<&str>) -> Result<Vec<JobView>, ClientError> {
-        let query = status.map_or(String::new(), |s| format!("?status={s}"));
-        self.call(Method::GET, &format!("/api/v1/jobs{query}"), None::<&()>)
-            .await
+        let status = status.map_or(String::new(), |s| format!("&status={s}"));
+        let mut jobs: Vec<JobView> = Vec::new();
+        loop {
+            let path = format!("/api/v1/jobs?limit={PAGE}&offset={}{status}", jobs.len());
+            let page: Vec<JobView> = self.call(Method::GET, &path, None::<&()>).await?;
+            let last = page.len() < PAGE;
+            jobs.extend(page);
+            if last {
+                return Ok(jobs);
+            }
+        }
     }
 
     /// Job `id`.
@@ -137,12 +150,22 @@ impl Client {
 
     /// Job `id`'s failures.
     pub async fn failures(&self, id: &str) -> Result<Vec<FailureView>, ClientError> {
-        self.call(
-            Method::GET,
-            &format!("/api/v1/jobs/{id}/failures"),
-            None::<&()>,
-        )
-        .await
+        let mut failures: Vec<FailureView> = Vec::new();
+        loop {
+            let after = failures.last().map_or(String::new(), |f| {
+                format!(
+                    "&after={}",
+                    percent_encoding::utf8_percent_encode(&f.key, QUERY_VALUE)
+                )
+            });
+            let path = format!("/api/v1/jobs/{id}/failures?limit={PAGE}{after}");
+            let page: Vec<FailureView> = self.call(Method::GET, &path, None::<&()>).await?;
+            let last = page.len() < PAGE;
+            failures.extend(page);
+            if last {
+                return Ok(failures);
+            }
+        }
     }
 
     /// Pauses, resumes, retries or cancels job `id`.

@@ -39,6 +39,33 @@ pub fn hash_token(token: &str) -> String {
         .collect()
 }
 
+/// The least a token may hold, in bits: guessing one stays out of reach.
+pub const LEAST_TOKEN_BITS: u32 = 128;
+
+/// About how many bits of chance `token` holds: its length times the bits of the alphabet
+/// its characters are drawn from (lowercase, uppercase, digits, others), counting only as
+/// many characters as are distinct four times over (`aaaa...` holds next to nothing).
+pub fn token_bits(token: &str) -> u32 {
+    type Class = (fn(char) -> bool, f64);
+    let classes: [Class; 4] = [
+        (|c| c.is_ascii_lowercase(), 26.0),
+        (|c| c.is_ascii_uppercase(), 26.0),
+        (|c| c.is_ascii_digit(), 10.0),
+        (|c| !c.is_ascii_alphanumeric(), 33.0),
+    ];
+    let alphabet: f64 = classes
+        .iter()
+        .filter(|(is, _)| token.chars().any(is))
+        .map(|(_, size)| size)
+        .sum();
+    let distinct = token
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let length = token.chars().count().min(distinct * 4);
+    (length as f64 * alphabet.max(1.0).log2()) as u32
+}
+
 /// Why the configuration cannot be used; says which file and what to change.
 #[derive(Debug, thiserror::Error)]
 #[error("--config {path}: {problem}")]
@@ -429,5 +456,34 @@ mod tests {
         assert!(config.authenticate("T").is_none());
         assert!(config.check_users().is_ok());
         assert!(constant_time_eq("abc", "abc") && !constant_time_eq("abc", "abd"));
+    }
+
+    #[test]
+    fn short_or_plain_tokens_hold_too_few_bits() {
+        for weak in [
+            "",
+            "secret",
+            "correct horse",
+            "0123456789abcdef",
+            &"a".repeat(64),
+            "alice-token-5b1e0c9d",
+        ] {
+            assert!(
+                token_bits(weak) < LEAST_TOKEN_BITS,
+                "{weak}: {}",
+                token_bits(weak)
+            );
+        }
+        for strong in [
+            "7f3a9c0e5b1d2f4a6c8e0b2d4f6a8c1e",
+            "Zx8vQ2mN7pL4kR9sT1wY6uE3aB5cD0fG",
+            "alice-token-5b1e0c9d7a3f4e21c6b8",
+        ] {
+            assert!(
+                token_bits(strong) >= LEAST_TOKEN_BITS,
+                "{strong}: {}",
+                token_bits(strong)
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! dashboard, as one axum router.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 
-use crate::auth::{session_id, Caller, Sessions, SESSION_COOKIE};
+use crate::auth::{peer, session_id, Caller, Failures, Sessions, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::service::{Notice, Service};
 use crate::wire::{ActionOptions, Me, ScheduleInput, SignIn};
@@ -35,6 +35,48 @@ pub struct App {
     pub sessions: Sessions,
     /// Whether cookies are marked `Secure` (served over TLS).
     pub secure_cookies: bool,
+    /// Failed attempts to authenticate, by address.
+    pub failures: Failures,
+    /// Event streams open, by user.
+    pub streams: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+/// The most event streams one user may hold open at once.
+const MOST_STREAMS_PER_USER: usize = 16;
+
+/// One open event stream of a user, counted while it lives.
+struct OpenStream {
+    streams: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    user: String,
+}
+
+impl OpenStream {
+    /// Counts a new stream of `user`, or refuses it past [`MOST_STREAMS_PER_USER`].
+    fn open(app: &App, user: &str) -> Result<Self, ApiError> {
+        let mut streams = app.streams.lock().expect("streams lock");
+        let open = streams.entry(user.to_owned()).or_default();
+        if *open >= MOST_STREAMS_PER_USER {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-streams",
+                format!("user '{user}' has {MOST_STREAMS_PER_USER} event streams open, the most one user may; close one"),
+            ));
+        }
+        *open += 1;
+        Ok(Self {
+            streams: app.streams.clone(),
+            user: user.to_owned(),
+        })
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        let mut streams = self.streams.lock().expect("streams lock");
+        if let Some(open) = streams.get_mut(&self.user) {
+            *open = open.saturating_sub(1);
+        }
+    }
 }
 
 /// The router of the whole service.
@@ -61,7 +103,37 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .fallback(dashboard::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response_with_state(
+            app.clone(),
+            guard_headers,
+        ))
         .with_state(app)
+}
+
+/// Headers every answer carries: no content-type sniffing, no framing by another site, no
+/// referrer, scripts and styles from the service only; under TLS, HSTS.
+async fn guard_headers(State(app): State<Arc<App>>, mut response: Response) -> Response {
+    use axum::http::header::{self, HeaderValue};
+    let headers = response.headers_mut();
+    let set = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    ];
+    for (name, value) in set {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if app.secure_cookies {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }
 
 type Answer<T> = Result<Json<T>, ApiError>;
@@ -93,14 +165,18 @@ fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 
 async fn sign_in(
     State(app): State<Arc<App>>,
-    form: Result<Json<SignIn>, JsonRejection>,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
+    let (parts, form) = request.into_parts();
+    let address = peer(&parts);
+    app.failures.check(address)?;
+    let form =
+        Json::<SignIn>::from_request(axum::extract::Request::from_parts(parts, form), &app).await;
     let SignIn { token } = body(form)?;
-    let user = app
-        .service
-        .config()
-        .authenticate(token.trim())
-        .ok_or_else(ApiError::unauthorized)?;
+    let Some(user) = app.service.config().authenticate(token.trim()) else {
+        app.failures.count(address);
+        return Err(ApiError::unauthorized());
+    };
     let session = app.sessions.open(&user.name);
     let secure = if app.secure_cookies { "; Secure" } else { "" };
     let cookie = format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/{secure}");
@@ -130,6 +206,27 @@ async fn sign_out(
     ([(SET_COOKIE, cookie)], StatusCode::NO_CONTENT)
 }
 
+/// The most jobs or failures one answer holds (`limit`); lists are read a page at a time.
+const MOST_PER_PAGE: u32 = 1000;
+
+/// The query's `name` as a number up to `most`, else `default`.
+fn number(
+    query: &HashMap<String, String>,
+    name: &str,
+    default: u32,
+    most: u32,
+) -> Result<u32, ApiError> {
+    let Some(text) = query.get(name) else {
+        return Ok(default);
+    };
+    match text.parse::<u32>() {
+        Ok(n) if n <= most => Ok(n),
+        _ => Err(ApiError::bad_request(format!(
+            "{name}: '{text}' is not a number from 0 to {most}"
+        ))),
+    }
+}
+
 async fn list_jobs(
     State(app): State<Arc<App>>,
     Caller(user): Caller,
@@ -140,7 +237,9 @@ async fn list_jobs(
         .map(|s| s.parse())
         .transpose()
         .map_err(|e: String| ApiError::bad_request(format!("status: {e}")))?;
-    Ok(Json(app.service.jobs(&user, status).await?))
+    let limit = number(&query, "limit", MOST_PER_PAGE, MOST_PER_PAGE)?;
+    let offset = number(&query, "offset", 0, u32::MAX)?;
+    Ok(Json(app.service.jobs(&user, status, limit, offset).await?))
 }
 
 async fn submit_job(
@@ -166,9 +265,14 @@ async fn job_failures(
     State(app): State<Arc<App>>,
     Caller(user): Caller,
     Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Answer<Vec<crate::wire::FailureView>> {
     let job = app.service.visible(&user, &id).await?;
-    Ok(Json(app.service.failures(&job).await?))
+    let page = awcopy_jobs::FailurePage {
+        after: query.get("after").cloned(),
+        limit: Some(number(&query, "limit", MOST_PER_PAGE, MOST_PER_PAGE)?),
+    };
+    Ok(Json(app.service.failures(&job, &page).await?))
 }
 
 async fn job_action(
@@ -199,7 +303,8 @@ async fn agents(
 async fn events(
     State(app): State<Arc<App>>,
     Caller(user): Caller,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let open = OpenStream::open(&app, &user.name)?;
     let me = user.clone();
     let notices = BroadcastStream::new(app.service.notices()).filter_map(move |notice| {
         let event = match notice {
@@ -219,13 +324,15 @@ async fn events(
     let service = app.service.clone();
     let progress =
         IntervalStream::new(tokio::time::interval(PROGRESS_EVERY)).filter_map(move |_| {
+            // Held by the stream: dropped, and uncounted, when the client goes.
+            let _open = &open;
             let live = service.live_for(&user);
             let event = (!live.is_empty())
                 .then(|| Event::default().event("progress").json_data(&live).ok())
                 .flatten();
             std::future::ready(event.map(Ok))
         });
-    Sse::new(futures::stream::select(notices, progress)).keep_alive(KeepAlive::default())
+    Ok(Sse::new(futures::stream::select(notices, progress)).keep_alive(KeepAlive::default()))
 }
 
 async fn list_schedules(

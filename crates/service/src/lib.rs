@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use config::{hash_token, Config};
+pub use config::{hash_token, token_bits, Config, LEAST_TOKEN_BITS};
 
 /// How `awcopy serve` runs.
 #[derive(Debug, Clone)]
@@ -123,6 +123,8 @@ pub async fn serve(
         service,
         sessions: auth::Sessions::default(),
         secure_cookies: options.tls.is_some(),
+        failures: auth::Failures::default(),
+        streams: Arc::default(),
     });
     let router = http::router(app);
     let io = |e: std::io::Error| ServeError::Io(format!("--listen {}: {e}", options.listen));
@@ -142,7 +144,7 @@ pub async fn serve(
             listener.set_nonblocking(true).map_err(io)?;
             ready(listener.local_addr().map_err(io)?, true);
             axum_server::from_tcp_rustls(listener, tls)
-                .serve(router.into_make_service())
+                .serve(router.into_make_service_with_connect_info::<SocketAddr>())
                 .await
         }
         None => {
@@ -150,7 +152,11 @@ pub async fn serve(
                 .await
                 .map_err(io)?;
             ready(listener.local_addr().map_err(io)?, false);
-            axum::serve(listener, router).await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
         }
     };
     scheduler.abort();

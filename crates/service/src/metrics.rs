@@ -17,6 +17,23 @@ use crate::http::App;
 /// Reads one counter of an agent.
 type AgentCounter = fn(&crate::wire::AgentView) -> u64;
 
+/// `text` as a label value the exposition format reads back whole: `\`, `"` and line
+/// breaks escaped, other control characters as `?` (prometheus-client writes label values
+/// as they are).
+fn label(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            c if c.is_control() => escaped.push('?'),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 /// A counter holding `value`.
 fn counter(value: u64) -> Counter {
     let counter = Counter::default();
@@ -65,7 +82,12 @@ pub async fn render(State(app): State<Arc<App>>) -> impl IntoResponse {
             ended(&totals.throttled) + live.throttled,
         ),
     ];
-    for (name, help, value) in counters {
+    let rejected = (
+        "nats_rejected",
+        "NATS messages (outcomes, heartbeats) dropped for a missing or wrong seal, a subject that does not match, or their age",
+        service.rejected_messages(),
+    );
+    for (name, help, value) in counters.into_iter().chain([rejected]) {
         registry.register(name, help, counter(value));
     }
     let agents = service.agent_views();
@@ -84,7 +106,7 @@ pub async fn render(State(app): State<Arc<App>>) -> impl IntoResponse {
         "Work items agents run now",
         gauge(agents.iter().map(|a| a.in_flight).sum()),
     );
-    let per_agent: [(&str, &str, AgentCounter); 3] = [
+    let per_agent: [(&str, &str, AgentCounter); 4] = [
         ("agent_items", "Work items an agent finished", |a| {
             a.items_done
         }),
@@ -96,12 +118,17 @@ pub async fn render(State(app): State<Arc<App>>) -> impl IntoResponse {
         ("agent_bytes", "Bytes an agent moved or had copied", |a| {
             a.bytes
         }),
+        (
+            "agent_rejected",
+            "Messages an agent dropped for a missing or wrong seal",
+            |a| a.rejected.unwrap_or(0),
+        ),
     ];
     for (name, help, read) in per_agent {
         let family = Family::<Vec<(String, String)>, Counter>::default();
         for agent in &agents {
             family
-                .get_or_create(&vec![("agent".to_owned(), agent.name.clone())])
+                .get_or_create(&vec![("agent".to_owned(), label(&agent.name))])
                 .inc_by(read(agent));
         }
         registry.register(name, help, family);
@@ -109,7 +136,7 @@ pub async fn render(State(app): State<Arc<App>>) -> impl IntoResponse {
     let in_flight = Family::<Vec<(String, String)>, Gauge>::default();
     for agent in &agents {
         in_flight
-            .get_or_create(&vec![("agent".to_owned(), agent.name.clone())])
+            .get_or_create(&vec![("agent".to_owned(), label(&agent.name))])
             .set(agent.in_flight as i64);
     }
     registry.register("agent_in_flight", "Work items an agent runs now", in_flight);
@@ -122,4 +149,17 @@ pub async fn render(State(app): State<Arc<App>>) -> impl IntoResponse {
         )],
         text,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn label_values_cannot_end_their_line_or_quote() {
+        assert_eq!(super::label("agent-1"), "agent-1");
+        assert_eq!(
+            super::label("a\"} 1\nevil{x=\"\\"),
+            "a\\\"} 1\\nevil{x=\\\"\\\\"
+        );
+        assert_eq!(super::label("a\u{1b}b"), "a?b");
+    }
 }

@@ -9,7 +9,7 @@ use awcopy_engine::journal::Stop;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
 use awcopy_engine::work::WorkQueue;
 use awcopy_jobs::runner::{Access, JobEvent, JobHandle, JobRunner, Prepared, RunHooks};
-use awcopy_jobs::{Catalog, JobCatalog, JobRecord, ListFilter, RunEnd, Status};
+use awcopy_jobs::{Catalog, FailurePage, JobCatalog, JobRecord, ListFilter, RunEnd, Status};
 use awcopy_store::{Location, Reach};
 use axum::http::StatusCode;
 use std::collections::HashMap;
@@ -182,6 +182,15 @@ impl Service {
         match &self.agents {
             Agents::Local(pool) => pool.views(),
             Agents::Nats(nats) => nats.views(),
+        }
+    }
+
+    /// NATS messages (outcomes, heartbeats) the service dropped for their seal, subject or
+    /// age.
+    pub fn rejected_messages(&self) -> u64 {
+        match &self.agents {
+            Agents::Local(_) => 0,
+            Agents::Nats(nats) => nats.rejected(),
         }
     }
 
@@ -362,15 +371,20 @@ impl Service {
         Ok(job)
     }
 
-    /// The caller's jobs (every user's for an admin), newest first.
+    /// A page of the caller's jobs (every user's for an admin), newest first: at most
+    /// `limit` after skipping `offset`.
     pub async fn jobs(
         &self,
         caller: &User,
         status: Option<Status>,
+        limit: u32,
+        offset: u32,
     ) -> Result<Vec<JobView>, ApiError> {
         let filter = ListFilter {
             user: (!caller.admin).then(|| caller.name.clone()),
             status,
+            limit: Some(limit),
+            offset,
         };
         let mut views = Vec::new();
         for job in self.catalog.list(&filter).await? {
@@ -379,11 +393,15 @@ impl Service {
         Ok(views)
     }
 
-    /// The failures of a job: its dead-letter list.
-    pub async fn failures(&self, job: &JobRecord) -> Result<Vec<FailureView>, ApiError> {
+    /// A page of the failures of a job: its dead-letter list.
+    pub async fn failures(
+        &self,
+        job: &JobRecord,
+        page: &FailurePage,
+    ) -> Result<Vec<FailureView>, ApiError> {
         Ok(self
             .catalog
-            .failures(&job.id)
+            .failures(&job.id, page)
             .await?
             .into_iter()
             .map(|f| {
@@ -453,6 +471,7 @@ impl Service {
         let filter = ListFilter {
             user: None,
             status: Some(Status::Running),
+            ..ListFilter::default()
         };
         let mut resumed = 0;
         for job in self.catalog.list(&filter).await? {
@@ -503,6 +522,8 @@ impl Service {
             command: job.command.clone(),
             source: job.source.clone(),
             dest: job.dest.clone(),
+            source_endpoint: self.shown_endpoint(&job.source),
+            dest_endpoint: self.shown_endpoint(&job.dest),
             status: job.status.clone(),
             schedule,
             created_at: job.created_at.clone(),
@@ -512,6 +533,12 @@ impl Service {
             counters,
             spec: job.spec.clone(),
         })
+    }
+
+    /// The endpoint the service reaches `location` at, when it is not the cloud's own.
+    fn shown_endpoint(&self, location: &str) -> Option<String> {
+        let location = Location::parse(location).ok()?;
+        self.reach().shown_endpoint(&location)
     }
 
     /// Live progress of job `id`, if this service runs it.

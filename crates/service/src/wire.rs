@@ -27,6 +27,13 @@ pub struct JobView {
     pub source: String,
     /// Where it copies to.
     pub dest: String,
+    /// The endpoint the source is reached at, when it is not the cloud's own (an
+    /// S3-compatible store, an emulator, a private endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_endpoint: Option<String>,
+    /// The endpoint the destination is reached at, when it is not the cloud's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dest_endpoint: Option<String>,
     /// `running`, `paused`, `completed`, ...
     pub status: String,
     /// The schedule it is a run of, if any.
@@ -143,6 +150,9 @@ pub struct AgentView {
     pub version: Option<String>,
     /// Bytes per second lately (agents over NATS).
     pub bytes_per_sec: Option<u64>,
+    /// Messages it dropped for a missing or wrong seal (agents over NATS).
+    #[serde(default)]
+    pub rejected: Option<u64>,
     /// No heartbeat for three periods: its items are redelivered to others.
     pub lost: bool,
 }

@@ -253,6 +253,13 @@ fn path_parts(url: &Url, n: usize) -> (Vec<String>, String) {
 
 fn parse_http(input: &str) -> Result<Location> {
     let url = Url::parse(input).map_err(|e| bad(input, &e.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not quoted: the input holds the password.
+        return Err(StoreError::usage(format!(
+            "location 'http(s)://...@{}': a location holds no user or password; credentials come from the environment (or a SAS token in the query)",
+            url.host_str().unwrap_or_default()
+        )));
+    }
     let host = url
         .host_str()
         .ok_or_else(|| bad(input, "the URL has no host"))?
@@ -471,11 +478,17 @@ mod tests {
             ("az://acct/c1", "3 to 63 characters"),
             ("s3://ab/x", "3 to 63 characters"),
             ("https://acct.blob.core.windows.net/", "missing container"),
+            (
+                "https://me:pw@acct.blob.core.windows.net/c1x/",
+                "no user or password",
+            ),
+            ("http://me@127.0.0.1:10000/acct/c1x/", "no user or password"),
             ("", "empty location"),
         ] {
             let err = Location::parse(input).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Usage, "{input}");
             assert!(err.to_string().contains(needle), "{input}: {err}");
+            assert!(!err.to_string().contains("pw@"), "{err}");
         }
     }
 }

@@ -99,8 +99,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(0..=256))]
     pub agents: u16,
 
-    /// Put work items on NATS JetStream at URL, for `awcopy agent` processes on any machine
-    /// (user:password@ may be in the URL; a token comes from AWCOPY_NATS_TOKEN).
+    /// Put work items on NATS JetStream, for `awcopy agent` processes on any machine.
     #[command(flatten)]
     pub nats: NatsArgs,
 
@@ -122,12 +121,19 @@ pub struct ServeArgs {
     pub hash_token: bool,
 }
 
-/// Where NATS is and how to sign in to it.
+/// Where NATS is, how to sign in to it (a creds file, or AWCOPY_NATS_TOKEN, or
+/// AWCOPY_NATS_USER and AWCOPY_NATS_PASSWORD; never in the URL) and the key the service
+/// and its agents seal their messages with.
 #[derive(Debug, Args)]
 pub struct NatsArgs {
-    /// The NATS server: nats://HOST:4222 (tls://... for TLS).
-    #[arg(long, value_name = "URL")]
+    /// The NATS server: nats://HOST:4222 (tls://... for TLS), without credentials.
+    #[arg(long, value_name = "URL", requires = "nats_key")]
     pub nats: Option<String>,
+
+    /// The key the service and its agents seal every message with: a file of at least 32
+    /// random bytes the service and every agent read (e.g. `head -c 32 /dev/urandom | base64`).
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    pub nats_key: Option<PathBuf>,
 
     /// A NATS credentials file (.creds: JWT and NKey seed).
     #[arg(long, value_name = "FILE", requires = "nats")]

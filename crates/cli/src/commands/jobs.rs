@@ -22,6 +22,7 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
             let filter = ListFilter {
                 user: (!all_users).then(|| settings::user(cli)),
                 status: *status,
+                ..ListFilter::default()
             };
             for job in catalog.list(&filter).await? {
                 match json {
@@ -32,7 +33,7 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
         }
         JobsCommand::Show { id, json } => {
             let job = catalog.find(id).await?;
-            let failures = catalog.failures(&job.id).await?;
+            let failures = catalog.failures(&job.id, &Default::default()).await?;
             match json {
                 true => println!("{}", table::show_json(&job, &failures)),
                 false => table::print_show(&job, &failures),
@@ -40,7 +41,7 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
         }
         JobsCommand::Failures { id, json } => {
             let job = catalog.find(id).await?;
-            for failure in catalog.failures(&job.id).await? {
+            for failure in catalog.failures(&job.id, &Default::default()).await? {
                 table::print_failure(&failure, *json);
             }
         }

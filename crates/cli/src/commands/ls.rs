@@ -7,14 +7,13 @@ use awcopy_engine::retry::RetryPolicy;
 use awcopy_engine::summary::ListingSummary;
 use awcopy_store::{ListRequest, Location, ObjectMeta, OpenOptions};
 use serde_json::json;
-use std::borrow::Cow;
 use std::io::{BufWriter, Write};
 
 use crate::args::{Cli, LsArgs};
 use crate::failure::{about, Failure};
 use crate::pricing;
 use crate::render::estimate;
-use crate::render::{human, write_failed};
+use crate::render::{human, printable, write_failed};
 
 /// Runs `awcopy ls`.
 pub async fn run(cli: &Cli, args: &LsArgs) -> Result<(), Failure> {
@@ -150,22 +149,6 @@ fn interactive_retry() -> RetryPolicy {
         base_delay: std::time::Duration::from_millis(100),
         max_delay: std::time::Duration::from_secs(2),
     }
-}
-
-/// Shows a key on one terminal line: control characters are escaped.
-fn printable(key: &str) -> Cow<'_, str> {
-    if !key.chars().any(char::is_control) {
-        return Cow::Borrowed(key);
-    }
-    let mut shown = String::with_capacity(key.len() + 8);
-    for c in key.chars() {
-        if c.is_control() {
-            shown.extend(c.escape_unicode());
-        } else {
-            shown.push(c);
-        }
-    }
-    Cow::Owned(shown)
 }
 
 fn print_prefix(out: &mut impl Write, json: bool, prefix: &str) -> Result<(), Failure> {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::args::{Cli, CopyArgs, JobsCommand};
 use crate::failure::{code, Failure};
-use crate::render::{human, progress};
+use crate::render::{human, printable, progress};
 use crate::settings;
 
 /// How often `--wait` asks the service how its job goes.
@@ -200,20 +200,29 @@ fn ended(client: &Client, job: &JobView, json: bool) -> Result<(), Failure> {
     }
 }
 
+/// A job's location, with the endpoint it is reached at when that is not the cloud's own.
+fn shown_location(location: &str, endpoint: Option<&str>) -> String {
+    match endpoint {
+        Some(endpoint) => format!("{location} (at {endpoint})"),
+        None => location.to_owned(),
+    }
+}
+
 /// `awcopy jobs ... --server URL`.
 pub async fn jobs(url: &str, command: &JobsCommand) -> Result<(), Failure> {
     let client = client(url)?;
+    // What the service says is shown on one line each: no name can forge a line.
     let print = |job: &JobView, json: bool| match json {
         true => println!("{}", serde_json::to_string(job).expect("a job serializes")),
         false => println!(
             "{}  {:<24} {:<10} {:>8}/{:<8} {} -> {}",
-            job.id,
-            job.status,
-            job.user,
+            printable(&job.id),
+            printable(&job.status),
+            printable(&job.user),
             job.counters.objects_done,
             job.counters.objects_listed,
-            job.source,
-            job.dest
+            printable(&shown_location(&job.source, job.source_endpoint.as_deref())),
+            printable(&shown_location(&job.dest, job.dest_endpoint.as_deref())),
         ),
     };
     match command {
@@ -233,7 +242,10 @@ pub async fn jobs(url: &str, command: &JobsCommand) -> Result<(), Failure> {
                     true => println!("{}", serde_json::to_string(&f).expect("serializes")),
                     false => println!(
                         "{}\t{} attempts\t{}: {}",
-                        f.key, f.attempts, f.error_class, f.message
+                        printable(&f.key),
+                        f.attempts,
+                        printable(&f.error_class),
+                        printable(&f.message)
                     ),
                 }
             }

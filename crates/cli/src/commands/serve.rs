@@ -3,8 +3,10 @@
 
 use awcopy_jobs::runner::Access;
 use awcopy_jobs::Catalog;
-use awcopy_service::nats::{run_agent, AgentOptions, NatsOptions};
-use awcopy_service::{hash_token, serve, Config, ServeError, ServeOptions};
+use awcopy_service::nats::{run_agent, AgentOptions, NatsOptions, SealKey};
+use awcopy_service::{
+    hash_token, serve, token_bits, Config, ServeError, ServeOptions, LEAST_TOKEN_BITS,
+};
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -24,6 +26,12 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
                 "--hash-token: give the token on standard input, e.g. `printf %s \"$TOKEN\" | awcopy serve --hash-token`",
             ));
         }
+        let bits = token_bits(token.trim());
+        if bits < LEAST_TOKEN_BITS {
+            return Err(Failure::usage(format!(
+                "--hash-token: the token holds about {bits} bits of chance; use one of at least {LEAST_TOKEN_BITS}, e.g. `openssl rand -hex 32` (256 bits)"
+            )));
+        }
         println!("{}", hash_token(token.trim()));
         return Ok(());
     }
@@ -41,7 +49,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         insecure_http: args.insecure_http,
         s3_endpoint: cli.endpoint_url.clone(),
-        nats: nats_options(&args.nats),
+        nats: nats_options(&args.nats)?,
     };
     let agents = args.agents;
     serve(options, |address, tls| {
@@ -58,16 +66,26 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
     })
 }
 
-/// How to reach NATS, from the flags and `AWCOPY_NATS_TOKEN`.
-fn nats_options(args: &NatsArgs) -> Option<NatsOptions> {
-    args.nats.as_ref().map(|url| NatsOptions {
+/// How to reach NATS, from the flags and `AWCOPY_NATS_TOKEN` or `AWCOPY_NATS_USER` and
+/// `AWCOPY_NATS_PASSWORD`; `None` without `--nats`.
+fn nats_options(args: &NatsArgs) -> Result<Option<NatsOptions>, Failure> {
+    let Some(url) = &args.nats else {
+        return Ok(None);
+    };
+    NatsOptions::check_url(url).map_err(Failure::usage)?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let key_file = args
+        .nats_key
+        .as_ref()
+        .expect("clap requires --nats-key with --nats");
+    Ok(Some(NatsOptions {
         url: url.clone(),
         creds: args.nats_creds.clone(),
         ca: args.nats_ca.clone(),
-        token: std::env::var("AWCOPY_NATS_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty()),
-    })
+        token: env("AWCOPY_NATS_TOKEN"),
+        user: env("AWCOPY_NATS_USER").zip(env("AWCOPY_NATS_PASSWORD")),
+        key: SealKey::load(key_file).map_err(Failure::usage)?,
+    }))
 }
 
 /// The stores an agent reaches and the keys it reads: its environment's, its `--config`'s and
@@ -95,8 +113,11 @@ fn agent_access(cli: &Cli, args: &AgentArgs) -> Result<Access, Failure> {
 
 /// Runs `awcopy agent` until the process is stopped.
 pub async fn agent(cli: &Cli, args: &AgentArgs) -> Result<(), Failure> {
-    let nats = nats_options(&args.nats)
-        .ok_or_else(|| Failure::usage("agent: give --nats URL, where the service puts its work"))?;
+    let nats = nats_options(&args.nats)?.ok_or_else(|| {
+        Failure::usage(
+            "agent: give --nats URL (where the service puts its work) and --nats-key FILE",
+        )
+    })?;
     let access = agent_access(cli, args)?;
     let name = args.name.clone().unwrap_or_else(|| {
         format!(

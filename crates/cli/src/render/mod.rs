@@ -7,8 +7,26 @@ pub mod progress;
 pub mod report;
 
 use bytesize::ByteSize;
+use std::borrow::Cow;
 
 use crate::failure::Failure;
+
+/// Shows a key (or any text a store or a service gave) on one terminal line: control
+/// characters are escaped (`\u{1b}`), so no name can move the cursor or forge a line.
+pub fn printable(key: &str) -> Cow<'_, str> {
+    if !key.chars().any(char::is_control) {
+        return Cow::Borrowed(key);
+    }
+    let mut shown = String::with_capacity(key.len() + 8);
+    for c in key.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
+}
 
 /// A size in binary units, e.g. `4.8 MiB`.
 pub fn human(bytes: u64) -> String {

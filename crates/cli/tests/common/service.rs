@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The tokens of the test users: none may appear in anything the service says or keeps.
-pub const ALICE: &str = "alice-token-5b1e0c9d";
-pub const BOB: &str = "bob-token-77f3a2e1";
-pub const ADMIN: &str = "admin-token-c04d9e6b";
+pub const ALICE: &str = "alice-token-5b1e0c9d7a3f4e21c6b8";
+pub const BOB: &str = "bob-token-77f3a2e1c5d9b0a4e8f2";
+pub const ADMIN: &str = "admin-token-c04d9e6b3a7f1e5d9c2b";
 
 /// Writes the service's config: alice and bob with the grants given, and an admin.
 pub fn write_config(dir: &Path, alice: (&[String], &[String]), bob: (&[String], &[String])) {

@@ -8,7 +8,7 @@ use awcopy_engine::journal::Stop;
 use awcopy_engine::lister::ListerConfig;
 use awcopy_engine::retry::RetryPolicy;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
-use awcopy_engine::work::ItemExecutor;
+use awcopy_engine::work::{ItemExecutor, KeyBounds};
 use awcopy_store::{Encryption, Location, OpenOptions, Reach, Secret, Store, StoreError};
 use base64::Engine as _;
 use std::collections::HashMap;
@@ -94,13 +94,15 @@ impl Prepared {
     }
 
     /// An executor of this job's work items with limits of its own: what an agent holds.
-    /// Once `stop` is cancelled it starts no more items.
+    /// It runs no item naming a key outside the job's prefixes, and once `stop` is cancelled
+    /// it starts no more items.
     pub fn executor(&self, stop: Stop) -> ItemExecutor {
         let options = CopyOptions {
             stop: Some(stop),
             ..self.options(false)
         };
         ItemExecutor::new(self.plan.source.clone(), self.plan.dest.clone(), options)
+            .within(KeyBounds::of(&self.plan))
     }
 
     /// The engine's options for this spec (without sinks, journal or stop: the runner adds

@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::{
-    connect, redelivery_delay, results_stream, work_consumer, Heartbeat, NatsError, NatsOptions,
-    Outcome, WorkMessage, ACK_WAIT, HEARTBEAT_EVERY, HEARTBEAT_SUBJECT, MAX_DELIVER, STOP_PREFIX,
+    connect, is_token, redelivery_delay, results_stream, work_consumer, work_subject, Heartbeat,
+    NatsError, NatsOptions, Outcome, SealKey, WorkMessage, ACK_WAIT, HEARTBEAT_EVERY,
+    HEARTBEAT_SUBJECT, MAX_DELIVER, STOP_PREFIX,
 };
 
 /// How an agent runs.
@@ -54,6 +55,10 @@ struct Agent {
     items_done: AtomicU64,
     items_failed: AtomicU64,
     bytes: AtomicU64,
+    /// Messages dropped for a missing or wrong seal, or a subject that does not match.
+    rejected: AtomicU64,
+    /// What messages are sealed with.
+    key: SealKey,
     client: async_nats::Client,
     js: jetstream::Context,
     /// Where outcomes are stored: an item whose outcome is there already is not run again.
@@ -75,6 +80,8 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
         items_done: AtomicU64::new(0),
         items_failed: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
+        rejected: AtomicU64::new(0),
+        key: options.nats.key.clone(),
         client: client.clone(),
         js: js.clone(),
         results,
@@ -86,12 +93,11 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
     let listener = agent.clone();
     tokio::spawn(async move {
         while let Some(message) = stops.next().await {
-            if let Some(run) = message
-                .subject
-                .as_str()
-                .strip_prefix(&format!("{STOP_PREFIX}."))
-            {
-                listener.stop_run(run);
+            let subject = message.subject.as_str();
+            let run = subject.strip_prefix(&format!("{STOP_PREFIX}."));
+            match (run, listener.key.open(subject, &message.payload)) {
+                (Some(run), Some(_)) => listener.stop_run(run),
+                _ => listener.reject(subject, "a stop"),
             }
         }
     });
@@ -173,13 +179,10 @@ impl Agent {
             Ok(info) => (info.delivered, Some(info.published)),
             Err(_) => (1, None),
         };
-        let work: WorkMessage = match serde_json::from_slice(&message.payload) {
-            Ok(work) => work,
-            Err(e) => {
-                tracing::warn!("an unreadable work item, dropped: {e}");
-                let _ = message.ack_with(AckKind::Term).await;
-                return;
-            }
+        let Some(work) = self.open_work(&message) else {
+            self.reject(&message.subject, "a work item");
+            let _ = message.ack_with(AckKind::Term).await;
+            return;
         };
         if self.answered(&work).await {
             // Published twice past the stream's duplicate window, or acked too late: its
@@ -242,13 +245,16 @@ impl Agent {
                 .map_err(|e| WorkError::from(&e)),
             bytes,
         };
-        let payload = serde_json::to_vec(&outcome).expect("an outcome serializes");
+        let payload = self.key.seal(
+            &work.outcome_subject(),
+            &serde_json::to_vec(&outcome).expect("an outcome serializes"),
+        );
         // The item is settled only once its outcome is stored: otherwise it is redelivered.
         // Stored under the item's own subject (see `answered`), once per id in the window.
         let publish = jetstream::message::PublishMessage::build()
             .payload(payload.into())
             .message_id(work.message_id());
-        let stored = match self.js.send_publish(outcome_subject(&work), publish).await {
+        let stored = match self.js.send_publish(work.outcome_subject(), publish).await {
             Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
@@ -260,13 +266,31 @@ impl Agent {
         let _ = message.ack_with(ack).await;
     }
 
-    /// Whether the item's outcome is stored already (it ran to its answer before). A lookup
-    /// that fails says no: running an item twice is harmless, losing one is not.
+    /// Whether the item's outcome is stored already (it ran to its answer before), under a
+    /// valid seal (a forged outcome must not make an agent skip an item). A lookup that fails
+    /// says no: running an item twice is harmless, losing one is not.
     async fn answered(&self, work: &WorkMessage) -> bool {
-        self.results
-            .direct_get_last_for_subject(outcome_subject(work))
-            .await
-            .is_ok()
+        let subject = work.outcome_subject();
+        match self.results.direct_get_last_for_subject(&subject).await {
+            Ok(stored) => self.key.open(&subject, &stored.payload).is_some(),
+            Err(_) => false,
+        }
+    }
+
+    /// The work item a delivered message carries, if it is sealed with the service's key for
+    /// its subject, and its subject is its run's.
+    fn open_work(&self, message: &jetstream::Message) -> Option<WorkMessage> {
+        let body = self.key.open(&message.subject, &message.payload)?;
+        let work: WorkMessage = serde_json::from_slice(body).ok()?;
+        let named = is_token(&work.run) && is_token(&work.id);
+        (named && message.subject.as_str() == work_subject(&work.run)).then_some(work)
+    }
+
+    /// Drops a message that is not the service's, counting it (a metric and a log line,
+    /// never its content).
+    fn reject(&self, subject: &str, what: &str) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(agent = %self.name, %subject, "{what} without a valid seal, dropped");
     }
 
     /// Runs the item under its run's executor (opened once per run, with this machine's
@@ -293,11 +317,6 @@ impl Agent {
             None => executor.run(&work.item).await,
         }
     }
-}
-
-/// Where the outcome of `work` is stored: its run's results subject and its id.
-fn outcome_subject(work: &WorkMessage) -> String {
-    format!("{}.{}", work.reply, work.id)
 }
 
 /// Whether an item that failed so may succeed when delivered again (here or on another agent).
@@ -330,6 +349,8 @@ async fn heartbeat(agent: Arc<Agent>) {
     loop {
         let bytes = agent.bytes.load(Ordering::Relaxed);
         let beat = Heartbeat {
+            sent_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+            rejected: agent.rejected.load(Ordering::Relaxed),
             name: agent.name.clone(),
             host: host.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -340,7 +361,10 @@ async fn heartbeat(agent: Arc<Agent>) {
             bytes_per_sec: (bytes - last) / HEARTBEAT_EVERY.as_secs().max(1),
         };
         last = bytes;
-        let payload = serde_json::to_vec(&beat).expect("a heartbeat serializes");
+        let payload = agent.key.seal(
+            HEARTBEAT_SUBJECT,
+            &serde_json::to_vec(&beat).expect("a heartbeat serializes"),
+        );
         let _ = agent
             .client
             .publish(HEARTBEAT_SUBJECT, payload.into())

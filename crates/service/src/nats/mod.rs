@@ -8,9 +8,11 @@
 
 mod agent;
 mod queue;
+mod seal;
 
 pub use agent::{run_agent, AgentOptions};
 pub use queue::{NatsDispatcher, NatsQueue, OUTSTANDING_PER_RUN};
+pub use seal::SealKey;
 
 use async_nats::jetstream;
 use awcopy_engine::spec::JobSpec;
@@ -62,18 +64,40 @@ pub fn host_name() -> String {
 /// How often an agent heartbeats; three missed make it "lost".
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 
-/// How to reach NATS: its URL (user and password may be in it) and, if given, a `.creds`
-/// file or a token. None of it is ever logged.
-#[derive(Clone, Default)]
+/// How to reach NATS: its URL and, if given, a `.creds` file, a token or a user and
+/// password; and the key messages are sealed with. None of it is ever logged.
+#[derive(Clone)]
 pub struct NatsOptions {
-    /// `nats://host:4222`, `tls://host:4222`, or with `user:password@`.
+    /// `nats://host:4222` or `tls://host:4222`, without credentials.
     pub url: String,
     /// A `.creds` file (JWT and NKey seed).
     pub creds: Option<PathBuf>,
     /// A token.
     pub token: Option<String>,
+    /// A user and password.
+    pub user: Option<(String, String)>,
     /// A CA certificate (PEM) to trust for TLS, besides the system's.
     pub ca: Option<PathBuf>,
+    /// The key the service and its agents seal their messages with.
+    pub key: SealKey,
+}
+
+impl NatsOptions {
+    /// Refuses a URL that carries a user, password or token: it would show in `ps`, shell
+    /// histories and process listings. Credentials come from a creds file or the environment.
+    pub fn check_url(url: &str) -> Result<(), String> {
+        let userinfo = url
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
+            .is_some_and(|authority| authority.contains('@'));
+        if userinfo {
+            return Err(format!(
+                "--nats {}: credentials do not go in the URL (they would show in process listings); use --nats-creds FILE, AWCOPY_NATS_TOKEN, or AWCOPY_NATS_USER and AWCOPY_NATS_PASSWORD",
+                shown_url(url)
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for NatsOptions {
@@ -185,6 +209,9 @@ async fn connect_options(
     if let Some(token) = &options.token {
         connect = connect.token(token.clone());
     }
+    if let Some((user, password)) = &options.user {
+        connect = connect.user_and_password(user.clone(), password.clone());
+    }
     Ok(connect)
 }
 
@@ -242,15 +269,14 @@ pub async fn results_stream(
     .map_err(|e| NatsError::new(options, format!("stream {RESULTS_STREAM}: {e}")))
 }
 
-/// One work item on the stream.
+/// One work item on the stream, published (sealed) on `awcopy.work.RUN`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WorkMessage {
-    /// The run it belongs to (a job's run; each resume is another).
+    /// The run it belongs to (a job's run; each resume is another): the subject names it too.
     pub run: String,
     /// Its id within the run (deterministic: the same item has the same id).
     pub id: String,
-    /// Where its outcome goes: this subject, then `.` and its id.
-    pub reply: String,
     /// What the job is (secret-free).
     pub spec: JobSpec,
     /// What to do.
@@ -262,9 +288,33 @@ impl WorkMessage {
     pub fn message_id(&self) -> String {
         format!("{}.{}", self.run, self.id)
     }
+
+    /// Where its outcome is stored: `awcopy.results.RUN.ITEM`, made from the run and the id
+    /// (never taken from the message).
+    pub fn outcome_subject(&self) -> String {
+        format!("{RESULTS_PREFIX}.{}.{}", self.run, self.id)
+    }
 }
 
-/// What an agent answers for one item.
+/// The subject a run's work items go on.
+pub fn work_subject(run: &str) -> String {
+    format!("{WORK_PREFIX}.{run}")
+}
+
+/// The subject that says a run stops.
+pub fn stop_subject(run: &str) -> String {
+    format!("{STOP_PREFIX}.{run}")
+}
+
+/// Whether `text` may be a run's id or an item's: a run is a UUID, an item a hex digest, so
+/// neither holds a subject's `.`, `*` or `>`.
+pub fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// What an agent answers for one item, published (sealed) on its outcome subject.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     /// The item's message id.
@@ -277,9 +327,14 @@ pub struct Outcome {
     pub bytes: u64,
 }
 
-/// An agent's heartbeat.
+/// An agent's heartbeat, published (sealed) on [`HEARTBEAT_SUBJECT`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Heartbeat {
+    /// When it was sent (Unix seconds): a heartbeat replayed later is stale.
+    pub sent_at: i64,
+    /// Messages this agent dropped because their seal was missing or wrong.
+    #[serde(default)]
+    pub rejected: u64,
     /// Its name.
     pub name: String,
     /// Its host.

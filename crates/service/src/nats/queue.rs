@@ -9,13 +9,15 @@ use awcopy_engine::work::{WorkDone, WorkItem, WorkQueue};
 use awcopy_store::{ErrorKind, StoreError};
 use futures::StreamExt;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{oneshot, Semaphore};
 
 use super::{
-    connect, item_id, results_stream, work_consumer, Heartbeat, NatsError, NatsOptions, Outcome,
-    WorkMessage, HEARTBEAT_EVERY, HEARTBEAT_SUBJECT, RESULTS_PREFIX, STOP_PREFIX, WORK_PREFIX,
+    connect, item_id, results_stream, stop_subject, work_consumer, work_subject, Heartbeat,
+    NatsError, NatsOptions, Outcome, SealKey, WorkMessage, HEARTBEAT_EVERY, HEARTBEAT_SUBJECT,
+    RESULTS_PREFIX,
 };
 use crate::wire::AgentView;
 
@@ -38,7 +40,17 @@ pub struct NatsDispatcher {
     agents: Arc<Mutex<HashMap<String, (Heartbeat, Instant)>>>,
     /// Items on the stream no agent has taken yet, as the consumer last told.
     pending: tokio::sync::watch::Receiver<u64>,
+    /// What messages are sealed with.
+    key: SealKey,
+    /// Outcomes and heartbeats dropped for a missing or wrong seal, a subject that does not
+    /// match, or (heartbeats) their age.
+    rejected: Arc<AtomicU64>,
 }
+
+/// How far a heartbeat's time may be from the service's before it is taken as a replay.
+const HEARTBEAT_FRESH: i64 = 60;
+/// The most agents the service keeps heartbeats of.
+const MOST_AGENTS: usize = 4096;
 
 impl std::fmt::Debug for NatsDispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,11 +80,14 @@ impl NatsDispatcher {
             .messages()
             .await
             .map_err(|e| NatsError::new(options, e))?;
-        let router = waiting.clone();
+        let rejected = Arc::new(AtomicU64::new(0));
+        let (router, key, refused) = (waiting.clone(), options.key.clone(), rejected.clone());
         tokio::spawn(async move {
             while let Some(message) = outcomes.next().await {
                 let Ok(message) = message else { continue };
-                let Ok(outcome) = serde_json::from_slice::<Outcome>(&message.payload) else {
+                let Some(outcome) = open_outcome(&key, &message.subject, &message.payload) else {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(subject = %message.subject, "an outcome without a valid seal, dropped");
                     continue;
                 };
                 // A second outcome of the same item finds nobody waiting: recorded once.
@@ -87,11 +102,16 @@ impl NatsDispatcher {
             .subscribe(HEARTBEAT_SUBJECT)
             .await
             .map_err(|e| NatsError::new(options, e))?;
-        let seen = agents.clone();
+        let (seen, key, refused) = (agents.clone(), options.key.clone(), rejected.clone());
         tokio::spawn(async move {
             while let Some(message) = beats.next().await {
-                if let Ok(beat) = serde_json::from_slice::<Heartbeat>(&message.payload) {
-                    let mut seen = seen.lock().expect("agents lock");
+                let Some(beat) = open_heartbeat(&key, &message.payload) else {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("a heartbeat without a valid seal, or stale, dropped");
+                    continue;
+                };
+                let mut seen = seen.lock().expect("agents lock");
+                if seen.len() < MOST_AGENTS || seen.contains_key(&beat.name) {
                     seen.insert(beat.name.clone(), (beat, Instant::now()));
                 }
             }
@@ -102,6 +122,8 @@ impl NatsDispatcher {
             waiting,
             agents,
             pending,
+            key: options.key.clone(),
+            rejected,
         })
     }
 
@@ -131,6 +153,7 @@ impl NatsDispatcher {
                 host: Some(beat.host.clone()),
                 version: Some(beat.version.clone()),
                 bytes_per_sec: Some(beat.bytes_per_sec),
+                rejected: Some(beat.rejected),
                 lost: at.elapsed() > HEARTBEAT_EVERY * 3,
             })
             .collect();
@@ -142,6 +165,32 @@ impl NatsDispatcher {
     pub fn outstanding(&self) -> u64 {
         self.waiting.lock().expect("waiting lock").len() as u64
     }
+
+    /// Outcomes and heartbeats dropped for their seal, subject or age.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+}
+
+/// The outcome sealed in `payload` on `subject` (`awcopy.results.RUN.ITEM`), if its seal is
+/// the service's and its id is the one its subject names.
+fn open_outcome(key: &SealKey, subject: &str, payload: &[u8]) -> Option<Outcome> {
+    let body = key.open(subject, payload)?;
+    let outcome: Outcome = serde_json::from_slice(body).ok()?;
+    let named = subject.strip_prefix(RESULTS_PREFIX)?.strip_prefix('.')?;
+    (named == outcome.id).then_some(outcome)
+}
+
+/// The heartbeat sealed in `payload`, if its seal is the service's, it was sent within
+/// [`HEARTBEAT_FRESH`] seconds of now, and its name is one a person can read.
+fn open_heartbeat(key: &SealKey, payload: &[u8]) -> Option<Heartbeat> {
+    let body = key.open(HEARTBEAT_SUBJECT, payload)?;
+    let beat: Heartbeat = serde_json::from_slice(body).ok()?;
+    let age = time::OffsetDateTime::now_utc().unix_timestamp() - beat.sent_at;
+    let readable = |text: &str| text.len() <= 256 && !text.chars().any(char::is_control);
+    let fresh = age.abs() <= HEARTBEAT_FRESH;
+    (fresh && readable(&beat.name) && readable(&beat.host) && readable(&beat.version))
+        .then_some(beat)
 }
 
 /// One run's work queue over the stream.
@@ -173,12 +222,13 @@ impl NatsQueue {
     /// still on the stream are not to be started.
     pub fn stop_with(&self, stopping: Stop) {
         let client = self.nats.client.clone();
-        let subject = format!("{STOP_PREFIX}.{}", self.run);
+        let subject = stop_subject(&self.run);
+        let payload = self.nats.key.seal(&subject, b"stop");
         let ended = self.ended.clone();
         tokio::spawn(async move {
             tokio::select! {
                 () = stopping.cancelled() => {
-                    let _ = client.publish(subject, "stop".into()).await;
+                    let _ = client.publish(subject, payload.into()).await;
                     let _ = client.flush().await;
                 }
                 () = ended.cancelled() => {}
@@ -192,10 +242,11 @@ impl Drop for NatsQueue {
     fn drop(&mut self) {
         self.ended.cancel();
         let client = self.nats.client.clone();
-        let subject = format!("{STOP_PREFIX}.{}", self.run);
+        let subject = stop_subject(&self.run);
+        let payload = self.nats.key.seal(&subject, b"end");
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = client.publish(subject, "end".into()).await;
+                let _ = client.publish(subject, payload.into()).await;
             });
         }
     }
@@ -237,7 +288,6 @@ impl WorkQueue for NatsQueue {
         let message = WorkMessage {
             run: self.run.clone(),
             id: item_id(&item),
-            reply: format!("{RESULTS_PREFIX}.{}", self.run),
             spec: self.spec.clone(),
             item,
         };
@@ -248,12 +298,16 @@ impl WorkQueue for NatsQueue {
             .lock()
             .expect("waiting lock")
             .insert(id.clone(), tell);
-        let payload = serde_json::to_vec(&message).expect("a work message serializes");
+        let subject = work_subject(&self.run);
+        let payload = self.nats.key.seal(
+            &subject,
+            &serde_json::to_vec(&message).expect("a work message serializes"),
+        );
         let published = async {
             self.nats
                 .js
                 .send_publish(
-                    format!("{WORK_PREFIX}.{}", self.run),
+                    subject,
                     jetstream::message::PublishMessage::build()
                         .payload(payload.into())
                         .message_id(&id),
