@@ -93,12 +93,16 @@ nats_port=$(free_port)
 pids+=($!)
 for _ in $(seq 100); do grep -q "Server is ready" "$service_dir/nats.log" && break; sleep 0.1; done
 nats_url=nats://127.0.0.1:$nats_port
-"$awcopy" serve --listen 127.0.0.1:0 --agents 0 --nats "$nats_url" --config "$service_dir/service.toml" \
-  --db "$service_dir/agents.db" --endpoint-url "$AWS_ENDPOINT_URL" >"$service_dir/serve-nats.log" 2>&1 &
+# The key the service and its agents seal every message with (each reads the same file).
+head -c 32 /dev/urandom | base64 >"$service_dir/nats.key"
+"$awcopy" serve --listen 127.0.0.1:0 --agents 0 --nats "$nats_url" --nats-key "$service_dir/nats.key" \
+  --config "$service_dir/service.toml" --db "$service_dir/agents.db" --endpoint-url "$AWS_ENDPOINT_URL" \
+  >"$service_dir/serve-nats.log" 2>&1 &
 pids+=($!)
 nats_service=$(address_in "$service_dir/serve-nats.log" listening)
 for name in agent-a agent-b; do
-  "$awcopy" agent --nats "$nats_url" --name "$name" --endpoint-url "$AWS_ENDPOINT_URL" >"$service_dir/$name.log" 2>&1 &
+  "$awcopy" agent --nats "$nats_url" --nats-key "$service_dir/nats.key" --name "$name" \
+    --endpoint-url "$AWS_ENDPOINT_URL" >"$service_dir/$name.log" 2>&1 &
   pids+=($!)
 done
 section "awcopy cp -r s3://demo-source/ az://devstoreaccount1/demo-via-agents/ --via $nats_service --wait"

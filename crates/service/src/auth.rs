@@ -137,26 +137,32 @@ impl FromRequestParts<Arc<App>> for Caller {
         let address = peer(parts);
         app.failures.check(address)?;
         let config = app.service.config();
-        let user = if let Some(header) = parts.headers.get(AUTHORIZATION) {
-            header
+        let session = session_id(parts);
+        let (presented, user) = if let Some(header) = parts.headers.get(AUTHORIZATION) {
+            let user = header
                 .to_str()
                 .ok()
                 .and_then(|h| h.strip_prefix("Bearer "))
                 .and_then(|token| config.authenticate(token.trim()))
-                .cloned()
+                .cloned();
+            (true, user)
         } else {
-            let user = session_id(parts)
-                .and_then(|id| app.sessions.user(&id))
+            let user = session
+                .as_ref()
+                .and_then(|id| app.sessions.user(id))
                 .and_then(|name| config.user(&name).cloned());
             if user.is_some() {
                 refuse_cross_site(parts)?;
             }
-            user
+            (session.is_some(), user)
         };
         match user {
             Some(user) => Ok(Caller(user)),
             None => {
-                app.failures.count(address);
+                // A request that presented nothing guessed nothing.
+                if presented {
+                    app.failures.count(address);
+                }
                 Err(ApiError::unauthorized())
             }
         }

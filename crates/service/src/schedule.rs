@@ -313,16 +313,37 @@ impl Service {
                 .await
                 .map_err(|e| e.to_string());
         }
-        self.start_run(schedule, now, &next)
+        let since = Self::since(schedule)?;
+        self.start_run(schedule, since, now, &next)
             .await
             .map_err(|e| e.message().to_owned())
     }
 
-    /// Starts one run of `schedule`, as its owner, from its watermark. A run that cannot
-    /// start counts as a failed run.
+    /// What a schedule's next run copies from: its watermark less its overlap, or its first
+    /// `modified_since`; an error when the stored values are out of range.
+    fn since(schedule: &Schedule) -> Result<Option<OffsetDateTime>, String> {
+        let overlap = u64::try_from(schedule.overlap_secs)
+            .ok()
+            .filter(|&s| s <= LONGEST_OVERLAP.as_secs())
+            .ok_or_else(|| format!("overlap: {} s is out of range", schedule.overlap_secs))?;
+        let parse =
+            |field: &str, text: &str| parse_time(field, text).map_err(|e| e.message().to_owned());
+        match (&schedule.watermark, &schedule.modified_since) {
+            (Some(mark), _) => parse("watermark", mark)?
+                .checked_sub(time::Duration::seconds(overlap as i64))
+                .map(Some)
+                .ok_or_else(|| "overlap: reaches before the year 0".to_owned()),
+            (None, Some(first)) => parse("modified_since", first).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Starts one run of `schedule`, as its owner, copying what changed `since`. A run that
+    /// cannot start counts as a failed run.
     async fn start_run(
         self: &Arc<Self>,
         schedule: &Schedule,
+        since: Option<OffsetDateTime>,
         now: OffsetDateTime,
         next: &str,
     ) -> Result<(), ApiError> {
@@ -336,26 +357,6 @@ impl Service {
                 )
             })?;
             let mut spec = self.admit(owner, schedule.template.clone())?;
-            let overlap = u64::try_from(schedule.overlap_secs)
-                .ok()
-                .filter(|&s| s <= LONGEST_OVERLAP.as_secs())
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "overlap: {} s is out of range",
-                        schedule.overlap_secs
-                    ))
-                })?;
-            let since = match (&schedule.watermark, &schedule.modified_since) {
-                (Some(mark), _) => Some(
-                    parse_time("watermark", mark)?
-                        .checked_sub(time::Duration::seconds(overlap as i64))
-                        .ok_or_else(|| {
-                            ApiError::bad_request("overlap: reaches before the year 0")
-                        })?,
-                ),
-                (None, Some(first)) => Some(parse_time("modified_since", first)?),
-                (None, None) => None,
-            };
             spec.filters.modified_since = since;
             spec.overwrite = Some(Overwrite::IfDifferent);
             if spec.name.is_none() {

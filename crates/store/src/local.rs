@@ -1,14 +1,19 @@
 //! A directory tree as a store. Keys map to paths below the root with `/` as separator.
 //!
-//! It never writes outside its root: keys with `..`, empty or absolute segments are refused, and
-//! every path is checked after symlinks are resolved. Writes go to a staging file first and are
-//! renamed into place, so a half-written object is never visible.
+//! Every file is opened beneath the root's directory handle (`cap-std`: `openat2` with
+//! `RESOLVE_BENEATH` on Linux), never by an absolute path checked first: a key cannot leave
+//! the root, by `..` or by a symlink, and nothing can swap a directory for a symlink between a
+//! check and an open. A store a service opens ([`OpenOptions::confine`]) opens its root the
+//! same way beneath the directory its operator granted. Keys with `..`, empty or absolute
+//! segments are refused. Writes go to a staging file first and are renamed into place, so a
+//! half-written object is never visible.
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use cap_std::fs::Dir;
 use futures::stream::BoxStream;
 use futures::{stream, StreamExt, TryStreamExt};
-use std::io::{ErrorKind as IoKind, SeekFrom, Write as _};
+use std::io::{ErrorKind as IoKind, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -33,43 +38,148 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// A store over a local directory.
 #[derive(Debug)]
 pub struct LocalStore {
-    /// Shared with the blocking tasks that check a file is inside it.
+    /// Shared with the blocking tasks that work beneath it.
     root: Arc<Root>,
     capabilities: Capabilities,
 }
 
-/// A store's root directory, and the same with its symlinks resolved once it exists: resolved
-/// once, not per file (it was a `readlink` per component of the root for every object read or
-/// written).
+/// A file of a local store, for another local store to copy natively: the source's root as
+/// it opened it (beneath whatever it was confined to) and the key below it.
+#[derive(Clone)]
+pub struct LocalFile {
+    root: Arc<Dir>,
+    shown: String,
+    key: String,
+}
+
+impl LocalFile {
+    /// The source key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl PartialEq for LocalFile {
+    fn eq(&self, other: &Self) -> bool {
+        self.shown == other.shown && self.key == other.key
+    }
+}
+
+impl Eq for LocalFile {}
+
+impl std::fmt::Debug for LocalFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LocalFile({}/{})", self.shown, self.key)
+    }
+}
+
+/// A store's root directory: its path, and its handle once opened (once: not per file).
 #[derive(Debug)]
 struct Root {
     /// The absolute path the location names.
     path: PathBuf,
-    resolved: OnceLock<PathBuf>,
-    /// The directory the root must lie beneath once its symlinks are resolved, if any.
+    /// The directory the root must lie beneath, if any: the root is opened beneath it.
     confine: Option<PathBuf>,
+    dir: OnceLock<Arc<Dir>>,
 }
 
+/// What a symlink that leads out of a root says, as an error.
+fn outside(what: &str, root: &Path) -> StoreError {
+    StoreError::new(
+        ErrorKind::Auth,
+        format!("{what} leads outside {} through a symlink", root.display()),
+    )
+}
+
+/// Whether `err` refused a path that would leave its root (`EXDEV` from `openat2`, or
+/// cap-std's own refusal).
+fn escaped(err: &std::io::Error) -> bool {
+    err.raw_os_error() == Some(EXDEV)
+        || (err.kind() == IoKind::PermissionDenied && err.to_string().contains("outside"))
+}
+
+/// `err`, from working on `what` beneath `root`: an escape says so.
+fn beneath_error(err: std::io::Error, what: &str, root: &Path) -> StoreError {
+    if escaped(&err) {
+        return outside(what, root);
+    }
+    StoreError::from(err).context(what)
+}
+
+/// `EXDEV` (Linux's number), which `openat2` answers a path that would leave its root with.
+const EXDEV: i32 = 18;
+
 impl Root {
-    /// The root with its symlinks resolved; an error while it does not exist.
-    fn resolved(&self) -> Result<&Path> {
-        if let Some(resolved) = self.resolved.get() {
-            return Ok(resolved);
+    /// The root's handle; a NotFound error while it does not exist.
+    fn dir(&self) -> Result<&Arc<Dir>> {
+        if let Some(dir) = self.dir.get() {
+            return Ok(dir);
         }
-        let canonical = std::fs::canonicalize(&self.path)?;
-        if let Some(confine) = &self.confine {
-            if !canonical.starts_with(std::fs::canonicalize(confine)?) {
-                return Err(StoreError::new(
-                    ErrorKind::Auth,
-                    format!(
-                        "{} leads outside {} through a symlink",
-                        self.path.display(),
-                        confine.display()
-                    ),
-                ));
+        let opened = self.open().map_err(|e| match e.kind() {
+            IoKind::NotFound => StoreError::new(
+                ErrorKind::NotFound,
+                format!("directory {} does not exist", self.path.display()),
+            ),
+            _ => beneath_error(e, &self.path.display().to_string(), self.beneath()),
+        })?;
+        Ok(self.dir.get_or_init(|| Arc::new(opened)))
+    }
+
+    /// The root's handle, the root made first if it does not exist (a destination).
+    fn dir_creating(&self) -> Result<&Arc<Dir>> {
+        match self.dir() {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.create()?;
+                self.dir()
             }
+            other => other,
         }
-        Ok(self.resolved.get_or_init(|| canonical))
+    }
+
+    /// The directory the root is opened beneath: its confinement, or the root itself.
+    fn beneath(&self) -> &Path {
+        self.confine.as_deref().unwrap_or(&self.path)
+    }
+
+    /// The root's path below its confinement.
+    fn below_confine(&self) -> Result<(&Path, &Path)> {
+        let confine = self.confine.as_deref().expect("called when confined");
+        let rel = self.path.strip_prefix(confine).map_err(|_| {
+            StoreError::usage(format!(
+                "{} is not beneath {}",
+                self.path.display(),
+                confine.display()
+            ))
+        })?;
+        Ok((confine, rel))
+    }
+
+    fn open(&self) -> std::io::Result<Dir> {
+        let ambient = cap_std::ambient_authority();
+        let Some(_) = &self.confine else {
+            return Dir::open_ambient_dir(&self.path, ambient);
+        };
+        let (confine, rel) = self
+            .below_confine()
+            .map_err(|e| std::io::Error::new(IoKind::InvalidInput, e.to_string()))?;
+        let base = Dir::open_ambient_dir(confine, ambient)?;
+        match rel.as_os_str().is_empty() {
+            true => Ok(base),
+            false => base.open_dir(rel),
+        }
+    }
+
+    fn create(&self) -> Result<()> {
+        let shown = self.path.display().to_string();
+        let made = match &self.confine {
+            None => std::fs::create_dir_all(&self.path),
+            Some(_) => {
+                let (confine, rel) = self.below_confine()?;
+                Dir::open_ambient_dir(confine, cap_std::ambient_authority())
+                    .and_then(|base| base.create_dir_all(rel))
+            }
+        };
+        made.map_err(|e| beneath_error(e, &shown, self.beneath()))
     }
 }
 
@@ -85,7 +195,7 @@ impl LocalStore {
             ));
         }
         let root = std::path::absolute(root)?;
-        if root.exists() && !root.is_dir() {
+        if options.confine.is_none() && root.exists() && !root.is_dir() {
             return Err(StoreError::usage(format!(
                 "{} is a file; give the directory that holds it",
                 root.display()
@@ -94,8 +204,8 @@ impl LocalStore {
         Ok(Self {
             root: Arc::new(Root {
                 path: root,
-                resolved: OnceLock::new(),
                 confine: options.confine.clone(),
+                dir: OnceLock::new(),
             }),
             capabilities: Capabilities {
                 service_id: "local".into(),
@@ -116,7 +226,8 @@ impl LocalStore {
         })
     }
 
-    /// The path a key maps to, or a usage error saying why the key cannot be a file name.
+    /// The path a key maps to below the root, or a usage error saying why the key cannot be
+    /// a file name.
     pub fn key_path(&self, key: &str) -> Result<PathBuf> {
         let refuse = |why: &str| {
             StoreError::usage(format!(
@@ -132,7 +243,7 @@ impl LocalStore {
         if key.starts_with('/') {
             return Err(refuse("it is absolute (starts with '/')"));
         }
-        let mut path = self.root.path.clone();
+        let mut path = PathBuf::new();
         for (i, segment) in key.split('/').enumerate() {
             match segment {
                 "" => {
@@ -151,20 +262,21 @@ impl LocalStore {
         Ok(path)
     }
 
-    /// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave the root.
-    async fn inside_root(&self, path: &Path) -> Result<()> {
-        let (root, path) = (self.root.clone(), path.to_path_buf());
-        blocking(move || inside_root(&root, &path)).await
-    }
-
-    async fn readable_path(&self, key: &str) -> Result<PathBuf> {
-        let path = self.key_path(key)?;
-        self.inside_root(&path).await?;
-        Ok(path)
-    }
-
-    fn staging(&self) -> PathBuf {
-        self.root.path.join(STAGING_DIR)
+    /// Runs `work` on the blocking pool with the root's handle (made first if `create`).
+    async fn beneath<T: Send + 'static>(
+        &self,
+        create: bool,
+        work: impl FnOnce(&Dir, &Path) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let root = self.root.clone();
+        blocking(move || {
+            let dir = match create {
+                true => root.dir_creating()?,
+                false => root.dir()?,
+            };
+            work(dir, root.beneath())
+        })
+        .await
     }
 
     fn upload_dir(&self, upload: &UploadId) -> Result<PathBuf> {
@@ -179,67 +291,46 @@ impl LocalStore {
                 upload.0
             )));
         }
-        Ok(self.staging().join("uploads").join(&upload.0))
+        Ok(Path::new(STAGING_DIR).join("uploads").join(&upload.0))
     }
 
     /// A fresh file name in the staging directory (see [`create_staged`]).
-    fn staging_file(&self) -> PathBuf {
+    fn staging_file() -> PathBuf {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        self.staging()
-            .join(unique_name(COUNTER.fetch_add(1, Ordering::Relaxed)))
+        Path::new(STAGING_DIR).join(unique_name(COUNTER.fetch_add(1, Ordering::Relaxed)))
     }
 
-    /// Runs `write` on the blocking pool to fill a new staging file (made with
-    /// [`create_staged`]) in one trip; returns the file, or removes it when `write` failed.
+    /// Fills a new staging file with `write` in one trip to the blocking pool; returns the
+    /// file, or removes it when `write` failed.
     async fn stage(
         &self,
-        write: impl FnOnce(&Path) -> Result<()> + Send + 'static,
+        write: impl FnOnce(&Dir, &Path, &Path) -> Result<()> + Send + 'static,
     ) -> Result<PathBuf> {
-        let staged = self.staging_file();
+        let staged = Self::staging_file();
         let out = staged.clone();
-        if let Err(e) = blocking(move || write(&out)).await {
-            let _ = tokio::fs::remove_file(&staged).await;
-            return Err(e);
-        }
+        self.beneath(true, move |dir, root| {
+            let written = write(dir, root, &out);
+            if written.is_err() {
+                let _ = dir.remove_file(&out);
+            }
+            written
+        })
+        .await?;
         Ok(staged)
     }
 
     /// Moves a finished staging file to the key's path, creating directories as needed; if it
     /// cannot, the staging file is removed.
     async fn publish(&self, staged: &Path, key: &str) -> Result<()> {
-        let published = self.move_into_place(staged, key).await;
-        if published.is_err() {
-            let _ = tokio::fs::remove_file(staged).await;
-        }
-        published
-    }
-
-    async fn move_into_place(&self, staged: &Path, key: &str) -> Result<()> {
         let dest = self.key_path(key)?;
-        let root = self.root.clone();
         let (staged, key) = (staged.to_path_buf(), key.to_owned());
         // One trip to the blocking pool for the whole move: each is a thread hand-off.
-        blocking(move || {
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| match e.kind() {
-                    IoKind::AlreadyExists | IoKind::NotADirectory => StoreError::new(
-                        ErrorKind::Conflict,
-                        format!(
-                            "key '{key}' cannot be stored on local disk: a parent of it is a file"
-                        ),
-                    ),
-                    _ => StoreError::from(e).context(format!("creating the directory for '{key}'")),
-                })?;
+        self.beneath(true, move |dir, root| {
+            let moved = move_into_place(dir, root, &staged, &dest, &key);
+            if moved.is_err() {
+                let _ = dir.remove_file(&staged);
             }
-            inside_root(&root, &dest)?;
-            // A directory at the path (even one made by a concurrent write) fails the rename.
-            std::fs::rename(&staged, &dest).map_err(|e| match e.kind() {
-                IoKind::IsADirectory | IoKind::DirectoryNotEmpty => StoreError::new(
-                    ErrorKind::Conflict,
-                    format!("key '{key}' cannot be stored on local disk: it is a directory there"),
-                ),
-                _ => StoreError::from(e),
-            })
+            moved
         })
         .await
     }
@@ -250,7 +341,7 @@ impl LocalStore {
     /// small-file copies several times slower (bench/RESULTS.md); a power cut may lose the
     /// last files written.
     async fn write_staged(&self, mut body: BoxStream<'_, Result<Bytes>>) -> Result<PathBuf> {
-        let staged = self.staging_file();
+        let staged = Self::staging_file();
         let mut file: Option<std::fs::File> = None;
         let mut pending: Vec<Bytes> = Vec::new();
         let mut pending_len = 0;
@@ -268,10 +359,10 @@ impl LocalStore {
                 let (path, chunks, open) =
                     (staged.clone(), std::mem::take(&mut pending), file.take());
                 pending_len = 0;
-                let write = blocking(move || {
+                let write = self.beneath(true, move |dir, _| {
                     let mut file = match open {
                         Some(file) => file,
-                        None => create_staged(&path)?,
+                        None => create_staged(dir, &path)?,
                     };
                     for chunk in &chunks {
                         file.write_all(chunk)?;
@@ -291,17 +382,69 @@ impl LocalStore {
         match written {
             Ok(()) => Ok(staged),
             Err(err) => {
-                let _ = tokio::fs::remove_file(&staged).await;
+                let removed = staged.clone();
+                let _ = self
+                    .beneath(false, move |dir, _| Ok(dir.remove_file(&removed)?))
+                    .await;
                 Err(err)
             }
         }
     }
 
-    fn meta_of(key: String, meta: &std::fs::Metadata) -> ObjectMeta {
+    fn meta_of(key: String, meta: &cap_std::fs::Metadata) -> ObjectMeta {
         let mut object = ObjectMeta::new(key, meta.len());
-        object.last_modified = meta.modified().ok().map(time::OffsetDateTime::from);
+        object.last_modified = meta
+            .modified()
+            .ok()
+            .map(|t| time::OffsetDateTime::from(t.into_std()));
         object
     }
+
+    /// The file at `key`, opened beneath the root, with its metadata (read from the open
+    /// file: what is read is what was looked at).
+    fn open_file(
+        dir: &Dir,
+        root: &Path,
+        key: &str,
+        path: &Path,
+    ) -> Result<(std::fs::File, cap_std::fs::Metadata)> {
+        let file = dir
+            .open(path)
+            .map_err(|e| beneath_error(e, &format!("'{key}'"), root))?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(StoreError::new(
+                ErrorKind::NotFound,
+                format!("'{key}' is not a file"),
+            ));
+        }
+        Ok((file.into_std(), meta))
+    }
+}
+
+/// Moves the staging file `staged` to `dest`, creating the directories that hold it.
+fn move_into_place(dir: &Dir, root: &Path, staged: &Path, dest: &Path, key: &str) -> Result<()> {
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        dir.create_dir_all(parent).map_err(|e| match e.kind() {
+            // A parent that is a symlink out of the root is not a file in the way.
+            IoKind::AlreadyExists | IoKind::NotADirectory => match dir.metadata(parent) {
+                Err(e) if escaped(&e) => outside(&format!("'{key}'"), root),
+                _ => StoreError::new(
+                    ErrorKind::Conflict,
+                    format!("key '{key}' cannot be stored on local disk: a parent of it is a file"),
+                ),
+            },
+            _ => beneath_error(e, &format!("the directory for '{key}'"), root),
+        })?;
+    }
+    // A directory at the path (even one made by a concurrent write) fails the rename.
+    dir.rename(staged, dir, dest).map_err(|e| match e.kind() {
+        IoKind::IsADirectory | IoKind::DirectoryNotEmpty => StoreError::new(
+            ErrorKind::Conflict,
+            format!("key '{key}' cannot be stored on local disk: it is a directory there"),
+        ),
+        _ => beneath_error(e, &format!("'{key}'"), root),
+    })
 }
 
 /// Runs blocking file-system work on the blocking pool.
@@ -313,53 +456,29 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::new(ErrorKind::Io, format!("file-system task failed: {e}")))?
 }
 
-/// Creates a staging file, and the staging directory when it is missing (the first write, or
-/// someone removed it): checking for the directory before every file cost a system call and a
-/// trip to the blocking pool per object.
-fn create_staged(path: &Path) -> Result<std::fs::File> {
-    match std::fs::File::create(path) {
+/// Creates a staging file beneath `dir`, and the staging directory when it is missing (the
+/// first write, or someone removed it): checking for the directory before every file cost a
+/// system call and a trip to the blocking pool per object.
+fn create_staged(dir: &Dir, path: &Path) -> Result<std::fs::File> {
+    let created = match dir.create(path) {
         Err(e) if e.kind() == IoKind::NotFound => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+            if let Some(parent) = path.parent() {
+                dir.create_dir_all(parent)?;
             }
-            Ok(std::fs::File::create(path)?)
+            dir.create(path)?
         }
-        created => Ok(created?),
-    }
+        created => created?,
+    };
+    Ok(created.into_std())
 }
 
-/// Resolves symlinks in `path`'s existing ancestors and refuses paths that leave `root`.
-fn inside_root(root: &Root, path: &Path) -> Result<()> {
-    let root = root.resolved()?;
-    let mut probe = path.to_path_buf();
-    while !probe.try_exists().unwrap_or(false) {
-        if !probe.pop() {
-            return Ok(());
-        }
-    }
-    let real = std::fs::canonicalize(&probe)?;
-    if real.starts_with(root) {
-        Ok(())
-    } else {
-        Err(StoreError::new(
-            ErrorKind::Auth,
-            format!(
-                "{} leads outside {} through a symlink",
-                path.display(),
-                root.display()
-            ),
-        ))
-    }
-}
-
-/// Every file below the directory that holds `prefix`, as object metadata, sorted by key.
 /// The files under `root` whose keys start with `prefix`, in key order (UTF-8 bytes), from
 /// just after `start_after` to just before `end_before`: one directory's entries in memory at
 /// a time, so a tree of any size lists in bounded memory. Directories sort among their
 /// siblings as `name/`, which is where every key under them sorts; subtrees wholly outside the
-/// bounds are not read.
+/// bounds are not read. Everything is read beneath the root's handle.
 struct SortedWalk {
-    root: PathBuf,
+    root: Arc<Dir>,
     prefix: String,
     start_after: Option<String>,
     end_before: Option<String>,
@@ -370,25 +489,18 @@ struct SortedWalk {
 /// A directory entry on the walk: a file with its metadata, or a directory (key ends in `/`).
 struct WalkEntry {
     key: String,
-    path: PathBuf,
-    file: Option<std::fs::Metadata>,
+    file: Option<cap_std::fs::Metadata>,
 }
 
 impl SortedWalk {
-    fn new(root: &Path, request: &ListRequest) -> Result<Self> {
-        if !root.is_dir() {
-            return Err(StoreError::new(
-                ErrorKind::NotFound,
-                format!("directory {} does not exist", root.display()),
-            ));
-        }
+    fn new(root: Arc<Dir>, request: &ListRequest) -> Result<Self> {
         let prefix = request.prefix.clone();
         let start_dir = match prefix.rfind('/') {
-            Some(slash) => root.join(&prefix[..slash]),
-            None => root.to_path_buf(),
+            Some(slash) => prefix[..slash].to_owned(),
+            None => String::new(),
         };
         let mut walk = Self {
-            root: root.to_path_buf(),
+            root,
             prefix,
             start_after: request.start_after.clone(),
             end_before: request.end_before.clone(),
@@ -398,48 +510,59 @@ impl SortedWalk {
         Ok(walk)
     }
 
-    /// Reads `dir`'s entries, sorted, onto the walk.
-    fn open_dir(&mut self, dir: &Path) -> Result<()> {
-        let entries = match std::fs::read_dir(dir) {
+    /// Reads the entries of the directory `dir_key` (a key prefix without its trailing '/';
+    /// empty for the root), sorted, onto the walk.
+    fn open_dir(&mut self, dir_key: &str) -> Result<()> {
+        let path = if dir_key.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(dir_key)
+        };
+        let entries = match self.root.read_dir(path) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == IoKind::NotFound => return Ok(()),
-            Err(e) => return Err(StoreError::from(e).context(dir.display().to_string())),
+            Err(e) if e.kind() == IoKind::NotFound || e.kind() == IoKind::NotADirectory => {
+                return Ok(())
+            }
+            Err(e) => return Err(StoreError::from(e).context(format!("directory '{dir_key}'"))),
         };
         let mut found = Vec::new();
         for entry in entries {
             let entry = entry?;
-            let path = entry.path();
-            let Ok(rel) = path.strip_prefix(&self.root) else {
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                tracing::warn!(dir = %dir_key, "skipping a file whose name is not UTF-8");
                 continue;
             };
-            let Some(key) = rel
-                .to_str()
-                .map(|k| k.replace(std::path::MAIN_SEPARATOR, "/"))
-            else {
-                tracing::warn!(path = %path.display(), "skipping a file whose name is not UTF-8");
-                continue;
+            let key = match dir_key {
+                "" => name,
+                dir => format!("{dir}/{name}"),
             };
             if key == STAGING_DIR {
                 continue;
             }
-            // Follows symlinks, so a link to a file inside the tree lists as that file.
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            if meta.is_dir() {
-                if !entry.file_type()?.is_symlink() {
-                    found.push(WalkEntry {
-                        key: key + "/",
-                        path,
-                        file: None,
-                    });
-                }
-            } else if meta.is_file() {
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
                 found.push(WalkEntry {
-                    key,
-                    path,
-                    file: Some(meta),
+                    key: key + "/",
+                    file: None,
                 });
+            } else if kind.is_file() {
+                found.push(WalkEntry {
+                    file: Some(entry.metadata()?),
+                    key,
+                });
+            } else if kind.is_symlink() {
+                // A link to a file beneath the root lists as that file; a link to a directory
+                // is not followed, and a link out of the root is not listed.
+                match self.root.metadata(&key) {
+                    Ok(meta) if meta.is_file() => found.push(WalkEntry {
+                        file: Some(meta),
+                        key,
+                    }),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(%key, "skipping a symlink that cannot be followed beneath the root: {e}")
+                    }
+                }
             }
         }
         found.sort_by(|a, b| b.key.cmp(&a.key));
@@ -479,7 +602,7 @@ impl SortedWalk {
                         .as_ref()
                         .is_some_and(|s| s > dir_key && !s.starts_with(dir_key.as_str()));
                     if under_prefix && !wholly_before {
-                        self.open_dir(&entry.path)?;
+                        self.open_dir(dir_key.trim_end_matches('/'))?;
                     }
                 }
             }
@@ -569,7 +692,7 @@ impl Store for LocalStore {
         // Each page is walked on the blocking pool; the walk goes back and forth with it.
         let root = self.root.clone();
         let start = tokio::task::spawn_blocking(move || {
-            let walk = SortedWalk::new(&root.path, &request)?;
+            let walk = SortedWalk::new(root.dir()?.clone(), &request)?;
             Ok(Pager {
                 walk,
                 request,
@@ -596,23 +719,24 @@ impl Store for LocalStore {
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        let path = self.readable_path(key).await?;
-        let meta = tokio::fs::metadata(&path)
-            .await
-            .map_err(|e| StoreError::from(e).context(format!("'{key}'")))?;
-        if !meta.is_file() {
-            return Err(StoreError::new(
-                ErrorKind::NotFound,
-                format!("'{key}' is not a file"),
-            ));
-        }
-        Ok(Self::meta_of(key.to_owned(), &meta))
+        let path = self.key_path(key)?;
+        let key = key.to_owned();
+        self.beneath(false, move |dir, root| {
+            let (_, meta) = Self::open_file(dir, root, &key, &path)?;
+            Ok(Self::meta_of(key, &meta))
+        })
+        .await
     }
 
     async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<GetResult> {
-        let meta = self.head(key).await?;
         let path = self.key_path(key)?;
-        let mut file = tokio::fs::File::open(&path).await?;
+        let owned = key.to_owned();
+        let (file, meta) = self
+            .beneath(false, move |dir, root| {
+                let (file, meta) = Self::open_file(dir, root, &owned, &path)?;
+                Ok((file, Self::meta_of(owned, &meta)))
+            })
+            .await?;
         let range = range.unwrap_or(ByteRange {
             start: 0,
             end: meta.size,
@@ -623,6 +747,7 @@ impl Store for LocalStore {
                 range.start, range.end, meta.size
             )));
         }
+        let mut file = tokio::fs::File::from_std(file);
         file.seek(SeekFrom::Start(range.start)).await?;
         let len = range.end.min(meta.size) - range.start;
         let body = ReaderStream::with_capacity(file.take(len), READ_CHUNK)
@@ -658,7 +783,9 @@ impl Store for LocalStore {
         self.key_path(key)?;
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let upload = UploadId(unique_name(COUNTER.fetch_add(1, Ordering::Relaxed)));
-        tokio::fs::create_dir_all(self.upload_dir(&upload)?).await?;
+        let dir = self.upload_dir(&upload)?;
+        self.beneath(true, move |root, _| Ok(root.create_dir_all(&dir)?))
+            .await?;
         Ok(upload)
     }
 
@@ -671,18 +798,23 @@ impl Store for LocalStore {
         crc64nvme: Option<u64>,
     ) -> Result<PartReceipt> {
         let dir = self.upload_dir(upload)?;
-        if !tokio::fs::try_exists(&dir).await.unwrap_or(false) {
-            return Err(StoreError::new(
+        let (exists, upload_id) = (dir.clone(), upload.0.clone());
+        self.beneath(false, move |root, _| match root.is_dir(&exists) {
+            true => Ok(()),
+            false => Err(StoreError::new(
                 ErrorKind::NotFound,
-                format!("upload {} does not exist", upload.0),
-            ));
-        }
+                format!("upload {upload_id} does not exist"),
+            )),
+        })
+        .await?;
         let size = body.len() as u64;
         let staged = self
             .write_staged(stream::once(async { Ok(body) }).boxed())
             .await?;
         let handle = format!("{number:05}");
-        tokio::fs::rename(&staged, dir.join(&handle)).await?;
+        let part = dir.join(&handle);
+        self.beneath(false, move |root, _| Ok(root.rename(&staged, root, &part)?))
+            .await?;
         Ok(PartReceipt {
             number,
             handle,
@@ -699,12 +831,20 @@ impl Store for LocalStore {
         source: &CopySource,
         range: ByteRange,
     ) -> Result<PartReceipt> {
-        let source_path = native_source_path(source)?;
-        let mut file = tokio::fs::File::open(&source_path).await?;
-        file.seek(SeekFrom::Start(range.start)).await?;
-        let mut buf = Vec::with_capacity(range.len() as usize);
-        file.take(range.len()).read_to_end(&mut buf).await?;
-        self.upload_part(key, upload, number, buf.into(), None)
+        let source = local_source(source)?;
+        let bytes = blocking(move || {
+            let path = PathBuf::from(&source.key);
+            let mut file = source
+                .root
+                .open(&path)
+                .map_err(|e| StoreError::from(e).context(format!("'{}'", source.key)))?;
+            file.seek(SeekFrom::Start(range.start))?;
+            let mut buf = Vec::with_capacity(range.len() as usize);
+            file.take(range.len()).read_to_end(&mut buf)?;
+            Ok(buf)
+        })
+        .await?;
+        self.upload_part(key, upload, number, bytes.into(), None)
             .await
     }
 
@@ -722,44 +862,50 @@ impl Store for LocalStore {
         // through user space, a reflink where the file system has them). The parts stay until
         // the object is published, so a failed join can be retried.
         let staged = self
-            .stage(move |out| {
-                let mut file = create_staged(out)?;
+            .stage(move |root, _, out| {
+                let mut file = create_staged(root, out)?;
                 for path in &part_paths {
-                    std::io::copy(&mut std::fs::File::open(path)?, &mut file)?;
+                    std::io::copy(&mut root.open(path)?.into_std(), &mut file)?;
                 }
                 Ok(())
             })
             .await
             .map_err(|e| e.context(format!("joining the parts of '{key}'")))?;
         self.publish(&staged, key).await?;
-        tokio::fs::remove_dir_all(&dir).await?;
+        self.beneath(false, move |root, _| Ok(root.remove_dir_all(&dir)?))
+            .await?;
         Ok(PutResult { etag: None })
     }
 
     async fn abort_upload(&self, _key: &str, upload: &UploadId) -> Result<()> {
-        match tokio::fs::remove_dir_all(self.upload_dir(upload)?).await {
+        let dir = self.upload_dir(upload)?;
+        self.beneath(false, move |root, _| match root.remove_dir_all(&dir) {
             Err(e) if e.kind() != IoKind::NotFound => Err(e.into()),
             _ => Ok(()),
-        }
+        })
+        .await
     }
 
     async fn list_parts(&self, _key: &str, upload: &UploadId) -> Result<Vec<PartReceipt>> {
-        let mut entries = tokio::fs::read_dir(self.upload_dir(upload)?).await?;
-        let mut parts = Vec::new();
-        while let Some(entry) = entries.next_entry().await? {
-            let handle = entry.file_name().to_string_lossy().into_owned();
-            if let Ok(number) = handle.parse::<u32>() {
-                let size = entry.metadata().await?.len();
-                parts.push(PartReceipt {
-                    number,
-                    handle,
-                    size: Some(size),
-                    crc64nvme: None,
-                });
+        let dir = self.upload_dir(upload)?;
+        self.beneath(false, move |root, _| {
+            let mut parts = Vec::new();
+            for entry in root.read_dir(&dir)? {
+                let entry = entry?;
+                let handle = entry.file_name().to_string_lossy().into_owned();
+                if let Ok(number) = handle.parse::<u32>() {
+                    parts.push(PartReceipt {
+                        number,
+                        handle,
+                        size: Some(entry.metadata()?.len()),
+                        crc64nvme: None,
+                    });
+                }
             }
-        }
-        parts.sort_by_key(|p| p.number);
-        Ok(parts)
+            parts.sort_by_key(|p| p.number);
+            Ok(parts)
+        })
+        .await
     }
 
     async fn copy_object(
@@ -769,12 +915,16 @@ impl Store for LocalStore {
         _attributes: &ObjectAttributes,
     ) -> Result<PutResult> {
         self.key_path(key)?;
-        let source_path = native_source_path(source)?;
-        // fs::copy keeps the file's permission bits, as cp does.
+        let source = local_source(source)?;
+        // Dir::copy keeps the file's permission bits, as cp does; it reads beneath the
+        // source's root and writes beneath this one.
         let staged = self
-            .stage(move |out| {
-                create_staged(out)?;
-                std::fs::copy(&source_path, out)?;
+            .stage(move |root, _, out| {
+                create_staged(root, out)?;
+                source
+                    .root
+                    .copy(&source.key, root, out)
+                    .map_err(|e| StoreError::from(e).context(format!("'{}'", source.key)))?;
                 Ok(())
             })
             .await?;
@@ -794,50 +944,49 @@ impl Store for LocalStore {
                 "a local file cannot be offered as a URL to another service",
             ));
         }
-        self.readable_path(key).await?;
-        Ok(CopySource::Native {
-            container: self.root.path.display().to_string(),
+        self.head(key).await?;
+        Ok(CopySource::File(LocalFile {
+            root: self.root.dir()?.clone(),
+            shown: self.display_root(),
             key: key.to_owned(),
-        })
+        }))
     }
 
     async fn create_root(&self) -> Result<()> {
-        Ok(tokio::fs::create_dir_all(&self.root.path).await?)
+        self.beneath(true, |_, _| Ok(())).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        let path = self.readable_path(key).await?;
-        match tokio::fs::remove_file(&path).await {
-            Err(e) if e.kind() != IoKind::NotFound => return Err(e.into()),
-            _ => {}
-        }
-        // Remove directories the delete left empty, up to (not including) the root.
-        let mut dir = path.parent();
-        while let Some(d) = dir.filter(|d| *d != self.root.path) {
-            if tokio::fs::remove_dir(d).await.is_err() {
-                break;
+        let path = self.key_path(key)?;
+        let shown = key.to_owned();
+        self.beneath(false, move |root, beneath| {
+            match root.remove_file(&path) {
+                Err(e) if e.kind() != IoKind::NotFound => {
+                    return Err(beneath_error(e, &format!("'{shown}'"), beneath))
+                }
+                _ => {}
             }
-            dir = d.parent();
-        }
-        Ok(())
+            // Remove directories the delete left empty, up to (not including) the root.
+            let mut dir = path.parent();
+            while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+                if root.remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
-fn native_source_path(source: &CopySource) -> Result<PathBuf> {
+/// The local file a native copy reads.
+fn local_source(source: &CopySource) -> Result<LocalFile> {
     match source {
-        CopySource::Native { container, key } => {
-            let store = LocalStore::open(
-                &Location::Local {
-                    root: container.into(),
-                    prefix: String::new(),
-                },
-                &OpenOptions::default(),
-            )?;
-            store.key_path(key)
-        }
-        CopySource::Url(_) => Err(StoreError::new(
+        CopySource::File(file) => Ok(file.clone()),
+        _ => Err(StoreError::new(
             ErrorKind::Unsupported,
-            "a local destination cannot fetch from a URL server-side",
+            "a local destination copies natively only from another local directory",
         )),
     }
 }
@@ -855,6 +1004,10 @@ mod tests {
             &OpenOptions::default(),
         )
         .unwrap()
+    }
+
+    fn open_dir(path: &Path) -> Arc<Dir> {
+        Arc::new(Dir::open_ambient_dir(path, cap_std::ambient_authority()).unwrap())
     }
 
     #[test]
@@ -877,10 +1030,7 @@ mod tests {
         }
         let long = "x".repeat(256);
         assert!(s.key_path(&long).is_err());
-        assert_eq!(
-            s.key_path("a/b c").unwrap(),
-            dir.path().join("a").join("b c")
-        );
+        assert_eq!(s.key_path("a/b c").unwrap(), Path::new("a").join("b c"));
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -905,6 +1055,88 @@ mod tests {
         assert!(!outside.path().join("new").exists());
     }
 
+    /// A store confined to a directory opens its root beneath it: a root reached through a
+    /// symlink out of it is refused for reading and for writing, and nothing is written
+    /// outside; a root inside it works.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_confined_root_cannot_leave_its_directory() {
+        let granted = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), granted.path().join("out")).unwrap();
+        std::fs::create_dir(granted.path().join("in")).unwrap();
+        std::fs::write(granted.path().join("in").join("f"), b"ok").unwrap();
+        let confined = |root: PathBuf| {
+            LocalStore::open(
+                &Location::Local {
+                    root,
+                    prefix: String::new(),
+                },
+                &OpenOptions {
+                    confine: Some(granted.path().to_path_buf()),
+                    ..OpenOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        let escaping = confined(granted.path().join("out"));
+        let err = escaping.head("secret").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+        assert!(err.to_string().contains("outside"), "{err}");
+        let listed: Result<Vec<_>> = escaping.list(ListRequest::default()).try_collect().await;
+        assert!(listed.is_err());
+        let attrs = ObjectAttributes::default();
+        assert!(escaping
+            .put("new", Bytes::from_static(b"y"), &attrs, None)
+            .await
+            .is_err());
+        let deeper = confined(granted.path().join("out").join("made"));
+        assert!(deeper.create_root().await.is_err());
+        assert_eq!(
+            std::fs::read_dir(outside.path()).unwrap().count(),
+            1,
+            "nothing was written outside"
+        );
+        let inside = confined(granted.path().join("in"));
+        assert_eq!(inside.head("f").await.unwrap().size, 2);
+        inside
+            .put("g", Bytes::from_static(b"z"), &attrs, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(granted.path().join("in").join("g")).unwrap(),
+            b"z"
+        );
+    }
+
+    /// A link inside the tree to a file inside it lists and reads as that file; a link out
+    /// of it is not listed and cannot be read.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn links_out_of_the_root_are_neither_listed_nor_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"secret").unwrap();
+        std::fs::write(dir.path().join("real"), b"real").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("abs")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../../../../../../../etc/hostname",
+            dir.path().join("rel"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("real", dir.path().join("alias")).unwrap();
+        let s = store(dir.path());
+        let pages: Vec<ListPage> = s.list(ListRequest::default()).try_collect().await.unwrap();
+        let keys: Vec<String> = pages
+            .iter()
+            .flat_map(|p| p.objects.iter().map(|o| o.key.clone()))
+            .collect();
+        assert_eq!(keys, vec!["alias".to_owned(), "real".to_owned()]);
+        for key in ["abs", "rel"] {
+            let err = s.get(key, None).await.err().expect("refused");
+            assert_eq!(err.kind(), ErrorKind::Auth, "{key}: {err}");
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn writes_recreate_a_removed_staging_directory() {
         let dir = tempfile::tempdir().unwrap();
@@ -920,10 +1152,10 @@ mod tests {
             .await
             .unwrap();
         std::fs::remove_dir(&staging).unwrap();
-        let source = CopySource::Native {
-            container: s.root.path.display().to_string(),
-            key: "a/2".into(),
-        };
+        let source = s
+            .copy_source("a/2", CopySourceKind::Native, Duration::from_secs(60))
+            .await
+            .unwrap();
         s.copy_object("b/2", &source, &attrs).await.unwrap();
         let read = |key: &str| std::fs::read(dir.path().join("new-root").join(key)).unwrap();
         assert_eq!(
@@ -949,7 +1181,7 @@ mod tests {
             ..Default::default()
         };
         let mut pager = Pager {
-            walk: SortedWalk::new(dir.path(), &request).unwrap(),
+            walk: SortedWalk::new(open_dir(dir.path()), &request).unwrap(),
             request,
             last_prefix: None,
             first: true,
@@ -996,7 +1228,7 @@ mod tests {
         }
         keys.sort();
         let listed = |request: ListRequest| {
-            let mut walk = SortedWalk::new(dir.path(), &request).unwrap();
+            let mut walk = SortedWalk::new(open_dir(dir.path()), &request).unwrap();
             let mut got = Vec::new();
             while let Some(meta) = walk.next_file().unwrap() {
                 got.push(meta.key);

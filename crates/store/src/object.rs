@@ -195,6 +195,8 @@ pub enum CopySource {
     },
     /// A URL the destination service can read from, such as a presigned GET or a SAS URL.
     Url(crate::SecretUrl),
+    /// A file of a local directory, for another local directory to copy.
+    File(crate::local::LocalFile),
 }
 
 impl std::fmt::Debug for CopySource {
@@ -202,6 +204,7 @@ impl std::fmt::Debug for CopySource {
         match self {
             Self::Native { container, key } => write!(f, "Native({container}/{key})"),
             Self::Url(url) => write!(f, "Url({url})"),
+            Self::File(file) => write!(f, "{file:?}"),
         }
     }
 }

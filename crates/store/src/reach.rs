@@ -197,7 +197,13 @@ impl Reach {
     /// location in errors. Refuses an endpoint, account or directory the operator did not
     /// configure, a location carrying a secret, and a prefix with `.`, `..` or empty segments.
     pub fn resolve(&self, field: &str, location: &Location) -> Result<Reached> {
+        let reached = self.reach(field, location)?;
         check_segments(field, location.prefix())?;
+        Ok(reached)
+    }
+
+    /// Where `location` is reached, its prefix not looked at yet: the host named first.
+    fn reach(&self, field: &str, location: &Location) -> Result<Reached> {
         match location {
             Location::S3 {
                 bucket,

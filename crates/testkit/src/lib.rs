@@ -6,6 +6,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod fault_proxy;
+pub mod recorder;
 
 use awcopy_store::{ErrorKind, Location, OpenOptions, Store};
 use std::path::PathBuf;

@@ -189,9 +189,9 @@ fn copy_source_header(source: &CopySource) -> Result<String> {
             let encoded = percent_encoding::utf8_percent_encode(key, KEY_ESCAPED);
             Ok(format!("{container}/{encoded}"))
         }
-        CopySource::Url(_) => Err(StoreError::new(
+        CopySource::Url(_) | CopySource::File(_) => Err(StoreError::new(
             ErrorKind::Unsupported,
-            "S3 cannot copy from a URL server-side; stream the object instead",
+            "S3 cannot copy from a URL or a local file server-side; stream the object instead",
         )),
     }
 }
