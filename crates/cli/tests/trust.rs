@@ -29,6 +29,25 @@ fn with(mut spec: serde_json::Value, extra: serde_json::Value) -> serde_json::Va
     spec
 }
 
+/// The name of a bucket.
+fn bucket_name(bucket: &awcopy_store::Location) -> String {
+    match bucket {
+        awcopy_store::Location::S3 { bucket, .. } => bucket.clone(),
+        other => panic!("not a bucket: {other:?}"),
+    }
+}
+
+/// The states a job ends in.
+const ENDS: [&str; 3] = ["completed", "completed-with-failures", "failed"];
+
+/// Submits `body` as `token` and waits for the job to end; the job as it ended.
+async fn run_to_end(service: &Service, token: &str, body: serde_json::Value) -> serde_json::Value {
+    let job = service.create("/api/v1/jobs", token, body).await;
+    service
+        .wait_for(job["id"].as_str().unwrap(), token, &ENDS)
+        .await
+}
+
 /// Every job any user has, as the admin sees them.
 async fn all_jobs(service: &Service) -> Vec<serde_json::Value> {
     service
@@ -407,9 +426,7 @@ async fn a_prefix_grant_covers_what_is_under_it_and_hostile_names_stay_there() {
         )
         .await;
     let id = job["id"].as_str().unwrap();
-    let done = service
-        .wait_for(id, BOB, &["completed", "completed-with-failures", "failed"])
-        .await;
+    let done = service.wait_for(id, BOB, &ENDS).await;
     assert_eq!(done["status"], "completed", "{done}");
     let az_store = kit::open(&container).await;
     // Everything the container holds is under dest/, and is exactly what was under team-b/.
@@ -447,10 +464,7 @@ async fn local_grants_hold_against_dots_and_symlinks() {
     link(Path::new("../secret/s.txt"), &t.join("granted/rel-file"));
     link(&t.join("secret2"), &t.join("out/evil"));
     let bucket = kit::new_s3_bucket("trust-local").await;
-    let b = match &bucket {
-        awcopy_store::Location::S3 { bucket, .. } => bucket.clone(),
-        _ => unreachable!(),
-    };
+    let b = bucket_name(&bucket);
     let s3 = kit::open(&bucket).await;
     kit::put_tiny(&s3, ["in/x".to_owned()]).await;
     let (_guard, dir) = svc::service_dir();
@@ -496,42 +510,26 @@ async fn local_grants_hold_against_dots_and_symlinks() {
         .await;
     }
     // Through a linked directory: the job cannot open its root.
-    let job = service
-        .create(
-            "/api/v1/jobs",
-            ALICE,
-            spec(
-                &format!("{}/", shown("granted/link-dir")),
-                &format!("s3://{b}/copy/via-link/"),
-            ),
-        )
-        .await;
-    let ended = service
-        .wait_for(
-            job["id"].as_str().unwrap(),
-            ALICE,
-            &["completed", "completed-with-failures", "failed"],
-        )
-        .await;
+    let ended = run_to_end(
+        &service,
+        ALICE,
+        spec(
+            &format!("{}/", shown("granted/link-dir")),
+            &format!("s3://{b}/copy/via-link/"),
+        ),
+    )
+    .await;
     assert_ne!(ended["status"], "completed", "{ended}");
     // The granted directory: its files, not what its links lead out to.
-    let job = service
-        .create(
-            "/api/v1/jobs",
-            ALICE,
-            spec(
-                &format!("{}/", shown("granted")),
-                &format!("s3://{b}/copy/all/"),
-            ),
-        )
-        .await;
-    let ended = service
-        .wait_for(
-            job["id"].as_str().unwrap(),
-            ALICE,
-            &["completed", "completed-with-failures", "failed"],
-        )
-        .await;
+    let ended = run_to_end(
+        &service,
+        ALICE,
+        spec(
+            &format!("{}/", shown("granted")),
+            &format!("s3://{b}/copy/all/"),
+        ),
+    )
+    .await;
     assert_eq!(ended["status"], "completed", "{ended}");
     let expected = BTreeMap::from([
         ("a.txt".to_owned(), b"alpha".to_vec()),
@@ -539,20 +537,12 @@ async fn local_grants_hold_against_dots_and_symlinks() {
     ]);
     kit::assert_holds(&s3, "copy/all/", &expected).await;
     // Written through a link out of the granted destination: refused, nothing lands outside.
-    let job = service
-        .create(
-            "/api/v1/jobs",
-            ALICE,
-            spec(&format!("s3://{b}/in/"), &format!("{}/", shown("out/evil"))),
-        )
-        .await;
-    let ended = service
-        .wait_for(
-            job["id"].as_str().unwrap(),
-            ALICE,
-            &["completed", "completed-with-failures", "failed"],
-        )
-        .await;
+    let ended = run_to_end(
+        &service,
+        ALICE,
+        spec(&format!("s3://{b}/in/"), &format!("{}/", shown("out/evil"))),
+    )
+    .await;
     assert_ne!(ended["status"], "completed", "{ended}");
     refused(
         &service,
@@ -591,10 +581,7 @@ async fn local_grants_hold_against_dots_and_symlinks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_named_never_read_from_a_users_path() {
     let bucket = kit::new_s3_bucket("trust-keys").await;
-    let b = match &bucket {
-        awcopy_store::Location::S3 { bucket, .. } => bucket.clone(),
-        _ => unreachable!(),
-    };
+    let b = bucket_name(&bucket);
     let (_guard, dir) = svc::service_dir();
     let key_file = dir.join("team-a.key");
     std::fs::write(&key_file, [7u8; 32]).unwrap();
@@ -678,10 +665,7 @@ async fn keys_are_named_never_read_from_a_users_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extreme_requests_are_refused_and_no_schedule_stops_the_scheduler() {
     let bucket = kit::new_s3_bucket("trust-bounds").await;
-    let b = match &bucket {
-        awcopy_store::Location::S3 { bucket, .. } => bucket.clone(),
-        _ => unreachable!(),
-    };
+    let b = bucket_name(&bucket);
     kit::put_tiny(&kit::open(&bucket).await, ["in/a".to_owned()]).await;
     let (_guard, dir) = svc::service_dir();
     let grant = vec![format!("s3://{b}/")];
@@ -995,10 +979,7 @@ async fn a_revoked_grant_stops_resume_restart_and_schedules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_changes_need_json_from_the_services_own_origin() {
     let bucket = kit::new_s3_bucket("trust-csrf").await;
-    let b = match &bucket {
-        awcopy_store::Location::S3 { bucket, .. } => bucket.clone(),
-        _ => unreachable!(),
-    };
+    let b = bucket_name(&bucket);
     let (_guard, dir) = svc::service_dir();
     let grant = vec![format!("s3://{b}/")];
     svc::write_config(&dir, (&grant, &grant), (&[], &[]));
@@ -1153,10 +1134,7 @@ async fn failed_sign_ins_are_slowed_and_answers_carry_guard_headers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_characters_from_the_service_are_escaped_on_the_terminal() {
     let bucket = kit::new_s3_bucket("trust-ctl").await;
-    let b = match &bucket {
-        awcopy_store::Location::S3 { bucket, .. } => bucket.clone(),
-        _ => unreachable!(),
-    };
+    let b = bucket_name(&bucket);
     let (_guard, dir) = svc::service_dir();
     let grant = vec![format!("s3://{b}/")];
     svc::write_config(&dir, (&grant, &grant), (&[], &[]));
@@ -1415,14 +1393,7 @@ async fn forged_nats_messages_change_nothing() {
         .unwrap();
     forger.flush().await.unwrap();
 
-    let done = rig
-        .service
-        .wait_for(
-            &id,
-            ALICE,
-            &["completed", "completed-with-failures", "failed"],
-        )
-        .await;
+    let done = rig.service.wait_for(&id, ALICE, &ENDS).await;
     assert_eq!(done["status"], "completed", "{done}");
     let total: u64 = files.values().map(|f| f.len() as u64).sum();
     assert_eq!(
@@ -1524,14 +1495,7 @@ async fn a_nats_user_without_rights_cannot_publish_work() {
         "the server took work from a user without the right"
     );
     let id = rig.submit().await;
-    let done = rig
-        .service
-        .wait_for(
-            &id,
-            ALICE,
-            &["completed", "completed-with-failures", "failed"],
-        )
-        .await;
+    let done = rig.service.wait_for(&id, ALICE, &ENDS).await;
     assert_eq!(done["status"], "completed", "{done}");
     let expected: BTreeMap<String, Vec<u8>> = files
         .iter()
@@ -1543,4 +1507,65 @@ async fn a_nats_user_without_rights_cannot_publish_work() {
         !matches!(seen, Ok(Some(_))),
         "a user without the right read a work item"
     );
+}
+
+/// Credentials never go in a `--nats` URL (process listings show it), and NATS is never used
+/// without the key that seals its messages: refused at once, the password not repeated.
+#[test]
+fn nats_urls_carry_no_credentials_and_need_a_seal_key() {
+    let (_guard, dir) = svc::service_dir();
+    svc::write_config(&dir, (&[], &[]), (&[], &[]));
+    let (key, short) = (dir.join("nats.key"), dir.join("short.key"));
+    std::fs::write(&key, "k".repeat(44)).unwrap();
+    std::fs::write(&short, "short").unwrap();
+    let config = dir.join("service.toml");
+    let (key, short, config) = (
+        key.to_str().unwrap(),
+        short.to_str().unwrap(),
+        config.to_str().unwrap(),
+    );
+    let with_password = "nats://awcopy:SECRET-NATS-PASSWORD@127.0.0.1:4222";
+    for (args, needles) in [
+        (
+            vec!["agent", "--nats", with_password, "--nats-key", key],
+            vec!["--nats-creds", "AWCOPY_NATS_PASSWORD"],
+        ),
+        (
+            vec![
+                "serve",
+                "--config",
+                config,
+                "--nats",
+                with_password,
+                "--nats-key",
+                key,
+            ],
+            vec!["--nats-creds"],
+        ),
+        (
+            vec!["agent", "--nats", "nats://127.0.0.1:4222"],
+            vec!["--nats-key"],
+        ),
+        (
+            vec![
+                "agent",
+                "--nats",
+                "nats://127.0.0.1:4222",
+                "--nats-key",
+                short,
+            ],
+            vec!["at least 32"],
+        ),
+    ] {
+        let out = awcopy_with_env(&args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        for needle in needles {
+            assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+        }
+        assert!(
+            !stderr(&out).contains("SECRET-NATS-PASSWORD"),
+            "{}",
+            stderr(&out)
+        );
+    }
 }

@@ -52,13 +52,6 @@ pub struct LocalFile {
     key: String,
 }
 
-impl LocalFile {
-    /// The source key.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-}
-
 impl PartialEq for LocalFile {
     fn eq(&self, other: &Self) -> bool {
         self.shown == other.shown && self.key == other.key

@@ -170,11 +170,6 @@ impl Reach {
         self.s3_endpoint.as_ref()
     }
 
-    /// The Azure accounts.
-    pub fn azure_accounts(&self) -> &[AzureAccount] {
-        &self.azure
-    }
-
     /// Where `location` is when it is not where its canonical text alone would say: the
     /// endpoint of an S3 or Azure location on a store other than the cloud's own, for people
     /// to see (`None` for Amazon S3, an account at `ACCOUNT.blob.core.windows.net`, a path).
@@ -569,7 +564,7 @@ mod tests {
         let moved = reach()
             .with_azure("lake", Some("http://127.0.0.2:1/lake"))
             .unwrap();
-        assert_eq!(moved.azure_accounts().len(), 2, "one endpoint per account");
+        assert_eq!(moved.azure.len(), 2, "one endpoint per account");
         let lake = Location::parse("az://lake/c1x/").unwrap();
         match moved.resolve("dest", &lake).unwrap().location {
             Location::Azure {
