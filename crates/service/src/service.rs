@@ -239,58 +239,62 @@ impl Service {
         let reach = self.reach();
         reach.check_s3_endpoint(spec.s3_endpoint.as_deref())?;
         spec.s3_endpoint = reach.s3_endpoint().map(|u| u.to_string());
-        let recursive = spec.is_recursive();
-        for (field, uses) in [("source", source_uses(&spec)), ("dest", &[Use::Write][..])] {
-            let text = match field {
-                "source" => &spec.source,
-                _ => &spec.dest,
-            };
-            refuse_secrets(field, text)?;
-            let location = Location::parse(text).map_err(|e| e.context(field))?;
-            let reached = reach.resolve(field, &location)?;
-            let scope = match (field, recursive) {
-                (_, true) => Scope::Under,
-                ("dest", false)
-                    if location.prefix().is_empty() || location.prefix().ends_with('/') =>
-                {
-                    Scope::Under
-                }
-                _ => Scope::Object,
-            };
-            let place = place(&reached.location, scope);
-            for &what in uses {
-                if !caller.may(what, &place, reach) {
-                    let verb = match what {
-                        Use::Read => "read from",
-                        Use::Write => "write to",
-                    };
-                    return Err(ApiError::forbidden(format!(
-                        "{field}: user '{}' may not {verb} {place}; ask an admin for a grant",
-                        caller.name
-                    )));
-                }
-            }
-            let canonical = reached.canonical();
-            match field {
-                "source" => spec.source = canonical,
-                _ => spec.dest = canonical,
+        let source = self.admit_location(caller, &spec, End::Source)?;
+        let dest = self.admit_location(caller, &spec, End::Dest)?;
+        (spec.source, spec.dest) = (source, dest);
+        self.admit_key(caller, &spec)?;
+        Ok(spec)
+    }
+
+    /// One end of `spec`, in the canonical form the service keeps it in, if it is a place
+    /// the service reaches (400 otherwise, naming the field and the host) and the caller's
+    /// grants cover what the job touches there (403 otherwise).
+    fn admit_location(&self, caller: &User, spec: &JobSpec, end: End) -> Result<String, ApiError> {
+        let (field, text, uses) = match end {
+            End::Source => ("source", &spec.source, source_uses(spec)),
+            End::Dest => ("dest", &spec.dest, &[Use::Write][..]),
+        };
+        refuse_secrets(field, text)?;
+        let location = Location::parse(text).map_err(|e| e.context(field))?;
+        let reached = self.reach().resolve(field, &location)?;
+        // A recursive job works under its locations; a single object's destination that
+        // ends in '/' takes the source's name under it.
+        let directory = location.prefix().is_empty() || location.prefix().ends_with('/');
+        let scope = match spec.is_recursive() || (end == End::Dest && directory) {
+            true => Scope::Under,
+            false => Scope::Object,
+        };
+        let place = place(&reached.location, scope);
+        for &what in uses {
+            if !caller.may(what, &place, self.reach()) {
+                let verb = match what {
+                    Use::Read => "read from",
+                    Use::Write => "write to",
+                };
+                return Err(ApiError::forbidden(format!(
+                    "{field}: user '{}' may not {verb} {place}; ask an admin for a grant",
+                    caller.name
+                )));
             }
         }
+        Ok(reached.canonical())
+    }
+
+    /// Refuses a key file (the service reads no file a job names) and a key the caller was
+    /// not granted (or that does not exist: the same answer).
+    fn admit_key(&self, caller: &User, spec: &JobSpec) -> Result<(), ApiError> {
         match spec.encryption.as_ref().and_then(EncryptionRef::key_source) {
-            Some(KeySource::File(_)) => {
-                return Err(ApiError::bad_request(
-                    "encryption.key_file: the service reads no file a job names; give key_name, one of the keys its operator configured for you",
-                ))
-            }
+            Some(KeySource::File(_)) => Err(ApiError::bad_request(
+                "encryption.key_file: the service reads no file a job names; give key_name, one of the keys its operator configured for you",
+            )),
             Some(KeySource::Named(name)) if !self.config.may_use_key(caller, name) => {
-                return Err(ApiError::forbidden(format!(
+                Err(ApiError::forbidden(format!(
                     "encryption.key_name: user '{}' may not use a key named '{name}'; ask an admin for one",
                     caller.name
                 )))
             }
-            _ => {}
+            _ => Ok(()),
         }
-        Ok(spec)
     }
 
     /// Starts a job for `spec` (admitted); refuses one that an unfinished job of the same
@@ -692,6 +696,13 @@ pub fn service_access(config: &Config, reach: Reach) -> Access {
         keys: Arc::new(config.key_files()),
         ..Access::default()
     }
+}
+
+/// Which end of a job a location is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Source,
+    Dest,
 }
 
 /// What a user must be allowed to do with a job's source: read it, and for `mv` (which
