@@ -292,7 +292,7 @@ impl Reach {
                     return Err(refuse(
                         field,
                         format!(
-                            "{} is not under a local directory this process may use",
+                            "{} is not under a local directory this process may use (a service's local grants, an agent's --allow-local); ask its operator",
                             root.display()
                         ),
                     ));
