@@ -290,7 +290,8 @@ impl Agent {
     /// never its content).
     fn reject(&self, subject: &str, what: &str) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(agent = %self.name, %subject, "{what} without a valid seal, dropped");
+        // Debug: a subject is anyone's text, its control characters are escaped.
+        tracing::warn!(agent = %self.name, ?subject, "{what} without a valid seal, dropped");
     }
 
     /// Runs the item under its run's executor (opened once per run, with this machine's

@@ -87,7 +87,7 @@ impl NatsDispatcher {
                 let Ok(message) = message else { continue };
                 let Some(outcome) = open_outcome(&key, &message.subject, &message.payload) else {
                     refused.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(subject = %message.subject, "an outcome without a valid seal, dropped");
+                    tracing::warn!(subject = ?message.subject.as_str(), "an outcome without a valid seal, dropped");
                     continue;
                 };
                 // A second outcome of the same item finds nobody waiting: recorded once.
