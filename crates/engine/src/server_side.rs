@@ -59,14 +59,19 @@ impl ServerSideGate {
     where
         F: Future<Output = Result<T, StoreError>>,
     {
-        let _probe = match self.state() {
-            ServerSide::Works => return request.await,
-            ServerSide::Unreachable(why) => return Err(unreachable(&why)),
-            ServerSide::Unknown => self.probe.lock().await,
-        };
-        // Another request may have answered while this one waited.
         match self.state() {
             ServerSide::Works => return request.await,
+            ServerSide::Unreachable(why) => return Err(unreachable(&why)),
+            ServerSide::Unknown => {}
+        }
+        let probe = self.probe.lock().await;
+        // Another request may have answered while this one waited: then the probe is let go
+        // before sending, or every request that queued behind it would go one at a time.
+        match self.state() {
+            ServerSide::Works => {
+                drop(probe);
+                return request.await;
+            }
             ServerSide::Unreachable(why) => return Err(unreachable(&why)),
             ServerSide::Unknown => {}
         }
@@ -81,6 +86,7 @@ impl ServerSideGate {
             Err(_) => ServerSide::Unknown,
         };
         *self.state.lock().expect("route lock") = found;
+        drop(probe);
         result
     }
 }
@@ -128,6 +134,38 @@ mod tests {
         assert_eq!(sent.load(Ordering::SeqCst), 1, "requests sent");
         assert_eq!(found.load(Ordering::SeqCst), 1, "told once");
         assert!(gate.unreachable());
+    }
+
+    /// Requests that queued behind the probe while the answer was unknown go out together
+    /// once it works: not one at a time (at a 50 ms round trip, 255 of them took 13 s).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn once_it_works_the_queued_requests_go_at_once() {
+        let gate = Arc::new(ServerSideGate::new(ServerSide::Unknown));
+        let (in_flight, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (gate, in_flight, most) = (gate.clone(), in_flight.clone(), most.clone());
+                tokio::spawn(async move {
+                    let request = async {
+                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        Ok::<(), StoreError>(())
+                    };
+                    gate.send(request, |_| panic!("it works")).await.unwrap();
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(gate.state(), ServerSide::Works);
+        assert!(
+            most.load(Ordering::SeqCst) >= 16,
+            "at most {} requests were in flight at once",
+            most.load(Ordering::SeqCst)
+        );
     }
 
     #[tokio::test]
