@@ -8,6 +8,9 @@
 #                           service-mixed agents (default: all but scale)
 #                           scale [--objects N]: 1,000,000 tiny objects S3 -> S3 on bench/s3mem,
 #                           with s5cmd and rclone (bench/scale.py; writes bench/RESULTS-scale.md)
+#                           rtt: 2,000 / 20,000 / 200,000 objects behind 10 / 50 / 150 ms per
+#                           request, S3 -> S3 and S3 -> local, with s5cmd and rclone
+#                           (bench/rtt.py; writes bench/RESULTS-rtt.md)
 #                routes: s3-azure s3-s3 azure-s3 s3-local
 #
 # Each route of each scenario gets freshly started emulators: Azurite (in memory) stops
@@ -31,8 +34,9 @@ while [ $# -gt 0 ]; do
 done
 
 scale_only=false
-[ "${scenarios[*]-}" = scale ] && scale_only=true
-# The scale run brings its own server: no emulator, no nats-server.
+server_bench=${scenarios[*]-}
+[ "$server_bench" = scale ] || [ "$server_bench" = rtt ] && scale_only=true
+# The scale and rtt runs bring their own server: no emulator, no nats-server.
 if ! $scale_only; then
   install_emulators
   install_nats
@@ -60,6 +64,9 @@ if $scale_only; then
   fi
   # The in-memory S3 server: outside the workspace, built only here.
   cargo build --release --locked --manifest-path bench/s3mem/Cargo.toml --target-dir target/s3mem >&2
+  if [ "$server_bench" = rtt ]; then
+    exec "$BENCH_VENV/bin/python" bench/rtt.py ${options[@]+"${options[@]}"} --command "$command_line"
+  fi
   exec "$BENCH_VENV/bin/python" bench/scale.py ${scale[@]+"${scale[@]}"} \
     ${options[@]+"${options[@]}"} --command "$command_line"
 fi

@@ -1,16 +1,22 @@
 //! How many requests are in flight at once.
 //!
 //! Each throttling answer (503 SlowDown, 429, ServerBusy) halves the limit, at most once per
-//! cool-down. A fixed limit then climbs back by one per second while no throttling is seen.
-//! `auto` looks for the limit past which throughput stops growing: while every slot is busy it
-//! raises the limit (doubling at first, by a quarter once a raise has not paid), lets one
-//! window pass for the new requests to get going, then keeps the raise if throughput grew with
-//! it (by a quarter of the step, at least `MIN_GAIN`) and takes it back if not, trying again
-//! after a pause. A link with a long round trip thus gets many requests in flight, a server that
-//! is already saturated (or a client short of CPU) few. The first window is not judged: it
-//! holds the start (connections, the first listing pages).
+//! cool-down. A fixed limit then climbs back by a quarter a second while no throttling is
+//! seen, so `--concurrency N` holds N whenever there is work, but for what throttling takes.
+//!
+//! `auto` starts at [`AUTO_START`] and first opens up as fast as the link allows (a slow
+//! start): while every slot is busy and the fastest answer of each tick is no slower than
+//! twice the fastest seen so far, it raises the limit sixteenfold once per round trip (at most
+//! once a tick), so a long round trip gets its requests in flight within its first second.
+//! A server or client that is saturated shows it at once: when even the fastest answers slow
+//! down, requests are queueing, and the limit is scaled down by as much as they slowed (Little's
+//! law: the same rate with fewer in flight and no wait), never below where it was before. From then on `auto` looks for the limit past which throughput
+//! stops growing: while every slot is busy it raises the limit (doubling at first, by a
+//! quarter once a raise has not paid), lets one window pass for the new requests to get going,
+//! then keeps the raise if throughput grew with it (by a quarter of the step, at least
+//! `MIN_GAIN`) and takes it back if not, trying again after a pause.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -18,10 +24,19 @@ use tokio::time::Instant;
 
 /// After a decrease, how long before another decrease or any increase.
 const COOL_DOWN: Duration = Duration::from_secs(2);
-/// How often a fixed limit may grow by one.
+/// How often a fixed limit lowered by throttling may grow back (by a quarter).
 const GROWTH_INTERVAL: Duration = Duration::from_secs(1);
-/// How often the controller looks at the counters.
-pub const TICK: Duration = Duration::from_millis(100);
+/// How much slower than the fastest answer seen the fastest answer of a tick may be before
+/// `auto`'s slow start takes it for queueing.
+const QUEUEING: u64 = 2;
+/// How much `auto`'s slow start multiplies the limit by, once a round trip: from 16 to the
+/// ceiling in one (at 150 ms, doubling took four: 600 ms a 2,000-object job never got back).
+/// An overshoot lasts one round trip: the answers then show how much requests queue, and the
+/// limit is scaled down by as much.
+const SLOW_START_STEP: usize = 16;
+/// How often the controller looks at the counters: often enough for a slow start to double
+/// once per round trip of a near region (tens of milliseconds).
+pub const TICK: Duration = Duration::from_millis(25);
 /// How long `auto` measures throughput before judging a limit.
 const WINDOW: Duration = Duration::from_millis(500);
 /// How long `auto` keeps a limit after a raise did not pay, before trying again.
@@ -43,6 +58,8 @@ pub struct Concurrency {
     ceiling: usize,
     /// Whether the limit searches for the best throughput, or only recovers from throttling.
     auto: bool,
+    /// The fastest answer since the last tick, in microseconds (`u64::MAX`: none).
+    fastest: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -62,6 +79,12 @@ struct State {
     doubling: bool,
     /// `auto`: the rate of the window before, if any.
     last_rate: Option<f64>,
+    /// `auto`: still opening up once a round trip (see the module's comment).
+    slow_start: bool,
+    /// `auto`: the fastest answer of any tick so far, in microseconds.
+    base_latency: Option<u64>,
+    /// `auto`, in slow start: the limit before the last raise, and no raise before when.
+    last_raise: Option<(usize, Instant)>,
 }
 
 /// Throughput and busyness over one measuring window.
@@ -112,6 +135,7 @@ impl Concurrency {
             limit: AtomicUsize::new(start),
             ceiling,
             auto,
+            fastest: AtomicU64::new(u64::MAX),
             state: Mutex::new(State {
                 throttles_seen: 0,
                 last_throttle: None,
@@ -122,8 +146,17 @@ impl Concurrency {
                 next_probe: now,
                 doubling: true,
                 last_rate: None,
+                slow_start: auto,
+                base_latency: None,
+                last_raise: None,
             }),
         }
+    }
+
+    /// Records how long one request took to answer (its latency, not its body's transfer).
+    pub fn observe(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.fastest.fetch_min(micros, Ordering::Relaxed);
     }
 
     /// Waits for a slot.
@@ -150,6 +183,10 @@ impl Concurrency {
     pub fn adjust(&self, throttles: u64, throughput: u64) {
         let mut state = self.state.lock().expect("concurrency lock");
         let now = Instant::now();
+        let fastest = match self.fastest.swap(u64::MAX, Ordering::Relaxed) {
+            u64::MAX => None,
+            micros => Some(micros),
+        };
         let since = |t: Option<Instant>| t.is_none_or(|t| now.duration_since(t) >= COOL_DOWN);
         if throttles > state.throttles_seen {
             state.throttles_seen = throttles;
@@ -160,18 +197,65 @@ impl Concurrency {
             }
             state.probe = None;
             state.doubling = false;
+            state.slow_start = false;
             state.window = Window::new(now, throughput);
             return;
         }
         let calm = since(state.last_throttle);
-        if self.auto {
+        if self.auto && state.slow_start {
+            self.open_up(&mut state, now, calm, fastest, throughput);
+        } else if self.auto {
             self.search(&mut state, now, calm, throughput);
         } else if calm
             && now.duration_since(state.last_growth) >= GROWTH_INTERVAL
             && self.current() < self.ceiling
         {
-            self.grow_to(self.current() + 1);
+            self.grow_to((self.current() + (self.current() / 4).max(1)).min(self.ceiling));
             state.last_growth = now;
+        }
+    }
+
+    /// `auto`'s slow start: raises the limit [`SLOW_START_STEP`]-fold once a round trip while
+    /// every slot is busy and the fastest answers stay as fast as ever; ends at the ceiling,
+    /// or when they slow down (scaling the limit down by as much), and hands over to
+    /// [`Self::search`].
+    fn open_up(
+        &self,
+        state: &mut State,
+        now: Instant,
+        calm: bool,
+        fastest: Option<u64>,
+        throughput: u64,
+    ) {
+        let Some(fastest) = fastest else {
+            return;
+        };
+        let base = *state.base_latency.get_or_insert(fastest);
+        state.base_latency = Some(base.min(fastest));
+        let queueing = fastest > base.saturating_mul(QUEUEING);
+        let current = self.current();
+        if queueing || current >= self.ceiling {
+            if queueing {
+                // Requests wait `fastest / base` times as long as they need: as many fewer
+                // in flight give the same rate without the wait (Little's law), never fewer
+                // than before the last raise.
+                let unqueued = (current as u64 * base / fastest) as usize;
+                let before = state.last_raise.map_or(current, |(before, _)| before);
+                self.shrink_to(unqueued.max(before).max(1));
+            }
+            tracing::debug!(limit = self.current(), queueing, "slow start over");
+            state.slow_start = false;
+            state.doubling = !queueing;
+            state.window = Window::new(now, throughput);
+            state.last_rate = None;
+            return;
+        }
+        let busy = self.semaphore.available_permits() == 0;
+        let due = state.last_raise.is_none_or(|(_, at)| now >= at);
+        if busy && calm && due {
+            self.grow_to((current * SLOW_START_STEP).min(self.ceiling));
+            let round_trip = Duration::from_micros(base);
+            state.last_raise = Some((current, now + round_trip.max(TICK)));
         }
     }
 
@@ -298,7 +382,7 @@ mod tests {
         assert_eq!(c.current(), 8, "one decrease per cool-down");
         tokio::time::advance(COOL_DOWN + GROWTH_INTERVAL).await;
         c.adjust(2, 10);
-        assert_eq!(c.current(), 9, "climbs by one when calm");
+        assert_eq!(c.current(), 10, "climbs by a quarter when calm");
         for step in 0..20 {
             tokio::time::advance(GROWTH_INTERVAL).await;
             c.adjust(2, 20 + step);
@@ -322,7 +406,8 @@ mod tests {
         });
         for _ in 0..(WINDOW.as_millis() / TICK.as_millis()) {
             tokio::time::advance(TICK).await;
-            *throughput += rate * TICK.as_millis() as u64 / 1000;
+            // In thousandths: a rate a tick does not divide keeps its share.
+            *throughput += rate * TICK.as_millis() as u64;
             c.adjust(0, *throughput);
         }
         drop(held);
@@ -336,9 +421,73 @@ mod tests {
         window(c, done, rate, true).await
     }
 
+    /// `auto` past its slow start: the search alone.
+    fn searching() -> Concurrency {
+        let c = Concurrency::auto();
+        c.state.lock().unwrap().slow_start = false;
+        c
+    }
+
+    /// One tick in which every slot is busy (`busy`) and the fastest answer took `latency`;
+    /// returns the limit after it.
+    async fn tick(c: &Concurrency, latency: Duration, busy: bool) -> usize {
+        let held = busy.then(|| {
+            c.semaphore
+                .clone()
+                .try_acquire_many_owned(c.current() as u32)
+        });
+        tokio::time::advance(TICK).await;
+        c.observe(latency);
+        c.observe(latency * 3);
+        c.adjust(0, 0);
+        drop(held);
+        tokio::task::yield_now().await;
+        c.current()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn auto_opens_up_once_a_round_trip_while_answers_stay_fast() {
+        for rtt_ticks in [1, 2, 6] {
+            let c = Concurrency::auto();
+            let rtt = TICK * rtt_ticks;
+            let mut seen = Vec::new();
+            while seen.len() < 5 * rtt_ticks as usize {
+                seen.push(tick(&c, rtt, true).await);
+            }
+            // A raise, then the round trip's answers before the next.
+            let raises: Vec<usize> = seen.iter().step_by(rtt_ticks as usize).copied().collect();
+            assert_eq!(
+                raises,
+                [16; 5].map(|x| x * AUTO_START),
+                "a round trip of {rtt:?}: {seen:?}"
+            );
+            assert!(!c.state.lock().unwrap().slow_start, "over at the ceiling");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn auto_slow_start_ends_when_even_the_fastest_answers_slow_down() {
+        let c = Concurrency::auto();
+        let fast = Duration::from_millis(1);
+        assert_eq!(
+            tick(&c, fast, false).await,
+            AUTO_START,
+            "idle slots: no raise"
+        );
+        assert_eq!(tick(&c, fast, true).await, 16 * AUTO_START);
+        // Queueing: the answers take 4 times as long; a quarter as many in flight.
+        assert_eq!(tick(&c, fast * 4, true).await, 4 * AUTO_START);
+        // A server far behind: back to where it was before the raise, not below.
+        let c = Concurrency::auto();
+        assert_eq!(tick(&c, fast, true).await, 16 * AUTO_START);
+        assert_eq!(tick(&c, fast * 100, true).await, AUTO_START);
+        let state = c.state.lock().unwrap();
+        assert!(!state.slow_start && !state.doubling);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn auto_doubles_while_throughput_follows_then_steps_back() {
-        let c = Concurrency::auto();
+        let c = searching();
         let mut done = 0;
         assert_eq!(
             window(&c, &mut done, 10, true).await,
@@ -360,7 +509,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn auto_does_not_raise_while_slots_are_idle() {
-        let c = Concurrency::auto();
+        let c = searching();
         let mut done = 0;
         for _ in 0..5 {
             assert_eq!(
@@ -373,7 +522,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn auto_halves_on_throttling_and_stops_doubling() {
-        let c = Concurrency::auto();
+        let c = searching();
         let mut done = 0;
         window(&c, &mut done, 10, true).await;
         assert_eq!(window(&c, &mut done, 100, true).await, 2 * AUTO_START);

@@ -25,4 +25,5 @@ pub mod retry;
 mod server_side;
 pub mod spec;
 pub mod summary;
+mod timed;
 pub mod work;

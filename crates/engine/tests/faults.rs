@@ -440,3 +440,55 @@ async fn throttling_lowers_the_limit() {
     assert!(limit < 8, "the limit came down: {limit}");
     assert_arrived(kit::open(&dest_location).await.as_ref(), "", &objects).await;
 }
+
+/// Against a server that answers slowly (100 ms a request), a fixed limit has its N requests
+/// in flight (counted by the proxy, not timed), and `auto` opens up well past where it starts
+/// within its first round trips; every object arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_follow_the_limit_against_a_slow_server() {
+    let source_location = kit::new_s3_bucket("slowsrc").await;
+    let keys: Vec<String> = (0..400).map(|i| format!("s/{i:04}")).collect();
+    kit::put_tiny(&kit::open(&source_location).await, keys.clone()).await;
+    let auto = awcopy_engine::concurrency::AUTO_START as u64;
+    let ceiling = awcopy_engine::concurrency::AUTO_CEILING as u64;
+    for (limit, least, most_allowed) in [
+        (ConcurrencyLimit::Fixed(64), 64, 64),
+        (ConcurrencyLimit::Auto, 4 * auto, ceiling),
+    ] {
+        let dest_location = kit::new_s3_bucket("slowdst").await;
+        let slow = Faults {
+            delay: Duration::from_millis(100),
+            ..Faults::default()
+        };
+        let proxy = FaultProxy::start(&kit::s3_endpoint(), slow).await;
+        let source = s3_through(&proxy, &source_location).await;
+        let dest = s3_through(&proxy, &dest_location).await;
+        let options = CopyOptions {
+            concurrency: limit,
+            ..Default::default()
+        };
+        let plan = CopyPlan::under(source, dest, "s/", "d/");
+        let report = copy(
+            plan,
+            options,
+            Filter::default(),
+            Arc::new(Progress::default()),
+        )
+        .await
+        .expect("copy through a slow proxy");
+        assert_eq!(report.objects_copied, keys.len() as u64, "{limit:?}");
+        let most = proxy.counters.most_in_flight.load(Ordering::SeqCst);
+        // Listings are not under the limit: a request or two beside it.
+        assert!(
+            most >= least && most <= most_allowed + 2,
+            "{limit:?}: at most {most} requests were in flight"
+        );
+        let copied = kit::versions(&kit::open(&dest_location).await).await;
+        let expected: Vec<String> = keys.iter().map(|k| k.replacen("s/", "d/", 1)).collect();
+        assert_eq!(
+            copied.keys().cloned().collect::<Vec<_>>(),
+            expected,
+            "{limit:?}"
+        );
+    }
+}

@@ -56,6 +56,10 @@ pub struct Counters {
     pub bytes_up: AtomicU64,
     /// Response body bytes sent back.
     pub bytes_down: AtomicU64,
+    /// Requests being answered now.
+    pub in_flight: AtomicU64,
+    /// The most requests ever being answered at once.
+    pub most_in_flight: AtomicU64,
     /// Every request received, as `METHOD path?query`, in order; [`COPY_SOURCE_MARK`] follows
     /// a request that names a server-side copy source.
     pub log: std::sync::Mutex<Vec<String>>,
@@ -168,6 +172,9 @@ async fn handle(
     client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 ) -> Result<Response<ProxyBody>, std::io::Error> {
     counters.requests.fetch_add(1, Ordering::Relaxed);
+    let now = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    counters.most_in_flight.fetch_max(now, Ordering::SeqCst);
+    let _answered = InFlight(&counters.in_flight);
     let copy_source = ["x-ms-copy-source", "x-amz-copy-source"]
         .iter()
         .any(|h| request.headers().contains_key(*h));
@@ -260,6 +267,15 @@ async fn handle(
         .bytes_down
         .fetch_add(body.len() as u64, Ordering::Relaxed);
     Ok(Response::from_parts(parts, full(body)))
+}
+
+/// A request being answered: counted in flight until it is dropped.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A proxy in front of the Azure emulator that adds `millis` to every request: a job through

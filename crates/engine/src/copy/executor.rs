@@ -15,6 +15,7 @@ use crate::journal::{ResumeFrom, StagedUpload};
 use crate::limits::Limits;
 use crate::memory::MemoryBudget;
 use crate::server_side::{ServerSide, ServerSideGate};
+use crate::timed::Timed;
 use crate::work::{WorkDone, WorkItem, WorkQueue};
 
 pub(crate) struct Executor {
@@ -38,6 +39,8 @@ pub(crate) struct Executor {
     /// Set once the destination root is known to exist (created, if need be, just before the
     /// first write, so a job that finds nothing to copy creates nothing).
     pub(super) dest_ready: tokio::sync::OnceCell<()>,
+    /// Whether the destination's root exists, once asked.
+    dest_probe: tokio::sync::OnceCell<Result<bool, StoreError>>,
     /// Uploads a previous run began, by source key, taken as their objects come up.
     pub(super) staged: Mutex<HashMap<String, StagedUpload>>,
 }
@@ -57,12 +60,17 @@ impl Executor {
         resume: Option<&ResumeFrom>,
     ) -> Self {
         let unreachable = resume.and_then(|r| r.server_side_unreachable.clone());
+        let concurrency = Arc::new(match options.concurrency {
+            ConcurrencyLimit::Fixed(n) => Concurrency::fixed(n),
+            ConcurrencyLimit::Auto => Concurrency::auto(),
+        });
+        // Every request's answer is timed: what `auto` follows.
+        let mut plan = plan;
+        plan.source = Timed::wrap(plan.source, &concurrency);
+        plan.dest = Timed::wrap(plan.dest, &concurrency);
         Self {
             limits: Limits::new(options.max_rps, options.bandwidth),
-            concurrency: Arc::new(match options.concurrency {
-                ConcurrencyLimit::Fixed(n) => Concurrency::fixed(n),
-                ConcurrencyLimit::Auto => Concurrency::auto(),
-            }),
+            concurrency,
             memory: MemoryBudget::new(options.memory),
             server_side: ServerSideGate::new(match unreachable {
                 Some(why) => ServerSide::Unreachable(why),
@@ -74,6 +82,7 @@ impl Executor {
             progress,
             notes: Mutex::new(Vec::new()),
             dest_ready: tokio::sync::OnceCell::new(),
+            dest_probe: tokio::sync::OnceCell::new(),
             mapped: Mutex::new(Vec::new()),
             metadata_mapped: Mutex::new(Vec::new()),
             staged: Mutex::new(resume.map(|r| r.uploads.clone()).unwrap_or_default()),
@@ -168,24 +177,37 @@ impl Executor {
     /// Creates the destination bucket, container or directory when it does not exist yet.
     pub(super) async fn create_dest_root_if_missing(&self) -> Result<(), StoreError> {
         let dest = &self.plan.dest;
-        let probe = ListRequest {
-            page_size: Some(1),
-            ..ListRequest::default()
-        };
-        let probed = self
-            .retry(|| {
-                let probe = probe.clone();
-                async move { dest.list(probe).try_next().await }
-            })
-            .await;
-        match probed {
-            Err(err) if err.kind() == ErrorKind::NotFound => {
-                self.retry(|| dest.create_root()).await?;
-                self.note_once(format!("created {}", dest.display_root()));
-                Ok(())
-            }
-            other => other.map(|_| ()),
+        if !self.dest_exists().await? {
+            self.retry(|| dest.create_root()).await?;
+            self.note_once(format!("created {}", dest.display_root()));
         }
+        Ok(())
+    }
+
+    /// Whether the destination's bucket, container or directory exists: asked once (a
+    /// one-key listing), which the job asks early, beside its first listing page, so the
+    /// first copy does not wait a round trip for it.
+    pub(super) async fn dest_exists(&self) -> Result<bool, StoreError> {
+        self.dest_probe
+            .get_or_init(|| async {
+                let dest = &self.plan.dest;
+                let probe = ListRequest {
+                    page_size: Some(1),
+                    ..ListRequest::default()
+                };
+                let probed = self
+                    .retry(|| {
+                        let probe = probe.clone();
+                        async move { dest.list(probe).try_next().await }
+                    })
+                    .await;
+                match probed {
+                    Err(err) if err.kind() == ErrorKind::NotFound => Ok(false),
+                    other => other.map(|_| true),
+                }
+            })
+            .await
+            .clone()
     }
 
     pub(super) fn note_once(&self, note: String) {

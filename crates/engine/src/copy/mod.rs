@@ -325,6 +325,11 @@ pub async fn copy(
             executor.plan.source.display_root()
         ));
     }
+    if !executor.options.dry_run {
+        // Asked beside the first listing page, not after it.
+        let early = executor.clone();
+        tokio::spawn(async move { early.dest_exists().await });
+    }
     let existing = executor.existing_dest_objects().await?;
     if let (Some(existing), Some(resume)) = (&existing, &resume) {
         executor.forget_finished(existing, resume).await?;
