@@ -45,6 +45,8 @@ def local_holds_the_set(directory, objects):
     found = 0
     for name in os.listdir(directory):
         path = os.path.join(directory, name)
+        if name == ".awcopy-staging" and not os.listdir(path):
+            continue  # awcopy's staging directory, left empty (issue #33)
         if not os.path.isfile(path) or name not in expected:
             return False
         with open(path, "rb") as f:

@@ -7,6 +7,7 @@ mod commands;
 mod context;
 mod failure;
 mod logging;
+mod open_files;
 mod pricing;
 mod render;
 mod settings;
@@ -33,6 +34,7 @@ const BLOCKING_THREADS: usize = 16;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose);
+    open_files::raise_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
