@@ -9,7 +9,7 @@
 #                           scale [--objects N]: 1,000,000 tiny objects S3 -> S3 on bench/s3mem,
 #                           with s5cmd and rclone (bench/scale.py; writes bench/RESULTS-scale.md)
 #                           rtt: 2,000 / 20,000 / 200,000 objects behind 10 / 50 / 150 ms per
-#                           request, S3 -> S3 and S3 -> local, with s5cmd and rclone
+#                           request, S3 -> S3, S3 -> local and S3 -> Azure, with s5cmd and rclone
 #                           (bench/rtt.py; writes bench/RESULTS-rtt.md)
 #                routes: s3-azure s3-s3 azure-s3 s3-local
 #
@@ -36,10 +36,13 @@ done
 scale_only=false
 server_bench=${scenarios[*]-}
 [ "$server_bench" = scale ] || [ "$server_bench" = rtt ] && scale_only=true
-# The scale and rtt runs bring their own server: no emulator, no nats-server.
+# The scale and rtt runs bring their own S3 server: no nats-server (rtt's S3 -> Azure needs
+# Azurite).
 if ! $scale_only; then
   install_emulators
   install_nats
+elif [ "$server_bench" = rtt ]; then
+  install_emulators
 fi
 if ! command -v rclone >/dev/null; then
   log "installing rclone (Debian)"
@@ -65,7 +68,9 @@ if $scale_only; then
   # The in-memory S3 server: outside the workspace, built only here.
   cargo build --release --locked --manifest-path bench/s3mem/Cargo.toml --target-dir target/s3mem >&2
   if [ "$server_bench" = rtt ]; then
-    exec "$BENCH_VENV/bin/python" bench/rtt.py ${options[@]+"${options[@]}"} --command "$command_line"
+    start_emulators
+    "$BENCH_VENV/bin/python" bench/rtt.py ${options[@]+"${options[@]}"} --command "$command_line"
+    exit
   fi
   exec "$BENCH_VENV/bin/python" bench/scale.py ${scale[@]+"${scale[@]}"} \
     ${options[@]+"${options[@]}"} --command "$command_line"

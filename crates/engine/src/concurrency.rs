@@ -11,7 +11,11 @@
 //! (16, 256, then the ceiling).
 //! A server or client that is saturated shows it at once: when even the fastest answers slow
 //! down, requests are queueing, and the limit is scaled down by as much as they slowed (Little's
-//! law: the same rate with fewer in flight and no wait), never below where it was before. From then on `auto` looks for the limit past which throughput
+//! law: the same rate with fewer in flight and no wait), never below where it was before.
+//! The two stores of a copy are timed apart ([`Lane`]), and what counts is the round trip of
+//! both together: a near destination whose answers go from 1 to 10 ms behind a source 150 ms
+//! away slows each object by 6%, not tenfold; from 1 to 80 ms, by half (queueing: that store
+//! is saturated). From then on `auto` looks for the limit past which throughput
 //! stops growing: while every slot is busy it raises the limit (doubling at first, by a
 //! quarter once a raise has not paid), lets one window pass for the new requests to get going,
 //! then keeps the raise if throughput grew with it (by a quarter of the step, at least
@@ -52,6 +56,15 @@ pub const AUTO_START: usize = 16;
 /// server far below it.
 pub const AUTO_CEILING: usize = 1024;
 
+/// Which store of a copy an answer came from: each has a round trip of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// The store read from.
+    Source,
+    /// The store written to.
+    Dest,
+}
+
 /// The adaptive limit on work in flight.
 #[derive(Debug)]
 pub struct Concurrency {
@@ -61,8 +74,8 @@ pub struct Concurrency {
     ceiling: usize,
     /// Whether the limit searches for the best throughput, or only recovers from throttling.
     auto: bool,
-    /// The fastest answer since the last tick, in microseconds (`u64::MAX`: none).
-    fastest: AtomicU64,
+    /// Per [`Lane`], the fastest answer since the last tick, in microseconds (`u64::MAX`: none).
+    fastest: [AtomicU64; 2],
     state: Mutex<State>,
 }
 
@@ -84,8 +97,10 @@ struct State {
     last_rate: Option<f64>,
     /// `auto`: still opening up once a round trip (see the module's comment).
     slow_start: bool,
-    /// `auto`: the fastest answer of any tick so far, in microseconds.
-    base_latency: Option<u64>,
+    /// `auto`, per [`Lane`]: the fastest answer of any tick so far, in microseconds.
+    base_latency: [Option<u64>; 2],
+    /// `auto`, per [`Lane`]: the fastest answer of the last tick that had one.
+    latest_latency: [Option<u64>; 2],
     /// `auto`, in slow start: the limit before the last raise, and no raise before when.
     last_raise: Option<(usize, Instant)>,
 }
@@ -138,7 +153,7 @@ impl Concurrency {
             limit: AtomicUsize::new(start),
             ceiling,
             auto,
-            fastest: AtomicU64::new(u64::MAX),
+            fastest: [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)],
             state: Mutex::new(State {
                 throttles_seen: 0,
                 last_throttle: None,
@@ -150,16 +165,18 @@ impl Concurrency {
                 doubling: true,
                 last_rate: None,
                 slow_start: auto,
-                base_latency: None,
+                base_latency: [None; 2],
+                latest_latency: [None; 2],
                 last_raise: None,
             }),
         }
     }
 
-    /// Records how long one request took to answer (its latency, not its body's transfer).
-    pub fn observe(&self, took: Duration) {
+    /// Records how long one request to `lane`'s store took to answer (its latency, not its
+    /// body's transfer).
+    pub fn observe(&self, lane: Lane, took: Duration) {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
-        self.fastest.fetch_min(micros, Ordering::Relaxed);
+        self.fastest[lane as usize].fetch_min(micros, Ordering::Relaxed);
     }
 
     /// Waits for a slot.
@@ -186,10 +203,13 @@ impl Concurrency {
     pub fn adjust(&self, throttles: u64, throughput: u64) {
         let mut state = self.state.lock().expect("concurrency lock");
         let now = Instant::now();
-        let fastest = match self.fastest.swap(u64::MAX, Ordering::Relaxed) {
-            u64::MAX => None,
-            micros => Some(micros),
-        };
+        let fastest =
+            self.fastest
+                .each_ref()
+                .map(|lane| match lane.swap(u64::MAX, Ordering::Relaxed) {
+                    u64::MAX => None,
+                    micros => Some(micros),
+                });
         let since = |t: Option<Instant>| t.is_none_or(|t| now.duration_since(t) >= COOL_DOWN);
         if throttles > state.throttles_seen {
             state.throttles_seen = throttles;
@@ -221,28 +241,45 @@ impl Concurrency {
     /// `auto`'s slow start: raises the limit [`SLOW_START_STEP`]-fold once a round trip while
     /// every slot is busy and the fastest answers stay as fast as ever; ends at the ceiling,
     /// or when they slow down (scaling the limit down by as much), and hands over to
-    /// [`Self::search`].
+    /// [`Self::search`]. The round trip is both lanes' together (each lane's fastest answer
+    /// of its last tick with one, against its fastest ever).
     fn open_up(
         &self,
         state: &mut State,
         now: Instant,
         calm: bool,
-        fastest: Option<u64>,
+        fastest: [Option<u64>; 2],
         throughput: u64,
     ) {
-        let Some(fastest) = fastest else {
+        if fastest.iter().all(Option::is_none) {
             return;
-        };
-        let base = *state.base_latency.get_or_insert(fastest);
-        state.base_latency = Some(base.min(fastest));
-        let queueing = fastest > base.saturating_mul(QUEUEING);
+        }
+        let (mut base, mut latest, mut one_lane_queues) = (0u64, 0u64, false);
+        for (lane, seen) in fastest.into_iter().enumerate() {
+            if let Some(micros) = seen {
+                state.latest_latency[lane] = Some(micros);
+                let lane_base = state.base_latency[lane].map_or(micros, |b| b.min(micros));
+                state.base_latency[lane] = Some(lane_base);
+            }
+            if let (Some(b), Some(l)) = (state.base_latency[lane], state.latest_latency[lane]) {
+                base += b;
+                latest += l;
+                one_lane_queues |= l > b.saturating_mul(QUEUEING);
+            }
+        }
+        // Queueing: the round trip doubled, or one store's answers did and made the round
+        // trip a quarter longer (a near store saturated behind a far one).
+        let queueing = latest > base.saturating_mul(QUEUEING)
+            || (one_lane_queues && latest.saturating_mul(4) > base.saturating_mul(5));
         let current = self.current();
-        if queueing || current >= self.ceiling {
+        // The answers to a raise come a round trip after it: the ceiling is judged by them.
+        let due = state.last_raise.is_none_or(|(_, at)| now >= at);
+        if queueing || (current >= self.ceiling && due) {
             if queueing {
-                // Requests wait `fastest / base` times as long as they need: as many fewer
+                // Requests wait `latest / base` times as long as they need: as many fewer
                 // in flight give the same rate without the wait (Little's law), never fewer
                 // than before the last raise.
-                let unqueued = (current as u64 * base / fastest) as usize;
+                let unqueued = (current as u64 * base / latest) as usize;
                 let before = state.last_raise.map_or(current, |(before, _)| before);
                 self.shrink_to(unqueued.max(before).max(1));
             }
@@ -254,7 +291,6 @@ impl Concurrency {
             return;
         }
         let busy = self.semaphore.available_permits() == 0;
-        let due = state.last_raise.is_none_or(|(_, at)| now >= at);
         if busy && calm && due {
             self.grow_to((current * SLOW_START_STEP).min(self.ceiling));
             let round_trip = Duration::from_micros(base);
@@ -440,8 +476,8 @@ mod tests {
                 .try_acquire_many_owned(c.current() as u32)
         });
         tokio::time::advance(TICK).await;
-        c.observe(latency);
-        c.observe(latency * 3);
+        c.observe(Lane::Dest, latency);
+        c.observe(Lane::Dest, latency * 3);
         c.adjust(0, 0);
         drop(held);
         tokio::task::yield_now().await;
@@ -486,6 +522,38 @@ mod tests {
         assert_eq!(tick(&c, fast * 100, true).await, AUTO_START);
         let state = c.state.lock().unwrap();
         assert!(!state.slow_start && !state.doubling);
+    }
+
+    /// One busy tick in which the source's fastest answer took `source` and the
+    /// destination's `dest`; returns the limit after it.
+    async fn two_lane_tick(c: &Concurrency, source: Duration, dest: Duration) -> usize {
+        let held = c
+            .semaphore
+            .clone()
+            .try_acquire_many_owned(c.current() as u32);
+        tokio::time::advance(source + dest).await;
+        c.observe(Lane::Source, source);
+        c.observe(Lane::Dest, dest);
+        c.adjust(0, 0);
+        drop(held);
+        tokio::task::yield_now().await;
+        c.current()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_near_destination_slowing_down_behind_a_far_source_is_not_queueing() {
+        let (far, near) = (Duration::from_millis(150), Duration::from_millis(1));
+        let c = Concurrency::auto();
+        assert_eq!(two_lane_tick(&c, far, near).await, 16 * AUTO_START);
+        // Each object now takes 160 ms instead of 151: no reason to hold back.
+        assert_eq!(two_lane_tick(&c, far, near * 10).await, AUTO_CEILING);
+        // Timed as one, the destination's tenfold would have cut the limit to a tenth.
+        let c = Concurrency::auto();
+        assert_eq!(two_lane_tick(&c, far, near).await, 16 * AUTO_START);
+        // The destination saturated (80 ms for an answer): each object takes half as long
+        // again, and the limit is scaled down by as much.
+        let slowed = two_lane_tick(&c, far, near * 80).await;
+        assert_eq!(slowed, 16 * AUTO_START * 151 / 230);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,7 +1,7 @@
 //! A store whose every request tells the limit on requests in flight how long its answer took
 //! ([`Concurrency::observe`]): the round trip to a remote service, not the work around it (a
 //! GET's answer is its headers, before its body is read and written anywhere). `auto`'s slow
-//! start follows these times. A local directory is not wrapped: its requests are this
+//! start follows these times, each store's apart (its [`Lane`]). A local directory is not wrapped: its requests are this
 //! machine's own I/O, not a round trip.
 
 use async_trait::async_trait;
@@ -15,31 +15,38 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::concurrency::Concurrency;
+use crate::concurrency::{Concurrency, Lane};
 
 /// A remote store, timed.
 #[derive(Debug)]
 pub struct Timed {
     inner: Arc<dyn Store>,
     concurrency: Arc<Concurrency>,
+    lane: Lane,
 }
 
 impl Timed {
-    /// `store` with its requests' answers timed into `concurrency` (a local one as it is).
-    pub fn wrap(store: Arc<dyn Store>, concurrency: &Arc<Concurrency>) -> Arc<dyn Store> {
+    /// `store`, the copy's `lane`, with its requests' answers timed into `concurrency` (a
+    /// local one as it is).
+    pub fn wrap(
+        store: Arc<dyn Store>,
+        lane: Lane,
+        concurrency: &Arc<Concurrency>,
+    ) -> Arc<dyn Store> {
         if store.capabilities().service_id == "local" {
             return store;
         }
         Arc::new(Self {
             inner: store,
             concurrency: concurrency.clone(),
+            lane,
         })
     }
 
     async fn timed<T>(&self, request: impl Future<Output = Result<T>>) -> Result<T> {
         let sent = tokio::time::Instant::now();
         let answer = request.await;
-        self.concurrency.observe(sent.elapsed());
+        self.concurrency.observe(self.lane, sent.elapsed());
         answer
     }
 }

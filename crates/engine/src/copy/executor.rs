@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{ConcurrencyLimit, CopyOptions, CopyPlan, MappedName, Progress};
-use crate::concurrency::Concurrency;
+use crate::concurrency::{Concurrency, Lane};
 use crate::estimate::Route;
 use crate::events::ObjectEvent;
 use crate::journal::{ResumeFrom, StagedUpload};
@@ -66,8 +66,8 @@ impl Executor {
         });
         // Every request's answer is timed: what `auto` follows.
         let mut plan = plan;
-        plan.source = Timed::wrap(plan.source, &concurrency);
-        plan.dest = Timed::wrap(plan.dest, &concurrency);
+        plan.source = Timed::wrap(plan.source, Lane::Source, &concurrency);
+        plan.dest = Timed::wrap(plan.dest, Lane::Dest, &concurrency);
         Self {
             limits: Limits::new(options.max_rps, options.bandwidth),
             concurrency,
