@@ -11,6 +11,8 @@
 #                           rtt: 2,000 / 20,000 / 200,000 objects behind 10 / 50 / 150 ms per
 #                           request, S3 -> S3, S3 -> local and S3 -> Azure, with s5cmd and rclone
 #                           (bench/rtt.py; writes bench/RESULTS-rtt.md)
+#                           blocks: 4 x 1 GiB local -> S3, S3 -> local and S3 -> S3 on bench/s3mem,
+#                           with s5cmd and rclone (bench/blocks.py; writes bench/RESULTS-blocks.md)
 #                routes: s3-azure s3-s3 azure-s3 s3-local
 #
 # Each route of each scenario gets freshly started emulators: Azurite (in memory) stops
@@ -35,7 +37,7 @@ done
 
 scale_only=false
 server_bench=${scenarios[*]-}
-[ "$server_bench" = scale ] || [ "$server_bench" = rtt ] && scale_only=true
+case $server_bench in scale|rtt|blocks) scale_only=true ;; esac
 # The scale and rtt runs bring their own S3 server: no nats-server (rtt's S3 -> Azure needs
 # Azurite).
 if ! $scale_only; then
@@ -67,6 +69,9 @@ if $scale_only; then
   fi
   # The in-memory S3 server: outside the workspace, built only here.
   cargo build --release --locked --manifest-path bench/s3mem/Cargo.toml --target-dir target/s3mem >&2
+  if [ "$server_bench" = blocks ]; then
+    exec "$BENCH_VENV/bin/python" bench/blocks.py ${options[@]+"${options[@]}"} --command "$command_line"
+  fi
   if [ "$server_bench" = rtt ]; then
     start_emulators
     "$BENCH_VENV/bin/python" bench/rtt.py ${options[@]+"${options[@]}"} --command "$command_line"

@@ -3,13 +3,14 @@
 //! (moto serves ~300 objects/s; `s3s-fs` walks the whole bucket on disk for every list page).
 //! The protocol — routing, XML, SigV4 checks — is the `s3s` crate's; this file only keeps the
 //! objects: the calls awcopy, s5cmd, rclone and the AWS CLI make to copy, list, read and delete
-//! small objects. No multipart uploads, versions or ACLs.
+//! objects, and multipart uploads (`uploads.rs`). No versions or ACLs.
 //!
 //! `awcopy-s3mem --port N --access-key K --secret-key S [--seed BUCKET:COUNT]` prints
 //! `listening on http://...`. `--seed` fills a bucket with COUNT objects of 4 bytes under
 //! 16-digit hexadecimal keys (the scale bench's set). `GET /_stats` (unsigned) answers with the
-//! requests served so far and, per bucket, its objects, bytes and a digest of its keys and
-//! ETags (equal digests: the same objects with the same contents).
+//! requests served so far and, per bucket, its objects, bytes, a digest of its keys and ETags
+//! (equal digests: the same objects with the same contents) and one of its keys and contents'
+//! CRC-64/NVME (`content`: equal whatever part sizes made the objects).
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -23,6 +24,9 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
+use uploads::{check_crc64, crc64_header, Part, Started, Uploads};
+
+mod uploads;
 
 /// One stored object.
 #[derive(Clone)]
@@ -32,6 +36,8 @@ struct Stored {
     modified: SystemTime,
     content_type: Option<String>,
     metadata: Option<Metadata>,
+    /// Its CRC-64/NVME, where it was written with one.
+    crc64nvme: Option<u64>,
 }
 
 impl Stored {
@@ -43,14 +49,17 @@ impl Stored {
             modified: SystemTime::now(),
             content_type,
             metadata,
+            crc64nvme: None,
         }
     }
 }
 
-/// Buckets by name, each its objects by key (in UTF-8 byte order, as S3 lists them).
+/// Buckets by name, each its objects by key (in UTF-8 byte order, as S3 lists them), and the
+/// multipart uploads in progress.
 #[derive(Default, Clone)]
 struct Memory {
     buckets: Arc<RwLock<HashMap<String, BTreeMap<String, Stored>>>>,
+    uploads: Uploads,
 }
 
 /// SplitMix64: the seeded set's keys, the same on every run.
@@ -75,7 +84,8 @@ impl Memory {
             .extend(objects);
     }
 
-    /// Per bucket: objects, bytes, and the XOR of MD5(key, ETag) over its objects.
+    /// Per bucket: objects, bytes, the XOR of MD5(key, ETag) over its objects and the XOR of
+    /// MD5(key, CRC-64/NVME of its contents).
     fn stats(&self, requests: u64) -> String {
         let buckets = self.buckets.read().expect("buckets lock");
         let mut names: Vec<&String> = buckets.keys().collect();
@@ -84,21 +94,31 @@ impl Memory {
             .into_iter()
             .map(|name| {
                 let objects = &buckets[name];
-                let mut digest = [0u8; 16];
+                let (mut digest, mut content) = ([0u8; 16], [0u8; 16]);
                 let mut bytes = 0;
-                for (key, stored) in objects {
+                let fold = |into: &mut [u8; 16], key: &str, value: &[u8]| {
                     let one = Md5::new()
                         .chain_update(key.as_bytes())
                         .chain_update([0])
-                        .chain_update(stored.etag.as_bytes())
+                        .chain_update(value)
                         .finalize();
-                    digest.iter_mut().zip(one).for_each(|(d, o)| *d ^= o);
+                    into.iter_mut().zip(one).for_each(|(d, o)| *d ^= o);
+                };
+                for (key, stored) in objects {
+                    fold(&mut digest, key, stored.etag.as_bytes());
+                    let crc = stored
+                        .crc64nvme
+                        .unwrap_or_else(|| uploads::crc64(&stored.data));
+                    fold(&mut content, key, &crc.to_be_bytes());
                     bytes += stored.data.len();
                 }
-                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                let hex = |d: [u8; 16]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
                 format!(
-                    "\"{name}\": {{\"objects\": {}, \"bytes\": {bytes}, \"digest\": \"{hex}\"}}",
-                    objects.len()
+                    "\"{name}\": {{\"objects\": {}, \"bytes\": {bytes}, \"digest\": \"{}\", \
+                     \"content\": \"{}\"}}",
+                    objects.len(),
+                    hex(digest),
+                    hex(content)
                 )
             })
             .collect();
@@ -224,6 +244,19 @@ impl S3 for Memory {
         Ok(S3Response::new(CreateBucketOutput::default()))
     }
 
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let mut buckets = self.buckets.write().expect("buckets lock");
+        match buckets.get(&req.input.bucket) {
+            None => return Err(s3_error!(NoSuchBucket)),
+            Some(objects) if !objects.is_empty() => return Err(s3_error!(BucketNotEmpty)),
+            Some(_) => buckets.remove(&req.input.bucket),
+        };
+        Ok(S3Response::new(DeleteBucketOutput::default()))
+    }
+
     async fn head_bucket(
         &self,
         req: S3Request<HeadBucketInput>,
@@ -267,7 +300,12 @@ impl S3 for Memory {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
         let data = read_body(input.body).await?;
-        let stored = Stored::new(data, input.content_type, input.metadata);
+        let crc = match input.checksum_crc64nvme.as_deref() {
+            Some(sent) => Some(check_crc64(&data, Some(sent))?),
+            None => None,
+        };
+        let mut stored = Stored::new(data, input.content_type, input.metadata);
+        stored.crc64nvme = crc;
         let etag = stored.etag.clone();
         self.with_bucket_mut(&input.bucket, |objects| {
             objects.insert(input.key, stored);
@@ -316,6 +354,7 @@ impl S3 for Memory {
         let stored = self.get(&req.input.bucket, &req.input.key)?;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(stored.data.len() as i64),
+            checksum_crc64nvme: stored.crc64nvme.map(crc64_header),
             e_tag: Some(ETag::Strong(stored.etag)),
             last_modified: Some(Timestamp::from(stored.modified)),
             content_type: stored.content_type,
@@ -339,8 +378,10 @@ impl S3 for Memory {
                 (part, Some(format!("bytes {}-{}/{len}", r.start, r.end - 1)))
             }
         };
+        let whole = content_range.is_none();
         Ok(S3Response::new(GetObjectOutput {
             content_length: Some(body.len() as i64),
+            checksum_crc64nvme: stored.crc64nvme.filter(|_| whole).map(crc64_header),
             body: Some(StreamingBlob::from(s3s::Body::from(body))),
             content_range,
             e_tag: Some(ETag::Strong(stored.etag)),
@@ -383,6 +424,172 @@ impl S3 for Memory {
         })?;
         Ok(S3Response::new(DeleteObjectsOutput {
             deleted: Some(deleted),
+            ..Default::default()
+        }))
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let input = req.input;
+        self.with_bucket(&input.bucket, |_| Ok(()))?;
+        let full_crc = input
+            .checksum_algorithm
+            .as_ref()
+            .is_some_and(|a| a.as_str() == ChecksumAlgorithm::CRC64NVME);
+        let id = self.uploads.start(Started {
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            content_type: input.content_type,
+            metadata: input.metadata,
+            full_crc,
+        });
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(id),
+            checksum_algorithm: input.checksum_algorithm,
+            checksum_type: input.checksum_type,
+            ..Default::default()
+        }))
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let input = req.input;
+        let data = read_body(input.body).await?;
+        let crc = check_crc64(&data, input.checksum_crc64nvme.as_deref())?;
+        let part = Part::new(data, crc);
+        let etag = part.etag.clone();
+        self.uploads
+            .put_part(&input.upload_id, &input.key, input.part_number, part)?;
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            checksum_crc64nvme: input.checksum_crc64nvme,
+            ..Default::default()
+        }))
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let input = req.input;
+        let CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
+            return Err(s3_error!(NotImplemented));
+        };
+        let stored = self.get(bucket, key)?;
+        let data = match input.copy_source_range.as_deref() {
+            None => stored.data,
+            Some(range) => {
+                let len = stored.data.len();
+                let (start, end) = range
+                    .strip_prefix("bytes=")
+                    .and_then(|r| r.split_once('-'))
+                    .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
+                    .filter(|(a, b)| a <= b && *b < len)
+                    .ok_or_else(|| s3_error!(InvalidRange, "{range} of {len} bytes"))?;
+                stored.data.slice(start..=end)
+            }
+        };
+        let part = Part::new(data.clone(), uploads::crc64(&data));
+        let result = CopyPartResult {
+            e_tag: Some(ETag::Strong(part.etag.clone())),
+            last_modified: Some(Timestamp::from(part.modified)),
+            ..Default::default()
+        };
+        self.uploads
+            .put_part(&input.upload_id, &input.key, input.part_number, part)?;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(result),
+            ..Default::default()
+        }))
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let input = req.input;
+        let chosen: Vec<(i32, String)> = input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                let etag = match p.e_tag {
+                    Some(ETag::Strong(e) | ETag::Weak(e)) => e,
+                    None => String::new(),
+                };
+                (p.part_number.unwrap_or(0), etag)
+            })
+            .collect();
+        let done = self.uploads.complete(
+            &input.upload_id,
+            &chosen,
+            input.checksum_crc64nvme.as_deref(),
+        )?;
+        let mut stored = Stored::new(
+            Bytes::new(),
+            done.started.content_type,
+            done.started.metadata,
+        );
+        stored.data = done.data;
+        stored.etag = done.etag.clone();
+        stored.crc64nvme = done.crc;
+        self.with_bucket_mut(&done.started.bucket, |objects| {
+            objects.insert(done.started.key.clone(), stored);
+            Ok(())
+        })?;
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(done.started.bucket),
+            key: Some(done.started.key),
+            e_tag: Some(ETag::Strong(done.etag)),
+            checksum_crc64nvme: done.crc.map(crc64_header),
+            ..Default::default()
+        }))
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.uploads.abort(&req.input.upload_id)?;
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        let max = input.max_parts.unwrap_or(1000).clamp(1, 1000) as usize;
+        let after = input.part_number_marker.unwrap_or(0);
+        let (parts, more) = self.uploads.parts(&input.upload_id, after, max)?;
+        let next = parts.last().map(|(n, _)| *n);
+        let parts = parts
+            .into_iter()
+            .map(|(number, part)| s3s::dto::Part {
+                part_number: Some(number),
+                e_tag: Some(ETag::Strong(part.etag)),
+                size: Some(part.data.len() as i64),
+                last_modified: Some(Timestamp::from(part.modified)),
+                checksum_crc64nvme: Some(crc64_header(part.crc)),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(input.upload_id),
+            parts: Some(parts),
+            is_truncated: Some(more),
+            max_parts: Some(max as i32),
+            part_number_marker: input.part_number_marker,
+            next_part_number_marker: next.filter(|_| more),
             ..Default::default()
         }))
     }

@@ -44,7 +44,8 @@ pub struct CopyArgs {
     /// Requests (blocks and small objects) in flight at once, or `auto`: start at 16 and, once
     /// the first answers show the round trip, open up sixteenfold per round trip while the
     /// fastest answers stay as fast (a far bucket gets 1,024 within its first second), scaling
-    /// back as soon as they slow down (a saturated server or client); then raise while
+    /// back as soon as they slow down (a saturated server or client; what counts is the round
+    /// trip through the source and the destination, each timed apart); then raise while
     /// throughput follows (up to 1,024) and step back when it does not. A number N holds N in
     /// flight whenever there is work. Throttling halves either for a while; a number climbs
     /// back by a quarter a second.
