@@ -6,9 +6,10 @@
 //!
 //! `auto` starts at [`AUTO_START`] and first opens up as fast as the link allows (a slow
 //! start): while every slot is busy and the fastest answer of each tick is no slower than
-//! twice the fastest seen so far, it raises the limit sixteenfold once per round trip (at most
-//! once a tick), so a long round trip gets its requests in flight within its first second
-//! (16, 256, then the ceiling).
+//! twice the fastest seen so far, it raises the limit sixteenfold once every two round trips
+//! (a raise's requests answer one round trip later, and show the queue they met in the next),
+//! so a long round trip gets its requests in flight within its first second (16, 256, then
+//! the ceiling).
 //! A server or client that is saturated shows it at once: when even the fastest answers slow
 //! down, requests are queueing, and the limit is scaled down by as much as they slowed (Little's
 //! law: the same rate with fewer in flight and no wait), never below where it was before.
@@ -34,13 +35,13 @@ const GROWTH_INTERVAL: Duration = Duration::from_secs(1);
 /// How much slower than the fastest answer seen the fastest answer of a tick may be before
 /// `auto`'s slow start takes it for queueing.
 const QUEUEING: u64 = 2;
-/// How much `auto`'s slow start multiplies the limit by, once a round trip: from 16 to the
-/// ceiling in one (at 150 ms, doubling took four: 600 ms a 2,000-object job never got back).
-/// An overshoot lasts one round trip: the answers then show how much requests queue, and the
-/// limit is scaled down by as much.
+/// How much `auto`'s slow start multiplies the limit by, once every two round trips: from 16
+/// to the ceiling in two steps (at 150 ms, doubling took four round trips: 600 ms a
+/// 2,000-object job never got back). An overshoot lasts two round trips: the answers then show
+/// how much requests queue, and the limit is scaled down by as much.
 const SLOW_START_STEP: usize = 16;
-/// How often the controller looks at the counters: often enough for a slow start to double
-/// once per round trip of a near region (tens of milliseconds).
+/// How often the controller looks at the counters: often enough for a slow start to step
+/// every two round trips of a near region (tens of milliseconds).
 pub const TICK: Duration = Duration::from_millis(25);
 /// How long `auto` measures throughput before judging a limit.
 const WINDOW: Duration = Duration::from_millis(500);
@@ -95,7 +96,7 @@ struct State {
     doubling: bool,
     /// `auto`: the rate of the window before, if any.
     last_rate: Option<f64>,
-    /// `auto`: still opening up once a round trip (see the module's comment).
+    /// `auto`: still opening up (see the module's comment).
     slow_start: bool,
     /// `auto`, per [`Lane`]: the fastest answer of any tick so far, in microseconds.
     base_latency: [Option<u64>; 2],
@@ -238,7 +239,7 @@ impl Concurrency {
         }
     }
 
-    /// `auto`'s slow start: raises the limit [`SLOW_START_STEP`]-fold once a round trip while
+    /// `auto`'s slow start: raises the limit [`SLOW_START_STEP`]-fold every two round trips while
     /// every slot is busy and the fastest answers stay as fast as ever; ends at the ceiling,
     /// or when they slow down (scaling the limit down by as much), and hands over to
     /// [`Self::search`]. The round trip is both lanes' together (each lane's fastest answer
@@ -293,8 +294,10 @@ impl Concurrency {
         let busy = self.semaphore.available_permits() == 0;
         if busy && calm && due {
             self.grow_to((current * SLOW_START_STEP).min(self.ceiling));
-            let round_trip = Duration::from_micros(base);
-            state.last_raise = Some((current, now + round_trip.max(TICK)));
+            // The raise's requests answer a round trip later, and show a queue they met
+            // (slower answers) in the round trip after: only then is the next raise judged.
+            let round_trip = Duration::from_micros(base).max(TICK);
+            state.last_raise = Some((current, now + 2 * round_trip));
         }
     }
 
@@ -490,14 +493,18 @@ mod tests {
             let c = Concurrency::auto();
             let rtt = TICK * rtt_ticks;
             let mut seen = Vec::new();
-            while seen.len() < 5 * rtt_ticks as usize {
+            while seen.len() < 6 * rtt_ticks as usize {
                 seen.push(tick(&c, rtt, true).await);
             }
-            // A raise, then the round trip's answers before the next.
-            let raises: Vec<usize> = seen.iter().step_by(rtt_ticks as usize).copied().collect();
+            // A raise, then two round trips' answers before the next.
+            let raises: Vec<usize> = seen
+                .iter()
+                .step_by(2 * rtt_ticks as usize)
+                .copied()
+                .collect();
             assert_eq!(
                 raises,
-                [16, 64, 64, 64, 64].map(|x| x * AUTO_START),
+                [16, 64, 64].map(|x| x * AUTO_START),
                 "a round trip of {rtt:?}: {seen:?}"
             );
             assert!(!c.state.lock().unwrap().slow_start, "over at the ceiling");
@@ -524,14 +531,14 @@ mod tests {
         assert!(!state.slow_start && !state.doubling);
     }
 
-    /// One busy tick in which the source's fastest answer took `source` and the
-    /// destination's `dest`; returns the limit after it.
+    /// One busy tick, two round trips after the last, in which the source's fastest answer
+    /// took `source` and the destination's `dest`; returns the limit after it.
     async fn two_lane_tick(c: &Concurrency, source: Duration, dest: Duration) -> usize {
         let held = c
             .semaphore
             .clone()
             .try_acquire_many_owned(c.current() as u32);
-        tokio::time::advance(source + dest).await;
+        tokio::time::advance(2 * (source + dest)).await;
         c.observe(Lane::Source, source);
         c.observe(Lane::Dest, dest);
         c.adjust(0, 0);

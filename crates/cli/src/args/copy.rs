@@ -42,7 +42,7 @@ pub struct CopyArgs {
     pub sizes: SizeArgs,
 
     /// Requests (blocks and small objects) in flight at once, or `auto`: start at 16 and, once
-    /// the first answers show the round trip, open up sixteenfold per round trip while the
+    /// the first answers show the round trip, open up sixteenfold every two round trips while the
     /// fastest answers stay as fast (a far bucket gets 1,024 within its first second), scaling
     /// back as soon as they slow down (a saturated server or client; what counts is the round
     /// trip through the source and the destination, each timed apart); then raise while
