@@ -483,12 +483,18 @@ async fn requests_in_flight_follow_the_limit_against_a_slow_server() {
             most >= least && most <= most_allowed + 2,
             "{limit:?}: at most {most} requests were in flight"
         );
-        let copied = kit::versions(&kit::open(&dest_location).await).await;
+        let dest_store = kit::open(&dest_location).await;
+        let copied = kit::versions(&dest_store).await;
         let expected: Vec<String> = keys.iter().map(|k| k.replacen("s/", "d/", 1)).collect();
         assert_eq!(
             copied.keys().cloned().collect::<Vec<_>>(),
             expected,
             "{limit:?}"
         );
+        let objects: Vec<(String, Vec<u8>)> = keys
+            .iter()
+            .map(|k| (k["s/".len()..].to_owned(), b"x".to_vec()))
+            .collect();
+        assert_arrived(dest_store.as_ref(), "d/", &objects).await;
     }
 }
