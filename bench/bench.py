@@ -144,11 +144,17 @@ def rclone_env(s3, azure):
         "RCLONE_CONFIG_S3_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
         "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
         "RCLONE_CONFIG_S3_FORCE_PATH_STYLE": "true",
-        # Debian's rclone (1.60) takes an Azure endpoint only as a host suffix, so it reaches
-        # an emulator on another port through an account SAS URL.
-        "RCLONE_CONFIG_AZ_TYPE": "azureblob", "RCLONE_CONFIG_AZ_SAS_URL": f"{azure}?{account_sas()}",
     })
+    env.update(rclone_azure_env(azure))
     return env
+
+
+def rclone_azure_env(azure):
+    """rclone's remote `az:` for the Azurite account at `azure`: Debian's rclone (1.60) takes
+    an Azure endpoint only as a host suffix, so it reaches an emulator on another port through
+    an account SAS URL."""
+    return {"RCLONE_CONFIG_AZ_TYPE": "azureblob",
+            "RCLONE_CONFIG_AZ_SAS_URL": f"{azure}?{account_sas()}"}
 
 
 def account_sas():

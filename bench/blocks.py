@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 from bench import AWCOPY, ROOT, measured
-from scale import Server
+from scale import Server, save
 
 TOOLS = ["awcopy", "s5cmd", "rclone"]
 ROUTES = ["local-s3", "s3-local", "s3-s3"]
@@ -43,18 +43,6 @@ def write_sources(directory, count, size):
                 left -= chunk
 
 
-def rclone_env(server):
-    env = server.env()
-    env.update({
-        "RCLONE_CONFIG_S3_TYPE": "s3", "RCLONE_CONFIG_S3_PROVIDER": "Other",
-        "RCLONE_CONFIG_S3_ENDPOINT": server.url, "RCLONE_CONFIG_S3_REGION": "us-east-1",
-        "RCLONE_CONFIG_S3_ACCESS_KEY_ID": server.key,
-        "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": server.secret,
-        "RCLONE_CONFIG_S3_FORCE_PATH_STYLE": "true", "RCLONE_CONFIG_S3_LIST_VERSION": "2",
-    })
-    return env
-
-
 def command(tool, server, source, dest):
     """The command line and environment of `tool` copying the directory or bucket `source`
     (a path, or `s3://BUCKET/`) to `dest`."""
@@ -66,7 +54,7 @@ def command(tool, server, source, dest):
     if tool == "rclone":
         def remote(location):
             return "s3:" + location[len("s3://"):] if location.startswith("s3://") else location
-        return ["rclone", "copy", remote(source), remote(dest)], rclone_env(server)
+        return ["rclone", "copy", remote(source), remote(dest)], server.rclone_env()
     raise SystemExit(f"unknown tool {tool}")
 
 
@@ -160,12 +148,7 @@ def main():
                     print(f"  {json.dumps(rows[-1])}", file=sys.stderr)
         finally:
             server.stop()
-    text = report(rows, args.command, args.count, size)
-    with open(args.out, "w") as f:
-        f.write(text)
-    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump(rows, f, indent=1)
-    print(text)
+    save(args.out, report(rows, args.command, args.count, size), rows)
 
 
 if __name__ == "__main__":

@@ -24,15 +24,14 @@ import subprocess
 import sys
 import tempfile
 
-from bench import AWCOPY, ROOT, Proxy, measured
-from scale import Server
+from bench import AWCOPY, AZURE, ROOT, Proxy, azure_client, measured, rclone_azure_env
+from scale import Server, save
 
 DELAYS_MS = [10, 50, 150]
 SIZES = [2_000, 20_000, 200_000]
 TOOLS = ["awcopy", "awcopy-256", "s5cmd", "rclone"]
 ROUTES = ["s3-s3", "s3-local", "s3-azure"]
 AZURE_MOST_OBJECTS = 20_000
-AZURE = os.environ.get("AWCOPY_TEST_AZURE_ENDPOINT", "")  # http://host:port/devstoreaccount1
 SCRATCH = os.environ.get("AWCOPY_BENCH_SCRATCH", "/dev/shm")
 
 
@@ -67,11 +66,6 @@ def local_holds_the_set(directory, objects):
     return found == objects
 
 
-def azure_client():
-    from azure.storage.blob import BlobServiceClient
-    return BlobServiceClient.from_connection_string(os.environ["AZURE_STORAGE_CONNECTION_STRING"])
-
-
 def container_holds_the_set(container, objects):
     """Whether Azure `container` holds exactly the seeded set: every name, every blob's bytes
     (read back, 32 at a time)."""
@@ -89,14 +83,6 @@ def container_holds_the_set(container, objects):
         return all(pool.map(holds, names))
 
 
-def rclone_azure(env):
-    """rclone's remote `az:` for Azurite (Debian's rclone takes an Azure endpoint only as a host
-    suffix, so it reaches the emulator through an account SAS URL)."""
-    from bench import account_sas
-    env.update({"RCLONE_CONFIG_AZ_TYPE": "azureblob",
-                "RCLONE_CONFIG_AZ_SAS_URL": f"{AZURE}?{account_sas()}"})
-
-
 def command(tool, endpoint, dest, server):
     """The copy `tool` makes from the seeded bucket to `dest`, with its environment."""
     env = server.env()
@@ -106,15 +92,9 @@ def command(tool, endpoint, dest, server):
     if tool == "s5cmd":
         return ["s5cmd", "--endpoint-url", endpoint, "cp", "s3://src/*", dest], env
     if tool == "rclone":
-        env.update({
-            "RCLONE_CONFIG_S3_TYPE": "s3", "RCLONE_CONFIG_S3_PROVIDER": "Other",
-            "RCLONE_CONFIG_S3_ENDPOINT": endpoint, "RCLONE_CONFIG_S3_REGION": "us-east-1",
-            "RCLONE_CONFIG_S3_ACCESS_KEY_ID": server.key,
-            "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": server.secret,
-            "RCLONE_CONFIG_S3_FORCE_PATH_STYLE": "true", "RCLONE_CONFIG_S3_LIST_VERSION": "2",
-        })
+        env = server.rclone_env(endpoint)
         if dest.startswith(AZURE) and AZURE:
-            rclone_azure(env)
+            env.update(rclone_azure_env(AZURE))
             target = "az:" + dest[len(AZURE) + 1:]
         else:
             target = dest.replace("s3://", "s3:") if dest.startswith("s3://") else dest
@@ -247,12 +227,7 @@ def main():
                         proxy.stop()
             finally:
                 server.stop()
-    text = report(rows, args.command)
-    with open(args.out, "w") as f:
-        f.write(text)
-    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump(rows, f, indent=1)
-    print(text)
+    save(args.out, report(rows, args.command), rows)
 
 
 if __name__ == "__main__":

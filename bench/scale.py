@@ -55,6 +55,20 @@ class Server:
         env.pop("AWS_CA_BUNDLE", None)
         return env
 
+    def rclone_env(self, endpoint=None):
+        """The environment that makes rclone's remote `s3:` this server (reached at
+        `endpoint`, a proxy in front of it, if given)."""
+        env = self.env()
+        env.update({
+            "RCLONE_CONFIG_S3_TYPE": "s3", "RCLONE_CONFIG_S3_PROVIDER": "Other",
+            "RCLONE_CONFIG_S3_ENDPOINT": endpoint or self.url,
+            "RCLONE_CONFIG_S3_REGION": "us-east-1",
+            "RCLONE_CONFIG_S3_ACCESS_KEY_ID": self.key,
+            "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": self.secret,
+            "RCLONE_CONFIG_S3_FORCE_PATH_STYLE": "true", "RCLONE_CONFIG_S3_LIST_VERSION": "2",
+        })
+        return env
+
     def stats(self):
         with urllib.request.urlopen(f"{self.url}/_stats") as answer:
             return json.load(answer)
@@ -69,6 +83,16 @@ class Server:
     def stop(self):
         self.process.terminate()
         self.process.wait()
+
+
+def save(out, text, data):
+    """Writes the Markdown report `text` to `out` and `data` as JSON beside it; prints the
+    report."""
+    with open(out, "w") as f:
+        f.write(text)
+    with open(os.path.splitext(out)[0] + ".json", "w") as f:
+        json.dump(data, f, indent=1)
+    print(text)
 
 
 def copy_command(tool, server, dest, service=None):
@@ -87,16 +111,8 @@ def copy_command(tool, server, dest, service=None):
         return ["s5cmd", "--endpoint-url", server.url, "cp", "s3://src/*", f"s3://{dest}/"], \
             server.env()
     if tool == "rclone":
-        env = server.env()
-        env.update({
-            "RCLONE_CONFIG_S3_TYPE": "s3", "RCLONE_CONFIG_S3_PROVIDER": "Other",
-            "RCLONE_CONFIG_S3_ENDPOINT": server.url, "RCLONE_CONFIG_S3_REGION": "us-east-1",
-            "RCLONE_CONFIG_S3_ACCESS_KEY_ID": server.key,
-            "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": server.secret,
-            "RCLONE_CONFIG_S3_FORCE_PATH_STYLE": "true", "RCLONE_CONFIG_S3_LIST_VERSION": "2",
-        })
         return ["rclone", "copy", "s3:src", f"s3:{dest}", "--transfers", "64", "--checkers",
-                "64"], env
+                "64"], server.rclone_env()
     raise SystemExit(f"unknown tool {tool}")
 
 
@@ -277,13 +293,8 @@ def main():
                 print(f"  {json.dumps(memory)}", file=sys.stderr)
     finally:
         server.stop()
-    text = report(copies, listings, memory, args.objects, args.command)
-    with open(args.out, "w") as f:
-        f.write(text)
-    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump({"objects": args.objects, "copies": copies, "listings": listings,
-                   "memory": memory}, f, indent=1)
-    print(text)
+    save(args.out, report(copies, listings, memory, args.objects, args.command),
+         {"objects": args.objects, "copies": copies, "listings": listings, "memory": memory})
 
 
 if __name__ == "__main__":
