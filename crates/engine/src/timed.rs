@@ -111,11 +111,15 @@ impl Store for Timed {
         key: &str,
         upload: &UploadId,
         number: u32,
+        offset: u64,
         body: Bytes,
         crc64nvme: Option<u64>,
     ) -> Result<PartReceipt> {
-        self.timed(self.inner.upload_part(key, upload, number, body, crc64nvme))
-            .await
+        self.timed(
+            self.inner
+                .upload_part(key, upload, number, offset, body, crc64nvme),
+        )
+        .await
     }
 
     async fn upload_part_copy(

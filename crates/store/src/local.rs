@@ -28,6 +28,9 @@ use crate::{Location, OpenOptions, Store};
 
 /// Directory below the root that holds staging files and uploads in progress; never listed.
 pub const STAGING_DIR: &str = ".awcopy-staging";
+/// The file in an upload's directory that its parts are written into, each at its offset;
+/// beside it, one marker per part (see [`read_marker`]).
+const UPLOAD_DATA: &str = "data";
 /// The longest file name segment most file systems accept, in bytes.
 const MAX_SEGMENT_BYTES: usize = 255;
 const DEFAULT_PAGE: usize = 1000;
@@ -509,6 +512,26 @@ fn move_into_place(dir: &Dir, root: &Path, staged: &Path, dest: &Path, key: &str
     })
 }
 
+/// The name of an upload's part marker: its number, zero-padded.
+fn part_handle(number: u32) -> String {
+    format!("{number:05}")
+}
+
+/// A part marker's offset and size (written by `upload_part` once the part's bytes are in
+/// the upload's file).
+fn read_marker(root: &Dir, marker: &Path) -> Result<(u64, u64)> {
+    let text = root.read_to_string(marker)?;
+    let parsed = text
+        .split_once(' ')
+        .and_then(|(offset, size)| Some((offset.parse().ok()?, size.parse().ok()?)));
+    parsed.ok_or_else(|| {
+        StoreError::new(
+            ErrorKind::Other,
+            format!("part marker {} is damaged: '{text}'", marker.display()),
+        )
+    })
+}
+
 /// Runs blocking file-system work on the blocking pool.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
@@ -860,8 +883,12 @@ impl Store for LocalStore {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let upload = UploadId(unique_name(COUNTER.fetch_add(1, Ordering::Relaxed)));
         let dir = self.upload_dir(&upload)?;
-        self.beneath(true, move |root, _| Ok(root.create_dir_all(&dir)?))
-            .await?;
+        self.beneath(true, move |root, _| {
+            root.create_dir_all(&dir)?;
+            root.create(dir.join(UPLOAD_DATA))?;
+            Ok(())
+        })
+        .await?;
         Ok(upload)
     }
 
@@ -870,27 +897,36 @@ impl Store for LocalStore {
         _key: &str,
         upload: &UploadId,
         number: u32,
+        offset: u64,
         body: Bytes,
         crc64nvme: Option<u64>,
     ) -> Result<PartReceipt> {
         let dir = self.upload_dir(upload)?;
-        let (exists, upload_id) = (dir.clone(), upload.0.clone());
-        self.beneath(false, move |root, _| match root.is_dir(&exists) {
-            true => Ok(()),
-            false => Err(StoreError::new(
-                ErrorKind::NotFound,
-                format!("upload {upload_id} does not exist"),
-            )),
+        let (size, upload_id) = (body.len() as u64, upload.0.clone());
+        let handle = part_handle(number);
+        let marker = dir.join(&handle);
+        // One trip to the blocking pool: the bytes written where they belong in the upload's
+        // file (no part files joined at the end: that copied every byte a second time), then
+        // the part's marker, so a part is listed only once its bytes are in place.
+        self.beneath(false, move |root, _| {
+            let data = root.open_with(
+                dir.join(UPLOAD_DATA),
+                cap_std::fs::OpenOptions::new().write(true),
+            );
+            let data = match data {
+                Err(e) if e.kind() == IoKind::NotFound => {
+                    return Err(StoreError::new(
+                        ErrorKind::NotFound,
+                        format!("upload {upload_id} does not exist"),
+                    ))
+                }
+                data => data?.into_std(),
+            };
+            std::os::unix::fs::FileExt::write_all_at(&data, &body, offset)?;
+            root.write(&marker, format!("{offset} {size}"))?;
+            Ok(())
         })
         .await?;
-        let size = body.len() as u64;
-        let staged = self
-            .write_staged(stream::once(async { Ok(body) }).boxed())
-            .await?;
-        let handle = format!("{number:05}");
-        let part = dir.join(&handle);
-        self.beneath(false, move |root, _| Ok(root.rename(&staged, root, &part)?))
-            .await?;
         Ok(PartReceipt {
             number,
             handle,
@@ -920,7 +956,8 @@ impl Store for LocalStore {
             Ok(buf)
         })
         .await?;
-        self.upload_part(key, upload, number, bytes.into(), None)
+        // A block copies its range of the source to the same place in the destination.
+        self.upload_part(key, upload, number, range.start, bytes.into(), None)
             .await
     }
 
@@ -932,24 +969,34 @@ impl Store for LocalStore {
         _attributes: &ObjectAttributes,
         _crc64nvme: Option<u64>,
     ) -> Result<PutResult> {
+        let dest = self.key_path(key)?;
         let dir = self.upload_dir(upload)?;
-        let part_paths: Vec<PathBuf> = parts.iter().map(|p| dir.join(&p.handle)).collect();
-        // std::io::copy between files has the kernel copy the bytes (copy_file_range: no trip
-        // through user space, a reflink where the file system has them). The parts stay until
-        // the object is published, so a failed join can be retried.
-        let staged = self
-            .stage(false, move |root, _, out| {
-                let mut file = create_staged(root, out)?;
-                for path in &part_paths {
-                    std::io::copy(&mut root.open(path)?.into_std(), &mut file)?;
+        let handles: Vec<String> = parts.iter().map(|p| p.handle.clone()).collect();
+        let what = format!("the parts of '{key}'");
+        let owned_key = key.to_owned();
+        // The parts must follow one another from the start: their bytes are then the whole
+        // file, cut to its size (a longer earlier attempt leaves nothing past it).
+        self.beneath(false, move |root, base| {
+            let mut size = 0;
+            for handle in &handles {
+                let (offset, len) = read_marker(root, &dir.join(handle))
+                    .map_err(|e| e.context(format!("{what}: part {handle}")))?;
+                if offset != size {
+                    return Err(StoreError::new(
+                        ErrorKind::Conflict,
+                        format!("{what}: part {handle} starts at {offset}, not {size}"),
+                    ));
                 }
-                Ok(())
-            })
-            .await
-            .map_err(|e| e.context(format!("joining the parts of '{key}'")))?;
-        self.publish(&staged, key).await?;
-        self.beneath(false, move |root, _| Ok(root.remove_dir_all(&dir)?))
-            .await?;
+                size += len;
+            }
+            let data = dir.join(UPLOAD_DATA);
+            root.open_with(&data, cap_std::fs::OpenOptions::new().write(true))?
+                .set_len(size)?;
+            move_into_place(root, base, &data, &dest, &owned_key)?;
+            root.remove_dir_all(&dir)?;
+            Ok(())
+        })
+        .await?;
         Ok(PutResult { etag: None })
     }
 
@@ -967,13 +1014,13 @@ impl Store for LocalStore {
         self.beneath(false, move |root, _| {
             let mut parts = Vec::new();
             for entry in root.read_dir(&dir)? {
-                let entry = entry?;
-                let handle = entry.file_name().to_string_lossy().into_owned();
+                let handle = entry?.file_name().to_string_lossy().into_owned();
                 if let Ok(number) = handle.parse::<u32>() {
+                    let (_, size) = read_marker(root, &dir.join(&handle))?;
                     parts.push(PartReceipt {
                         number,
                         handle,
-                        size: Some(entry.metadata()?.len()),
+                        size: Some(size),
                         crc64nvme: None,
                     });
                 }
@@ -1191,6 +1238,49 @@ mod tests {
             assert!(slow_writes < 100, "slow writes never sent to the pool");
         }
         assert!(slow_writes > 1, "one slow write is not an average");
+    }
+
+    /// Parts land at their offsets in one file, whatever order they come in; a part written
+    /// again (a retry) replaces its bytes; parts that leave a gap are refused at completion
+    /// and nothing becomes visible; completed, the object is the parts' bytes and nothing of
+    /// the upload is left.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn parts_are_written_in_place_and_must_follow_one_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let attrs = ObjectAttributes::default();
+        let upload = s.create_upload("big", &attrs).await.unwrap();
+        let part = |n: u32, offset: u64, body: &'static [u8]| {
+            s.upload_part("big", &upload, n, offset, Bytes::from_static(body), None)
+        };
+        let third = part(3, 8, b"89").await.unwrap();
+        part(1, 0, b"xxxx").await.unwrap();
+        let first = part(1, 0, b"0123").await.unwrap();
+        let listed = s.list_parts("big", &upload).await.unwrap();
+        let sizes: Vec<_> = listed.iter().map(|p| (p.number, p.size)).collect();
+        assert_eq!(sizes, [(1, Some(4)), (3, Some(2))]);
+        let gap = s
+            .complete_upload(
+                "big",
+                &upload,
+                &[first.clone(), third.clone()],
+                &attrs,
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(gap.to_string().contains("starts at 8, not 4"), "{gap}");
+        assert!(!dir.path().join("big").exists());
+        let second = part(2, 4, b"4567").await.unwrap();
+        s.complete_upload("big", &upload, &[first, second, third], &attrs, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("big")).unwrap(),
+            b"0123456789"
+        );
+        let uploads = dir.path().join(STAGING_DIR).join("uploads");
+        assert_eq!(std::fs::read_dir(uploads).unwrap().count(), 0);
     }
 
     /// A store confined to a directory opens its root beneath it: a root reached through a

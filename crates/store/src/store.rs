@@ -75,12 +75,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Starts a block / multipart upload.
     async fn create_upload(&self, key: &str, attributes: &ObjectAttributes) -> Result<UploadId>;
 
-    /// Uploads part `number` (1-based) of an upload, with its CRC-64/NVME when known.
+    /// Uploads part `number` (1-based) of an upload, with its CRC-64/NVME when known. `offset`
+    /// is where the part's bytes start in the object: a store that writes in place (a local
+    /// file) puts them there; S3 and Azure join parts by number.
     async fn upload_part(
         &self,
         key: &str,
         upload: &UploadId,
         number: u32,
+        offset: u64,
         body: Bytes,
         crc64nvme: Option<u64>,
     ) -> Result<PartReceipt>;

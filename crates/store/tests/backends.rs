@@ -163,11 +163,18 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
         .await
         .expect("create upload");
     let r2 = store
-        .upload_part("big/object", &upload, 2, part2.clone().into(), None)
+        .upload_part(
+            "big/object",
+            &upload,
+            2,
+            5 * MIB as u64,
+            part2.clone().into(),
+            None,
+        )
         .await
         .expect("part 2");
     let r1 = store
-        .upload_part("big/object", &upload, 1, part1.clone().into(), None)
+        .upload_part("big/object", &upload, 1, 0, part1.clone().into(), None)
         .await
         .expect("part 1");
     let staged = store
@@ -177,7 +184,14 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
     assert_eq!(staged.iter().map(|p| p.number).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(staged[0].size, Some(5 * MIB as u64));
     let r3 = store
-        .upload_part("big/object", &upload, 3, tail.clone().into(), None)
+        .upload_part(
+            "big/object",
+            &upload,
+            3,
+            10 * MIB as u64,
+            tail.clone().into(),
+            None,
+        )
         .await
         .expect("part 3");
     assert!(
@@ -216,7 +230,14 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
         .await
         .unwrap();
     store
-        .upload_part("big/aborted", &aborted, 1, Bytes::from_static(b"abc"), None)
+        .upload_part(
+            "big/aborted",
+            &aborted,
+            1,
+            0,
+            Bytes::from_static(b"abc"),
+            None,
+        )
         .await
         .unwrap();
     store
@@ -397,7 +418,7 @@ async fn azure_keeps_metadata_names_it_cannot_hold_and_gives_them_back() {
         .unwrap();
     let upload = store.create_upload("parts.bin", &attrs).await.unwrap();
     let part = store
-        .upload_part("parts.bin", &upload, 1, "y".into(), None)
+        .upload_part("parts.bin", &upload, 1, 0, "y".into(), None)
         .await
         .unwrap();
     store
@@ -683,7 +704,7 @@ async fn s3_writes_are_encrypted_as_asked() {
             .await
             .unwrap();
         let part = store
-            .upload_part("multi", &upload, 1, Bytes::from_static(b"abc"), None)
+            .upload_part("multi", &upload, 1, 0, Bytes::from_static(b"abc"), None)
             .await
             .unwrap();
         store

@@ -269,7 +269,7 @@ impl Executor {
                             .await?;
                         // The upload is this attempt's second request.
                         self.limits.request().await;
-                        dest.upload_part(dest_key, upload, number, bytes, Some(crc))
+                        dest.upload_part(dest_key, upload, number, range.start, bytes, Some(crc))
                             .await
                     })
                     .await?;

@@ -765,6 +765,7 @@ impl Store for AzureStore {
         key: &str,
         upload: &UploadId,
         number: u32,
+        _offset: u64,
         body: Bytes,
         crc64nvme: Option<u64>,
     ) -> Result<PartReceipt> {

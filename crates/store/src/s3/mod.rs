@@ -612,6 +612,7 @@ impl Store for S3Store {
         key: &str,
         upload: &UploadId,
         number: u32,
+        _offset: u64,
         body: Bytes,
         crc64nvme: Option<u64>,
     ) -> Result<PartReceipt> {
