@@ -6,10 +6,9 @@ use awcopy_engine::filter::FilterSpec;
 use awcopy_engine::overwrite::Overwrite;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, Mode, Sizes, Tuning, SPEC_VERSION};
 use awcopy_jobs::runner::Access;
-use clap::Parser;
 use std::io::IsTerminal;
 
-use crate::args::{Cli, Command, CopyArgs, FilterArgs, SizeArgs};
+use crate::args::{Cli, CopyArgs, FilterArgs, SizeArgs};
 use crate::failure::Failure;
 
 /// The user jobs are recorded for: `--user`, else the OS user.
@@ -189,18 +188,4 @@ fn stored_location(location: &str) -> String {
         }
         _ => location.to_owned(),
     }
-}
-
-/// The spec of a job recorded before specs existed, from the command line it stored (which
-/// held no secret); its ages count from now.
-pub fn spec_from_argv(argv: &[String], user: &str) -> Result<JobSpec, String> {
-    let cli = Cli::try_parse_from(std::iter::once("awcopy".to_owned()).chain(argv.iter().cloned()))
-        .map_err(|e| format!("its command line no longer parses ({})", e.kind()))?;
-    let (args, mode, delete) = match &cli.command {
-        Command::Cp(args) => (args, Mode::Copy, false),
-        Command::Mv(args) => (args, Mode::Move, false),
-        Command::Sync(sync) => (&sync.copy, Mode::Sync, sync.delete),
-        _ => return Err("its command line is not a copy".to_owned()),
-    };
-    copy_spec(&cli, user.to_owned(), args, mode, delete).map_err(|f| f.message)
 }

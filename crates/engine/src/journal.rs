@@ -99,8 +99,6 @@ pub struct ResumeFrom {
     pub next_range_id: u64,
     /// Objects listed before, not finished, by key: copied first, in key order.
     pub pending: ObjectIndex,
-    /// Objects to copy whose listing entry was not kept: looked up first.
-    pub pending_keys: Vec<String>,
     /// Every other source key the job has met (copied, failed, skipped...); listed again,
     /// they are passed over, as are the pending ones.
     pub finished: ObjectIndex,

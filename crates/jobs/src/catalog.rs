@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use awcopy_engine::spec::JobSpec;
 use time::format_description::well_known::Rfc3339;
 
 use crate::job_catalog::{JobCatalog, JobRecorder};
@@ -277,17 +276,6 @@ impl JobCatalog for Catalog {
         Ok(())
     }
 
-    async fn store_spec(&self, id: &str, spec: &JobSpec) -> Result<(), CatalogError> {
-        let json = serde_json::to_string(spec).map_err(|e| CatalogError::Other(e.to_string()))?;
-        sqlx::query("UPDATE jobs SET spec = ? WHERE id = ?")
-            .bind(json)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
-        Ok(())
-    }
-
     async fn resume_point(
         &self,
         id: &str,
@@ -419,7 +407,7 @@ impl JobCatalog for Catalog {
     ) -> Result<Option<JobRecord>, CatalogError> {
         let row = sqlx::query(
             "SELECT * FROM jobs WHERE user_name = ? AND command = ? AND source = ? AND dest = ?
-             AND status IN ('queued', 'running', 'paused', 'failed')
+             AND status IN ('running', 'paused', 'failed')
              ORDER BY created_at DESC LIMIT 1",
         )
         .bind(user)

@@ -5,7 +5,6 @@
 use awcopy_engine::events::EventSink;
 use awcopy_engine::index::IndexOptions;
 use awcopy_engine::journal::{Journal, ResumeFrom, UploadRecord};
-use awcopy_engine::spec::JobSpec;
 use std::sync::Arc;
 
 use crate::records::{
@@ -51,9 +50,6 @@ pub trait JobCatalog: Send + Sync + std::fmt::Debug {
 
     /// Asks the runner of job `id` to stop (it polls for this).
     async fn request(&self, id: &str, request: Request) -> Result<(), CatalogError>;
-
-    /// Replaces job `id`'s stored spec (an old command line read once, as a spec).
-    async fn store_spec(&self, id: &str, spec: &JobSpec) -> Result<(), CatalogError>;
 
     /// Where job `id` continues: its unfinished ranges, objects listed and not finished,
     /// the keys it has met (held under `index`: bounded memory at any job size), and its

@@ -46,9 +46,6 @@ pub enum CatalogError {
         id: String,
         /// Why.
         reason: String,
-        /// Whether it is the command line an awcopy before specs stored (`argv`), which the
-        /// CLI can read once and store as a spec.
-        legacy_argv: bool,
     },
     /// Anything else from the database or the file system.
     #[error("job catalogue: {0}")]
@@ -85,8 +82,6 @@ impl Request {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
-    /// Created, not started.
-    Queued,
     /// Running now (or its process died: see `owner_pid`).
     Running,
     /// Stopped on request; can be resumed.
@@ -113,7 +108,6 @@ impl Status {
     /// The name stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Queued => "queued",
             Self::Running => "running",
             Self::Paused => "paused",
             Self::Completed => "completed",
@@ -129,7 +123,6 @@ impl FromStr for Status {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         [
-            Self::Queued,
             Self::Running,
             Self::Paused,
             Self::Completed,
@@ -140,7 +133,7 @@ impl FromStr for Status {
         .into_iter()
         .find(|s| s.as_str() == text)
         .ok_or_else(|| {
-            format!("'{text}' is not a status; use queued, running, paused, completed, completed-with-failures, failed or cancelled")
+            format!("'{text}' is not a status; use running, paused, completed, completed-with-failures, failed or cancelled")
         })
     }
 }
@@ -242,7 +235,6 @@ impl JobRecord {
         let unreadable = |reason: String| CatalogError::Spec {
             id: self.id.clone(),
             reason,
-            legacy_argv: self.spec.get("argv").is_some() && self.spec.get("version").is_none(),
         };
         let spec: JobSpec =
             serde_json::from_value(self.spec.clone()).map_err(|e| unreadable(e.to_string()))?;

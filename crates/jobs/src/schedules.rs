@@ -183,16 +183,15 @@ impl Catalog {
             .map_err(|e| self.error(e))
     }
 
-    /// The job of schedule `id` that has not ended (running, queued or paused), if any: a
-    /// schedule runs one at a time.
+    /// The job of schedule `id` that has not ended (running or paused), if any: a schedule
+    /// runs one at a time.
     pub async fn schedule_run_in_progress(&self, id: &str) -> Result<Option<String>, CatalogError> {
         let row = sqlx::query(
             "SELECT r.job_id FROM schedule_runs r JOIN jobs j ON j.id = r.job_id
-             WHERE r.schedule_id = ? AND j.status IN (?, ?, ?) LIMIT 1",
+             WHERE r.schedule_id = ? AND j.status IN (?, ?) LIMIT 1",
         )
         .bind(id)
         .bind(Status::Running.as_str())
-        .bind(Status::Queued.as_str())
         .bind(Status::Paused.as_str())
         .fetch_optional(self.pool())
         .await

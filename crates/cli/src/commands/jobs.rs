@@ -46,7 +46,7 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
             }
         }
         JobsCommand::Resume(again) => {
-            let job = context::upgraded(catalog, &again.id).await?;
+            let job = catalog.find(&again.id).await?;
             let access = settings::access(again.source.as_deref(), again.dest.as_deref());
             let shown = Shown::new(&again.output, job.name.clone())?;
             let handle = runner
@@ -62,7 +62,7 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
             return follow(handle, shown).await;
         }
         JobsCommand::Retry { job, name_policy } => {
-            let record = context::upgraded(catalog, &job.id).await?;
+            let record = catalog.find(&job.id).await?;
             let access = settings::access(job.source.as_deref(), job.dest.as_deref());
             let shown = Shown::new(&job.output, record.name.clone())?;
             let handle = runner
@@ -88,7 +88,7 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
             );
         }
         JobsCommand::Cancel { id, dest } => {
-            let job = context::upgraded(catalog, id).await?;
+            let job = catalog.find(id).await?;
             let access = settings::access(None, dest.as_deref());
             let (job, aborted) = runner
                 .cancel(&job.id, &access)

@@ -116,7 +116,7 @@ pub async fn follow(client: &Client, id: &str, json: bool) -> Result<(), Failure
     let job = loop {
         let job = client.job(id).await.map_err(failure)?;
         show(&progress, &job);
-        if !matches!(job.status.as_str(), "running" | "queued") {
+        if job.status != "running" {
             break job;
         }
         tokio::select! {
