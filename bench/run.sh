@@ -29,7 +29,10 @@ while [ $# -gt 0 ]; do
     --quick) options+=("$1") ;;
     --objects) scale+=("$1" "${2:?$1 needs a value}"); shift ;;
     --reps|--out) options+=("$1" "${2:?$1 needs a value}"); shift ;;
-    -*) echo "bench/run.sh: unknown option $1 (use --quick, --reps N, --out FILE)" >&2; exit 2 ;;
+    # rtt's and blocks' own choices (see bench/rtt.py and bench/blocks.py --help).
+    --sizes|--delays|--tools|--routes|--count|--size-mib|--delay-ms)
+      options+=("$1" "${2:?$1 needs a value}"); shift ;;
+    -*) echo "bench/run.sh: unknown option $1 (use --quick, --reps N, --out FILE; rtt and blocks take their scripts' options)" >&2; exit 2 ;;
     *) scenarios+=("$1") ;;
   esac
   shift
