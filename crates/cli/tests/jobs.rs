@@ -699,6 +699,7 @@ async fn a_job_whose_spec_cannot_be_read_is_refused_and_left_alone() {
             source: source.clone(),
             dest: dest.clone(),
             spec: serde_json::json!({ "argv": ["cp", "-r", &source, &dest] }),
+            schedule_run: None,
         })
         .await
         .unwrap();

@@ -164,6 +164,7 @@ impl JobCatalog for Catalog {
         let id = uuid::Uuid::new_v4().to_string();
         let at = now();
         let me = Holder::this_process();
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         sqlx::query(
             "INSERT INTO jobs (id, user_name, name, command, source, dest, spec, status, owner_pid, owner_started,
              lease_holder, lease_host, lease_expires, created_at, started_at)
@@ -184,9 +185,27 @@ impl JobCatalog for Catalog {
         .bind(lease_end())
         .bind(&at)
         .bind(&at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| self.error(e))?;
+        if let Some(run) = &job.schedule_run {
+            sqlx::query(
+                "INSERT INTO schedule_runs (schedule_id, job_id, started_at) VALUES (?, ?, ?)",
+            )
+            .bind(&run.schedule_id)
+            .bind(&id)
+            .bind(&run.started_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+            sqlx::query("UPDATE schedules SET next_run = ? WHERE id = ?")
+                .bind(&run.next_run)
+                .bind(&run.schedule_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        tx.commit().await.map_err(|e| self.error(e))?;
         self.find(&id).await
     }
 

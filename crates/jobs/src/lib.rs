@@ -24,6 +24,7 @@ pub use job_catalog::{JobCatalog, JobRecorder};
 pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
 pub use recorder::Recorder;
 pub use records::{
-    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status,
+    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, ScheduleRun,
+    Status,
 };
 pub use schedules::{NewSchedule, RunEnd, Schedule};

@@ -570,6 +570,7 @@ mod tests {
             source: "s3://a/".into(),
             dest: "az://b/c/".into(),
             spec: serde_json::json!({"block_size": 8}),
+            schedule_run: None,
         }
     }
 

@@ -153,6 +153,21 @@ pub struct NewJob {
     pub dest: String,
     /// The job's settings as JSON (no secrets).
     pub spec: serde_json::Value,
+    /// The schedule it is a run of, if any: linked, and the schedule advanced, in the same
+    /// transaction that creates the job (a crash between them would leave a run without its
+    /// schedule, which would start it again).
+    pub schedule_run: Option<ScheduleRun>,
+}
+
+/// A job that is a run of a schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRun {
+    /// The schedule.
+    pub schedule_id: String,
+    /// When the run began (the watermark it moves to if it succeeds).
+    pub started_at: String,
+    /// When the schedule runs next.
+    pub next_run: Option<String>,
 }
 
 /// A job as the catalogue holds it.

@@ -199,31 +199,6 @@ impl Catalog {
         Ok(row.map(|r| r.get("job_id")))
     }
 
-    /// Links job `job_id` (started at `started_at`) to schedule `id` and sets when it runs next.
-    pub async fn record_schedule_run(
-        &self,
-        id: &str,
-        job_id: &str,
-        started_at: &str,
-        next_run: Option<&str>,
-    ) -> Result<(), CatalogError> {
-        let mut tx = self.pool().begin().await.map_err(|e| self.error(e))?;
-        sqlx::query("INSERT INTO schedule_runs (schedule_id, job_id, started_at) VALUES (?, ?, ?)")
-            .bind(id)
-            .bind(job_id)
-            .bind(started_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(e))?;
-        sqlx::query("UPDATE schedules SET next_run = ? WHERE id = ?")
-            .bind(next_run)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(e))?;
-        tx.commit().await.map_err(|e| self.error(e))
-    }
-
     /// Turns schedule `id` off, saying `why` (a schedule that cannot go on).
     pub async fn disable_schedule(&self, id: &str, why: &str) -> Result<(), CatalogError> {
         sqlx::query(
@@ -315,4 +290,61 @@ fn schedule(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule, sqlx::Error> {
         disabled_reason: row.try_get("disabled_reason")?,
         created_at: row.try_get("created_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{JobCatalog, ListFilter, NewJob, ScheduleRun};
+
+    fn run_of(schedule_id: &str) -> NewJob {
+        NewJob {
+            user: "alice".into(),
+            name: None,
+            command: "cp".into(),
+            source: "s3://a/".into(),
+            dest: "s3://b/".into(),
+            spec: serde_json::json!({}),
+            schedule_run: Some(ScheduleRun {
+                schedule_id: schedule_id.into(),
+                started_at: "2026-12-06T10:00:00Z".into(),
+                next_run: Some("2026-12-06T11:00:00Z".into()),
+            }),
+        }
+    }
+
+    /// A scheduled run's job, its link to the schedule and the schedule's next time are
+    /// written together: all of them, or (when the link cannot be written) none.
+    #[tokio::test]
+    async fn a_run_is_created_linked_and_advanced_at_once_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+        let schedule = catalog
+            .create_schedule(NewSchedule {
+                user: "alice".into(),
+                name: None,
+                template: serde_json::json!({}),
+                every_secs: Some(3600),
+                cron: None,
+                enabled: true,
+                modified_since: None,
+                overlap_secs: 0,
+                max_failures: 3,
+                next_run: Some("2026-12-06T10:00:00Z".into()),
+            })
+            .await
+            .unwrap();
+        let job = catalog.create_job(run_of(&schedule.id)).await.unwrap();
+        assert_eq!(
+            catalog.schedule_of_job(&job.id).await.unwrap(),
+            Some((schedule.id.clone(), "2026-12-06T10:00:00Z".to_owned()))
+        );
+        let advanced = catalog.schedule(&schedule.id).await.unwrap();
+        assert_eq!(advanced.next_run.as_deref(), Some("2026-12-06T11:00:00Z"));
+
+        let orphan = catalog.create_job(run_of("no-such-schedule")).await;
+        assert!(orphan.is_err(), "a run of a missing schedule is refused");
+        let jobs = catalog.list(&ListFilter::default()).await.unwrap();
+        assert_eq!(jobs.len(), 1, "and leaves no job behind");
+    }
 }

@@ -107,6 +107,7 @@ async fn a_stopped_job_resumes_holding_a_bounded_number_of_keys() {
                 source: source_location.to_string(),
                 dest: dest_location.to_string(),
                 spec: serde_json::json!({}),
+                schedule_run: None,
             })
             .await
             .unwrap();

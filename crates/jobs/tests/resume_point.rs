@@ -31,6 +31,7 @@ async fn a_listing_cut_short_resumes_with_only_the_unlisted_ranges() {
             source: "s".into(),
             dest: "d".into(),
             spec: serde_json::json!({}),
+            schedule_run: None,
         })
         .await
         .unwrap();

@@ -30,7 +30,7 @@ fn spec(source: String, dest: String) -> JobSpec {
 async fn start(runner: &JobRunner, spec: JobSpec, allow_duplicate: bool) -> (JobHandle, String) {
     let prepared = Prepared::new(spec, &Access::default()).await.unwrap();
     let handle = runner
-        .start(prepared, RunHooks::default(), allow_duplicate)
+        .start(prepared, RunHooks::default(), allow_duplicate, None)
         .await
         .unwrap();
     let id = handle.job().unwrap().id.clone();
@@ -83,7 +83,7 @@ async fn a_job_runs_on_every_kind_of_route_with_no_cli() {
             .await
             .unwrap();
         let handle = runner
-            .start(prepared, RunHooks::default(), false)
+            .start(prepared, RunHooks::default(), false, None)
             .await
             .unwrap();
         let mut events = handle.subscribe();

@@ -9,7 +9,9 @@ use awcopy_engine::journal::Stop;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
 use awcopy_engine::work::WorkQueue;
 use awcopy_jobs::runner::{Access, JobEvent, JobHandle, JobRunner, Prepared, RunHooks};
-use awcopy_jobs::{Catalog, FailurePage, JobCatalog, JobRecord, ListFilter, RunEnd, Status};
+use awcopy_jobs::{
+    Catalog, FailurePage, JobCatalog, JobRecord, ListFilter, RunEnd, ScheduleRun, Status,
+};
 use awcopy_store::{Location, Reach};
 use axum::http::StatusCode;
 use std::collections::HashMap;
@@ -323,15 +325,15 @@ impl Service {
         let queue = self.queue_for(&spec);
         let prepared = Prepared::new(spec, &self.access).await?;
         // A schedule's run may start beside an earlier run that failed and waits for a resume.
+        let run = schedule.map(|(schedule_id, started_at, next_run)| ScheduleRun {
+            schedule_id: schedule_id.to_owned(),
+            started_at: started_at.to_owned(),
+            next_run: next_run.map(str::to_owned),
+        });
         let handle = self
             .runner
-            .start(prepared, self.hooks(&queue), schedule.is_some())
+            .start(prepared, self.hooks(&queue), run.is_some(), run)
             .await?;
-        if let (Some((schedule, started_at, next)), Some(job)) = (schedule, handle.job()) {
-            self.catalog
-                .record_schedule_run(schedule, &job.id, started_at, next)
-                .await?;
-        }
         self.track(handle, queue).await
     }
 

@@ -56,7 +56,7 @@ pub async fn run(cli: &Cli, args: &CopyArgs, mode: Mode, delete: bool) -> Result
     } else {
         context::runner(cli)
             .await?
-            .start(prepared, hooks, args.new)
+            .start(prepared, hooks, args.new, None)
             .await
             .map_err(|e| run_failure(e, "start"))?
     };

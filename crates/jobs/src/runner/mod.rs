@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 
 use crate::job_catalog::JobCatalog;
 use crate::lease::Lease;
-use crate::records::{CatalogError, JobRecord, NewJob, Request, Status};
+use crate::records::{CatalogError, JobRecord, NewJob, Request, ScheduleRun, Status};
 
 /// How long [`JobRunner::pause`] and [`JobRunner::cancel`] wait for a running job to stop.
 pub const STOP_WAIT: Duration = Duration::from_secs(60);
@@ -267,6 +267,7 @@ impl JobRunner {
         prepared: Prepared,
         hooks: RunHooks,
         allow_duplicate: bool,
+        schedule_run: Option<ScheduleRun>,
     ) -> Result<JobHandle, RunError> {
         let spec = &prepared.spec;
         let (source, dest) = (prepared.source.to_string(), prepared.dest.to_string());
@@ -289,6 +290,7 @@ impl JobRunner {
                 source,
                 dest,
                 spec: serde_json::to_value(spec).map_err(|e| CatalogError::Other(e.to_string()))?,
+                schedule_run,
             })
             .await?;
         Ok(spawn(
