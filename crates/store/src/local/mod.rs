@@ -645,8 +645,19 @@ impl Store for LocalStore {
     ) -> Result<PutResult> {
         let dest = self.key_path(key)?;
         let dir = self.upload_dir(upload)?;
-        let handles: Vec<String> = parts.iter().map(|p| p.handle.clone()).collect();
         let what = format!("the parts of '{key}'");
+        // A receipt may come from a work item off the network: only a part's own name is
+        // read, never another path.
+        let handles = parts
+            .iter()
+            .map(|p| match p.handle.parse::<u32>() {
+                Ok(number) if part_handle(number) == p.handle => Ok(p.handle.clone()),
+                _ => Err(StoreError::usage(format!(
+                    "{what}: '{}' is not a local part",
+                    p.handle
+                ))),
+            })
+            .collect::<Result<Vec<String>>>()?;
         let owned_key = key.to_owned();
         // The parts must follow one another from the start: their bytes are then the whole
         // file, cut to its size (a longer earlier attempt leaves nothing past it).

@@ -94,8 +94,8 @@ async fn small_writes_run_here_until_they_are_slow_then_on_the_pool() {
 
 /// Parts land at their offsets in one file, whatever order they come in; a part written
 /// again (a retry) replaces its bytes; parts that leave a gap are refused at completion
-/// and nothing becomes visible; completed, the object is the parts' bytes and nothing of
-/// the upload is left.
+/// and nothing becomes visible, as is a receipt naming anything but a part (a forged work
+/// item); completed, the object is the parts' bytes and nothing of the upload is left.
 #[tokio::test(flavor = "multi_thread")]
 async fn parts_are_written_in_place_and_must_follow_one_another() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,6 +122,18 @@ async fn parts_are_written_in_place_and_must_follow_one_another() {
         .await
         .unwrap_err();
     assert!(gap.to_string().contains("starts at 8, not 4"), "{gap}");
+    let forged = PartReceipt {
+        handle: "../../big".into(),
+        ..first.clone()
+    };
+    let refused = s
+        .complete_upload("big", &upload, &[forged], &attrs, None)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("is not a local part"),
+        "{refused}"
+    );
     assert!(!dir.path().join("big").exists());
     let second = part(2, 4, b"4567").await.unwrap();
     s.complete_upload("big", &upload, &[first, second, third], &attrs, None)
