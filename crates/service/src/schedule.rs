@@ -7,7 +7,7 @@
 
 use awcopy_engine::overwrite::Overwrite;
 use awcopy_engine::spec::parse_age;
-use awcopy_jobs::{NewSchedule, RunEnd, Schedule};
+use awcopy_jobs::{NewSchedule, RunEnd, Schedule, ScheduleRun};
 use axum::http::StatusCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -365,8 +365,12 @@ impl Service {
                     None => format!("schedule {}", schedule.id),
                 });
             }
-            self.submit_linked(spec, &schedule.id, &started_at, Some(next))
-                .await
+            let run = ScheduleRun {
+                schedule_id: schedule.id.clone(),
+                started_at: started_at.clone(),
+                next_run: Some(next.to_owned()),
+            };
+            self.submit_linked(spec, run).await
         };
         if let Err(e) = started.await {
             let why = e.message().to_owned();

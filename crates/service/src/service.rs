@@ -305,31 +305,24 @@ impl Service {
         self.start(spec, None).await
     }
 
-    /// Starts a run of schedule `schedule` (begun at `started_at`) and sets when it runs next.
+    /// Starts `run`, a run of a schedule, and sets when the schedule runs next.
     pub(crate) async fn submit_linked(
         self: &Arc<Self>,
         spec: JobSpec,
-        schedule: &str,
-        started_at: &str,
-        next: Option<&str>,
+        run: ScheduleRun,
     ) -> Result<JobView, ApiError> {
-        self.start(spec, Some((schedule, started_at, next))).await
+        self.start(spec, Some(run)).await
     }
 
     async fn start(
         self: &Arc<Self>,
         spec: JobSpec,
-        schedule: Option<(&str, &str, Option<&str>)>,
+        run: Option<ScheduleRun>,
     ) -> Result<JobView, ApiError> {
         self.room_for(&spec.user)?;
         let queue = self.queue_for(&spec);
         let prepared = Prepared::new(spec, &self.access).await?;
         // A schedule's run may start beside an earlier run that failed and waits for a resume.
-        let run = schedule.map(|(schedule_id, started_at, next_run)| ScheduleRun {
-            schedule_id: schedule_id.to_owned(),
-            started_at: started_at.to_owned(),
-            next_run: next_run.map(str::to_owned),
-        });
         let handle = self
             .runner
             .start(prepared, self.hooks(&queue), run.is_some(), run)
