@@ -197,6 +197,16 @@ def command(tool, source, dest, s3, azure, service=None):
     raise SystemExit(f"unknown tool {tool}")
 
 
+AWCOPY_TOOLS = ("awcopy", "awcopy-256")
+
+
+def awcopy_copy(tool, endpoint, source, dest):
+    """`awcopy cp -r` from `source` to `dest` against the S3 endpoint `endpoint`: with
+    `--concurrency auto` as tool `awcopy`, `--concurrency 256` as `awcopy-256`."""
+    limit = ["--concurrency", "256"] if tool == "awcopy-256" else []
+    return [AWCOPY, "--endpoint-url", endpoint, "cp", "-r", source, dest] + limit
+
+
 def measured(args, env, stdout=subprocess.PIPE):
     """Runs a command under GNU time (a small process, so the peak RSS is the tool's own, not
     a forked copy of this interpreter); returns (exit status, wall s, CPU s, peak RSS MiB,

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-from bench import AWCOPY, ROOT, Proxy, measured
+from bench import AWCOPY_TOOLS, ROOT, Proxy, awcopy_copy, measured
 from scale import Server, save
 
 TOOLS = ["awcopy", "s5cmd", "rclone"]  # and "awcopy-256": --concurrency 256
@@ -60,10 +60,8 @@ def make_room(total):
 def command(tool, server, endpoint, source, dest):
     """The command line and environment of `tool` copying the directory or bucket `source`
     (a path, or `s3://BUCKET/`) to `dest`, reaching `server` at `endpoint`."""
-    if tool in ("awcopy", "awcopy-256"):
-        limit = ["--concurrency", "256"] if tool == "awcopy-256" else []
-        return [AWCOPY, "--endpoint-url", endpoint, "cp", "-r", source, dest] + limit, \
-            server.env()
+    if tool in AWCOPY_TOOLS:
+        return awcopy_copy(tool, endpoint, source, dest), server.env()
     if tool == "s5cmd":
         pattern = source + "*" if source.startswith("s3://") else os.path.join(source, "*")
         return ["s5cmd", "--endpoint-url", endpoint, "cp", pattern, dest], server.env()

@@ -24,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 
-from bench import AWCOPY, AZURE, ROOT, Proxy, azure_client, measured, rclone_azure_env
+from bench import (AWCOPY_TOOLS, AZURE, ROOT, Proxy, awcopy_copy, azure_client, measured,
+                   rclone_azure_env)
 from scale import Server, save
 
 DELAYS_MS = [10, 50, 150]
@@ -86,9 +87,8 @@ def container_holds_the_set(container, objects):
 def command(tool, endpoint, dest, server):
     """The copy `tool` makes from the seeded bucket to `dest`, with its environment."""
     env = server.env()
-    if tool in ("awcopy", "awcopy-256"):
-        limit = ["--concurrency", "256"] if tool == "awcopy-256" else []
-        return [AWCOPY, "--endpoint-url", endpoint, "cp", "-r", "s3://src/", dest] + limit, env
+    if tool in AWCOPY_TOOLS:
+        return awcopy_copy(tool, endpoint, "s3://src/", dest), env
     if tool == "s5cmd":
         return ["s5cmd", "--endpoint-url", endpoint, "cp", "s3://src/*", dest], env
     if tool == "rclone":
