@@ -46,9 +46,10 @@ pub struct CopyArgs {
     /// fastest answers stay as fast (a far bucket gets 1,024 within its first second), scaling
     /// back as soon as they slow down (a saturated server or client; what counts is the round
     /// trip through the source and the destination, each timed apart); then raise while
-    /// throughput follows (up to 1,024) and step back when it does not. A number N holds N in
-    /// flight whenever there is work. Throttling halves either for a while; a number climbs
-    /// back by a quarter a second.
+    /// throughput follows (up to 1,024) and step back when it does not, and try a quarter
+    /// fewer now and then, keeping it while throughput holds. A number N holds N in flight
+    /// whenever there is work. Throttling halves either for a while; a number climbs back by
+    /// a quarter a second.
     #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_concurrency)]
     pub concurrency: awcopy_engine::copy::ConcurrencyLimit,
 

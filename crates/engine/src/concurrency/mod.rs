@@ -11,8 +11,14 @@
 //! so a long round trip gets its requests in flight within its first second (16, 256, then
 //! the ceiling).
 //! A server or client that is saturated shows it at once: when even the fastest answers slow
-//! down, requests are queueing, and the limit is scaled down by as much as they slowed (Little's
-//! law: the same rate with fewer in flight and no wait), never below where it was before.
+//! down, requests are queueing, and the limit is scaled down to the rate times the round trip
+//! without the wait (Little's law: the same rate with fewer in flight), never below where it
+//! was before. But when this process's own workers had no rest since the raise and no
+//! store's answers stayed fast, part of the wait is its own work, which fewer in flight do
+//! not cure: then twice that product is kept,
+//! as BBR keeps twice its bandwidth-delay product (cut to the bare product, a copy of small
+//! objects into a local directory at 10 ms ran 1.5x slower; kept at twice it for a saturated
+//! Azurite, 25% slower).
 //! The two stores of a copy are timed apart ([`Lane`]), and what counts is the round trip of
 //! both together: a near destination whose answers go from 1 to 10 ms behind a source 150 ms
 //! away slows each object by 6%, not tenfold; from 1 to 80 ms, by half (queueing: that store
@@ -21,12 +27,22 @@
 //! quarter once a raise has not paid), lets one window pass for the new requests to get going,
 //! then keeps the raise if throughput grew with it (by a quarter of the step, at least
 //! `MIN_GAIN`) and takes it back if not, trying again after a pause.
+//! It also looks downwards, since the slow start can overshoot where the answers alone do
+//! not tell (a client short of CPU runs its many requests no slower, only fewer of them at
+//! once, and 1,024 in flight cost it ~15% against 256): at the ceiling, or once a raise has
+//! not paid, it lowers the limit by a quarter and keeps the step while throughput holds
+//! (within a sixteenth), going on down; a step that cost throughput is taken back, and the
+//! next step down waits twice as long as the last (a far bucket at the ceiling pays a
+//! quarter of its rate for one second every 10, 20, 40... seconds).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+
+mod controller;
+pub use controller::spawn_controller;
 
 /// After a decrease, how long before another decrease or any increase.
 const COOL_DOWN: Duration = Duration::from_secs(2);
@@ -35,6 +51,9 @@ const GROWTH_INTERVAL: Duration = Duration::from_secs(1);
 /// How much slower than the fastest answer seen the fastest answer of a tick may be before
 /// `auto`'s slow start takes it for queueing.
 const QUEUEING: u64 = 2;
+/// From which share of their time busy (thousandths) this process's async workers count as
+/// having had no rest.
+const CLIENT_SATURATED: u32 = 900;
 /// How much `auto`'s slow start multiplies the limit by, once every two round trips: from 16
 /// to the ceiling in two steps (at 150 ms, doubling took four round trips: 600 ms a
 /// 2,000-object job never got back). An overshoot lasts two round trips: the answers then show
@@ -45,8 +64,12 @@ const SLOW_START_STEP: usize = 16;
 pub const TICK: Duration = Duration::from_millis(25);
 /// How long `auto` measures throughput before judging a limit.
 const WINDOW: Duration = Duration::from_millis(500);
-/// How long `auto` keeps a limit after a raise did not pay, before trying again.
+/// How long `auto` keeps a limit after a raise did not pay, before trying again (and after
+/// the first step down that did not pay; each further one doubles it, up to
+/// [`MAX_PROBE_PAUSE`]).
 const PROBE_PAUSE: Duration = Duration::from_secs(10);
+/// The longest `auto` waits after a step down that did not pay.
+const MAX_PROBE_PAUSE: Duration = Duration::from_secs(160);
 /// The least a raise must add to throughput to be kept: 12% (noise between windows on a busy
 /// machine is about 10%).
 const MIN_GAIN: f64 = 0.12;
@@ -77,6 +100,8 @@ pub struct Concurrency {
     auto: bool,
     /// Per [`Lane`], the fastest answer since the last tick, in microseconds (`u64::MAX`: none).
     fastest: [AtomicU64; 2],
+    /// How busy this process's async workers were over the last tick, in thousandths.
+    client_load: AtomicU32,
     state: Mutex<State>,
 }
 
@@ -94,6 +119,11 @@ struct State {
     next_probe: Instant,
     /// `auto`: raises double the limit until one does not pay.
     doubling: bool,
+    /// `auto`: the next step of the search lowers the limit (once a raise has not paid, or
+    /// at the ceiling), until a step down costs throughput.
+    stepping_down: bool,
+    /// `auto`: how long to wait after the next step down that does not pay.
+    down_pause: Duration,
     /// `auto`: the rate of the window before, if any.
     last_rate: Option<f64>,
     /// `auto`: still opening up (see the module's comment).
@@ -104,6 +134,9 @@ struct State {
     latest_latency: [Option<u64>; 2],
     /// `auto`, in slow start: the limit before the last raise, and no raise before when.
     last_raise: Option<(usize, Instant)>,
+    /// `auto`, in slow start: whether every tick since the last raise found this process's
+    /// workers without rest.
+    client_saturated: bool,
 }
 
 /// Throughput and busyness over one measuring window.
@@ -126,12 +159,14 @@ impl Window {
     }
 }
 
-/// A raise from `from`, kept if the rate beats `rate_before` by `gain`.
+/// A step from `from` (a raise, or a step down), kept if the rate after it is at least
+/// `rate_before` times `keep_at`.
 #[derive(Debug)]
 struct Probe {
     from: usize,
     rate_before: f64,
-    gain: f64,
+    keep_at: f64,
+    down: bool,
     /// Whether the window after the raise, left to settle, is over.
     settled: bool,
 }
@@ -155,6 +190,7 @@ impl Concurrency {
             ceiling,
             auto,
             fastest: [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)],
+            client_load: AtomicU32::new(0),
             state: Mutex::new(State {
                 throttles_seen: 0,
                 last_throttle: None,
@@ -164,11 +200,14 @@ impl Concurrency {
                 probe: None,
                 next_probe: now,
                 doubling: true,
+                stepping_down: false,
+                down_pause: PROBE_PAUSE,
                 last_rate: None,
                 slow_start: auto,
                 base_latency: [None; 2],
                 latest_latency: [None; 2],
                 last_raise: None,
+                client_saturated: false,
             }),
         }
     }
@@ -178,6 +217,12 @@ impl Concurrency {
     pub fn observe(&self, lane: Lane, took: Duration) {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
         self.fastest[lane as usize].fetch_min(micros, Ordering::Relaxed);
+    }
+
+    /// Records how busy this process's async workers were over the last tick (0 to 1).
+    pub fn observe_client_load(&self, busy: f64) {
+        let thousandths = (busy.clamp(0.0, 1.0) * 1000.0) as u32;
+        self.client_load.store(thousandths, Ordering::Relaxed);
     }
 
     /// Waits for a slot.
@@ -221,6 +266,7 @@ impl Concurrency {
             }
             state.probe = None;
             state.doubling = false;
+            state.stepping_down = false;
             state.slow_start = false;
             state.window = Window::new(now, throughput);
             return;
@@ -255,7 +301,8 @@ impl Concurrency {
         if fastest.iter().all(Option::is_none) {
             return;
         }
-        let (mut base, mut latest, mut one_lane_queues) = (0u64, 0u64, false);
+        let (mut base, mut latest) = (0u64, 0u64);
+        let (mut one_lane_queues, mut every_lane_queues) = (false, true);
         for (lane, seen) in fastest.into_iter().enumerate() {
             if let Some(micros) = seen {
                 state.latest_latency[lane] = Some(micros);
@@ -265,7 +312,9 @@ impl Concurrency {
             if let (Some(b), Some(l)) = (state.base_latency[lane], state.latest_latency[lane]) {
                 base += b;
                 latest += l;
-                one_lane_queues |= l > b.saturating_mul(QUEUEING);
+                let lane_queues = l > b.saturating_mul(QUEUEING);
+                one_lane_queues |= lane_queues;
+                every_lane_queues &= lane_queues;
             }
         }
         // Queueing: the round trip doubled, or one store's answers did and made the round
@@ -273,18 +322,30 @@ impl Concurrency {
         let queueing = latest > base.saturating_mul(QUEUEING)
             || (one_lane_queues && latest.saturating_mul(4) > base.saturating_mul(5));
         let current = self.current();
+        state.client_saturated &= self.client_load.load(Ordering::Relaxed) >= CLIENT_SATURATED;
         // The answers to a raise come a round trip after it: the ceiling is judged by them.
         let due = state.last_raise.is_none_or(|(_, at)| now >= at);
         if queueing || (current >= self.ceiling && due) {
             if queueing {
                 // Requests wait `latest / base` times as long as they need: as many fewer
-                // in flight give the same rate without the wait (Little's law), never fewer
-                // than before the last raise.
-                let unqueued = (current as u64 * base / latest) as usize;
+                // in flight give the same rate without the wait (Little's law), or twice
+                // that if part of the wait is this process's own work (its workers had no
+                // rest, and no store's answers stayed fast); never fewer than before the
+                // last raise.
+                let ours = state.client_saturated && every_lane_queues;
+                let headroom = if ours { 2 } else { 1 };
+                let unqueued = (headroom * current as u64 * base / latest) as usize;
                 let before = state.last_raise.map_or(current, |(before, _)| before);
                 self.shrink_to(unqueued.max(before).max(1));
             }
-            tracing::debug!(limit = self.current(), queueing, "slow start over");
+            let client_saturated = state.client_saturated;
+            tracing::debug!(
+                limit = self.current(),
+                queueing,
+                client_saturated,
+                every_lane_queues,
+                "slow start over"
+            );
             state.slow_start = false;
             state.doubling = !queueing;
             state.window = Window::new(now, throughput);
@@ -294,6 +355,7 @@ impl Concurrency {
         let busy = self.semaphore.available_permits() == 0;
         if busy && calm && due {
             self.grow_to((current * SLOW_START_STEP).min(self.ceiling));
+            state.client_saturated = true;
             // The raise's requests answer a round trip later, and show a queue they met
             // (slower answers) in the round trip after: only then is the next raise judged.
             let round_trip = Duration::from_micros(base).max(TICK);
@@ -302,7 +364,7 @@ impl Concurrency {
     }
 
     /// `auto`: counts this tick into the window and, once the window is over, judges the
-    /// pending raise or starts one.
+    /// pending step (up or down) or starts one.
     fn search(&self, state: &mut State, now: Instant, calm: bool, throughput: u64) {
         state.window.ticks += 1;
         if self.semaphore.available_permits() == 0 {
@@ -325,20 +387,55 @@ impl Concurrency {
                 probe.settled = true;
                 return;
             }
-            Some(probe) if rate < probe.rate_before * probe.gain => {
-                self.shrink_to(probe.from);
+            Some(probe) if rate < probe.rate_before * probe.keep_at => {
+                // Taken back; the search turns the other way after a pause.
+                let (from, down) = (probe.from, probe.down);
                 state.probe = None;
-                state.doubling = false;
-                state.next_probe = now + PROBE_PAUSE;
+                state.stepping_down = !down;
+                if down {
+                    self.grow_to(from);
+                    state.next_probe = now + state.down_pause;
+                    state.down_pause = (state.down_pause * 2).min(MAX_PROBE_PAUSE);
+                } else {
+                    self.shrink_to(from);
+                    state.doubling = false;
+                    state.next_probe = now + PROBE_PAUSE;
+                }
                 return;
             }
-            _ => state.probe = None,
+            Some(probe) => {
+                // Kept: the search goes on the same way.
+                state.stepping_down = probe.down;
+                if probe.down {
+                    state.down_pause = PROBE_PAUSE;
+                }
+                state.probe = None;
+            }
+            None => {}
         }
-        // A raise is judged against the better of the last two windows at this limit, both
+        // A step is judged against the better of the last two windows at this limit, both
         // with work done: a window that ends a slow start or a stall is no basis.
         let measured = rate > 0.0 && last_rate > 0.0;
-        if busy && measured && calm && now >= state.next_probe && self.current() < self.ceiling {
-            let from = self.current();
+        if !(busy && measured && calm && now >= state.next_probe) {
+            return;
+        }
+        let from = self.current();
+        let rate_before = rate.max(last_rate);
+        if state.stepping_down || from >= self.ceiling {
+            let to = from - from / 4;
+            if to < AUTO_START {
+                return;
+            }
+            self.shrink_to(to);
+            let removed = (from - to) as f64 / from as f64;
+            state.probe = Some(Probe {
+                from,
+                rate_before,
+                keep_at: 1.0 - removed / 4.0,
+                down: true,
+                settled: false,
+            });
+        } else {
             let step = if state.doubling {
                 from
             } else {
@@ -349,8 +446,9 @@ impl Concurrency {
             let added = (to - from) as f64 / from as f64;
             state.probe = Some(Probe {
                 from,
-                rate_before: rate.max(last_rate),
-                gain: 1.0 + (added / 4.0).max(MIN_GAIN),
+                rate_before,
+                keep_at: 1.0 + (added / 4.0).max(MIN_GAIN),
+                down: false,
                 settled: false,
             });
         }
@@ -393,224 +491,5 @@ impl Concurrency {
     }
 }
 
-/// Runs [`Concurrency::adjust`] every [`TICK`] from `counters` (throttling answers so far,
-/// throughput so far), publishing the limit to `shown`, until the task is aborted.
-pub fn spawn_controller(
-    concurrency: Arc<Concurrency>,
-    counters: impl Fn() -> (u64, u64) + Send + 'static,
-    shown: impl Fn(usize) + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(TICK);
-        loop {
-            interval.tick().await;
-            let (throttles, throughput) = counters();
-            concurrency.adjust(throttles, throughput);
-            shown(concurrency.current());
-        }
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn halves_on_throttling_and_climbs_back() {
-        let c = Concurrency::fixed(16);
-        c.adjust(1, 0);
-        assert_eq!(c.current(), 8, "halved");
-        c.adjust(2, 0);
-        assert_eq!(c.current(), 8, "one decrease per cool-down");
-        tokio::time::advance(COOL_DOWN + GROWTH_INTERVAL).await;
-        c.adjust(2, 10);
-        assert_eq!(c.current(), 10, "climbs by a quarter when calm");
-        for step in 0..20 {
-            tokio::time::advance(GROWTH_INTERVAL).await;
-            c.adjust(2, 20 + step);
-        }
-        assert_eq!(c.current(), 16, "up to the ceiling, not beyond");
-        tokio::task::yield_now().await;
-        assert_eq!(
-            c.semaphore.available_permits(),
-            16,
-            "permits follow the limit"
-        );
-    }
-
-    /// Runs one measuring window in which every slot is busy (`busy`) or none is, and
-    /// `rate` units per second are done; returns the limit after it.
-    async fn window(c: &Concurrency, throughput: &mut u64, rate: u64, busy: bool) -> usize {
-        let held = busy.then(|| {
-            c.semaphore
-                .clone()
-                .try_acquire_many_owned(c.current() as u32)
-        });
-        for _ in 0..(WINDOW.as_millis() / TICK.as_millis()) {
-            tokio::time::advance(TICK).await;
-            // In thousandths: a rate a tick does not divide keeps its share.
-            *throughput += rate * TICK.as_millis() as u64;
-            c.adjust(0, *throughput);
-        }
-        drop(held);
-        tokio::task::yield_now().await;
-        c.current()
-    }
-
-    /// A raise, the window left to settle, and the window that judges it.
-    async fn probe(c: &Concurrency, done: &mut u64, rate: u64) -> usize {
-        window(c, done, rate, true).await;
-        window(c, done, rate, true).await
-    }
-
-    /// `auto` past its slow start: the search alone.
-    fn searching() -> Concurrency {
-        let c = Concurrency::auto();
-        c.state.lock().unwrap().slow_start = false;
-        c
-    }
-
-    /// One tick in which every slot is busy (`busy`) and the fastest answer took `latency`;
-    /// returns the limit after it.
-    async fn tick(c: &Concurrency, latency: Duration, busy: bool) -> usize {
-        let held = busy.then(|| {
-            c.semaphore
-                .clone()
-                .try_acquire_many_owned(c.current() as u32)
-        });
-        tokio::time::advance(TICK).await;
-        c.observe(Lane::Dest, latency);
-        c.observe(Lane::Dest, latency * 3);
-        c.adjust(0, 0);
-        drop(held);
-        tokio::task::yield_now().await;
-        c.current()
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn auto_opens_up_once_a_round_trip_while_answers_stay_fast() {
-        for rtt_ticks in [1, 2, 6] {
-            let c = Concurrency::auto();
-            let rtt = TICK * rtt_ticks;
-            let mut seen = Vec::new();
-            while seen.len() < 6 * rtt_ticks as usize {
-                seen.push(tick(&c, rtt, true).await);
-            }
-            // A raise, then two round trips' answers before the next.
-            let raises: Vec<usize> = seen
-                .iter()
-                .step_by(2 * rtt_ticks as usize)
-                .copied()
-                .collect();
-            assert_eq!(
-                raises,
-                [16, 64, 64].map(|x| x * AUTO_START),
-                "a round trip of {rtt:?}: {seen:?}"
-            );
-            assert!(!c.state.lock().unwrap().slow_start, "over at the ceiling");
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn auto_slow_start_ends_when_even_the_fastest_answers_slow_down() {
-        let c = Concurrency::auto();
-        let fast = Duration::from_millis(1);
-        assert_eq!(
-            tick(&c, fast, false).await,
-            AUTO_START,
-            "idle slots: no raise"
-        );
-        assert_eq!(tick(&c, fast, true).await, 16 * AUTO_START);
-        // Queueing: the answers take 4 times as long; a quarter as many in flight.
-        assert_eq!(tick(&c, fast * 4, true).await, 4 * AUTO_START);
-        // A server far behind: back to where it was before the raise, not below.
-        let c = Concurrency::auto();
-        assert_eq!(tick(&c, fast, true).await, 16 * AUTO_START);
-        assert_eq!(tick(&c, fast * 100, true).await, AUTO_START);
-        let state = c.state.lock().unwrap();
-        assert!(!state.slow_start && !state.doubling);
-    }
-
-    /// One busy tick, two round trips after the last, in which the source's fastest answer
-    /// took `source` and the destination's `dest`; returns the limit after it.
-    async fn two_lane_tick(c: &Concurrency, source: Duration, dest: Duration) -> usize {
-        let held = c
-            .semaphore
-            .clone()
-            .try_acquire_many_owned(c.current() as u32);
-        tokio::time::advance(2 * (source + dest)).await;
-        c.observe(Lane::Source, source);
-        c.observe(Lane::Dest, dest);
-        c.adjust(0, 0);
-        drop(held);
-        tokio::task::yield_now().await;
-        c.current()
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_near_destination_slowing_down_behind_a_far_source_is_not_queueing() {
-        let (far, near) = (Duration::from_millis(150), Duration::from_millis(1));
-        let c = Concurrency::auto();
-        assert_eq!(two_lane_tick(&c, far, near).await, 16 * AUTO_START);
-        // Each object now takes 160 ms instead of 151: no reason to hold back.
-        assert_eq!(two_lane_tick(&c, far, near * 10).await, AUTO_CEILING);
-        // Timed as one, the destination's tenfold would have cut the limit to a tenth.
-        let c = Concurrency::auto();
-        assert_eq!(two_lane_tick(&c, far, near).await, 16 * AUTO_START);
-        // The destination saturated (80 ms for an answer): each object takes half as long
-        // again, and the limit is scaled down by as much.
-        let slowed = two_lane_tick(&c, far, near * 80).await;
-        assert_eq!(slowed, 16 * AUTO_START * 151 / 230);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn auto_doubles_while_throughput_follows_then_steps_back() {
-        let c = searching();
-        let mut done = 0;
-        assert_eq!(
-            window(&c, &mut done, 10, true).await,
-            AUTO_START,
-            "start: not judged"
-        );
-        assert_eq!(window(&c, &mut done, 100, true).await, 2 * AUTO_START);
-        // Throughput grows with the limit (a long round trip): keep doubling.
-        assert_eq!(probe(&c, &mut done, 200).await, 4 * AUTO_START);
-        assert_eq!(probe(&c, &mut done, 400).await, 8 * AUTO_START);
-        // The server is saturated: the raise did not pay and is taken back.
-        assert_eq!(probe(&c, &mut done, 410).await, 4 * AUTO_START);
-        // No raise during the pause, however busy.
-        assert_eq!(window(&c, &mut done, 400, true).await, 4 * AUTO_START);
-        tokio::time::advance(PROBE_PAUSE).await;
-        // After it, a smaller step.
-        assert_eq!(window(&c, &mut done, 400, true).await, 5 * AUTO_START);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn auto_does_not_raise_while_slots_are_idle() {
-        let c = searching();
-        let mut done = 0;
-        for _ in 0..5 {
-            assert_eq!(
-                window(&c, &mut done, 100, false).await,
-                AUTO_START,
-                "work arrives slower than the limit allows: a raise would prove nothing"
-            );
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn auto_halves_on_throttling_and_stops_doubling() {
-        let c = searching();
-        let mut done = 0;
-        window(&c, &mut done, 10, true).await;
-        assert_eq!(window(&c, &mut done, 100, true).await, 2 * AUTO_START);
-        c.adjust(1, done);
-        assert_eq!(c.current(), AUTO_START);
-        tokio::time::advance(COOL_DOWN).await;
-        assert_eq!(
-            window(&c, &mut done, 100, true).await,
-            AUTO_START + AUTO_START / 4,
-            "after throttling, raises are small"
-        );
-    }
-}
+mod tests;
