@@ -4,7 +4,7 @@
 
 use awcopy_engine::filter::FilterSpec;
 use awcopy_engine::overwrite::Overwrite;
-use awcopy_engine::spec::{EncryptionRef, JobSpec, Mode, Sizes, Tuning, SPEC_VERSION};
+use awcopy_engine::spec::{EncryptionRef, JobSpec, Mode, Sizes, SpecError, Tuning, SPEC_VERSION};
 use awcopy_jobs::runner::Access;
 use std::io::IsTerminal;
 
@@ -36,7 +36,7 @@ pub fn copy_spec(
         (Some(Overwrite::Prompt), true) => Some(Overwrite::Always),
         (policy, _) => policy,
     };
-    Ok(JobSpec {
+    let spec = JobSpec {
         version: SPEC_VERSION,
         mode,
         source: stored_location(&args.source),
@@ -64,7 +64,33 @@ pub fn copy_spec(
         name: args.job_name.clone(),
         user,
         s3_endpoint: cli.endpoint_url.clone(),
-    })
+    };
+    spec.check().map_err(in_flags)?;
+    Ok(spec)
+}
+
+/// A spec the flags made that cannot run, told in the flags' words: the spec names its
+/// fields as the API does (`filters.include`), a user of the command line gave `--include`.
+fn in_flags(err: SpecError) -> Failure {
+    let flag = match err.field {
+        "delete" => "--delete",
+        "sizes.block_size" => "--block-size",
+        "sizes.copy_cutoff" => "--copy-cutoff",
+        "sizes.get_cutoff" => "--get-cutoff",
+        "tuning.concurrency" => "--concurrency",
+        "tuning.max_memory" => "--max-memory",
+        "tuning.list_parallelism" => "--list-parallelism",
+        "tuning.retries" => "--retries",
+        "tuning" => "--max-rps / --bandwidth",
+        "filters.include" => "--include",
+        "filters.exclude" => "--exclude",
+        "filters.include_regex" => "--include-regex",
+        "filters.exclude_regex" => "--exclude-regex",
+        "name" => "--job-name",
+        "encryption" => "--encrypt",
+        other => other,
+    };
+    Failure::usage(format!("{flag}: {}", err.problem))
 }
 
 /// Refuses a spec that would ask questions with no terminal to ask on.

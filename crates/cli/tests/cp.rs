@@ -350,24 +350,33 @@ async fn bad_copies_are_refused_clearly() {
     );
     let key = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(key.path(), b"too short").unwrap();
-    let spec = format!("sse-c:{}", key.path().display());
-    assert_fails(
-        &awcopy(&[
-            "cp",
-            "-r",
-            &data,
-            &data.replace("data/", "other/"),
-            "--encrypt",
-            &spec,
-        ]),
-        2,
-        &["256-bit key"],
-    );
-    assert_fails(
-        &awcopy(&["cp", "-r", &data, &never_dir, "--include", "a["]),
-        2,
-        &["--include 'a['"],
-    );
+    let short_key = format!("sse-c:{}", key.path().display());
+    let other = data.replace("data/", "other/");
+    // A setting below the command line is named by the flag that gave it, not by the spec's
+    // field (the API's words).
+    for (dest, flags, said) in [
+        (&other, ["--encrypt", &short_key], "256-bit key"),
+        (&never_dir, ["--include", "a["], "--include: 'a['"),
+        (&never_dir, ["--exclude-regex", "("], "--exclude-regex: '('"),
+        (
+            &never_dir,
+            ["--encrypt", "sse-s3"],
+            "--encrypt: applies to S3 and Azure",
+        ),
+        (
+            &other,
+            ["--encrypt", "scope:s"],
+            "--encrypt: cpk and scope apply to Azure destinations",
+        ),
+    ] {
+        let output = awcopy(&[&["cp", "-r", &data, dest][..], &flags[..]].concat());
+        assert_fails(&output, 2, &[said]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("filters.") && !stderr.contains("encryption:"),
+            "{stderr}"
+        );
+    }
     assert!(!never.exists(), "nothing written");
 
     // A name the destination cannot hold, under --name-policy fail: the rest is copied, the

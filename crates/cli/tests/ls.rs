@@ -362,9 +362,14 @@ async fn bad_input_gets_a_clear_error_and_exit_code() {
         &["does not exist"],
     );
     assert_fails(
+        &awcopy(&["--endpoint-url", "127.0.0.1:9000", "ls", "s3://bucket"]),
+        2,
+        &["--endpoint-url", "e.g. http://127.0.0.1:9000"],
+    );
+    assert_fails(
         &awcopy(&["--endpoint-url", "http://127.0.0.1:9", "ls", "s3://bucket"]),
         5,
-        &["cannot reach the S3 endpoint", "--endpoint-url"],
+        &["cannot reach the S3 endpoint", "AWS_ENDPOINT_URL"],
     );
     assert_fails(
         &awcopy(&["ls", "http://127.0.0.1:9/devstoreaccount1/cont/"]),

@@ -174,7 +174,48 @@ pub struct Estimate {
     /// Sum of the lines.
     pub total: f64,
     /// Assumptions the reader should know.
-    pub notes: Vec<String>,
+    pub notes: Vec<EstimateNote>,
+}
+
+/// An assumption behind an estimate; a front door may add how to change it in its own words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EstimateNote {
+    /// Where the prices come from.
+    Prices(String),
+    /// The region of one end is not known, and was priced as `priced_as`.
+    RegionUnknown {
+        /// Which end: "source" or "destination".
+        end: &'static str,
+        /// The region whose prices were used.
+        priced_as: String,
+    },
+    /// An S3-compatible store away from AWS: its prices are unknown and count as zero.
+    CustomEndpoint {
+        /// The provider's key, e.g. "s3-compatible".
+        provider: &'static str,
+    },
+}
+
+impl std::fmt::Display for EstimateNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Prices(note) => f.write_str(note),
+            Self::RegionUnknown { end, priced_as } => {
+                write!(f, "{end} region unknown; priced as {priced_as}")
+            }
+            Self::CustomEndpoint { provider } => write!(
+                f,
+                "{provider}: prices unknown for custom endpoints; counted as zero"
+            ),
+        }
+    }
+}
+
+/// As its text: `--json` shows notes as sentences.
+impl Serialize for EstimateNote {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// Up to which size an object moves whole, in one request, rather than by blocks in
@@ -253,11 +294,12 @@ impl CostEstimator {
     pub fn finish(&self, book: &PriceBook) -> Result<Estimate, PriceError> {
         let source_prices = book.provider(self.source.provider.key())?;
         let source_region = region_or_default(&self.source, source_prices);
-        let mut notes = vec![book.note.clone()];
+        let mut notes = vec![EstimateNote::Prices(book.note.clone())];
         if self.source.region.is_none() && self.source.provider != PricedProvider::Local {
-            notes.push(format!(
-                "source region unknown; priced as {source_region} (use --source-region)"
-            ));
+            notes.push(EstimateNote::RegionUnknown {
+                end: "source",
+                priced_as: source_region.clone(),
+            });
         }
         let source_label = format!("{} {source_region}", self.source.provider.key());
         let per_request = |price_per_1000: f64, count: u64| price_per_1000 * count as f64 / 1000.0;
@@ -284,9 +326,10 @@ impl CostEstimator {
             let dest_prices = book.provider(dest.site.provider.key())?;
             let dest_region = region_or_default(&dest.site, dest_prices);
             if dest.site.region.is_none() && dest.site.provider != PricedProvider::Local {
-                notes.push(format!(
-                    "destination region unknown; priced as {dest_region} (use --dest-region)"
-                ));
+                notes.push(EstimateNote::RegionUnknown {
+                    end: "destination",
+                    priced_as: dest_region.clone(),
+                });
             }
             let verb = if dest.route == Route::Native {
                 "COPY"
@@ -311,10 +354,9 @@ impl CostEstimator {
         .flatten()
         .filter(|p| *p == PricedProvider::S3Compatible)
         {
-            notes.push(format!(
-                "{}: prices unknown for custom endpoints; counted as zero (use --prices FILE)",
-                provider.key()
-            ));
+            notes.push(EstimateNote::CustomEndpoint {
+                provider: provider.key(),
+            });
         }
 
         let gb = self.bytes as f64 / GB;
@@ -596,12 +638,16 @@ mod tests {
         let e = estimator.finish(&PriceBook::builtin()).unwrap();
         assert_eq!(e.total, 0.0);
         assert!(
-            e.notes.iter().any(|n| n.contains("prices unknown")),
+            e.notes
+                .iter()
+                .any(|n| n.to_string().contains("prices unknown")),
             "{:?}",
             e.notes
         );
         assert!(
-            e.notes.iter().any(|n| n.contains("--source-region")),
+            e.notes
+                .iter()
+                .any(|n| matches!(n, EstimateNote::RegionUnknown { end: "source", .. })),
             "{:?}",
             e.notes
         );

@@ -41,45 +41,45 @@ pub struct Filter {
     spec: FilterSpec,
 }
 
-/// A pattern that does not compile, with the flag it came from.
+/// A pattern that does not compile, with the field of [`FilterSpec`] it came from.
 #[derive(Debug, thiserror::Error)]
-#[error("{flag} '{pattern}': {reason}")]
+#[error("{field}: '{pattern}': {reason}")]
 pub struct PatternError {
-    /// The flag, e.g. `--include`.
-    pub flag: &'static str,
+    /// The field, as a job spec names it, e.g. `filters.include`.
+    pub field: &'static str,
     /// The pattern as given.
     pub pattern: String,
     /// Why it does not compile.
     pub reason: String,
 }
 
-fn globs(flag: &'static str, patterns: &[String]) -> Result<Option<GlobSet>, PatternError> {
+fn globs(field: &'static str, patterns: &[String]) -> Result<Option<GlobSet>, PatternError> {
     if patterns.is_empty() {
         return Ok(None);
     }
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
         let glob = Glob::new(pattern).map_err(|e| PatternError {
-            flag,
+            field,
             pattern: pattern.clone(),
             reason: e.kind().to_string(),
         })?;
         builder.add(glob);
     }
     builder.build().map(Some).map_err(|e| PatternError {
-        flag,
+        field,
         pattern: patterns.join(" "),
         reason: e.to_string(),
     })
 }
 
-fn regexes(flag: &'static str, patterns: &[String]) -> Result<Option<RegexSet>, PatternError> {
+fn regexes(field: &'static str, patterns: &[String]) -> Result<Option<RegexSet>, PatternError> {
     if patterns.is_empty() {
         return Ok(None);
     }
     for pattern in patterns {
         regex::Regex::new(pattern).map_err(|e| PatternError {
-            flag,
+            field,
             pattern: pattern.clone(),
             reason: e
                 .to_string()
@@ -91,7 +91,7 @@ fn regexes(flag: &'static str, patterns: &[String]) -> Result<Option<RegexSet>, 
         })?;
     }
     RegexSet::new(patterns).map(Some).map_err(|e| PatternError {
-        flag,
+        field,
         pattern: patterns.join(" "),
         reason: e.to_string(),
     })
@@ -101,10 +101,10 @@ impl Filter {
     /// Compiles the patterns of `spec`.
     pub fn new(spec: FilterSpec) -> Result<Self, PatternError> {
         Ok(Self {
-            include: globs("--include", &spec.include)?,
-            exclude: globs("--exclude", &spec.exclude)?,
-            include_regex: regexes("--include-regex", &spec.include_regex)?,
-            exclude_regex: regexes("--exclude-regex", &spec.exclude_regex)?,
+            include: globs("filters.include", &spec.include)?,
+            exclude: globs("filters.exclude", &spec.exclude)?,
+            include_regex: regexes("filters.include_regex", &spec.include_regex)?,
+            exclude_regex: regexes("filters.exclude_regex", &spec.exclude_regex)?,
             spec,
         })
     }
@@ -176,18 +176,24 @@ mod tests {
     }
 
     #[test]
-    fn bad_patterns_name_their_flag() {
+    fn bad_patterns_name_their_field() {
         let err = Filter::new(FilterSpec {
             include: vec!["a[".into()],
             ..Default::default()
         })
         .unwrap_err();
-        assert!(err.to_string().starts_with("--include 'a['"), "{err}");
+        assert!(
+            err.to_string().starts_with("filters.include: 'a['"),
+            "{err}"
+        );
         let err = Filter::new(FilterSpec {
             exclude_regex: vec!["(".into()],
             ..Default::default()
         })
         .unwrap_err();
-        assert!(err.to_string().starts_with("--exclude-regex '('"), "{err}");
+        assert!(
+            err.to_string().starts_with("filters.exclude_regex: '('"),
+            "{err}"
+        );
     }
 }

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 use crate::copy::{ConcurrencyLimit, NamePolicy};
 use crate::estimate::Cutoffs;
-use crate::filter::FilterSpec;
+use crate::filter::{Filter, FilterSpec};
 use crate::overwrite::Overwrite;
+use awcopy_store::{Location, Provider};
 
 /// The version of the spec this awcopy writes; it reads this one and every older one.
 pub const SPEC_VERSION: u32 = 1;
@@ -209,6 +210,21 @@ pub enum KeySource<'a> {
 }
 
 impl EncryptionRef {
+    /// Why it cannot apply to a destination of `provider`, if it cannot.
+    pub fn misfit(&self, provider: Provider) -> Option<&'static str> {
+        let for_s3 = matches!(self, Self::SseS3 | Self::SseKms { .. } | Self::SseC { .. });
+        match provider {
+            Provider::Azure if for_s3 => Some(
+                "sse-s3, sse-kms and sse-c apply to S3 destinations; for Azure use cpk or scope",
+            ),
+            Provider::S3 if !for_s3 => Some(
+                "cpk and scope apply to Azure destinations; for S3 use sse-s3, sse-kms or sse-c",
+            ),
+            Provider::Local => Some("applies to S3 and Azure destinations, not to local paths"),
+            _ => None,
+        }
+    }
+
     /// Where its customer key comes from, if it uses one (`None` for an invalid reference
     /// naming both or neither: [`JobSpec::check`] refuses those).
     pub fn key_source(&self) -> Option<KeySource<'_>> {
@@ -363,6 +379,9 @@ impl JobSpec {
                 return bad(field, format!("a pattern is longer than {MAX_TEXT} bytes"));
             }
         }
+        if let Err(e) = Filter::new(self.filters.clone()) {
+            return bad(e.field, format!("'{}': {}", e.pattern, e.reason));
+        }
         if self.name.as_ref().is_some_and(|n| n.len() > MAX_TEXT) {
             return bad("name", format!("longer than {MAX_TEXT} bytes"));
         }
@@ -378,6 +397,13 @@ impl JobSpec {
                     "give either key_file or key_name (a key the service configured), not both"
                         .into(),
                 );
+            }
+        }
+        // A destination that does not parse is refused later, in the words of its own field.
+        let dest = Location::parse(&self.dest).ok();
+        if let (Some(encryption), Some(dest)) = (&self.encryption, dest) {
+            if let Some(misfit) = encryption.misfit(dest.provider()) {
+                return bad("encryption", misfit.into());
             }
         }
         if self.tuning.max_rps == Some(0) || self.tuning.bandwidth == Some(0) {

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 pub struct Cli {
     /// S3 endpoint URL for S3-compatible stores and emulators (default: AWS_ENDPOINT_URL_S3,
     /// AWS_ENDPOINT_URL, or AWS itself).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", value_parser = values::parse_endpoint)]
     pub endpoint_url: Option<String>,
 
     /// Log what awcopy does to stderr (AWCOPY_LOG sets a finer filter).

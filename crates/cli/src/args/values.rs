@@ -1,4 +1,4 @@
-//! Parsers of flag values: sizes, times, ages, concurrency.
+//! Parsers of flag values: sizes, times, ages, concurrency, endpoints.
 
 pub use awcopy_engine::spec::parse_age;
 
@@ -13,6 +13,19 @@ pub fn parse_concurrency(text: &str) -> Result<awcopy_engine::copy::ConcurrencyL
                 "'{text}' is not a concurrency; use a number from 1 to 1024, or auto"
             )),
         },
+    }
+}
+
+/// Parses `--endpoint-url`: an absolute URL such as `http://127.0.0.1:9000`.
+pub fn parse_endpoint(text: &str) -> Result<String, String> {
+    match url::Url::parse(text) {
+        Ok(url) if url.has_host() => Ok(text.to_owned()),
+        Ok(_) => Err(format!(
+            "'{text}' names no host; e.g. http://127.0.0.1:9000"
+        )),
+        Err(e) => Err(format!(
+            "'{text}' is not a URL ({e}); e.g. http://127.0.0.1:9000"
+        )),
     }
 }
 

@@ -1,6 +1,6 @@
 //! A cost estimate as a table.
 
-use awcopy_engine::estimate::{Estimate, Route};
+use awcopy_engine::estimate::{Estimate, EstimateNote, Route};
 use std::io::Write;
 
 use super::write_failed;
@@ -31,9 +31,19 @@ pub fn print_estimate(
         "Total", "", "", estimate.total
     ));
     for note in &estimate.notes {
-        text.push_str(&format!("  note: {note}\n"));
+        text.push_str(&format!("  note: {note}{}\n", how_to_change(note)));
     }
     out.write_all(text.as_bytes()).map_err(write_failed)
+}
+
+/// The flag that changes what `note` assumed.
+fn how_to_change(note: &EstimateNote) -> &'static str {
+    match note {
+        EstimateNote::RegionUnknown { end: "source", .. } => " (use --source-region)",
+        EstimateNote::RegionUnknown { .. } => " (use --dest-region)",
+        EstimateNote::CustomEndpoint { .. } => " (use --prices FILE)",
+        EstimateNote::Prices(_) => "",
+    }
 }
 
 fn route_name(route: Route) -> &'static str {

@@ -154,7 +154,7 @@ impl Executor {
                 Ok(None)
             }
             NamePolicy::Fail => {
-                let message = format!("{why}; --name-policy map would store it as '{mapped}'");
+                let message = format!("{why}; the name policy map would store it as '{mapped}'");
                 self.emit(ObjectEvent {
                     error: Some(format!("usage: {message}")),
                     ..ObjectEvent::now(Action::Failed, source_key)

@@ -323,7 +323,7 @@ impl AzureStore {
             Some(Encryption::S3Managed | Encryption::S3Kms(_) | Encryption::S3CustomerKey(_))
         ) {
             return Err(StoreError::usage(
-                "--encrypt: sse-s3, sse-kms and sse-c apply to S3 destinations; for Azure use cpk:KEYFILE or scope:NAME",
+                "encryption: sse-s3, sse-kms and sse-c apply to S3 destinations; for Azure use cpk or scope",
             ));
         }
         let access = credentials::resolve(account, endpoint.as_ref(), sas.as_ref())?;

@@ -90,7 +90,7 @@ impl LocalStore {
         };
         if options.encryption.is_some() {
             return Err(StoreError::usage(
-                "--encrypt applies to S3 and Azure destinations, not to local paths",
+                "encryption applies to S3 and Azure destinations, not to local paths",
             ));
         }
         let root = std::path::absolute(root)?;

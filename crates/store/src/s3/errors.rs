@@ -44,7 +44,7 @@ pub(crate) fn unsent(chain: String) -> (ErrorKind, String) {
     } else {
         (
             ErrorKind::Network,
-            format!("cannot reach the S3 endpoint ({chain}); check --endpoint-url / AWS_ENDPOINT_URL and the network"),
+            format!("cannot reach the S3 endpoint ({chain}); check the S3 endpoint's address (AWS_ENDPOINT_URL, or the endpoint given) and the network"),
         )
     }
 }

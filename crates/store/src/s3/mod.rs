@@ -228,7 +228,7 @@ impl S3Store {
             Some(Encryption::AzureCustomerKey(_) | Encryption::AzureScope(_))
         ) {
             return Err(StoreError::usage(
-                "--encrypt: cpk and scope apply to Azure destinations; for S3 use sse-s3, sse-kms[:KEY] or sse-c:KEYFILE",
+                "encryption: cpk and scope apply to Azure destinations; for S3 use sse-s3, sse-kms or sse-c",
             ));
         }
         let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
@@ -242,7 +242,7 @@ impl S3Store {
         if let Some(e) = &endpoint {
             Url::parse(e).map_err(|err| {
                 StoreError::usage(format!(
-                    "--endpoint-url '{e}' is not a URL ({err}); e.g. http://127.0.0.1:9000"
+                    "the S3 endpoint '{e}' is not a URL ({err}); e.g. http://127.0.0.1:9000"
                 ))
             })?;
         }
