@@ -1,4 +1,5 @@
-//! API errors: an HTTP status, a kind and one line, as JSON; secrets redacted.
+//! API errors: an HTTP status, a kind and one line, as JSON; secrets redacted. The service's
+//! own errors ([`ServiceError`]) become statuses here, at the edge.
 
 use awcopy_jobs::runner::{Refusal, RunError};
 use awcopy_jobs::CatalogError;
@@ -7,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::error::ServiceError;
 use crate::wire::ErrorBody;
 
 /// An error answer.
@@ -113,6 +115,19 @@ impl From<RunError> for ApiError {
                 };
                 Self::new(StatusCode::CONFLICT, kind, refusal.to_string())
             }
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Invalid(message) => Self::bad_request(message),
+            ServiceError::Forbidden(message) => Self::forbidden(message),
+            ServiceError::NotFound { what, id } => Self::not_found(what, &id),
+            ServiceError::Run(e) => e.into(),
+            ServiceError::Catalog(e) => e.into(),
+            ServiceError::Store(e) => e.into(),
         }
     }
 }

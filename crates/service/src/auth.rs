@@ -1,7 +1,7 @@
 //! Who is calling: a bearer token (the CLI, scripts) or the dashboard's session cookie, which
 //! signing in with a token sets (HttpOnly: page scripts cannot read it; EventSource sends it).
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
@@ -11,9 +11,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::api_error::ApiError;
 use crate::config::User;
-use crate::error::ApiError;
-use crate::http::App;
+use crate::service::Service;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "awcopy_session";
@@ -23,8 +23,8 @@ const SESSION_TERM: Duration = Duration::from_secs(12 * 3600);
 const MOST_SESSIONS_PER_USER: usize = 32;
 
 /// Signed-in dashboard sessions, by random id (in memory: a restart signs everyone out).
-#[derive(Debug, Default)]
-pub struct Sessions(Mutex<HashMap<String, (String, Instant)>>);
+#[derive(Debug, Default, Clone)]
+pub struct Sessions(Arc<Mutex<HashMap<String, (String, Instant)>>>);
 
 impl Sessions {
     /// A new session for user `name`; returns its id.
@@ -84,8 +84,8 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 /// Failed attempts to authenticate, by address: guessing tokens or session ids is slowed to
 /// [`MOST_FAILURES`] a minute from each address.
-#[derive(Debug, Default)]
-pub struct Failures(Mutex<HashMap<IpAddr, (u32, Instant)>>);
+#[derive(Debug, Default, Clone)]
+pub struct Failures(Arc<Mutex<HashMap<IpAddr, (u32, Instant)>>>);
 
 impl Failures {
     /// Refuses `address` while it has failed too often lately.
@@ -130,13 +130,24 @@ pub fn peer(parts: &Parts) -> Option<IpAddr> {
 #[derive(Debug, Clone)]
 pub struct Caller(pub User);
 
-impl FromRequestParts<Arc<App>> for Caller {
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Arc<Service>: FromRef<S>,
+    Sessions: FromRef<S>,
+    Failures: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (service, sessions, failures) = (
+            Arc::<Service>::from_ref(state),
+            Sessions::from_ref(state),
+            Failures::from_ref(state),
+        );
         let address = peer(parts);
-        app.failures.check(address)?;
-        let config = app.service.config();
+        failures.check(address)?;
+        let config = service.config();
         let session = session_id(parts);
         let (presented, user) = if let Some(header) = parts.headers.get(AUTHORIZATION) {
             let user = header
@@ -149,7 +160,7 @@ impl FromRequestParts<Arc<App>> for Caller {
         } else {
             let user = session
                 .as_ref()
-                .and_then(|id| app.sessions.user(id))
+                .and_then(|id| sessions.user(id))
                 .and_then(|name| config.user(&name).cloned());
             if user.is_some() {
                 refuse_cross_site(parts)?;
@@ -161,7 +172,7 @@ impl FromRequestParts<Arc<App>> for Caller {
             None => {
                 // A request that presented nothing guessed nothing.
                 if presented {
-                    app.failures.count(address);
+                    failures.count(address);
                 }
                 Err(ApiError::unauthorized())
             }

@@ -6,7 +6,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
-use crate::error::ApiError;
+use crate::api_error::ApiError;
 
 #[derive(RustEmbed)]
 #[folder = "assets/"]

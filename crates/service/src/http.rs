@@ -16,9 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 
-use crate::auth::{peer, session_id, Caller, Failures, Sessions, SESSION_COOKIE};
-use crate::error::ApiError;
-use crate::service::{Notice, Service};
+use crate::api_error::ApiError;
+use crate::app::App;
+use crate::auth::{peer, session_id, Caller, SESSION_COOKIE};
+use crate::service::{JobAction, Notice};
 use crate::wire::{ActionOptions, Me, ScheduleInput, SignIn};
 use crate::{dashboard, metrics};
 
@@ -26,20 +27,6 @@ use crate::{dashboard, metrics};
 const MAX_BODY: usize = 1024 * 1024;
 /// How often the event stream sends running jobs' progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
-
-/// What every handler sees.
-pub struct App {
-    /// The service.
-    pub service: Arc<Service>,
-    /// Dashboard sessions.
-    pub sessions: Sessions,
-    /// Whether cookies are marked `Secure` (served over TLS).
-    pub secure_cookies: bool,
-    /// Failed attempts to authenticate, by address.
-    pub failures: Failures,
-    /// Event streams open, by user.
-    pub streams: Arc<std::sync::Mutex<HashMap<String, usize>>>,
-}
 
 /// The most event streams one user may hold open at once.
 const MOST_STREAMS_PER_USER: usize = 16;
@@ -80,7 +67,7 @@ impl Drop for OpenStream {
 }
 
 /// The router of the whole service.
-pub fn router(app: Arc<App>) -> Router {
+pub fn router(app: App) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics::render))
@@ -112,7 +99,7 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// Headers every answer carries: no content-type sniffing, no framing by another site, no
 /// referrer, scripts and styles from the service only; under TLS, HSTS.
-async fn guard_headers(State(app): State<Arc<App>>, mut response: Response) -> Response {
+async fn guard_headers(State(app): State<App>, mut response: Response) -> Response {
     use axum::http::header::{self, HeaderValue};
     let headers = response.headers_mut();
     let set = [
@@ -164,7 +151,7 @@ fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 }
 
 async fn sign_in(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, form) = request.into_parts();
@@ -194,10 +181,7 @@ async fn me(Caller(user): Caller) -> Json<Me> {
     })
 }
 
-async fn sign_out(
-    State(app): State<Arc<App>>,
-    request: axum::extract::Request,
-) -> impl IntoResponse {
+async fn sign_out(State(app): State<App>, request: axum::extract::Request) -> impl IntoResponse {
     let (parts, _) = request.into_parts();
     if let Some(id) = session_id(&parts) {
         app.sessions.close(&id);
@@ -228,7 +212,7 @@ fn number(
 }
 
 async fn list_jobs(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Answer<Vec<crate::wire::JobView>> {
@@ -243,7 +227,7 @@ async fn list_jobs(
 }
 
 async fn submit_job(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
     spec: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<crate::wire::JobView>), ApiError> {
@@ -253,7 +237,7 @@ async fn submit_job(
 }
 
 async fn get_job(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
     Path(id): Path<String>,
 ) -> Answer<crate::wire::JobView> {
@@ -262,7 +246,7 @@ async fn get_job(
 }
 
 async fn job_failures(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
@@ -276,7 +260,7 @@ async fn job_failures(
 }
 
 async fn job_action(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
     Path((id, action)): Path<(String, String)>,
     options: axum::body::Bytes,
@@ -287,13 +271,25 @@ async fn job_action(
         false => serde_json::from_slice(&options)
             .map_err(|e| ApiError::bad_request(format!("the body: {e}")))?,
     };
-    Ok(Json(app.service.act(&job, &action, options).await?))
+    let action = match action.as_str() {
+        "pause" => JobAction::Pause,
+        "resume" => JobAction::Resume,
+        "retry" => JobAction::Retry {
+            name_policy: options.name_policy,
+        },
+        "cancel" => JobAction::Cancel,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!("'{other}' is not an action; use pause, resume, retry or cancel"),
+            ))
+        }
+    };
+    Ok(Json(app.service.act(&job, action).await?))
 }
 
-async fn agents(
-    State(app): State<Arc<App>>,
-    Caller(_): Caller,
-) -> Json<Vec<crate::wire::AgentView>> {
+async fn agents(State(app): State<App>, Caller(_): Caller) -> Json<Vec<crate::wire::AgentView>> {
     Json(app.service.agent_views())
 }
 
@@ -301,7 +297,7 @@ async fn agents(
 /// `GET /jobs/{id}` shows it), `failure` (an object failed) and, every second, `progress`
 /// (the running jobs' counters).
 async fn events(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let open = OpenStream::open(&app, &user.name)?;
@@ -336,14 +332,14 @@ async fn events(
 }
 
 async fn list_schedules(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
 ) -> Answer<Vec<awcopy_jobs::Schedule>> {
     Ok(Json(app.service.schedules(&user).await?))
 }
 
 async fn create_schedule(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
     input: Result<Json<ScheduleInput>, JsonRejection>,
 ) -> Result<(StatusCode, Json<awcopy_jobs::Schedule>), ApiError> {
@@ -352,7 +348,7 @@ async fn create_schedule(
 }
 
 async fn get_schedule(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
     Path(id): Path<String>,
 ) -> Answer<awcopy_jobs::Schedule> {
@@ -360,7 +356,7 @@ async fn get_schedule(
 }
 
 async fn patch_schedule(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
     Path(id): Path<String>,
     input: Result<Json<ScheduleInput>, JsonRejection>,
@@ -373,7 +369,7 @@ async fn patch_schedule(
 }
 
 async fn delete_schedule(
-    State(app): State<Arc<App>>,
+    State(app): State<App>,
     Caller(user): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

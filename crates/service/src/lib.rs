@@ -9,6 +9,8 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 mod agents;
+mod api_error;
+mod app;
 mod auth;
 pub mod client;
 pub mod config;
@@ -114,18 +116,18 @@ pub async fn serve(
     let resumed = service
         .recover()
         .await
-        .map_err(|e| ServeError::Io(e.message().to_owned()))?;
+        .map_err(|e| ServeError::Io(e.to_string()))?;
     if resumed > 0 {
         tracing::info!("resumed {resumed} jobs left running by a previous run of the service");
     }
     let scheduler = schedule::spawn_scheduler(service.clone());
-    let app = Arc::new(http::App {
+    let app = app::App {
         service,
         sessions: auth::Sessions::default(),
         secure_cookies: options.tls.is_some(),
         failures: auth::Failures::default(),
         streams: Arc::default(),
-    });
+    };
     let router = http::router(app);
     let io = |e: std::io::Error| ServeError::Io(format!("--listen {}: {e}", options.listen));
     let result = match &options.tls {

@@ -12,7 +12,7 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::http::App;
+use crate::service::Service;
 
 /// Reads one counter of an agent.
 type AgentCounter = fn(&crate::wire::AgentView) -> u64;
@@ -49,8 +49,7 @@ fn gauge(value: u64) -> Gauge {
 }
 
 /// The metrics, as Prometheus scrapes them.
-pub async fn render(State(app): State<Arc<App>>) -> impl IntoResponse {
-    let service = &app.service;
+pub async fn render(State(service): State<Arc<Service>>) -> impl IntoResponse {
     let totals = service.totals();
     let live = service.live_totals();
     let ended = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);

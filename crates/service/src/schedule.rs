@@ -8,14 +8,13 @@
 use awcopy_engine::overwrite::Overwrite;
 use awcopy_engine::spec::parse_age;
 use awcopy_jobs::{NewSchedule, RunEnd, Schedule, ScheduleRun};
-use axum::http::StatusCode;
 use std::sync::Arc;
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::config::User;
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::service::Service;
 use crate::wire::ScheduleInput;
 
@@ -99,19 +98,19 @@ fn now_text(now: OffsetDateTime) -> String {
     rfc3339(now).expect("now is a year of four digits")
 }
 
-fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
+fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ServiceError> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
-        ApiError::bad_request(format!(
+        ServiceError::invalid(format!(
             "{field}: '{text}' is not an RFC 3339 time (e.g. 2026-01-31T00:00:00Z)"
         ))
     })
 }
 
 /// A period (`6h`, `30m`) in seconds, at most `longest`.
-fn seconds(field: &str, text: &str, longest: Duration) -> Result<i64, ApiError> {
-    let period = parse_age(text).map_err(|e| ApiError::bad_request(format!("{field}: {e}")))?;
+fn seconds(field: &str, text: &str, longest: Duration) -> Result<i64, ServiceError> {
+    let period = parse_age(text).map_err(|e| ServiceError::invalid(format!("{field}: {e}")))?;
     if period > longest {
-        return Err(ApiError::bad_request(format!(
+        return Err(ServiceError::invalid(format!(
             "{field}: '{text}' is longer than the longest, {}d",
             longest.as_secs() / 86_400
         )));
@@ -120,9 +119,9 @@ fn seconds(field: &str, text: &str, longest: Duration) -> Result<i64, ApiError> 
 }
 
 /// `max_failures` as given, within its range.
-fn max_failures(given: u32) -> Result<i64, ApiError> {
+fn max_failures(given: u32) -> Result<i64, ServiceError> {
     if !(1..=MOST_MAX_FAILURES).contains(&given) {
-        return Err(ApiError::bad_request(format!(
+        return Err(ServiceError::invalid(format!(
             "max_failures: {given} is out of range; use 1 to {MOST_MAX_FAILURES}"
         )));
     }
@@ -136,11 +135,11 @@ impl Service {
         &self,
         caller: &User,
         input: ScheduleInput,
-    ) -> Result<Schedule, ApiError> {
+    ) -> Result<Schedule, ServiceError> {
         let template = input
             .template
             .clone()
-            .ok_or_else(|| ApiError::bad_request("template: a schedule needs a job spec"))?;
+            .ok_or_else(|| ServiceError::invalid("template: a schedule needs a job spec"))?;
         let spec = self.admit(caller, template)?;
         let every_secs = input
             .every
@@ -148,7 +147,7 @@ impl Service {
             .map(|e| seconds("every", e, LONGEST_PERIOD))
             .transpose()?;
         let timing =
-            Timing::of(every_secs, input.cron.as_deref()).map_err(ApiError::bad_request)?;
+            Timing::of(every_secs, input.cron.as_deref()).map_err(ServiceError::invalid)?;
         let modified_since = input
             .modified_since
             .as_deref()
@@ -165,13 +164,13 @@ impl Service {
         let first = match timing {
             Timing::Every(_) => Some(now_text(now)),
             Timing::Cron(_) => Some(timing.next(now).ok_or_else(|| {
-                ApiError::bad_request(
+                ServiceError::invalid(
                     "cron: the expression never comes round; give one that does, e.g. '0 2 * * *'",
                 )
             })?),
         };
         if self.catalog().schedules(Some(&caller.name)).await?.len() >= MOST_SCHEDULES_PER_USER {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "schedules: user '{}' has {MOST_SCHEDULES_PER_USER} schedules, the most one user may have; delete one first",
                 caller.name
             )));
@@ -192,16 +191,20 @@ impl Service {
     }
 
     /// The caller's schedules (everyone's for an admin).
-    pub async fn schedules(&self, caller: &User) -> Result<Vec<Schedule>, ApiError> {
+    pub async fn schedules(&self, caller: &User) -> Result<Vec<Schedule>, ServiceError> {
         let user = (!caller.admin).then_some(caller.name.as_str());
         Ok(self.catalog().schedules(user).await?)
     }
 
     /// Schedule `id` if the caller may see it; anyone else is told there is none.
-    pub async fn visible_schedule(&self, caller: &User, id: &str) -> Result<Schedule, ApiError> {
+    pub async fn visible_schedule(
+        &self,
+        caller: &User,
+        id: &str,
+    ) -> Result<Schedule, ServiceError> {
         match self.catalog().schedule(id).await {
             Ok(s) if caller.admin || s.user == caller.name => Ok(s),
-            _ => Err(ApiError::not_found("schedule", id)),
+            _ => Err(ServiceError::not_found("schedule", id)),
         }
     }
 
@@ -211,9 +214,9 @@ impl Service {
         caller: &User,
         mut schedule: Schedule,
         input: ScheduleInput,
-    ) -> Result<Schedule, ApiError> {
+    ) -> Result<Schedule, ServiceError> {
         if input.modified_since.is_some() {
-            return Err(ApiError::bad_request(
+            return Err(ServiceError::invalid(
                 "modified_since: a schedule's first watermark cannot change; make a new schedule",
             ));
         }
@@ -241,7 +244,7 @@ impl Service {
             }
         }
         let timing = Timing::of(schedule.every_secs, schedule.cron.as_deref())
-            .map_err(ApiError::bad_request)?;
+            .map_err(ServiceError::invalid)?;
         if let Some(overlap) = &input.overlap {
             schedule.overlap_secs = seconds("overlap", overlap, LONGEST_OVERLAP)?;
         }
@@ -254,7 +257,7 @@ impl Service {
         }
         if retimed || switched_on || schedule.next_run.is_none() {
             schedule.next_run = Some(timing.next(OffsetDateTime::now_utc()).ok_or_else(|| {
-                ApiError::bad_request(
+                ServiceError::invalid(
                     "cron: the expression never comes round; give one that does, e.g. '0 2 * * *'",
                 )
             })?);
@@ -263,14 +266,14 @@ impl Service {
     }
 
     /// Deletes a schedule (its runs stay as jobs).
-    pub async fn delete_schedule(&self, schedule: &Schedule) -> Result<(), ApiError> {
+    pub async fn delete_schedule(&self, schedule: &Schedule) -> Result<(), ServiceError> {
         Ok(self.catalog().delete_schedule(&schedule.id).await?)
     }
 
     /// Starts a run of every due schedule that is not still running one. A schedule that
     /// cannot go on (its timing has no next time, its stored fields are out of range) turns
     /// off saying why; the others are not held up by it.
-    async fn run_due(self: &Arc<Self>) -> Result<(), ApiError> {
+    async fn run_due(self: &Arc<Self>) -> Result<(), ServiceError> {
         let now = OffsetDateTime::now_utc();
         for schedule in self.catalog().due_schedules(&now_text(now)).await? {
             // Its own task: even a panic over one schedule leaves the others running.
@@ -316,7 +319,7 @@ impl Service {
         let since = Self::since(schedule)?;
         self.start_run(schedule, since, now, &next)
             .await
-            .map_err(|e| e.message().to_owned())
+            .map_err(|e| e.to_string())
     }
 
     /// What a schedule's next run copies from: its watermark less its overlap, or its first
@@ -326,8 +329,7 @@ impl Service {
             .ok()
             .filter(|&s| s <= LONGEST_OVERLAP.as_secs())
             .ok_or_else(|| format!("overlap: {} s is out of range", schedule.overlap_secs))?;
-        let parse =
-            |field: &str, text: &str| parse_time(field, text).map_err(|e| e.message().to_owned());
+        let parse = |field: &str, text: &str| parse_time(field, text).map_err(|e| e.to_string());
         match (&schedule.watermark, &schedule.modified_since) {
             (Some(mark), _) => parse("watermark", mark)?
                 .checked_sub(time::Duration::seconds(overlap as i64))
@@ -346,15 +348,14 @@ impl Service {
         since: Option<OffsetDateTime>,
         now: OffsetDateTime,
         next: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         let started_at = now_text(now);
         let started = async {
             let owner = self.config().user(&schedule.user).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    format!("user '{}' is no longer in the config", schedule.user),
-                )
+                ServiceError::forbidden(format!(
+                    "user '{}' is no longer in the config",
+                    schedule.user
+                ))
             })?;
             let mut spec = self.admit(owner, schedule.template.clone())?;
             spec.filters.modified_since = since;
@@ -373,7 +374,7 @@ impl Service {
             self.submit_linked(spec, run).await
         };
         if let Err(e) = started.await {
-            let why = e.message().to_owned();
+            let why = e.to_string();
             self.catalog()
                 .set_next_run(&schedule.id, Some(next))
                 .await?;
@@ -393,7 +394,7 @@ pub fn spawn_scheduler(service: Arc<Service>) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             if let Err(e) = service.run_due().await {
-                tracing::warn!("scheduler: {e:?}");
+                tracing::warn!("scheduler: {e}");
             }
         }
     })

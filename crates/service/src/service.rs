@@ -3,7 +3,7 @@
 //! a bus of notices (job changes, failures) for the event stream; totals for `/metrics`.
 
 use awcopy_engine::batching::{BatchLimits, Batching};
-use awcopy_engine::copy::Progress;
+use awcopy_engine::copy::{NamePolicy, Progress};
 use awcopy_engine::events::Action;
 use awcopy_engine::journal::Stop;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
@@ -13,7 +13,6 @@ use awcopy_jobs::{
     Catalog, FailurePage, JobCatalog, JobRecord, ListFilter, RunEnd, ScheduleRun, Status,
 };
 use awcopy_store::{Location, Reach};
-use axum::http::StatusCode;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,9 +20,9 @@ use tokio::sync::broadcast;
 
 use crate::agents::{AgentPool, JobQueue};
 use crate::config::{place, Config, Scope, Use, User};
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::nats::{NatsDispatcher, NatsQueue};
-use crate::wire::{ActionOptions, AgentView, Counters, FailureView, JobView, ProgressView};
+use crate::wire::{AgentView, Counters, FailureView, JobView, ProgressView};
 
 /// How many notices a slow event-stream reader may fall behind.
 const NOTICE_BACKLOG: usize = 4096;
@@ -31,6 +30,23 @@ const NOTICE_BACKLOG: usize = 4096;
 const MOST_JOB_MEMORY: u64 = 2 << 30;
 /// The most jobs one user may have running on the service at once.
 pub const MOST_RUNNING_PER_USER: usize = 64;
+
+/// What a user may do to a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobAction {
+    /// Stop it, to resume later.
+    Pause,
+    /// Go on where it stopped.
+    Resume,
+    /// Copy its failed objects again, the names a destination refused under `name_policy`
+    /// if given (else the job's own).
+    Retry {
+        /// The name policy for this retry.
+        name_policy: Option<NamePolicy>,
+    },
+    /// Stop it for good.
+    Cancel,
+}
 
 /// Something the event stream tells the users it concerns.
 #[derive(Debug, Clone)]
@@ -226,13 +242,13 @@ impl Service {
     /// to the stores the service reaches and kept in their canonical form, and refused if it
     /// carries a secret, names a place the service does not reach (400) or one outside the
     /// caller's grants (403), or a key the caller may not use — before anything is listed.
-    pub fn admit(&self, caller: &User, body: serde_json::Value) -> Result<JobSpec, ApiError> {
+    pub fn admit(&self, caller: &User, body: serde_json::Value) -> Result<JobSpec, ServiceError> {
         let mut spec: JobSpec = serde_json::from_value(body)
-            .map_err(|e| ApiError::bad_request(format!("the job spec: {e}")))?;
+            .map_err(|e| ServiceError::invalid(format!("the job spec: {e}")))?;
         spec.check()
-            .map_err(|e| ApiError::bad_request(format!("the job spec: {e}")))?;
+            .map_err(|e| ServiceError::invalid(format!("the job spec: {e}")))?;
         if spec.tuning.max_memory > MOST_JOB_MEMORY {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "the job spec: tuning.max_memory: {} bytes is more than a job may hold on this service ({MOST_JOB_MEMORY} bytes, 2GiB)",
                 spec.tuning.max_memory
             )));
@@ -251,7 +267,12 @@ impl Service {
     /// One end of `spec`, in the canonical form the service keeps it in, if it is a place
     /// the service reaches (400 otherwise, naming the field and the host) and the caller's
     /// grants cover what the job touches there (403 otherwise).
-    fn admit_location(&self, caller: &User, spec: &JobSpec, end: End) -> Result<String, ApiError> {
+    fn admit_location(
+        &self,
+        caller: &User,
+        spec: &JobSpec,
+        end: End,
+    ) -> Result<String, ServiceError> {
         let (field, text, uses) = match end {
             End::Source => ("source", &spec.source, source_uses(spec)),
             End::Dest => ("dest", &spec.dest, &[Use::Write][..]),
@@ -273,7 +294,7 @@ impl Service {
                     Use::Read => "read from",
                     Use::Write => "write to",
                 };
-                return Err(ApiError::forbidden(format!(
+                return Err(ServiceError::forbidden(format!(
                     "{field}: user '{}' may not {verb} {place}; ask an admin for a grant",
                     caller.name
                 )));
@@ -284,13 +305,13 @@ impl Service {
 
     /// Refuses a key file (the service reads no file a job names) and a key the caller was
     /// not granted (or that does not exist: the same answer).
-    fn admit_key(&self, caller: &User, spec: &JobSpec) -> Result<(), ApiError> {
+    fn admit_key(&self, caller: &User, spec: &JobSpec) -> Result<(), ServiceError> {
         match spec.encryption.as_ref().and_then(EncryptionRef::key_source) {
-            Some(KeySource::File(_)) => Err(ApiError::bad_request(
+            Some(KeySource::File(_)) => Err(ServiceError::invalid(
                 "encryption.key_file: the service reads no file a job names; give key_name, one of the keys its operator configured for you",
             )),
             Some(KeySource::Named(name)) if !self.config.may_use_key(caller, name) => {
-                Err(ApiError::forbidden(format!(
+                Err(ServiceError::forbidden(format!(
                     "encryption.key_name: user '{}' may not use a key named '{name}'; ask an admin for one",
                     caller.name
                 )))
@@ -301,7 +322,7 @@ impl Service {
 
     /// Starts a job for `spec` (admitted); refuses one that an unfinished job of the same
     /// user already does.
-    pub async fn submit(self: &Arc<Self>, spec: JobSpec) -> Result<JobView, ApiError> {
+    pub async fn submit(self: &Arc<Self>, spec: JobSpec) -> Result<JobView, ServiceError> {
         self.start(spec, None).await
     }
 
@@ -310,7 +331,7 @@ impl Service {
         self: &Arc<Self>,
         spec: JobSpec,
         run: ScheduleRun,
-    ) -> Result<JobView, ApiError> {
+    ) -> Result<JobView, ServiceError> {
         self.start(spec, Some(run)).await
     }
 
@@ -318,7 +339,7 @@ impl Service {
         self: &Arc<Self>,
         spec: JobSpec,
         run: Option<ScheduleRun>,
-    ) -> Result<JobView, ApiError> {
+    ) -> Result<JobView, ServiceError> {
         self.room_for(&spec.user)?;
         let queue = self.queue_for(&spec);
         let prepared = Prepared::new(spec, &self.access).await?;
@@ -331,10 +352,10 @@ impl Service {
     }
 
     /// Refuses another run for `user` when they have [`MOST_RUNNING_PER_USER`] running.
-    fn room_for(&self, user: &str) -> Result<(), ApiError> {
+    fn room_for(&self, user: &str) -> Result<(), ServiceError> {
         let running = self.running.lock().expect("running lock");
         if running.values().filter(|run| run.user == user).count() >= MOST_RUNNING_PER_USER {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "jobs: user '{user}' has {MOST_RUNNING_PER_USER} jobs running, the most one user may; wait for one to end or pause one"
             )));
         }
@@ -344,9 +365,9 @@ impl Service {
     /// The stored spec of `job`, checked again against the configuration as it is now, as
     /// its owner submitting it afresh: a resume, retry or restart never outlives a removed
     /// user, a revoked grant or a store the service no longer reaches.
-    fn authorize(&self, job: &JobRecord) -> Result<JobSpec, ApiError> {
+    fn authorize(&self, job: &JobRecord) -> Result<JobSpec, ServiceError> {
         let owner = self.config.user(&job.user).ok_or_else(|| {
-            ApiError::forbidden(format!(
+            ServiceError::forbidden(format!(
                 "user '{}' is no longer in the service's config; an admin must restore the user",
                 job.user
             ))
@@ -361,8 +382,8 @@ impl Service {
 
     /// The job `id` if the caller may see it: its owner or an admin. Anyone else is told
     /// there is no such job, so ids do not leak.
-    pub async fn visible(&self, caller: &User, id: &str) -> Result<JobRecord, ApiError> {
-        let hidden = || ApiError::not_found("job", id);
+    pub async fn visible(&self, caller: &User, id: &str) -> Result<JobRecord, ServiceError> {
+        let hidden = || ServiceError::not_found("job", id);
         let job = self.catalog.find(id).await.map_err(|_| hidden())?;
         if job.id != id || !(caller.admin || job.user == caller.name) {
             return Err(hidden());
@@ -378,7 +399,7 @@ impl Service {
         status: Option<Status>,
         limit: u32,
         offset: u32,
-    ) -> Result<Vec<JobView>, ApiError> {
+    ) -> Result<Vec<JobView>, ServiceError> {
         let filter = ListFilter {
             user: (!caller.admin).then(|| caller.name.clone()),
             status,
@@ -397,7 +418,7 @@ impl Service {
         &self,
         job: &JobRecord,
         page: &FailurePage,
-    ) -> Result<Vec<FailureView>, ApiError> {
+    ) -> Result<Vec<FailureView>, ServiceError> {
         Ok(self
             .catalog
             .failures(&job.id, page)
@@ -425,37 +446,29 @@ impl Service {
     pub async fn act(
         self: &Arc<Self>,
         job: &JobRecord,
-        action: &str,
-        options: ActionOptions,
-    ) -> Result<JobView, ApiError> {
+        action: JobAction,
+    ) -> Result<JobView, ServiceError> {
         match action {
-            "pause" => {
+            JobAction::Pause => {
                 self.runner.pause(&job.id).await?;
             }
-            "cancel" => {
+            JobAction::Cancel => {
                 self.runner.cancel(&job.id, &self.access).await?;
             }
-            "resume" | "retry" => {
+            JobAction::Resume | JobAction::Retry { .. } => {
                 let spec = self.authorize(job)?;
                 self.room_for(&job.user)?;
                 let queue = self.queue_for(&spec);
                 let hooks = self.hooks(&queue);
                 let handle = match action {
-                    "resume" => self.runner.resume(&job.id, &self.access, hooks).await?,
-                    _ => {
+                    JobAction::Retry { name_policy } => {
                         self.runner
-                            .retry(&job.id, &self.access, hooks, options.name_policy)
+                            .retry(&job.id, &self.access, hooks, name_policy)
                             .await?
                     }
+                    _ => self.runner.resume(&job.id, &self.access, hooks).await?,
                 };
                 return self.track(handle, queue).await;
-            }
-            other => {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    format!("'{other}' is not an action; use pause, resume, retry or cancel"),
-                ))
             }
         }
         let job = self.catalog.find(&job.id).await?;
@@ -466,7 +479,7 @@ impl Service {
 
     /// Continues the jobs a previous run of the service left running (killed, or its host
     /// restarted): their leases are void, so they resume here.
-    pub async fn recover(self: &Arc<Self>) -> Result<usize, ApiError> {
+    pub async fn recover(self: &Arc<Self>) -> Result<usize, ServiceError> {
         let filter = ListFilter {
             user: None,
             status: Some(Status::Running),
@@ -479,14 +492,14 @@ impl Service {
             }
             if let Err(refusal) = self.authorize(&job) {
                 // Its owner or grant went since it started: it waits, saying why.
-                let why = format!("not resumed: {}", refusal.message());
+                let why = format!("not resumed: {refusal}");
                 tracing::warn!(job = %job.id, "{why}");
                 self.catalog
                     .finish_job(&job.id, Status::Paused, 0, Some(&why))
                     .await?;
                 continue;
             }
-            match self.act(&job, "resume", ActionOptions::default()).await {
+            match self.act(&job, JobAction::Resume).await {
                 Ok(_) => resumed += 1,
                 Err(e) => tracing::warn!(job = %job.id, "could not resume: {:?}", e),
             }
@@ -495,7 +508,7 @@ impl Service {
     }
 
     /// A job as the API shows it: live counters while this service runs it.
-    pub async fn view(&self, job: &JobRecord) -> Result<JobView, ApiError> {
+    pub async fn view(&self, job: &JobRecord) -> Result<JobView, ServiceError> {
         let stored = Counters {
             objects_listed: job.objects_listed as u64,
             bytes_listed: job.bytes_listed as u64,
@@ -583,7 +596,7 @@ impl Service {
         self: &Arc<Self>,
         handle: JobHandle,
         queue: RunQueue,
-    ) -> Result<JobView, ApiError> {
+    ) -> Result<JobView, ServiceError> {
         let job = handle
             .job()
             .cloned()
@@ -711,9 +724,9 @@ fn source_uses(spec: &JobSpec) -> &'static [Use] {
 
 /// Refuses a location that carries a SAS token or a presigned signature: the service uses its
 /// own credentials, and a secret must not be stored with the job.
-fn refuse_secrets(field: &str, location: &str) -> Result<(), ApiError> {
+fn refuse_secrets(field: &str, location: &str) -> Result<(), ServiceError> {
     if Location::carries_secret(location).map_err(|e| e.context(field))? {
-        return Err(ApiError::bad_request(format!(
+        return Err(ServiceError::invalid(format!(
             "{field}: the location carries a SAS token or signature; the service uses its own credentials and never stores a secret with a job: give the location without its query"
         )));
     }
