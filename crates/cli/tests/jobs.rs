@@ -215,7 +215,7 @@ async fn kill_9_mid_copy_then_resume_copies_only_the_rest() {
     let (first_run, mark) = kill_9_after(&db, &args, &proxy, 1500, object_puts).await;
 
     let job = db.job().await;
-    assert_eq!(job.status, "running");
+    assert_eq!(job.status, Status::Running);
     assert!(!job.owner().unwrap().is_alive());
     let shown = stdout(&db.run(&["jobs", "list"]));
     assert!(shown.contains("died"), "{shown}");
@@ -548,12 +548,12 @@ async fn ctrl_c_pauses_and_resume_completes() {
         )),
         "{err}"
     );
-    assert_eq!(job.state(), Status::Paused);
+    assert_eq!(job.status, Status::Paused);
     assert!(job.objects_copied < 300, "stopped early");
 
     let output = db.run(&["jobs", "resume", &job.id[..10]]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(db.job().await.state(), Status::Completed);
+    assert_eq!(db.job().await.status, Status::Completed);
     kit::assert_holds(&kit::open(&dest_location).await, "", &files).await;
 }
 
@@ -622,7 +622,7 @@ async fn cancel_leaves_no_upload_and_no_staged_block() {
             .kind(),
         awcopy_store::ErrorKind::NotFound
     );
-    assert_eq!(db.job().await.state(), Status::Cancelled);
+    assert_eq!(db.job().await.status, Status::Cancelled);
     assert_fails(
         &db.run(&["jobs", "cancel", &job.id]),
         2,
@@ -654,7 +654,7 @@ async fn cancel_leaves_no_upload_and_no_staged_block() {
     interrupt(&child);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let job = db.job().await;
-    assert_eq!(job.state(), Status::Paused);
+    assert_eq!(job.status, Status::Paused);
     let uploads = db.catalog().await.uploads(&job.id).await.unwrap();
     let (_, upload) = &uploads[0];
     let store = kit::open(&container).await;
@@ -715,7 +715,7 @@ async fn a_job_whose_spec_cannot_be_read_is_refused_and_left_alone() {
         "{said}"
     );
     assert_eq!(std::fs::read_dir(dest_dir.path()).unwrap().count(), 0);
-    assert_eq!(db.job().await.state(), Status::Failed);
+    assert_eq!(db.job().await.status, Status::Failed);
 }
 
 /// A local location typed relative to the working directory is stored absolute, so the job

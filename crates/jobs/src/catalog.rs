@@ -246,7 +246,7 @@ impl JobCatalog for Catalog {
         .bind(lease_end())
         .bind(now())
         .bind(&job.id)
-        .bind(&job.status)
+        .bind(job.status.as_str())
         .bind(job.owner_pid)
         .bind(&job.lease_holder)
         .execute(&self.pool)
@@ -554,7 +554,13 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<JobRecord, sqlx::Error> {
         source: row.try_get("source")?,
         dest: row.try_get("dest")?,
         spec: serde_json::from_str(&spec).unwrap_or(serde_json::Value::Null),
-        status: row.try_get("status")?,
+        status: row
+            .try_get::<String, _>("status")?
+            .parse()
+            .map_err(|why: String| sqlx::Error::ColumnDecode {
+                index: "status".into(),
+                source: why.into(),
+            })?,
         owner_pid: row.try_get("owner_pid")?,
         owner_started: row.try_get("owner_started")?,
         lease_holder: row.try_get("lease_holder")?,
@@ -575,16 +581,31 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<JobRecord, sqlx::Error> {
     })
 }
 
+/// SQLite's primary result codes the catalogue tells apart (the extended code's low byte).
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_CORRUPT: i32 = 11;
+const SQLITE_NOTADB: i32 = 26;
+
+/// What a database error means for the catalogue at `path`: by SQLite's result code, or a
+/// row that does not decode (a damaged catalogue).
 fn classify(path: &str, e: sqlx::Error) -> CatalogError {
-    let text = e.to_string();
-    if text.contains("database is locked") || text.contains("busy") {
-        CatalogError::Locked(path.to_owned())
-    } else if text.contains("file is not a database") || text.contains("malformed") {
-        CatalogError::Corrupt {
+    let code = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .map(|code| code & 0xff);
+    let undecodable = matches!(e, sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. });
+    match code {
+        Some(SQLITE_BUSY | SQLITE_LOCKED) => CatalogError::Locked(path.to_owned()),
+        Some(SQLITE_CORRUPT | SQLITE_NOTADB) => CatalogError::Corrupt {
             path: path.to_owned(),
-            reason: text,
-        }
-    } else {
-        CatalogError::Other(format!("{path}: {text}"))
+            reason: e.to_string(),
+        },
+        _ if undecodable => CatalogError::Corrupt {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        },
+        _ => CatalogError::Other(format!("{path}: {e}")),
     }
 }

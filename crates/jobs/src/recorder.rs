@@ -581,7 +581,7 @@ mod tests {
             .await
             .unwrap();
         let record = catalog.create_job(job()).await.unwrap();
-        assert_eq!(record.status, "running");
+        assert_eq!(record.status, Status::Running);
         assert_eq!(record.owner_pid, Some(i64::from(std::process::id())));
 
         let recorder = Recorder::new(catalog.clone(), record.id.clone());
@@ -852,6 +852,21 @@ mod tests {
         drop(catalog);
         let err = Catalog::open(&newer).await.unwrap_err();
         assert!(matches!(err, CatalogError::NewerSchema(_)), "{err}");
+
+        // A status no awcopy writes is a damaged row, not a failed job.
+        let catalog = Catalog::open(&dir.path().join("odd.db")).await.unwrap();
+        let record = catalog.create_job(job()).await.unwrap();
+        sqlx::query("UPDATE jobs SET status = 'exploded' WHERE id = ?")
+            .bind(&record.id)
+            .execute(catalog.pool())
+            .await
+            .unwrap();
+        let err = catalog.find(&record.id).await.unwrap_err();
+        assert!(matches!(err, CatalogError::Corrupt { .. }), "{err}");
+        assert!(
+            err.to_string().contains("'exploded' is not a status"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

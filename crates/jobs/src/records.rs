@@ -118,6 +118,12 @@ impl Status {
     }
 }
 
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for Status {
     type Err = String;
 
@@ -188,7 +194,7 @@ pub struct JobRecord {
     /// Settings.
     pub spec: serde_json::Value,
     /// State.
-    pub status: String,
+    pub status: Status,
     /// The process that runs (or ran) it.
     pub owner_pid: Option<i64>,
     /// When that process started (to tell it from a later one with the same id).
@@ -242,7 +248,7 @@ impl JobRecord {
     /// The live lease of the runner running it now, if one does.
     pub fn live_owner(&self) -> Option<Lease> {
         self.owner()
-            .filter(|lease| self.state() == Status::Running && lease.is_alive())
+            .filter(|lease| self.status == Status::Running && lease.is_alive())
     }
 
     /// What the job is, as stored.
@@ -255,11 +261,6 @@ impl JobRecord {
             serde_json::from_value(self.spec.clone()).map_err(|e| unreadable(e.to_string()))?;
         spec.check().map_err(|e| unreadable(e.to_string()))?;
         Ok(spec)
-    }
-
-    /// Its state (an unknown stored name reads as failed).
-    pub fn state(&self) -> Status {
-        self.status.parse().unwrap_or(Status::Failed)
     }
 }
 

@@ -146,7 +146,7 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
     let (handle, id) = start(&runner, slow_spec(&container), false).await;
     first_upload(&catalog, &id).await;
     let paused = elsewhere.pause(&id).await.unwrap();
-    assert_eq!(paused.state(), Status::Paused);
+    assert_eq!(paused.status, Status::Paused);
     let outcome = handle.wait().await.unwrap();
     assert!(outcome.interrupted);
     assert_eq!(outcome.status, Some(Status::Paused));
@@ -176,7 +176,7 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
     let (handle, id) = start(&runner, slow_spec(&container), true).await;
     let upload = first_upload(&catalog, &id).await;
     let (cancelled, aborted) = elsewhere.cancel(&id, &Access::default()).await.unwrap();
-    assert_eq!((cancelled.state(), aborted), (Status::Cancelled, 1));
+    assert_eq!((cancelled.status, aborted), (Status::Cancelled, 1));
     assert!(handle.wait().await.unwrap().interrupted);
     let dest = kit::open(&container).await;
     assert!(dest

@@ -536,7 +536,7 @@ impl Service {
             dest: job.dest.clone(),
             source_endpoint: self.shown_endpoint(&job.source),
             dest_endpoint: self.shown_endpoint(&job.dest),
-            status: job.status.clone(),
+            status: job.status.to_string(),
             schedule,
             created_at: job.created_at.clone(),
             started_at: job.started_at.clone(),

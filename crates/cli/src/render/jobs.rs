@@ -8,10 +8,10 @@ use super::human;
 /// A job's status as shown: a running job whose runner is gone says so.
 fn shown_status(job: &JobRecord) -> String {
     match job.owner() {
-        Some(lease) if job.state() == Status::Running && !lease.is_alive() => {
+        Some(lease) if job.status == Status::Running && !lease.is_alive() => {
             format!("running ({} died)", lease.describe())
         }
-        _ => job.status.clone(),
+        _ => job.status.to_string(),
     }
 }
 

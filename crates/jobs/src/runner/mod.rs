@@ -311,7 +311,7 @@ impl JobRunner {
         hooks: RunHooks,
     ) -> Result<JobHandle, RunError> {
         let job = self.catalog.find(id).await?;
-        match job.state() {
+        match job.status {
             Status::Completed => return Err(refused(&job, Refusal::Completed)),
             Status::CompletedWithFailures => return Err(refused(&job, Refusal::HasFailures)),
             Status::Cancelled => return Err(refused(&job, Refusal::Cancelled)),
@@ -336,7 +336,7 @@ impl JobRunner {
         name_policy: Option<NamePolicy>,
     ) -> Result<JobHandle, RunError> {
         let job = self.catalog.find(id).await?;
-        match job.state() {
+        match job.status {
             Status::CompletedWithFailures => {}
             Status::Completed => return Err(refused(&job, Refusal::Completed)),
             Status::Cancelled => return Err(refused(&job, Refusal::Cancelled)),
@@ -398,7 +398,7 @@ impl JobRunner {
     /// stays. Returns the job and how many uploads were aborted.
     pub async fn cancel(&self, id: &str, access: &Access) -> Result<(JobRecord, usize), RunError> {
         let mut job = self.catalog.find(id).await?;
-        if job.state().is_final() {
+        if job.status.is_final() {
             return Err(RunError::Refused(Refusal::NothingToStop(Box::new(job))));
         }
         if job.live_owner().is_some() {
