@@ -10,11 +10,10 @@ use azure_core::http::policies::Policy;
 use azure_core::http::{RequestContent, RetryOptions};
 use azure_storage_blob::models::{
     BlobClientDownloadOptions, BlobClientGetPropertiesOptions,
-    BlobClientGetPropertiesResultHeaders, BlobContainerClientListBlobsOptions, BlobItem,
-    BlockBlobClientCommitBlockListOptions, BlockBlobClientStageBlockFromUrlOptions,
-    BlockBlobClientStageBlockOptions, BlockBlobClientUploadBlobFromUrlOptions,
-    BlockBlobClientUploadOptions, BlockListType, BlockLookupList, EncryptionAlgorithmType,
-    HttpRange, ListBlobsIncludeItem,
+    BlobClientGetPropertiesResultHeaders, BlockBlobClientCommitBlockListOptions,
+    BlockBlobClientStageBlockFromUrlOptions, BlockBlobClientStageBlockOptions,
+    BlockBlobClientUploadBlobFromUrlOptions, BlockBlobClientUploadOptions, BlockListType,
+    BlockLookupList, EncryptionAlgorithmType, HttpRange,
 };
 use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOptions};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -41,63 +40,6 @@ const MIB: u64 = 1 << 20;
 
 /// The longest blob name Azure takes, in bytes (1,024 characters; bytes is the safe bound).
 const MAX_NAME_BYTES: usize = 1024;
-
-/// The metadata name under which the whole blob's CRC-64/NVME is kept (Azure has no
-/// whole-blob CRC property). Hidden from [`ObjectAttributes::user_metadata`].
-pub const CRC_METADATA: &str = "awcopycrc64nvme";
-
-/// The metadata name under which awcopy records the user metadata names it had to change to
-/// keep them (Azure takes only C# identifiers), as `stored=original` pairs, form-encoded, so
-/// that reading the blob gives the original names back and a name a user chose that merely
-/// looks mapped is never altered. Hidden from [`ObjectAttributes::user_metadata`].
-pub const NAMES_METADATA: &str = "awcopymetanames";
-
-/// Blob metadata for `attributes`: user metadata under names Azure can hold (with the record
-/// of those changed), and the whole blob's CRC-64/NVME when known.
-fn blob_metadata(attributes: &ObjectAttributes, crc: Option<u64>) -> HashMap<String, String> {
-    let mut metadata = HashMap::new();
-    let mut renamed = url::form_urlencoded::Serializer::new(String::new());
-    let mut any_renamed = false;
-    for (name, value) in &attributes.user_metadata {
-        let stored = match crate::names::identifier(name) {
-            Some(stored) => {
-                renamed.append_pair(&stored, name);
-                any_renamed = true;
-                stored
-            }
-            None => name.clone(),
-        };
-        metadata.insert(stored, value.clone());
-    }
-    if any_renamed {
-        metadata.insert(NAMES_METADATA.to_owned(), renamed.finish());
-    }
-    if let Some(crc) = crc {
-        metadata.insert(CRC_METADATA.to_owned(), format!("{crc:016x}"));
-    }
-    metadata
-}
-
-/// Splits awcopy's entries out of blob metadata: (user metadata under the names it was
-/// written with, CRC-64/NVME).
-fn split_metadata(metadata: HashMap<String, String>) -> (BTreeMap<String, String>, Option<u64>) {
-    let mut user: BTreeMap<String, String> = metadata.into_iter().collect();
-    let crc = user
-        .remove(CRC_METADATA)
-        .and_then(|v| u64::from_str_radix(&v, 16).ok());
-    let renamed = user.remove(NAMES_METADATA).unwrap_or_default();
-    for (stored, original) in url::form_urlencoded::parse(renamed.as_bytes()) {
-        // Names come back in whatever case the service and HTTP stack give them.
-        let found = user
-            .keys()
-            .find(|name| name.eq_ignore_ascii_case(&stored))
-            .cloned();
-        if let Some(value) = found.and_then(|name| user.remove(&name)) {
-            user.insert(original.into_owned(), value);
-        }
-    }
-    (user, crc)
-}
 
 /// An Azure Blob container as a store.
 pub struct AzureStore {
@@ -182,6 +124,16 @@ macro_rules! with_write_encryption {
     }};
 }
 
+// After the macros above, which they use.
+mod errors;
+mod listing;
+mod metadata;
+
+use errors::map_error;
+use listing::ListCursor;
+use metadata::{blob_metadata, split_metadata};
+pub use metadata::{crc64_bytes, CRC_METADATA, NAMES_METADATA};
+
 /// The base64 key and base64 SHA-256 of the key, from a base64-encoded 256-bit key.
 fn customer_key_headers(key: &Secret) -> (String, String) {
     let raw = B64.decode(key.expose()).unwrap_or_default();
@@ -189,11 +141,6 @@ fn customer_key_headers(key: &Secret) -> (String, String) {
         key.expose().to_owned(),
         B64.encode(sha2::Sha256::digest(&raw)),
     )
-}
-
-/// CRC-64/NVME as Azure's `x-ms-content-crc64` carries it: little-endian bytes.
-pub fn crc64_bytes(crc: u64) -> Vec<u8> {
-    crc.to_le_bytes().to_vec()
 }
 
 /// The deterministic block id of part `number` of upload `upload`: any agent can stage any
@@ -205,101 +152,6 @@ fn block_id(upload: &UploadId, number: u32) -> Vec<u8> {
 fn part_number_of(upload: &UploadId, id: &[u8]) -> Option<u32> {
     let id = std::str::from_utf8(id).ok()?;
     id.strip_prefix(&upload.0)?.strip_prefix('-')?.parse().ok()
-}
-
-/// The smallest key greater than every key that starts with `prefix`, for skipping past a
-/// common prefix in a listing (e.g. `a/` -> `a0`).
-fn after_prefix(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        if let Some(next) = char::from_u32(last as u32 + 1) {
-            chars.push(next);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
-/// Classifies an SDK error; `what` names the operation and object.
-fn map_error(err: azure_core::Error, what: &str) -> StoreError {
-    use azure_core::error::ErrorKind as Azure;
-    let status = err.http_status().map(u16::from);
-    let (code, retry_after) = match err.kind() {
-        Azure::HttpResponse {
-            error_code,
-            raw_response,
-            ..
-        } => {
-            let header = |name: &'static str| {
-                raw_response.as_ref().and_then(|r| {
-                    r.headers()
-                        .get_optional_str(&azure_core::http::headers::HeaderName::from_static(name))
-                })
-            };
-            let retry_after =
-                StoreError::parse_retry_after(header("retry-after"), header("x-ms-retry-after-ms"));
-            (error_code.clone(), retry_after)
-        }
-        _ => (None, None),
-    };
-    let kind = match (code.as_deref(), status, err.kind()) {
-        (Some("ContainerNotFound" | "BlobNotFound" | "ResourceNotFound"), _, _) => {
-            ErrorKind::NotFound
-        }
-        (
-            Some(
-                "AuthenticationFailed"
-                | "AuthorizationFailure"
-                | "AuthorizationPermissionMismatch"
-                | "InvalidAuthenticationInfo"
-                | "NoAuthenticationInformation",
-            ),
-            _,
-            _,
-        ) => ErrorKind::Auth,
-        (Some("ServerBusy" | "OperationTimedOut"), _, _) => ErrorKind::Throttled,
-        (Some("CannotVerifyCopySource"), _, _) => ErrorKind::CopySourceUnreachable,
-        (_, Some(status), _) => StoreError::kind_for_status(status),
-        (_, None, Azure::Io) => ErrorKind::Network,
-        (_, None, Azure::Credential) => ErrorKind::Auth,
-        (_, None, Azure::Connection) => ErrorKind::Network,
-        _ => ErrorKind::Other,
-    };
-    let detail = match (&code, status) {
-        (Some(code), _) => format!("{code} (HTTP {})", status.unwrap_or_default()),
-        (None, Some(404)) => "not found".to_owned(),
-        (None, Some(status)) => format!("HTTP {status}"),
-        (None, None) => {
-            let mut text = err.to_string();
-            let mut source = std::error::Error::source(&err);
-            while let Some(s) = source {
-                text = format!("{text}: {s}");
-                source = s.source();
-            }
-            text
-        }
-    };
-    let hint = match kind {
-        ErrorKind::Auth => "; check the account key, SAS token or AZURE_STORAGE_CONNECTION_STRING",
-        ErrorKind::Network => "; check the endpoint URL and that the service is running",
-        _ => "",
-    };
-    StoreError::new(kind, format!("Azure {what}: {detail}{hint}")).with_retry_after(retry_after)
-}
-
-fn meta_from_item(item: BlobItem) -> Option<ObjectMeta> {
-    let key = item.name?;
-    let properties = item.properties.unwrap_or_default();
-    let mut meta = ObjectMeta::new(key, properties.content_length.unwrap_or(0));
-    meta.etag = properties
-        .etag
-        .map(|e| e.to_string().trim_matches('"').to_owned());
-    meta.last_modified = properties.last_modified;
-    meta.checksums.md5 = properties.content_md5.and_then(|m| m.try_into().ok());
-    meta.attributes = content_headers!(properties);
-    (meta.attributes.user_metadata, meta.checksums.crc64nvme) =
-        split_metadata(item.metadata.and_then(|m| m.values).unwrap_or_default());
-    Some(meta)
 }
 
 impl AzureStore {
@@ -487,96 +339,6 @@ impl AzureStore {
             .map_err(|e| map_error(e, &format!("get tags of '{key}'")))?;
         Ok(HashMap::<String, String>::from(tags).into_iter().collect())
     }
-
-    /// One listing request; returns the page, and where to continue (marker, start) if anywhere.
-    async fn list_page(
-        &self,
-        request: &ListRequest,
-        cursor: ListCursor,
-    ) -> Result<(ListPage, Option<ListCursor>)> {
-        let options = BlobContainerClientListBlobsOptions {
-            prefix: (!request.prefix.is_empty()).then(|| request.prefix.clone()),
-            marker: cursor.marker.clone(),
-            start_from: cursor.start_from.clone(),
-            maxresults: request.page_size.map(|n| n.min(5000) as i32),
-            include: Some(vec![ListBlobsIncludeItem::Metadata]),
-            ..Default::default()
-        };
-        let what = format!("list {}/{}", self.display_root(), request.prefix);
-        let response = self
-            .container
-            .list_blobs(Some(options))
-            .map_err(|e| map_error(e, &what))?
-            .into_pages()
-            .next()
-            .await
-            .ok_or_else(|| {
-                StoreError::new(ErrorKind::Server, format!("Azure {what}: empty response"))
-            })?
-            .and_then(|page| page.into_model())
-            .map_err(|e| map_error(e, &what))?;
-
-        let mut page = ListPage::default();
-        let mut skip_to: Option<String> = None;
-        let mut reached_end = false;
-        for meta in response.blob_items.into_iter().filter_map(meta_from_item) {
-            let order = self.capabilities.key_order;
-            if request
-                .start_after
-                .as_ref()
-                .is_some_and(|s| order.compare(&meta.key, s).is_le())
-            {
-                continue;
-            }
-            if request
-                .end_before
-                .as_ref()
-                .is_some_and(|e| order.compare(&meta.key, e).is_ge())
-            {
-                reached_end = true;
-                break;
-            }
-            let common = request.delimiter.as_deref().and_then(|d| {
-                meta.key[request.prefix.len()..]
-                    .find(d)
-                    .map(|at| meta.key[..request.prefix.len() + at + d.len()].to_owned())
-            });
-            match common {
-                // The SDK lists flat only: emulate the delimiter by reporting the common prefix
-                // and restarting the listing just past it, one request per prefix.
-                Some(common) => {
-                    skip_to = after_prefix(&common);
-                    page.prefixes.push(common);
-                    break;
-                }
-                None => page.objects.push(meta),
-            }
-        }
-        let next = if reached_end {
-            None
-        } else if let Some(start) = skip_to {
-            Some(ListCursor {
-                marker: None,
-                start_from: Some(start),
-            })
-        } else {
-            response
-                .next_marker
-                .filter(|m| !m.is_empty())
-                .map(|marker| ListCursor {
-                    marker: Some(marker),
-                    start_from: None,
-                })
-        };
-        Ok((page, next))
-    }
-}
-
-/// Where an Azure listing continues: the service's marker, or a key to start from.
-#[derive(Debug, Clone, Default)]
-struct ListCursor {
-    marker: Option<String>,
-    start_from: Option<String>,
 }
 
 #[async_trait]
@@ -1016,45 +778,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renamed_metadata_names_come_back_and_chosen_ones_stay() {
-        let attributes = ObjectAttributes {
-            user_metadata: BTreeMap::from([
-                ("run-id".to_owned(), "42".to_owned()),
-                ("1st".to_owned(), "a".to_owned()),
-                // Chosen by a user; merely looks like a renamed name.
-                ("look_x2d_alike".to_owned(), "b".to_owned()),
-                ("origin".to_owned(), "c".to_owned()),
-            ]),
-            ..ObjectAttributes::default()
-        };
-        let stored = blob_metadata(&attributes, Some(7));
-        for name in stored.keys() {
-            assert!(crate::names::identifier(name).is_none(), "{name} is stored");
-        }
-        assert_eq!(stored["run_x2d_id"], "42");
-        assert_eq!(stored["_1st"], "a");
-        // As the service gives them back: names in lower case.
-        let read: HashMap<String, String> = stored
-            .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .collect();
-        let (user, crc) = split_metadata(read);
-        assert_eq!(user, attributes.user_metadata);
-        assert_eq!(crc, Some(7));
-    }
-
-    #[test]
-    fn metadata_without_renames_gets_no_record() {
-        let attributes = ObjectAttributes {
-            user_metadata: BTreeMap::from([("origin".to_owned(), "c".to_owned())]),
-            ..ObjectAttributes::default()
-        };
-        let stored = blob_metadata(&attributes, None);
-        assert_eq!(stored.len(), 1);
-        assert_eq!(split_metadata(stored).0, attributes.user_metadata);
-    }
-
-    #[test]
     fn block_ids_are_deterministic_and_equal_length() {
         let upload = UploadId("0123456789abcdef".into());
         let a = block_id(&upload, 1);
@@ -1062,20 +785,5 @@ mod tests {
         assert_eq!(a.len(), b.len());
         assert_eq!(part_number_of(&upload, &b), Some(49_999));
         assert_eq!(part_number_of(&UploadId("other".into()), &b), None);
-    }
-
-    #[test]
-    fn after_prefix_skips_the_whole_prefix() {
-        assert_eq!(after_prefix("a/").as_deref(), Some("a0"));
-        assert_eq!(after_prefix("日本/").as_deref(), Some("日本0"));
-        assert!(after_prefix("a/").unwrap().as_str() > "a/\u{10FFFF}");
-    }
-
-    #[test]
-    fn crc64_is_little_endian_for_azure() {
-        assert_eq!(
-            crc64_bytes(0x0102_0304_0506_0708),
-            vec![8, 7, 6, 5, 4, 3, 2, 1]
-        );
     }
 }

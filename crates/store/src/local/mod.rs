@@ -30,19 +30,18 @@ use crate::error::{ErrorKind, Result, StoreError};
 use crate::object::*;
 use crate::{Location, OpenOptions, Store};
 
+mod parts;
 mod root;
 mod walk;
 mod write_here;
 
+use parts::{part_handle, read_marker, UPLOAD_DATA};
 use root::{beneath_error, escaped, outside, Root};
 use walk::{Pager, SortedWalk};
 use write_here::WriteHere;
 
 /// Directory below the root that holds staging files and uploads in progress; never listed.
 pub const STAGING_DIR: &str = ".awcopy-staging";
-/// The file in an upload's directory that its parts are written into, each at its offset;
-/// beside it, one marker per part (see [`read_marker`]).
-const UPLOAD_DATA: &str = "data";
 /// The longest file name segment most file systems accept, in bytes.
 const MAX_SEGMENT_BYTES: usize = 255;
 const READ_CHUNK: usize = 256 * 1024;
@@ -362,26 +361,6 @@ fn move_into_place(dir: &Dir, root: &Path, staged: &Path, dest: &Path, key: &str
             format!("key '{key}' cannot be stored on local disk: it is a directory there"),
         ),
         _ => beneath_error(e, &format!("'{key}'"), root),
-    })
-}
-
-/// The name of an upload's part marker: its number, zero-padded.
-fn part_handle(number: u32) -> String {
-    format!("{number:05}")
-}
-
-/// A part marker's offset and size (written by `upload_part` once the part's bytes are in
-/// the upload's file).
-fn read_marker(root: &Dir, marker: &Path) -> Result<(u64, u64)> {
-    let text = root.read_to_string(marker)?;
-    let parsed = text
-        .split_once(' ')
-        .and_then(|(offset, size)| Some((offset.parse().ok()?, size.parse().ok()?)));
-    parsed.ok_or_else(|| {
-        StoreError::new(
-            ErrorKind::Other,
-            format!("part marker {} is damaged: '{text}'", marker.display()),
-        )
     })
 }
 

@@ -32,7 +32,7 @@ use percent_encoding::utf8_percent_encode;
 use std::time::{Duration, SystemTime};
 
 use super::errors::{service_error, source_chain, unsent, with_hint};
-use super::KEY_ESCAPED;
+use super::headers::KEY_ESCAPED;
 use crate::error::{ErrorKind, Result, StoreError};
 use crate::object::PutResult;
 
