@@ -11,7 +11,7 @@ use crate::copy::{ConcurrencyLimit, NamePolicy};
 use crate::estimate::Cutoffs;
 use crate::filter::{Filter, FilterSpec};
 use crate::overwrite::Overwrite;
-use awcopy_store::{Location, Provider};
+use awcopy_store::{encryption_misfit, Location, Provider};
 
 /// The version of the spec this awcopy writes; it reads this one and every older one.
 pub const SPEC_VERSION: u32 = 1;
@@ -212,17 +212,8 @@ pub enum KeySource<'a> {
 impl EncryptionRef {
     /// Why it cannot apply to a destination of `provider`, if it cannot.
     pub fn misfit(&self, provider: Provider) -> Option<&'static str> {
-        let for_s3 = matches!(self, Self::SseS3 | Self::SseKms { .. } | Self::SseC { .. });
-        match provider {
-            Provider::Azure if for_s3 => Some(
-                "sse-s3, sse-kms and sse-c apply to S3 destinations; for Azure use cpk or scope",
-            ),
-            Provider::S3 if !for_s3 => Some(
-                "cpk and scope apply to Azure destinations; for S3 use sse-s3, sse-kms or sse-c",
-            ),
-            Provider::Local => Some("applies to S3 and Azure destinations, not to local paths"),
-            _ => None,
-        }
+        let s3_kind = matches!(self, Self::SseS3 | Self::SseKms { .. } | Self::SseC { .. });
+        encryption_misfit(s3_kind, provider)
     }
 
     /// Where its customer key comes from, if it uses one (`None` for an invalid reference

@@ -57,6 +57,46 @@ pub enum Encryption {
     AzureScope(String),
 }
 
+impl Encryption {
+    /// Whether it is one of S3's kinds (SSE-S3, SSE-KMS, SSE-C), else one of Azure's.
+    pub fn is_s3_kind(&self) -> bool {
+        matches!(
+            self,
+            Self::S3Managed | Self::S3Kms(_) | Self::S3CustomerKey(_)
+        )
+    }
+}
+
+/// Why encryption of one of S3's kinds (`s3_kind`), else of Azure's, cannot apply to objects
+/// written to a store of `provider`, if it cannot: the one rule for a job spec's check and
+/// for opening a store.
+pub fn encryption_misfit(s3_kind: bool, provider: Provider) -> Option<&'static str> {
+    match provider {
+        Provider::Azure if s3_kind => {
+            Some("sse-s3, sse-kms and sse-c apply to S3 destinations; for Azure use cpk or scope")
+        }
+        Provider::S3 if !s3_kind => {
+            Some("cpk and scope apply to Azure destinations; for S3 use sse-s3, sse-kms or sse-c")
+        }
+        Provider::Local => Some("applies to S3 and Azure destinations, not to local paths"),
+        _ => None,
+    }
+}
+
+impl OpenOptions {
+    /// Refuses an encryption that a store of `provider` cannot apply.
+    pub(crate) fn refuse_misfit(&self, provider: Provider) -> Result<()> {
+        let misfit = self
+            .encryption
+            .as_ref()
+            .and_then(|e| encryption_misfit(e.is_s3_kind(), provider));
+        match misfit {
+            Some(misfit) => Err(StoreError::usage(format!("encryption: {misfit}"))),
+            None => Ok(()),
+        }
+    }
+}
+
 impl std::fmt::Debug for Encryption {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

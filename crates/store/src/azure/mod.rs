@@ -170,14 +170,7 @@ impl AzureStore {
                 "{location} is not an Azure location"
             )));
         };
-        if matches!(
-            options.encryption,
-            Some(Encryption::S3Managed | Encryption::S3Kms(_) | Encryption::S3CustomerKey(_))
-        ) {
-            return Err(StoreError::usage(
-                "encryption: sse-s3, sse-kms and sse-c apply to S3 destinations; for Azure use cpk or scope",
-            ));
-        }
+        options.refuse_misfit(crate::Provider::Azure)?;
         let access = credentials::resolve(account, endpoint.as_ref(), sas.as_ref())?;
         let mut container_url = access.endpoint.clone();
         container_url

@@ -87,11 +87,7 @@ impl LocalStore {
         let Location::Local { root, .. } = location else {
             return Err(StoreError::usage(format!("{location} is not a local path")));
         };
-        if options.encryption.is_some() {
-            return Err(StoreError::usage(
-                "encryption applies to S3 and Azure destinations, not to local paths",
-            ));
-        }
+        options.refuse_misfit(crate::Provider::Local)?;
         let root = std::path::absolute(root)?;
         if options.confine.is_none() && root.exists() && !root.is_dir() {
             return Err(StoreError::usage(format!(

@@ -342,3 +342,24 @@ fn the_walk_lists_in_key_order_from_anywhere() {
     });
     assert_eq!(under_a, vec!["a/x"]);
 }
+
+#[test]
+fn a_local_directory_refuses_any_encryption() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = Location::Local {
+        root: dir.path().join("never"),
+        prefix: String::new(),
+    };
+    let options = OpenOptions {
+        encryption: Some(crate::Encryption::S3Managed),
+        ..OpenOptions::default()
+    };
+    let err = LocalStore::open(&location, &options).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Usage);
+    assert!(
+        err.to_string()
+            .starts_with("encryption: applies to S3 and Azure"),
+        "{err}"
+    );
+    assert!(!dir.path().join("never").exists(), "nothing created");
+}

@@ -153,14 +153,7 @@ impl S3Store {
                 "{location} is not an S3 location"
             )));
         };
-        if matches!(
-            options.encryption,
-            Some(Encryption::AzureCustomerKey(_) | Encryption::AzureScope(_))
-        ) {
-            return Err(StoreError::usage(
-                "encryption: cpk and scope apply to Azure destinations; for S3 use sse-s3, sse-kms or sse-c",
-            ));
-        }
+        options.refuse_misfit(crate::Provider::S3)?;
         let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
             .iter()
             .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()));
