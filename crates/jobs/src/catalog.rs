@@ -595,14 +595,11 @@ fn classify(path: &str, e: sqlx::Error) -> CatalogError {
         .and_then(|d| d.code())
         .and_then(|code| code.parse::<i32>().ok())
         .map(|code| code & 0xff);
-    let undecodable = matches!(e, sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. });
+    let damaged = matches!(code, Some(SQLITE_CORRUPT | SQLITE_NOTADB))
+        || matches!(e, sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. });
     match code {
         Some(SQLITE_BUSY | SQLITE_LOCKED) => CatalogError::Locked(path.to_owned()),
-        Some(SQLITE_CORRUPT | SQLITE_NOTADB) => CatalogError::Corrupt {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        },
-        _ if undecodable => CatalogError::Corrupt {
+        _ if damaged => CatalogError::Corrupt {
             path: path.to_owned(),
             reason: e.to_string(),
         },

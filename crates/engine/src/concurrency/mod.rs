@@ -15,10 +15,9 @@
 //! without the wait (Little's law: the same rate with fewer in flight), never below where it
 //! was before. But when this process's own workers had no rest since the raise and no
 //! store's answers stayed fast, part of the wait is its own work, which fewer in flight do
-//! not cure: then twice that product is kept,
-//! as BBR keeps twice its bandwidth-delay product (cut to the bare product, a copy of small
-//! objects into a local directory at 10 ms ran 1.5x slower; kept at twice it for a saturated
-//! Azurite, 25% slower).
+//! not cure: then twice that product is kept, as BBR keeps twice its bandwidth-delay product
+//! (cut to the bare product, a copy of small objects into a local directory at 10 ms ran 1.5x
+//! slower; kept at twice it for a saturated Azurite, 25% slower).
 //! The two stores of a copy are timed apart ([`Lane`]), and what counts is the round trip of
 //! both together: a near destination whose answers go from 1 to 10 ms behind a source 150 ms
 //! away slows each object by 6%, not tenfold; from 1 to 80 ms, by half (queueing: that store
@@ -28,8 +27,7 @@
 //! then keeps the raise if throughput grew with it (by a quarter of the step, at least
 //! `MIN_GAIN`) and takes it back if not, trying again after a pause.
 //! It also looks downwards, since the slow start can overshoot where the answers alone do
-//! not tell (a client short of CPU runs its many requests no slower, only fewer of them at
-//! once, and 1,024 in flight cost it ~15% against 256): at the ceiling, or once a raise has
+//! not tell (more in flight than the same rate needs): at the ceiling, or once a raise has
 //! not paid, it lowers the limit by a quarter and keeps the step while throughput holds
 //! (within a sixteenth), going on down; a step that cost throughput is taken back, and the
 //! next step down waits twice as long as the last (a far bucket at the ceiling pays a
@@ -113,9 +111,9 @@ struct State {
     last_growth: Instant,
     /// `auto`: the window being measured.
     window: Window,
-    /// `auto`: a raise being judged.
+    /// `auto`: a step (up or down) being judged.
     probe: Option<Probe>,
-    /// `auto`: no raise before this.
+    /// `auto`: no step before this.
     next_probe: Instant,
     /// `auto`: raises double the limit until one does not pay.
     doubling: bool,
@@ -167,7 +165,7 @@ struct Probe {
     rate_before: f64,
     keep_at: f64,
     down: bool,
-    /// Whether the window after the raise, left to settle, is over.
+    /// Whether the window after the step, left to settle, is over.
     settled: bool,
 }
 
@@ -338,11 +336,10 @@ impl Concurrency {
                 let before = state.last_raise.map_or(current, |(before, _)| before);
                 self.shrink_to(unqueued.max(before).max(1));
             }
-            let client_saturated = state.client_saturated;
             tracing::debug!(
                 limit = self.current(),
                 queueing,
-                client_saturated,
+                client_saturated = state.client_saturated,
                 every_lane_queues,
                 "slow start over"
             );
