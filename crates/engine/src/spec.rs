@@ -277,8 +277,14 @@ impl JobSpec {
         self.recursive || self.mode == Mode::Sync
     }
 
-    /// Checks what serde cannot: the version, and every number within its range.
+    /// Checks what serde cannot: the version, every number within its range, the patterns,
+    /// the encryption against the destination.
     pub fn check(&self) -> Result<(), SpecError> {
+        self.checked_filter().map(drop)
+    }
+
+    /// [`Self::check`]s the spec; returns its filter, compiled on the way.
+    pub fn checked_filter(&self) -> Result<Filter, SpecError> {
         let bad = |field, problem: String| Err(SpecError { field, problem });
         if self.version == 0 || self.version > SPEC_VERSION {
             return bad(
@@ -370,9 +376,10 @@ impl JobSpec {
                 return bad(field, format!("a pattern is longer than {MAX_TEXT} bytes"));
             }
         }
-        if let Err(e) = Filter::new(self.filters.clone()) {
-            return bad(e.field, format!("'{}': {}", e.pattern, e.reason));
-        }
+        let filter = match Filter::new(self.filters.clone()) {
+            Ok(filter) => filter,
+            Err(e) => return bad(e.field, format!("'{}': {}", e.pattern, e.reason)),
+        };
         if self.name.as_ref().is_some_and(|n| n.len() > MAX_TEXT) {
             return bad("name", format!("longer than {MAX_TEXT} bytes"));
         }
@@ -403,7 +410,7 @@ impl JobSpec {
                 "max_rps and bandwidth must be more than zero".into(),
             );
         }
-        Ok(())
+        Ok(filter)
     }
 }
 

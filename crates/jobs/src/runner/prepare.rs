@@ -50,9 +50,9 @@ impl Prepared {
     /// secrets. Errors are store errors whose message names the field (`SOURCE`, `DEST`,
     /// `encryption`, a filter).
     pub async fn new(spec: JobSpec, access: &Access) -> Result<Self, StoreError> {
-        spec.check().map_err(|e| StoreError::usage(e.to_string()))?;
-        let filter =
-            Filter::new(spec.filters.clone()).map_err(|e| StoreError::usage(e.to_string()))?;
+        let filter = spec
+            .checked_filter()
+            .map_err(|e| StoreError::usage(e.to_string()))?;
         let recursive = spec.is_recursive();
         let encryption = spec
             .encryption
