@@ -122,7 +122,9 @@ async fn a_job_runs_on_every_kind_of_route_with_no_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_resume_cancel_and_retry_through_the_runner() {
     let files = BTreeMap::from([
-        ("big.bin".to_owned(), kit::pattern((2 << 20) + 5, 3)),
+        // 25 blocks at 2 in flight through 150 ms: ~2 s of staging, well over the 500 ms in
+        // which a running job notices a pause or cancel asked through the catalogue.
+        ("big.bin".to_owned(), kit::pattern((6 << 20) + 5, 3)),
         ("small".to_owned(), b"small".to_vec()),
     ]);
     let source = kit::new_s3_bucket("runner-pause").await;
