@@ -196,7 +196,7 @@ pub enum CopySource {
     /// A URL the destination service can read from, such as a presigned GET or a SAS URL.
     Url(crate::SecretUrl),
     /// A file of a local directory, for another local directory to copy.
-    File(crate::local::LocalFile),
+    File(crate::local::file::LocalFile),
 }
 
 impl std::fmt::Debug for CopySource {

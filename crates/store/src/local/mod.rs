@@ -30,11 +30,13 @@ use crate::error::{ErrorKind, Result, StoreError};
 use crate::object::*;
 use crate::{Location, OpenOptions, Store};
 
+pub(crate) mod file;
 mod parts;
 mod root;
 mod walk;
 mod write_here;
 
+pub use file::LocalFile;
 use parts::{part_handle, read_marker, UPLOAD_DATA};
 use root::{beneath_error, escaped, outside, Root};
 use walk::{Pager, SortedWalk};
@@ -56,29 +58,6 @@ pub struct LocalStore {
     capabilities: Capabilities,
     /// Which small writes run on the task's own thread.
     write_here: WriteHere,
-}
-
-/// A file of a local store, for another local store to copy natively: the source's root as
-/// it opened it (beneath whatever it was confined to) and the key below it.
-#[derive(Clone)]
-pub struct LocalFile {
-    root: Arc<Dir>,
-    shown: String,
-    key: String,
-}
-
-impl PartialEq for LocalFile {
-    fn eq(&self, other: &Self) -> bool {
-        self.shown == other.shown && self.key == other.key
-    }
-}
-
-impl Eq for LocalFile {}
-
-impl std::fmt::Debug for LocalFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LocalFile({}/{})", self.shown, self.key)
-    }
 }
 
 impl LocalStore {

@@ -1,0 +1,482 @@
+//! Job records in SQLite: created, found, listed, leased, finished; what resume reads back
+//! (listing ranges, objects met, staged uploads); failures.
+
+use awcopy_engine::index::{IndexOptions, ObjectIndex};
+use awcopy_engine::journal::{ListRange, ResumeFrom, StagedUpload, UploadRecord};
+use awcopy_store::{ObjectMeta, PartReceipt, StoreError, UploadId};
+use futures::TryStreamExt;
+use sqlx::Row;
+use std::sync::Arc;
+
+use super::recorder::Recorder;
+use super::stored_meta;
+use super::{delete_upload, lease_end, now, Catalog};
+use crate::job_catalog::{JobCatalog, JobRecorder};
+use crate::lease::Holder;
+use crate::records::{
+    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status,
+};
+
+/// A job's failed objects, in key order (through the index of failed objects, migration 0008).
+pub(crate) const FAILED_OBJECTS: &str = "SELECT key, error, attempts, updated_at FROM job_objects
+     WHERE job_id = ?1 AND state = 'failed' AND (?2 IS NULL OR key > ?2) ORDER BY key LIMIT ?3";
+
+/// Rows read from the catalogue before they go into an index at once, on resume.
+const READ_PAGE: usize = 1000;
+
+impl Catalog {
+    /// Streams the objects job `id` met into `pending` (listed, not finished: with their
+    /// listing entries) and `finished` (every other), a page at a time: never all of them
+    /// in memory.
+    async fn read_objects_met(
+        &self,
+        id: &str,
+        pending: &ObjectIndex,
+        finished: &ObjectIndex,
+    ) -> Result<(), CatalogError> {
+        let index_error = |e: StoreError| CatalogError::Other(e.to_string());
+        let mut rows =
+            sqlx::query("SELECT key, size, state, meta FROM job_objects WHERE job_id = ?")
+                .bind(id)
+                .fetch(&self.pool);
+        let (mut listed, mut other) = (Vec::new(), Vec::new());
+        while let Some(row) = rows.try_next().await.map_err(|e| self.error(e))? {
+            let key: String = row.get("key");
+            let size = row.get::<Option<i64>, _>("size").unwrap_or(0) as u64;
+            let meta = match row.get::<String, _>("state").as_str() {
+                "listed" => row
+                    .get::<Option<String>, _>("meta")
+                    .and_then(|m| stored_meta::decode(key.clone(), size, &m)),
+                _ => None,
+            };
+            match meta {
+                Some(meta) => listed.push((key, meta)),
+                None => other.push((key.clone(), ObjectMeta::new(key, size))),
+            }
+            if listed.len() >= READ_PAGE {
+                pending
+                    .insert(std::mem::take(&mut listed))
+                    .map_err(index_error)?;
+            }
+            if other.len() >= READ_PAGE {
+                finished
+                    .insert(std::mem::take(&mut other))
+                    .map_err(index_error)?;
+            }
+        }
+        pending.insert(listed).map_err(index_error)?;
+        finished.insert(other).map_err(index_error)
+    }
+}
+
+#[async_trait::async_trait]
+impl JobCatalog for Catalog {
+    fn recorder(&self, id: &str) -> Arc<dyn JobRecorder> {
+        Arc::new(Recorder::new(self.clone(), id.to_owned()))
+    }
+
+    async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let at = now();
+        let me = Holder::this_process();
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
+        sqlx::query(
+            "INSERT INTO jobs (id, user_name, name, command, source, dest, spec, status, owner_pid, owner_started,
+             lease_holder, lease_host, lease_expires, created_at, started_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&job.user)
+        .bind(&job.name)
+        .bind(&job.command)
+        .bind(&job.source)
+        .bind(&job.dest)
+        .bind(job.spec.to_string())
+        .bind(Status::Running.as_str())
+        .bind(me.pid)
+        .bind(&me.started)
+        .bind(&me.id)
+        .bind(&me.host)
+        .bind(lease_end())
+        .bind(&at)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.error(e))?;
+        if let Some(run) = &job.schedule_run {
+            sqlx::query(
+                "INSERT INTO schedule_runs (schedule_id, job_id, started_at) VALUES (?, ?, ?)",
+            )
+            .bind(&run.schedule_id)
+            .bind(&id)
+            .bind(&run.started_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+            sqlx::query("UPDATE schedules SET next_run = ? WHERE id = ?")
+                .bind(&run.next_run)
+                .bind(&run.schedule_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        tx.commit().await.map_err(|e| self.error(e))?;
+        self.find(&id).await
+    }
+
+    async fn finish_job(
+        &self,
+        id: &str,
+        status: Status,
+        mapped: u64,
+        error: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "UPDATE jobs SET status = ?, finished_at = ?, objects_mapped = objects_mapped + ?,
+             error = ?, lease_holder = NULL, lease_expires = NULL, requested = NULL WHERE id = ?",
+        )
+        .bind(status.as_str())
+        .bind(status.is_final().then(now))
+        .bind(mapped as i64)
+        .bind(error.map(awcopy_store::redact::redact))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    async fn claim(&self, job: &JobRecord) -> Result<(), CatalogError> {
+        let me = Holder::this_process();
+        let done = sqlx::query(
+            "UPDATE jobs SET status = ?, owner_pid = ?, owner_started = ?, lease_holder = ?,
+             lease_host = ?, lease_expires = ?, requested = NULL, started_at = ?, finished_at = NULL
+             WHERE id = ? AND status = ? AND owner_pid IS ? AND lease_holder IS ?",
+        )
+        .bind(Status::Running.as_str())
+        .bind(me.pid)
+        .bind(&me.started)
+        .bind(&me.id)
+        .bind(&me.host)
+        .bind(lease_end())
+        .bind(now())
+        .bind(&job.id)
+        .bind(job.status.as_str())
+        .bind(job.owner_pid)
+        .bind(&job.lease_holder)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        match done.rows_affected() {
+            1 => Ok(()),
+            _ => Err(CatalogError::Changed(job.id.clone())),
+        }
+    }
+
+    async fn renew(&self, id: &str) -> Result<Option<Request>, CatalogError> {
+        let me = Holder::this_process();
+        let requested: Option<Option<String>> = sqlx::query_scalar(
+            "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_holder = ? RETURNING requested",
+        )
+        .bind(lease_end())
+        .bind(id)
+        .bind(&me.id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        match requested {
+            Some(requested) => Ok(Request::parse(requested.as_deref())),
+            None => Err(CatalogError::Changed(id.to_owned())),
+        }
+    }
+
+    async fn requested(&self, id: &str) -> Result<Option<Request>, CatalogError> {
+        let requested: Option<Option<String>> =
+            sqlx::query_scalar("SELECT requested FROM jobs WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.error(e))?;
+        Ok(Request::parse(requested.flatten().as_deref()))
+    }
+
+    async fn request(&self, id: &str, request: Request) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE jobs SET requested = ? WHERE id = ?")
+            .bind(request.as_str())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    async fn resume_point(
+        &self,
+        id: &str,
+        relist: bool,
+        index: &IndexOptions,
+    ) -> Result<ResumeFrom, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT range_id, after_key, before_key, done FROM job_ranges WHERE job_id = ?",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        let next_range_id = rows
+            .iter()
+            .map(|r| r.get::<i64, _>("range_id") as u64 + 1)
+            .max()
+            .unwrap_or(1);
+        let ranges = match (relist, rows.is_empty()) {
+            (false, _) => Vec::new(),
+            // Stopped before its first page was recorded: list it all.
+            (true, true) => vec![ListRange::whole(0)],
+            (true, false) => rows
+                .iter()
+                .filter(|r| r.get::<i64, _>("done") == 0)
+                .map(|r| ListRange {
+                    id: r.get::<i64, _>("range_id") as u64,
+                    after: r.get("after_key"),
+                    before: r.get("before_key"),
+                })
+                .collect(),
+        };
+        let server_side_unreachable = sqlx::query_scalar::<_, Option<String>>(
+            "SELECT copy_source_unreachable FROM jobs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?
+        .flatten();
+        let mut resume = ResumeFrom {
+            ranges,
+            next_range_id,
+            server_side_unreachable,
+            pending: ObjectIndex::new(index.clone()),
+            finished: ObjectIndex::new(index.clone()),
+            ..ResumeFrom::default()
+        };
+        self.read_objects_met(id, &resume.pending, &resume.finished)
+            .await?;
+        for (key, record) in self.uploads(id).await? {
+            resume.uploads.insert(
+                key,
+                StagedUpload {
+                    record,
+                    parts: Vec::new(),
+                },
+            );
+        }
+        let parts = sqlx::query(
+            "SELECT key, number, handle, size, crc64 FROM job_parts WHERE job_id = ? ORDER BY key, number",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        for row in &parts {
+            if let Some(upload) = resume.uploads.get_mut(&row.get::<String, _>("key")) {
+                upload.parts.push(PartReceipt {
+                    number: row.get::<i64, _>("number") as u32,
+                    handle: row.get("handle"),
+                    size: row.get::<Option<i64>, _>("size").map(|s| s as u64),
+                    crc64nvme: row.get::<Option<i64>, _>("crc64").map(|c| c as u64),
+                });
+            }
+        }
+        Ok(resume)
+    }
+
+    async fn requeue_failed(&self, id: &str) -> Result<u64, CatalogError> {
+        let done = sqlx::query(
+            "UPDATE job_objects SET state = 'listed' WHERE job_id = ? AND state = 'failed'
+             AND meta IS NOT NULL",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn uploads(&self, id: &str) -> Result<Vec<(String, UploadRecord)>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT key, dest_key, upload_id, part_size, source_size, source_etag
+             FROM job_uploads WHERE job_id = ? ORDER BY key",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let record = UploadRecord {
+                    dest_key: r.get("dest_key"),
+                    upload: UploadId(r.get("upload_id")),
+                    part_size: r.get::<i64, _>("part_size") as u64,
+                    source_size: r.get::<i64, _>("source_size") as u64,
+                    source_etag: r.get("source_etag"),
+                };
+                (r.get("key"), record)
+            })
+            .collect())
+    }
+
+    async fn forget_upload(&self, id: &str, key: &str) -> Result<(), CatalogError> {
+        let mut conn = self.pool.acquire().await.map_err(|e| self.error(e))?;
+        delete_upload(&mut conn, id, key)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn unfinished(
+        &self,
+        user: &str,
+        command: &str,
+        source: &str,
+        dest: &str,
+    ) -> Result<Option<JobRecord>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT * FROM jobs WHERE user_name = ? AND command = ? AND source = ? AND dest = ?
+             AND status IN ('running', 'paused', 'failed')
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(user)
+        .bind(command)
+        .bind(source)
+        .bind(dest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        row.as_ref()
+            .map(record)
+            .transpose()
+            .map_err(|e| self.error(e))
+    }
+
+    async fn clean(&self, user: Option<&str>, cutoff: &str) -> Result<Vec<String>, CatalogError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE (? IS NULL OR user_name = ?) AND finished_at < ?
+             AND status IN ('completed', 'completed-with-failures', 'cancelled') ORDER BY id",
+        )
+        .bind(user)
+        .bind(user)
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
+        for id in &ids {
+            sqlx::query("DELETE FROM jobs WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok(ids)
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE (?1 IS NULL OR user_name = ?1) AND (?2 IS NULL OR status = ?2)
+             ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
+        )
+        .bind(&filter.user)
+        .bind(filter.status.map(Status::as_str))
+        .bind(filter.limit.map_or(-1, i64::from))
+        .bind(i64::from(filter.offset))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        rows.iter()
+            .map(record)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error(e))
+    }
+
+    async fn find(&self, id: &str) -> Result<JobRecord, CatalogError> {
+        let pattern = format!("{}%", id.replace(['%', '_'], ""));
+        let rows = sqlx::query("SELECT * FROM jobs WHERE id LIKE ? ORDER BY id LIMIT 4")
+            .bind(&pattern)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        match rows.len() {
+            0 => Err(CatalogError::NotFound(id.to_owned())),
+            1 => record(&rows[0]).map_err(|e| self.error(e)),
+            _ => Err(CatalogError::Ambiguous {
+                prefix: id.to_owned(),
+                matches: rows
+                    .iter()
+                    .map(|r| r.get::<String, _>("id"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    async fn failures(
+        &self,
+        id: &str,
+        page: &FailurePage,
+    ) -> Result<Vec<FailureRecord>, CatalogError> {
+        let rows = sqlx::query(FAILED_OBJECTS)
+            .bind(id)
+            .bind(&page.after)
+            .bind(page.limit.map_or(-1, i64::from))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| FailureRecord {
+                key: r.get("key"),
+                error: r.get::<Option<String>, _>("error").unwrap_or_default(),
+                attempts: r.get("attempts"),
+                updated_at: r.get("updated_at"),
+            })
+            .collect())
+    }
+}
+
+fn record(row: &sqlx::sqlite::SqliteRow) -> Result<JobRecord, sqlx::Error> {
+    let spec: String = row.try_get("spec")?;
+    Ok(JobRecord {
+        id: row.try_get("id")?,
+        user: row.try_get("user_name")?,
+        name: row.try_get("name")?,
+        command: row.try_get("command")?,
+        source: row.try_get("source")?,
+        dest: row.try_get("dest")?,
+        spec: serde_json::from_str(&spec).unwrap_or(serde_json::Value::Null),
+        status: row
+            .try_get::<String, _>("status")?
+            .parse()
+            .map_err(|why: String| sqlx::Error::ColumnDecode {
+                index: "status".into(),
+                source: why.into(),
+            })?,
+        owner_pid: row.try_get("owner_pid")?,
+        owner_started: row.try_get("owner_started")?,
+        lease_holder: row.try_get("lease_holder")?,
+        lease_host: row.try_get("lease_host")?,
+        lease_expires: row.try_get("lease_expires")?,
+        requested: row.try_get("requested")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        objects_listed: row.try_get("objects_listed")?,
+        bytes_listed: row.try_get("bytes_listed")?,
+        objects_copied: row.try_get("objects_copied")?,
+        bytes_copied: row.try_get("bytes_copied")?,
+        objects_skipped: row.try_get("objects_skipped")?,
+        objects_failed: row.try_get("objects_failed")?,
+        objects_mapped: row.try_get("objects_mapped")?,
+        error: row.try_get("error")?,
+    })
+}
+

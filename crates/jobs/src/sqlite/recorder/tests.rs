@@ -1,0 +1,345 @@
+//! The recorder's counters and failures, and the catalogue it writes to: ids, damage, locks.
+
+use super::*;
+use crate::sqlite::catalog::FAILED_OBJECTS;
+use crate::{JobRecord, ListFilter, NewJob, Status};
+use sqlx::Row;
+use std::path::Path;
+
+fn job() -> NewJob {
+    NewJob {
+        user: "alice".into(),
+        name: Some("nightly".into()),
+        command: "cp".into(),
+        source: "s3://a/".into(),
+        dest: "az://b/c/".into(),
+        spec: serde_json::json!({"block_size": 8}),
+        schedule_run: None,
+    }
+}
+
+#[tokio::test]
+async fn jobs_record_outcomes_and_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&dir.path().join("deep/awcopy.db"))
+        .await
+        .unwrap();
+    let record = catalog.create_job(job()).await.unwrap();
+    assert_eq!(record.status, Status::Running);
+    assert_eq!(record.owner_pid, Some(i64::from(std::process::id())));
+
+    let recorder = Recorder::new(catalog.clone(), record.id.clone());
+    for i in 0..1200 {
+        recorder.record(&ObjectEvent {
+            size: Some(i),
+            ..ObjectEvent::now(Action::Copied, &format!("k{i}"))
+        });
+    }
+    recorder.record(&ObjectEvent {
+        error: Some("auth: denied".into()),
+        ..ObjectEvent::now(Action::Failed, "bad")
+    });
+    recorder.record(&ObjectEvent {
+        error: Some("auth: denied".into()),
+        ..ObjectEvent::now(Action::Failed, "bad")
+    });
+    recorder.finish().await.unwrap();
+    catalog
+        .finish_job(&record.id, Status::CompletedWithFailures, 0, None)
+        .await
+        .unwrap();
+
+    let failures = catalog
+        .failures(&record.id, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(failures.len(), 1);
+    assert_eq!((failures[0].key.as_str(), failures[0].attempts), ("bad", 2));
+    let found = catalog.find(&record.id[..8]).await.unwrap();
+    assert_eq!(
+        (found.status.as_str(), found.objects_copied),
+        ("completed-with-failures", 1200)
+    );
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_objects WHERE state = 'copied'")
+        .fetch_one(catalog.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 1200);
+    // Found through the index of failed objects alone (no scan, no sort).
+    let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {FAILED_OBJECTS}"))
+        .bind(&record.id)
+        .bind("k")
+        .bind(100)
+        .fetch_all(catalog.pool())
+        .await
+        .unwrap();
+    let plan: Vec<String> = plan.iter().map(|row| row.get("detail")).collect();
+    assert_eq!(
+        plan,
+        ["SEARCH job_objects USING INDEX job_objects_failed (job_id=?)"],
+        "{plan:?}"
+    );
+
+    let mine = ListFilter {
+        user: Some("alice".into()),
+        status: None,
+        ..ListFilter::default()
+    };
+    assert_eq!(catalog.list(&mine).await.unwrap().len(), 1);
+    let others = ListFilter {
+        user: Some("bob".into()),
+        status: None,
+        ..ListFilter::default()
+    };
+    assert!(catalog.list(&others).await.unwrap().is_empty());
+    let running = ListFilter {
+        user: None,
+        status: Some(Status::Running),
+        ..ListFilter::default()
+    };
+    assert!(catalog.list(&running).await.unwrap().is_empty());
+}
+
+/// Objects and bytes listed, objects and bytes copied, objects skipped or kept, failed.
+/// A listing far faster than the catalogue (pages handed over with no copy behind them)
+/// waits for the writer: no more than the backlog and one page ever wait to be written,
+/// and every listed object is on record in the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_outrunning_the_catalogue_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+    let record = catalog.create_job(job()).await.unwrap();
+    let recorder = Recorder::new(catalog.clone(), record.id.clone());
+    recorder.range_opened(&ListRange::whole(0));
+    let (pages, page) = (60, 1000);
+    for p in 0..pages {
+        let objects: Vec<ObjectMeta> = (0..page)
+            .map(|i| ObjectMeta::new(format!("k/{p:03}/{i:04}"), 4))
+            .collect();
+        recorder.room().await;
+        recorder.page_listed(0, &objects);
+    }
+    recorder.finish().await.unwrap();
+    assert!(
+        recorder.peak_backlog() <= BACKLOG + page,
+        "{} objects waited to be written",
+        recorder.peak_backlog()
+    );
+    let found = catalog.find(&record.id).await.unwrap();
+    assert_eq!(found.objects_listed, (pages * page) as i64);
+}
+
+fn counters(r: &JobRecord) -> [i64; 6] {
+    [
+        r.objects_listed,
+        r.bytes_listed,
+        r.objects_copied,
+        r.bytes_copied,
+        r.objects_skipped,
+        r.objects_failed,
+    ]
+}
+
+fn report(recorder: &Recorder, action: Action, key: &str, size: u64) {
+    recorder.record(&ObjectEvent {
+        size: Some(size),
+        ..ObjectEvent::now(action, key)
+    });
+}
+
+#[tokio::test]
+async fn counters_follow_every_write_without_a_recount() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+    let job = catalog.create_job(job()).await.unwrap();
+    // A page of five, more than one statement's worth of outcomes, then their outcomes.
+    let recorder = Recorder::new(catalog.clone(), job.id.clone());
+    let page: Vec<_> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .zip([10, 20, 30, 40, 50])
+        .map(|(key, size)| ObjectMeta::new(*key, size))
+        .collect();
+    recorder.range_opened(&ListRange::whole(0));
+    recorder.page_listed(0, &page);
+    report(&recorder, Action::Copied, "a", 10);
+    report(&recorder, Action::Skipped, "b", 20);
+    report(&recorder, Action::Kept, "c", 30);
+    report(&recorder, Action::Failed, "d", 40);
+    for i in 0..ROWS_PER_STATEMENT + 1 {
+        report(&recorder, Action::Copied, &format!("x{i}"), 1);
+    }
+    recorder.finish().await.unwrap();
+    let extra = ROWS_PER_STATEMENT as i64 + 1;
+    let found = catalog.find(&job.id).await.unwrap();
+    assert_eq!(
+        counters(&found),
+        [5 + extra, 150 + extra, 1 + extra, 10 + extra, 2, 1],
+        "listed, bytes listed, copied, bytes copied, skipped + kept, failed"
+    );
+
+    // The failed one queued again and copied by a second run; "e" still waits.
+    assert_eq!(catalog.requeue_failed(&job.id).await.unwrap(), 1);
+    assert_eq!(counters(&catalog.find(&job.id).await.unwrap())[5], 0);
+    let recorder = Recorder::new(catalog.clone(), job.id.clone());
+    report(&recorder, Action::Copied, "d", 40);
+    recorder.finish().await.unwrap();
+    let found = catalog.find(&job.id).await.unwrap();
+    assert_eq!(
+        counters(&found),
+        [5 + extra, 150 + extra, 2 + extra, 50 + extra, 2, 0]
+    );
+    let resume = catalog
+        .resume_point(&job.id, true, &Default::default())
+        .await
+        .unwrap();
+    let pending = resume.pending.keys_left().await.unwrap();
+    assert_eq!(
+        pending,
+        ["e"],
+        "only the listed, unfinished object is pending"
+    );
+    assert_eq!(
+        resume.ranges[0].after.as_deref(),
+        Some("e"),
+        "listed up to the page's end"
+    );
+}
+
+#[tokio::test]
+async fn an_older_catalogue_gets_its_counters_when_upgraded() {
+    // A catalogue at the schema before live counters (migrations 0001-0002), holding a job
+    // whose counters were never recounted (its process died).
+    let dir = tempfile::tempdir().unwrap();
+    let older = dir.path().join("migrations");
+    std::fs::create_dir(&older).unwrap();
+    for name in ["0001_jobs.sql", "0002_resume.sql"] {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(name);
+        std::fs::copy(from, older.join(name)).unwrap();
+    }
+    let path = dir.path().join("awcopy.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(older.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO jobs (id, user_name, command, source, dest, spec, status, created_at)
+         VALUES ('j1', 'alice', 'cp', 's3://a/', 'az://b/c/', '{}', 'running', 't')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    for (key, size, state) in [("a", 5, "copied"), ("b", 7, "failed"), ("c", 9, "listed")] {
+        sqlx::query(
+            "INSERT INTO job_objects (job_id, key, size, state, updated_at)
+             VALUES ('j1', ?, ?, ?, 't')",
+        )
+        .bind(key)
+        .bind(size)
+        .bind(state)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let catalog = Catalog::open(&path).await.unwrap();
+    let found = catalog.find("j1").await.unwrap();
+    assert_eq!(counters(&found), [3, 21, 1, 5, 0, 1]);
+}
+
+#[tokio::test]
+async fn ids_by_unique_prefix_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+    for _ in 0..20 {
+        catalog.create_job(job()).await.unwrap();
+    }
+    assert!(matches!(
+        catalog.find("").await,
+        Err(CatalogError::Ambiguous { .. })
+    ));
+    assert!(matches!(
+        catalog.find("zzzz").await,
+        Err(CatalogError::NotFound(_))
+    ));
+    let err = catalog.find("zzzz").await.unwrap_err().to_string();
+    assert!(err.contains("no job with id 'zzzz'"), "{err}");
+}
+
+#[tokio::test]
+async fn damaged_or_newer_catalogues_are_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.db");
+    std::fs::write(
+        &junk,
+        b"this is not a database, just some text that is long enough",
+    )
+    .unwrap();
+    let before = std::fs::read(&junk).unwrap();
+    let err = Catalog::open(&junk).await.unwrap_err();
+    assert!(matches!(err, CatalogError::Corrupt { .. }), "{err}");
+    assert_eq!(std::fs::read(&junk).unwrap(), before, "left untouched");
+
+    let newer = dir.path().join("newer.db");
+    let catalog = Catalog::open(&newer).await.unwrap();
+    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (9999, 'future', 1, x'00', 0)")
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    drop(catalog);
+    let err = Catalog::open(&newer).await.unwrap_err();
+    assert!(matches!(err, CatalogError::NewerSchema(_)), "{err}");
+
+    // A status no awcopy writes is a damaged row, not a failed job.
+    let catalog = Catalog::open(&dir.path().join("odd.db")).await.unwrap();
+    let record = catalog.create_job(job()).await.unwrap();
+    sqlx::query("UPDATE jobs SET status = 'exploded' WHERE id = ?")
+        .bind(&record.id)
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    let err = catalog.find(&record.id).await.unwrap_err();
+    assert!(matches!(err, CatalogError::Corrupt { .. }), "{err}");
+    assert!(
+        err.to_string().contains("'exploded' is not a status"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_locked_catalogue_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let holder = Catalog::open(&path).await.unwrap();
+    let mut lock = holder.pool().acquire().await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    // Reading may go on in WAL mode; writing waits out the busy timeout, then says why.
+    let err = match Catalog::open(&path).await {
+        Ok(other) => other.create_job(job()).await.unwrap_err(),
+        Err(err) => err,
+    };
+    assert!(matches!(err, CatalogError::Locked(_)), "{err}");
+    assert!(
+        err.to_string().contains("locked by another process"),
+        "{err}"
+    );
+    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+    drop(lock);
+    assert!(
+        holder
+            .list(&ListFilter::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing was written"
+    );
+}

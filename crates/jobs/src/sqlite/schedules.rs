@@ -1,0 +1,350 @@
+//! Schedules in the catalogue: a job template run every so often, on or off, with the
+//! watermark its next run copies from. Each run is a normal job, linked in `schedule_runs`.
+//! When a schedule is due, and how a run's spec is made, is the service's business; this
+//! module only keeps the records and their rules (one failure count, one watermark).
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{now, Catalog};
+use crate::records::{CatalogError, Status};
+
+/// A schedule as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Its id.
+    pub id: String,
+    /// Who owns it (its runs are this user's jobs).
+    pub user: String,
+    /// An optional name.
+    pub name: Option<String>,
+    /// The job spec each run starts from (JSON).
+    pub template: serde_json::Value,
+    /// Runs every this many seconds, or
+    pub every_secs: Option<i64>,
+    /// by this cron expression.
+    pub cron: Option<String>,
+    /// On or off.
+    pub enabled: bool,
+    /// The first run copies objects modified since then (RFC 3339), if set.
+    pub modified_since: Option<String>,
+    /// How far before the previous successful run's start the next one looks (seconds).
+    pub overlap_secs: i64,
+    /// Failed runs in a row after which the schedule turns itself off.
+    pub max_failures: i64,
+    /// Failed runs in a row so far.
+    pub failures_in_a_row: i64,
+    /// When the last successful run started (RFC 3339): the next run copies from there.
+    pub watermark: Option<String>,
+    /// When it runs next (RFC 3339), if on.
+    pub next_run: Option<String>,
+    /// Why it turned itself off, if it did.
+    pub disabled_reason: Option<String>,
+    /// When it was made.
+    pub created_at: String,
+}
+
+/// What a new schedule is made of (`id`, counters and watermark are the catalogue's).
+#[derive(Debug, Clone)]
+pub struct NewSchedule {
+    /// Owner.
+    pub user: String,
+    /// Optional name.
+    pub name: Option<String>,
+    /// Job template.
+    pub template: serde_json::Value,
+    /// Period in seconds, or
+    pub every_secs: Option<i64>,
+    /// a cron expression.
+    pub cron: Option<String>,
+    /// On or off.
+    pub enabled: bool,
+    /// The first run's watermark.
+    pub modified_since: Option<String>,
+    /// Overlap in seconds.
+    pub overlap_secs: i64,
+    /// Failed runs in a row that turn it off.
+    pub max_failures: i64,
+    /// The first run's time.
+    pub next_run: Option<String>,
+}
+
+/// How a schedule's run ended, for its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every object copied: the watermark moves to the run's start.
+    Succeeded,
+    /// Some objects failed, or the run did: counts towards turning the schedule off.
+    Failed(String),
+}
+
+impl Catalog {
+    /// Records a new schedule.
+    pub async fn create_schedule(&self, new: NewSchedule) -> Result<Schedule, CatalogError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO schedules (id, user_name, name, template, every_secs, cron, enabled,
+             modified_since, overlap_secs, max_failures, next_run, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&new.user)
+        .bind(&new.name)
+        .bind(new.template.to_string())
+        .bind(new.every_secs)
+        .bind(&new.cron)
+        .bind(new.enabled)
+        .bind(&new.modified_since)
+        .bind(new.overlap_secs)
+        .bind(new.max_failures)
+        .bind(&new.next_run)
+        .bind(now())
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.error(e))?;
+        self.schedule(&id).await
+    }
+
+    /// The schedule whose id is `id`.
+    pub async fn schedule(&self, id: &str) -> Result<Schedule, CatalogError> {
+        let row = sqlx::query("SELECT * FROM schedules WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| self.error(e))?;
+        match row {
+            Some(row) => schedule(&row).map_err(|e| self.error(e)),
+            None => Err(CatalogError::NotFound(id.to_owned())),
+        }
+    }
+
+    /// Schedules of `user` (all users' if none), oldest first.
+    pub async fn schedules(&self, user: Option<&str>) -> Result<Vec<Schedule>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT * FROM schedules WHERE (?1 IS NULL OR user_name = ?1) ORDER BY created_at, id",
+        )
+        .bind(user)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| self.error(e))?;
+        rows.iter()
+            .map(schedule)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Replaces the settings of schedule `schedule.id` (name, template, timing, on/off,
+    /// next run); switching it on clears why it turned off and its failure count.
+    pub async fn update_schedule(&self, schedule: &Schedule) -> Result<Schedule, CatalogError> {
+        sqlx::query(
+            "UPDATE schedules SET name = ?1, template = ?2, every_secs = ?3, cron = ?4,
+             failures_in_a_row = CASE WHEN ?5 AND NOT enabled THEN 0 ELSE failures_in_a_row END,
+             disabled_reason = CASE WHEN ?5 THEN NULL ELSE disabled_reason END,
+             enabled = ?5, overlap_secs = ?6, max_failures = ?7, next_run = ?8 WHERE id = ?9",
+        )
+        .bind(&schedule.name)
+        .bind(schedule.template.to_string())
+        .bind(schedule.every_secs)
+        .bind(&schedule.cron)
+        .bind(schedule.enabled)
+        .bind(schedule.overlap_secs)
+        .bind(schedule.max_failures)
+        .bind(&schedule.next_run)
+        .bind(&schedule.id)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.error(e))?;
+        self.schedule(&schedule.id).await
+    }
+
+    /// Deletes schedule `id` (its runs stay as jobs).
+    pub async fn delete_schedule(&self, id: &str) -> Result<(), CatalogError> {
+        sqlx::query("DELETE FROM schedules WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Schedules that are on and due at `at` (RFC 3339).
+    pub async fn due_schedules(&self, at: &str) -> Result<Vec<Schedule>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT * FROM schedules WHERE enabled AND next_run IS NOT NULL AND next_run <= ?
+             ORDER BY next_run",
+        )
+        .bind(at)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| self.error(e))?;
+        rows.iter()
+            .map(schedule)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error(e))
+    }
+
+    /// The job of schedule `id` that has not ended (running or paused), if any: a schedule
+    /// runs one at a time.
+    pub async fn schedule_run_in_progress(&self, id: &str) -> Result<Option<String>, CatalogError> {
+        let row = sqlx::query(
+            "SELECT r.job_id FROM schedule_runs r JOIN jobs j ON j.id = r.job_id
+             WHERE r.schedule_id = ? AND j.status IN (?, ?) LIMIT 1",
+        )
+        .bind(id)
+        .bind(Status::Running.as_str())
+        .bind(Status::Paused.as_str())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(row.map(|r| r.get("job_id")))
+    }
+
+    /// Turns schedule `id` off, saying `why` (a schedule that cannot go on).
+    pub async fn disable_schedule(&self, id: &str, why: &str) -> Result<(), CatalogError> {
+        sqlx::query(
+            "UPDATE schedules SET enabled = 0, next_run = NULL, disabled_reason = ? WHERE id = ?",
+        )
+        .bind(why)
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Sets when schedule `id` runs next (a run skipped because the previous one goes on).
+    pub async fn set_next_run(&self, id: &str, next_run: Option<&str>) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE schedules SET next_run = ? WHERE id = ?")
+            .bind(next_run)
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// The schedule job `job_id` is a run of, with the run's start, if any.
+    pub async fn schedule_of_job(
+        &self,
+        job_id: &str,
+    ) -> Result<Option<(String, String)>, CatalogError> {
+        let row = sqlx::query("SELECT schedule_id, started_at FROM schedule_runs WHERE job_id = ?")
+            .bind(job_id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(row.map(|r| (r.get("schedule_id"), r.get("started_at"))))
+    }
+
+    /// Records how a run of schedule `id` that started at `started_at` ended: success moves
+    /// the watermark to its start and clears the failure count; a failure adds one, and the
+    /// schedule turns itself off (saying why) at its limit. Returns the schedule as it is now.
+    pub async fn schedule_run_ended(
+        &self,
+        id: &str,
+        started_at: &str,
+        end: &RunEnd,
+    ) -> Result<Schedule, CatalogError> {
+        match end {
+            RunEnd::Succeeded => sqlx::query(
+                "UPDATE schedules SET failures_in_a_row = 0,
+                 watermark = CASE WHEN watermark IS NULL OR watermark < ?1 THEN ?1 ELSE watermark END
+                 WHERE id = ?2",
+            )
+            .bind(started_at)
+            .bind(id),
+            RunEnd::Failed(why) => sqlx::query(
+                "UPDATE schedules SET failures_in_a_row = failures_in_a_row + 1,
+                 enabled = CASE WHEN failures_in_a_row + 1 >= max_failures THEN 0 ELSE enabled END,
+                 disabled_reason = CASE WHEN failures_in_a_row + 1 >= max_failures
+                   THEN 'turned off after ' || (failures_in_a_row + 1) || ' failed runs in a row; the last: ' || ?1
+                   ELSE disabled_reason END
+                 WHERE id = ?2",
+            )
+            .bind(why)
+            .bind(id),
+        }
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.error(e))?;
+        self.schedule(id).await
+    }
+}
+
+fn schedule(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule, sqlx::Error> {
+    let template: String = row.try_get("template")?;
+    Ok(Schedule {
+        id: row.try_get("id")?,
+        user: row.try_get("user_name")?,
+        name: row.try_get("name")?,
+        template: serde_json::from_str(&template).unwrap_or(serde_json::Value::Null),
+        every_secs: row.try_get("every_secs")?,
+        cron: row.try_get("cron")?,
+        enabled: row.try_get("enabled")?,
+        modified_since: row.try_get("modified_since")?,
+        overlap_secs: row.try_get("overlap_secs")?,
+        max_failures: row.try_get("max_failures")?,
+        failures_in_a_row: row.try_get("failures_in_a_row")?,
+        watermark: row.try_get("watermark")?,
+        next_run: row.try_get("next_run")?,
+        disabled_reason: row.try_get("disabled_reason")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{JobCatalog, ListFilter, NewJob, ScheduleRun};
+
+    fn run_of(schedule_id: &str) -> NewJob {
+        NewJob {
+            user: "alice".into(),
+            name: None,
+            command: "cp".into(),
+            source: "s3://a/".into(),
+            dest: "s3://b/".into(),
+            spec: serde_json::json!({}),
+            schedule_run: Some(ScheduleRun {
+                schedule_id: schedule_id.into(),
+                started_at: "2026-12-06T10:00:00Z".into(),
+                next_run: Some("2026-12-06T11:00:00Z".into()),
+            }),
+        }
+    }
+
+    /// A scheduled run's job, its link to the schedule and the schedule's next time are
+    /// written together: all of them, or (when the link cannot be written) none.
+    #[tokio::test]
+    async fn a_run_is_created_linked_and_advanced_at_once_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+        let schedule = catalog
+            .create_schedule(NewSchedule {
+                user: "alice".into(),
+                name: None,
+                template: serde_json::json!({}),
+                every_secs: Some(3600),
+                cron: None,
+                enabled: true,
+                modified_since: None,
+                overlap_secs: 0,
+                max_failures: 3,
+                next_run: Some("2026-12-06T10:00:00Z".into()),
+            })
+            .await
+            .unwrap();
+        let job = catalog.create_job(run_of(&schedule.id)).await.unwrap();
+        assert_eq!(
+            catalog.schedule_of_job(&job.id).await.unwrap(),
+            Some((schedule.id.clone(), "2026-12-06T10:00:00Z".to_owned()))
+        );
+        let advanced = catalog.schedule(&schedule.id).await.unwrap();
+        assert_eq!(advanced.next_run.as_deref(), Some("2026-12-06T11:00:00Z"));
+
+        let orphan = catalog.create_job(run_of("no-such-schedule")).await;
+        assert!(orphan.is_err(), "a run of a missing schedule is refused");
+        let jobs = catalog.list(&ListFilter::default()).await.unwrap();
+        assert_eq!(jobs.len(), 1, "and leaves no job behind");
+    }
+}
