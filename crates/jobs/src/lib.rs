@@ -10,21 +10,16 @@
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
-mod catalog;
 mod job_catalog;
 mod lease;
-mod recorder;
 mod records;
 pub mod runner;
-mod schedules;
-mod stored_meta;
+mod sqlite;
 
-pub use catalog::Catalog;
 pub use job_catalog::{JobCatalog, JobRecorder};
 pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
-pub use recorder::Recorder;
 pub use records::{
     CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, ScheduleRun,
     Status,
 };
-pub use schedules::{NewSchedule, RunEnd, Schedule};
+pub use sqlite::{Catalog, NewSchedule, Recorder, RunEnd, Schedule};

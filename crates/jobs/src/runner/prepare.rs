@@ -3,12 +3,12 @@
 //! engine's options.
 
 use awcopy_engine::copy::{CopyOptions, CopyPlan};
+use awcopy_engine::execute::ItemExecutor;
 use awcopy_engine::filter::Filter;
 use awcopy_engine::journal::Stop;
 use awcopy_engine::lister::ListerConfig;
 use awcopy_engine::retry::RetryPolicy;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
-use awcopy_engine::work::{ItemExecutor, KeyBounds};
 use awcopy_store::{Encryption, Location, OpenOptions, Reach, Secret, Store, StoreError};
 use base64::Engine as _;
 use std::collections::HashMap;
@@ -101,8 +101,8 @@ impl Prepared {
             stop: Some(stop),
             ..self.options(false)
         };
-        ItemExecutor::new(self.plan.source.clone(), self.plan.dest.clone(), options)
-            .within(KeyBounds::of(&self.plan))
+        let (source, dest) = (self.plan.source.clone(), self.plan.dest.clone());
+        ItemExecutor::new(source, dest, options.executor_options()).within(self.plan.key_bounds())
     }
 
     /// The engine's options for this spec (without sinks, journal or stop: the runner adds

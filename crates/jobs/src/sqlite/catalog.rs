@@ -479,4 +479,3 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<JobRecord, sqlx::Error> {
         error: row.try_get("error")?,
     })
 }
-
