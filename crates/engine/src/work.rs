@@ -2,16 +2,14 @@
 //! runs in this process or travels through a queue to an agent on another machine. Small
 //! objects go whole, in [`WorkItem::Objects`] batches; a large object is split into [`BlockItem`]s (one per block, each runnable by any executor:
 //! block ids are deterministic, so where a block is staged does not matter) and, once every
-//! block is staged, one [`CommitItem`].
+//! block is staged, one [`CommitItem`]. The executor that runs them is in
+//! [`crate::execute`]; the planner that makes them in [`crate::copy`].
 
 use awcopy_store::{
-    ByteRange, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt, Store, StoreError, UploadId,
+    ByteRange, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt, StoreError, UploadId,
 };
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-use time::OffsetDateTime;
 
-use crate::copy::{CopyOptions, CopyPlan, Progress};
 use crate::estimate::Route;
 
 /// One whole object, copied in one go: one server-side request, or one GET and one PUT.
@@ -109,6 +107,16 @@ pub enum WorkDone {
 }
 
 impl WorkItem {
+    /// Whether running it asks the destination to read from the source (a server-side copy
+    /// of objects or a block); a commit reads nothing from the source.
+    pub fn is_server_side(&self) -> bool {
+        match self {
+            WorkItem::Objects { objects } => objects.iter().any(|o| o.route != Route::Streamed),
+            WorkItem::Block(block) => block.route != Route::Streamed,
+            WorkItem::Commit(_) => false,
+        }
+    }
+
     /// Bytes this item moved, or had the stores copy, once `done`: a block's length, or the
     /// sizes of a batch's objects that were copied.
     pub fn bytes_moved(&self, done: &WorkDone) -> u64 {
@@ -156,6 +164,18 @@ pub struct ObjectDone {
     pub key: String,
     /// Why it was not copied, if it was not.
     pub error: Option<WorkError>,
+    /// Its user metadata names that the destination stores under other names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metadata_mapped: Vec<MappedName>,
+}
+
+/// A name (a key, or a user metadata name) stored under another name at the destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappedName {
+    /// The source's name.
+    pub source: String,
+    /// The name the destination stored it under.
+    pub dest: String,
 }
 
 /// An error as it travels back from an executor.
@@ -198,16 +218,20 @@ pub struct KeyBounds {
 }
 
 impl KeyBounds {
-    /// The bounds of `plan`'s items.
-    pub fn of(plan: &CopyPlan) -> Self {
+    /// Sources under `source_prefix` (or only `single_key`), destinations under
+    /// `dest_prefix` (or exactly `dest_mapped`, a single object's destination key as the
+    /// destination renamed it).
+    pub fn new(
+        source_prefix: String,
+        single_key: Option<String>,
+        dest_prefix: String,
+        dest_mapped: Option<String>,
+    ) -> Self {
         Self {
-            source_prefix: plan.list_prefix.clone(),
-            single_key: plan.single_key.clone(),
-            dest_prefix: plan.dest_prefix.clone(),
-            dest_mapped: plan
-                .single_key
-                .as_ref()
-                .and_then(|_| plan.dest.mapped_name(&plan.dest_prefix)),
+            source_prefix,
+            single_key,
+            dest_prefix,
+            dest_mapped,
         }
     }
 
@@ -237,183 +261,5 @@ impl KeyBounds {
             }
         }
         Ok(())
-    }
-}
-
-/// Runs work items between one source and one destination, with limits of its own
-/// (concurrency, memory, request rate): what one agent holds. It keeps no state of the job
-/// beyond what each item carries.
-pub struct ItemExecutor {
-    executor: Arc<crate::copy::Executor>,
-    bounds: Option<KeyBounds>,
-}
-
-impl std::fmt::Debug for ItemExecutor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ItemExecutor").finish_non_exhaustive()
-    }
-}
-
-impl ItemExecutor {
-    /// An executor reading from `source` and writing to `dest` under `options`' limits.
-    pub fn new(source: Arc<dyn Store>, dest: Arc<dyn Store>, options: CopyOptions) -> Self {
-        let plan = CopyPlan::under(source, dest, "", "");
-        let progress = Arc::new(Progress::default());
-        Self {
-            executor: Arc::new(crate::copy::Executor::new(plan, options, progress, None)),
-            bounds: None,
-        }
-    }
-
-    /// This executor, running only items within `bounds`.
-    pub fn within(self, bounds: KeyBounds) -> Self {
-        Self {
-            bounds: Some(bounds),
-            ..self
-        }
-    }
-
-    /// Its counters (bytes streamed, retries...).
-    pub fn progress(&self) -> &Arc<Progress> {
-        &self.executor.progress
-    }
-
-    /// Runs one item.
-    pub async fn run(&self, item: &WorkItem) -> Result<WorkDone, StoreError> {
-        self.run_since(item, None).await
-    }
-
-    /// Runs an item that may have run before (delivered again after its agent died or it
-    /// failed, or published twice), first queued at `queued`: whole objects an earlier run
-    /// copied since then are not copied again. Blocks and commits are idempotent as they are.
-    pub async fn run_again(
-        &self,
-        item: &WorkItem,
-        queued: OffsetDateTime,
-    ) -> Result<WorkDone, StoreError> {
-        self.run_since(item, Some(queued)).await
-    }
-
-    async fn run_since(
-        &self,
-        item: &WorkItem,
-        queued: Option<OffsetDateTime>,
-    ) -> Result<WorkDone, StoreError> {
-        if let Some(bounds) = &self.bounds {
-            bounds.check(item)?;
-        }
-        match item {
-            WorkItem::Objects { objects } => {
-                let runs = objects.iter().map(|object| async move {
-                    let done_before = match queued {
-                        Some(queued) => self.executor.copied_since(object, queued).await,
-                        None => false,
-                    };
-                    let result = match done_before {
-                        true => Ok(()),
-                        false => self.executor.run_whole(object).await,
-                    };
-                    ObjectDone {
-                        key: object.source.key.clone(),
-                        error: result.as_ref().err().map(WorkError::from),
-                    }
-                });
-                let outcomes = futures::future::join_all(runs).await;
-                Ok(WorkDone::Objects { outcomes })
-            }
-            WorkItem::Block(block) => self
-                .executor
-                .run_block(block)
-                .await
-                .map(|part| WorkDone::Staged { part, agent: None }),
-            WorkItem::Commit(commit) => self
-                .executor
-                .run_commit(commit)
-                .await
-                .map(|()| WorkDone::Committed),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl WorkQueue for ItemExecutor {
-    async fn run(&self, item: WorkItem) -> Result<WorkDone, StoreError> {
-        ItemExecutor::run(self, &item).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use awcopy_store::{local::LocalStore, Location, OpenOptions};
-
-    fn store(dir: &std::path::Path) -> Arc<dyn Store> {
-        let location = Location::Local {
-            root: dir.to_path_buf(),
-            prefix: String::new(),
-        };
-        Arc::new(LocalStore::open(&location, &OpenOptions::default()).unwrap())
-    }
-
-    fn objects(pairs: &[(&str, &str)]) -> WorkItem {
-        WorkItem::Objects {
-            objects: pairs
-                .iter()
-                .map(|(source, dest)| ObjectItem {
-                    source: ObjectMeta::new(*source, 1),
-                    dest_key: dest.to_string(),
-                    route: Route::Streamed,
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn items_outside_their_jobs_prefixes_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let (source, dest) = (store(dir.path()), store(dir.path()));
-        let bounds = KeyBounds::of(&CopyPlan::under(
-            source.clone(),
-            dest.clone(),
-            "in/",
-            "out/",
-        ));
-        assert!(bounds
-            .check(&objects(&[("in/a", "out/a"), ("in/b/c", "out/b/c")]))
-            .is_ok());
-        for (source_key, dest_key) in [
-            ("etc/passwd", "out/passwd"),
-            ("in/a", "elsewhere/a"),
-            ("inside", "out/x"),
-            ("", "out/x"),
-        ] {
-            let err = bounds
-                .check(&objects(&[("in/ok", "out/ok"), (source_key, dest_key)]))
-                .unwrap_err();
-            assert!(
-                err.to_string().contains("outside its job's prefixes"),
-                "{err}"
-            );
-        }
-        let block = WorkItem::Block(BlockItem {
-            source_key: "other/big".into(),
-            dest_key: "out/big".into(),
-            upload: UploadId("u".into()),
-            number: 1,
-            range: ByteRange { start: 0, end: 1 },
-            route: Route::Streamed,
-        });
-        assert!(bounds.check(&block).is_err());
-
-        let mut single = CopyPlan::under(source, dest, "dir/file.", "");
-        single.single_key = Some("dir/file.".into());
-        single.dest_prefix = "copy/file.".into();
-        let bounds = KeyBounds::of(&single);
-        assert!(bounds
-            .check(&objects(&[("dir/file.", "copy/file.")]))
-            .is_ok());
-        assert!(bounds
-            .check(&objects(&[("dir/file.x", "copy/file.")]))
-            .is_err());
     }
 }

@@ -7,10 +7,11 @@
 use awcopy_engine::batching::{BatchLimits, Batching};
 use awcopy_engine::copy::{copy, ConcurrencyLimit, CopyOptions, CopyPlan, Progress};
 use awcopy_engine::estimate::Route;
+use awcopy_engine::execute::ItemExecutor;
 use awcopy_engine::filter::Filter;
 use awcopy_engine::journal::{Journal, ListRange, UploadRecord};
 use awcopy_engine::work::{
-    block_ranges, BlockItem, CommitItem, ItemExecutor, ObjectItem, WorkDone, WorkItem, WorkQueue,
+    block_ranges, BlockItem, CommitItem, ObjectItem, WorkDone, WorkItem, WorkQueue,
 };
 use awcopy_store::PartReceipt;
 use awcopy_testkit::{self as kit, Kind};
@@ -65,8 +66,8 @@ async fn two_executors_stage_the_blocks_of_one_object_and_either_commits_or_copi
             .unwrap();
         let options = agent_options();
         let agents = [
-            ItemExecutor::new(source.clone(), dest.clone(), options.clone()),
-            ItemExecutor::new(source.clone(), dest.clone(), options),
+            ItemExecutor::new(source.clone(), dest.clone(), options.executor_options()),
+            ItemExecutor::new(source.clone(), dest.clone(), options.executor_options()),
         ];
 
         // The planner's part: the object looked up, its upload opened, one item per block.
@@ -241,8 +242,8 @@ async fn a_copy_sends_its_work_items_through_the_queue_to_either_agent() {
     let options = agent_options();
     let queue = Arc::new(TwoAgents {
         agents: [
-            ItemExecutor::new(source.clone(), dest.clone(), options.clone()),
-            ItemExecutor::new(source.clone(), dest.clone(), options.clone()),
+            ItemExecutor::new(source.clone(), dest.clone(), options.executor_options()),
+            ItemExecutor::new(source.clone(), dest.clone(), options.executor_options()),
         ],
         next: AtomicUsize::new(0),
         blocks: [AtomicUsize::new(0), AtomicUsize::new(0)],
@@ -328,7 +329,11 @@ async fn batching_gathers_small_objects_and_answers_each_its_own() {
         .collect();
     kit::put_all(&source, &files).await;
     let counting = Arc::new(Counting {
-        agent: ItemExecutor::new(source.clone(), dest.clone(), agent_options()),
+        agent: ItemExecutor::new(
+            source.clone(),
+            dest.clone(),
+            agent_options().executor_options(),
+        ),
         batches: Default::default(),
     });
     let batching = Batching::new(counting.clone(), BatchLimits::default());

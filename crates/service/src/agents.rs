@@ -4,9 +4,10 @@
 //! with executors of its own (its own adaptive limits, stores opened with the service's
 //! credentials) and answers with the outcome; the runner records it as for `cp`.
 
+use awcopy_engine::execute::ItemExecutor;
 use awcopy_engine::journal::Stop;
 use awcopy_engine::spec::JobSpec;
-use awcopy_engine::work::{ItemExecutor, WorkDone, WorkItem, WorkQueue};
+use awcopy_engine::work::{WorkDone, WorkItem, WorkQueue};
 use awcopy_jobs::runner::{Access, Prepared};
 use awcopy_store::{ErrorKind, StoreError};
 use std::collections::HashMap;

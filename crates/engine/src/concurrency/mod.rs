@@ -157,6 +157,15 @@ impl Window {
     }
 }
 
+/// How many blocks and small objects may be in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConcurrencyLimit {
+    /// Up to this many (halved while the service throttles).
+    Fixed(usize),
+    /// Search for the limit past which throughput stops growing.
+    Auto,
+}
+
 /// A step from `from` (a raise, or a step down), kept if the rate after it is at least
 /// `rate_before` times `keep_at`.
 #[derive(Debug)]
@@ -170,6 +179,14 @@ struct Probe {
 }
 
 impl Concurrency {
+    /// The limit `limit` asks for.
+    pub fn of(limit: ConcurrencyLimit) -> Self {
+        match limit {
+            ConcurrencyLimit::Fixed(n) => Self::fixed(n),
+            ConcurrencyLimit::Auto => Self::auto(),
+        }
+    }
+
     /// A limit starting at `ceiling`, lowered by throttling and climbing back to it.
     pub fn fixed(ceiling: usize) -> Self {
         Self::new(ceiling.max(1), ceiling.max(1), false)

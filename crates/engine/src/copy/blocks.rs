@@ -1,22 +1,19 @@
-//! Large objects by blocks: the upload opened (or a staged one used again), each block
-//! staged, the upload committed once every block is.
+//! Large objects by blocks, as the planner sees them: the upload opened (or a staged one
+//! used again), each block a work item, the upload committed by one more once every block is.
 
-use awcopy_store::{
-    ByteRange, Checksums, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt, StoreError,
-    UploadId,
-};
+use awcopy_store::{ByteRange, ErrorKind, ObjectAttributes, ObjectMeta, PartReceipt, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use std::sync::Arc;
 
-use super::executor::Executor;
-use crate::checksum::combine_all;
+use super::job::Planner;
 use crate::estimate::Route;
+use crate::execute::abort_quietly;
 use crate::journal::{StagedUpload, UploadRecord};
 use crate::work::{block_ranges, BlockItem, CommitItem, WorkDone, WorkItem};
 
-impl Executor {
+impl Planner {
     /// The upload to stage `head`'s parts in, and the parts already staged by number: the
     /// upload a previous run (or a server-side attempt of this one) began, when its source
     /// is unchanged and the destination still has it, else a new one (journaled).
@@ -38,7 +35,8 @@ impl Executor {
                 && record.source_etag == head.etag;
             let present = match usable {
                 true => {
-                    self.retry(|| dest.list_parts(dest_key, &record.upload))
+                    self.requests
+                        .retry(|| dest.list_parts(dest_key, &record.upload))
                         .await
                 }
                 false => Err(StoreError::new(ErrorKind::NotFound, "the source changed")),
@@ -64,6 +62,7 @@ impl Executor {
             }
         }
         let upload = self
+            .requests
             .retry(|| dest.create_upload(dest_key, attributes))
             .await?;
         let record = UploadRecord {
@@ -158,8 +157,8 @@ impl Executor {
                 range,
                 route,
             };
-            let executor = self.clone();
-            blocks.spawn(async move { executor.stage(item).await });
+            let planner = self.clone();
+            blocks.spawn(async move { planner.stage(item).await });
         }
         let mut failed: Option<StoreError> = None;
         while let Some(done) = blocks.join_next().await {
@@ -186,7 +185,7 @@ impl Executor {
             }
         }
         // Blocks still running when one failed are given up with it (and gone before this
-        // returns: each holds the executor).
+        // returns: each holds the planner).
         blocks.shutdown().await;
         if let Some(err) = failed {
             match err.kind() {
@@ -194,7 +193,7 @@ impl Executor {
                 ErrorKind::CopySourceUnreachable => {
                     self.hand_over_upload(&head.key, record, staged);
                 }
-                _ => self.abort_upload(dest_key, &record.upload).await,
+                _ => abort_quietly(self.plan.dest.as_ref(), dest_key, &record.upload).await,
             }
             return Err(err);
         }
@@ -210,13 +209,11 @@ impl Executor {
             source_crc: head.checksums.crc64nvme,
             route,
         };
-        match &self.options.queue {
-            Some(queue) => match queue.run(WorkItem::Commit(commit)).await? {
-                WorkDone::Committed => {}
-                other => return Err(other.unexpected()),
-            },
-            None => self.run_commit(&commit).await?,
-        }
+        self.send(WorkItem::Commit(commit), |done| match done {
+            WorkDone::Committed => Ok(()),
+            other => Err(other.unexpected()),
+        })
+        .await?;
         self.reused(&staged);
         if streamed {
             // The caller counts the whole object.
@@ -227,142 +224,19 @@ impl Executor {
         Ok(())
     }
 
-    /// Stages one block: here, or through the job's queue on an executor elsewhere (then the
-    /// block is journaled and counted here, from what it gave).
+    /// Stages one block on the job's queue; journals and counts it from what it gave.
     async fn stage(&self, item: BlockItem) -> Result<PartReceipt, StoreError> {
-        let Some(queue) = &self.options.queue else {
-            return self.run_block(&item).await;
-        };
-        let sent = WorkItem::Block(item.clone());
+        let (key, route, len) = (item.source_key.clone(), item.route, item.range.len());
         let (receipt, agent) = self
-            .send(queue.as_ref(), item.route, sent, |done| match done {
+            .send(WorkItem::Block(item), |done| match done {
                 WorkDone::Staged { part, agent } => Ok((part, agent)),
                 other => Err(other.unexpected()),
             })
             .await?;
-        self.part_staged(&item.source_key, &receipt, agent.as_deref());
-        if item.route == Route::Streamed {
-            self.progress
-                .bytes_done
-                .fetch_add(item.range.len(), Ordering::Relaxed);
+        self.part_staged(&key, &receipt, agent.as_deref());
+        if route == Route::Streamed {
+            self.progress.bytes_done.fetch_add(len, Ordering::Relaxed);
         }
         Ok(receipt)
-    }
-
-    /// Runs one block item: streamed (a ranged GET, then the block staged with its CRC), or
-    /// server-side (the destination reads the range from the source). Journaled once staged.
-    pub(crate) async fn run_block(&self, item: &BlockItem) -> Result<PartReceipt, StoreError> {
-        let (source, dest) = (&self.plan.source, &self.plan.dest);
-        let (key, dest_key, upload) = (&item.source_key, &item.dest_key, &item.upload);
-        let (number, range) = (item.number, item.range);
-        let receipt = match item.route.copy_source_kind() {
-            None => {
-                let _room = self.streaming_room(range.len()).await;
-                self.check_stop()?;
-                let receipt = self
-                    .retry(|| async {
-                        let got = source.get(key, Some(range)).await?;
-                        let what = format!("'{key}' block {number}");
-                        let (bytes, crc) = self
-                            .body_reader(got.body, range.len(), what, None)
-                            .read_all()
-                            .await?;
-                        // The upload is this attempt's second request.
-                        self.limits.request().await;
-                        dest.upload_part(dest_key, upload, number, range.start, bytes, Some(crc))
-                            .await
-                    })
-                    .await?;
-                self.progress
-                    .bytes_done
-                    .fetch_add(range.len(), Ordering::Relaxed);
-                receipt
-            }
-            Some(kind) => {
-                let lifetime = self.options.url_lifetime;
-                let _permit = self.concurrency.acquire().await;
-                self.check_stop()?;
-                self.server_side_request(self.retry(|| async {
-                    // A server-side block is a request like any other under --max-rps.
-                    self.limits.request().await;
-                    let from = source.copy_source(key, kind, lifetime).await?;
-                    dest.upload_part_copy(dest_key, upload, number, &from, range)
-                        .await
-                }))
-                .await?
-            }
-        };
-        self.part_staged(key, &receipt, None);
-        Ok(PartReceipt {
-            size: Some(range.len()),
-            ..receipt
-        })
-    }
-
-    /// Runs a commit item: the streamed blocks' CRCs, combined, must equal the source's; the
-    /// upload is committed, or aborted if it cannot be.
-    pub(crate) async fn run_commit(&self, item: &CommitItem) -> Result<(), StoreError> {
-        let dest = &self.plan.dest;
-        let (dest_key, upload) = (&item.dest_key, &item.upload);
-        let whole = match item.route {
-            Route::Streamed => {
-                let crcs = item.parts.iter().map(|p| {
-                    let crc = p.crc64nvme.expect("streamed blocks carry a CRC");
-                    (crc, p.size.expect("staged blocks carry their size"))
-                });
-                let whole = combine_all(crcs);
-                if item.source_crc.is_some_and(|expected| expected != whole) {
-                    self.abort_upload(dest_key, upload).await;
-                    return Err(StoreError::new(
-                        ErrorKind::Integrity,
-                        format!(
-                            "'{}': CRC-64/NVME of the bytes read differs from the source's",
-                            item.source_key
-                        ),
-                    ));
-                }
-                Some(whole)
-            }
-            _ => None,
-        };
-        let committed = self
-            .retry(|| dest.complete_upload(dest_key, upload, &item.parts, &item.attributes, whole))
-            .await;
-        match committed {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err.kind() == ErrorKind::NotFound
-                    && self.committed_before(item, whole).await =>
-            {
-                Ok(())
-            }
-            Err(err) => {
-                self.abort_upload(dest_key, upload).await;
-                Err(err)
-            }
-        }
-    }
-
-    /// Whether an upload the destination no longer knows was committed by an earlier attempt
-    /// (a commit whose answer was lost, or an item delivered again after its agent died):
-    /// the destination holds an object of the blocks' total size, with the blocks' combined
-    /// CRC where both are known.
-    async fn committed_before(&self, item: &CommitItem, crc: Option<u64>) -> bool {
-        let total: Option<u64> = item.parts.iter().map(|p| p.size).sum();
-        let Ok(written) = self.retry(|| self.plan.dest.head(&item.dest_key)).await else {
-            return false;
-        };
-        let expected = Checksums {
-            crc64nvme: crc.or(item.source_crc),
-            md5: None,
-        };
-        total == Some(written.size) && !expected.contradicts(&written.checksums)
-    }
-
-    /// Aborts an upload given up, leaving no staged block behind (a failure to is logged).
-    async fn abort_upload(&self, dest_key: &str, upload: &UploadId) {
-        if let Err(abort) = self.plan.dest.abort_upload(dest_key, upload).await {
-            tracing::warn!(key = dest_key, error = %abort, "could not abort the upload");
-        }
     }
 }

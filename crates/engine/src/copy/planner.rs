@@ -6,17 +6,18 @@ use awcopy_store::{ErrorKind, ObjectMeta, StoreError};
 use futures::{StreamExt, TryStreamExt};
 use std::sync::atomic::Ordering;
 
-use super::{MappedName, NamePolicy, ObjectFailure};
+use super::{NamePolicy, ObjectFailure};
 use std::sync::Arc;
 
-use super::executor::Executor;
+use super::job::Planner;
 use crate::estimate::Route;
 use crate::events::{Action, ObjectEvent};
+use crate::execute::verify_copy;
 use crate::index::ObjectIndex;
 use crate::journal::{ListRange, ResumeFrom};
 use crate::lister::{list_parallel, list_ranges, ListJournal};
 use crate::overwrite::{decide, Overwrite};
-use crate::work::{ObjectItem, WorkDone, WorkItem, WorkQueue};
+use crate::work::{MappedName, ObjectItem, WorkDone, WorkItem};
 
 /// Whether an earlier run met `key`: pending or finished.
 fn met_before(
@@ -32,7 +33,7 @@ fn stopped() -> StoreError {
     StoreError::new(ErrorKind::Interrupted, "the copy stopped taking objects")
 }
 
-impl Executor {
+impl Planner {
     /// The destination key `source_key` is stored under, mapped if the destination needs it.
     pub(super) fn dest_name(&self, source_key: &str) -> String {
         let wanted = self.plan.dest_key(source_key);
@@ -218,7 +219,7 @@ impl Executor {
         // Owned keys: a stream of borrowed ones makes this future not provably `Send`.
         futures::stream::iter(keys.clone())
             .map(|key| async move {
-                self.retry(|| dest.delete(&key)).await?;
+                self.requests.retry(|| dest.delete(&key)).await?;
                 self.emit(ObjectEvent::now(Action::Deleted, &key));
                 Ok::<(), StoreError>(())
             })
@@ -251,7 +252,8 @@ impl Executor {
         let result = match result {
             Ok(()) if self.options.delete_source && !self.options.dry_run => {
                 let source = &self.plan.source;
-                self.retry(|| source.delete(&meta.key))
+                self.requests
+                    .retry(|| source.delete(&meta.key))
                     .await
                     .map(|()| {
                         self.progress
@@ -351,43 +353,40 @@ impl Executor {
                 dest_key: dest_key.to_owned(),
                 route,
             };
-            return match &self.options.queue {
-                Some(queue) => self.send_whole(queue.as_ref(), item).await,
-                None => self.run_whole(&item).await,
-            };
+            return self.send_whole(item).await;
         }
-        let head = self.retry(|| self.plan.source.head(&meta.key)).await?;
+        let head = self
+            .requests
+            .retry(|| self.plan.source.head(&meta.key))
+            .await?;
         self.note_renamed_metadata(&head.attributes);
         self.copy_by_blocks(&head, dest_key, route).await?;
-        match route {
-            Route::Streamed => self.copied(route, meta.size),
-            _ => {
-                self.verify_dest(&head, dest_key).await?;
-                self.copied(route, head.size);
-            }
+        if route != Route::Streamed {
+            verify_copy(&self.requests, self.plan.dest.as_ref(), &head, dest_key).await?;
         }
+        self.progress.copied(route, head.size);
         Ok(())
     }
 
-    /// Sends a whole object through the job's queue to an executor elsewhere (a server-side
-    /// copy through the job's gate), and counts it here from what it gave.
-    async fn send_whole(&self, queue: &dyn WorkQueue, item: ObjectItem) -> Result<(), StoreError> {
+    /// Sends a whole object to the job's queue (a server-side copy through the job's gate),
+    /// and counts it from what it gave.
+    async fn send_whole(&self, item: ObjectItem) -> Result<(), StoreError> {
         let (size, route) = (item.source.size, item.route);
         let objects = vec![item];
-        self.send(
-            queue,
-            route,
-            WorkItem::Objects { objects },
-            |done| match done {
-                WorkDone::Objects { outcomes } if outcomes.len() == 1 => match &outcomes[0].error {
-                    Some(error) => Err(StoreError::new(error.kind, &error.message)),
-                    None => Ok(()),
-                },
+        let renamed = self
+            .send(WorkItem::Objects { objects }, |done| match done {
+                WorkDone::Objects { mut outcomes } if outcomes.len() == 1 => {
+                    let outcome = outcomes.pop().expect("one outcome");
+                    match outcome.error {
+                        Some(error) => Err(StoreError::new(error.kind, &error.message)),
+                        None => Ok(outcome.metadata_mapped),
+                    }
+                }
                 other => Err(other.unexpected()),
-            },
-        )
-        .await?;
-        self.copied(route, size);
+            })
+            .await?;
+        self.note_metadata_mapped(renamed);
+        self.progress.copied(route, size);
         Ok(())
     }
 }

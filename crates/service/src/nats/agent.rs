@@ -6,8 +6,9 @@
 //! job's failures and taken off the stream.
 
 use async_nats::jetstream::{self, AckKind};
+use awcopy_engine::execute::ItemExecutor;
 use awcopy_engine::journal::Stop;
-use awcopy_engine::work::{ItemExecutor, WorkDone, WorkError};
+use awcopy_engine::work::{WorkDone, WorkError};
 use awcopy_jobs::runner::{Access, Prepared};
 use awcopy_store::{ErrorKind, StoreError};
 use futures::StreamExt;
