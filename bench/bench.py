@@ -33,7 +33,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # tools, not the tools, decide `s3-local` on `small`.
 SCRATCH_ROOT = os.environ.get("AWCOPY_BENCH_SCRATCH") or (
     "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir())
-AWCOPY = os.path.join(ROOT, "target/release/awcopy")
+# Another build to measure (a "before" binary beside the current one): AWCOPY_BENCH_BINARY.
+AWCOPY = os.environ.get("AWCOPY_BENCH_BINARY") or os.path.join(ROOT, "target/release/awcopy")
 CEILING = os.path.join(ROOT, "target/release/ceiling")
 PROXY = os.path.join(ROOT, "target/release/fault-proxy")
 KIB, MIB = 1 << 10, 1 << 20

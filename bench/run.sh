@@ -15,6 +15,9 @@
 #                           with s5cmd and rclone (bench/blocks.py; writes bench/RESULTS-blocks.md)
 #                routes: s3-azure s3-s3 azure-s3 s3-local
 #
+# AWCOPY_BENCH_BINARY=PATH measures that awcopy binary instead of target/release/awcopy (a build
+# from before a change, beside the one after it, in one sitting).
+#
 # Each route of each scenario gets freshly started emulators: Azurite (in memory) stops
 # answering when its clean-up (every 10 min; full scans of its blob tables) meets tens of
 # thousands of blobs, which one full-size scenario writes.
