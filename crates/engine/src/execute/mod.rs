@@ -178,26 +178,14 @@ impl ItemExecutor {
         }
         match item {
             WorkItem::Objects { objects } => {
-                let runs = objects.iter().map(|object| async move {
-                    let done_before = match queued {
-                        Some(queued) => self.copied_since(object, queued).await,
-                        None => false,
-                    };
-                    let result = match done_before {
-                        true => Ok(Vec::new()),
-                        false => self.run_whole(object).await,
-                    };
-                    let (metadata_mapped, error) = match result {
-                        Ok(mapped) => (mapped, None),
-                        Err(err) => (Vec::new(), Some(WorkError::from(&err))),
-                    };
-                    ObjectDone {
-                        key: object.source.key.clone(),
-                        error,
-                        metadata_mapped,
+                let outcomes = match objects.as_slice() {
+                    // One object (every in-process item): no join to set up.
+                    [object] => vec![self.run_object(object, queued).await],
+                    objects => {
+                        let runs = objects.iter().map(|o| self.run_object(o, queued));
+                        futures::future::join_all(runs).await
                     }
-                });
-                let outcomes = futures::future::join_all(runs).await;
+                };
                 Ok(WorkDone::Objects { outcomes })
             }
             WorkItem::Block(block) => self
@@ -205,6 +193,28 @@ impl ItemExecutor {
                 .await
                 .map(|part| WorkDone::Staged { part, agent: None }),
             WorkItem::Commit(commit) => self.run_commit(commit).await.map(|()| WorkDone::Committed),
+        }
+    }
+
+    /// Copies one whole object of a batch, unless it was `queued` at a time since which an
+    /// earlier run copied it; says what became of it.
+    async fn run_object(&self, object: &ObjectItem, queued: Option<OffsetDateTime>) -> ObjectDone {
+        let done_before = match queued {
+            Some(queued) => self.copied_since(object, queued).await,
+            None => false,
+        };
+        let result = match done_before {
+            true => Ok(Vec::new()),
+            false => self.run_whole(object).await,
+        };
+        let (metadata_mapped, error) = match result {
+            Ok(mapped) => (mapped, None),
+            Err(err) => (Vec::new(), Some(WorkError::from(&err))),
+        };
+        ObjectDone {
+            key: object.source.key.clone(),
+            error,
+            metadata_mapped,
         }
     }
 
