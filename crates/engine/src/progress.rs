@@ -1,6 +1,8 @@
-//! [`Progress`]: the live counters of a copy (or of an executor), read by progress displays
-//! and the concurrency controller while work runs.
+//! A job's counters: [`Progress`], the live ones a copy (or an executor) counts into while it
+//! runs, read by progress displays and the concurrency controller; and [`Counters`], their
+//! value at one moment — what the catalogue keeps, the API sends and the CLI shows.
 
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -46,5 +48,109 @@ impl Progress {
         };
         how.fetch_add(size, Ordering::Relaxed);
         self.bytes_done.fetch_add(size, Ordering::Relaxed);
+    }
+}
+
+impl Progress {
+    /// The counters now.
+    pub fn snapshot(&self) -> Counters {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counters {
+            objects_listed: load(&self.objects_listed),
+            bytes_listed: load(&self.bytes_listed),
+            objects_done: load(&self.objects_done),
+            bytes_done: load(&self.bytes_done),
+            objects_skipped: load(&self.objects_skipped),
+            objects_failed: load(&self.objects_failed),
+            retries: load(&self.retry.retries),
+            throttled: load(&self.retry.throttled),
+            concurrency: load(&self.concurrency),
+        }
+    }
+
+    /// Sets the counters to `counters` (a job followed from elsewhere, shown as if it ran
+    /// here).
+    pub fn show(&self, counters: &Counters) {
+        let pairs = [
+            (&self.objects_listed, counters.objects_listed),
+            (&self.bytes_listed, counters.bytes_listed),
+            (&self.objects_done, counters.objects_done),
+            (&self.bytes_done, counters.bytes_done),
+            (&self.objects_skipped, counters.objects_skipped),
+            (&self.objects_failed, counters.objects_failed),
+            (&self.retry.retries, counters.retries),
+            (&self.retry.throttled, counters.throttled),
+            (&self.concurrency, counters.concurrency),
+        ];
+        for (counter, value) in pairs {
+            counter.store(value, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A job's counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Objects listed (after filtering).
+    pub objects_listed: u64,
+    /// Their bytes.
+    pub bytes_listed: u64,
+    /// Objects copied.
+    pub objects_done: u64,
+    /// Bytes copied (live: including blocks of objects in progress).
+    pub bytes_done: u64,
+    /// Objects skipped (filtered out, or kept by the overwrite policy).
+    pub objects_skipped: u64,
+    /// Objects failed.
+    pub objects_failed: u64,
+    /// Requests retried (live runs only).
+    pub retries: u64,
+    /// Of which throttled (live runs only).
+    pub throttled: u64,
+    /// The limit on requests in flight (live runs only).
+    pub concurrency: u64,
+}
+
+impl Counters {
+    /// A job's stored counters with a run of it live now: each counter of the job's objects
+    /// the larger (a resumed run's live counters start at zero while the stored ones hold
+    /// the runs before it); the request counters are the run's.
+    pub fn with_live(self, live: &Counters) -> Counters {
+        Counters {
+            objects_listed: self.objects_listed.max(live.objects_listed),
+            bytes_listed: self.bytes_listed.max(live.bytes_listed),
+            objects_done: self.objects_done.max(live.objects_done),
+            bytes_done: self.bytes_done.max(live.bytes_done),
+            objects_skipped: self.objects_skipped.max(live.objects_skipped),
+            objects_failed: self.objects_failed.max(live.objects_failed),
+            retries: live.retries,
+            throttled: live.throttled,
+            concurrency: live.concurrency,
+        }
+    }
+}
+
+impl std::ops::Add for Counters {
+    type Output = Counters;
+
+    /// Each counter summed (the counters of several jobs or runs together).
+    fn add(self, other: Counters) -> Counters {
+        Counters {
+            objects_listed: self.objects_listed + other.objects_listed,
+            bytes_listed: self.bytes_listed + other.bytes_listed,
+            objects_done: self.objects_done + other.objects_done,
+            bytes_done: self.bytes_done + other.bytes_done,
+            objects_skipped: self.objects_skipped + other.objects_skipped,
+            objects_failed: self.objects_failed + other.objects_failed,
+            retries: self.retries + other.retries,
+            throttled: self.throttled + other.throttled,
+            concurrency: self.concurrency + other.concurrency,
+        }
+    }
+}
+
+impl std::iter::Sum for Counters {
+    fn sum<I: Iterator<Item = Counters>>(iter: I) -> Counters {
+        iter.fold(Counters::default(), |sum, c| sum + c)
     }
 }

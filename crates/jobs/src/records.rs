@@ -1,7 +1,8 @@
 //! What the catalogue holds and answers: jobs, their states, failures, and its errors.
 
+use awcopy_engine::progress::Counters;
 use awcopy_engine::spec::JobSpec;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use time::format_description::well_known::Rfc3339;
 
@@ -79,7 +80,7 @@ impl Request {
 }
 
 /// A job's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Running now (or its process died: see `owner_pid`).
@@ -119,8 +120,9 @@ impl Status {
 }
 
 impl std::fmt::Display for Status {
+    /// Its name, padded to the width asked (`{:<24}`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -243,6 +245,20 @@ impl JobRecord {
                 time::OffsetDateTime::parse(t, &Rfc3339).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
             }),
         })
+    }
+
+    /// Its counters as stored (the request counters are a live run's only: zero here).
+    pub fn counters(&self) -> Counters {
+        let count = |n: i64| n.max(0) as u64;
+        Counters {
+            objects_listed: count(self.objects_listed),
+            bytes_listed: count(self.bytes_listed),
+            objects_done: count(self.objects_copied),
+            bytes_done: count(self.bytes_copied),
+            objects_skipped: count(self.objects_skipped),
+            objects_failed: count(self.objects_failed),
+            ..Counters::default()
+        }
     }
 
     /// The live lease of the runner running it now, if one does.

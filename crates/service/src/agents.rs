@@ -1,20 +1,20 @@
-//! The service's in-process agents, behind the runner's [`WorkQueue`] seam. The runner of a
-//! job is the dispatcher: it lists, plans and hands each work item to [`JobQueue::run`],
-//! which gives it to the least busy of the agents the job may use. Each agent executes items
-//! with executors of its own (its own adaptive limits, stores opened with the service's
-//! credentials) and answers with the outcome; the runner records it as for `cp`.
+//! The service's in-process agents: [`Agent`]s fed over a channel, behind the [`Dispatch`]
+//! seam. The runner of a job is the dispatcher: it lists, plans and hands each work item to
+//! [`JobQueue::run`], which gives it to the least busy of the agents the job may use; the
+//! agent runs it with its executor for the run and answers with the outcome, which the
+//! runner records as for `cp`.
 
-use awcopy_engine::execute::ItemExecutor;
 use awcopy_engine::journal::Stop;
 use awcopy_engine::spec::JobSpec;
 use awcopy_engine::work::{WorkDone, WorkItem, WorkQueue};
-use awcopy_jobs::runner::{Access, Prepared};
+use awcopy_jobs::runner::Access;
 use awcopy_store::{ErrorKind, StoreError};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, oneshot, OnceCell};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
 
+use crate::agent::Agent;
+use crate::dispatch::{Dispatch, RunQueue};
 use crate::wire::AgentView;
 
 /// Items waiting for one agent before the dispatcher waits for room.
@@ -22,34 +22,23 @@ const AGENT_BACKLOG: usize = 256;
 
 /// One item for an agent, with where to answer.
 struct Task {
-    run: u64,
+    run: Arc<str>,
     spec: Arc<JobSpec>,
-    access: Access,
-    stop: Stop,
     item: WorkItem,
     reply: oneshot::Sender<Result<WorkDone, StoreError>>,
 }
 
-type ExecutorCell = Arc<OnceCell<Result<Arc<ItemExecutor>, StoreError>>>;
-
-/// One agent: its queue and counters.
-struct Agent {
-    name: String,
+/// An agent and the channel that feeds it.
+struct Fed {
+    agent: Arc<Agent>,
     tasks: mpsc::Sender<Task>,
-    in_flight: AtomicU64,
-    items_done: AtomicU64,
-    items_failed: AtomicU64,
-    bytes: AtomicU64,
-    executors: Mutex<HashMap<u64, ExecutorCell>>,
 }
 
 /// The agents of this service.
 #[derive(Clone)]
 pub struct AgentPool {
-    agents: Arc<Vec<Arc<Agent>>>,
+    agents: Arc<Vec<Fed>>,
     next_run: Arc<AtomicU64>,
-    /// The stores and keys the service's runs may use.
-    access: Access,
 }
 
 impl std::fmt::Debug for AgentPool {
@@ -65,29 +54,21 @@ impl AgentPool {
         let agents = (1..=count.max(1))
             .map(|n| {
                 let (tasks, queue) = mpsc::channel(AGENT_BACKLOG);
-                let agent = Arc::new(Agent {
-                    name: format!("agent-{n}"),
-                    tasks,
-                    in_flight: AtomicU64::new(0),
-                    items_done: AtomicU64::new(0),
-                    items_failed: AtomicU64::new(0),
-                    bytes: AtomicU64::new(0),
-                    executors: Mutex::new(HashMap::new()),
-                });
+                let agent = Arc::new(Agent::new(format!("agent-{n}"), access.clone()));
                 tokio::spawn(work(agent.clone(), queue));
-                agent
+                Fed { agent, tasks }
             })
             .collect();
         Self {
             agents: Arc::new(agents),
             next_run: Arc::new(AtomicU64::new(1)),
-            access,
         }
     }
+}
 
-    /// A queue for one run of the job `spec`, spread over at most `spec.tuning.agents`
-    /// agents.
-    pub fn queue_for(&self, spec: &JobSpec) -> Arc<JobQueue> {
+impl Dispatch for AgentPool {
+    /// A queue spread over at most `spec.tuning.agents` agents.
+    fn queue_for(&self, spec: &JobSpec) -> Arc<dyn RunQueue> {
         let run = self.next_run.fetch_add(1, Ordering::Relaxed);
         let count = self.agents.len();
         let cap = spec
@@ -98,48 +79,34 @@ impl AgentPool {
         let first = (run as usize) % count;
         let allowed = (0..cap).map(|i| (first + i) % count).collect();
         Arc::new(JobQueue {
-            run,
+            run: format!("local-{run}").into(),
             spec: Arc::new(spec.clone()),
-            stop: Stop::new(),
+            ended: Stop::new(),
             pool: self.clone(),
             allowed,
             bytes: (0..count).map(|_| AtomicU64::new(0)).collect(),
         })
     }
 
-    /// Every agent's counters.
-    pub fn views(&self) -> Vec<AgentView> {
-        self.agents
-            .iter()
-            .map(|agent| AgentView {
-                name: agent.name.clone(),
-                in_flight: agent.in_flight.load(Ordering::Relaxed),
-                items_done: agent.items_done.load(Ordering::Relaxed),
-                items_failed: agent.items_failed.load(Ordering::Relaxed),
-                bytes: agent.bytes.load(Ordering::Relaxed),
-                host: None,
-                version: None,
-                bytes_per_sec: None,
-                rejected: None,
-                lost: false,
-            })
-            .collect()
+    fn views(&self) -> Vec<AgentView> {
+        self.agents.iter().map(|fed| fed.agent.view()).collect()
     }
 
-    /// Items waiting in the agents' queues.
-    pub fn queue_depth(&self) -> u64 {
+    /// Items waiting in the agents' channels.
+    fn queue_depth(&self) -> u64 {
         self.agents
             .iter()
-            .map(|agent| (agent.tasks.max_capacity() - agent.tasks.capacity()) as u64)
+            .map(|fed| (fed.tasks.max_capacity() - fed.tasks.capacity()) as u64)
             .sum()
     }
 }
 
 /// The work queue of one run of a job.
 pub struct JobQueue {
-    run: u64,
+    run: Arc<str>,
     spec: Arc<JobSpec>,
-    stop: Stop,
+    /// Cancelled once the run is over.
+    ended: Stop,
     pool: AgentPool,
     allowed: Vec<usize>,
     bytes: Vec<AtomicU64>,
@@ -152,29 +119,38 @@ impl std::fmt::Debug for JobQueue {
 }
 
 impl JobQueue {
-    /// Stops the run's items that have not started once `stopping` is cancelled (the run was
-    /// asked to pause or cancel): they come back interrupted, for a resume to redo.
-    pub fn stop_with(&self, stopping: Stop) {
-        let stop = self.stop.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                () = stopping.cancelled() => stop.cancel(),
-                () = stop.cancelled() => {}
-            }
-        });
+    /// Tells the run's agents that it stopped.
+    fn stop_on_agents(pool: &AgentPool, allowed: &[usize], run: &str) {
+        for &i in allowed {
+            pool.agents[i].agent.stop_run(run);
+        }
+    }
+}
+
+impl RunQueue for JobQueue {
+    fn work(self: Arc<Self>) -> Arc<dyn WorkQueue> {
+        self
     }
 
-    /// Bytes each agent has done for this run, by agent name.
-    pub fn bytes_by_agent(&self) -> Vec<(String, u64)> {
+    fn bytes_by_agent(&self) -> Vec<(String, u64)> {
         self.allowed
             .iter()
             .map(|&i| {
-                (
-                    self.pool.agents[i].name.clone(),
-                    self.bytes[i].load(Ordering::Relaxed),
-                )
+                let name = self.pool.agents[i].agent.name().to_owned();
+                (name, self.bytes[i].load(Ordering::Relaxed))
             })
             .collect()
+    }
+
+    fn stop_with(&self, stopping: Stop) {
+        let (pool, allowed, run) = (self.pool.clone(), self.allowed.clone(), self.run.clone());
+        let ended = self.ended.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = stopping.cancelled() => Self::stop_on_agents(&pool, &allowed, &run),
+                () = ended.cancelled() => {}
+            }
+        });
     }
 }
 
@@ -184,43 +160,37 @@ impl WorkQueue for JobQueue {
         let index = *self
             .allowed
             .iter()
-            .min_by_key(|&&i| self.pool.agents[i].in_flight.load(Ordering::Relaxed))
+            .min_by_key(|&&i| {
+                let counters = &self.pool.agents[i].agent.counters;
+                counters.in_flight.load(Ordering::Relaxed)
+            })
             .expect("a job may use at least one agent");
-        let agent = &self.pool.agents[index];
-        agent.in_flight.fetch_add(1, Ordering::Relaxed);
+        let fed = &self.pool.agents[index];
+        fed.agent.counters.in_flight.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         let task = Task {
-            run: self.run,
+            run: self.run.clone(),
             spec: self.spec.clone(),
-            access: self.pool.access.clone(),
-            stop: self.stop.clone(),
             item: item.clone(),
             reply,
         };
-        let gone = || StoreError::new(ErrorKind::Other, format!("{} stopped", agent.name));
-        if agent.tasks.send(task).await.is_err() {
-            agent.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let gone = || StoreError::new(ErrorKind::Other, format!("{} stopped", fed.agent.name()));
+        if fed.tasks.send(task).await.is_err() {
+            fed.agent.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
             return Err(gone());
         }
         let done = answer.await.unwrap_or_else(|_| Err(gone()));
         let moved = done.as_ref().map_or(0, |done| item.bytes_moved(done));
         self.bytes[index].fetch_add(moved, Ordering::Relaxed);
-        agent.bytes.fetch_add(moved, Ordering::Relaxed);
-        Ok(done?)
+        done
     }
 }
 
 impl Drop for JobQueue {
     /// The run is over: its agents drop their executors for it.
     fn drop(&mut self) {
-        self.stop.cancel();
-        for agent in self.pool.agents.iter() {
-            agent
-                .executors
-                .lock()
-                .expect("executors lock")
-                .remove(&self.run);
-        }
+        self.ended.cancel();
+        Self::stop_on_agents(&self.pool, &self.allowed, &self.run);
     }
 }
 
@@ -229,37 +199,10 @@ async fn work(agent: Arc<Agent>, mut queue: mpsc::Receiver<Task>) {
     while let Some(task) = queue.recv().await {
         let agent = agent.clone();
         tokio::spawn(async move {
-            let result = match executor(&agent, &task).await {
-                Ok(executor) => executor
-                    .run(&task.item)
-                    .await
-                    .map(|done| done.from_agent(&agent.name)),
-                Err(e) => Err(e),
-            };
-            agent.in_flight.fetch_sub(1, Ordering::Relaxed);
-            let counter = match result {
-                Ok(_) => &agent.items_done,
-                Err(_) => &agent.items_failed,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
+            let result = agent.execute(&task.run, &task.spec, &task.item, None).await;
+            agent.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            agent.settled(&task.item, &result, result.is_err());
             let _ = task.reply.send(result);
         });
     }
-}
-
-/// The agent's executor for the task's run, opened once with the service's own credentials.
-async fn executor(agent: &Agent, task: &Task) -> Result<Arc<ItemExecutor>, StoreError> {
-    let cell = agent
-        .executors
-        .lock()
-        .expect("executors lock")
-        .entry(task.run)
-        .or_default()
-        .clone();
-    cell.get_or_init(|| async {
-        let prepared = Prepared::new((*task.spec).clone(), &task.access).await?;
-        Ok(Arc::new(prepared.executor(task.stop.clone())))
-    })
-    .await
-    .clone()
 }

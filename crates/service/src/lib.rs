@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+mod agent;
 mod agents;
 mod api_error;
 mod app;
@@ -15,6 +16,7 @@ mod auth;
 pub mod client;
 pub mod config;
 mod dashboard;
+mod dispatch;
 mod error;
 mod http;
 mod metrics;

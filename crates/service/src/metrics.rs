@@ -9,7 +9,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::service::Service;
@@ -50,35 +49,17 @@ fn gauge(value: u64) -> Gauge {
 
 /// The metrics, as Prometheus scrapes them.
 pub async fn render(State(service): State<Arc<Service>>) -> impl IntoResponse {
-    let totals = service.totals();
-    let live = service.live_totals();
-    let ended = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let all = service.totals() + service.live_totals();
     let mut registry = Registry::with_prefix("awcopy");
     let counters = [
-        (
-            "objects_copied",
-            "Objects copied",
-            ended(&totals.objects_done) + live.objects_done,
-        ),
-        (
-            "bytes_copied",
-            "Bytes copied",
-            ended(&totals.bytes_done) + live.bytes_done,
-        ),
-        (
-            "objects_failed",
-            "Objects that failed",
-            ended(&totals.objects_failed) + live.objects_failed,
-        ),
-        (
-            "retries",
-            "Requests retried",
-            ended(&totals.retries) + live.retries,
-        ),
+        ("objects_copied", "Objects copied", all.objects_done),
+        ("bytes_copied", "Bytes copied", all.bytes_done),
+        ("objects_failed", "Objects that failed", all.objects_failed),
+        ("retries", "Requests retried", all.retries),
         (
             "throttled",
             "Requests the services asked to slow down",
-            ended(&totals.throttled) + live.throttled,
+            all.throttled,
         ),
     ];
     let rejected = (

@@ -2,26 +2,23 @@
 //! retried and cancelled through the one [`JobRunner`], each run's work going to the agents;
 //! a bus of notices (job changes, failures) for the event stream; totals for `/metrics`.
 
-use awcopy_engine::batching::{BatchLimits, Batching};
 use awcopy_engine::copy::{NamePolicy, Progress};
 use awcopy_engine::events::Action;
-use awcopy_engine::journal::Stop;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
-use awcopy_engine::work::WorkQueue;
 use awcopy_jobs::runner::{Access, JobEvent, JobHandle, JobRunner, Prepared, RunHooks};
 use awcopy_jobs::{
     Catalog, FailurePage, JobCatalog, JobRecord, ListFilter, RunEnd, ScheduleRun, Status,
 };
 use awcopy_store::{Location, Reach};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
-use crate::agents::{AgentPool, JobQueue};
+use crate::agents::AgentPool;
 use crate::config::{place, Config, Scope, Use, User};
+use crate::dispatch::{Dispatch, RunQueue};
 use crate::error::ServiceError;
-use crate::nats::{NatsDispatcher, NatsQueue};
+use crate::nats::NatsDispatcher;
 use crate::wire::{AgentView, Counters, FailureView, JobView, ProgressView};
 
 /// How many notices a slow event-stream reader may fall behind.
@@ -76,65 +73,11 @@ impl Notice {
     }
 }
 
-/// Where a run's work items go: this process's agents, or the agents behind NATS.
-#[derive(Clone)]
-enum RunQueue {
-    Local(Arc<JobQueue>),
-    Nats(Arc<NatsQueue>),
-}
-
-impl RunQueue {
-    fn work(&self) -> Arc<dyn WorkQueue> {
-        match self {
-            RunQueue::Local(queue) => queue.clone(),
-            // Small objects travel in batches: one message for many.
-            RunQueue::Nats(queue) => Arc::new(Batching::new(queue.clone(), BatchLimits::default())),
-        }
-    }
-
-    fn bytes_by_agent(&self) -> Vec<(String, u64)> {
-        match self {
-            RunQueue::Local(queue) => queue.bytes_by_agent(),
-            RunQueue::Nats(queue) => queue.bytes_by_agent(),
-        }
-    }
-
-    fn stop_with(&self, stopping: Stop) {
-        match self {
-            RunQueue::Local(queue) => queue.stop_with(stopping),
-            RunQueue::Nats(queue) => queue.stop_with(stopping),
-        }
-    }
-}
-
-/// Where the service's work items go.
-enum Agents {
-    /// In-process agents over a channel.
-    Local(AgentPool),
-    /// Agents anywhere, over NATS JetStream.
-    Nats(Box<NatsDispatcher>),
-}
-
 /// A run this service holds.
 struct Running {
     user: String,
     progress: Arc<Progress>,
-    queue: RunQueue,
-}
-
-/// Counters of runs that ended, for `/metrics` (live runs are added when read).
-#[derive(Debug, Default)]
-pub struct Totals {
-    /// Objects copied.
-    pub objects_done: AtomicU64,
-    /// Bytes copied.
-    pub bytes_done: AtomicU64,
-    /// Objects failed.
-    pub objects_failed: AtomicU64,
-    /// Requests retried.
-    pub retries: AtomicU64,
-    /// Of which throttled.
-    pub throttled: AtomicU64,
+    queue: Arc<dyn RunQueue>,
 }
 
 /// The job service.
@@ -142,10 +85,11 @@ pub struct Service {
     config: Config,
     catalog: Arc<Catalog>,
     runner: JobRunner,
-    agents: Agents,
+    dispatch: Box<dyn Dispatch>,
     running: Mutex<HashMap<String, Running>>,
     bus: broadcast::Sender<Notice>,
-    totals: Totals,
+    /// Counters of the runs that ended, for `/metrics` (live runs are added when read).
+    totals: Mutex<Counters>,
     /// The stores the service reaches, and the keys jobs may name: what every run opens
     /// its locations and reads its keys through.
     access: Access,
@@ -164,17 +108,17 @@ impl Service {
     ) -> Arc<Self> {
         let catalog = Arc::new(catalog);
         let runner = JobRunner::new(catalog.clone());
-        let agents = match nats {
-            Some(nats) => Agents::Nats(Box::new(nats)),
-            None => Agents::Local(AgentPool::start(agents, access.clone())),
+        let dispatch: Box<dyn Dispatch> = match nats {
+            Some(nats) => Box::new(nats),
+            None => Box::new(AgentPool::start(agents, access.clone())),
         };
         Arc::new(Self {
             catalog,
             runner,
-            agents,
+            dispatch,
             running: Mutex::new(HashMap::new()),
             bus: broadcast::channel(NOTICE_BACKLOG).0,
-            totals: Totals::default(),
+            totals: Mutex::default(),
             access,
             config,
         })
@@ -197,40 +141,28 @@ impl Service {
 
     /// The agents and what they say of themselves.
     pub fn agent_views(&self) -> Vec<AgentView> {
-        match &self.agents {
-            Agents::Local(pool) => pool.views(),
-            Agents::Nats(nats) => nats.views(),
-        }
+        self.dispatch.views()
     }
 
     /// NATS messages (outcomes, heartbeats) the service dropped for their seal, subject or
     /// age.
     pub fn rejected_messages(&self) -> u64 {
-        match &self.agents {
-            Agents::Local(_) => 0,
-            Agents::Nats(nats) => nats.rejected(),
-        }
+        self.dispatch.rejected()
     }
 
     /// Work items waiting for an agent (in-process), or for their outcome (NATS).
     pub fn queue_depth(&self) -> u64 {
-        match &self.agents {
-            Agents::Local(pool) => pool.queue_depth(),
-            Agents::Nats(nats) => nats.outstanding(),
-        }
+        self.dispatch.queue_depth()
     }
 
     /// A queue for one run of `spec`.
-    fn queue_for(&self, spec: &JobSpec) -> RunQueue {
-        match &self.agents {
-            Agents::Local(pool) => RunQueue::Local(pool.queue_for(spec)),
-            Agents::Nats(nats) => RunQueue::Nats(nats.queue_for(spec)),
-        }
+    fn queue_for(&self, spec: &JobSpec) -> Arc<dyn RunQueue> {
+        self.dispatch.queue_for(spec)
     }
 
     /// Counters of runs that ended.
-    pub fn totals(&self) -> &Totals {
-        &self.totals
+    pub fn totals(&self) -> Counters {
+        *self.totals.lock().expect("totals lock")
     }
 
     /// Notices from now on.
@@ -509,17 +441,9 @@ impl Service {
 
     /// A job as the API shows it: live counters while this service runs it.
     pub async fn view(&self, job: &JobRecord) -> Result<JobView, ServiceError> {
-        let stored = Counters {
-            objects_listed: job.objects_listed as u64,
-            bytes_listed: job.bytes_listed as u64,
-            objects_done: job.objects_copied as u64,
-            bytes_done: job.bytes_copied as u64,
-            objects_skipped: job.objects_skipped as u64,
-            objects_failed: job.objects_failed as u64,
-            ..Counters::default()
-        };
+        let stored = job.counters();
         let counters = match self.live(&job.id) {
-            Some(live) => merge(&stored, &live.counters),
+            Some(live) => stored.with_live(&live.counters),
             None => stored,
         };
         let schedule = self
@@ -536,7 +460,7 @@ impl Service {
             dest: job.dest.clone(),
             source_endpoint: self.shown_endpoint(&job.source),
             dest_endpoint: self.shown_endpoint(&job.dest),
-            status: job.status.to_string(),
+            status: job.status,
             schedule,
             created_at: job.created_at.clone(),
             started_at: job.started_at.clone(),
@@ -577,15 +501,12 @@ impl Service {
     /// Counters of every live run, summed.
     pub fn live_totals(&self) -> Counters {
         let running = self.running.lock().expect("running lock");
-        running
-            .iter()
-            .map(|(id, run)| progress_view(id, run).counters)
-            .fold(Counters::default(), |sum, c| add(&sum, &c))
+        running.values().map(|run| run.progress.snapshot()).sum()
     }
 
-    fn hooks(&self, queue: &RunQueue) -> RunHooks {
+    fn hooks(&self, queue: &Arc<dyn RunQueue>) -> RunHooks {
         RunHooks {
-            queue: Some(queue.work()),
+            queue: Some(queue.clone().work()),
             ..RunHooks::default()
         }
     }
@@ -595,7 +516,7 @@ impl Service {
     async fn track(
         self: &Arc<Self>,
         handle: JobHandle,
-        queue: RunQueue,
+        queue: Arc<dyn RunQueue>,
     ) -> Result<JobView, ServiceError> {
         let job = handle
             .job()
@@ -683,16 +604,8 @@ impl Service {
     }
 
     fn add_totals(&self, progress: &Progress) {
-        let pairs = [
-            (&self.totals.objects_done, &progress.objects_done),
-            (&self.totals.bytes_done, &progress.bytes_done),
-            (&self.totals.objects_failed, &progress.objects_failed),
-            (&self.totals.retries, &progress.retry.retries),
-            (&self.totals.throttled, &progress.retry.throttled),
-        ];
-        for (total, counter) in pairs {
-            total.fetch_add(counter.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
+        let mut totals = self.totals.lock().expect("totals lock");
+        *totals = *totals + progress.snapshot();
     }
 }
 
@@ -734,51 +647,9 @@ fn refuse_secrets(field: &str, location: &str) -> Result<(), ServiceError> {
 }
 
 fn progress_view(id: &str, run: &Running) -> ProgressView {
-    let p = &run.progress;
-    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
     ProgressView {
         id: id.to_owned(),
-        counters: Counters {
-            objects_listed: load(&p.objects_listed),
-            bytes_listed: load(&p.bytes_listed),
-            objects_done: load(&p.objects_done),
-            bytes_done: load(&p.bytes_done),
-            objects_skipped: load(&p.objects_skipped),
-            objects_failed: load(&p.objects_failed),
-            retries: load(&p.retry.retries),
-            throttled: load(&p.retry.throttled),
-            concurrency: load(&p.concurrency),
-        },
+        counters: run.progress.snapshot(),
         agents: run.queue.bytes_by_agent(),
-    }
-}
-
-/// The larger of each counter: a resumed run's live counters start at zero while the
-/// catalogue's hold the runs before it.
-fn merge(stored: &Counters, live: &Counters) -> Counters {
-    Counters {
-        objects_listed: stored.objects_listed.max(live.objects_listed),
-        bytes_listed: stored.bytes_listed.max(live.bytes_listed),
-        objects_done: stored.objects_done.max(live.objects_done),
-        bytes_done: stored.bytes_done.max(live.bytes_done),
-        objects_skipped: stored.objects_skipped.max(live.objects_skipped),
-        objects_failed: stored.objects_failed.max(live.objects_failed),
-        retries: live.retries,
-        throttled: live.throttled,
-        concurrency: live.concurrency,
-    }
-}
-
-fn add(a: &Counters, b: &Counters) -> Counters {
-    Counters {
-        objects_listed: a.objects_listed + b.objects_listed,
-        bytes_listed: a.bytes_listed + b.bytes_listed,
-        objects_done: a.objects_done + b.objects_done,
-        bytes_done: a.bytes_done + b.bytes_done,
-        objects_skipped: a.objects_skipped + b.objects_skipped,
-        objects_failed: a.objects_failed + b.objects_failed,
-        retries: a.retries + b.retries,
-        throttled: a.throttled + b.throttled,
-        concurrency: a.concurrency + b.concurrency,
     }
 }

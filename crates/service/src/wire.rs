@@ -1,5 +1,6 @@
 //! What the API sends and receives (JSON), shared by the service and its client.
 
+pub use awcopy_jobs::Status;
 use serde::{Deserialize, Serialize};
 
 /// An error answer: a kind a program can act on and one line for people. Never a stack
@@ -34,8 +35,8 @@ pub struct JobView {
     /// The endpoint the destination is reached at, when it is not the cloud's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dest_endpoint: Option<String>,
-    /// `running`, `paused`, `completed`, ...
-    pub status: String,
+    /// `running`, `paused`, `completed`, ... (its JSON form).
+    pub status: Status,
     /// The schedule it is a run of, if any.
     pub schedule: Option<String>,
     /// When it was created (RFC 3339).
@@ -52,28 +53,7 @@ pub struct JobView {
     pub spec: serde_json::Value,
 }
 
-/// A job's counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    /// Objects listed (after filtering).
-    pub objects_listed: u64,
-    /// Their bytes.
-    pub bytes_listed: u64,
-    /// Objects copied.
-    pub objects_done: u64,
-    /// Bytes copied (live: including blocks of objects in progress).
-    pub bytes_done: u64,
-    /// Objects skipped (filtered out, or kept by the overwrite policy).
-    pub objects_skipped: u64,
-    /// Objects failed.
-    pub objects_failed: u64,
-    /// Requests retried (live runs only).
-    pub retries: u64,
-    /// Of which throttled (live runs only).
-    pub throttled: u64,
-    /// The limit on requests in flight (live runs only).
-    pub concurrency: u64,
-}
+pub use awcopy_engine::progress::Counters;
 
 /// One object a job could not copy: an entry of its dead-letter list.
 #[derive(Debug, Clone, Serialize, Deserialize)]

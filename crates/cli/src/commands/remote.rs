@@ -6,9 +6,8 @@ use awcopy_engine::copy::{NamePolicy, Progress};
 use awcopy_engine::overwrite::Overwrite;
 use awcopy_engine::spec::{JobSpec, Mode};
 use awcopy_service::client::{Client, ClientError};
-use awcopy_service::wire::{ActionOptions, JobView};
+use awcopy_service::wire::{ActionOptions, JobView, Status};
 use awcopy_store::Location;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,8 +114,8 @@ pub async fn follow(client: &Client, id: &str, json: bool) -> Result<(), Failure
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     let job = loop {
         let job = client.job(id).await.map_err(failure)?;
-        show(&progress, &job);
-        if job.status != "running" {
+        progress.show(&job.counters);
+        if job.status != Status::Running {
             break job;
         }
         tokio::select! {
@@ -131,30 +130,6 @@ pub async fn follow(client: &Client, id: &str, json: bool) -> Result<(), Failure
         bar.finish();
     }
     ended(client, &job, json)
-}
-
-/// Puts the job's counters where the progress line reads them.
-fn show(progress: &Progress, job: &JobView) {
-    let c = &job.counters;
-    progress
-        .objects_listed
-        .store(c.objects_listed, Ordering::Relaxed);
-    progress
-        .bytes_listed
-        .store(c.bytes_listed, Ordering::Relaxed);
-    progress
-        .objects_done
-        .store(c.objects_done, Ordering::Relaxed);
-    progress.bytes_done.store(c.bytes_done, Ordering::Relaxed);
-    progress
-        .objects_failed
-        .store(c.objects_failed, Ordering::Relaxed);
-    progress.retry.retries.store(c.retries, Ordering::Relaxed);
-    progress
-        .retry
-        .throttled
-        .store(c.throttled, Ordering::Relaxed);
-    progress.concurrency.store(c.concurrency, Ordering::Relaxed);
 }
 
 /// The summary of a job that stopped running, and its exit code.
@@ -175,9 +150,9 @@ fn ended(client: &Client, job: &JobView, json: bool) -> Result<(), Failure> {
     }
     let server = client.server();
     let id = &job.id;
-    match job.status.as_str() {
-        "completed" => Ok(()),
-        "completed-with-failures" => Err(Failure {
+    match job.status {
+        Status::Completed => Ok(()),
+        Status::CompletedWithFailures => Err(Failure {
             message: format!(
                 "{} of {} objects failed; see `awcopy jobs failures {id} --server {server}`, then `awcopy jobs retry {id} --server {server}`",
                 c.objects_failed,
@@ -185,15 +160,15 @@ fn ended(client: &Client, job: &JobView, json: bool) -> Result<(), Failure> {
             ),
             code: code::PARTIAL,
         }),
-        "paused" => Err(Failure {
+        Status::Paused => Err(Failure {
             message: format!("job {id} paused; continue it with `awcopy jobs resume {id} --server {server}`"),
             code: code::INTERRUPTED,
         }),
-        "cancelled" => Err(Failure {
+        Status::Cancelled => Err(Failure {
             message: format!("job {id} was cancelled"),
             code: code::INTERRUPTED,
         }),
-        other => Err(Failure {
+        other @ (Status::Failed | Status::Running) => Err(Failure {
             message: format!("job {id} {other} on the service{}; `awcopy jobs show {id} --server {server}` tells more, `awcopy jobs resume {id} --server {server}` continues it", job.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()),
             code: code::SERVICE,
         }),
@@ -217,7 +192,7 @@ pub async fn jobs(url: &str, command: &JobsCommand) -> Result<(), Failure> {
         false => println!(
             "{}  {:<24} {:<10} {:>8}/{:<8} {} -> {}",
             printable(&job.id),
-            printable(&job.status),
+            job.status,
             printable(&job.user),
             job.counters.objects_done,
             job.counters.objects_listed,

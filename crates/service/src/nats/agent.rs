@@ -1,21 +1,20 @@
-//! `awcopy agent`: pulls work items from the stream, runs each with an executor of its own
-//! for the item's run (its own adaptive limits; stores opened with this machine's
-//! credentials), keeps the item's lease alive while it runs (in-progress acks), and answers
-//! on the item's results subject. A failed item is handed back for redelivery (with back-off)
+//! `awcopy agent`: the [`Agent`] on JetStream. Pulls work items from the stream, runs each
+//! with the agent's executor for the item's run (its own adaptive limits; stores opened with
+//! this machine's credentials), keeps the item's lease alive while it runs (in-progress
+//! acks), and answers on the item's results subject. A failed item is handed back for redelivery (with back-off)
 //! until its last delivery, when its failure is the answer: a dead letter, recorded in the
 //! job's failures and taken off the stream.
 
 use async_nats::jetstream::{self, AckKind};
-use awcopy_engine::execute::ItemExecutor;
-use awcopy_engine::journal::Stop;
 use awcopy_engine::work::{WorkDone, WorkError};
-use awcopy_jobs::runner::{Access, Prepared};
-use awcopy_store::{ErrorKind, StoreError};
+use awcopy_jobs::runner::Access;
+use awcopy_store::ErrorKind;
 use futures::StreamExt;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::{OnceCell, Semaphore};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+use crate::agent::Agent;
 
 use super::{
     connect, is_token, redelivery_delay, results_stream, work_consumer, work_subject, Heartbeat,
@@ -36,26 +35,9 @@ pub struct AgentOptions {
     pub access: Access,
 }
 
-type ExecutorCell = Arc<OnceCell<Result<Arc<ItemExecutor>, StoreError>>>;
-
-/// One run's executor on this agent, and the stop the service may send.
-struct RunState {
-    stop: Stop,
-    executor: ExecutorCell,
-}
-
-/// What the agent holds while it runs.
-struct Agent {
-    name: String,
-    access: Access,
-    runs: Mutex<HashMap<String, Arc<RunState>>>,
-    /// Runs the service stopped, latest last (bounded): their items left on the stream are
-    /// answered as interrupted, not run.
-    stopped: Mutex<std::collections::VecDeque<String>>,
-    in_flight: AtomicU64,
-    items_done: AtomicU64,
-    items_failed: AtomicU64,
-    bytes: AtomicU64,
+/// An agent on JetStream.
+struct JetStreamAgent {
+    agent: Agent,
     /// Messages dropped for a missing or wrong seal, or a subject that does not match.
     rejected: AtomicU64,
     /// What messages are sealed with.
@@ -72,15 +54,8 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
     let js = jetstream::new(client.clone());
     let consumer = work_consumer(&js, &options.nats).await?;
     let results = results_stream(&js, &options.nats).await?;
-    let agent = Arc::new(Agent {
-        name: options.name.clone(),
-        access: options.access.clone(),
-        runs: Mutex::new(HashMap::new()),
-        stopped: Mutex::new(std::collections::VecDeque::new()),
-        in_flight: AtomicU64::new(0),
-        items_done: AtomicU64::new(0),
-        items_failed: AtomicU64::new(0),
-        bytes: AtomicU64::new(0),
+    let agent = Arc::new(JetStreamAgent {
+        agent: Agent::new(options.name.clone(), options.access.clone()),
         rejected: AtomicU64::new(0),
         key: options.nats.key.clone(),
         client: client.clone(),
@@ -97,7 +72,7 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
             let subject = message.subject.as_str();
             let run = subject.strip_prefix(&format!("{STOP_PREFIX}."));
             match (run, listener.key.open(subject, &message.payload)) {
-                (Some(run), Some(_)) => listener.stop_run(run),
+                (Some(run), Some(_)) => listener.agent.stop_run(run),
                 _ => listener.reject(subject, "a stop"),
             }
         }
@@ -133,47 +108,7 @@ pub async fn run_agent(options: AgentOptions) -> Result<(), NatsError> {
     Ok(())
 }
 
-/// How many stopped runs an agent remembers.
-const STOPPED_REMEMBERED: usize = 10_000;
-
-impl Agent {
-    /// The state of `run` on this agent, made on its first item.
-    fn run_state(&self, run: &str) -> Arc<RunState> {
-        let mut runs = self.runs.lock().expect("runs lock");
-        if let Some(state) = runs.get(run) {
-            return state.clone();
-        }
-        let state = Arc::new(RunState {
-            stop: Stop::new(),
-            executor: ExecutorCell::default(),
-        });
-        if self
-            .stopped
-            .lock()
-            .expect("stopped lock")
-            .contains(&run.to_owned())
-        {
-            state.stop.cancel();
-            return state;
-        }
-        runs.insert(run.to_owned(), state.clone());
-        state
-    }
-
-    /// The service stopped `run` (paused, cancelled or ended): items in flight stop starting
-    /// requests, items still on the stream are answered as interrupted, and the executor goes
-    /// once the last item holding it ends.
-    fn stop_run(&self, run: &str) {
-        if let Some(state) = self.runs.lock().expect("runs lock").remove(run) {
-            state.stop.cancel();
-        }
-        let mut stopped = self.stopped.lock().expect("stopped lock");
-        stopped.push_back(run.to_owned());
-        if stopped.len() > STOPPED_REMEMBERED {
-            stopped.pop_front();
-        }
-    }
-
+impl JetStreamAgent {
     /// Runs one delivered item and settles it: answered and acked, or handed back.
     async fn handle(&self, message: jetstream::Message) {
         let (delivered, queued) = match message.info() {
@@ -188,14 +123,15 @@ impl Agent {
         if self.answered(&work).await {
             // Published twice past the stream's duplicate window, or acked too late: its
             // outcome is stored, so it ran; the copy is not run again.
-            tracing::info!(agent = %self.name, item = %describe(&work), "answered before; dropped");
+            tracing::info!(agent = %self.agent.name(), item = %describe(&work), "answered before; dropped");
             let _ = message.ack().await;
             return;
         }
         // A first delivery may still be a second run (a duplicate publish), but is far more
         // often the only one: only redeliveries look at the destination first.
         let again = queued.filter(|_| delivered > 1);
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let counters = &self.agent.counters;
+        counters.in_flight.fetch_add(1, Ordering::Relaxed);
         // While the item runs, tell the stream it is being worked on.
         let keeper = {
             let message = message.clone();
@@ -206,9 +142,12 @@ impl Agent {
                 }
             })
         };
-        let result = self.execute(&work, again).await;
+        let result = self
+            .agent
+            .execute(&work.run, &work.spec, &work.item, again)
+            .await;
         keeper.abort();
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        counters.in_flight.fetch_sub(1, Ordering::Relaxed);
         // Failed: some error that another delivery may mend. A stop, or an answer the
         // planner acts on (copy this another way), is not a failure of the item.
         let failed = match &result {
@@ -220,30 +159,18 @@ impl Agent {
             Err(e) => worth_another_delivery(e.kind()),
         };
         if failed && delivered < MAX_DELIVER {
-            tracing::debug!(agent = %self.name, item = %describe(&work), delivered, "failed; handed back");
+            tracing::debug!(agent = %self.agent.name(), item = %describe(&work), delivered, "failed; handed back");
             let _ = message
                 .ack_with(AckKind::Nak(Some(redelivery_delay(delivered))))
                 .await;
             return;
         }
-        let counter = if failed {
-            &self.items_failed
-        } else {
-            &self.items_done
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        let bytes = result
-            .as_ref()
-            .map(|done| work.item.bytes_moved(done))
-            .unwrap_or(0);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        tracing::info!(agent = %self.name, item = %describe(&work), delivered, failed, "done");
+        let bytes = self.agent.settled(&work.item, &result, failed);
+        tracing::info!(agent = %self.agent.name(), item = %describe(&work), delivered, failed, "done");
         let outcome = Outcome {
             id: work.message_id(),
-            agent: self.name.clone(),
-            result: result
-                .map(|done| done.from_agent(&self.name))
-                .map_err(|e| WorkError::from(&e)),
+            agent: self.agent.name().to_owned(),
+            result: result.map_err(|e| WorkError::from(&e)),
             bytes,
         };
         let payload = self.key.seal(
@@ -260,7 +187,7 @@ impl Agent {
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = stored {
-            tracing::warn!(agent = %self.name, "the outcome of {} was not stored ({e}); the item will run again", work.id);
+            tracing::warn!(agent = %self.agent.name(), "the outcome of {} was not stored ({e}); the item will run again", work.id);
             return;
         }
         let ack = if failed { AckKind::Term } else { AckKind::Ack };
@@ -292,32 +219,7 @@ impl Agent {
     fn reject(&self, subject: &str, what: &str) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
         // Debug: a subject is anyone's text, its control characters are escaped.
-        tracing::warn!(agent = %self.name, ?subject, "{what} without a valid seal, dropped");
-    }
-
-    /// Runs the item under its run's executor (opened once per run, with this machine's
-    /// credentials); `again`, when it may have run before, with the time it was queued.
-    async fn execute(
-        &self,
-        work: &WorkMessage,
-        again: Option<time::OffsetDateTime>,
-    ) -> Result<WorkDone, StoreError> {
-        let state = self.run_state(&work.run);
-        if state.stop.is_cancelled() {
-            return Err(StoreError::new(ErrorKind::Interrupted, "the run stopped"));
-        }
-        let executor = state
-            .executor
-            .get_or_init(|| async {
-                let prepared = Prepared::new(work.spec.clone(), &self.access).await?;
-                Ok(Arc::new(prepared.executor(state.stop.clone())))
-            })
-            .await
-            .clone()?;
-        match again {
-            Some(queued) => executor.run_again(&work.item, queued).await,
-            None => executor.run(&work.item).await,
-        }
+        tracing::warn!(agent = %self.agent.name(), ?subject, "{what} without a valid seal, dropped");
     }
 }
 
@@ -345,20 +247,21 @@ fn describe(work: &WorkMessage) -> String {
 }
 
 /// Says every [`HEARTBEAT_EVERY`] that the agent is alive, and how it goes.
-async fn heartbeat(agent: Arc<Agent>) {
+async fn heartbeat(agent: Arc<JetStreamAgent>) {
     let host = super::host_name();
     let mut last = 0;
+    let counters = &agent.agent.counters;
     loop {
-        let bytes = agent.bytes.load(Ordering::Relaxed);
+        let bytes = counters.bytes.load(Ordering::Relaxed);
         let beat = Heartbeat {
             sent_at: time::OffsetDateTime::now_utc().unix_timestamp(),
             rejected: agent.rejected.load(Ordering::Relaxed),
-            name: agent.name.clone(),
+            name: agent.agent.name().to_owned(),
             host: host.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            in_flight: agent.in_flight.load(Ordering::Relaxed),
-            items_done: agent.items_done.load(Ordering::Relaxed),
-            items_failed: agent.items_failed.load(Ordering::Relaxed),
+            in_flight: counters.in_flight.load(Ordering::Relaxed),
+            items_done: counters.items_done.load(Ordering::Relaxed),
+            items_failed: counters.items_failed.load(Ordering::Relaxed),
             bytes,
             bytes_per_sec: (bytes - last) / HEARTBEAT_EVERY.as_secs().max(1),
         };

@@ -3,6 +3,7 @@
 //! [`WorkQueue`] over the stream, with a bounded number of items outstanding.
 
 use async_nats::jetstream;
+use awcopy_engine::batching::{BatchLimits, Batching};
 use awcopy_engine::journal::Stop;
 use awcopy_engine::spec::JobSpec;
 use awcopy_engine::work::{WorkDone, WorkItem, WorkQueue};
@@ -19,6 +20,7 @@ use super::{
     NatsError, NatsOptions, Outcome, SealKey, WorkMessage, HEARTBEAT_EVERY, HEARTBEAT_SUBJECT,
     RESULTS_PREFIX,
 };
+use crate::dispatch::{Dispatch, RunQueue};
 use crate::wire::AgentView;
 
 /// Items one run may have on the stream at once: listing a huge bucket does not fill it.
@@ -126,9 +128,11 @@ impl NatsDispatcher {
             rejected,
         })
     }
+}
 
+impl Dispatch for NatsDispatcher {
     /// A queue for one run of the job `spec`.
-    pub fn queue_for(&self, spec: &JobSpec) -> Arc<NatsQueue> {
+    fn queue_for(&self, spec: &JobSpec) -> Arc<dyn RunQueue> {
         Arc::new(NatsQueue {
             nats: self.clone(),
             run: uuid::Uuid::new_v4().to_string(),
@@ -140,7 +144,7 @@ impl NatsDispatcher {
     }
 
     /// The agents that heartbeat, each marked lost after three missed beats.
-    pub fn views(&self) -> Vec<AgentView> {
+    fn views(&self) -> Vec<AgentView> {
         let agents = self.agents.lock().expect("agents lock");
         let mut views: Vec<_> = agents
             .values()
@@ -162,12 +166,12 @@ impl NatsDispatcher {
     }
 
     /// Items waiting for an outcome.
-    pub fn outstanding(&self) -> u64 {
+    fn queue_depth(&self) -> u64 {
         self.waiting.lock().expect("waiting lock").len() as u64
     }
 
     /// Outcomes and heartbeats dropped for their seal, subject or age.
-    pub fn rejected(&self) -> u64 {
+    fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
     }
 }
@@ -209,9 +213,14 @@ impl std::fmt::Debug for NatsQueue {
     }
 }
 
-impl NatsQueue {
+impl RunQueue for NatsQueue {
+    /// Small objects travel in batches: one message for many.
+    fn work(self: Arc<Self>) -> Arc<dyn WorkQueue> {
+        Arc::new(Batching::new(self, BatchLimits::default()))
+    }
+
     /// Bytes each agent has done for this run, by agent name.
-    pub fn bytes_by_agent(&self) -> Vec<(String, u64)> {
+    fn bytes_by_agent(&self) -> Vec<(String, u64)> {
         let bytes = self.bytes.lock().expect("bytes lock");
         let mut all: Vec<_> = bytes.iter().map(|(k, v)| (k.clone(), *v)).collect();
         all.sort();
@@ -220,7 +229,7 @@ impl NatsQueue {
 
     /// Tells the agents once `stopping` is cancelled (or the run ends) that this run's items
     /// still on the stream are not to be started.
-    pub fn stop_with(&self, stopping: Stop) {
+    fn stop_with(&self, stopping: Stop) {
         let client = self.nats.client.clone();
         let subject = stop_subject(&self.run);
         let payload = self.nats.key.seal(&subject, b"stop");
