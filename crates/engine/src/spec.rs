@@ -7,9 +7,10 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::PathBuf;
 
-use crate::copy::{ConcurrencyLimit, NamePolicy};
+use crate::concurrency::ConcurrencyLimit;
 use crate::estimate::Cutoffs;
 use crate::filter::{Filter, FilterSpec};
+use crate::names::NamePolicy;
 use crate::overwrite::Overwrite;
 use awcopy_store::{encryption_misfit, Location, Provider};
 

@@ -11,6 +11,7 @@ use awcopy_store::{
 use serde::{Deserialize, Serialize};
 
 use crate::estimate::Route;
+pub use crate::names::MappedName;
 
 /// One whole object, copied in one go: one server-side request, or one GET and one PUT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,15 +168,6 @@ pub struct ObjectDone {
     /// Its user metadata names that the destination stores under other names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metadata_mapped: Vec<MappedName>,
-}
-
-/// A name (a key, or a user metadata name) stored under another name at the destination.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MappedName {
-    /// The source's name.
-    pub source: String,
-    /// The name the destination stored it under.
-    pub dest: String,
 }
 
 /// An error as it travels back from an executor.

@@ -6,9 +6,9 @@
 
 use awcopy_engine::execute::ItemExecutor;
 use awcopy_engine::journal::Stop;
+use awcopy_engine::prepare::{Access, Prepared};
 use awcopy_engine::spec::JobSpec;
 use awcopy_engine::work::{WorkDone, WorkItem};
-use awcopy_jobs::runner::{Access, Prepared};
 use awcopy_store::{ErrorKind, StoreError};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,9 +5,9 @@
 //! runner records as for `cp`.
 
 use awcopy_engine::journal::Stop;
+use awcopy_engine::prepare::Access;
 use awcopy_engine::spec::JobSpec;
 use awcopy_engine::work::{WorkDone, WorkItem, WorkQueue};
-use awcopy_jobs::runner::Access;
 use awcopy_store::{ErrorKind, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

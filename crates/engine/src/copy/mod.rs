@@ -31,10 +31,10 @@ use crate::execute::ExecutorOptions;
 use crate::index::IndexOptions;
 use crate::journal::{Journal, ResumeFrom, Stop};
 use crate::lister::ListerConfig;
+pub use crate::names::{MappedName, NamePolicy};
 use crate::overwrite::{Confirm, Overwrite};
 pub use crate::progress::Progress;
 use crate::retry::RetryPolicy;
-pub use crate::work::MappedName;
 use crate::work::{KeyBounds, WorkQueue};
 pub use run::copy;
 
@@ -90,34 +90,6 @@ pub struct CopyOptions {
     /// How much of the destination's listing (for overwrite policies and `--delete`) is held
     /// in memory; the rest goes to a temporary file.
     pub index: IndexOptions,
-}
-
-/// What to do with a key the destination cannot hold as written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NamePolicy {
-    /// Store it under the destination's replacement name, and record the pair.
-    #[default]
-    Map,
-    /// Leave it out, counted and journaled.
-    Skip,
-    /// Count it as failed.
-    Fail,
-}
-
-impl std::str::FromStr for NamePolicy {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "map" => Ok(Self::Map),
-            "skip" => Ok(Self::Skip),
-            "fail" => Ok(Self::Fail),
-            other => Err(format!(
-                "'{other}' is not a name policy; use map, skip or fail"
-            )),
-        }
-    }
 }
 
 /// The default memory budget: 12 blocks of 8 MiB, which keeps the peak RSS of a large copy

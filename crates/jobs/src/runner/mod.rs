@@ -6,9 +6,8 @@
 //! that the runner holding the job's lease polls — never by a signal.
 
 mod control;
-mod prepare;
 
-pub use prepare::{Access, Prepared};
+pub use awcopy_engine::prepare::{Access, Prepared};
 
 use awcopy_engine::copy::{copy, CopyOptions, CopyReport, NamePolicy, Progress};
 use awcopy_engine::events::{EventSink, ObjectEvent, ObjectRecord, Tee};
@@ -407,7 +406,7 @@ impl JobRunner {
         }
         let uploads = self.catalog.uploads(&job.id).await?;
         if !uploads.is_empty() {
-            let dest = prepare::open_dest(&job.job_spec()?, access).await?;
+            let dest = awcopy_engine::prepare::open_dest(&job.job_spec()?, access).await?;
             for (key, upload) in &uploads {
                 dest.abort_upload(&upload.dest_key, &upload.upload)
                     .await
@@ -536,10 +535,10 @@ impl Run {
             self.status(id, Status::Running);
         }
         options.stop = Some(self.stop.clone());
-        let mut plan = prepared.plan;
+        let (mut plan, filter) = prepared.into_plan();
         plan.resume = resume;
         let result = tokio::select! {
-            result = copy(plan, options, prepared.filter, self.progress.clone()) => result,
+            result = copy(plan, options, filter, self.progress.clone()) => result,
             () = self.stop_now.cancelled() => Err(StoreError::new(ErrorKind::Interrupted, "stopped at once")),
         };
         let interrupted = match &result {

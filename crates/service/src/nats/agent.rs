@@ -6,8 +6,8 @@
 //! job's failures and taken off the stream.
 
 use async_nats::jetstream::{self, AckKind};
+use awcopy_engine::prepare::Access;
 use awcopy_engine::work::{WorkDone, WorkError};
-use awcopy_jobs::runner::Access;
 use awcopy_store::ErrorKind;
 use futures::StreamExt;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,14 +1,15 @@
 //! From a [`JobSpec`] to a copy ready to run: the locations checked and opened (with the
 //! secrets given for this run), encryption keys read where the job runs, the plan and the
-//! engine's options.
+//! engine's options. What every front door (the CLI, the service's runner) and every agent
+//! starts from.
 
-use awcopy_engine::copy::{CopyOptions, CopyPlan};
-use awcopy_engine::execute::ItemExecutor;
-use awcopy_engine::filter::Filter;
-use awcopy_engine::journal::Stop;
-use awcopy_engine::lister::ListerConfig;
-use awcopy_engine::retry::RetryPolicy;
-use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
+use crate::copy::{CopyOptions, CopyPlan};
+use crate::execute::ItemExecutor;
+use crate::filter::Filter;
+use crate::journal::Stop;
+use crate::lister::ListerConfig;
+use crate::retry::RetryPolicy;
+use crate::spec::{EncryptionRef, JobSpec, KeySource, Mode};
 use awcopy_store::{Encryption, Location, OpenOptions, Reach, Secret, Store, StoreError};
 use base64::Engine as _;
 use std::collections::HashMap;
@@ -41,8 +42,8 @@ pub struct Prepared {
     pub source: Location,
     /// The destination as shown (no secret).
     pub dest: Location,
-    pub(crate) plan: CopyPlan,
-    pub(crate) filter: Filter,
+    plan: CopyPlan,
+    filter: Filter,
 }
 
 impl Prepared {
@@ -105,9 +106,14 @@ impl Prepared {
         ItemExecutor::new(source, dest, options.executor_options()).within(self.plan.key_bounds())
     }
 
+    /// What to copy and which objects (the plan and the filter), to run with [`crate::copy::copy`].
+    pub fn into_plan(self) -> (CopyPlan, Filter) {
+        (self.plan, self.filter)
+    }
+
     /// The engine's options for this spec (without sinks, journal or stop: the runner adds
     /// those).
-    pub(crate) fn options(&self, dry_run: bool) -> CopyOptions {
+    pub fn options(&self, dry_run: bool) -> CopyOptions {
         let spec = &self.spec;
         CopyOptions {
             block_size: spec.sizes.block_size,
@@ -135,10 +141,7 @@ impl Prepared {
 }
 
 /// Opens the destination of `spec` alone (to abort the uploads of a cancelled job).
-pub(crate) async fn open_dest(
-    spec: &JobSpec,
-    access: &Access,
-) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open_dest(spec: &JobSpec, access: &Access) -> Result<Arc<dyn Store>, StoreError> {
     let mut dest = location("DEST", &spec.dest, access.dest.as_deref())?;
     if !spec.is_recursive() {
         dest = local_file(dest);
