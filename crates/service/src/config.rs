@@ -31,6 +31,8 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::setting::{Setting, SettingError};
+
 /// The hex SHA-256 of `token`: what the configuration file keeps instead of the token.
 pub fn hash_token(token: &str) -> String {
     Sha256::digest(token.as_bytes())
@@ -66,12 +68,9 @@ pub fn token_bits(token: &str) -> u32 {
     (length as f64 * alphabet.max(1.0).log2()) as u32
 }
 
-/// Why the configuration cannot be used; says which file and what to change.
-#[derive(Debug, thiserror::Error)]
-#[error("--config {path}: {problem}")]
-pub struct ConfigError {
-    path: String,
-    problem: String,
+/// An error of the configuration file at `path`, which says what is wrong and what to change.
+fn file_error(path: &Path) -> SettingError {
+    SettingError::new(Setting::Config, Some(path.display().to_string()))
 }
 
 /// The service's configuration.
@@ -144,21 +143,17 @@ pub enum Use {
 
 impl Config {
     /// Reads and checks the file at `path` (the service's: it needs users).
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    pub fn load(path: &Path) -> Result<Self, SettingError> {
         let config = Self::read(path)?;
-        config.check_users().map_err(|problem| ConfigError {
-            path: path.display().to_string(),
-            problem,
-        })?;
+        config
+            .check_users()
+            .map_err(|problem| file_error(path).words(problem))?;
         Ok(config)
     }
 
     /// Reads the file at `path` without requiring users (an agent's: stores and keys).
-    pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let problem = |problem: String| ConfigError {
-            path: path.display().to_string(),
-            problem,
-        };
+    pub fn read(path: &Path) -> Result<Self, SettingError> {
+        let problem = |problem: String| file_error(path).words(problem);
         let text = std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?;
         let config: Config = toml::from_str(&text).map_err(|e| problem(e.message().to_owned()))?;
         config.check_stores_and_keys().map_err(problem)?;

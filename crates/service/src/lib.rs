@@ -23,6 +23,7 @@ mod metrics;
 pub mod nats;
 mod schedule;
 mod service;
+pub mod setting;
 pub mod wire;
 
 use awcopy_jobs::Catalog;
@@ -31,6 +32,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use config::{hash_token, token_bits, Config, LEAST_TOKEN_BITS};
+use setting::{Setting, SettingError};
 
 /// How `awcopy serve` runs.
 #[derive(Debug, Clone)]
@@ -57,15 +59,18 @@ pub struct ServeOptions {
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// A setting is wrong; the message names it.
-    #[error("{0}")]
-    Usage(String),
+    /// A setting is wrong.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
     /// The catalogue could not be opened.
     #[error(transparent)]
     Catalog(#[from] awcopy_jobs::CatalogError),
-    /// Listening or serving failed.
+    /// Listening or serving failed (the message names where).
+    #[error(transparent)]
+    Listening(SettingError),
+    /// Jobs left running could not be resumed.
     #[error("{0}")]
-    Io(String),
+    Recovery(String),
 }
 
 /// Runs the service until the process is stopped; `ready` is told the address it listens on
@@ -75,22 +80,28 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr, bool),
 ) -> Result<(), ServeError> {
     if options.tls.is_none() && !options.listen.ip().is_loopback() && !options.insecure_http {
-        return Err(ServeError::Usage(format!(
-            "--listen {}: tokens would cross the network in clear text; give --tls-cert and --tls-key, or --insecure-http if something else encrypts the traffic",
-            options.listen
-        )));
+        let listen = Some(options.listen.to_string());
+        return Err(SettingError::new(Setting::Listen, listen)
+            .words("tokens would cross the network in clear text; give ")
+            .name(Setting::TlsCert)
+            .words(" and ")
+            .name(Setting::TlsKey)
+            .words(", or ")
+            .name(Setting::InsecureHttp)
+            .words(" if something else encrypts the traffic")
+            .into());
     }
     let reach = options
         .config
         .reach(options.s3_endpoint.as_deref())
-        .map_err(|e| ServeError::Usage(format!("--config: {e}")))?;
+        .map_err(|e| SettingError::new(Setting::Config, None).words(e.to_string()))?;
     let catalog = Catalog::open(&options.db).await?;
     let access = service::service_access(&options.config, reach);
     let dispatcher = match &options.nats {
         Some(nats) => {
             let dispatcher = nats::NatsDispatcher::start(nats)
                 .await
-                .map_err(|e| ServeError::Usage(format!("--nats: {e}")))?;
+                .map_err(|e| SettingError::new(Setting::Nats, None).words(e.to_string()))?;
             for n in 1..=options.agents {
                 let agent = nats::AgentOptions {
                     nats: nats.clone(),
@@ -107,9 +118,11 @@ pub async fn serve(
             Some(dispatcher)
         }
         None if options.agents == 0 => {
-            return Err(ServeError::Usage(
-                "--agents 0: without --nats nothing would run the jobs; give 1 or more".into(),
-            ))
+            return Err(SettingError::new(Setting::Agents, Some("0".into()))
+                .words("without ")
+                .name(Setting::Nats)
+                .words(" nothing would run the jobs; give 1 or more")
+                .into())
         }
         None => None,
     };
@@ -118,7 +131,7 @@ pub async fn serve(
     let resumed = service
         .recover()
         .await
-        .map_err(|e| ServeError::Io(e.to_string()))?;
+        .map_err(|e| ServeError::Recovery(e.to_string()))?;
     if resumed > 0 {
         tracing::info!("resumed {resumed} jobs left running by a previous run of the service");
     }
@@ -131,18 +144,19 @@ pub async fn serve(
         streams: Arc::default(),
     };
     let router = http::router(app);
-    let io = |e: std::io::Error| ServeError::Io(format!("--listen {}: {e}", options.listen));
+    let io = |e: std::io::Error| {
+        let listen = Some(options.listen.to_string());
+        ServeError::Listening(SettingError::new(Setting::Listen, listen).words(e.to_string()))
+    };
     let result = match &options.tls {
         Some((cert, key)) => {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .map_err(|e| {
-                    ServeError::Usage(format!(
-                        "--tls-cert {} / --tls-key {}: {e}",
-                        cert.display(),
-                        key.display()
-                    ))
+                    let cert = Some(cert.display().to_string());
+                    SettingError::new(Setting::TlsCert, cert)
+                        .words(format!("(with {}) {e}", key.display()))
                 })?;
             let listener = std::net::TcpListener::bind(options.listen).map_err(io)?;
             listener.set_nonblocking(true).map_err(io)?;

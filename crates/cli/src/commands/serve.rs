@@ -4,6 +4,7 @@
 use awcopy_jobs::runner::Access;
 use awcopy_jobs::Catalog;
 use awcopy_service::nats::{run_agent, AgentOptions, NatsOptions, SealKey};
+use awcopy_service::setting::{Setting, SettingError};
 use awcopy_service::{
     hash_token, serve, token_bits, Config, ServeError, ServeOptions, LEAST_TOKEN_BITS,
 };
@@ -36,7 +37,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let path = args.config.as_ref().expect("clap requires --config");
-    let config = Config::load(path).map_err(|e| Failure::usage(e.to_string()))?;
+    let config = Config::load(path).map_err(setting_failure)?;
     let db = cli
         .db
         .clone()
@@ -57,13 +58,37 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
         println!("awcopy serve: listening on {scheme}://{address}/ ({agents} agents); the dashboard is there, the API under /api/v1");
     })
     .await
-    .map_err(|e| Failure {
-        code: match e {
-            ServeError::Usage(_) => code::USAGE,
-            _ => code::SERVICE,
-        },
-        message: awcopy_store::redact::redact(&e.to_string()),
+    .map_err(|e| {
+        let (code, message) = match e {
+            ServeError::Setting(e) => (code::USAGE, e.describe(flag)),
+            ServeError::Listening(e) => (code::SERVICE, e.describe(flag)),
+            other => (code::SERVICE, other.to_string()),
+        };
+        Failure {
+            code,
+            message: awcopy_store::redact::redact(&message),
+        }
     })
+}
+
+/// The flag of a setting of `awcopy serve` or `awcopy agent`.
+fn flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Listen => "--listen",
+        Setting::Config => "--config",
+        Setting::Agents => "--agents",
+        Setting::TlsCert => "--tls-cert",
+        Setting::TlsKey => "--tls-key",
+        Setting::InsecureHttp => "--insecure-http",
+        Setting::Nats => "--nats",
+        Setting::NatsCreds => "--nats-creds",
+        Setting::NatsKey => "--nats-key",
+    }
+}
+
+/// A setting's error, said with the flags.
+fn setting_failure(err: SettingError) -> Failure {
+    Failure::usage(err.describe(flag))
 }
 
 /// How to reach NATS, from the flags and `AWCOPY_NATS_TOKEN` or `AWCOPY_NATS_USER` and
@@ -72,7 +97,7 @@ fn nats_options(args: &NatsArgs) -> Result<Option<NatsOptions>, Failure> {
     let Some(url) = &args.nats else {
         return Ok(None);
     };
-    NatsOptions::check_url(url).map_err(Failure::usage)?;
+    NatsOptions::check_url(url).map_err(setting_failure)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let key_file = args
         .nats_key
@@ -84,7 +109,7 @@ fn nats_options(args: &NatsArgs) -> Result<Option<NatsOptions>, Failure> {
         ca: args.nats_ca.clone(),
         token: env("AWCOPY_NATS_TOKEN"),
         user: env("AWCOPY_NATS_USER").zip(env("AWCOPY_NATS_PASSWORD")),
-        key: SealKey::load(key_file).map_err(Failure::usage)?,
+        key: SealKey::load(key_file).map_err(setting_failure)?,
     }))
 }
 
@@ -92,7 +117,7 @@ fn nats_options(args: &NatsArgs) -> Result<Option<NatsOptions>, Failure> {
 /// its `--allow-local` directories.
 fn agent_access(cli: &Cli, args: &AgentArgs) -> Result<Access, Failure> {
     let config = match &args.config {
-        Some(path) => Config::read(path).map_err(|e| Failure::usage(e.to_string()))?,
+        Some(path) => Config::read(path).map_err(setting_failure)?,
         None => Config::default(),
     };
     let mut reach = config

@@ -22,6 +22,8 @@ use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::setting::{Setting, SettingError};
+
 /// The stream work items go on.
 pub const STREAM: &str = "AWCOPY_WORK";
 /// Where a run's items go: `awcopy.work.RUN`.
@@ -85,16 +87,18 @@ pub struct NatsOptions {
 impl NatsOptions {
     /// Refuses a URL that carries a user, password or token: it would show in `ps`, shell
     /// histories and process listings. Credentials come from a creds file or the environment.
-    pub fn check_url(url: &str) -> Result<(), String> {
+    pub fn check_url(url: &str) -> Result<(), SettingError> {
         let userinfo = url
             .split_once("://")
             .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
             .is_some_and(|authority| authority.contains('@'));
         if userinfo {
-            return Err(format!(
-                "--nats {}: credentials do not go in the URL (they would show in process listings); use --nats-creds FILE, AWCOPY_NATS_TOKEN, or AWCOPY_NATS_USER and AWCOPY_NATS_PASSWORD",
-                shown_url(url)
-            ));
+            return Err(SettingError::new(Setting::Nats, Some(shown_url(url)))
+                .words(
+                    "credentials do not go in the URL (they would show in process listings); use ",
+                )
+                .name(Setting::NatsCreds)
+                .words(", AWCOPY_NATS_TOKEN, or AWCOPY_NATS_USER and AWCOPY_NATS_PASSWORD"));
         }
         Ok(())
     }

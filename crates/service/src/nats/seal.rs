@@ -14,6 +14,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::Path;
 
+use crate::setting::{Setting, SettingError};
+
 /// Bytes of the seal ahead of each body.
 const SEAL_LEN: usize = 32;
 /// The shortest key taken: 256 bits.
@@ -32,17 +34,16 @@ impl std::fmt::Debug for SealKey {
 impl SealKey {
     /// The key in the file at `path`: its content, without surrounding white space, of at
     /// least 32 bytes (e.g. `head -c 32 /dev/urandom | base64 > nats.key`).
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text =
-            std::fs::read(path).map_err(|e| format!("--nats-key {}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, SettingError> {
+        let shown = path.display().to_string();
+        let error = || SettingError::new(Setting::NatsKey, Some(shown.clone()));
+        let text = std::fs::read(path).map_err(|e| error().words(e.to_string()))?;
         let key = text.trim_ascii();
         if key.len() < SHORTEST_KEY {
-            return Err(format!(
-                "--nats-key {}: the key is {} bytes; use at least {SHORTEST_KEY} random bytes, e.g. `head -c 32 /dev/urandom | base64 > {}`",
-                path.display(),
+            return Err(error().words(format!(
+                "the key is {} bytes; use at least {SHORTEST_KEY} random bytes, e.g. `head -c 32 /dev/urandom | base64 > {shown}`",
                 key.len(),
-                path.display()
-            ));
+            )));
         }
         Ok(Self(key.to_vec()))
     }
@@ -120,7 +121,7 @@ mod tests {
         let short = dir.path().join("short");
         std::fs::write(&short, "too short\n").unwrap();
         let err = SealKey::load(&short).unwrap_err();
-        assert!(err.contains("at least 32"), "{err}");
+        assert!(err.to_string().contains("at least 32"), "{err}");
         let good = dir.path().join("good");
         std::fs::write(&good, format!("{}\n", "k".repeat(44))).unwrap();
         assert!(SealKey::load(&good).is_ok());
