@@ -8,7 +8,8 @@ use awcopy_engine::journal::{Journal, ResumeFrom, UploadRecord};
 use std::sync::Arc;
 
 use crate::records::{
-    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status,
+    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, NewSchedule, Request,
+    RunEnd, Schedule, Status,
 };
 
 /// Writes one run's progress into the catalogue: each object's outcome (as an
@@ -21,7 +22,7 @@ pub trait JobRecorder: EventSink + Journal {
 
 /// The durable catalogue of jobs.
 #[async_trait::async_trait]
-pub trait JobCatalog: Send + Sync + std::fmt::Debug {
+pub trait JobCatalog: ScheduleCatalog + Send + Sync + std::fmt::Debug {
     /// Records a new job, running in this process (which takes its lease).
     async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError>;
 
@@ -99,4 +100,53 @@ pub trait JobCatalog: Send + Sync + std::fmt::Debug {
 
     /// A recorder of job `id`'s progress, for one run.
     fn recorder(&self, id: &str) -> Arc<dyn JobRecorder>;
+}
+
+/// Schedules in the catalogue: a job template run every so often, on or off, with the
+/// watermark its next run copies from. Each run is a normal job linked to its schedule
+/// ([`NewJob::schedule_run`](crate::NewJob::schedule_run)).
+#[async_trait::async_trait]
+pub trait ScheduleCatalog: Send + Sync {
+    /// Records a new schedule.
+    async fn create_schedule(&self, new: NewSchedule) -> Result<Schedule, CatalogError>;
+
+    /// The schedule whose id is `id`.
+    async fn schedule(&self, id: &str) -> Result<Schedule, CatalogError>;
+
+    /// Schedules of `user` (all users' if none), oldest first.
+    async fn schedules(&self, user: Option<&str>) -> Result<Vec<Schedule>, CatalogError>;
+
+    /// Replaces the settings of schedule `schedule.id` (name, template, timing, on/off,
+    /// next run); switching it on clears why it turned off and its failure count.
+    async fn update_schedule(&self, schedule: &Schedule) -> Result<Schedule, CatalogError>;
+
+    /// Deletes schedule `id` (its runs stay as jobs).
+    async fn delete_schedule(&self, id: &str) -> Result<(), CatalogError>;
+
+    /// Schedules that are on and due at `at` (RFC 3339).
+    async fn due_schedules(&self, at: &str) -> Result<Vec<Schedule>, CatalogError>;
+
+    /// The job of schedule `id` that has not ended (running or paused), if any: a schedule
+    /// runs one at a time.
+    async fn schedule_run_in_progress(&self, id: &str) -> Result<Option<String>, CatalogError>;
+
+    /// Turns schedule `id` off, saying `why` (a schedule that cannot go on).
+    async fn disable_schedule(&self, id: &str, why: &str) -> Result<(), CatalogError>;
+
+    /// Sets when schedule `id` runs next (a run skipped because the previous one goes on).
+    async fn set_next_run(&self, id: &str, next_run: Option<&str>) -> Result<(), CatalogError>;
+
+    /// The schedule job `job_id` is a run of, with the run's start, if any.
+    async fn schedule_of_job(&self, job_id: &str)
+        -> Result<Option<(String, String)>, CatalogError>;
+
+    /// Records how a run of schedule `id` that started at `started_at` ended: success moves
+    /// the watermark to its start and clears the failure count; a failure adds one, and the
+    /// schedule turns itself off (saying why) at its limit. Returns the schedule as it is now.
+    async fn schedule_run_ended(
+        &self,
+        id: &str,
+        started_at: &str,
+        end: &RunEnd,
+    ) -> Result<Schedule, CatalogError>;
 }

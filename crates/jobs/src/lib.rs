@@ -16,10 +16,10 @@ mod records;
 pub mod runner;
 mod sqlite;
 
-pub use job_catalog::{JobCatalog, JobRecorder};
+pub use job_catalog::{JobCatalog, JobRecorder, ScheduleCatalog};
 pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
 pub use records::{
-    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, ScheduleRun,
-    Status,
+    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, NewSchedule, Request,
+    RunEnd, Schedule, ScheduleRun, Status,
 };
-pub use sqlite::{Catalog, NewSchedule, Recorder, RunEnd, Schedule};
+pub use sqlite::{Catalog, Recorder};

@@ -314,3 +314,72 @@ pub struct FailurePage {
     /// At most this many (`None`: all).
     pub limit: Option<u32>,
 }
+
+/// A schedule as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Its id.
+    pub id: String,
+    /// Who owns it (its runs are this user's jobs).
+    pub user: String,
+    /// An optional name.
+    pub name: Option<String>,
+    /// The job spec each run starts from (JSON).
+    pub template: serde_json::Value,
+    /// Runs every this many seconds, or
+    pub every_secs: Option<i64>,
+    /// by this cron expression.
+    pub cron: Option<String>,
+    /// On or off.
+    pub enabled: bool,
+    /// The first run copies objects modified since then (RFC 3339), if set.
+    pub modified_since: Option<String>,
+    /// How far before the previous successful run's start the next one looks (seconds).
+    pub overlap_secs: i64,
+    /// Failed runs in a row after which the schedule turns itself off.
+    pub max_failures: i64,
+    /// Failed runs in a row so far.
+    pub failures_in_a_row: i64,
+    /// When the last successful run started (RFC 3339): the next run copies from there.
+    pub watermark: Option<String>,
+    /// When it runs next (RFC 3339), if on.
+    pub next_run: Option<String>,
+    /// Why it turned itself off, if it did.
+    pub disabled_reason: Option<String>,
+    /// When it was made.
+    pub created_at: String,
+}
+
+/// What a new schedule is made of (`id`, counters and watermark are the catalogue's).
+#[derive(Debug, Clone)]
+pub struct NewSchedule {
+    /// Owner.
+    pub user: String,
+    /// Optional name.
+    pub name: Option<String>,
+    /// Job template.
+    pub template: serde_json::Value,
+    /// Period in seconds, or
+    pub every_secs: Option<i64>,
+    /// a cron expression.
+    pub cron: Option<String>,
+    /// On or off.
+    pub enabled: bool,
+    /// The first run's watermark.
+    pub modified_since: Option<String>,
+    /// Overlap in seconds.
+    pub overlap_secs: i64,
+    /// Failed runs in a row that turn it off.
+    pub max_failures: i64,
+    /// The first run's time.
+    pub next_run: Option<String>,
+}
+
+/// How a schedule's run ended, for its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every object copied: the watermark moves to the run's start.
+    Succeeded,
+    /// Some objects failed, or the run did: counts towards turning the schedule off.
+    Failed(String),
+}

@@ -95,7 +95,7 @@ pub async fn serve(
         .config
         .reach(options.s3_endpoint.as_deref())
         .map_err(|e| SettingError::new(Setting::Config, None).words(e.to_string()))?;
-    let catalog = Catalog::open(&options.db).await?;
+    let catalog = Arc::new(Catalog::open(&options.db).await?);
     let access = service::service_access(&options.config, reach);
     let dispatcher = match &options.nats {
         Some(nats) => {

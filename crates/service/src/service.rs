@@ -6,9 +6,7 @@ use awcopy_engine::copy::{NamePolicy, Progress};
 use awcopy_engine::events::Action;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
 use awcopy_jobs::runner::{Access, JobEvent, JobHandle, JobRunner, Prepared, RunHooks};
-use awcopy_jobs::{
-    Catalog, FailurePage, JobCatalog, JobRecord, ListFilter, RunEnd, ScheduleRun, Status,
-};
+use awcopy_jobs::{FailurePage, JobCatalog, JobRecord, ListFilter, RunEnd, ScheduleRun, Status};
 use awcopy_store::{Location, Reach};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -83,7 +81,7 @@ struct Running {
 /// The job service.
 pub struct Service {
     config: Config,
-    catalog: Arc<Catalog>,
+    catalog: Arc<dyn JobCatalog>,
     runner: JobRunner,
     dispatch: Box<dyn Dispatch>,
     running: Mutex<HashMap<String, Running>>,
@@ -102,11 +100,10 @@ impl Service {
     pub fn new(
         config: Config,
         access: Access,
-        catalog: Catalog,
+        catalog: Arc<dyn JobCatalog>,
         agents: usize,
         nats: Option<NatsDispatcher>,
     ) -> Arc<Self> {
-        let catalog = Arc::new(catalog);
         let runner = JobRunner::new(catalog.clone());
         let dispatch: Box<dyn Dispatch> = match nats {
             Some(nats) => Box::new(nats),
@@ -135,7 +132,7 @@ impl Service {
     }
 
     /// The catalogue.
-    pub fn catalog(&self) -> &Arc<Catalog> {
+    pub fn catalog(&self) -> &Arc<dyn JobCatalog> {
         &self.catalog
     }
 

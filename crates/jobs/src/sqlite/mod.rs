@@ -15,7 +15,6 @@ mod schedules;
 mod stored_meta;
 
 pub use recorder::Recorder;
-pub use schedules::{NewSchedule, RunEnd, Schedule};
 
 use crate::lease::LEASE_TERM;
 use crate::records::CatalogError;

@@ -3,84 +3,16 @@
 //! When a schedule is due, and how a run's spec is made, is the service's business; this
 //! module only keeps the records and their rules (one failure count, one watermark).
 
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::{now, Catalog};
-use crate::records::{CatalogError, Status};
+use crate::job_catalog::ScheduleCatalog;
+use crate::records::{CatalogError, NewSchedule, RunEnd, Schedule, Status};
 
-/// A schedule as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Schedule {
-    /// Its id.
-    pub id: String,
-    /// Who owns it (its runs are this user's jobs).
-    pub user: String,
-    /// An optional name.
-    pub name: Option<String>,
-    /// The job spec each run starts from (JSON).
-    pub template: serde_json::Value,
-    /// Runs every this many seconds, or
-    pub every_secs: Option<i64>,
-    /// by this cron expression.
-    pub cron: Option<String>,
-    /// On or off.
-    pub enabled: bool,
-    /// The first run copies objects modified since then (RFC 3339), if set.
-    pub modified_since: Option<String>,
-    /// How far before the previous successful run's start the next one looks (seconds).
-    pub overlap_secs: i64,
-    /// Failed runs in a row after which the schedule turns itself off.
-    pub max_failures: i64,
-    /// Failed runs in a row so far.
-    pub failures_in_a_row: i64,
-    /// When the last successful run started (RFC 3339): the next run copies from there.
-    pub watermark: Option<String>,
-    /// When it runs next (RFC 3339), if on.
-    pub next_run: Option<String>,
-    /// Why it turned itself off, if it did.
-    pub disabled_reason: Option<String>,
-    /// When it was made.
-    pub created_at: String,
-}
-
-/// What a new schedule is made of (`id`, counters and watermark are the catalogue's).
-#[derive(Debug, Clone)]
-pub struct NewSchedule {
-    /// Owner.
-    pub user: String,
-    /// Optional name.
-    pub name: Option<String>,
-    /// Job template.
-    pub template: serde_json::Value,
-    /// Period in seconds, or
-    pub every_secs: Option<i64>,
-    /// a cron expression.
-    pub cron: Option<String>,
-    /// On or off.
-    pub enabled: bool,
-    /// The first run's watermark.
-    pub modified_since: Option<String>,
-    /// Overlap in seconds.
-    pub overlap_secs: i64,
-    /// Failed runs in a row that turn it off.
-    pub max_failures: i64,
-    /// The first run's time.
-    pub next_run: Option<String>,
-}
-
-/// How a schedule's run ended, for its record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunEnd {
-    /// Every object copied: the watermark moves to the run's start.
-    Succeeded,
-    /// Some objects failed, or the run did: counts towards turning the schedule off.
-    Failed(String),
-}
-
-impl Catalog {
+#[async_trait::async_trait]
+impl ScheduleCatalog for Catalog {
     /// Records a new schedule.
-    pub async fn create_schedule(&self, new: NewSchedule) -> Result<Schedule, CatalogError> {
+    async fn create_schedule(&self, new: NewSchedule) -> Result<Schedule, CatalogError> {
         let id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
             "INSERT INTO schedules (id, user_name, name, template, every_secs, cron, enabled,
@@ -106,7 +38,7 @@ impl Catalog {
     }
 
     /// The schedule whose id is `id`.
-    pub async fn schedule(&self, id: &str) -> Result<Schedule, CatalogError> {
+    async fn schedule(&self, id: &str) -> Result<Schedule, CatalogError> {
         let row = sqlx::query("SELECT * FROM schedules WHERE id = ?")
             .bind(id)
             .fetch_optional(self.pool())
@@ -119,7 +51,7 @@ impl Catalog {
     }
 
     /// Schedules of `user` (all users' if none), oldest first.
-    pub async fn schedules(&self, user: Option<&str>) -> Result<Vec<Schedule>, CatalogError> {
+    async fn schedules(&self, user: Option<&str>) -> Result<Vec<Schedule>, CatalogError> {
         let rows = sqlx::query(
             "SELECT * FROM schedules WHERE (?1 IS NULL OR user_name = ?1) ORDER BY created_at, id",
         )
@@ -135,7 +67,7 @@ impl Catalog {
 
     /// Replaces the settings of schedule `schedule.id` (name, template, timing, on/off,
     /// next run); switching it on clears why it turned off and its failure count.
-    pub async fn update_schedule(&self, schedule: &Schedule) -> Result<Schedule, CatalogError> {
+    async fn update_schedule(&self, schedule: &Schedule) -> Result<Schedule, CatalogError> {
         sqlx::query(
             "UPDATE schedules SET name = ?1, template = ?2, every_secs = ?3, cron = ?4,
              failures_in_a_row = CASE WHEN ?5 AND NOT enabled THEN 0 ELSE failures_in_a_row END,
@@ -158,7 +90,7 @@ impl Catalog {
     }
 
     /// Deletes schedule `id` (its runs stay as jobs).
-    pub async fn delete_schedule(&self, id: &str) -> Result<(), CatalogError> {
+    async fn delete_schedule(&self, id: &str) -> Result<(), CatalogError> {
         sqlx::query("DELETE FROM schedules WHERE id = ?")
             .bind(id)
             .execute(self.pool())
@@ -168,7 +100,7 @@ impl Catalog {
     }
 
     /// Schedules that are on and due at `at` (RFC 3339).
-    pub async fn due_schedules(&self, at: &str) -> Result<Vec<Schedule>, CatalogError> {
+    async fn due_schedules(&self, at: &str) -> Result<Vec<Schedule>, CatalogError> {
         let rows = sqlx::query(
             "SELECT * FROM schedules WHERE enabled AND next_run IS NOT NULL AND next_run <= ?
              ORDER BY next_run",
@@ -185,7 +117,7 @@ impl Catalog {
 
     /// The job of schedule `id` that has not ended (running or paused), if any: a schedule
     /// runs one at a time.
-    pub async fn schedule_run_in_progress(&self, id: &str) -> Result<Option<String>, CatalogError> {
+    async fn schedule_run_in_progress(&self, id: &str) -> Result<Option<String>, CatalogError> {
         let row = sqlx::query(
             "SELECT r.job_id FROM schedule_runs r JOIN jobs j ON j.id = r.job_id
              WHERE r.schedule_id = ? AND j.status IN (?, ?) LIMIT 1",
@@ -200,7 +132,7 @@ impl Catalog {
     }
 
     /// Turns schedule `id` off, saying `why` (a schedule that cannot go on).
-    pub async fn disable_schedule(&self, id: &str, why: &str) -> Result<(), CatalogError> {
+    async fn disable_schedule(&self, id: &str, why: &str) -> Result<(), CatalogError> {
         sqlx::query(
             "UPDATE schedules SET enabled = 0, next_run = NULL, disabled_reason = ? WHERE id = ?",
         )
@@ -213,7 +145,7 @@ impl Catalog {
     }
 
     /// Sets when schedule `id` runs next (a run skipped because the previous one goes on).
-    pub async fn set_next_run(&self, id: &str, next_run: Option<&str>) -> Result<(), CatalogError> {
+    async fn set_next_run(&self, id: &str, next_run: Option<&str>) -> Result<(), CatalogError> {
         sqlx::query("UPDATE schedules SET next_run = ? WHERE id = ?")
             .bind(next_run)
             .bind(id)
@@ -224,7 +156,7 @@ impl Catalog {
     }
 
     /// The schedule job `job_id` is a run of, with the run's start, if any.
-    pub async fn schedule_of_job(
+    async fn schedule_of_job(
         &self,
         job_id: &str,
     ) -> Result<Option<(String, String)>, CatalogError> {
@@ -239,7 +171,7 @@ impl Catalog {
     /// Records how a run of schedule `id` that started at `started_at` ended: success moves
     /// the watermark to its start and clears the failure count; a failure adds one, and the
     /// schedule turns itself off (saying why) at its limit. Returns the schedule as it is now.
-    pub async fn schedule_run_ended(
+    async fn schedule_run_ended(
         &self,
         id: &str,
         started_at: &str,
