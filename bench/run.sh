@@ -16,7 +16,8 @@
 #                routes: s3-azure s3-s3 azure-s3 s3-local
 #
 # AWCOPY_BENCH_BINARY=PATH measures that awcopy binary instead of target/release/awcopy (a build
-# from before a change, beside the one after it, in one sitting).
+# from before a change, beside the one after it, in one sitting); bench/scale_ab.py runs two
+# builds alternately on the scale unit's copy rows.
 #
 # Each route of each scenario gets freshly started emulators: Azurite (in memory) stops
 # answering when its clean-up (every 10 min; full scans of its blob tables) meets tens of
