@@ -116,13 +116,15 @@ def copy_command(tool, server, dest, service=None):
     raise SystemExit(f"unknown tool {tool}")
 
 
-def run_copy(tool, server, scratch, objects):
-    dest = f"dst-{tool}"
+def run_copy(tool, server, scratch, objects, dest=None):
+    """One copy by `tool` of the seeded bucket into `dest` (default `dst-TOOL`), measured and
+    verified by the server's digest."""
+    dest = dest or f"dst-{tool}"
     server.create(dest)
     # The service inherits this process's environment: the server's keys (see main).
     service = Service(scratch, server.url) if tool == "awcopy-serve" else None
     args, env = copy_command(tool, server, dest, service)
-    env["AWCOPY_DB"] = os.path.join(scratch, f"{tool}.db")
+    env["AWCOPY_DB"] = os.path.join(scratch, f"{dest}.db")
     before, server_cpu = server.stats()["requests"], server.cpu()
     status, wall, cpu, rss = measured(args, env, stdout=subprocess.DEVNULL)[:4]
     server_cpu = server.cpu() - server_cpu

@@ -19,26 +19,6 @@ import bench
 import scale
 
 
-def run_copy(server, scratch, tool, dest, objects):
-    """scale.run_copy, into `dest`."""
-    server.create(dest)
-    service = bench.Service(scratch, server.url) if tool == "awcopy-serve" else None
-    args, env = scale.copy_command(tool, server, dest, service)
-    env["AWCOPY_DB"] = os.path.join(scratch, f"{dest}.db")
-    before = server.stats()["requests"]
-    status, wall, cpu, rss = bench.measured(args, env, stdout=bench.subprocess.DEVNULL)[:4]
-    if service:
-        service_cpu, service_rss = service.stop()
-        cpu += service_cpu
-        rss = max(rss, service_rss)
-    stats = server.stats()
-    held = stats["buckets"][dest]
-    verified = held["digest"] == stats["buckets"]["src"]["digest"] and held["objects"] == objects
-    return {"tool": tool, "status": status, "wall": round(wall, 1),
-            "cpu_us_per_object": round(cpu / objects * 1e6, 1), "rss_mib": round(rss),
-            "requests": stats["requests"] - before, "verified": verified}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", required=True, help="the awcopy binary before the change")
@@ -56,8 +36,9 @@ def main():
                 for name, path in (builds if rep % 2 == 0 else builds[::-1]):
                     bench.AWCOPY = scale.AWCOPY = path
                     for tool in args.tools.split(","):
-                        row = run_copy(server, scratch, tool, f"dst-{tool}-{name}-{rep}",
-                                       args.objects)
+                        row = scale.run_copy(tool, server, scratch, args.objects,
+                                             dest=f"dst-{tool}-{name}-{rep}")
+                        row["cpu_us_per_object"] = round(row["cpu"] / args.objects * 1e6, 1)
                         print(json.dumps({"build": name, "rep": rep, **row}), flush=True)
     finally:
         server.stop()

@@ -880,11 +880,7 @@ async fn runs_are_recorded_as_jobs() {
     let sas = kit::account_sas(account, "racwdl");
     let dest_url = format!("{}/{container}/?{}", kit::azure_endpoint(), sas.expose());
 
-    let run = |args: &[&str]| {
-        let mut all = vec!["--db", db_arg, "--user", "carol"];
-        all.extend_from_slice(args);
-        awcopy_with_env(&all, &[("AZURE_STORAGE_CONNECTION_STRING", "")])
-    };
+    let run = |args: &[&str]| as_carol(db_arg, args);
     let output = run(&[
         "cp",
         "-r",
@@ -903,6 +899,31 @@ async fn runs_are_recorded_as_jobs() {
     );
     assert!(stdout(&output).contains("failed: 1"), "{}", stdout(&output));
 
+    let id = the_job_is_listed_and_shown_with_its_failure(db_arg);
+    let source = source_location.to_string();
+    the_failure_is_retried_under_another_name_policy(
+        db_arg,
+        &id,
+        &source,
+        &dest_location,
+        &dest_url,
+    )
+    .await;
+    a_run_outside_the_catalogue_leaves_no_job(db_arg, &source, &dest_url);
+    no_secret_is_in_the_catalogue(db.path(), &sas);
+}
+
+/// Runs the CLI as user carol on the catalogue `db_arg`, with no Azure connection string.
+fn as_carol(db_arg: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--db", db_arg, "--user", "carol"];
+    all.extend_from_slice(args);
+    awcopy_with_env(&all, &[("AZURE_STORAGE_CONNECTION_STRING", "")])
+}
+
+/// The job of that run is listed (carol's alone), shown by a prefix of its id, and its
+/// failure named; an unknown id is refused. Returns its id.
+fn the_job_is_listed_and_shown_with_its_failure(db_arg: &str) -> String {
+    let run = |args: &[&str]| as_carol(db_arg, args);
     let output = run(&["jobs", "list", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let jobs: Vec<serde_json::Value> = stdout(&output)
@@ -930,7 +951,7 @@ async fn runs_are_recorded_as_jobs() {
         ),
         (Some(1), Some(1))
     );
-    let id = job["id"].as_str().unwrap();
+    let id = job["id"].as_str().unwrap().to_owned();
 
     let output = run(&["jobs", "failures", &id[..8]]);
     assert!(
@@ -958,10 +979,20 @@ async fn runs_are_recorded_as_jobs() {
         4,
         &["no job with id 'ffffffff'"],
     );
+    id
+}
 
-    // The refused name, retried under the map policy; the SAS is given again, as the
-    // catalogue does not keep it.
-    let dest = kit::open(&dest_location).await;
+/// The refused name, retried under the map policy; the SAS is given again, as the
+/// catalogue does not keep it.
+async fn the_failure_is_retried_under_another_name_policy(
+    db_arg: &str,
+    id: &str,
+    source: &str,
+    dest_location: &awcopy_store::Location,
+    dest_url: &str,
+) {
+    let run = |args: &[&str]| as_carol(db_arg, args);
+    let dest = kit::open(dest_location).await;
     assert_eq!(contents(&dest, "").await.len(), 1);
     assert_fails(
         &run(&["jobs", "resume", &id[..8]]),
@@ -973,7 +1004,7 @@ async fn runs_are_recorded_as_jobs() {
         "retry",
         &id[..8],
         "--dest",
-        &dest_url,
+        dest_url,
         "--name-policy",
         "map",
     ]);
@@ -989,12 +1020,7 @@ async fn runs_are_recorded_as_jobs() {
     assert!(copied.values().any(|v| v == b"refused"));
     assert!(run(&["jobs", "failures", id]).stdout.is_empty());
     assert_fails(&run(&["jobs", "retry", id]), 2, &["has no failed objects"]);
-    assert!(
-        run(&["cp", "-r", &source_location.to_string(), &dest_url])
-            .status
-            .code()
-            == Some(0)
-    );
+    assert!(run(&["cp", "-r", source, dest_url]).status.code() == Some(0));
     assert_fails(&run(&["jobs", "show", ""]), 2, &["ambiguous"]);
     assert_fails(
         &run(&["jobs", "list", "--status", "sleeping"]),
@@ -1008,20 +1034,20 @@ async fn runs_are_recorded_as_jobs() {
         stdout(&output)
     );
     assert!(run(&["jobs", "list", "--json"]).stdout.is_empty());
-    // A run outside the catalogue leaves no job.
-    let output = run(&[
-        "cp",
-        "-r",
-        "--no-catalog",
-        &source_location.to_string(),
-        &dest_url,
-    ]);
+}
+
+/// A run outside the catalogue leaves no job.
+fn a_run_outside_the_catalogue_leaves_no_job(db_arg: &str, source: &str, dest_url: &str) {
+    let run = |args: &[&str]| as_carol(db_arg, args);
+    let output = run(&["cp", "-r", "--no-catalog", source, dest_url]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(run(&["jobs", "list", "--json"]).stdout.is_empty());
+}
 
-    // Neither the SAS signature nor any key is in the catalogue, WAL included.
+/// Neither the SAS signature nor any key is in the catalogue, WAL included.
+fn no_secret_is_in_the_catalogue(db: &std::path::Path, sas: &awcopy_store::Secret) {
     let signature = sas.expose().split("sig=").nth(1).unwrap().to_owned();
-    for entry in std::fs::read_dir(db.path()).unwrap().flatten() {
+    for entry in std::fs::read_dir(db).unwrap().flatten() {
         let bytes = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap()).into_owned();
         kit::assert_no_secrets(&bytes);
         assert!(

@@ -240,8 +240,6 @@ async fn kill_9_mid_copy_then_resume_copies_only_the_rest() {
     let copied_before = resume.finished.keys_left().await.unwrap();
     assert!(copied_before.len() >= 1000, "{}", copied_before.len());
 
-    // A source object deleted before the resume fails for good, and is listed as failed;
-    // once it is back, `jobs retry` copies it.
     let gone = resume
         .pending
         .keys_left()
@@ -249,32 +247,12 @@ async fn kill_9_mid_copy_then_resume_copies_only_the_rest() {
         .unwrap()
         .pop()
         .expect("objects left");
-    let gone_path = source_dir.path().join(&gone);
-    std::fs::remove_file(&gone_path).unwrap();
-    let output = db.run(&["jobs", "resume", &job.id[..8]]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(
-        stdout(&output).contains("Resuming job"),
-        "{}",
-        stdout(&output)
-    );
-    assert!(
-        stdout(&output).contains("(completed-with-failures)"),
-        "{}",
-        stdout(&output)
-    );
-    let failures = stdout(&db.run(&["jobs", "failures", &job.id]));
-    assert!(
-        failures.starts_with(&format!("{gone}\t1 attempts\tnot-found")),
-        "{failures}"
-    );
-    std::fs::write(&gone_path, &files[&gone]).unwrap();
-    let output = db.run(&["jobs", "retry", &job.id]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stdout(&output).contains("Retrying 1 failed objects"),
-        "{}",
-        stdout(&output)
+    a_vanished_object_fails_for_good_then_retry_copies_it(
+        &db,
+        &job.id,
+        &gone,
+        source_dir.path(),
+        &files[&gone],
     );
 
     let resumed = object_puts(&proxy.counters.requests_since(mark));
@@ -311,6 +289,44 @@ async fn kill_9_mid_copy_then_resume_copies_only_the_rest() {
         &db.run(&["jobs", "resume", &job.id]),
         2,
         &["is completed", "nothing to resume"],
+    );
+}
+
+/// A source object deleted before the resume fails for good, and is listed as failed;
+/// once it is back, `jobs retry` copies it.
+fn a_vanished_object_fails_for_good_then_retry_copies_it(
+    db: &Db,
+    job_id: &str,
+    gone: &str,
+    source_dir: &std::path::Path,
+    data: &[u8],
+) {
+    let gone_path = source_dir.join(gone);
+    std::fs::remove_file(&gone_path).unwrap();
+    let output = db.run(&["jobs", "resume", &job_id[..8]]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Resuming job"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stdout(&output).contains("(completed-with-failures)"),
+        "{}",
+        stdout(&output)
+    );
+    let failures = stdout(&db.run(&["jobs", "failures", job_id]));
+    assert!(
+        failures.starts_with(&format!("{gone}\t1 attempts\tnot-found")),
+        "{failures}"
+    );
+    std::fs::write(&gone_path, data).unwrap();
+    let output = db.run(&["jobs", "retry", job_id]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Retrying 1 failed objects"),
+        "{}",
+        stdout(&output)
     );
 }
 

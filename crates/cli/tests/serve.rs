@@ -43,59 +43,116 @@ fn spec(source: &str, dest: &str, block: u64, extra: serde_json::Value) -> serde
     spec
 }
 
+/// The ids of a job list as the API answers it.
+fn ids(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn az_text(location: &awcopy_store::Location) -> String {
     location.to_string()
 }
 
+/// Alice's and Bob's buckets, Alice's container, the service and its grants: the set-up the
+/// steps of `jobs_run_both_ways_for_their_users_only` share.
+struct BothWays {
+    service: Service,
+    bucket: awcopy_store::Location,
+    files: BTreeMap<String, Vec<u8>>,
+    s3: std::sync::Arc<dyn awcopy_store::Store>,
+    az: std::sync::Arc<dyn awcopy_store::Store>,
+    s3_in: String,
+    s3_back: String,
+    az_out: String,
+    az_dest: String,
+    bob_in: String,
+    bob_out: String,
+    dir: std::path::PathBuf,
+    _guard: tempfile::TempDir,
+}
+
+impl BothWays {
+    async fn start() -> Self {
+        let bucket = kit::new_s3_bucket("svc-both").await;
+        let container = kit::new_azure_container("svc-both").await;
+        let bob_bucket = kit::new_s3_bucket("svc-bob").await;
+        let files = mixed(3 * 1024 * 1024 + 17, 1);
+        let s3 = kit::open(&bucket).await;
+        let az = kit::open(&container).await;
+        let prefixed: BTreeMap<_, _> = files
+            .iter()
+            .map(|(k, v)| (format!("in/{k}"), v.clone()))
+            .collect();
+        kit::put_all(&s3, &prefixed).await;
+        kit::put_tiny(
+            &kit::open(&bob_bucket).await,
+            ["mine/a".to_owned(), "mine/b".to_owned()],
+        )
+        .await;
+
+        let s3_in = format!("{bucket}in/");
+        let s3_back = format!("{bucket}back/");
+        let az_out = format!("{}out/", az_text(&container));
+        let bob_in = format!("{bob_bucket}mine/");
+        let bob_out = format!("{bob_bucket}copy/");
+        let (guard, dir) = svc::service_dir();
+        svc::write_config(
+            &dir,
+            (
+                &[s3_in.clone(), az_out.clone()],
+                &[az_out.clone(), s3_back.clone()],
+            ),
+            (
+                std::slice::from_ref(&bob_in),
+                std::slice::from_ref(&bob_out),
+            ),
+        );
+        let service = Service::start(&dir, 4);
+        let az_dest = format!("{}out/", kit::location_text(&container));
+        Self {
+            service,
+            bucket,
+            files,
+            s3,
+            az,
+            s3_in,
+            s3_back,
+            az_out,
+            az_dest,
+            bob_in,
+            bob_out,
+            dir,
+            _guard: guard,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_run_both_ways_for_their_users_only() {
-    let bucket = kit::new_s3_bucket("svc-both").await;
-    let container = kit::new_azure_container("svc-both").await;
-    let bob_bucket = kit::new_s3_bucket("svc-bob").await;
-    let files = mixed(3 * 1024 * 1024 + 17, 1);
-    let s3 = kit::open(&bucket).await;
-    let az = kit::open(&container).await;
-    let prefixed: BTreeMap<_, _> = files
-        .iter()
-        .map(|(k, v)| (format!("in/{k}"), v.clone()))
-        .collect();
-    kit::put_all(&s3, &prefixed).await;
-    kit::put_tiny(
-        &kit::open(&bob_bucket).await,
-        ["mine/a".to_owned(), "mine/b".to_owned()],
-    )
-    .await;
+    let both = BothWays::start().await;
+    let first_id = to_azure_through_the_cli(&both).await;
+    let second_id = back_to_s3_over_http_each_user_seeing_their_own_events(&both, &first_id).await;
+    let bob_id = bob_runs_his_own_job(&both).await;
+    users_see_only_their_own_jobs(&both, [&first_id, &second_id, &bob_id]).await;
+    requests_outside_the_grants_or_with_a_secret_are_refused(&both).await;
+    bad_input_gets_a_4xx_that_says_what_is_wrong(&both, &first_id).await;
+    the_cli_lists_and_nothing_holds_a_token(&both, &bob_id, &first_id).await;
+}
 
-    let s3_in = format!("{bucket}in/");
-    let s3_back = format!("{bucket}back/");
-    let az_out = format!("{}out/", az_text(&container));
-    let bob_in = format!("{bob_bucket}mine/");
-    let bob_out = format!("{bob_bucket}copy/");
-    let (_guard, dir) = svc::service_dir();
-    svc::write_config(
-        &dir,
-        (
-            &[s3_in.clone(), az_out.clone()],
-            &[az_out.clone(), s3_back.clone()],
-        ),
-        (
-            std::slice::from_ref(&bob_in),
-            std::slice::from_ref(&bob_out),
-        ),
-    );
-    let service = Service::start(&dir, 4);
-
-    // S3 -> Azure through the CLI, followed to its end.
-    let az_dest = format!("{}out/", kit::location_text(&container));
+/// S3 -> Azure through the CLI, followed to its end; returns the job's id.
+async fn to_azure_through_the_cli(both: &BothWays) -> String {
     let out = as_user(
         ALICE,
         &[
             "cp",
             "-r",
-            &s3_in,
-            &az_dest,
+            &both.s3_in,
+            &both.az_dest,
             "--via",
-            &service.url,
+            &both.service.url,
             "--wait",
             "--block-size",
             "512KiB",
@@ -110,23 +167,34 @@ async fn jobs_run_both_ways_for_their_users_only() {
         .expect("Job ID submitted ...")
         .to_owned();
     assert!(stdout(&out).contains("(completed)"), "{}", stdout(&out));
-    kit::assert_holds(&az, "out/", &files).await;
+    kit::assert_holds(&both.az, "out/", &both.files).await;
+    first_id
+}
 
-    // Azure -> S3 through raw HTTP, while alice and bob each read the event stream.
+/// Azure -> S3 through raw HTTP on one agent, while alice and bob each read the event stream;
+/// returns the job's id.
+async fn back_to_s3_over_http_each_user_seeing_their_own_events(
+    both: &BothWays,
+    first_id: &str,
+) -> String {
     let raw = spec(
-        &az_dest,
-        &s3_back,
+        &both.az_dest,
+        &both.s3_back,
         256 * 1024,
         serde_json::json!({"name": "back-to-s3", "tuning": {"agents": 1}}),
     );
-    let items_before = agent_items(&service).await;
-    let alice_watch = service.events_during(ALICE, async {
-        let (bob_seen, second) = service
+    let items_before = agent_items(&both.service).await;
+    let alice_watch = both.service.events_during(ALICE, async {
+        let (bob_seen, second) = both
+            .service
             .events_during(BOB, async {
-                let job = service.create("/api/v1/jobs", ALICE, raw.clone()).await;
+                let job = both
+                    .service
+                    .create("/api/v1/jobs", ALICE, raw.clone())
+                    .await;
                 let id = job["id"].as_str().unwrap().to_owned();
                 assert_eq!(job["user"], "alice", "the token names the user");
-                service.wait_for(&id, ALICE, &["completed"]).await;
+                both.service.wait_for(&id, ALICE, &["completed"]).await;
                 tokio::time::sleep(Duration::from_millis(1500)).await;
                 id
             })
@@ -134,8 +202,8 @@ async fn jobs_run_both_ways_for_their_users_only() {
         (bob_seen, second)
     });
     let (alice_seen, (bob_seen, second_id)) = alice_watch.await;
-    kit::assert_holds(&s3, "back/", &files).await;
-    let items_after = agent_items(&service).await;
+    kit::assert_holds(&both.s3, "back/", &both.files).await;
+    let items_after = agent_items(&both.service).await;
     let busy: Vec<_> = items_after
         .iter()
         .filter(|(agent, n)| items_before.get(*agent) != Some(n))
@@ -151,27 +219,45 @@ async fn jobs_run_both_ways_for_their_users_only() {
     );
     assert!(alice_seen.contains("event: job"), "{alice_seen}");
     assert!(
-        !bob_seen.contains(&second_id) && !bob_seen.contains(&first_id),
+        !bob_seen.contains(&second_id) && !bob_seen.contains(first_id),
         "bob sees none of alice's events: {bob_seen}"
     );
+    second_id
+}
 
-    // Bob's own job, within his grants.
-    let bob_job = service
+/// Bob's own job, within his grants; returns its id.
+async fn bob_runs_his_own_job(both: &BothWays) -> String {
+    let bob_job = both
+        .service
         .create(
             "/api/v1/jobs",
             BOB,
-            spec(&bob_in, &bob_out, 8 << 20, serde_json::json!({})),
+            spec(&both.bob_in, &both.bob_out, 8 << 20, serde_json::json!({})),
         )
         .await;
     let bob_id = bob_job["id"].as_str().unwrap().to_owned();
-    service.wait_for(&bob_id, BOB, &["completed"]).await;
+    both.service.wait_for(&bob_id, BOB, &["completed"]).await;
+    bob_id
+}
 
-    // No token, a wrong token: 401, before anything else.
+/// No token or a wrong one: 401 before anything else; another user's job does not exist for
+/// bob; each list holds the caller's jobs, the admin's every job.
+async fn users_see_only_their_own_jobs(
+    both: &BothWays,
+    [first_id, second_id, bob_id]: [&String; 3],
+) {
+    let raw = spec(
+        &both.az_dest,
+        &both.s3_back,
+        256 * 1024,
+        serde_json::json!({}),
+    );
     for token in [None, Some("not-a-token")] {
-        let (status, body) = service.call("GET", "/api/v1/jobs", token, None).await;
+        let (status, body) = both.service.call("GET", "/api/v1/jobs", token, None).await;
         assert_eq!(status, 401, "{body}");
         assert_eq!(body["kind"], "unauthorized");
-        let (status, _) = service
+        let (status, _) = both
+            .service
             .call("POST", "/api/v1/jobs", token, Some(raw.to_string()))
             .await;
         assert_eq!(status, 401);
@@ -181,10 +267,11 @@ async fn jobs_run_both_ways_for_their_users_only() {
         format!("/api/v1/jobs/{first_id}"),
         format!("/api/v1/jobs/{first_id}/failures"),
     ] {
-        let (status, body) = service.call("GET", &path, Some(BOB), None).await;
+        let (status, body) = both.service.call("GET", &path, Some(BOB), None).await;
         assert_eq!(status, 404, "{path}: {body}");
     }
-    let (status, _) = service
+    let (status, _) = both
+        .service
         .call(
             "POST",
             &format!("/api/v1/jobs/{first_id}/cancel"),
@@ -194,61 +281,64 @@ async fn jobs_run_both_ways_for_their_users_only() {
         .await;
     assert_eq!(status, 404);
     let prefix = &first_id[..8];
-    let (status, _) = service
+    let (status, _) = both
+        .service
         .call("GET", &format!("/api/v1/jobs/{prefix}"), Some(ALICE), None)
         .await;
     assert_eq!(status, 404, "ids are whole: a prefix finds nothing");
-    let bob_list = service.get("/api/v1/jobs", BOB).await;
-    let ids = |list: &serde_json::Value| -> Vec<String> {
-        list.as_array()
-            .unwrap()
-            .iter()
-            .map(|j| j["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let bob_list = both.service.get("/api/v1/jobs", BOB).await;
     assert_eq!(ids(&bob_list), vec![bob_id.clone()]);
-    let alice_list = ids(&service.get("/api/v1/jobs", ALICE).await);
+    let alice_list = ids(&both.service.get("/api/v1/jobs", ALICE).await);
     assert_eq!(alice_list.len(), 2, "{alice_list:?}");
-    let all = ids(&service.get("/api/v1/jobs", ADMIN).await);
-    for id in [&first_id, &second_id, &bob_id] {
+    let all = ids(&both.service.get("/api/v1/jobs", ADMIN).await);
+    for id in [first_id, second_id, bob_id] {
         assert!(all.contains(id), "the admin sees every job");
     }
-    // Outside the grants: 403 before anything is listed, and no job is made.
+}
+
+/// Outside the grants: 403 before anything is listed, and no job is made; a location with a
+/// SAS token is refused, saying why, through the API and the CLI.
+async fn requests_outside_the_grants_or_with_a_secret_are_refused(both: &BothWays) {
     for (who, body) in [
-        (BOB, spec(&s3_in, &bob_out, 8 << 20, serde_json::json!({}))),
+        (
+            BOB,
+            spec(&both.s3_in, &both.bob_out, 8 << 20, serde_json::json!({})),
+        ),
         (
             ALICE,
-            spec(&s3_in, &bob_out, 8 << 20, serde_json::json!({})),
+            spec(&both.s3_in, &both.bob_out, 8 << 20, serde_json::json!({})),
         ),
         (
             ALICE,
             spec(
-                &format!("{bucket}"),
-                &az_out,
+                &both.bucket.to_string(),
+                &both.az_out,
                 8 << 20,
                 serde_json::json!({}),
             ),
         ),
     ] {
-        let (status, answer) = service
+        let (status, answer) = both
+            .service
             .call("POST", "/api/v1/jobs", Some(who), Some(body.to_string()))
             .await;
         assert_eq!(status, 403, "{answer}");
         assert_eq!(answer["kind"], "forbidden");
     }
     assert_eq!(
-        ids(&service.get("/api/v1/jobs", ADMIN).await).len(),
+        ids(&both.service.get("/api/v1/jobs", ADMIN).await).len(),
         3,
         "no job was made"
     );
     // A location with a SAS token is refused, saying why.
-    let signed = format!("{az_dest}?sv=2024-01-01&sp=rl&sig=c2VjcmV0");
-    let (status, answer) = service
+    let signed = format!("{}?sv=2024-01-01&sp=rl&sig=c2VjcmV0", both.az_dest);
+    let (status, answer) = both
+        .service
         .call(
             "POST",
             "/api/v1/jobs",
             Some(ALICE),
-            Some(spec(&signed, &s3_back, 8 << 20, serde_json::json!({})).to_string()),
+            Some(spec(&signed, &both.s3_back, 8 << 20, serde_json::json!({})).to_string()),
         )
         .await;
     assert_eq!(status, 400, "{answer}");
@@ -258,31 +348,40 @@ async fn jobs_run_both_ways_for_their_users_only() {
     );
     let out = as_user(
         ALICE,
-        &["cp", "-r", &signed, &s3_back, "--via", &service.url],
+        &[
+            "cp",
+            "-r",
+            &signed,
+            &both.s3_back,
+            "--via",
+            &both.service.url,
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("SAS"), "{}", stderr(&out));
+}
 
-    // Bad input: a 4xx that says what is wrong.
+/// Bad input: a 4xx that says what is wrong; a 10 MB body is refused before it is read.
+async fn bad_input_gets_a_4xx_that_says_what_is_wrong(both: &BothWays, first_id: &str) {
     let unknown_action = format!("/api/v1/jobs/{first_id}/explode");
     let cases: Vec<(&str, &str, String, u16, &str)> = vec![
         ("POST", "/api/v1/jobs", "{not json".into(), 400, "JSON"),
-        ("POST", "/api/v1/jobs", spec(&s3_in, &az_out, 8 << 20, serde_json::json!({"colour": "red"})).to_string(), 400, "colour"),
-        ("POST", "/api/v1/jobs", spec(&s3_in, &az_out, 0, serde_json::json!({})).to_string(), 400, "block_size"),
-        ("POST", "/api/v1/schedules", serde_json::json!({"template": spec(&s3_in, &az_out, 8 << 20, serde_json::json!({})), "cron": "61 * * *"}).to_string(), 400, "cron"),
-        ("POST", "/api/v1/schedules", serde_json::json!({"template": spec(&s3_in, &az_out, 8 << 20, serde_json::json!({})), "every": "soon"}).to_string(), 400, "every"),
+        ("POST", "/api/v1/jobs", spec(&both.s3_in, &both.az_out, 8 << 20, serde_json::json!({"colour": "red"})).to_string(), 400, "colour"),
+        ("POST", "/api/v1/jobs", spec(&both.s3_in, &both.az_out, 0, serde_json::json!({})).to_string(), 400, "block_size"),
+        ("POST", "/api/v1/schedules", serde_json::json!({"template": spec(&both.s3_in, &both.az_out, 8 << 20, serde_json::json!({})), "cron": "61 * * *"}).to_string(), 400, "cron"),
+        ("POST", "/api/v1/schedules", serde_json::json!({"template": spec(&both.s3_in, &both.az_out, 8 << 20, serde_json::json!({})), "every": "soon"}).to_string(), 400, "every"),
         ("POST", &unknown_action, String::new(), 404, "action"),
         ("GET", "/api/v1/nothing", String::new(), 404, "API"),
     ];
     for (method, path, body, want, needle) in cases {
         let body = (!body.is_empty()).then_some(body);
-        let (status, answer) = service.call(method, path, Some(ALICE), body).await;
+        let (status, answer) = both.service.call(method, path, Some(ALICE), body).await;
         assert_eq!(status, want, "{method} {path}: {answer}");
         let message = answer["message"].as_str().unwrap_or_default();
         assert!(message.contains(needle), "{method} {path}: {message}");
     }
     // A 10 MB body is refused before it is read.
-    let big = dir.join("big.json");
+    let big = both.dir.join("big.json");
     std::fs::write(&big, format!("\"{}\"", "x".repeat(10 << 20))).unwrap();
     let curl = std::process::Command::new("curl")
         .args(["-s", "-H", "content-type: application/json", "-H"])
@@ -291,7 +390,7 @@ async fn jobs_run_both_ways_for_their_users_only() {
         .arg(format!("@{}", big.display()))
         .arg("-w")
         .arg("\n%{http_code}")
-        .arg(format!("{}/api/v1/jobs", service.url))
+        .arg(format!("{}/api/v1/jobs", both.service.url))
         .output()
         .expect("curl");
     let answer = String::from_utf8_lossy(&curl.stdout).into_owned();
@@ -299,19 +398,22 @@ async fn jobs_run_both_ways_for_their_users_only() {
         answer.ends_with("\n413") && answer.contains("larger than"),
         "{answer}"
     );
+}
 
-    // The CLI lists the caller's jobs from the service.
-    let out = as_user(BOB, &["jobs", "list", "--server", &service.url]);
+/// The CLI lists the caller's jobs from the service; agents and metrics are shown; nothing
+/// anywhere holds a token or a key.
+async fn the_cli_lists_and_nothing_holds_a_token(both: &BothWays, bob_id: &str, first_id: &str) {
+    let out = as_user(BOB, &["jobs", "list", "--server", &both.service.url]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains(&bob_id) && !stdout(&out).contains(&first_id));
-    let agents = service.get("/api/v1/agents", BOB).await;
+    assert!(stdout(&out).contains(bob_id) && !stdout(&out).contains(first_id));
+    let agents = both.service.get("/api/v1/agents", BOB).await;
     assert_eq!(agents.as_array().unwrap().len(), 4, "{agents}");
-    let metrics = service.metrics().await;
+    let metrics = both.service.metrics().await;
     assert!(metrics.contains("awcopy_objects_copied_total"), "{metrics}");
     assert!(metrics.contains("agent=\"agent-1\""), "{metrics}");
 
     // Nothing anywhere holds a token or a key.
-    let page = reqwest::get(format!("{}/", service.url))
+    let page = reqwest::get(format!("{}/", both.service.url))
         .await
         .unwrap()
         .text()
@@ -319,9 +421,9 @@ async fn jobs_run_both_ways_for_their_users_only() {
         .unwrap();
     assert!(page.contains("awcopy"), "the dashboard page is served");
     svc::assert_no_tokens("the dashboard page", &page);
-    svc::assert_no_tokens("the API's answers", &service.said.lock().unwrap());
-    svc::assert_no_tokens("the service's log", &service.log());
-    svc::assert_no_tokens("the catalogue", &svc::catalogue_text(&dir));
+    svc::assert_no_tokens("the API's answers", &both.service.said.lock().unwrap());
+    svc::assert_no_tokens("the service's log", &both.service.log());
+    svc::assert_no_tokens("the catalogue", &svc::catalogue_text(&both.dir));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,10 +457,22 @@ async fn jobs_pause_resume_cancel_and_retry_through_the_cli() {
         &svc::azure_through(&proxy),
     );
     let service = Service::start(&dir, 2);
-    let url = service.url.clone();
-    let az_root = slow_root.clone();
 
-    // Pause a slowed job from the CLI, see it paused, resume it to its end.
+    pause_and_resume_a_slowed_job(&service, &bucket, &slow_root, &files, &az).await;
+    cancel_a_job_for_good(&service, &bucket, &slow_root).await;
+    retry_the_failures_under_another_name_policy(&service, &bucket, &slow_root, &refused, &named)
+        .await;
+}
+
+/// Pause a slowed job from the CLI, see it paused, resume it to its end.
+async fn pause_and_resume_a_slowed_job(
+    service: &Service,
+    bucket: &awcopy_store::Location,
+    slow_root: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+    az: &std::sync::Arc<dyn awcopy_store::Store>,
+) {
+    let url = service.url.clone();
     let dest = format!("{slow_root}slow/");
     let out = as_user(
         ALICE,
@@ -394,9 +508,16 @@ async fn jobs_pause_resume_cancel_and_retry_through_the_cli() {
         .iter()
         .map(|(k, v)| (k["slow/".len()..].to_owned(), v.clone()))
         .collect();
-    kit::assert_holds(&az, "slow/", &slow).await;
+    kit::assert_holds(az, "slow/", &slow).await;
+}
 
-    // Cancel another: it stops, says cancelled, and never runs again.
+/// Cancel another: it stops, says cancelled, and never runs again.
+async fn cancel_a_job_for_good(
+    service: &Service,
+    bucket: &awcopy_store::Location,
+    slow_root: &str,
+) {
+    let url = service.url.clone();
     let out = as_user(
         ALICE,
         &[
@@ -424,9 +545,18 @@ async fn jobs_pause_resume_cancel_and_retry_through_the_cli() {
         "a cancelled job does not resume: {}",
         stderr(&out)
     );
+}
 
-    // Names Azure cannot hold, under the `fail` policy: the run ends with failures (exit 1),
-    // the dead-letter list names them, and a retry under `map` copies only them.
+/// Names Azure cannot hold, under the `fail` policy: the run ends with failures (exit 1),
+/// the dead-letter list names them, and a retry under `map` copies only them.
+async fn retry_the_failures_under_another_name_policy(
+    service: &Service,
+    bucket: &awcopy_store::Location,
+    az_root: &str,
+    refused: &[String],
+    named: &BTreeMap<String, Vec<u8>>,
+) {
+    let url = service.url.clone();
     let out = as_user(
         ALICE,
         &[
@@ -592,7 +722,7 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
     let grant_read = vec![root.clone()];
     let grant_write = vec![az_text(&container)];
     svc::write_config(&dir, (&grant_read, &grant_write), (&[], &[]));
-    let mut service = Service::start(&dir, 2);
+    let service = Service::start(&dir, 2);
     let mut files = BTreeMap::new();
     let put = |files: &mut BTreeMap<String, Vec<u8>>, name: &str, seed: u64| {
         let data = kit::pattern(1000 + seed as usize, seed);
@@ -611,14 +741,6 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
     let input = serde_json::json!({"name": "nightly", "template": template, "every": "2s", "overlap": "30s"});
     let schedule = service.create("/api/v1/schedules", ALICE, input).await;
     let sid = schedule["id"].as_str().unwrap().to_owned();
-    let runs = |jobs: &serde_json::Value| -> Vec<serde_json::Value> {
-        jobs.as_array()
-            .unwrap()
-            .iter()
-            .filter(|j| j["schedule"] == sid.as_str())
-            .cloned()
-            .collect()
-    };
     let first = wait_for_runs(&service, &sid, 1).await;
     let first_start = time::OffsetDateTime::parse(
         first[0]["started_at"].as_str().unwrap(),
@@ -640,7 +762,7 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
     let seen = wait_for_runs(&service, &sid, 3).await.len();
     kit::assert_holds(&az, "", &files).await;
     let jobs = service.get("/api/v1/jobs", ALICE).await;
-    let finished: Vec<_> = runs(&jobs)
+    let finished: Vec<_> = runs_of_schedule(&jobs, &sid)
         .into_iter()
         .filter(|j| j["status"] == "completed")
         .collect();
@@ -656,20 +778,27 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
     );
     assert!(seen >= 3);
 
-    // Switched off from the CLI: no more runs.
-    let out = as_user(ALICE, &["schedule", "pause", &sid, "--via", &service.url]);
+    a_paused_schedule_runs_no_more_and_bob_sees_none(&service, &sid).await;
+    let service = missed_runs_run_once_after_a_restart(service, &dir, &root, &container).await;
+    a_failing_schedule_turns_itself_off_saying_why(&service, &container).await;
+}
+
+/// Switched off from the CLI, schedule `sid` runs no more and is listed as off; Bob sees
+/// none of it.
+async fn a_paused_schedule_runs_no_more_and_bob_sees_none(service: &Service, sid: &str) {
+    let out = as_user(ALICE, &["schedule", "pause", sid, "--via", &service.url]);
     assert!(out.status.success(), "{}", stderr(&out));
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let count = runs(&service.get("/api/v1/jobs", ALICE).await).len();
+    let count = runs_of_schedule(&service.get("/api/v1/jobs", ALICE).await, sid).len();
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
-        runs(&service.get("/api/v1/jobs", ALICE).await).len(),
+        runs_of_schedule(&service.get("/api/v1/jobs", ALICE).await, sid).len(),
         count,
         "a schedule that is off does not run"
     );
     let out = as_user(ALICE, &["schedule", "list", "--via", &service.url]);
     assert!(
-        stdout(&out).contains(&sid) && stdout(&out).contains("off"),
+        stdout(&out).contains(sid) && stdout(&out).contains("off"),
         "{}",
         stdout(&out)
     );
@@ -688,11 +817,19 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
             .len(),
         0
     );
+}
 
-    // Runs missed while the service was down run once when it is back, not once each.
+/// Runs of a schedule missed while the service was down run once when it is back, not once
+/// each; returns the service started again.
+async fn missed_runs_run_once_after_a_restart(
+    mut service: Service,
+    dir: &std::path::Path,
+    root: &str,
+    container: &awcopy_store::Location,
+) -> Service {
     let template = spec(
-        &root,
-        &format!("{}again/", kit::location_text(&container)),
+        root,
+        &format!("{}again/", kit::location_text(container)),
         8 << 20,
         serde_json::json!({}),
     );
@@ -704,7 +841,7 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
     service.kill9();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let restarted = time::OffsetDateTime::now_utc();
-    let service = Service::start(&dir, 2);
+    let service = Service::start(dir, 2);
     wait_for_runs(&service, &again, 2).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = service
@@ -728,12 +865,18 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
         .filter(|j| j["schedule"] == again.as_str())
         .count();
     assert_eq!(again_runs, 2, "two missed runs ran once: {after}");
+    service
+}
 
-    // A schedule whose runs fail turns itself off after three in a row, and says why.
+/// A schedule whose runs fail turns itself off after three in a row, and says why.
+async fn a_failing_schedule_turns_itself_off_saying_why(
+    service: &Service,
+    container: &awcopy_store::Location,
+) {
     let missing = format!("s3://{}/", kit::unique_name("svc-missing"));
     let template = spec(
         &missing,
-        &kit::location_text(&container),
+        &kit::location_text(container),
         8 << 20,
         serde_json::json!({}),
     );
@@ -763,6 +906,16 @@ async fn schedules_copy_what_is_new_once_and_turn_off_after_failing() {
         "{off}"
     );
     svc::assert_no_tokens("the API's answers", &service.said.lock().unwrap());
+}
+
+/// The runs of schedule `sid` in a job list as the API answers it.
+fn runs_of_schedule(jobs: &serde_json::Value, sid: &str) -> Vec<serde_json::Value> {
+    jobs.as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["schedule"] == sid)
+        .cloned()
+        .collect()
 }
 
 /// Waits until schedule `id` has `count` completed runs; returns them, oldest first.
@@ -910,29 +1063,7 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
     );
     let service = Service::start(&dir, 2);
     let dest = format!("{}live/", kit::fault_proxy::through(&proxy, &container));
-    // Fifty jobs of another user, all finished, and a schedule (off) for the schedules page.
-    let mut others = Vec::new();
-    for i in 0..50 {
-        let body = spec(
-            &format!("{many}p{i:02}/"),
-            &format!("{many}out{i:02}/"),
-            8 << 20,
-            serde_json::json!({}),
-        );
-        let job = service.create("/api/v1/jobs", ADMIN, body).await;
-        others.push(job["id"].as_str().unwrap().to_owned());
-    }
-    for other in &others {
-        service.wait_for(other, ADMIN, &["completed"]).await;
-    }
-    let template = spec(
-        &format!("{bucket}live/"),
-        &az_text(&container),
-        8 << 20,
-        serde_json::json!({}),
-    );
-    let input = serde_json::json!({"name": "nightly-live", "template": template, "cron": "0 2 * * *", "enabled": false});
-    let _ = service.create("/api/v1/schedules", ALICE, input).await;
+    fifty_finished_jobs_of_another_user_and_a_schedule(&service, &many, &bucket, &container).await;
     // The job the browser watches, started last: 256 blocks, one at a time per agent, each
     // slowed by the proxy, run for a minute or so — long enough to be seen and paused.
     let body = spec(
@@ -1014,4 +1145,36 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
     for text in [&seen["pageText"], &seen["adminPageText"]] {
         svc::assert_no_tokens("the dashboard", text.as_str().unwrap());
     }
+}
+
+/// Fifty jobs of another user (the admin), all finished, and a schedule of Alice's (off) for
+/// the schedules page.
+async fn fifty_finished_jobs_of_another_user_and_a_schedule(
+    service: &Service,
+    many: &awcopy_store::Location,
+    bucket: &awcopy_store::Location,
+    container: &awcopy_store::Location,
+) {
+    let mut others = Vec::new();
+    for i in 0..50 {
+        let body = spec(
+            &format!("{many}p{i:02}/"),
+            &format!("{many}out{i:02}/"),
+            8 << 20,
+            serde_json::json!({}),
+        );
+        let job = service.create("/api/v1/jobs", ADMIN, body).await;
+        others.push(job["id"].as_str().unwrap().to_owned());
+    }
+    for other in &others {
+        service.wait_for(other, ADMIN, &["completed"]).await;
+    }
+    let template = spec(
+        &format!("{bucket}live/"),
+        &az_text(container),
+        8 << 20,
+        serde_json::json!({}),
+    );
+    let input = serde_json::json!({"name": "nightly-live", "template": template, "cron": "0 2 * * *", "enabled": false});
+    let _ = service.create("/api/v1/schedules", ALICE, input).await;
 }

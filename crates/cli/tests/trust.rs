@@ -90,77 +90,53 @@ fn azure_host() -> String {
 /// configured one it must not leave, is refused at submission before a single request: the
 /// recording listener on 127.0.0.2 receives nothing, no job is made, and no secret of the
 /// service's environment shows in any answer or log.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_spelling_of_a_location_reaches_a_host_the_operator_did_not_configure() {
-    let recorder = kit::recorder::Recorder::start().await;
-    let evil = recorder.host();
-    let bucket = kit::new_s3_bucket("trust-hosts").await;
-    let container = kit::new_azure_container("trust-hosts").await;
-    kit::put_tiny(&kit::open(&bucket).await, ["granted/a".to_owned()]).await;
-    let Location {
-        bucket: b,
-        container: c,
-    } = names(&bucket, &container);
-    let (_guard, dir) = svc::service_dir();
-    let az = format!("az://devstoreaccount1/{c}");
-    svc::write_config(
-        &dir,
-        (
-            &[format!("s3://{b}/granted/"), format!("{az}/granted/")],
-            &[format!("s3://{b}/out/"), format!("{az}/out/")],
-        ),
-        (&[], &[]),
-    );
-    let service = Service::start_with_env(
-        &dir,
-        &["--agents", "1"],
-        &[("AZURE_STORAGE_SAS_TOKEN", SERVICE_SAS)],
-    );
-    let emulator = azure_host();
-
-    // (the location, what the refusal names)
-    let foreign: Vec<(String, String)> = vec![
+/// Every spelling of a place the operator did not configure (another host, an address of
+/// it in another form, another account or cloud, credentials in the URL), with `PLACE` for
+/// the prefix, and what the refusal must name. `evil` is the recording listener, `b` and `c`
+/// the granted bucket and container, `emulator` Azurite's host.
+fn foreign_spellings(evil: &str, b: &str, c: &str, emulator: &str) -> Vec<(String, String)> {
+    vec![
         (
             format!("http://{evil}/devstoreaccount1/{c}/PLACE/"),
-            evil.clone(),
+            evil.to_owned(),
         ),
         (
             format!("HTTP://{evil}/devstoreaccount1/{c}/PLACE/"),
-            evil.clone(),
+            evil.to_owned(),
         ),
         (
             format!("http://{evil}/devstoreaccount1/{c}//PLACE/"),
-            evil.clone(),
+            evil.to_owned(),
         ),
         (
             format!("http://{evil}/devstoreaccount1/{c}/PLACE//"),
-            evil.clone(),
+            evil.to_owned(),
         ),
         (
             format!("http://{evil}/devstoreaccount1/{c}/x/../PLACE/"),
-            evil.clone(),
+            evil.to_owned(),
         ),
         (
             format!("http://{evil}/devstoreaccount1/{c}/%50LACE/"),
-            evil.clone(),
+            evil.to_owned(),
         ),
         (
             format!("http://{evil}/devstoreaccount1/{c}/PLACE/?comp=list"),
-            evil.clone(),
+            evil.to_owned(),
         ),
         (
             format!(
                 "http://[::ffff:127.0.0.2]:{}/devstoreaccount1/{c}/PLACE/",
-                recorder_port(&evil)
+                recorder_port(evil)
             ),
-            recorder_port(&evil).to_owned(),
+            recorder_port(evil).to_owned(),
         ),
         (
             format!(
                 "http://2130706434:{}/devstoreaccount1/{c}/PLACE/",
-                recorder_port(&evil)
+                recorder_port(evil)
             ),
-            evil.clone(),
+            evil.to_owned(),
         ),
         (format!("http://{evil}/{b}/PLACE/"), format!("'{b}'")),
         (
@@ -191,7 +167,38 @@ async fn no_spelling_of_a_location_reaches_a_host_the_operator_did_not_configure
             format!("http://me:pw@{evil}/devstoreaccount1/{c}/PLACE/"),
             "no user or password".into(),
         ),
-    ];
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_spelling_of_a_location_reaches_a_host_the_operator_did_not_configure() {
+    let recorder = kit::recorder::Recorder::start().await;
+    let evil = recorder.host();
+    let bucket = kit::new_s3_bucket("trust-hosts").await;
+    let container = kit::new_azure_container("trust-hosts").await;
+    kit::put_tiny(&kit::open(&bucket).await, ["granted/a".to_owned()]).await;
+    let Location {
+        bucket: b,
+        container: c,
+    } = names(&bucket, &container);
+    let (_guard, dir) = svc::service_dir();
+    let az = format!("az://devstoreaccount1/{c}");
+    svc::write_config(
+        &dir,
+        (
+            &[format!("s3://{b}/granted/"), format!("{az}/granted/")],
+            &[format!("s3://{b}/out/"), format!("{az}/out/")],
+        ),
+        (&[], &[]),
+    );
+    let service = Service::start_with_env(
+        &dir,
+        &["--agents", "1"],
+        &[("AZURE_STORAGE_SAS_TOKEN", SERVICE_SAS)],
+    );
+    let emulator = azure_host();
+
+    let foreign = foreign_spellings(&evil, &b, &c, &emulator);
     let granted = [
         ("source", "granted", format!("s3://{b}/out/")),
         ("dest", "out", format!("s3://{b}/granted/")),
@@ -248,35 +255,7 @@ async fn no_spelling_of_a_location_reaches_a_host_the_operator_did_not_configure
         &["s3_endpoint", &evil],
     )
     .await;
-    // On a configured store, a prefix that walks out of a grant is refused: by its '..', or
-    // (once the URL has resolved it) by the grant.
-    for (source, status, needle) in [
-        (format!("{az}/granted/../out/"), 400, "'..'"),
-        (format!("{az}/granted/./x/"), 400, "'.'"),
-        (format!("{az}/granted//x/"), 400, "empty segment"),
-        (format!("s3://{b}/granted/../secret/"), 400, "'..'"),
-        (
-            format!("http://{emulator}/devstoreaccount1/{c}/granted/%2e%2e/secret/"),
-            403,
-            "may not read",
-        ),
-        (
-            format!("http://{emulator}/devstoreaccount1/{c}/granted/..%2F..%2Fsecret/"),
-            400,
-            "'..'",
-        ),
-    ] {
-        let body = spec(&source, &format!("s3://{b}/out/"));
-        refused(
-            &service,
-            "/api/v1/jobs",
-            ALICE,
-            body,
-            status,
-            &["source", needle],
-        )
-        .await;
-    }
+    prefixes_that_walk_out_of_a_grant_are_refused(&service, &b, &c).await;
     // The CLI says the same and exits 2.
     let out = awcopy_with_env(
         &[
@@ -298,7 +277,53 @@ async fn no_spelling_of_a_location_reaches_a_host_the_operator_did_not_configure
         Vec::<String>::new(),
         "the foreign host was reached"
     );
-    // A job within the grants still runs, and the service shows where the emulator is.
+    a_granted_job_still_runs_and_no_secret_shows(&service, &dir, &recorder, &b, &c).await;
+}
+
+/// On a configured store, a prefix that walks out of a grant is refused: by its '..', or
+/// (once the URL has resolved it) by the grant.
+async fn prefixes_that_walk_out_of_a_grant_are_refused(service: &Service, b: &str, c: &str) {
+    let (az, emulator) = (format!("az://devstoreaccount1/{c}"), azure_host());
+    for (source, status, needle) in [
+        (format!("{az}/granted/../out/"), 400, "'..'"),
+        (format!("{az}/granted/./x/"), 400, "'.'"),
+        (format!("{az}/granted//x/"), 400, "empty segment"),
+        (format!("s3://{b}/granted/../secret/"), 400, "'..'"),
+        (
+            format!("http://{emulator}/devstoreaccount1/{c}/granted/%2e%2e/secret/"),
+            403,
+            "may not read",
+        ),
+        (
+            format!("http://{emulator}/devstoreaccount1/{c}/granted/..%2F..%2Fsecret/"),
+            400,
+            "'..'",
+        ),
+    ] {
+        let body = spec(&source, &format!("s3://{b}/out/"));
+        refused(
+            service,
+            "/api/v1/jobs",
+            ALICE,
+            body,
+            status,
+            &["source", needle],
+        )
+        .await;
+    }
+}
+
+/// A job within the grants still runs (the service shows where the emulator is), the
+/// recording listener still heard nothing, and the service's answers, log and catalogue hold
+/// neither its SAS nor a token.
+async fn a_granted_job_still_runs_and_no_secret_shows(
+    service: &Service,
+    dir: &std::path::Path,
+    recorder: &kit::recorder::Recorder,
+    b: &str,
+    c: &str,
+) {
+    let (az, emulator) = (format!("az://devstoreaccount1/{c}"), azure_host());
     let job = service
         .create(
             "/api/v1/jobs",
@@ -320,7 +345,7 @@ async fn no_spelling_of_a_location_reaches_a_host_the_operator_did_not_configure
     for text in [
         service.said.lock().unwrap().clone(),
         service.log(),
-        svc::catalogue_text(&dir),
+        svc::catalogue_text(dir),
     ] {
         assert!(
             !text.contains("SERVICE-SAS-SECRET"),
@@ -449,20 +474,7 @@ async fn a_prefix_grant_covers_what_is_under_it_and_hostile_names_stay_there() {
 async fn local_grants_hold_against_dots_and_symlinks() {
     let top = tempfile::tempdir().unwrap();
     let t = top.path();
-    let write = |path: &Path, bytes: &[u8]| {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
-    };
-    write(&t.join("granted/a.txt"), b"alpha");
-    write(&t.join("granted/sub/b.txt"), b"beta");
-    write(&t.join("secret/s.txt"), b"TOP-SECRET-BYTES");
-    std::fs::create_dir_all(t.join("secret2")).unwrap();
-    std::fs::create_dir_all(t.join("out")).unwrap();
-    let link = |target: &Path, at: &Path| std::os::unix::fs::symlink(target, at).unwrap();
-    link(&t.join("secret"), &t.join("granted/link-dir"));
-    link(&t.join("secret/s.txt"), &t.join("granted/link-file"));
-    link(Path::new("../secret/s.txt"), &t.join("granted/rel-file"));
-    link(&t.join("secret2"), &t.join("out/evil"));
+    granted_tree_with_links_out(t);
     let bucket = kit::new_s3_bucket("trust-local").await;
     let b = bucket_name(&bucket);
     let s3 = kit::open(&bucket).await;
@@ -562,8 +574,31 @@ async fn local_grants_hold_against_dots_and_symlinks() {
         "nothing written outside"
     );
     assert_eq!(std::fs::read_dir(t.join("secret")).unwrap().count(), 1);
-    // No copy anywhere holds the secret's bytes.
-    let copied = kit::versions(&s3).await;
+    no_copy_holds_the_secret(&s3).await;
+}
+
+/// Under `t`: `granted/` (two files, and links to a secret directory and file, absolute and
+/// relative), `secret/s.txt`, an empty `secret2/`, and `out/evil` linking to it.
+fn granted_tree_with_links_out(t: &Path) {
+    let write = |path: &Path, bytes: &[u8]| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    };
+    write(&t.join("granted/a.txt"), b"alpha");
+    write(&t.join("granted/sub/b.txt"), b"beta");
+    write(&t.join("secret/s.txt"), b"TOP-SECRET-BYTES");
+    std::fs::create_dir_all(t.join("secret2")).unwrap();
+    std::fs::create_dir_all(t.join("out")).unwrap();
+    let link = |target: &Path, at: &Path| std::os::unix::fs::symlink(target, at).unwrap();
+    link(&t.join("secret"), &t.join("granted/link-dir"));
+    link(&t.join("secret/s.txt"), &t.join("granted/link-file"));
+    link(Path::new("../secret/s.txt"), &t.join("granted/rel-file"));
+    link(&t.join("secret2"), &t.join("out/evil"));
+}
+
+/// No object of `s3` holds the secret's bytes.
+async fn no_copy_holds_the_secret(s3: &std::sync::Arc<dyn awcopy_store::Store>) {
+    let copied = kit::versions(s3).await;
     for key in copied.keys() {
         let got = s3.get(key, None).await.unwrap();
         use futures::TryStreamExt;
@@ -673,116 +708,7 @@ async fn extreme_requests_are_refused_and_no_schedule_stops_the_scheduler() {
     svc::write_config(&dir, (&grant, &grant), (&[], &[]));
     let mut service = Service::start(&dir, 1);
     let template = spec(&format!("s3://{b}/in/"), &format!("s3://{b}/out/"));
-    for (extra, field) in [
-        (serde_json::json!({"every": "100000000d"}), "every"),
-        (
-            serde_json::json!({"every": "99999999999999999999s"}),
-            "every",
-        ),
-        (serde_json::json!({"every": "367d"}), "every"),
-        (
-            serde_json::json!({"every": "1h", "overlap": "9999d"}),
-            "overlap",
-        ),
-        (
-            serde_json::json!({"every": "1h", "max_failures": 0}),
-            "max_failures",
-        ),
-        (
-            serde_json::json!({"every": "1h", "max_failures": 1000}),
-            "max_failures",
-        ),
-        (serde_json::json!({"cron": "0 0 30 2 *"}), "cron"),
-        (serde_json::json!({"cron": "* ".repeat(200)}), "cron"),
-    ] {
-        let body = with(serde_json::json!({"template": template}), extra.clone());
-        let started = Instant::now();
-        refused(&service, "/api/v1/schedules", ALICE, body, 400, &[field]).await;
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{extra} took {:?}",
-            started.elapsed()
-        );
-    }
-    for (extra, field) in [
-        (
-            serde_json::json!({"sizes": {"block_size": 1u64 << 60}}),
-            "sizes.block_size",
-        ),
-        (
-            serde_json::json!({"sizes": {"copy_cutoff": 1u64 << 40}}),
-            "sizes.copy_cutoff",
-        ),
-        (
-            serde_json::json!({"tuning": {"max_memory": 100u64 << 30}}),
-            "tuning.max_memory",
-        ),
-        (
-            serde_json::json!({"tuning": {"agents": 1u64 << 31}}),
-            "tuning.agents",
-        ),
-        (
-            serde_json::json!({"tuning": {"concurrency": 100000}}),
-            "tuning.concurrency",
-        ),
-        (
-            serde_json::json!({"tuning": {"list_parallelism": 60000}}),
-            "tuning.list_parallelism",
-        ),
-        (
-            serde_json::json!({"tuning": {"retries": 100000}}),
-            "tuning.retries",
-        ),
-        (
-            serde_json::json!({"filters": {"include": vec!["*"; 2000]}}),
-            "filters.include",
-        ),
-        (serde_json::json!({"name": "n".repeat(10_000)}), "name"),
-    ] {
-        refused(
-            &service,
-            "/api/v1/jobs",
-            ALICE,
-            with(template.clone(), extra),
-            400,
-            &[field],
-        )
-        .await;
-    }
-    // Settings the engine refuses are named as the API names them, never by a CLI flag.
-    for (extra, field) in [
-        (
-            serde_json::json!({"filters": {"include": ["a["]}}),
-            "filters.include: 'a['",
-        ),
-        (
-            serde_json::json!({"filters": {"exclude_regex": ["("]}}),
-            "filters.exclude_regex: '('",
-        ),
-        (
-            serde_json::json!({"encryption": {"kind": "scope", "name": "s"}}),
-            "encryption: cpk and scope apply to Azure",
-        ),
-    ] {
-        let body = with(template.clone(), extra);
-        let (status, answer) = service
-            .call("POST", "/api/v1/jobs", Some(ALICE), Some(body.to_string()))
-            .await;
-        assert_eq!(status, 400, "{answer}");
-        let message = answer["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains(field) && !message.contains("--"),
-            "{answer}"
-        );
-    }
-    let (status, answer) = service
-        .call("GET", "/api/v1/jobs?limit=1000000", Some(ALICE), None)
-        .await;
-    assert_eq!(status, 400, "{answer}");
-    assert!(
-        answer["message"].as_str().unwrap().contains("limit"),
-        "{answer}"
-    );
+    extreme_values_are_refused_naming_their_field(&service, &template).await;
 
     // A good schedule every second, and two that hold values no API would take today.
     let good = service
@@ -854,6 +780,124 @@ async fn extreme_requests_are_refused_and_no_schedule_stops_the_scheduler() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(!service.log().contains("panicked"), "{}", service.log());
+}
+
+/// Schedules and jobs whose values are out of bounds (periods, sizes, tuning, filters, names,
+/// a page's limit) are refused at once, naming the field as the API names it.
+async fn extreme_values_are_refused_naming_their_field(
+    service: &Service,
+    template: &serde_json::Value,
+) {
+    for (extra, field) in [
+        (serde_json::json!({"every": "100000000d"}), "every"),
+        (
+            serde_json::json!({"every": "99999999999999999999s"}),
+            "every",
+        ),
+        (serde_json::json!({"every": "367d"}), "every"),
+        (
+            serde_json::json!({"every": "1h", "overlap": "9999d"}),
+            "overlap",
+        ),
+        (
+            serde_json::json!({"every": "1h", "max_failures": 0}),
+            "max_failures",
+        ),
+        (
+            serde_json::json!({"every": "1h", "max_failures": 1000}),
+            "max_failures",
+        ),
+        (serde_json::json!({"cron": "0 0 30 2 *"}), "cron"),
+        (serde_json::json!({"cron": "* ".repeat(200)}), "cron"),
+    ] {
+        let body = with(serde_json::json!({"template": template}), extra.clone());
+        let started = Instant::now();
+        refused(service, "/api/v1/schedules", ALICE, body, 400, &[field]).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{extra} took {:?}",
+            started.elapsed()
+        );
+    }
+    for (extra, field) in [
+        (
+            serde_json::json!({"sizes": {"block_size": 1u64 << 60}}),
+            "sizes.block_size",
+        ),
+        (
+            serde_json::json!({"sizes": {"copy_cutoff": 1u64 << 40}}),
+            "sizes.copy_cutoff",
+        ),
+        (
+            serde_json::json!({"tuning": {"max_memory": 100u64 << 30}}),
+            "tuning.max_memory",
+        ),
+        (
+            serde_json::json!({"tuning": {"agents": 1u64 << 31}}),
+            "tuning.agents",
+        ),
+        (
+            serde_json::json!({"tuning": {"concurrency": 100000}}),
+            "tuning.concurrency",
+        ),
+        (
+            serde_json::json!({"tuning": {"list_parallelism": 60000}}),
+            "tuning.list_parallelism",
+        ),
+        (
+            serde_json::json!({"tuning": {"retries": 100000}}),
+            "tuning.retries",
+        ),
+        (
+            serde_json::json!({"filters": {"include": vec!["*"; 2000]}}),
+            "filters.include",
+        ),
+        (serde_json::json!({"name": "n".repeat(10_000)}), "name"),
+    ] {
+        refused(
+            service,
+            "/api/v1/jobs",
+            ALICE,
+            with(template.clone(), extra),
+            400,
+            &[field],
+        )
+        .await;
+    }
+    // Settings the engine refuses are named as the API names them, never by a CLI flag.
+    for (extra, field) in [
+        (
+            serde_json::json!({"filters": {"include": ["a["]}}),
+            "filters.include: 'a['",
+        ),
+        (
+            serde_json::json!({"filters": {"exclude_regex": ["("]}}),
+            "filters.exclude_regex: '('",
+        ),
+        (
+            serde_json::json!({"encryption": {"kind": "scope", "name": "s"}}),
+            "encryption: cpk and scope apply to Azure",
+        ),
+    ] {
+        let body = with(template.clone(), extra);
+        let (status, answer) = service
+            .call("POST", "/api/v1/jobs", Some(ALICE), Some(body.to_string()))
+            .await;
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(field) && !message.contains("--"),
+            "{answer}"
+        );
+    }
+    let (status, answer) = service
+        .call("GET", "/api/v1/jobs?limit=1000000", Some(ALICE), None)
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("limit"),
+        "{answer}"
+    );
 }
 
 /// How many runs of schedule `id` the service has made.
@@ -1320,7 +1364,6 @@ fn forged_item(run: &str, source: &str, dest: &str, key: &str) -> Vec<u8> {
 /// them completes with every byte, counted once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_nats_messages_change_nothing() {
-    use futures::StreamExt;
     let mut files: BTreeMap<String, Vec<u8>> = (0..12)
         .map(|i| (format!("in/s{i:02}"), kit::pattern(1000 + i * 77, i as u64)))
         .collect();
@@ -1333,92 +1376,9 @@ async fn forged_nats_messages_change_nothing() {
     let (src, dst) = (local.path().join("src"), local.path().join("dst"));
     let forger = async_nats::connect(&rig.nats.url).await.unwrap();
     let js = async_nats::jetstream::new(forger.clone());
-    let wrong = awcopy_service::nats::SealKey::from_bytes(&[9u8; 32]);
     let run = kit::unique_name("forged");
-    let subject = format!("awcopy.work.{run}");
-    let local_item = forged_item(
-        &run,
-        src.to_str().unwrap(),
-        dst.to_str().unwrap(),
-        "secret.txt",
-    );
-    let s3_item = forged_item(
-        &run,
-        &format!("{}in/", rig.bucket),
-        &format!("{}stolen/", rig.bucket),
-        "s00",
-    );
-    assert!(publish(&js, &subject, local_item.clone(), "forged-1").await);
-    assert!(publish(&js, &subject, wrong.seal(&subject, &local_item), "forged-2").await);
-    assert!(publish(&js, &subject, s3_item.clone(), "forged-3").await);
-    assert!(publish(&js, &subject, wrong.seal(&subject, &s3_item), "forged-4").await);
-    let beat = serde_json::json!({
-        "sent_at": time::OffsetDateTime::now_utc().unix_timestamp(), "name": "evil-agent",
-        "host": "h", "version": "0", "in_flight": 0, "items_done": 999, "items_failed": 0,
-        "bytes": 1, "bytes_per_sec": 1,
-    })
-    .to_string();
-    forger
-        .publish("awcopy.agents", beat.clone().into())
-        .await
-        .unwrap();
-    forger
-        .publish(
-            "awcopy.agents",
-            wrong.seal("awcopy.agents", beat.as_bytes()).into(),
-        )
-        .await
-        .unwrap();
-    let outcome = serde_json::json!({"id": format!("{run}.f0f0f0f0"), "agent": "evil", "result": {"Ok": {"type": "committed"}}, "bytes": 1});
-    assert!(
-        publish(
-            &js,
-            &format!("awcopy.results.{run}.f0f0f0f0"),
-            outcome.to_string().into_bytes(),
-            "forged-5"
-        )
-        .await
-    );
-
-    // A real job, and forgeries made from its own messages.
-    let mut work = forger.subscribe("awcopy.work.>").await.unwrap();
-    forger.flush().await.unwrap();
-    let id = rig.submit().await;
-    let real = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let message = work.next().await.unwrap();
-            if !message.subject.as_str().ends_with(&run) {
-                return message;
-            }
-        }
-    })
-    .await
-    .expect("the job's first work item");
-    let real_subject = real.subject.to_string();
-    let real_run = real_subject.rsplit('.').next().unwrap().to_owned();
-    let body: serde_json::Value = serde_json::from_slice(&real.payload[32..]).unwrap();
-    let item_id = body["id"].as_str().unwrap().to_owned();
-    let mut altered = real.payload.to_vec();
-    *altered.last_mut().unwrap() ^= 0x20;
-    assert!(publish(&js, &real_subject, altered, "forged-6").await);
-    let elsewhere = format!("awcopy.work.{}", kit::unique_name("replayed"));
-    assert!(publish(&js, &elsewhere, real.payload.to_vec(), "forged-7").await);
-    forger
-        .publish(format!("awcopy.stop.{real_run}"), "stop".into())
-        .await
-        .unwrap();
-    let forged_outcome = serde_json::json!({
-        "id": format!("{real_run}.{item_id}"), "agent": "evil",
-        "result": {"Err": {"kind": "not-found", "message": "forged"}}, "bytes": 0,
-    });
-    forger
-        .publish(
-            format!("awcopy.results.{real_run}.{item_id}"),
-            forged_outcome.to_string().into(),
-        )
-        .await
-        .unwrap();
-    forger.flush().await.unwrap();
+    forge_items_heartbeats_and_outcomes(&forger, &js, &run, &rig, &src, &dst).await;
+    let id = submit_and_forge_from_its_messages(&rig, &forger, &js, &run).await;
 
     let done = rig.service.wait_for(&id, ALICE, &ENDS).await;
     assert_eq!(done["status"], "completed", "{done}");
@@ -1474,6 +1434,114 @@ async fn forged_nats_messages_change_nothing() {
     assert!(said.contains("without a valid seal"), "{said}");
     assert!(!said.contains("LOCAL-SECRET") && !said.contains(RIG_KEY));
     assert!(!rig.service.log().contains(RIG_KEY));
+}
+
+/// Publishes, before any job: work items that would read the agent's disk or copy within the
+/// bucket (unsealed, and sealed with a wrong key), heartbeats of an agent that does not exist
+/// and an outcome, none sealed with the service's key.
+async fn forge_items_heartbeats_and_outcomes(
+    forger: &async_nats::Client,
+    js: &async_nats::jetstream::Context,
+    run: &str,
+    rig: &NatsRig,
+    src: &std::path::Path,
+    dst: &std::path::Path,
+) {
+    let wrong = awcopy_service::nats::SealKey::from_bytes(&[9u8; 32]);
+    let subject = format!("awcopy.work.{run}");
+    let local_item = forged_item(
+        run,
+        src.to_str().unwrap(),
+        dst.to_str().unwrap(),
+        "secret.txt",
+    );
+    let s3_item = forged_item(
+        run,
+        &format!("{}in/", rig.bucket),
+        &format!("{}stolen/", rig.bucket),
+        "s00",
+    );
+    assert!(publish(js, &subject, local_item.clone(), "forged-1").await);
+    assert!(publish(js, &subject, wrong.seal(&subject, &local_item), "forged-2").await);
+    assert!(publish(js, &subject, s3_item.clone(), "forged-3").await);
+    assert!(publish(js, &subject, wrong.seal(&subject, &s3_item), "forged-4").await);
+    let beat = serde_json::json!({
+        "sent_at": time::OffsetDateTime::now_utc().unix_timestamp(), "name": "evil-agent",
+        "host": "h", "version": "0", "in_flight": 0, "items_done": 999, "items_failed": 0,
+        "bytes": 1, "bytes_per_sec": 1,
+    })
+    .to_string();
+    forger
+        .publish("awcopy.agents", beat.clone().into())
+        .await
+        .unwrap();
+    forger
+        .publish(
+            "awcopy.agents",
+            wrong.seal("awcopy.agents", beat.as_bytes()).into(),
+        )
+        .await
+        .unwrap();
+    let outcome = serde_json::json!({"id": format!("{run}.f0f0f0f0"), "agent": "evil", "result": {"Ok": {"type": "committed"}}, "bytes": 1});
+    assert!(
+        publish(
+            js,
+            &format!("awcopy.results.{run}.f0f0f0f0"),
+            outcome.to_string().into_bytes(),
+            "forged-5"
+        )
+        .await
+    );
+}
+
+/// Submits a real job, then forges from its first work item: the item altered, replayed under
+/// another run, a stop of its run and a failed outcome, none sealed. Returns the job's id.
+async fn submit_and_forge_from_its_messages(
+    rig: &NatsRig,
+    forger: &async_nats::Client,
+    js: &async_nats::jetstream::Context,
+    run: &str,
+) -> String {
+    use futures::StreamExt;
+    let mut work = forger.subscribe("awcopy.work.>").await.unwrap();
+    forger.flush().await.unwrap();
+    let id = rig.submit().await;
+    let real = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let message = work.next().await.unwrap();
+            if !message.subject.as_str().ends_with(&run) {
+                return message;
+            }
+        }
+    })
+    .await
+    .expect("the job's first work item");
+    let real_subject = real.subject.to_string();
+    let real_run = real_subject.rsplit('.').next().unwrap().to_owned();
+    let body: serde_json::Value = serde_json::from_slice(&real.payload[32..]).unwrap();
+    let item_id = body["id"].as_str().unwrap().to_owned();
+    let mut altered = real.payload.to_vec();
+    *altered.last_mut().unwrap() ^= 0x20;
+    assert!(publish(js, &real_subject, altered, "forged-6").await);
+    let elsewhere = format!("awcopy.work.{}", kit::unique_name("replayed"));
+    assert!(publish(js, &elsewhere, real.payload.to_vec(), "forged-7").await);
+    forger
+        .publish(format!("awcopy.stop.{real_run}"), "stop".into())
+        .await
+        .unwrap();
+    let forged_outcome = serde_json::json!({
+        "id": format!("{real_run}.{item_id}"), "agent": "evil",
+        "result": {"Err": {"kind": "not-found", "message": "forged"}}, "bytes": 0,
+    });
+    forger
+        .publish(
+            format!("awcopy.results.{real_run}.{item_id}"),
+            forged_outcome.to_string().into(),
+        )
+        .await
+        .unwrap();
+    forger.flush().await.unwrap();
+    id
 }
 
 /// With NATS users and subject permissions (the README's), the service and an agent copy a

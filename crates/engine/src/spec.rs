@@ -286,6 +286,14 @@ impl JobSpec {
 
     /// [`Self::check`]s the spec; returns its filter, compiled on the way.
     pub fn checked_filter(&self) -> Result<Filter, SpecError> {
+        self.check_numbers()?;
+        let filter = self.checked_patterns()?;
+        self.check_name_and_encryption()?;
+        Ok(filter)
+    }
+
+    /// The version, and every size and tuning number within its range.
+    fn check_numbers(&self) -> Result<(), SpecError> {
         let bad = |field, problem: String| Err(SpecError { field, problem });
         if self.version == 0 || self.version > SPEC_VERSION {
             return bad(
@@ -360,6 +368,18 @@ impl JobSpec {
                 "use 1 to 1024 (or leave it out: all)".into(),
             );
         }
+        if self.tuning.max_rps == Some(0) || self.tuning.bandwidth == Some(0) {
+            return bad(
+                "tuning",
+                "max_rps and bandwidth must be more than zero".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The filters' patterns, bounded and compiled.
+    fn checked_patterns(&self) -> Result<Filter, SpecError> {
+        let bad = |field, problem: String| Err(SpecError { field, problem });
         let patterns = [
             ("filters.include", &self.filters.include),
             ("filters.exclude", &self.filters.exclude),
@@ -377,10 +397,13 @@ impl JobSpec {
                 return bad(field, format!("a pattern is longer than {MAX_TEXT} bytes"));
             }
         }
-        let filter = match Filter::new(self.filters.clone()) {
-            Ok(filter) => filter,
-            Err(e) => return bad(e.field, format!("'{}': {}", e.pattern, e.reason)),
-        };
+        Filter::new(self.filters.clone())
+            .or_else(|e| bad(e.field, format!("'{}': {}", e.pattern, e.reason)))
+    }
+
+    /// The name's length, and the encryption: one key source, fit for the destination.
+    fn check_name_and_encryption(&self) -> Result<(), SpecError> {
+        let bad = |field, problem: String| Err(SpecError { field, problem });
         if self.name.as_ref().is_some_and(|n| n.len() > MAX_TEXT) {
             return bad("name", format!("longer than {MAX_TEXT} bytes"));
         }
@@ -405,13 +428,7 @@ impl JobSpec {
                 return bad("encryption", misfit.into());
             }
         }
-        if self.tuning.max_rps == Some(0) || self.tuning.bandwidth == Some(0) {
-            return bad(
-                "tuning",
-                "max_rps and bandwidth must be more than zero".into(),
-            );
-        }
-        Ok(filter)
+        Ok(())
     }
 }
 

@@ -165,50 +165,60 @@ async fn sync_and_check_hold_a_bounded_number_of_destination_objects() {
             "{what}: a second sync"
         );
 
-        // check: equal; then 3 missing, 2 extra, 2 different (one by size, one by content).
-        let (equal, _) = compare(&source, &dest).await;
-        assert!(equal.is_equal(), "{what}: {equal:?}");
-        assert_eq!(equal.matching, files.len() as u64);
-        assert!(equal.in_memory_peak <= BUDGET as u64, "{what}");
-        let keys: Vec<&String> = files.keys().collect();
-        let (gone, resized, rewritten) = (&keys[..3], keys[10], keys[20]);
-        for key in gone {
-            dest.delete(key).await.unwrap();
-        }
-        let size = files[resized].len();
-        dest.put(
-            resized,
-            kit::pattern(size + 1, 1).into(),
-            &Default::default(),
-            None,
-        )
-        .await
-        .unwrap();
-        let size = files[rewritten].len();
-        dest.put(
-            rewritten,
-            kit::pattern(size, 999).into(),
-            &Default::default(),
-            None,
-        )
-        .await
-        .unwrap();
-        let added = ["zz/added one", "plain/\u{1f600} added"];
-        for key in added {
-            dest.put(key, b"x".to_vec().into(), &Default::default(), None)
-                .await
-                .unwrap();
-        }
-        let (found, [missing_found, extra_found, different_found]) = compare(&source, &dest).await;
-        let mut missing: Vec<String> = gone.iter().map(|k| k.to_string()).collect();
-        missing.sort();
-        assert_eq!(missing_found, missing, "{what}");
-        let mut extra: Vec<String> = added.iter().map(|k| k.to_string()).collect();
-        extra.sort();
-        assert_eq!(extra_found, extra, "{what}");
-        let mut expected = vec![resized.to_string(), rewritten.to_string()];
-        expected.sort();
-        assert_eq!(different_found, expected, "{what}");
-        assert_eq!(found.matching, (files.len() - 5) as u64, "{what}");
+        check_finds_what_differs(&source, &dest, &files, &what).await;
     }
+}
+
+/// `check` of what `sync` made finds it equal; then, with 3 objects missing, 2 extra and 2
+/// different (one by size, one by content), names each.
+async fn check_finds_what_differs(
+    source: &Arc<dyn Store>,
+    dest: &Arc<dyn Store>,
+    files: &BTreeMap<String, Vec<u8>>,
+    what: &str,
+) {
+    let (equal, _) = compare(source, dest).await;
+    assert!(equal.is_equal(), "{what}: {equal:?}");
+    assert_eq!(equal.matching, files.len() as u64);
+    assert!(equal.in_memory_peak <= BUDGET as u64, "{what}");
+    let keys: Vec<&String> = files.keys().collect();
+    let (gone, resized, rewritten) = (&keys[..3], keys[10], keys[20]);
+    for key in gone {
+        dest.delete(key).await.unwrap();
+    }
+    let size = files[resized].len();
+    dest.put(
+        resized,
+        kit::pattern(size + 1, 1).into(),
+        &Default::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let size = files[rewritten].len();
+    dest.put(
+        rewritten,
+        kit::pattern(size, 999).into(),
+        &Default::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let added = ["zz/added one", "plain/\u{1f600} added"];
+    for key in added {
+        dest.put(key, b"x".to_vec().into(), &Default::default(), None)
+            .await
+            .unwrap();
+    }
+    let (found, [missing_found, extra_found, different_found]) = compare(source, dest).await;
+    let mut missing: Vec<String> = gone.iter().map(|k| k.to_string()).collect();
+    missing.sort();
+    assert_eq!(missing_found, missing, "{what}");
+    let mut extra: Vec<String> = added.iter().map(|k| k.to_string()).collect();
+    extra.sort();
+    assert_eq!(extra_found, extra, "{what}");
+    let mut expected = vec![resized.to_string(), rewritten.to_string()];
+    expected.sort();
+    assert_eq!(different_found, expected, "{what}");
+    assert_eq!(found.matching, (files.len() - 5) as u64, "{what}");
 }

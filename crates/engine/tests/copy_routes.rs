@@ -230,14 +230,26 @@ async fn route(from: Kind, to: Kind) {
         }
     }
 
-    // The route: server-side within a service, pulled by Azure where it can reach the source.
+    let total: u64 = copied.iter().map(|k| by_key[k.as_str()].len() as u64).sum();
+    the_route_bytes_and_renamed_names_are_reported(&report, from, to, total, &case);
+}
+
+/// The report says the route (server-side within a service, pulled by Azure where it can
+/// reach the source), the bytes that went each way, a fallback, and the metadata names the
+/// destination renamed.
+fn the_route_bytes_and_renamed_names_are_reported(
+    report: &CopyReport,
+    from: Kind,
+    to: Kind,
+    total: u64,
+    case: &str,
+) {
     let expected_route = match (from, to) {
         (Kind::S3, Kind::S3) | (Kind::Local, Kind::Local) => Route::Native,
         (Kind::Azure, Kind::Azure) => Route::FromUrl,
         _ => Route::Streamed,
     };
     assert_eq!(report.route, expected_route, "{case}");
-    let total: u64 = copied.iter().map(|k| by_key[k.as_str()].len() as u64).sum();
     assert_eq!(report.bytes_copied, total, "{case}");
     if expected_route == Route::Streamed {
         assert_eq!(

@@ -134,59 +134,75 @@ async fn two_executors_stage_the_blocks_of_one_object_and_either_commits_or_copi
             "{to:?}: commit run twice"
         );
 
-        // Small objects go whole, in one batch, to whichever agent.
-        let mut expected = BTreeMap::from([(key.to_owned(), data)]);
-        let mut objects = Vec::new();
-        for (i, small) in ["s/one", "s/two ü", "s/three"].into_iter().enumerate() {
-            let bytes = kit::pattern(1000 * (i + 1), i as u64);
-            source
-                .put(small, bytes.clone().into(), &Default::default(), None)
-                .await
-                .unwrap();
-            objects.push(ObjectItem {
-                source: source.head(small).await.unwrap(),
-                dest_key: small.to_owned(),
-                route,
-            });
-            expected.insert(small.to_owned(), bytes);
-        }
-        let batch = WorkItem::Objects { objects };
-        let WorkDone::Objects { outcomes } =
-            agents[1].run(&through_the_wire(&batch)).await.unwrap()
-        else {
-            panic!("a batch gives outcomes")
-        };
-        assert_eq!(outcomes.len(), 3);
-        assert!(outcomes.iter().all(|o| o.error.is_none()), "{outcomes:?}");
-        kit::assert_holds(&dest, "", &expected).await;
-
-        // Delivered again: objects written since the item was queued are not copied again
-        // (their times stay); written before it was queued, they are.
-        let times = || async {
-            let mut times = Vec::new();
-            for key in ["s/one", "s/two ü", "s/three"] {
-                times.push(dest.head(key).await.unwrap().last_modified);
-            }
-            times
-        };
-        let written = times().await;
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        let queued_before = time::OffsetDateTime::now_utc() - std::time::Duration::from_secs(60);
-        let done = agents[0].run_again(&batch, queued_before).await.unwrap();
-        assert!(
-            matches!(&done, WorkDone::Objects { outcomes } if outcomes.iter().all(|o| o.error.is_none())),
-            "{done:?}"
-        );
-        assert_eq!(times().await, written, "{to:?}: copied again");
-        let queued_after = time::OffsetDateTime::now_utc();
-        agents[0].run_again(&batch, queued_after).await.unwrap();
-        let rewritten = times().await;
-        assert!(
-            rewritten.iter().zip(&written).all(|(new, old)| new > old),
-            "{to:?}: a copy older than the item is copied again: {written:?} -> {rewritten:?}"
-        );
-        kit::assert_holds(&dest, "", &expected).await;
+        let expected = BTreeMap::from([(key.to_owned(), data)]);
+        small_objects_go_whole_in_a_batch_and_are_not_copied_twice(
+            &agents, &source, &dest, route, to, expected,
+        )
+        .await;
     }
+}
+
+/// Small objects go whole, in one batch, to whichever agent; delivered again, objects written
+/// since the item was queued are not copied again (their times stay), and those written
+/// before it was queued are. `expected` is what the destination holds already.
+async fn small_objects_go_whole_in_a_batch_and_are_not_copied_twice(
+    agents: &[ItemExecutor; 2],
+    source: &Arc<dyn awcopy_store::Store>,
+    dest: &Arc<dyn awcopy_store::Store>,
+    route: Route,
+    to: Kind,
+    expected: BTreeMap<String, Vec<u8>>,
+) {
+    let mut expected = expected;
+    let mut objects = Vec::new();
+    for (i, small) in ["s/one", "s/two ü", "s/three"].into_iter().enumerate() {
+        let bytes = kit::pattern(1000 * (i + 1), i as u64);
+        source
+            .put(small, bytes.clone().into(), &Default::default(), None)
+            .await
+            .unwrap();
+        objects.push(ObjectItem {
+            source: source.head(small).await.unwrap(),
+            dest_key: small.to_owned(),
+            route,
+        });
+        expected.insert(small.to_owned(), bytes);
+    }
+    let batch = WorkItem::Objects { objects };
+    let WorkDone::Objects { outcomes } = agents[1].run(&through_the_wire(&batch)).await.unwrap()
+    else {
+        panic!("a batch gives outcomes")
+    };
+    assert_eq!(outcomes.len(), 3);
+    assert!(outcomes.iter().all(|o| o.error.is_none()), "{outcomes:?}");
+    kit::assert_holds(dest, "", &expected).await;
+
+    // Delivered again: objects written since the item was queued are not copied again
+    // (their times stay); written before it was queued, they are.
+    let times = || async {
+        let mut times = Vec::new();
+        for key in ["s/one", "s/two ü", "s/three"] {
+            times.push(dest.head(key).await.unwrap().last_modified);
+        }
+        times
+    };
+    let written = times().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let queued_before = time::OffsetDateTime::now_utc() - std::time::Duration::from_secs(60);
+    let done = agents[0].run_again(&batch, queued_before).await.unwrap();
+    assert!(
+        matches!(&done, WorkDone::Objects { outcomes } if outcomes.iter().all(|o| o.error.is_none())),
+        "{done:?}"
+    );
+    assert_eq!(times().await, written, "{to:?}: copied again");
+    let queued_after = time::OffsetDateTime::now_utc();
+    agents[0].run_again(&batch, queued_after).await.unwrap();
+    let rewritten = times().await;
+    assert!(
+        rewritten.iter().zip(&written).all(|(new, old)| new > old),
+        "{to:?}: a copy older than the item is copied again: {written:?} -> {rewritten:?}"
+    );
+    kit::assert_holds(dest, "", &expected).await;
 }
 
 /// Two agents behind one queue, taking items in turn; each item crosses the wire.

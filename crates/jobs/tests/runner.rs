@@ -196,8 +196,15 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
         RunError::Refused(Refusal::NothingToStop(_))
     ));
 
-    // A name Azure cannot hold fails under the `fail` policy; a retry under `map` copies it,
-    // and only it.
+    a_refused_name_fails_then_a_retry_under_map_copies_only_it(&runner, &catalog).await;
+}
+
+/// A name Azure cannot hold fails under the `fail` policy; a retry under `map` copies it,
+/// and only it.
+async fn a_refused_name_fails_then_a_retry_under_map_copies_only_it(
+    runner: &JobRunner,
+    catalog: &Arc<dyn JobCatalog>,
+) {
     let source = kit::new_s3_bucket("runner-retry").await;
     let named = BTreeMap::from([
         ("ok".to_owned(), b"ok".to_vec()),
@@ -207,7 +214,7 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
     let container = kit::new_azure_container("runner-retry").await;
     let mut strict = spec(kit::location_text(&source), kit::location_text(&container));
     strict.name_policy = NamePolicy::Fail;
-    let (first, id) = start(&runner, strict, false).await;
+    let (first, id) = start(runner, strict, false).await;
     let outcome = first.wait().await.unwrap();
     assert_eq!(outcome.status, Some(Status::CompletedWithFailures));
     let failures = catalog.failures(&id, &Default::default()).await.unwrap();

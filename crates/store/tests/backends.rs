@@ -59,7 +59,16 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
         .create_root()
         .await
         .expect("creating an existing root is a no-op");
-    // put + head + get, whole and ranged
+    puts_heads_and_gets(store, keeps_attributes).await;
+    lists_by_prefix_bounds_and_delimiter(store).await;
+    let whole = uploads_by_parts(store, keeps_attributes).await;
+    aborted_uploads_leave_nothing(store).await;
+    copies_within_the_store(store, keeps_attributes, &whole).await;
+    deletes_even_a_missing_key(store).await;
+}
+
+/// Put + head + get, whole and ranged.
+async fn puts_heads_and_gets(store: &dyn Store, keeps_attributes: bool) {
     let small = kit::pattern(1000, 1);
     store
         .put(
@@ -101,8 +110,10 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
         .expect("put empty");
     assert_eq!(store.head("empty").await.unwrap().size, 0);
     assert!(read_all(store, "empty", None).await.is_empty());
+}
 
-    // listing: prefix, bounds, delimiter, pages
+/// Listing: prefix, bounds, delimiter, pages.
+async fn lists_by_prefix_bounds_and_delimiter(store: &dyn Store) {
     for key in ["dir/a", "dir/b", "dir/sub/c", "dir/sub/d", "other"] {
         store
             .put(
@@ -153,8 +164,10 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
     .await;
     assert_eq!(keys, ["dir/a", "dir/b", "dir/small.bin"]);
     assert_eq!(prefixes, ["dir/sub/"]);
+}
 
-    // block / multipart upload: 5 MiB parts (S3's minimum) with an odd tail
+/// Block / multipart upload: 5 MiB parts (S3's minimum) with an odd tail.
+async fn uploads_by_parts(store: &dyn Store, keeps_attributes: bool) -> Vec<u8> {
     let part1 = kit::pattern(5 * MIB, 2);
     let part2 = kit::pattern(5 * MIB, 3);
     let tail = kit::pattern(1234, 4);
@@ -223,8 +236,11 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
     )
     .await;
     assert_eq!(ranged, whole[5 * MIB - 3..5 * MIB + 3]);
+    whole
+}
 
-    // abort leaves nothing behind
+/// Abort leaves nothing behind.
+async fn aborted_uploads_leave_nothing(store: &dyn Store) {
     let aborted = store
         .create_upload("big/aborted", &ObjectAttributes::default())
         .await
@@ -252,8 +268,10 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
         store.head("big/aborted").await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
+}
 
-    // server-side copy within the store, whole and by part
+/// Server-side copy within the store, whole and by part.
+async fn copies_within_the_store(store: &dyn Store, keeps_attributes: bool, whole: &[u8]) {
     let kind = store
         .capabilities()
         .server_side_route(store.capabilities())
@@ -315,8 +333,10 @@ async fn exercise(store: Arc<dyn Store>, keeps_attributes: bool) {
         .await
         .unwrap();
     assert_eq!(read_all(store, "copies/parts", None).await, whole);
+}
 
-    // delete, including a missing key
+/// Delete, including a missing key.
+async fn deletes_even_a_missing_key(store: &dyn Store) {
     for key in ["dir/small.bin", "copies/whole", "missing/key"] {
         store
             .delete(key)
