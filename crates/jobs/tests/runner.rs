@@ -3,7 +3,7 @@
 //! emulators. Every copy is checked key by key and byte by byte.
 
 use awcopy_engine::copy::{ConcurrencyLimit, NamePolicy};
-use awcopy_engine::events::Action;
+use awcopy_engine::events::{Action, EventSink, ObjectEvent};
 use awcopy_engine::spec::{JobSpec, Mode};
 use awcopy_jobs::runner::{
     Access, JobEvent, JobHandle, JobRunner, Prepared, Refusal, RunError, RunHooks,
@@ -12,6 +12,7 @@ use awcopy_jobs::{Catalog, JobCatalog, Status};
 use awcopy_store::Location;
 use awcopy_testkit::{self as kit, Kind};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,18 @@ async fn runner() -> (JobRunner, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let catalog = Catalog::open(&dir.path().join("jobs.db")).await.unwrap();
     (JobRunner::new(Arc::new(catalog)), dir)
+}
+
+/// Counts the objects copied, as object events say.
+#[derive(Debug, Default)]
+struct CountCopied(AtomicUsize);
+
+impl EventSink for CountCopied {
+    fn record(&self, event: &ObjectEvent<'_>) {
+        if event.action == Action::Copied {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Waits until the job has an upload in progress with a staged block on record; returns it.
@@ -82,10 +95,14 @@ async fn a_job_runs_on_every_kind_of_route_with_no_cli() {
         let prepared = Prepared::new(spec.clone(), &Access::default())
             .await
             .unwrap();
-        let handle = runner
-            .start(prepared, RunHooks::default(), false, None)
-            .await
-            .unwrap();
+        // Object events counted as they happen (a subscriber to the handle's broadcast joins
+        // after the start, when the first objects of a fast route may be done already).
+        let copied_events = Arc::new(CountCopied::default());
+        let hooks = RunHooks {
+            events: Some(copied_events.clone()),
+            ..RunHooks::default()
+        };
+        let handle = runner.start(prepared, hooks, false, None).await.unwrap();
         let mut events = handle.subscribe();
         let id = handle.job().unwrap().id.clone();
         let outcome = handle.wait().await.unwrap();
@@ -98,16 +115,17 @@ async fn a_job_runs_on_every_kind_of_route_with_no_cli() {
         assert_eq!(report.objects_copied, files.len() as u64);
         kit::assert_holds(&kit::open(&dest).await, "", &files).await;
 
-        let mut copied = 0;
         let mut last_status = None;
         while let Ok(event) = events.try_recv() {
-            match event {
-                JobEvent::Object { record, .. } if record.action == Action::Copied => copied += 1,
-                JobEvent::Status { status, .. } => last_status = Some(status),
-                _ => {}
+            if let JobEvent::Status { status, .. } = event {
+                last_status = Some(status);
             }
         }
-        assert_eq!(copied, files.len(), "one copied event per object");
+        assert_eq!(
+            copied_events.0.load(Ordering::Relaxed),
+            files.len(),
+            "one copied event per object"
+        );
         assert_eq!(last_status, Some(Status::Completed));
         let record = runner.catalog().find(&id).await.unwrap();
         assert_eq!(
