@@ -1,11 +1,13 @@
 //! The task that looks at a copy's counters every [`TICK`] and moves its limit, and the
 //! measure of how busy this process is.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Concurrency, TICK};
+use crate::progress::Progress;
 
 /// Runs [`Concurrency::adjust`] every [`TICK`] from `counters` (throttling answers so far,
 /// throughput so far), publishing the limit to `shown`, until the task is aborted.
@@ -25,6 +27,24 @@ pub fn spawn_controller(
             shown(concurrency.current());
         }
     })
+}
+
+/// [`spawn_controller`] following `progress`: its throttling answers, its throughput (bytes
+/// and objects done), and the limit shown in it.
+pub fn spawn_following(
+    concurrency: Arc<Concurrency>,
+    progress: Arc<Progress>,
+) -> tokio::task::JoinHandle<()> {
+    let shown = progress.clone();
+    spawn_controller(
+        concurrency,
+        move || {
+            let done = progress.bytes_done.load(Ordering::Relaxed)
+                + progress.objects_done.load(Ordering::Relaxed);
+            (progress.retry.throttled.load(Ordering::Relaxed), done)
+        },
+        move |limit| shown.concurrency.store(limit as u64, Ordering::Relaxed),
+    )
 }
 
 /// How busy this process's async workers have been: the share of their time not parked

@@ -40,7 +40,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 mod controller;
-pub use controller::spawn_controller;
+pub use controller::{spawn_controller, spawn_following};
 
 /// After a decrease, how long before another decrease or any increase.
 const COOL_DOWN: Duration = Duration::from_secs(2);

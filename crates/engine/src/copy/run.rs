@@ -13,7 +13,7 @@ use tokio::task::{JoinError, JoinSet};
 
 use super::job::Planner;
 use super::{CopyOptions, CopyPlan, CopyReport, ObjectFailure};
-use crate::concurrency::spawn_controller;
+use crate::concurrency::spawn_following;
 use crate::estimate::Route;
 use crate::events::{Action, ObjectEvent};
 use crate::filter::Filter;
@@ -47,7 +47,7 @@ pub async fn copy(
         Some(key) => one_object(planner.plan.source.head(key).await?).await,
         None => planner.objects_to_copy(resume),
     };
-    let controller = spawn_limit_controller(&planner);
+    let controller = spawn_following(planner.concurrency.clone(), planner.progress.clone());
     let mut tally = Tally::default();
     let tasks = run_objects(&planner, objects, &filter, existing.as_ref(), &mut tally).await?;
     drain(&planner, tasks, &mut tally).await;
@@ -109,21 +109,6 @@ async fn one_object(meta: ObjectMeta) -> Receiver<Result<ObjectMeta, StoreError>
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tx.send(Ok(meta)).await.expect("receiver alive");
     rx
-}
-
-/// The task that moves the concurrency limit from the job's counters, and shows it.
-fn spawn_limit_controller(planner: &Arc<Planner>) -> tokio::task::JoinHandle<()> {
-    let counters = planner.progress.clone();
-    let shown = planner.progress.clone();
-    spawn_controller(
-        planner.concurrency.clone(),
-        move || {
-            let done = counters.bytes_done.load(Ordering::Relaxed)
-                + counters.objects_done.load(Ordering::Relaxed);
-            (counters.retry.throttled.load(Ordering::Relaxed), done)
-        },
-        move |limit| shown.concurrency.store(limit as u64, Ordering::Relaxed),
-    )
 }
 
 /// Decides each listed object and starts a task for each one to copy, until the listing

@@ -6,6 +6,7 @@
 //! `whole` copies whole objects, `blocks` stages and commits the blocks of large ones.
 
 use awcopy_store::{ErrorKind, ObjectAttributes, Store, StoreError};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -19,7 +20,7 @@ pub(crate) use blocks::abort_quietly;
 pub(crate) use requests::Requests;
 pub(crate) use whole::verify_copy;
 
-use crate::concurrency::{Concurrency, ConcurrencyLimit, Lane};
+use crate::concurrency::{spawn_following, Concurrency, ConcurrencyLimit, Lane};
 use crate::journal::Stop;
 use crate::limits::Limits;
 use crate::memory::MemoryBudget;
@@ -95,6 +96,18 @@ pub struct ItemExecutor {
     /// What this executor moved, and its retries.
     progress: Arc<Progress>,
     bounds: Option<KeyBounds>,
+    /// The task that moves the limit, for an executor with limits of its own (an agent's):
+    /// stopped with the executor.
+    _controller: Option<Controller>,
+}
+
+/// A limit's controller task, stopped when dropped.
+struct Controller(tokio::task::JoinHandle<()>);
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for ItemExecutor {
@@ -110,13 +123,18 @@ pub(crate) fn interrupted() -> StoreError {
 
 impl ItemExecutor {
     /// An executor reading from `source` and writing to `dest` under `options`' limits.
+    /// Its limit follows its own throughput and throttling (see [`crate::concurrency`]).
     pub fn new(source: Arc<dyn Store>, dest: Arc<dyn Store>, options: ExecutorOptions) -> Self {
         let shared = Shared::new(&options, Arc::new(Progress::default()));
         let (source, dest) = (
             shared.timed(source, Lane::Source),
             shared.timed(dest, Lane::Dest),
         );
-        Self::sharing(source, dest, &options, shared)
+        let controller = spawn_following(shared.concurrency.clone(), shared.progress.clone());
+        Self {
+            _controller: Some(Controller(controller)),
+            ..Self::sharing(source, dest, &options, shared)
+        }
     }
 
     /// An executor of stores already timed, with the limits and counters of `shared`.
@@ -136,6 +154,7 @@ impl ItemExecutor {
             stop: options.stop.clone(),
             progress: shared.progress,
             bounds: None,
+            _controller: None,
         }
     }
 
@@ -208,7 +227,10 @@ impl ItemExecutor {
             false => self.run_whole(object).await,
         };
         let (metadata_mapped, error) = match result {
-            Ok(mapped) => (mapped, None),
+            Ok(mapped) => {
+                self.progress.objects_done.fetch_add(1, Ordering::Relaxed);
+                (mapped, None)
+            }
             Err(err) => (Vec::new(), Some(WorkError::from(&err))),
         };
         ObjectDone {
@@ -272,4 +294,44 @@ pub(crate) fn renamed_metadata(dest: &dyn Store, attributes: &ObjectAttributes) 
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::concurrency::AUTO_START;
+    use crate::copy::CopyOptions;
+    use awcopy_store::{local::LocalStore, Location, OpenOptions};
+
+    #[tokio::test]
+    async fn an_executor_with_limits_of_its_own_has_them_moved_and_stops_that_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::Local {
+            root: dir.path().to_path_buf(),
+            prefix: String::new(),
+        };
+        let store: Arc<dyn Store> =
+            Arc::new(LocalStore::open(&location, &OpenOptions::default()).unwrap());
+        let executor = ItemExecutor::new(
+            store.clone(),
+            store,
+            CopyOptions::default().executor_options(),
+        );
+        let progress = executor.progress().clone();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The controller publishes the limit it moves: an agent's `auto` is not stuck at its
+        // start unseen.
+        assert_eq!(
+            progress.concurrency.load(Ordering::Relaxed),
+            AUTO_START as u64
+        );
+        drop(executor);
+        progress.concurrency.store(0, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            progress.concurrency.load(Ordering::Relaxed),
+            0,
+            "the controller stopped with its executor"
+        );
+    }
 }
