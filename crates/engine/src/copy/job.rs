@@ -11,7 +11,7 @@ use super::{CopyOptions, CopyPlan};
 use crate::concurrency::{Concurrency, Lane};
 use crate::estimate::Route;
 use crate::events::ObjectEvent;
-use crate::execute::{interrupted, renamed_metadata, ItemExecutor, Requests, Shared};
+use crate::execute::{renamed_metadata, unless_stopped, ItemExecutor, Requests, Shared};
 use crate::journal::{ResumeFrom, StagedUpload};
 use crate::progress::Progress;
 use crate::server_side::{ServerSide, ServerSideGate};
@@ -120,10 +120,7 @@ impl Planner {
 
     /// `Err(Interrupted)` once the job is stopping: nothing new starts.
     pub(super) fn check_stop(&self) -> Result<(), StoreError> {
-        match &self.options.stop {
-            Some(stop) if stop.is_cancelled() => Err(interrupted()),
-            _ => Ok(()),
-        }
+        unless_stopped(&self.options.stop)
     }
 
     /// Runs `item` on the job's queue and reads what it gave — the one way from the planner

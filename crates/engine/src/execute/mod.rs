@@ -116,9 +116,16 @@ impl std::fmt::Debug for ItemExecutor {
     }
 }
 
-/// The error of work refused or cut short because the executor is stopping.
-pub(crate) fn interrupted() -> StoreError {
-    StoreError::new(ErrorKind::Interrupted, "stopped before it finished")
+/// `Err(Interrupted)` once `stop` is cancelled: nothing new starts. The one stop check of
+/// the planner and the executor.
+pub(crate) fn unless_stopped(stop: &Option<Stop>) -> Result<(), StoreError> {
+    match stop {
+        Some(stop) if stop.is_cancelled() => Err(StoreError::new(
+            ErrorKind::Interrupted,
+            "stopped before it finished",
+        )),
+        _ => Ok(()),
+    }
 }
 
 impl ItemExecutor {
@@ -242,10 +249,7 @@ impl ItemExecutor {
 
     /// `Err(Interrupted)` once the executor is stopping: nothing new starts.
     fn check_stop(&self) -> Result<(), StoreError> {
-        match &self.stop {
-            Some(stop) if stop.is_cancelled() => Err(interrupted()),
-            _ => Ok(()),
-        }
+        unless_stopped(&self.stop)
     }
 
     /// Holds `bytes` of the memory budget, then a slot, for one streamed object or block.
