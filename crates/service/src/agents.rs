@@ -25,7 +25,8 @@ struct Task {
     run: Arc<str>,
     spec: Arc<JobSpec>,
     item: WorkItem,
-    reply: oneshot::Sender<Result<WorkDone, StoreError>>,
+    /// The outcome, and the bytes it moved (as the agent counted them).
+    reply: oneshot::Sender<(Result<WorkDone, StoreError>, u64)>,
 }
 
 /// An agent and the channel that feeds it.
@@ -171,7 +172,7 @@ impl WorkQueue for JobQueue {
         let task = Task {
             run: self.run.clone(),
             spec: self.spec.clone(),
-            item: item.clone(),
+            item,
             reply,
         };
         let gone = || StoreError::new(ErrorKind::Other, format!("{} stopped", fed.agent.name()));
@@ -179,8 +180,7 @@ impl WorkQueue for JobQueue {
             fed.agent.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
             return Err(gone());
         }
-        let done = answer.await.unwrap_or_else(|_| Err(gone()));
-        let moved = done.as_ref().map_or(0, |done| item.bytes_moved(done));
+        let (done, moved) = answer.await.unwrap_or_else(|_| (Err(gone()), 0));
         self.bytes[index].fetch_add(moved, Ordering::Relaxed);
         done
     }
@@ -201,8 +201,8 @@ async fn work(agent: Arc<Agent>, mut queue: mpsc::Receiver<Task>) {
         tokio::spawn(async move {
             let result = agent.execute(&task.run, &task.spec, &task.item, None).await;
             agent.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
-            agent.settled(&task.item, &result, result.is_err());
-            let _ = task.reply.send(result);
+            let moved = agent.settled(&task.item, &result, result.is_err());
+            let _ = task.reply.send((result, moved));
         });
     }
 }
