@@ -1,12 +1,16 @@
 //! Test helpers shared by the workspace's integration tests: where the emulators are (started
-//! by `scripts/test.sh`), fresh buckets and containers, the shared naughty-key list, and a check
-//! that no secret leaked into some output.
+//! by `scripts/test.sh`), fresh buckets and containers, the shared naughty-key list, a check
+//! that no secret leaked into some output, a fault-injecting proxy, a recording listener, a
+//! job service with its test users ([`service`]) and a real nats-server ([`nats`]).
 
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod fault_proxy;
+pub mod nats;
+pub mod process;
 pub mod recorder;
+pub mod service;
 
 use awcopy_store::{ErrorKind, Location, OpenOptions, Store};
 use std::path::PathBuf;
@@ -170,6 +174,15 @@ pub fn location_text(location: &Location) -> String {
         } => format!("{}/{container}/{prefix}", azure_endpoint()),
         Location::Local { root, prefix } => format!("{}/{prefix}", root.display()),
         other => other.to_string(),
+    }
+}
+
+/// The bucket's or container's name of a cloud location.
+pub fn bucket_name(location: &Location) -> String {
+    match location {
+        Location::S3 { bucket, .. } => bucket.clone(),
+        Location::Azure { container, .. } => container.clone(),
+        other => panic!("not a bucket or a container: {other:?}"),
     }
 }
 

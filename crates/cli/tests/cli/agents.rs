@@ -2,10 +2,8 @@
 //! its own and three `awcopy agent` processes copy S3 -> Azure; an agent killed with kill -9
 //! mid-job and a nats-server killed and restarted change nothing in what arrives.
 
-mod common;
-
+use crate::common::service::{self as svc, Nats, Process, Service, ADMIN, ALICE};
 use awcopy_testkit as kit;
-use common::service::{self as svc, Nats, Process, Service, ADMIN, ALICE};
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -167,7 +165,7 @@ impl Rig {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let service = Service::start_with_env(&dir, &args, &env);
+        let service = svc::start_with_env(&dir, &args, &env);
         Self {
             bucket,
             container,
@@ -408,11 +406,11 @@ async fn an_item_that_always_fails_becomes_a_dead_letter_and_retry_copies_it() {
     )
     .await
     .unwrap();
-    let out = common::awcopy_with_env(
+    let out = crate::common::awcopy_with_env(
         &["jobs", "retry", &id, "--server", &service.url],
         &[("AWCOPY_TOKEN", ALICE)],
     );
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
     kit::assert_holds(&az, "", &files).await;
 }
 
@@ -663,7 +661,7 @@ async fn the_service_and_agents_reach_nats_with_a_creds_file() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let said = common::stderr(&out);
+    let said = crate::common::stderr(&out);
     assert!(
         said.contains(&rig.nats.url) && said.contains("authorization"),
         "{said}"
@@ -721,7 +719,7 @@ async fn the_service_and_agents_reach_nats_over_tls_with_a_token() {
         }
         let out = child.wait_with_output().unwrap();
         assert!(!out.status.success());
-        common::stderr(&out)
+        crate::common::stderr(&out)
     };
     let mut wrong = rig.agent_command("intruder", 1);
     wrong.env("AWCOPY_NATS_TOKEN", WRONG);

@@ -2,16 +2,14 @@
 //! stopped with Ctrl-C and resumed, cancelled with nothing left half-written; every key and
 //! byte verified, and the requests each run sent counted through the fault proxy.
 
+use crate::common::{assert_fails, awcopy, stderr, stdout};
 use awcopy_jobs::{Catalog, JobCatalog, JobRecord, Status};
 use awcopy_store::Location;
 use awcopy_testkit as kit;
-use common::{assert_fails, awcopy, stderr, stdout};
 use kit::fault_proxy::{FaultProxy, Faults};
 use std::collections::{BTreeMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-mod common;
 
 /// A catalogue of its own for one test.
 struct Db {
@@ -746,7 +744,7 @@ async fn relative_local_paths_are_stored_absolute() {
         std::fs::write(source.join(key), data).unwrap();
     }
     let db = Db::new();
-    let output = common::awcopy_in(
+    let output = crate::common::awcopy_in(
         work.path(),
         &["--db", &db.path(), "cp", "-r", "src", "out/"],
     );

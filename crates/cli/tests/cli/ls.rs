@@ -2,11 +2,10 @@
 //! scripts/test.sh) and local directories. Counts, bytes and JSON are checked against what the
 //! test wrote; bad input must give one clear line, a documented exit code and no secret.
 
+use crate::common::{assert_fails, awcopy, awcopy_with_env, stderr, stdout};
 use awcopy_store::{Location, ObjectAttributes, Store};
 use awcopy_testkit as kit;
-use common::{assert_fails, awcopy, awcopy_with_env, stderr, stdout};
 
-mod common;
 use serde_json::Value;
 use std::process::Output;
 use std::sync::Arc;
@@ -279,7 +278,7 @@ async fn ls_estimate_uses_a_price_file() {
     let store = kit::open(&location).await;
     fill(&store).await;
     let mut book: Value =
-        serde_json::from_str(include_str!("../../engine/prices/prices.json")).unwrap();
+        serde_json::from_str(include_str!("../../../engine/prices/prices.json")).unwrap();
     book["providers"]["azure-blob"]["requests_per_1000"]["list"] = 1000.0.into();
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), book.to_string()).unwrap();

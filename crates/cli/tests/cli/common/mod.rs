@@ -1,12 +1,11 @@
 //! Running the awcopy binary in tests: output checked for secrets on every run.
-#![allow(dead_code)] // each test file uses its own subset
 
 use awcopy_testkit as kit;
 use std::process::{Command, Output};
 
-/// Runs awcopy with the S3 emulator as AWS_ENDPOINT_URL.
 pub mod service;
 
+/// Runs awcopy with the S3 emulator as AWS_ENDPOINT_URL.
 pub fn awcopy(args: &[&str]) -> Output {
     awcopy_with_env(args, &[])
 }

@@ -1,0 +1,10 @@
+//! The CLI's integration tests, one binary: each module is one area of `awcopy`'s behaviour end
+//! to end (the binary run as a user would, against the emulators `scripts/test.sh` starts).
+
+mod agents;
+mod common;
+mod cp;
+mod jobs;
+mod ls;
+mod serve;
+mod trust;

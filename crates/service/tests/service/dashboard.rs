@@ -1,0 +1,156 @@
+//! The dashboard in a real browser (headless Chromium through playwright-core): two users' jobs
+//! live, one paused from the page, fifty finished jobs of another user and a schedule listed,
+//! no token anywhere on the page.
+
+use crate::harness::{self as svc, Service, ADMIN, ALICE};
+use awcopy_testkit as kit;
+use std::collections::BTreeMap;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
+    let needed = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the tests through scripts/test.sh, which installs Chromium and playwright-core")
+        })
+    };
+    let (playwright, chromium) = (needed("AWCOPY_PLAYWRIGHT"), needed("AWCOPY_CHROMIUM"));
+    let bucket = kit::new_s3_bucket("svc-dash").await;
+    let container = kit::new_azure_container("svc-dash").await;
+    let many = kit::new_s3_bucket("svc-dash-many").await;
+    let s3 = kit::open(&bucket).await;
+    kit::put_all(
+        &s3,
+        &BTreeMap::from([("live/big.bin".to_owned(), kit::pattern(16 << 20, 11))]),
+    )
+    .await;
+    kit::put_tiny(
+        &kit::open(&many).await,
+        (0..50).map(|i| format!("p{i:02}/x")),
+    )
+    .await;
+    let (_guard, dir) = svc::service_dir();
+    let grant = vec![format!("{bucket}"), container.to_string()];
+    let proxy = kit::fault_proxy::slow_azure(400).await;
+    svc::write_config_with(
+        &dir,
+        (&grant, &grant),
+        (&[], &[]),
+        &svc::azure_through(&proxy),
+    );
+    let service = svc::start(&dir, 2);
+    let dest = format!("{}live/", kit::fault_proxy::through(&proxy, &container));
+    fifty_finished_jobs_of_another_user_and_a_schedule(&service, &many, &bucket, &container).await;
+    // The job the browser watches, started last: 256 blocks, one at a time per agent, each
+    // slowed by the proxy, run for a minute or so — long enough to be seen and paused.
+    let body = svc::spec_in_blocks(
+        &format!("{bucket}live/"),
+        &dest,
+        64 * 1024,
+        serde_json::json!({"name": "dashboard", "tuning": {"concurrency": 1}}),
+    );
+    let job = service.create("/api/v1/jobs", ALICE, body).await;
+    let id = job["id"].as_str().unwrap().to_owned();
+
+    let shots = kit::workspace_root().join("target/dashboard-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = kit::workspace_root().join("crates/service/tests/service/dashboard.mjs");
+    let mut node = std::process::Command::new("node");
+    node.arg(&script)
+        .env("AWCOPY_PLAYWRIGHT", &playwright)
+        .env("CHROMIUM", &chromium)
+        .env("URL", &service.url)
+        .env("TOKEN", ALICE)
+        .env("ADMIN_TOKEN", ADMIN)
+        .env("JOB", &id)
+        .env("SHOTS", &shots);
+    let run = tokio::task::spawn_blocking(move || node.output().expect("run node"))
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "the browser script failed: {out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let seen: serde_json::Value =
+        serde_json::from_str(out.lines().last().unwrap_or("")).expect("the script's JSON line");
+    assert!(
+        seen["wrongToken"].as_str().unwrap().contains("not known"),
+        "{seen}"
+    );
+    assert_eq!(seen["who"], "alice");
+    assert_ne!(
+        seen["firstBytes"], seen["laterBytes"],
+        "the counters changed live"
+    );
+    assert_eq!(seen["rowStatus"], "running");
+    assert_eq!(
+        seen["cookieVisibleToScripts"], false,
+        "the session cookie is HttpOnly"
+    );
+    assert_eq!(seen["afterPause"], "paused");
+    assert!(
+        seen["agentRows"].as_u64().unwrap() >= 1,
+        "per-agent throughput shown: {seen}"
+    );
+    assert_eq!(seen["adminRows"].as_u64().unwrap(), 51, "{seen}");
+    assert_eq!(seen["adminUsers"], serde_json::json!(["alice", "root"]));
+    assert!(
+        seen["adminPageText"]
+            .as_str()
+            .unwrap()
+            .contains("nightly-live"),
+        "the schedules page lists it"
+    );
+    let job = service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
+    assert_eq!(
+        job["status"], "paused",
+        "the click paused the job on the service"
+    );
+    for shot in [
+        "1-sign-in",
+        "2-jobs",
+        "3-job-running",
+        "4-job-paused",
+        "5-admin",
+        "6-schedules",
+    ] {
+        let png = std::fs::metadata(shots.join(format!("{shot}.png"))).expect("a screenshot");
+        assert!(png.len() > 1000, "{shot}.png is an image");
+    }
+    for text in [&seen["pageText"], &seen["adminPageText"]] {
+        svc::assert_no_tokens("the dashboard", text.as_str().unwrap());
+    }
+}
+
+/// Fifty jobs of another user (the admin), all finished, and a schedule of Alice's (off) for
+/// the schedules page.
+async fn fifty_finished_jobs_of_another_user_and_a_schedule(
+    service: &Service,
+    many: &awcopy_store::Location,
+    bucket: &awcopy_store::Location,
+    container: &awcopy_store::Location,
+) {
+    let mut others = Vec::new();
+    for i in 0..50 {
+        let body = svc::spec_in_blocks(
+            &format!("{many}p{i:02}/"),
+            &format!("{many}out{i:02}/"),
+            8 << 20,
+            serde_json::json!({}),
+        );
+        let job = service.create("/api/v1/jobs", ADMIN, body).await;
+        others.push(job["id"].as_str().unwrap().to_owned());
+    }
+    for other in &others {
+        service.wait_for(other, ADMIN, &["completed"]).await;
+    }
+    let template = svc::spec_in_blocks(
+        &format!("{bucket}live/"),
+        &container.to_string(),
+        8 << 20,
+        serde_json::json!({}),
+    );
+    let input = serde_json::json!({"name": "nightly-live", "template": template, "cron": "0 2 * * *", "enabled": false});
+    let _ = service.create("/api/v1/schedules", ALICE, input).await;
+}
