@@ -7,6 +7,8 @@ use awcopy_engine::index::IndexOptions;
 use awcopy_engine::journal::{Journal, ResumeFrom, UploadRecord};
 use std::sync::Arc;
 
+use crate::timestamp::Timestamp;
+
 use crate::records::{
     CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, NewSchedule, Request,
     RunEnd, Schedule, Status,
@@ -82,8 +84,12 @@ pub trait JobCatalog: ScheduleCatalog + Send + Sync + std::fmt::Debug {
     ) -> Result<Option<JobRecord>, CatalogError>;
 
     /// Deletes finished jobs (completed, with failures, or cancelled) that ended before
-    /// `cutoff` (RFC 3339), with all they recorded; returns their ids.
-    async fn clean(&self, user: Option<&str>, cutoff: &str) -> Result<Vec<String>, CatalogError>;
+    /// `cutoff`, with all they recorded; returns their ids.
+    async fn clean(
+        &self,
+        user: Option<&str>,
+        cutoff: Timestamp,
+    ) -> Result<Vec<String>, CatalogError>;
 
     /// Jobs, newest first.
     async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, CatalogError>;
@@ -123,8 +129,8 @@ pub trait ScheduleCatalog: Send + Sync {
     /// Deletes schedule `id` (its runs stay as jobs).
     async fn delete_schedule(&self, id: &str) -> Result<(), CatalogError>;
 
-    /// Schedules that are on and due at `at` (RFC 3339).
-    async fn due_schedules(&self, at: &str) -> Result<Vec<Schedule>, CatalogError>;
+    /// Schedules that are on and due at `at`.
+    async fn due_schedules(&self, at: Timestamp) -> Result<Vec<Schedule>, CatalogError>;
 
     /// The job of schedule `id` that has not ended (running or paused), if any: a schedule
     /// runs one at a time.
@@ -134,11 +140,14 @@ pub trait ScheduleCatalog: Send + Sync {
     async fn disable_schedule(&self, id: &str, why: &str) -> Result<(), CatalogError>;
 
     /// Sets when schedule `id` runs next (a run skipped because the previous one goes on).
-    async fn set_next_run(&self, id: &str, next_run: Option<&str>) -> Result<(), CatalogError>;
+    async fn set_next_run(&self, id: &str, next_run: Option<Timestamp>)
+        -> Result<(), CatalogError>;
 
     /// The schedule job `job_id` is a run of, with the run's start, if any.
-    async fn schedule_of_job(&self, job_id: &str)
-        -> Result<Option<(String, String)>, CatalogError>;
+    async fn schedule_of_job(
+        &self,
+        job_id: &str,
+    ) -> Result<Option<(String, Timestamp)>, CatalogError>;
 
     /// Records how a run of schedule `id` that started at `started_at` ended: success moves
     /// the watermark to its start and clears the failure count; a failure adds one, and the
@@ -146,7 +155,7 @@ pub trait ScheduleCatalog: Send + Sync {
     async fn schedule_run_ended(
         &self,
         id: &str,
-        started_at: &str,
+        started_at: Timestamp,
         end: &RunEnd,
     ) -> Result<Schedule, CatalogError>;
 }

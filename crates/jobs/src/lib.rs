@@ -15,6 +15,8 @@ mod lease;
 mod records;
 pub mod runner;
 mod sqlite;
+mod text_column;
+mod timestamp;
 
 pub use job_catalog::{JobCatalog, JobRecorder, ScheduleCatalog};
 pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
@@ -23,3 +25,4 @@ pub use records::{
     RunEnd, Schedule, ScheduleRun, Status,
 };
 pub use sqlite::{Catalog, Recorder};
+pub use timestamp::Timestamp;

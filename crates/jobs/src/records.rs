@@ -4,9 +4,10 @@ use awcopy_engine::progress::Counters;
 use awcopy_engine::spec::JobSpec;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
-use time::format_description::well_known::Rfc3339;
 
 use crate::lease::Lease;
+use crate::text_column::text_column;
+use crate::timestamp::Timestamp;
 
 /// Why the catalogue could not do what was asked. Each variant is a kind the caller turns into
 /// advice of its own (the CLI names flags and commands; the service, HTTP statuses).
@@ -53,8 +54,10 @@ pub enum CatalogError {
     Other(String),
 }
 
-/// What another process asks of a job's runner, through the catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What another process asks of a job's runner, through the catalogue (stored as its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
 pub enum Request {
     /// Stop as a pause does: in-flight work finishes, the job can resume.
     Pause,
@@ -62,24 +65,7 @@ pub enum Request {
     Cancel,
 }
 
-impl Request {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Request::Pause => "pause",
-            Request::Cancel => "cancel",
-        }
-    }
-
-    pub(crate) fn parse(text: Option<&str>) -> Option<Self> {
-        match text? {
-            "pause" => Some(Request::Pause),
-            "cancel" => Some(Request::Cancel),
-            _ => None,
-        }
-    }
-}
-
-/// A job's state.
+/// A job's state (stored as its name: a row with any other name is an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
@@ -125,6 +111,8 @@ impl std::fmt::Display for Status {
         f.pad(self.as_str())
     }
 }
+
+text_column!(Status);
 
 impl FromStr for Status {
     type Err = String;
@@ -173,17 +161,18 @@ pub struct ScheduleRun {
     /// The schedule.
     pub schedule_id: String,
     /// When the run began (the watermark it moves to if it succeeds).
-    pub started_at: String,
+    pub started_at: Timestamp,
     /// When the schedule runs next.
-    pub next_run: Option<String>,
+    pub next_run: Option<Timestamp>,
 }
 
-/// A job as the catalogue holds it.
-#[derive(Debug, Clone, Serialize)]
+/// A job as the catalogue holds it (a row of `jobs`).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct JobRecord {
     /// The job id (a UUID).
     pub id: String,
     /// Who ran it.
+    #[sqlx(rename = "user_name")]
     pub user: String,
     /// Its name, if any.
     pub name: Option<String>,
@@ -193,7 +182,8 @@ pub struct JobRecord {
     pub source: String,
     /// Destination location.
     pub dest: String,
-    /// Settings.
+    /// Settings (JSON text in the row: a row whose text is not JSON is an error, not null).
+    #[sqlx(json)]
     pub spec: serde_json::Value,
     /// State.
     pub status: Status,
@@ -205,16 +195,16 @@ pub struct JobRecord {
     pub lease_holder: Option<String>,
     /// The host the holder runs on.
     pub lease_host: Option<String>,
-    /// When the lease ends unless renewed (RFC 3339).
-    pub lease_expires: Option<String>,
+    /// When the lease ends unless renewed.
+    pub lease_expires: Option<Timestamp>,
     /// A pause or cancel asked of its runner and not yet acted on.
-    pub requested: Option<String>,
-    /// RFC 3339 times.
-    pub created_at: String,
+    pub requested: Option<Request>,
+    /// When it was made.
+    pub created_at: Timestamp,
     /// When it started.
-    pub started_at: Option<String>,
+    pub started_at: Option<Timestamp>,
     /// When it ended.
-    pub finished_at: Option<String>,
+    pub finished_at: Option<Timestamp>,
     /// Objects listed (the filter's leavings included).
     pub objects_listed: i64,
     /// Their bytes.
@@ -241,9 +231,7 @@ impl JobRecord {
             host: self.lease_host.clone(),
             pid,
             started: self.owner_started.clone(),
-            expires: self.lease_expires.as_deref().map(|t| {
-                time::OffsetDateTime::parse(t, &Rfc3339).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-            }),
+            expires: self.lease_expires.map(Timestamp::time),
         })
     }
 
@@ -281,7 +269,7 @@ impl JobRecord {
 }
 
 /// One failed object of a job (the dead-letter list).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct FailureRecord {
     /// The source key.
     pub key: String,
@@ -290,7 +278,7 @@ pub struct FailureRecord {
     /// How many runs failed on it.
     pub attempts: i64,
     /// When it last failed.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
 }
 
 /// Which jobs to list.
@@ -315,16 +303,18 @@ pub struct FailurePage {
     pub limit: Option<u32>,
 }
 
-/// A schedule as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A schedule as stored (a row of `schedules`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Schedule {
     /// Its id.
     pub id: String,
     /// Who owns it (its runs are this user's jobs).
+    #[sqlx(rename = "user_name")]
     pub user: String,
     /// An optional name.
     pub name: Option<String>,
     /// The job spec each run starts from (JSON).
+    #[sqlx(json)]
     pub template: serde_json::Value,
     /// Runs every this many seconds, or
     pub every_secs: Option<i64>,
@@ -332,22 +322,22 @@ pub struct Schedule {
     pub cron: Option<String>,
     /// On or off.
     pub enabled: bool,
-    /// The first run copies objects modified since then (RFC 3339), if set.
-    pub modified_since: Option<String>,
+    /// The first run copies objects modified since then, if set.
+    pub modified_since: Option<Timestamp>,
     /// How far before the previous successful run's start the next one looks (seconds).
     pub overlap_secs: i64,
     /// Failed runs in a row after which the schedule turns itself off.
     pub max_failures: i64,
     /// Failed runs in a row so far.
     pub failures_in_a_row: i64,
-    /// When the last successful run started (RFC 3339): the next run copies from there.
-    pub watermark: Option<String>,
-    /// When it runs next (RFC 3339), if on.
-    pub next_run: Option<String>,
+    /// When the last successful run started: the next run copies from there.
+    pub watermark: Option<Timestamp>,
+    /// When it runs next, if on.
+    pub next_run: Option<Timestamp>,
     /// Why it turned itself off, if it did.
     pub disabled_reason: Option<String>,
     /// When it was made.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// What a new schedule is made of (`id`, counters and watermark are the catalogue's).
@@ -366,13 +356,13 @@ pub struct NewSchedule {
     /// On or off.
     pub enabled: bool,
     /// The first run's watermark.
-    pub modified_since: Option<String>,
+    pub modified_since: Option<Timestamp>,
     /// Overlap in seconds.
     pub overlap_secs: i64,
     /// Failed runs in a row that turn it off.
     pub max_failures: i64,
     /// The first run's time.
-    pub next_run: Option<String>,
+    pub next_run: Option<Timestamp>,
 }
 
 /// How a schedule's run ended, for its record.

@@ -7,10 +7,9 @@
 
 use awcopy_engine::overwrite::Overwrite;
 use awcopy_engine::spec::parse_age;
-use awcopy_jobs::{NewSchedule, RunEnd, Schedule, ScheduleRun};
+use awcopy_jobs::{NewSchedule, RunEnd, Schedule, ScheduleRun, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::config::User;
@@ -73,9 +72,8 @@ impl Timing {
         }
     }
 
-    /// The first time after `after` it runs, as RFC 3339, if there is one before the year
-    /// 10000.
-    fn next(&self, after: OffsetDateTime) -> Option<String> {
+    /// The first time after `after` it runs, if there is one before the year 10000.
+    fn next(&self, after: OffsetDateTime) -> Option<Timestamp> {
         let next = match self {
             Self::Every(period) => after.checked_add(time::Duration::try_from(*period).ok()?)?,
             Self::Cron(cron) => {
@@ -84,26 +82,14 @@ impl Timing {
                 OffsetDateTime::from_unix_timestamp(next.timestamp()).ok()?
             }
         };
-        rfc3339(next)
+        Some(next.into())
     }
 }
 
-/// `at` as RFC 3339, if it has that form (years 0 to 9999).
-fn rfc3339(at: OffsetDateTime) -> Option<String> {
-    at.format(&Rfc3339).ok()
-}
-
-/// Now, as RFC 3339.
-fn now_text(now: OffsetDateTime) -> String {
-    rfc3339(now).expect("now is a year of four digits")
-}
-
-fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ServiceError> {
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
-        ServiceError::invalid(format!(
-            "{field}: '{text}' is not an RFC 3339 time (e.g. 2026-01-31T00:00:00Z)"
-        ))
-    })
+/// The time in `field`, or what is wrong with it.
+fn parse_time(field: &str, text: &str) -> Result<Timestamp, ServiceError> {
+    text.parse()
+        .map_err(|why| ServiceError::invalid(format!("{field}: {why}")))
 }
 
 /// A period (`6h`, `30m`) in seconds, at most `longest`.
@@ -151,7 +137,7 @@ impl Service {
         let modified_since = input
             .modified_since
             .as_deref()
-            .map(|t| parse_time("modified_since", t).map(|at| rfc3339(at).unwrap_or_default()))
+            .map(|t| parse_time("modified_since", t))
             .transpose()?;
         let overlap_secs = match input.overlap.as_deref() {
             Some(text) => seconds("overlap", text, LONGEST_OVERLAP)?,
@@ -162,7 +148,7 @@ impl Service {
         let now = OffsetDateTime::now_utc();
         // An `every` schedule runs at once, then every period; a cron one at its next time.
         let first = match timing {
-            Timing::Every(_) => Some(now_text(now)),
+            Timing::Every(_) => Some(Timestamp::from(now)),
             Timing::Cron(_) => Some(timing.next(now).ok_or_else(|| {
                 ServiceError::invalid(
                     "cron: the expression never comes round; give one that does, e.g. '0 2 * * *'",
@@ -275,7 +261,7 @@ impl Service {
     /// off saying why; the others are not held up by it.
     async fn run_due(self: &Arc<Self>) -> Result<(), ServiceError> {
         let now = OffsetDateTime::now_utc();
-        for schedule in self.catalog().due_schedules(&now_text(now)).await? {
+        for schedule in self.catalog().due_schedules(Timestamp::from(now)).await? {
             // Its own task: even a panic over one schedule leaves the others running.
             let (service, id) = (self.clone(), schedule.id.clone());
             let outcome = tokio::spawn(async move { service.run_one(&schedule, now).await }).await;
@@ -312,12 +298,12 @@ impl Service {
         if busy.is_some() {
             return self
                 .catalog()
-                .set_next_run(&schedule.id, Some(&next))
+                .set_next_run(&schedule.id, Some(next))
                 .await
                 .map_err(|e| e.to_string());
         }
         let since = Self::since(schedule)?;
-        self.start_run(schedule, since, now, &next)
+        self.start_run(schedule, since, now, next)
             .await
             .map_err(|e| e.to_string())
     }
@@ -329,13 +315,13 @@ impl Service {
             .ok()
             .filter(|&s| s <= LONGEST_OVERLAP.as_secs())
             .ok_or_else(|| format!("overlap: {} s is out of range", schedule.overlap_secs))?;
-        let parse = |field: &str, text: &str| parse_time(field, text).map_err(|e| e.to_string());
-        match (&schedule.watermark, &schedule.modified_since) {
-            (Some(mark), _) => parse("watermark", mark)?
+        match (schedule.watermark, schedule.modified_since) {
+            (Some(mark), _) => mark
+                .time()
                 .checked_sub(time::Duration::seconds(overlap as i64))
                 .map(Some)
                 .ok_or_else(|| "overlap: reaches before the year 0".to_owned()),
-            (None, Some(first)) => parse("modified_since", first).map(Some),
+            (None, Some(first)) => Ok(Some(first.time())),
             (None, None) => Ok(None),
         }
     }
@@ -347,9 +333,9 @@ impl Service {
         schedule: &Schedule,
         since: Option<OffsetDateTime>,
         now: OffsetDateTime,
-        next: &str,
+        next: Timestamp,
     ) -> Result<(), ServiceError> {
-        let started_at = now_text(now);
+        let started_at = Timestamp::from(now);
         let started = async {
             let owner = self.config().user(&schedule.user).ok_or_else(|| {
                 ServiceError::forbidden(format!(
@@ -368,8 +354,8 @@ impl Service {
             }
             let run = ScheduleRun {
                 schedule_id: schedule.id.clone(),
-                started_at: started_at.clone(),
-                next_run: Some(next.to_owned()),
+                started_at,
+                next_run: Some(next),
             };
             self.submit_linked(spec, run).await
         };
@@ -379,7 +365,7 @@ impl Service {
                 .set_next_run(&schedule.id, Some(next))
                 .await?;
             self.catalog()
-                .schedule_run_ended(&schedule.id, &started_at, &RunEnd::Failed(why))
+                .schedule_run_ended(&schedule.id, started_at, &RunEnd::Failed(why))
                 .await?;
         }
         Ok(())

@@ -459,9 +459,9 @@ impl Service {
             dest_endpoint: self.shown_endpoint(&job.dest),
             status: job.status,
             schedule,
-            created_at: job.created_at.clone(),
-            started_at: job.started_at.clone(),
-            finished_at: job.finished_at.clone(),
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
             error: job.error.clone(),
             counters,
             spec: job.spec.clone(),
@@ -581,7 +581,7 @@ impl Service {
         let recorded = async {
             if let Some((schedule, started)) = self.catalog.schedule_of_job(id).await? {
                 self.catalog
-                    .schedule_run_ended(&schedule, &started, end)
+                    .schedule_run_ended(&schedule, started, end)
                     .await?;
             }
             Ok::<_, awcopy_jobs::CatalogError>(())

@@ -1,6 +1,6 @@
 //! What the API sends and receives (JSON), shared by the service and its client.
 
-pub use awcopy_jobs::Status;
+pub use awcopy_jobs::{Status, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// An error answer: a kind a program can act on and one line for people. Never a stack
@@ -39,12 +39,12 @@ pub struct JobView {
     pub status: Status,
     /// The schedule it is a run of, if any.
     pub schedule: Option<String>,
-    /// When it was created (RFC 3339).
-    pub created_at: String,
+    /// When it was created.
+    pub created_at: Timestamp,
     /// When its current or last run started.
-    pub started_at: Option<String>,
+    pub started_at: Option<Timestamp>,
     /// When it finished.
-    pub finished_at: Option<String>,
+    pub finished_at: Option<Timestamp>,
     /// Why its last run failed, if it did.
     pub error: Option<String>,
     /// Counters: the catalogue's, or live ones while the service runs it.
@@ -67,7 +67,7 @@ pub struct FailureView {
     /// What went wrong.
     pub message: String,
     /// When it last failed.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
 }
 
 /// Live progress of one running job, sent every second on the event stream.

@@ -103,12 +103,10 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
             older_than,
             all_users,
         } => {
-            let cutoff = time::OffsetDateTime::now_utc() - *older_than;
-            let cutoff = cutoff
-                .format(&time::format_description::well_known::Rfc3339)
-                .expect("a time formats");
+            let cutoff =
+                awcopy_jobs::Timestamp::from(time::OffsetDateTime::now_utc() - *older_than);
             let user = (!all_users).then(|| settings::user(cli));
-            let deleted = catalog.clean(user.as_deref(), &cutoff).await?;
+            let deleted = catalog.clean(user.as_deref(), cutoff).await?;
             println!(
                 "Deleted {} finished jobs that ended before {cutoff}",
                 deleted.len()

@@ -85,7 +85,10 @@ fn print_row(s: &Schedule) {
         _ => "never".to_owned(),
     };
     let state = match (&s.disabled_reason, s.enabled) {
-        (_, true) => format!("on, next run {}", s.next_run.as_deref().unwrap_or("-")),
+        (_, true) => match s.next_run {
+            Some(next) => format!("on, next run {next}"),
+            None => "on, next run -".to_owned(),
+        },
         (Some(why), false) => format!("off: {why}"),
         (None, false) => "off".to_owned(),
     };

@@ -1,6 +1,6 @@
 //! Jobs as tables and as JSON: `jobs list`, `jobs show`, `jobs failures`.
 
-use awcopy_jobs::{FailureRecord, JobRecord, Status};
+use awcopy_jobs::{FailureRecord, JobRecord, Status, Timestamp};
 use serde_json::json;
 
 use super::human;
@@ -17,14 +17,16 @@ fn shown_status(job: &JobRecord) -> String {
 
 /// Seconds a job has run: from its (last) start to its end, or to now.
 fn duration(job: &JobRecord) -> Option<f64> {
-    use time::format_description::well_known::Rfc3339;
-    let parse = |t: &str| time::OffsetDateTime::parse(t, &Rfc3339).ok();
-    let start = parse(job.started_at.as_deref()?)?;
-    let end = match job.finished_at.as_deref() {
-        Some(end) => parse(end)?,
-        None => time::OffsetDateTime::now_utc(),
-    };
+    let start = job.started_at?.time();
+    let end = job
+        .finished_at
+        .map_or_else(time::OffsetDateTime::now_utc, |end| end.time());
     Some((end - start).as_seconds_f64().max(0.0))
+}
+
+/// A time, or `-` for none.
+fn or_dash(at: Option<Timestamp>) -> String {
+    at.map_or_else(|| "-".to_owned(), |at| at.to_string())
 }
 
 /// One line of `jobs list`.
@@ -68,8 +70,8 @@ pub fn print_show(job: &JobRecord, failures: &[FailureRecord]) {
     println!("command    {} {} -> {}", job.command, job.source, job.dest);
     println!("status     {}", shown_status(job));
     println!("created    {}", job.created_at);
-    println!("started    {}", job.started_at.as_deref().unwrap_or("-"));
-    println!("finished   {}", job.finished_at.as_deref().unwrap_or("-"));
+    println!("started    {}", or_dash(job.started_at));
+    println!("finished   {}", or_dash(job.finished_at));
     if let Some(seconds) = seconds {
         let rate = job.bytes_copied as f64 / seconds.max(1e-3);
         println!("duration   {seconds:.1} s, {}/s", human(rate as u64));

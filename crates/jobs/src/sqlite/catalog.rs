@@ -5,20 +5,22 @@ use awcopy_engine::index::{IndexOptions, ObjectIndex};
 use awcopy_engine::journal::{ListRange, ResumeFrom, StagedUpload, UploadRecord};
 use awcopy_store::{ObjectMeta, PartReceipt, StoreError, UploadId};
 use futures::TryStreamExt;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 use std::sync::Arc;
 
 use super::recorder::Recorder;
 use super::stored_meta;
-use super::{delete_upload, lease_end, now, Catalog};
+use super::{delete_upload, lease_end, Catalog};
 use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::lease::Holder;
 use crate::records::{
     CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status,
 };
+use crate::timestamp::Timestamp;
 
 /// A job's failed objects, in key order (through the index of failed objects, migration 0008).
-pub(crate) const FAILED_OBJECTS: &str = "SELECT key, error, attempts, updated_at FROM job_objects
+pub(crate) const FAILED_OBJECTS: &str =
+    "SELECT key, COALESCE(error, '') AS error, attempts, updated_at FROM job_objects
      WHERE job_id = ?1 AND state = 'failed' AND (?2 IS NULL OR key > ?2) ORDER BY key LIMIT ?3";
 
 /// Rows read from the catalogue before they go into an index at once, on resume.
@@ -77,7 +79,7 @@ impl JobCatalog for Catalog {
 
     async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let at = now();
+        let at = Timestamp::now();
         let me = Holder::this_process();
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         sqlx::query(
@@ -92,14 +94,14 @@ impl JobCatalog for Catalog {
         .bind(&job.source)
         .bind(&job.dest)
         .bind(job.spec.to_string())
-        .bind(Status::Running.as_str())
+        .bind(Status::Running)
         .bind(me.pid)
         .bind(&me.started)
         .bind(&me.id)
         .bind(&me.host)
         .bind(lease_end())
-        .bind(&at)
-        .bind(&at)
+        .bind(at)
+        .bind(at)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.error(e))?;
@@ -109,12 +111,12 @@ impl JobCatalog for Catalog {
             )
             .bind(&run.schedule_id)
             .bind(&id)
-            .bind(&run.started_at)
+            .bind(run.started_at)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.error(e))?;
             sqlx::query("UPDATE schedules SET next_run = ? WHERE id = ?")
-                .bind(&run.next_run)
+                .bind(run.next_run)
                 .bind(&run.schedule_id)
                 .execute(&mut *tx)
                 .await
@@ -135,8 +137,8 @@ impl JobCatalog for Catalog {
             "UPDATE jobs SET status = ?, finished_at = ?, objects_mapped = objects_mapped + ?,
              error = ?, lease_holder = NULL, lease_expires = NULL, requested = NULL WHERE id = ?",
         )
-        .bind(status.as_str())
-        .bind(status.is_final().then(now))
+        .bind(status)
+        .bind(status.is_final().then(Timestamp::now))
         .bind(mapped as i64)
         .bind(error.map(awcopy_store::redact::redact))
         .bind(id)
@@ -153,15 +155,15 @@ impl JobCatalog for Catalog {
              lease_host = ?, lease_expires = ?, requested = NULL, started_at = ?, finished_at = NULL
              WHERE id = ? AND status = ? AND owner_pid IS ? AND lease_holder IS ?",
         )
-        .bind(Status::Running.as_str())
+        .bind(Status::Running)
         .bind(me.pid)
         .bind(&me.started)
         .bind(&me.id)
         .bind(&me.host)
         .bind(lease_end())
-        .bind(now())
+        .bind(Timestamp::now())
         .bind(&job.id)
-        .bind(job.status.as_str())
+        .bind(job.status)
         .bind(job.owner_pid)
         .bind(&job.lease_holder)
         .execute(&self.pool)
@@ -175,7 +177,7 @@ impl JobCatalog for Catalog {
 
     async fn renew(&self, id: &str) -> Result<Option<Request>, CatalogError> {
         let me = Holder::this_process();
-        let requested: Option<Option<String>> = sqlx::query_scalar(
+        let requested: Option<Option<Request>> = sqlx::query_scalar(
             "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_holder = ? RETURNING requested",
         )
         .bind(lease_end())
@@ -185,24 +187,24 @@ impl JobCatalog for Catalog {
         .await
         .map_err(|e| self.error(e))?;
         match requested {
-            Some(requested) => Ok(Request::parse(requested.as_deref())),
+            Some(requested) => Ok(requested),
             None => Err(CatalogError::Changed(id.to_owned())),
         }
     }
 
     async fn requested(&self, id: &str) -> Result<Option<Request>, CatalogError> {
-        let requested: Option<Option<String>> =
+        let requested: Option<Option<Request>> =
             sqlx::query_scalar("SELECT requested FROM jobs WHERE id = ?")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(|e| self.error(e))?;
-        Ok(Request::parse(requested.flatten().as_deref()))
+        Ok(requested.flatten())
     }
 
     async fn request(&self, id: &str, request: Request) -> Result<(), CatalogError> {
         sqlx::query("UPDATE jobs SET requested = ? WHERE id = ?")
-            .bind(request.as_str())
+            .bind(request)
             .bind(id)
             .execute(&self.pool)
             .await
@@ -352,12 +354,16 @@ impl JobCatalog for Catalog {
         .await
         .map_err(|e| self.error(e))?;
         row.as_ref()
-            .map(record)
+            .map(JobRecord::from_row)
             .transpose()
             .map_err(|e| self.error(e))
     }
 
-    async fn clean(&self, user: Option<&str>, cutoff: &str) -> Result<Vec<String>, CatalogError> {
+    async fn clean(
+        &self,
+        user: Option<&str>,
+        cutoff: Timestamp,
+    ) -> Result<Vec<String>, CatalogError> {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM jobs WHERE (? IS NULL OR user_name = ?) AND finished_at < ?
              AND status IN ('completed', 'completed-with-failures', 'cancelled') ORDER BY id",
@@ -386,14 +392,14 @@ impl JobCatalog for Catalog {
              ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
         )
         .bind(&filter.user)
-        .bind(filter.status.map(Status::as_str))
+        .bind(filter.status)
         .bind(filter.limit.map_or(-1, i64::from))
         .bind(i64::from(filter.offset))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
         rows.iter()
-            .map(record)
+            .map(JobRecord::from_row)
             .collect::<Result<_, _>>()
             .map_err(|e| self.error(e))
     }
@@ -407,7 +413,7 @@ impl JobCatalog for Catalog {
             .map_err(|e| self.error(e))?;
         match rows.len() {
             0 => Err(CatalogError::NotFound(id.to_owned())),
-            1 => record(&rows[0]).map_err(|e| self.error(e)),
+            1 => JobRecord::from_row(&rows[0]).map_err(|e| self.error(e)),
             _ => Err(CatalogError::Ambiguous {
                 prefix: id.to_owned(),
                 matches: rows
@@ -424,58 +430,12 @@ impl JobCatalog for Catalog {
         id: &str,
         page: &FailurePage,
     ) -> Result<Vec<FailureRecord>, CatalogError> {
-        let rows = sqlx::query(FAILED_OBJECTS)
+        sqlx::query_as(FAILED_OBJECTS)
             .bind(id)
             .bind(&page.after)
             .bind(page.limit.map_or(-1, i64::from))
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| self.error(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| FailureRecord {
-                key: r.get("key"),
-                error: r.get::<Option<String>, _>("error").unwrap_or_default(),
-                attempts: r.get("attempts"),
-                updated_at: r.get("updated_at"),
-            })
-            .collect())
+            .map_err(|e| self.error(e))
     }
-}
-
-fn record(row: &sqlx::sqlite::SqliteRow) -> Result<JobRecord, sqlx::Error> {
-    let spec: String = row.try_get("spec")?;
-    Ok(JobRecord {
-        id: row.try_get("id")?,
-        user: row.try_get("user_name")?,
-        name: row.try_get("name")?,
-        command: row.try_get("command")?,
-        source: row.try_get("source")?,
-        dest: row.try_get("dest")?,
-        spec: serde_json::from_str(&spec).unwrap_or(serde_json::Value::Null),
-        status: row
-            .try_get::<String, _>("status")?
-            .parse()
-            .map_err(|why: String| sqlx::Error::ColumnDecode {
-                index: "status".into(),
-                source: why.into(),
-            })?,
-        owner_pid: row.try_get("owner_pid")?,
-        owner_started: row.try_get("owner_started")?,
-        lease_holder: row.try_get("lease_holder")?,
-        lease_host: row.try_get("lease_host")?,
-        lease_expires: row.try_get("lease_expires")?,
-        requested: row.try_get("requested")?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        objects_listed: row.try_get("objects_listed")?,
-        bytes_listed: row.try_get("bytes_listed")?,
-        objects_copied: row.try_get("objects_copied")?,
-        bytes_copied: row.try_get("bytes_copied")?,
-        objects_skipped: row.try_get("objects_skipped")?,
-        objects_failed: row.try_get("objects_failed")?,
-        objects_mapped: row.try_get("objects_mapped")?,
-        error: row.try_get("error")?,
-    })
 }

@@ -7,7 +7,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use time::format_description::well_known::Rfc3339;
 
 mod catalog;
 mod recorder;
@@ -18,6 +17,7 @@ pub use recorder::Recorder;
 
 use crate::lease::LEASE_TERM;
 use crate::records::CatalogError;
+use crate::timestamp::Timestamp;
 
 /// The catalogue.
 #[derive(Debug, Clone)]
@@ -26,19 +26,9 @@ pub struct Catalog {
     path: String,
 }
 
-/// Now, as the catalogue writes times (RFC 3339, UTC).
-pub(crate) fn now() -> String {
-    rfc3339(time::OffsetDateTime::now_utc())
-}
-
-/// `at` as the catalogue writes times.
-fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
-}
-
 /// When a lease taken or renewed now ends.
-fn lease_end() -> String {
-    rfc3339(time::OffsetDateTime::now_utc() + LEASE_TERM)
+fn lease_end() -> Timestamp {
+    Timestamp::from(time::OffsetDateTime::now_utc() + LEASE_TERM)
 }
 
 impl Catalog {

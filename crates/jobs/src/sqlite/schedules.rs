@@ -3,11 +3,12 @@
 //! When a schedule is due, and how a run's spec is made, is the service's business; this
 //! module only keeps the records and their rules (one failure count, one watermark).
 
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
-use super::{now, Catalog};
+use super::Catalog;
 use crate::job_catalog::ScheduleCatalog;
 use crate::records::{CatalogError, NewSchedule, RunEnd, Schedule, Status};
+use crate::timestamp::Timestamp;
 
 #[async_trait::async_trait]
 impl ScheduleCatalog for Catalog {
@@ -26,11 +27,11 @@ impl ScheduleCatalog for Catalog {
         .bind(new.every_secs)
         .bind(&new.cron)
         .bind(new.enabled)
-        .bind(&new.modified_since)
+        .bind(new.modified_since)
         .bind(new.overlap_secs)
         .bind(new.max_failures)
-        .bind(&new.next_run)
-        .bind(now())
+        .bind(new.next_run)
+        .bind(Timestamp::now())
         .execute(self.pool())
         .await
         .map_err(|e| self.error(e))?;
@@ -45,7 +46,7 @@ impl ScheduleCatalog for Catalog {
             .await
             .map_err(|e| self.error(e))?;
         match row {
-            Some(row) => schedule(&row).map_err(|e| self.error(e)),
+            Some(row) => Schedule::from_row(&row).map_err(|e| self.error(e)),
             None => Err(CatalogError::NotFound(id.to_owned())),
         }
     }
@@ -60,7 +61,7 @@ impl ScheduleCatalog for Catalog {
         .await
         .map_err(|e| self.error(e))?;
         rows.iter()
-            .map(schedule)
+            .map(Schedule::from_row)
             .collect::<Result<_, _>>()
             .map_err(|e| self.error(e))
     }
@@ -81,7 +82,7 @@ impl ScheduleCatalog for Catalog {
         .bind(schedule.enabled)
         .bind(schedule.overlap_secs)
         .bind(schedule.max_failures)
-        .bind(&schedule.next_run)
+        .bind(schedule.next_run)
         .bind(&schedule.id)
         .execute(self.pool())
         .await
@@ -99,8 +100,8 @@ impl ScheduleCatalog for Catalog {
         Ok(())
     }
 
-    /// Schedules that are on and due at `at` (RFC 3339).
-    async fn due_schedules(&self, at: &str) -> Result<Vec<Schedule>, CatalogError> {
+    /// Schedules that are on and due at `at`.
+    async fn due_schedules(&self, at: Timestamp) -> Result<Vec<Schedule>, CatalogError> {
         let rows = sqlx::query(
             "SELECT * FROM schedules WHERE enabled AND next_run IS NOT NULL AND next_run <= ?
              ORDER BY next_run",
@@ -110,7 +111,7 @@ impl ScheduleCatalog for Catalog {
         .await
         .map_err(|e| self.error(e))?;
         rows.iter()
-            .map(schedule)
+            .map(Schedule::from_row)
             .collect::<Result<_, _>>()
             .map_err(|e| self.error(e))
     }
@@ -123,8 +124,8 @@ impl ScheduleCatalog for Catalog {
              WHERE r.schedule_id = ? AND j.status IN (?, ?) LIMIT 1",
         )
         .bind(id)
-        .bind(Status::Running.as_str())
-        .bind(Status::Paused.as_str())
+        .bind(Status::Running)
+        .bind(Status::Paused)
         .fetch_optional(self.pool())
         .await
         .map_err(|e| self.error(e))?;
@@ -145,7 +146,11 @@ impl ScheduleCatalog for Catalog {
     }
 
     /// Sets when schedule `id` runs next (a run skipped because the previous one goes on).
-    async fn set_next_run(&self, id: &str, next_run: Option<&str>) -> Result<(), CatalogError> {
+    async fn set_next_run(
+        &self,
+        id: &str,
+        next_run: Option<Timestamp>,
+    ) -> Result<(), CatalogError> {
         sqlx::query("UPDATE schedules SET next_run = ? WHERE id = ?")
             .bind(next_run)
             .bind(id)
@@ -159,13 +164,15 @@ impl ScheduleCatalog for Catalog {
     async fn schedule_of_job(
         &self,
         job_id: &str,
-    ) -> Result<Option<(String, String)>, CatalogError> {
+    ) -> Result<Option<(String, Timestamp)>, CatalogError> {
         let row = sqlx::query("SELECT schedule_id, started_at FROM schedule_runs WHERE job_id = ?")
             .bind(job_id)
             .fetch_optional(self.pool())
             .await
             .map_err(|e| self.error(e))?;
-        Ok(row.map(|r| (r.get("schedule_id"), r.get("started_at"))))
+        row.map(|r| Ok((r.try_get("schedule_id")?, r.try_get("started_at")?)))
+            .transpose()
+            .map_err(|e| self.error(e))
     }
 
     /// Records how a run of schedule `id` that started at `started_at` ended: success moves
@@ -174,7 +181,7 @@ impl ScheduleCatalog for Catalog {
     async fn schedule_run_ended(
         &self,
         id: &str,
-        started_at: &str,
+        started_at: Timestamp,
         end: &RunEnd,
     ) -> Result<Schedule, CatalogError> {
         match end {
@@ -203,31 +210,14 @@ impl ScheduleCatalog for Catalog {
     }
 }
 
-fn schedule(row: &sqlx::sqlite::SqliteRow) -> Result<Schedule, sqlx::Error> {
-    let template: String = row.try_get("template")?;
-    Ok(Schedule {
-        id: row.try_get("id")?,
-        user: row.try_get("user_name")?,
-        name: row.try_get("name")?,
-        template: serde_json::from_str(&template).unwrap_or(serde_json::Value::Null),
-        every_secs: row.try_get("every_secs")?,
-        cron: row.try_get("cron")?,
-        enabled: row.try_get("enabled")?,
-        modified_since: row.try_get("modified_since")?,
-        overlap_secs: row.try_get("overlap_secs")?,
-        max_failures: row.try_get("max_failures")?,
-        failures_in_a_row: row.try_get("failures_in_a_row")?,
-        watermark: row.try_get("watermark")?,
-        next_run: row.try_get("next_run")?,
-        disabled_reason: row.try_get("disabled_reason")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{JobCatalog, ListFilter, NewJob, ScheduleRun};
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
 
     fn run_of(schedule_id: &str) -> NewJob {
         NewJob {
@@ -239,8 +229,8 @@ mod tests {
             spec: serde_json::json!({}),
             schedule_run: Some(ScheduleRun {
                 schedule_id: schedule_id.into(),
-                started_at: "2026-12-06T10:00:00Z".into(),
-                next_run: Some("2026-12-06T11:00:00Z".into()),
+                started_at: at("2026-12-06T10:00:00Z"),
+                next_run: Some(at("2026-12-06T11:00:00Z")),
             }),
         }
     }
@@ -262,17 +252,17 @@ mod tests {
                 modified_since: None,
                 overlap_secs: 0,
                 max_failures: 3,
-                next_run: Some("2026-12-06T10:00:00Z".into()),
+                next_run: Some(at("2026-12-06T10:00:00Z")),
             })
             .await
             .unwrap();
         let job = catalog.create_job(run_of(&schedule.id)).await.unwrap();
         assert_eq!(
             catalog.schedule_of_job(&job.id).await.unwrap(),
-            Some((schedule.id.clone(), "2026-12-06T10:00:00Z".to_owned()))
+            Some((schedule.id.clone(), at("2026-12-06T10:00:00Z")))
         );
         let advanced = catalog.schedule(&schedule.id).await.unwrap();
-        assert_eq!(advanced.next_run.as_deref(), Some("2026-12-06T11:00:00Z"));
+        assert_eq!(advanced.next_run, Some(at("2026-12-06T11:00:00Z")));
 
         let orphan = catalog.create_job(run_of("no-such-schedule")).await;
         assert!(orphan.is_err(), "a run of a missing schedule is refused");

@@ -15,9 +15,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 
 use super::stored_meta;
-use super::{delete_upload, now, Catalog};
+use super::{delete_upload, Catalog};
 use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::records::CatalogError;
+use crate::timestamp::Timestamp;
 
 /// How many messages one transaction writes at most.
 const BATCH: usize = 2000;
@@ -208,7 +209,7 @@ async fn write(
     batch: &[Message],
     uploading: &mut HashSet<String>,
 ) -> Result<(), CatalogError> {
-    let at = now();
+    let at = Timestamp::now();
     let mut tx = catalog.pool().begin().await.map_err(other)?;
     for run in batch.chunk_by(|a, b| std::mem::discriminant(a) == std::mem::discriminant(b)) {
         // A run is of one kind: two of these three are empty.
@@ -230,10 +231,10 @@ async fn write(
             Message::Record(record) => Some(record),
             _ => None,
         });
-        write_outcomes(&mut tx, job_id, &outcomes, &at, uploading)
+        write_outcomes(&mut tx, job_id, &outcomes, at, uploading)
             .await
             .map_err(other)?;
-        write_pages(&mut tx, job_id, &pages, &at)
+        write_pages(&mut tx, job_id, &pages, at)
             .await
             .map_err(other)?;
         for record in records {
@@ -254,7 +255,7 @@ async fn write_outcomes(
     tx: &mut Transaction<'_, Sqlite>,
     job_id: &str,
     outcomes: &[&Outcome],
-    at: &str,
+    at: Timestamp,
     uploading: &mut HashSet<String>,
 ) -> Result<(), sqlx::Error> {
     for rows in outcomes.chunks(ROWS_PER_STATEMENT) {
@@ -317,7 +318,7 @@ async fn write_pages(
     tx: &mut Transaction<'_, Sqlite>,
     job_id: &str,
     pages: &[&Page],
-    at: &str,
+    at: Timestamp,
 ) -> Result<(), sqlx::Error> {
     let listed: Vec<_> = pages.iter().flat_map(|page| &page.objects).collect();
     for rows in listed.chunks(ROWS_PER_STATEMENT) {

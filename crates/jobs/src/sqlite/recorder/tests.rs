@@ -229,7 +229,7 @@ async fn an_older_catalogue_gets_its_counters_when_upgraded() {
         .unwrap();
     sqlx::query(
         "INSERT INTO jobs (id, user_name, command, source, dest, spec, status, created_at)
-         VALUES ('j1', 'alice', 'cp', 's3://a/', 'az://b/c/', '{}', 'running', 't')",
+         VALUES ('j1', 'alice', 'cp', 's3://a/', 'az://b/c/', '{}', 'running', '2026-01-01T00:00:00Z')",
     )
     .execute(&pool)
     .await
@@ -237,7 +237,7 @@ async fn an_older_catalogue_gets_its_counters_when_upgraded() {
     for (key, size, state) in [("a", 5, "copied"), ("b", 7, "failed"), ("c", 9, "listed")] {
         sqlx::query(
             "INSERT INTO job_objects (job_id, key, size, state, updated_at)
-             VALUES ('j1', ?, ?, ?, 't')",
+             VALUES ('j1', ?, ?, ?, '2026-01-01T00:00:00Z')",
         )
         .bind(key)
         .bind(size)
