@@ -21,6 +21,9 @@ pub mod code {
     pub const SERVICE: u8 = 6;
     /// Stopped by Ctrl-C (the job is paused and can be resumed), as shells report SIGINT.
     pub const INTERRUPTED: u8 = 130;
+    /// The reader of the output went away (`| head`), as shells report SIGPIPE: nothing is
+    /// said.
+    pub const CLOSED_PIPE: u8 = 141;
 }
 
 /// A failed command: what to tell the user and how to exit.
@@ -41,31 +44,43 @@ impl Failure {
         }
     }
 
+    /// The reader of the output went away: exit quietly, as a tool killed by SIGPIPE would.
+    pub fn closed_pipe() -> Self {
+        Self {
+            message: String::new(),
+            code: code::CLOSED_PIPE,
+        }
+    }
+
     /// The process exit code.
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.code)
     }
 }
 
+/// The exit code of a failure of `kind`.
+pub fn code_of(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Usage | ErrorKind::Unsupported => code::USAGE,
+        ErrorKind::Auth => code::AUTH,
+        ErrorKind::NotFound => code::NOT_FOUND,
+        ErrorKind::Network => code::NETWORK,
+        ErrorKind::Throttled
+        | ErrorKind::Server
+        | ErrorKind::Conflict
+        | ErrorKind::Io
+        | ErrorKind::Integrity
+        | ErrorKind::CopySourceUnreachable
+        | ErrorKind::Other => code::SERVICE,
+        ErrorKind::Interrupted => code::INTERRUPTED,
+    }
+}
+
 impl From<StoreError> for Failure {
     fn from(err: StoreError) -> Self {
-        let code = match err.kind() {
-            ErrorKind::Usage | ErrorKind::Unsupported => code::USAGE,
-            ErrorKind::Auth => code::AUTH,
-            ErrorKind::NotFound => code::NOT_FOUND,
-            ErrorKind::Network => code::NETWORK,
-            ErrorKind::Throttled
-            | ErrorKind::Server
-            | ErrorKind::Conflict
-            | ErrorKind::Io
-            | ErrorKind::Integrity
-            | ErrorKind::CopySourceUnreachable
-            | ErrorKind::Other => code::SERVICE,
-            ErrorKind::Interrupted => code::INTERRUPTED,
-        };
         Self {
             message: err.to_string(),
-            code,
+            code: code_of(err.kind()),
         }
     }
 }

@@ -62,6 +62,11 @@ pub fn init(verbose: bool) {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
+        // `println!` panics when the reader of stdout went away (`awcopy jobs list | head`):
+        // that is no error of ours, and the process ends as SIGPIPE would end it.
+        if payload.contains("Broken pipe") {
+            std::process::exit(i32::from(crate::failure::code::CLOSED_PIPE));
+        }
         let location = info
             .location()
             .map(|l| format!(" at {l}"))

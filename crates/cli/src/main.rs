@@ -72,7 +72,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("awcopy: error: {}", failure.message);
+            if failure.code != failure::code::CLOSED_PIPE {
+                eprintln!("awcopy: error: {}", failure.message);
+            }
             failure.exit_code()
         }
     }

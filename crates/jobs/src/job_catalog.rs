@@ -5,13 +5,14 @@
 use awcopy_engine::events::EventSink;
 use awcopy_engine::index::IndexOptions;
 use awcopy_engine::journal::{Journal, ResumeFrom, UploadRecord};
+use awcopy_store::StoreError;
 use std::sync::Arc;
 
 use crate::timestamp::Timestamp;
 
 use crate::records::{
     CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, NewSchedule, Request,
-    RunEnd, Schedule, Status,
+    RunEnd, RunRecord, Schedule, Status, Trigger,
 };
 
 /// Writes one run's progress into the catalogue: each object's outcome (as an
@@ -28,20 +29,21 @@ pub trait JobCatalog: ScheduleCatalog + Send + Sync + std::fmt::Debug {
     /// Records a new job, running in this process (which takes its lease).
     async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError>;
 
-    /// Ends a run of a job: its status (finished, or paused / failed to resume later), plus
-    /// the names this run mapped. Its other counters are kept by the catalogue as objects are
-    /// written (migration 0003). `error` says why a run failed (cleared otherwise).
+    /// Ends a run of a job: its status (finished, or paused / failed to resume later), when
+    /// it ended, plus the names this run mapped. Its other counters are kept by the catalogue
+    /// as objects are written (migration 0003). `error` says why a run failed, and of which
+    /// class (both cleared otherwise).
     async fn finish_job(
         &self,
         id: &str,
         status: Status,
         mapped: u64,
-        error: Option<&str>,
+        error: Option<&StoreError>,
     ) -> Result<(), CatalogError>;
 
     /// Gives this process the lease of `job` and marks it running, provided nobody changed
-    /// it since it was read.
-    async fn claim(&self, job: &JobRecord) -> Result<(), CatalogError>;
+    /// it since it was read; records the run `trigger` starts (the job's first start stays).
+    async fn claim(&self, job: &JobRecord, trigger: Trigger) -> Result<(), CatalogError>;
 
     /// Renews this process's lease of job `id`; returns what another process asks of it, if
     /// anything. `Changed` if the lease is no longer this process's.
@@ -96,6 +98,9 @@ pub trait JobCatalog: ScheduleCatalog + Send + Sync + std::fmt::Debug {
 
     /// The job whose id is `id`, or the one job whose id starts with it.
     async fn find(&self, id: &str) -> Result<JobRecord, CatalogError>;
+
+    /// Every run of job `id`, first to last.
+    async fn runs(&self, id: &str) -> Result<Vec<RunRecord>, CatalogError>;
 
     /// The objects of a job that failed, by key: a page of them.
     async fn failures(

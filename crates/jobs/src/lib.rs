@@ -21,8 +21,8 @@ mod timestamp;
 pub use job_catalog::{JobCatalog, JobRecorder, ScheduleCatalog};
 pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
 pub use records::{
-    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, NewSchedule, Request,
-    RunEnd, Schedule, ScheduleRun, Status,
+    run_seconds, CatalogError, ErrorClass, FailurePage, FailureRecord, JobRecord, ListFilter,
+    NewJob, NewSchedule, Request, RunEnd, RunRecord, Schedule, ScheduleRun, Status, Trigger,
 };
 pub use sqlite::{Catalog, Recorder};
 pub use timestamp::Timestamp;

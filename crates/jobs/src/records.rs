@@ -2,6 +2,7 @@
 
 use awcopy_engine::progress::Counters;
 use awcopy_engine::spec::JobSpec;
+use awcopy_store::ErrorKind;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -221,7 +222,32 @@ pub struct JobRecord {
     pub objects_mapped: i64,
     /// Why its last run failed, if it did.
     pub error: Option<String>,
+    /// The class of that error.
+    pub error_kind: Option<ErrorClass>,
 }
+
+/// The class of the error that stopped a job's last run, stored as its name. The store's
+/// [`ErrorKind`] in a type of this crate's own, so that it can be a column (sqlx's traits cannot
+/// be given to another crate's type here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ErrorClass(pub ErrorKind);
+
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.0.as_str())
+    }
+}
+
+impl FromStr for ErrorClass {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        name.parse().map(Self)
+    }
+}
+
+text_column!(ErrorClass);
 
 impl JobRecord {
     /// The lease of the runner that runs or ran it, if recorded.
@@ -266,6 +292,88 @@ impl JobRecord {
         spec.check().map_err(|e| unreadable(e.to_string()))?;
         Ok(spec)
     }
+}
+
+/// What started a run of a job (stored as its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// The job was submitted (`cp`, `sync`, `mv`, the API).
+    Submit,
+    /// A schedule's run.
+    Schedule,
+    /// `jobs resume`, or a service taking up a job left running.
+    Resume,
+    /// `jobs retry`.
+    Retry,
+}
+
+impl Trigger {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submit => "submit",
+            Self::Schedule => "schedule",
+            Self::Resume => "resume",
+            Self::Retry => "retry",
+        }
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for Trigger {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        [Self::Submit, Self::Schedule, Self::Resume, Self::Retry]
+            .into_iter()
+            .find(|t| t.as_str() == name)
+            .ok_or_else(|| format!("'{name}' is not a run's trigger"))
+    }
+}
+
+text_column!(Trigger);
+
+/// One run of a job: what started it, when, how it ended, and what it copied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct RunRecord {
+    /// 1 for the first run, then 2, 3...
+    pub number: i64,
+    /// What started it.
+    #[sqlx(rename = "started_by")]
+    pub trigger: Trigger,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it ended (none while it runs).
+    pub finished_at: Option<Timestamp>,
+    /// How it ended (none while it runs).
+    pub status: Option<Status>,
+    /// Why it failed or stopped, if it did.
+    pub error: Option<String>,
+    /// Objects it copied (so far, while it runs).
+    pub objects_copied: i64,
+    /// Their bytes.
+    pub bytes_copied: i64,
+}
+
+impl RunRecord {
+    /// How long it ran: to its end, or to `now` while it runs.
+    pub fn seconds(&self, now: Timestamp) -> f64 {
+        let end = self.finished_at.unwrap_or(now);
+        (end.time() - self.started_at.time())
+            .as_seconds_f64()
+            .max(0.0)
+    }
+}
+
+/// How long a job ran over all its runs, at `now` (pauses between runs left out).
+pub fn run_seconds(runs: &[RunRecord], now: Timestamp) -> f64 {
+    runs.iter().map(|run| run.seconds(now)).sum()
 }
 
 /// One failed object of a job (the dead-letter list).

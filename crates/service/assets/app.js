@@ -125,6 +125,12 @@ function renderJob(id) {
   const status = $("#job-status");
   status.textContent = job.status;
   status.className = "status-" + job.status;
+  // Why its last run stopped, in the error colour, where the status is.
+  const error = $("#job-error");
+  error.hidden = !job.error;
+  error.textContent = job.error
+    ? (job.status === "failed" ? "Failed: " : "Stopped: ") + job.error + (job.error_kind ? " (" + job.error_kind + ")" : "")
+    : "";
   const c = job.counters;
   const counters = [
     ["Objects listed", c.objects_listed], ["Objects done", c.objects_done],
@@ -167,6 +173,20 @@ function drawChart(id) {
   ctx.stroke();
   ctx.fillStyle = "#6a7380";
   ctx.fillText(human(max), 12, 12);
+}
+
+// The job's runs (submit, resumes, retries), from `GET /jobs/{id}`.
+async function loadRuns(id) {
+  const job = await api("GET", "/api/v1/jobs/" + id);
+  $("#job-runs tbody").replaceChildren(...(job.runs || []).map((r) => {
+    const tr = document.createElement("tr");
+    cell(tr, String(r.number)); cell(tr, r.trigger);
+    cell(tr, new Date(r.started_at).toLocaleString());
+    cell(tr, r.finished_at ? new Date(r.finished_at).toLocaleString() : "");
+    cell(tr, r.status || "running");
+    cell(tr, String(r.objects_copied)); cell(tr, human(r.bytes_copied));
+    return tr;
+  }));
 }
 
 async function loadFailures(id) {
@@ -224,6 +244,7 @@ async function route() {
     }
     renderJob(job[1]);
     loadFailures(job[1]).catch(() => {});
+    loadRuns(job[1]).catch(() => {});
   } else if (hash === "#/schedules") {
     show("schedules-page");
     renderSchedules().catch((e) => alert(e.message));
@@ -249,7 +270,10 @@ function listen() {
     state.jobs.set(job.id, job);
     addSample(job.id, job.counters.bytes_done);
     refresh();
-    if (currentJob() === job.id) loadFailures(job.id).catch(() => {});
+    if (currentJob() === job.id) {
+      loadFailures(job.id).catch(() => {});
+      loadRuns(job.id).catch(() => {});
+    }
   });
   events.addEventListener("progress", (e) => {
     for (const p of JSON.parse(e.data)) {

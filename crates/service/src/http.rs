@@ -242,7 +242,7 @@ async fn get_job(
     Path(id): Path<String>,
 ) -> Answer<crate::wire::JobView> {
     let job = app.service.visible(&user, &id).await?;
-    Ok(Json(app.service.view(&job).await?))
+    Ok(Json(app.service.view_in_full(&job).await?))
 }
 
 async fn job_failures(
@@ -295,7 +295,7 @@ async fn agents(State(app): State<App>, Caller(_): Caller) -> Json<Vec<crate::wi
 
 /// Server-sent events for the caller's jobs: `job` (a job created or changed state, as
 /// `GET /jobs/{id}` shows it), `failure` (an object failed) and, every second, `progress`
-/// (the running jobs' counters).
+/// (the running jobs' counters, as `GET /jobs/{id}` has them).
 async fn events(
     State(app): State<App>,
     Caller(user): Caller,
@@ -318,11 +318,14 @@ async fn events(
         std::future::ready(event.map(Ok))
     });
     let service = app.service.clone();
-    let progress =
-        IntervalStream::new(tokio::time::interval(PROGRESS_EVERY)).filter_map(move |_| {
+    let progress = IntervalStream::new(tokio::time::interval(PROGRESS_EVERY))
+        .then(move |_| {
+            let (service, user) = (service.clone(), user.clone());
+            async move { service.live_for(&user).await }
+        })
+        .filter_map(move |live| {
             // Held by the stream: dropped, and uncounted, when the client goes.
             let _open = &open;
-            let live = service.live_for(&user);
             let event = (!live.is_empty())
                 .then(|| Event::default().event("progress").json_data(&live).ok())
                 .flatten();

@@ -423,6 +423,7 @@ impl Service {
                 // Its owner or grant went since it started: it waits, saying why.
                 let why = format!("not resumed: {refusal}");
                 tracing::warn!(job = %job.id, "{why}");
+                let why = awcopy_store::StoreError::new(awcopy_store::ErrorKind::Auth, why);
                 self.catalog
                     .finish_job(&job.id, Status::Paused, 0, Some(&why))
                     .await?;
@@ -463,9 +464,18 @@ impl Service {
             started_at: job.started_at,
             finished_at: job.finished_at,
             error: job.error.clone(),
+            error_kind: job.error_kind.map(|class| class.0),
+            runs: Vec::new(),
             counters,
             spec: job.spec.clone(),
         })
+    }
+
+    /// A job as `GET /jobs/{id}` shows it: its view and its runs.
+    pub async fn view_in_full(&self, job: &JobRecord) -> Result<JobView, ServiceError> {
+        let mut view = self.view(job).await?;
+        view.runs = self.catalog.runs(&job.id).await?;
+        Ok(view)
     }
 
     /// The endpoint the service reaches `location` at, when it is not the cloud's own.
@@ -480,14 +490,27 @@ impl Service {
         running.get(id).map(|run| progress_view(id, run))
     }
 
-    /// Live progress of the running jobs `caller` may see.
-    pub fn live_for(&self, caller: &User) -> Vec<ProgressView> {
-        let running = self.running.lock().expect("running lock");
-        running
-            .iter()
-            .filter(|(_, run)| caller.admin || run.user == caller.name)
-            .map(|(id, run)| progress_view(id, run))
-            .collect()
+    /// Live progress of the running jobs `caller` may see: each job's counters as `GET
+    /// /jobs/{id}` has them (the catalogue's with the live run's), never the run's alone (a
+    /// resumed run counts from zero).
+    pub async fn live_for(&self, caller: &User) -> Vec<ProgressView> {
+        let runs: Vec<ProgressView> = {
+            let running = self.running.lock().expect("running lock");
+            running
+                .iter()
+                .filter(|(_, run)| caller.admin || run.user == caller.name)
+                .map(|(id, run)| progress_view(id, run))
+                .collect()
+        };
+        let mut views = Vec::with_capacity(runs.len());
+        for mut view in runs {
+            match self.catalog.find(&view.id).await {
+                Ok(job) => view.counters = job.counters().with_live(&view.counters),
+                Err(e) => tracing::warn!(job = %view.id, "live progress: {e}"),
+            }
+            views.push(view);
+        }
+        views
     }
 
     /// How many runs this service holds now.

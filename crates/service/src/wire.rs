@@ -1,6 +1,7 @@
 //! What the API sends and receives (JSON), shared by the service and its client.
 
-pub use awcopy_jobs::{Status, Timestamp};
+pub use awcopy_jobs::{RunRecord, Status, Timestamp};
+pub use awcopy_store::ErrorKind;
 use serde::{Deserialize, Serialize};
 
 /// An error answer: a kind a program can act on and one line for people. Never a stack
@@ -47,6 +48,12 @@ pub struct JobView {
     pub finished_at: Option<Timestamp>,
     /// Why its last run failed, if it did.
     pub error: Option<String>,
+    /// The class of that error (`not-found`, `auth`, ...): what a client's exit code follows.
+    #[serde(default)]
+    pub error_kind: Option<ErrorKind>,
+    /// Its runs, first to last (in `GET /jobs/{id}` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<RunRecord>,
     /// Counters: the catalogue's, or live ones while the service runs it.
     pub counters: Counters,
     /// The spec it runs.

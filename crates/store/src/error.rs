@@ -45,6 +45,23 @@ impl ErrorKind {
         )
     }
 
+    /// Every kind.
+    pub const ALL: [Self; 13] = [
+        Self::Usage,
+        Self::Auth,
+        Self::NotFound,
+        Self::Network,
+        Self::Throttled,
+        Self::Server,
+        Self::Conflict,
+        Self::Unsupported,
+        Self::Io,
+        Self::Integrity,
+        Self::CopySourceUnreachable,
+        Self::Interrupted,
+        Self::Other,
+    ];
+
     /// A short lowercase name, as used in journals and `--json` output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,6 +79,18 @@ impl ErrorKind {
             Self::Interrupted => "interrupted",
             Self::Other => "other",
         }
+    }
+}
+
+impl std::str::FromStr for ErrorKind {
+    type Err = String;
+
+    /// The kind named as [`ErrorKind::as_str`] names it.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or_else(|| format!("'{name}' is not a kind of error"))
     }
 }
 
@@ -158,6 +187,16 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_name_and_json() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(kind.as_str().parse::<ErrorKind>(), Ok(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert!("exploded".parse::<ErrorKind>().is_err());
+    }
 
     #[test]
     fn retry_after_prefers_milliseconds() {

@@ -33,10 +33,11 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
         }
         JobsCommand::Show { id, json } => {
             let job = catalog.find(id).await?;
+            let runs = catalog.runs(&job.id).await?;
             let failures = catalog.failures(&job.id, &Default::default()).await?;
             match json {
-                true => println!("{}", table::show_json(&job, &failures)),
-                false => table::print_show(&job, &failures),
+                true => println!("{}", table::show_json(&job, &runs, &failures)),
+                false => table::print_show(&job, &runs, &failures),
             }
         }
         JobsCommand::Failures { id, json } => {

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::args::{Cli, CopyArgs, JobsCommand};
-use crate::failure::{code, Failure};
+use crate::failure::{code, code_of, Failure};
+use crate::render::jobs::{print_runs, shown_error};
 use crate::render::{human, printable, progress};
 use crate::settings;
 
@@ -168,10 +169,21 @@ fn ended(client: &Client, job: &JobView, json: bool) -> Result<(), Failure> {
             message: format!("job {id} was cancelled"),
             code: code::INTERRUPTED,
         }),
-        other @ (Status::Failed | Status::Running) => Err(Failure {
-            message: format!("job {id} {other} on the service{}; `awcopy jobs show {id} --server {server}` tells more, `awcopy jobs resume {id} --server {server}` continues it", job.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()),
-            code: code::SERVICE,
-        }),
+        other @ (Status::Failed | Status::Running) => {
+            let why = job.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+            let resume = format!("`awcopy jobs resume {id} --server {server}`");
+            let next = match job.error_kind {
+                Some(kind) if !kind.is_retryable() => {
+                    format!("once that is put right, {resume} continues it")
+                }
+                _ => format!("{resume} continues it"),
+            };
+            Err(Failure {
+                message: format!("job {id} {} on the service{why}; {next}", other.as_str()),
+                // The code a local run gives for the same cause.
+                code: job.error_kind.map_or(code::SERVICE, code_of),
+            })
+        }
     }
 }
 
@@ -210,7 +222,16 @@ pub async fn jobs(url: &str, command: &JobsCommand) -> Result<(), Failure> {
                 print(&job, *json);
             }
         }
-        JobsCommand::Show { id, json } => print(&client.job(id).await.map_err(failure)?, *json),
+        JobsCommand::Show { id, json } => {
+            let job = client.job(id).await.map_err(failure)?;
+            print(&job, *json);
+            if !*json {
+                if let Some(error) = &job.error {
+                    println!("{}", printable(&shown_error(job.error_kind, error)));
+                }
+                print_runs(&job.runs);
+            }
+        }
         JobsCommand::Failures { id, json } => {
             for f in client.failures(id).await.map_err(failure)? {
                 match json {

@@ -1,6 +1,7 @@
 //! Jobs as tables and as JSON: `jobs list`, `jobs show`, `jobs failures`.
 
-use awcopy_jobs::{FailureRecord, JobRecord, Status, Timestamp};
+use awcopy_jobs::{run_seconds, FailureRecord, JobRecord, RunRecord, Status, Timestamp};
+use awcopy_store::ErrorKind;
 use serde_json::json;
 
 use super::human;
@@ -15,13 +16,35 @@ fn shown_status(job: &JobRecord) -> String {
     }
 }
 
-/// Seconds a job has run: from its (last) start to its end, or to now.
-fn duration(job: &JobRecord) -> Option<f64> {
-    let start = job.started_at?.time();
-    let end = job
-        .finished_at
-        .map_or_else(time::OffsetDateTime::now_utc, |end| end.time());
-    Some((end - start).as_seconds_f64().max(0.0))
+/// Seconds a job has run over its runs (pauses left out), if it ran at all.
+fn duration(runs: &[RunRecord]) -> Option<f64> {
+    (!runs.is_empty()).then(|| run_seconds(runs, Timestamp::now()))
+}
+
+/// A job's runs, one line each: what started it, when it started and ended, how, and what
+/// it copied.
+pub fn print_runs(runs: &[RunRecord]) {
+    for run in runs {
+        let ended = run.status.map_or("running".to_owned(), |s| s.to_string());
+        println!(
+            "run {:<6} {:<8} {} -> {}  {:<23} {} objects ({})",
+            run.number,
+            run.trigger,
+            run.started_at,
+            or_dash(run.finished_at),
+            ended,
+            run.objects_copied,
+            human(run.bytes_copied.max(0) as u64)
+        );
+    }
+}
+
+/// Why a job's last run failed, as `jobs show` says it (local and remote alike).
+pub fn shown_error(kind: Option<ErrorKind>, error: &str) -> String {
+    match kind {
+        Some(kind) => format!("error      {error} ({})", kind.as_str()),
+        None => format!("error      {error}"),
+    }
 }
 
 /// A time, or `-` for none.
@@ -48,12 +71,13 @@ pub fn print_row(job: &JobRecord) {
 }
 
 /// `jobs show --json`: the record, its stored spec, and its counters.
-pub fn show_json(job: &JobRecord, failures: &[FailureRecord]) -> String {
-    let seconds = duration(job);
+pub fn show_json(job: &JobRecord, runs: &[RunRecord], failures: &[FailureRecord]) -> String {
+    let seconds = duration(runs);
     let rate = seconds.map(|s| job.bytes_copied as f64 / s.max(1e-3));
     json!({
         "job": job,
         "spec": job.spec,
+        "runs": runs,
         "failures": failures.len(),
         "seconds": seconds,
         "bytes_per_second": rate,
@@ -62,8 +86,8 @@ pub fn show_json(job: &JobRecord, failures: &[FailureRecord]) -> String {
 }
 
 /// `jobs show`: the record for a person.
-pub fn print_show(job: &JobRecord, failures: &[FailureRecord]) {
-    let seconds = duration(job);
+pub fn print_show(job: &JobRecord, runs: &[RunRecord], failures: &[FailureRecord]) {
+    let seconds = duration(runs);
     println!("job        {}", job.id);
     println!("name       {}", job.name.as_deref().unwrap_or("-"));
     println!("user       {}", job.user);
@@ -74,7 +98,11 @@ pub fn print_show(job: &JobRecord, failures: &[FailureRecord]) {
     println!("finished   {}", or_dash(job.finished_at));
     if let Some(seconds) = seconds {
         let rate = job.bytes_copied as f64 / seconds.max(1e-3);
-        println!("duration   {seconds:.1} s, {}/s", human(rate as u64));
+        println!(
+            "duration   {seconds:.1} s over {} runs, {}/s",
+            runs.len(),
+            human(rate as u64)
+        );
     }
     println!(
         "listed     {} objects ({})",
@@ -89,7 +117,12 @@ pub fn print_show(job: &JobRecord, failures: &[FailureRecord]) {
         job.objects_mapped,
         job.objects_failed
     );
+    if let Some(error) = &job.error {
+        let kind = job.error_kind.map(|class| class.0);
+        println!("{}", shown_error(kind, error));
+    }
     println!("spec       {}", job.spec);
+    print_runs(runs);
     for failure in failures.iter().take(10) {
         println!("failed     {}: {}", failure.key, failure.error);
     }

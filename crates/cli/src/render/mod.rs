@@ -35,6 +35,9 @@ pub fn human(bytes: u64) -> String {
 
 /// A failure to write to stdout, as a command failure.
 pub fn write_failed(err: std::io::Error) -> Failure {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        return Failure::closed_pipe();
+    }
     Failure {
         message: format!("cannot write the listing: {err}"),
         code: crate::failure::code::SERVICE,

@@ -718,7 +718,15 @@ async fn a_job_whose_spec_cannot_be_read_is_refused_and_left_alone() {
         .await
         .unwrap();
     catalog
-        .finish_job(&job.id, Status::Failed, 0, Some("network: test"))
+        .finish_job(
+            &job.id,
+            Status::Failed,
+            0,
+            Some(&awcopy_store::StoreError::new(
+                awcopy_store::ErrorKind::Network,
+                "network: test",
+            )),
+        )
         .await
         .unwrap();
     let output = db.run(&["jobs", "resume", &job.id[..8]]);

@@ -2,6 +2,7 @@
 //! to end (the binary run as a user would, against the emulators `scripts/test.sh` starts).
 
 mod agents;
+mod closed_pipe;
 mod common;
 mod cp;
 mod jobs;

@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 
 use crate::job_catalog::JobCatalog;
 use crate::lease::Lease;
-use crate::records::{CatalogError, JobRecord, NewJob, Request, ScheduleRun, Status};
+use crate::records::{CatalogError, JobRecord, NewJob, Request, ScheduleRun, Status, Trigger};
 
 /// How long [`JobRunner::pause`] and [`JobRunner::cancel`] wait for a running job to stop.
 pub const STOP_WAIT: Duration = Duration::from_secs(60);
@@ -317,7 +317,7 @@ impl JobRunner {
             _ => refuse_live(&job)?,
         }
         let prepared = Prepared::new(job.job_spec()?, access).await?;
-        self.catalog.claim(&job).await?;
+        self.catalog.claim(&job, Trigger::Resume).await?;
         let from = self
             .catalog
             .resume_point(&job.id, true, &IndexOptions::default())
@@ -349,7 +349,7 @@ impl JobRunner {
             spec.name_policy = policy;
         }
         let prepared = Prepared::new(spec, access).await?;
-        self.catalog.claim(&job).await?;
+        self.catalog.claim(&job, Trigger::Retry).await?;
         self.catalog.requeue_failed(&job.id).await?;
         let from = self
             .catalog
@@ -556,12 +556,8 @@ impl Run {
                 Err(_) => Status::Failed,
             };
             let mapped = result.as_ref().map_or(0, |r| r.names_mapped.len() as u64);
-            let error = (!interrupted)
-                .then(|| result.as_ref().err().map(|e| e.to_string()))
-                .flatten();
-            catalog
-                .finish_job(id, ended, mapped, error.as_deref())
-                .await?;
+            let error = result.as_ref().err().filter(|_| !interrupted);
+            catalog.finish_job(id, ended, mapped, error).await?;
             self.status(id, ended);
             status = Some(ended);
         }

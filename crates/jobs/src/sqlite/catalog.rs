@@ -14,7 +14,8 @@ use super::{delete_upload, lease_end, Catalog};
 use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::lease::Holder;
 use crate::records::{
-    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request, Status,
+    CatalogError, ErrorClass, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, Request,
+    RunRecord, Status, Trigger,
 };
 use crate::timestamp::Timestamp;
 
@@ -105,6 +106,19 @@ impl JobCatalog for Catalog {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.error(e))?;
+        let trigger = match job.schedule_run {
+            Some(_) => Trigger::Schedule,
+            None => Trigger::Submit,
+        };
+        sqlx::query(
+            "INSERT INTO job_runs (job_id, number, started_by, started_at) VALUES (?, 1, ?, ?)",
+        )
+        .bind(&id)
+        .bind(trigger)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.error(e))?;
         if let Some(run) = &job.schedule_run {
             sqlx::query(
                 "INSERT INTO schedule_runs (schedule_id, job_id, started_at) VALUES (?, ?, ?)",
@@ -131,28 +145,48 @@ impl JobCatalog for Catalog {
         id: &str,
         status: Status,
         mapped: u64,
-        error: Option<&str>,
+        error: Option<&StoreError>,
     ) -> Result<(), CatalogError> {
+        let ended = (status != Status::Running).then(Timestamp::now);
+        let error_text = error.map(|e| awcopy_store::redact::redact(&e.to_string()));
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         sqlx::query(
             "UPDATE jobs SET status = ?, finished_at = ?, objects_mapped = objects_mapped + ?,
-             error = ?, lease_holder = NULL, lease_expires = NULL, requested = NULL WHERE id = ?",
+             error = ?, error_kind = ?, lease_holder = NULL, lease_expires = NULL,
+             requested = NULL WHERE id = ?",
         )
         .bind(status)
-        .bind(status.is_final().then(Timestamp::now))
+        .bind(ended)
         .bind(mapped as i64)
-        .bind(error.map(awcopy_store::redact::redact))
+        .bind(&error_text)
+        .bind(error.map(|e| ErrorClass(e.kind())))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| self.error(e))?;
-        Ok(())
+        sqlx::query(
+            "UPDATE job_runs SET finished_at = ?1, status = ?2, error = ?3
+             WHERE job_id = ?4 AND finished_at IS NULL
+             AND number = (SELECT MAX(number) FROM job_runs WHERE job_id = ?4)",
+        )
+        .bind(ended)
+        .bind(status)
+        .bind(&error_text)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))
     }
 
-    async fn claim(&self, job: &JobRecord) -> Result<(), CatalogError> {
+    async fn claim(&self, job: &JobRecord, trigger: Trigger) -> Result<(), CatalogError> {
         let me = Holder::this_process();
+        let now = Timestamp::now();
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         let done = sqlx::query(
             "UPDATE jobs SET status = ?, owner_pid = ?, owner_started = ?, lease_holder = ?,
-             lease_host = ?, lease_expires = ?, requested = NULL, started_at = ?, finished_at = NULL
+             lease_host = ?, lease_expires = ?, requested = NULL,
+             started_at = COALESCE(started_at, ?), finished_at = NULL
              WHERE id = ? AND status = ? AND owner_pid IS ? AND lease_holder IS ?",
         )
         .bind(Status::Running)
@@ -161,18 +195,30 @@ impl JobCatalog for Catalog {
         .bind(&me.id)
         .bind(&me.host)
         .bind(lease_end())
-        .bind(Timestamp::now())
+        .bind(now)
         .bind(&job.id)
         .bind(job.status)
         .bind(job.owner_pid)
         .bind(&job.lease_holder)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| self.error(e))?;
-        match done.rows_affected() {
-            1 => Ok(()),
-            _ => Err(CatalogError::Changed(job.id.clone())),
+        if done.rows_affected() != 1 {
+            return Err(CatalogError::Changed(job.id.clone()));
         }
+        sqlx::query(
+            "INSERT INTO job_runs (job_id, number, started_by, started_at, objects_at_start,
+             bytes_at_start)
+             SELECT id, (SELECT COALESCE(MAX(number), 0) + 1 FROM job_runs WHERE job_id = ?1),
+             ?2, ?3, objects_copied, bytes_copied FROM jobs WHERE id = ?1",
+        )
+        .bind(&job.id)
+        .bind(trigger)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))
     }
 
     async fn renew(&self, id: &str) -> Result<Option<Request>, CatalogError> {
@@ -423,6 +469,23 @@ impl JobCatalog for Catalog {
                     .join(", "),
             }),
         }
+    }
+
+    async fn runs(&self, id: &str) -> Result<Vec<RunRecord>, CatalogError> {
+        // A run copied what the next run's counters at its start, or the job's now, add.
+        sqlx::query_as(
+            "SELECT r.number, r.started_by, r.started_at, r.finished_at, r.status, r.error,
+             COALESCE(LEAD(r.objects_at_start) OVER w, j.objects_copied) - r.objects_at_start
+               AS objects_copied,
+             COALESCE(LEAD(r.bytes_at_start) OVER w, j.bytes_copied) - r.bytes_at_start
+               AS bytes_copied
+             FROM job_runs r JOIN jobs j ON j.id = r.job_id WHERE r.job_id = ?
+             WINDOW w AS (ORDER BY r.number) ORDER BY r.number",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))
     }
 
     async fn failures(

@@ -1,12 +1,12 @@
 // Drives the dashboard in headless Chromium (Debian's, through playwright-core): signs in with
 // a token, watches a running job's counters change, opens the job and pauses it, then signs in
-// as an admin and counts the jobs table. Prints what it saw as one JSON line; exits non-zero
-// on the first thing that is not as expected. Run by crates/cli/tests/serve.rs.
+// as an admin and counts the jobs table; a failed job's page says why. Prints what it saw as one
+// JSON line; exits non-zero on the first thing that is not as expected. Run by dashboard.rs.
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.AWCOPY_PLAYWRIGHT);
-const { URL: base, TOKEN, ADMIN_TOKEN, JOB, SHOTS, CHROMIUM } = process.env;
+const { URL: base, TOKEN, ADMIN_TOKEN, JOB, FAILED_JOB, SHOTS, CHROMIUM } = process.env;
 
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
@@ -59,6 +59,14 @@ try {
   seen.agentRows = await page.locator("#job-agents tbody tr").count();
   await page.screenshot({ path: `${SHOTS}/4-job-paused.png` });
   seen.pageText = await page.textContent("body");
+
+  // A failed job's page says why, in the error colour.
+  await page.goto(`${base}/#/jobs/${FAILED_JOB}`);
+  await page.waitForFunction(() => document.querySelector("#job-status").textContent === "failed");
+  await page.waitForSelector("#job-error", { state: "visible" });
+  seen.failedError = await page.textContent("#job-error");
+  seen.failedErrorColour = await page.evaluate(() => getComputedStyle(document.querySelector("#job-error")).color);
+  await page.screenshot({ path: `${SHOTS}/7-job-failed.png` });
 
   // An admin sees every user's jobs.
   const admin = await browser.newPage({ viewport: { width: 1400, height: 900 } });

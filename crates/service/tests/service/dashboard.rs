@@ -29,7 +29,9 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
     )
     .await;
     let (_guard, dir) = svc::service_dir();
-    let grant = vec![format!("{bucket}"), container.to_string()];
+    // Granted, and never made: a job from it fails as a whole.
+    let missing = format!("s3://{}/", kit::unique_name("svc-dash-missing"));
+    let grant = vec![format!("{bucket}"), container.to_string(), missing.clone()];
     let proxy = kit::fault_proxy::slow_azure(400).await;
     svc::write_config_with(
         &dir,
@@ -48,6 +50,15 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
         64 * 1024,
         serde_json::json!({"name": "dashboard", "tuning": {"concurrency": 1}}),
     );
+    let failed = service
+        .run_to_end(ALICE, svc::copy_spec(&missing, &format!("{bucket}never/")))
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error_kind"], "not-found", "{failed}");
+    assert!(
+        failed["finished_at"].is_string(),
+        "a failed job ended: {failed}"
+    );
     let job = service.create("/api/v1/jobs", ALICE, body).await;
     let id = job["id"].as_str().unwrap().to_owned();
 
@@ -62,6 +73,7 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
         .env("TOKEN", ALICE)
         .env("ADMIN_TOKEN", ADMIN)
         .env("JOB", &id)
+        .env("FAILED_JOB", failed["id"].as_str().unwrap())
         .env("SHOTS", &shots);
     let run = tokio::task::spawn_blocking(move || node.output().expect("run node"))
         .await
@@ -89,11 +101,18 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
         "the session cookie is HttpOnly"
     );
     assert_eq!(seen["afterPause"], "paused");
+    let said = seen["failedError"].as_str().unwrap();
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        said.starts_with("Failed: ") && said.contains(error) && said.contains("not-found"),
+        "the failed job's page says why: {said:?}, the job's error: {error:?}"
+    );
+    assert_eq!(seen["failedErrorColour"], "rgb(176, 0, 32)", "{seen}");
     assert!(
         seen["agentRows"].as_u64().unwrap() >= 1,
         "per-agent throughput shown: {seen}"
     );
-    assert_eq!(seen["adminRows"].as_u64().unwrap(), 51, "{seen}");
+    assert_eq!(seen["adminRows"].as_u64().unwrap(), 52, "{seen}");
     assert_eq!(seen["adminUsers"], serde_json::json!(["alice", "root"]));
     assert!(
         seen["adminPageText"]
@@ -114,6 +133,7 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
         "4-job-paused",
         "5-admin",
         "6-schedules",
+        "7-job-failed",
     ] {
         let png = std::fs::metadata(shots.join(format!("{shot}.png"))).expect("a screenshot");
         assert!(png.len() > 1000, "{shot}.png is an image");

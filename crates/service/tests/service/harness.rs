@@ -101,3 +101,16 @@ pub fn start(dir: &Path, agents: usize) -> Service {
         .unwrap_or_else(|_| panic!("the service did not start: {}", running.log()));
     Service::attach(format!("http://{address}"), Box::new(running))
 }
+
+/// Waits (60 s at most) until `check` holds, saying `what` it waited for if it never does.
+pub async fn wait_until<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

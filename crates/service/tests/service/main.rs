@@ -6,4 +6,5 @@
 mod dashboard;
 mod grants;
 mod harness;
+mod live;
 mod sign_in;

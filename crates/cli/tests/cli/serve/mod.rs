@@ -4,6 +4,7 @@
 //! started again; schedules with their watermark; bad input; no token or key anywhere.
 
 mod control;
+mod failures;
 mod schedules;
 mod settings;
 mod users;

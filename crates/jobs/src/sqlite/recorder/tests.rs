@@ -343,3 +343,69 @@ async fn a_locked_catalogue_is_refused_clearly() {
         "nothing was written"
     );
 }
+
+/// Each run of a job is recorded with what started it; the job keeps its first start and gets
+/// an end whenever a run ends; a run copied what the job's counters grew by while it ran; a
+/// failure keeps its class.
+#[tokio::test]
+async fn every_run_is_recorded_and_the_first_start_stays() {
+    use crate::{run_seconds, ErrorClass, Timestamp, Trigger};
+    use awcopy_store::{ErrorKind, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+    let record = catalog.create_job(job()).await.unwrap();
+    let copied = |objects: i64| {
+        sqlx::query("UPDATE jobs SET objects_copied = ?, bytes_copied = ? WHERE id = ?")
+            .bind(objects)
+            .bind(objects * 10)
+            .bind(&record.id)
+            .execute(catalog.pool())
+    };
+    copied(3).await.unwrap();
+    catalog
+        .finish_job(&record.id, Status::Paused, 0, None)
+        .await
+        .unwrap();
+    let paused = catalog.find(&record.id).await.unwrap();
+    assert!(paused.finished_at.is_some(), "a paused job's run ended");
+    catalog.claim(&paused, Trigger::Resume).await.unwrap();
+    copied(5).await.unwrap();
+    let missing = StoreError::new(ErrorKind::NotFound, "bucket 'a' does not exist");
+    catalog
+        .finish_job(&record.id, Status::Failed, 0, Some(&missing))
+        .await
+        .unwrap();
+
+    let failed = catalog.find(&record.id).await.unwrap();
+    assert_eq!(
+        failed.started_at, record.started_at,
+        "the first start stays"
+    );
+    assert!(failed.finished_at >= paused.finished_at);
+    assert_eq!(failed.error_kind, Some(ErrorClass(ErrorKind::NotFound)));
+    let runs = catalog.runs(&record.id).await.unwrap();
+    let shape: Vec<_> = runs
+        .iter()
+        .map(|r| {
+            (
+                r.number,
+                r.trigger,
+                r.status,
+                r.objects_copied,
+                r.bytes_copied,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (1, Trigger::Submit, Some(Status::Paused), 3, 30),
+            (2, Trigger::Resume, Some(Status::Failed), 2, 20),
+        ]
+    );
+    assert_eq!(runs[0].started_at, record.started_at.unwrap());
+    assert!(runs[1].error.as_deref().unwrap().contains("does not exist"));
+    let total = run_seconds(&runs, Timestamp::now());
+    let (first, last) = (runs[0].started_at, runs[1].finished_at.unwrap());
+    assert!(total <= (last.time() - first.time()).as_seconds_f64() + 1e-3);
+}

@@ -1,0 +1,132 @@
+//! What the service says live is the job's truth: after a pause and a resume, the counters of
+//! every `progress` event are the job's (as `GET /jobs/{id}` has them), not the resumed run's
+//! from zero; the job keeps its first start, and each run is recorded with what started it.
+
+use crate::harness::{self as svc, ALICE};
+use awcopy_testkit as kit;
+use std::time::Duration;
+
+/// The counters of job `id` in each `progress` event of an event stream's text.
+fn progress_of(events: &str, id: &str) -> Vec<serde_json::Value> {
+    let mut found = Vec::new();
+    let mut progress = false;
+    for line in events.lines() {
+        if let Some(kind) = line.strip_prefix("event: ") {
+            progress = kind == "progress";
+        } else if let (Some(data), true) = (line.strip_prefix("data: "), progress) {
+            let views: Vec<serde_json::Value> = serde_json::from_str(data).unwrap();
+            found.extend(
+                views
+                    .into_iter()
+                    .filter(|v| v["id"] == id)
+                    .map(|v| v["counters"].clone()),
+            );
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_counters_are_the_jobs_across_a_pause_and_a_resume() {
+    let bucket = kit::new_s3_bucket("svc-live").await;
+    let container = kit::new_azure_container("svc-live").await;
+    let files: std::collections::BTreeMap<String, Vec<u8>> = (0..150)
+        .map(|i| (format!("in/{i:03}"), kit::pattern(1000 + i, i as u64)))
+        .collect();
+    kit::put_all(&kit::open(&bucket).await, &files).await;
+    let (_guard, dir) = svc::service_dir();
+    let grant = vec![bucket.to_string(), container.to_string()];
+    let proxy = kit::fault_proxy::slow_azure(60).await;
+    svc::write_config_with(
+        &dir,
+        (&grant, &grant),
+        (&[], &[]),
+        &svc::azure_through(&proxy),
+    );
+    let service = svc::start(&dir, 1);
+    let dest = format!("{}out/", kit::fault_proxy::through(&proxy, &container));
+    let body = svc::with(
+        svc::copy_spec(&format!("{bucket}in/"), &dest),
+        serde_json::json!({"tuning": {"concurrency": 1}}),
+    );
+    let id = service.create("/api/v1/jobs", ALICE, body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/jobs/{id}");
+    svc::wait_until("ten objects copied", || async {
+        service.get(&path, ALICE).await["counters"]["objects_done"].as_u64() >= Some(10)
+    })
+    .await;
+    act(&service, &id, "pause").await;
+    let paused = service.wait_for(&id, ALICE, &["paused"]).await;
+    let first_start = paused["started_at"].clone();
+    act(&service, &id, "resume").await;
+
+    let (events, ()) = service
+        .events_during(ALICE, tokio::time::sleep(Duration::from_secs(4)))
+        .await;
+    let after = service.get(&path, ALICE).await;
+    let seen = progress_of(&events, &id);
+    assert!(!seen.is_empty(), "progress events came: {events}");
+    for counters in &seen {
+        for field in ["objects_done", "bytes_done"] {
+            let (live, at_pause, now) = (
+                counters[field].as_u64().unwrap(),
+                paused["counters"][field].as_u64().unwrap(),
+                after["counters"][field].as_u64().unwrap(),
+            );
+            assert!(
+                at_pause <= live && live <= now,
+                "{field}: an event said {live}, the job had {at_pause} at the pause and {now} after"
+            );
+        }
+    }
+    let done = service.wait_for(&id, ALICE, &["completed"]).await;
+    assert_eq!(done["started_at"], first_start, "the first start stays");
+    let runs = service.get(&path, ALICE).await["runs"].clone();
+    let runs = runs.as_array().expect("the job's runs");
+    let shape: Vec<_> = runs
+        .iter()
+        .map(|r| (r["trigger"].clone(), r["status"].clone()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (serde_json::json!("submit"), serde_json::json!("paused")),
+            (serde_json::json!("resume"), serde_json::json!("completed")),
+        ]
+    );
+    let copied: u64 = runs
+        .iter()
+        .map(|r| r["objects_copied"].as_u64().unwrap())
+        .sum();
+    assert_eq!(copied, files.len() as u64, "{runs:?}");
+    assert_eq!(runs[0]["started_at"], first_start);
+    kit::assert_holds(
+        &kit::open(&container).await,
+        "out/",
+        &files_without("in/", &files),
+    )
+    .await;
+}
+
+/// Asks the service to `action` job `id` as alice.
+async fn act(service: &svc::Service, id: &str, action: &str) {
+    let path = format!("/api/v1/jobs/{id}/{action}");
+    let (status, answer) = service
+        .call("POST", &path, Some(ALICE), Some("{}".into()))
+        .await;
+    assert_eq!(status, 200, "{action}: {answer}");
+}
+
+/// `files` with `prefix` taken off their keys.
+fn files_without(
+    prefix: &str,
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    files
+        .iter()
+        .map(|(k, v)| (k.strip_prefix(prefix).unwrap().to_owned(), v.clone()))
+        .collect()
+}
