@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::args::OutputArgs;
-use crate::failure::{about, code, run_failure, Failure};
+use crate::failure::{code, run_failure, Failure};
 use crate::pricing;
 use crate::render::{estimate, progress, report};
 
@@ -95,6 +95,7 @@ pub async fn follow(handle: JobHandle, shown: Shown) -> Result<(), Failure> {
     }
     let outcome = outcome.map_err(|e| run_failure(e, "run"))?;
     let interrupted = outcome.interrupted;
+    let recorded = outcome.job_id.clone();
     // A job that could not run, or paused, says so in its one error line.
     let job_id = match (&outcome.result, outcome.job_id, outcome.status) {
         (Ok(_), Some(id), Some(status)) if !interrupted => {
@@ -115,7 +116,9 @@ pub async fn follow(handle: JobHandle, shown: Shown) -> Result<(), Failure> {
             code: code::INTERRUPTED,
         },
         _ => {
-            let mut failure = about("SOURCE")(e);
+            // The error names its operation and location (`Azure put az://...`): source or
+            // destination, whichever it was.
+            let mut failure = Failure::from(e);
             if let Some(id) = &job_id {
                 failure.message = format!("{} (job {id})", failure.message);
             }
@@ -144,7 +147,7 @@ pub async fn follow(handle: JobHandle, shown: Shown) -> Result<(), Failure> {
         if let Some(name) = name {
             println!("Job {name}:");
         }
-        report::print_report(&report);
+        report::print_report(&report, recorded.as_deref());
         if let (Some(estimate), Some((_, dest))) = (&estimate, &shown.pricing) {
             estimate::print_estimate(&mut std::io::stdout(), estimate, Some(dest))?;
         }
@@ -157,9 +160,12 @@ pub async fn follow(handle: JobHandle, shown: Shown) -> Result<(), Failure> {
     } else if report.failures.is_empty() {
         Ok(())
     } else {
+        let list = recorded
+            .map(|id| format!("; `awcopy jobs failures {id}` lists them, `awcopy jobs retry {id}` copies them again"))
+            .unwrap_or_default();
         Err(Failure {
             message: format!(
-                "{} of {} objects failed",
+                "{} of {} objects failed{list}",
                 report.failures.len(),
                 report.failures.len() as u64 + report.objects_copied
             ),

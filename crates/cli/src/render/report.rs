@@ -18,8 +18,11 @@ pub fn summary_json(
     summary.to_string()
 }
 
-/// Prints the report for a person.
-pub fn print_report(report: &CopyReport) {
+/// Failed objects a report lists; the rest are in `jobs failures` (and `--json`).
+const FAILURES_SHOWN: usize = 10;
+
+/// Prints the report for a person; `job` is the job it was recorded as, if it was.
+pub fn print_report(report: &CopyReport, job: Option<&str>) {
     let verb = if report.dry_run {
         "Would copy"
     } else {
@@ -80,12 +83,22 @@ pub fn print_report(report: &CopyReport) {
         report.retries, report.throttled
     );
     println!("  failed: {}", report.failures.len());
-    for failure in &report.failures {
+    for failure in report.failures.iter().take(FAILURES_SHOWN) {
         println!(
             "    {}: {}: {}",
             failure.key,
             failure.kind.as_str(),
             failure.message
+        );
+    }
+    if report.failures.len() > FAILURES_SHOWN {
+        let all = match job {
+            Some(id) => format!("`awcopy jobs failures {id}`"),
+            None => "--json".to_owned(),
+        };
+        println!(
+            "    (the first {FAILURES_SHOWN} of {}; {all} lists them all)",
+            report.failures.len()
         );
     }
     for note in &report.notes {

@@ -5,6 +5,7 @@
 use awcopy_store::{ErrorKind, ListRequest, ObjectAttributes, PartReceipt, StoreError};
 use futures::TryStreamExt;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use super::{CopyOptions, CopyPlan};
@@ -12,7 +13,7 @@ use crate::concurrency::{Concurrency, Lane};
 use crate::estimate::Route;
 use crate::events::ObjectEvent;
 use crate::execute::{renamed_metadata, unless_stopped, ItemExecutor, Requests, Shared};
-use crate::journal::{ResumeFrom, StagedUpload};
+use crate::journal::{ResumeFrom, StagedUpload, Stop};
 use crate::progress::Progress;
 use crate::server_side::{ServerSide, ServerSideGate};
 use crate::work::{MappedName, WorkDone, WorkItem, WorkQueue};
@@ -44,6 +45,12 @@ pub(crate) struct Planner {
     dest_probe: tokio::sync::OnceCell<Result<bool, StoreError>>,
     /// Uploads a previous run began, by source key, taken as their objects come up.
     pub(super) staged: Mutex<HashMap<String, StagedUpload>>,
+    /// The first error that concerns the whole job rather than one object (see
+    /// [`Planner::whole_job_failed`]): once it is set, no object starts, the ones in flight
+    /// end unfinished (a resume copies them), and the copy returns it.
+    pub(super) whole_job_error: std::sync::OnceLock<StoreError>,
+    /// Cancelled when [`Self::whole_job_error`] is set, to wake the listing loop.
+    pub(super) halted: Stop,
 }
 
 impl Planner {
@@ -103,7 +110,26 @@ impl Planner {
             mapped: Mutex::new(Vec::new()),
             metadata_mapped: Mutex::new(Vec::new()),
             staged: Mutex::new(resume.map(|r| r.uploads.clone()).unwrap_or_default()),
+            whole_job_error: std::sync::OnceLock::new(),
+            halted: Stop::new(),
         }
+    }
+
+    /// Whether `err`, met copying one object, concerns the whole job — the destination root
+    /// could not be made ready (`dest_root`), or credentials were refused before any object of
+    /// this run was copied (a wrong key, no permission on the container) — and if so, stops the
+    /// job with it: one error, instead of the same failure for every object. An object refused
+    /// after others were copied stays that object's failure (a policy may deny some keys).
+    pub(super) fn whole_job_failed(&self, err: &StoreError, dest_root: bool) -> bool {
+        let refused_at_once = err.kind() == ErrorKind::Auth
+            && self.progress.objects_done.load(Ordering::Relaxed) == 0;
+        if !(dest_root || refused_at_once) {
+            return false;
+        }
+        if self.whole_job_error.set(err.clone()).is_ok() {
+            self.halted.cancel();
+        }
+        true
     }
 
     /// Says, as a note, that an earlier run of the job found the destination unable to read
@@ -120,7 +146,14 @@ impl Planner {
 
     /// `Err(Interrupted)` once the job is stopping: nothing new starts.
     pub(super) fn check_stop(&self) -> Result<(), StoreError> {
-        unless_stopped(&self.options.stop)
+        unless_stopped(&self.options.stop)?;
+        match self.whole_job_error.get() {
+            Some(err) => Err(StoreError::new(
+                ErrorKind::Interrupted,
+                format!("stopped by an error of the whole job: {err}"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Runs `item` on the job's queue and reads what it gave — the one way from the planner

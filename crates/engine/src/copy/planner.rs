@@ -245,8 +245,14 @@ impl Planner {
                 .get_or_try_init(|| self.create_dest_root_if_missing())
                 .await
             {
-                Ok(()) => self.route_object(&meta, &dest_key).await,
-                Err(e) => Err(e),
+                Ok(()) => self
+                    .route_object(&meta, &dest_key)
+                    .await
+                    .inspect_err(|e| _ = self.whole_job_failed(e, false)),
+                Err(e) => {
+                    self.whole_job_failed(&e, true);
+                    Err(e)
+                }
             }
         };
         let result = match result {

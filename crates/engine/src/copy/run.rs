@@ -51,6 +51,10 @@ pub async fn copy(
     let mut tally = Tally::default();
     let tasks = run_objects(&planner, objects, &filter, existing.as_ref(), &mut tally).await?;
     drain(&planner, tasks, &mut tally).await;
+    if let Some(err) = planner.whole_job_error.get() {
+        controller.abort();
+        return Err(err.clone());
+    }
     let in_memory_peak = existing.as_ref().map_or(0, |e| e.peak_in_memory() as u64);
     let deleted_extras = delete_extras(&planner, existing, &filter, &tally).await?;
     controller.abort();
@@ -131,6 +135,7 @@ async fn run_objects(
                 tally.left_early = true;
                 break;
             }
+            () = planner.halted.cancelled() => break,
             item = objects.recv() => match item {
                 Some(item) => item,
                 None => break,

@@ -392,7 +392,7 @@ impl Store for AzureStore {
             .blob(key)
             .get_properties(Some(options))
             .await
-            .map_err(|e| map_error(e, &format!("head '{key}'")))?;
+            .map_err(|e| map_error(e, &format!("head {}/{key}", self.display_root())))?;
         let header_error = |e: azure_core::Error| map_error(e, &format!("head '{key}'"));
         let mut meta = ObjectMeta::new(
             key,

@@ -425,7 +425,7 @@ impl Store for S3Store {
             .bucket(&self.bucket)
             .checksum_mode(ChecksumMode::Enabled);
         let out = send_keyed!(with_customer_key!(builder, &self.encryption), key)
-            .map_err(|e| map_sdk_error(e, &format!("head '{key}'")))?;
+            .map_err(|e| map_sdk_error(e, &format!("head s3://{}/{key}", self.bucket)))?;
         let mut meta = ObjectMeta::new(key, out.content_length().unwrap_or(0).max(0) as u64);
         meta.etag = trim_etag(out.e_tag());
         meta.last_modified = to_time(out.last_modified());

@@ -212,7 +212,7 @@ async fn bad_copies_are_refused_clearly() {
     );
     assert_fails(&awcopy(&["cp", "-r", &data, &data]), 2, &["DEST", "inside"]);
     let missing = format!("s3://{}/x", kit::unique_name("nosuch"));
-    assert_fails(&awcopy(&["cp", &missing, &never_dir]), 4, &["SOURCE"]);
+    assert_fails(&awcopy(&["cp", &missing, &never_dir]), 4, &[&missing]);
     assert_fails(
         &awcopy(&["cp", "-r", &data, &never_dir, "--encrypt", "rot13"]),
         2,

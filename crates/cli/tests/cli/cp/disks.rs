@@ -1,8 +1,9 @@
-//! Local destinations that cannot take the copy: a full disk and an unwritable directory fail
-//! cleanly, leaving nothing half-written.
+//! Destinations that cannot take the copy: a full disk and an unwritable directory fail
+//! cleanly, leaving nothing half-written; a destination under a file, or one that refuses the
+//! credentials, stops the copy at once with one error instead of one per object.
 
 use super::put;
-use crate::common::{awcopy, stderr, stdout};
+use crate::common::{awcopy, awcopy_with_env, stderr, stdout};
 use awcopy_testkit as kit;
 
 /// A local destination that fills up: the objects that fit arrive whole, the one that does not
@@ -78,12 +79,15 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 }
 
 /// A destination that cannot be written (a read-only file system): every object fails with
-/// the reason, nothing is written, and the exit code is 1.
+/// the reason, nothing is written, and the exit code is 1; the report lists the first ten
+/// failures and says where the rest are.
 #[tokio::test]
 async fn an_unwritable_destination_fails_cleanly() {
     let source_location = kit::new_s3_bucket("rofs").await;
     let source = kit::open(&source_location).await;
-    put(&source, "a.bin", vec![1; 10]).await;
+    for i in 0..15 {
+        put(&source, &format!("{i:02}.bin"), vec![1; 10]).await;
+    }
     let mount = Tmpfs::mount("ro,size=1m");
     let output = awcopy(&[
         "cp",
@@ -93,10 +97,109 @@ async fn an_unwritable_destination_fails_cleanly() {
     ]);
     let files = walk(mount.path());
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let shown = stdout(&output);
+    assert_eq!(lines_with(&output, "Read-only file system"), 10, "{shown}");
     assert!(
-        stdout(&output).contains("Read-only file system"),
+        shown.contains("(the first 10 of 15; `awcopy jobs failures "),
+        "{shown}"
+    );
+    assert!(
+        stderr(&output).contains("15 of 15 objects failed"),
         "{}",
-        stdout(&output)
+        stderr(&output)
     );
     assert!(files.is_empty(), "{files:?}");
+}
+
+/// Lines of a run's output (stdout and stderr) that hold `needle`.
+fn lines_with(output: &std::process::Output, needle: &str) -> usize {
+    let all = format!("{}{}", stdout(output), stderr(output));
+    all.lines().filter(|l| l.contains(needle)).count()
+}
+
+/// A local destination under a file: the copy stops at once with one error that names the
+/// path, not the same failure for each object; nothing is written.
+#[tokio::test]
+async fn a_destination_under_a_file_fails_once_naming_it() {
+    let source = kit::new_s3_bucket("under-file").await;
+    kit::put_tiny(
+        &kit::open(&source).await,
+        (0..30).map(|i| format!("k{i:02}")),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), b"x").unwrap();
+    let dest = dir.path().join("a-file/sub");
+    let output = awcopy(&[
+        "cp",
+        "-r",
+        &source.to_string(),
+        &format!("{}/", dest.display()),
+    ]);
+    let said = stderr(&output);
+    assert!(
+        !matches!(output.status.code(), Some(0 | 1)),
+        "a failure of the whole copy, not of some objects: {:?} {said}",
+        output.status.code()
+    );
+    assert_eq!(
+        lines_with(&output, "Not a directory"),
+        1,
+        "{said}{}",
+        stdout(&output)
+    );
+    assert!(said.contains("a-file"), "the error names the path: {said}");
+    assert_eq!(walk(dir.path()), ["a-file"]);
+}
+
+/// A destination that refuses the credentials (a wrong account key): the copy stops at once
+/// with one error and exit 3, the job is failed with the error's class, and no object is
+/// listed as failed.
+#[tokio::test]
+async fn refused_credentials_stop_the_copy_once() {
+    let source = kit::new_s3_bucket("wrong-key").await;
+    kit::put_tiny(
+        &kit::open(&source).await,
+        (0..40).map(|i| format!("k{i:02}")),
+    )
+    .await;
+    let container = kit::new_azure_container("wrong-key").await;
+    let right = std::env::var("AZURE_STORAGE_CONNECTION_STRING").unwrap();
+    let wrong_key = "d3JvbmctYnV0LXdlbGwtZm9ybWVkLWtleS1mb3ItdGhlLWF6dXJlLWVtdWxhdG9yLTEyMzQ=";
+    let wrong: String = right
+        .split(';')
+        .map(|part| match part.starts_with("AccountKey=") {
+            true => format!("AccountKey={wrong_key}"),
+            false => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(";");
+    let db = tempfile::tempdir().unwrap();
+    let db = db.path().join("jobs.db");
+    let db = db.to_str().unwrap();
+    let output = awcopy_with_env(
+        &[
+            "--db",
+            db,
+            "cp",
+            "-r",
+            &source.to_string(),
+            &kit::location_text(&container),
+        ],
+        &[("AZURE_STORAGE_CONNECTION_STRING", &wrong)],
+    );
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(3), "{said}{}", stdout(&output));
+    assert!(!said.contains(wrong_key) && !stdout(&output).contains(wrong_key));
+    assert_eq!(
+        lines_with(&output, "AuthorizationFailure"),
+        1,
+        "{said}{}",
+        stdout(&output)
+    );
+    let listed = stdout(&awcopy(&["--db", db, "jobs", "list", "--json"]));
+    let job: serde_json::Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["error_kind"], "auth", "{job}");
+    assert_eq!(job["objects_failed"], 0, "{job}");
 }

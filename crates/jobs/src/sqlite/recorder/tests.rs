@@ -409,3 +409,18 @@ async fn every_run_is_recorded_and_the_first_start_stays() {
     let (first, last) = (runs[0].started_at, runs[1].finished_at.unwrap());
     assert!(total <= (last.time() - first.time()).as_seconds_f64() + 1e-3);
 }
+
+/// Processes that open a new catalogue at once take turns bringing its schema up to date:
+/// none fails on a migration another one applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalogues_opened_at_once_are_migrated_once() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let opened = futures::future::join_all((0..6).map(|_| Catalog::open(&path))).await;
+        for catalog in opened {
+            let catalog = catalog.unwrap_or_else(|e| panic!("round {round}: {e}"));
+            catalog.create_job(job()).await.unwrap();
+        }
+    }
+}
