@@ -3,7 +3,7 @@
 //! value at one moment — what the catalogue keeps, the API sends and the CLI shows.
 
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::estimate::Route;
@@ -36,6 +36,8 @@ pub struct Progress {
     pub retry: Arc<RetryStats>,
     /// The limit on requests in flight now.
     pub concurrency: AtomicU64,
+    /// Whether the listing has ended: until then the totals still grow.
+    pub listing_done: AtomicBool,
 }
 
 impl Progress {
@@ -65,6 +67,7 @@ impl Progress {
             retries: load(&self.retry.retries),
             throttled: load(&self.retry.throttled),
             concurrency: load(&self.concurrency),
+            listing_done: self.listing_done.load(Ordering::Relaxed),
         }
     }
 
@@ -85,6 +88,8 @@ impl Progress {
         for (counter, value) in pairs {
             counter.store(value, Ordering::Relaxed);
         }
+        self.listing_done
+            .store(counters.listing_done, Ordering::Relaxed);
     }
 }
 
@@ -109,6 +114,10 @@ pub struct Counters {
     pub throttled: u64,
     /// The limit on requests in flight (live runs only).
     pub concurrency: u64,
+    /// Whether the listing has ended (the totals are final); a job that is not running has
+    /// ended its listing.
+    #[serde(default)]
+    pub listing_done: bool,
 }
 
 impl Counters {
@@ -126,6 +135,7 @@ impl Counters {
             retries: live.retries,
             throttled: live.throttled,
             concurrency: live.concurrency,
+            listing_done: live.listing_done,
         }
     }
 }
@@ -145,6 +155,7 @@ impl std::ops::Add for Counters {
             retries: self.retries + other.retries,
             throttled: self.throttled + other.throttled,
             concurrency: self.concurrency + other.concurrency,
+            listing_done: self.listing_done && other.listing_done,
         }
     }
 }

@@ -214,6 +214,8 @@ pub struct JobRecord {
     pub objects_copied: i64,
     /// Bytes copied.
     pub bytes_copied: i64,
+    /// Bytes of blocks staged for objects not yet copied.
+    pub bytes_staged: i64,
     /// Objects left out by filters or policies.
     pub objects_skipped: i64,
     /// Objects that failed.
@@ -262,13 +264,17 @@ impl JobRecord {
     }
 
     /// Its counters as stored (the request counters are a live run's only: zero here).
+    /// Listed objects are those the filters and policies took, and bytes done include the
+    /// blocks staged for objects not yet copied, as a running copy counts them (the
+    /// catalogue's own columns hold the objects left out, and the staged bytes apart).
     pub fn counters(&self) -> Counters {
         let count = |n: i64| n.max(0) as u64;
         Counters {
-            objects_listed: count(self.objects_listed),
+            objects_listed: count(self.objects_listed - self.objects_skipped),
+            listing_done: self.status != Status::Running,
             bytes_listed: count(self.bytes_listed),
             objects_done: count(self.objects_copied),
-            bytes_done: count(self.bytes_copied),
+            bytes_done: count(self.bytes_copied + self.bytes_staged),
             objects_skipped: count(self.objects_skipped),
             objects_failed: count(self.objects_failed),
             ..Counters::default()

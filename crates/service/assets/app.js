@@ -63,27 +63,34 @@ function cell(row, text, className) {
   return td;
 }
 
-function addSample(id, bytes) {
+function addSample(id, bytes, objects = 0) {
   const list = state.samples.get(id) || [];
-  list.push({ t: Date.now(), bytes });
+  list.push({ t: Date.now(), bytes, objects });
   if (list.length > 600) list.shift();
   state.samples.set(id, list);
 }
 
-/// Bytes per second over the last ten seconds of samples.
-function rate(id) {
+/// Bytes (or objects) per second over the last ten seconds of samples.
+function rate(id, field = "bytes") {
   const list = state.samples.get(id) || [];
   if (list.length < 2) return NaN;
   const last = list[list.length - 1];
   const first = list.find((s) => last.t - s.t <= 10000) || list[0];
-  return last.t > first.t ? (last.bytes - first.bytes) * 1000 / (last.t - first.t) : NaN;
+  return last.t > first.t ? (last[field] - first[field]) * 1000 / (last.t - first.t) : NaN;
 }
 
+/// The time left: the longer of what the objects left and the bytes left need at their
+/// rates; "listing" while the totals still grow; never 0 s while objects are left.
 function eta(job) {
   if (job.status !== "running") return "";
-  const r = rate(job.id), c = job.counters;
-  if (!(r > 0) || c.bytes_listed <= c.bytes_done) return "unknown";
-  return duration((c.bytes_listed - c.bytes_done) / r);
+  const c = job.counters;
+  if (!c.listing_done) return "listing\u2026";
+  const objectsLeft = c.objects_listed - c.objects_done - c.objects_failed;
+  const bytesLeft = c.bytes_listed - c.bytes_done;
+  const need = (left, r) => (left <= 0 ? 0 : r > 0 ? left / r : NaN);
+  const seconds = Math.max(need(objectsLeft, rate(job.id, "objects")), need(bytesLeft, rate(job.id)));
+  if (Number.isNaN(seconds)) return "unknown";
+  return duration(objectsLeft > 0 ? Math.max(1, seconds) : seconds);
 }
 
 function renderJobs() {
@@ -102,7 +109,7 @@ function renderJobs() {
     cell(tr, job.user);
     cell(tr, jobRoute(job), "route");
     cell(tr, job.status, "status status-" + job.status);
-    cell(tr, c.objects_done + " / " + c.objects_listed);
+    cell(tr, c.objects_done + " / " + c.objects_listed + (c.listing_done ? "" : "+"));
     cell(tr, human(c.bytes_done) + " / " + human(c.bytes_listed));
     cell(tr, String(c.objects_skipped));
     cell(tr, String(c.objects_failed));
@@ -125,6 +132,15 @@ function renderJob(id) {
   const status = $("#job-status");
   status.textContent = job.status;
   status.className = "status-" + job.status;
+  // Only the actions its state allows.
+  const allowed = {
+    pause: job.status === "running",
+    resume: job.status === "paused" || job.status === "failed",
+    cancel: job.status === "running" || job.status === "paused" || job.status === "failed",
+  };
+  for (const button of document.querySelectorAll("button[data-action]")) {
+    button.hidden = !allowed[button.dataset.action];
+  }
   // Why its last run stopped, in the error colour, where the status is.
   const error = $("#job-error");
   error.hidden = !job.error;
@@ -133,7 +149,7 @@ function renderJob(id) {
     : "";
   const c = job.counters;
   const counters = [
-    ["Objects listed", c.objects_listed], ["Objects done", c.objects_done],
+    ["Objects listed", c.objects_listed + (c.listing_done ? "" : "+ (listing)")], ["Objects done", c.objects_done],
     ["Objects skipped", c.objects_skipped], ["Objects failed", c.objects_failed],
     ["Bytes listed", human(c.bytes_listed)], ["Bytes done", human(c.bytes_done)],
     ["Rate", job.status === "running" && rate(id) >= 0 ? human(rate(id)) + "/s" : ""], ["ETA", eta(job)],
@@ -268,7 +284,7 @@ function listen() {
   events.addEventListener("job", (e) => {
     const job = JSON.parse(e.data);
     state.jobs.set(job.id, job);
-    addSample(job.id, job.counters.bytes_done);
+    addSample(job.id, job.counters.bytes_done, job.counters.objects_done);
     refresh();
     if (currentJob() === job.id) {
       loadFailures(job.id).catch(() => {});
@@ -280,7 +296,7 @@ function listen() {
       const job = state.jobs.get(p.id);
       if (!job) continue;
       job.counters = p.counters;
-      addSample(p.id, p.counters.bytes_done);
+      addSample(p.id, p.counters.bytes_done, p.counters.objects_done);
       state.agents.set(p.id, p.agents);
       for (const [name, bytes] of p.agents) addSample(p.id + "/" + name, bytes);
     }
@@ -308,7 +324,7 @@ async function start() {
     $("#who").textContent = state.me.user + (state.me.admin ? " (admin)" : "");
     const jobs = await api("GET", "/api/v1/jobs");
     state.jobs = new Map(jobs.map((j) => [j.id, j]));
-    for (const j of jobs) addSample(j.id, j.counters.bytes_done);
+    for (const j of jobs) addSample(j.id, j.counters.bytes_done, j.counters.objects_done);
     listen();
   }
   route();
@@ -338,6 +354,8 @@ $("#sign-out").addEventListener("click", async () => {
 for (const button of document.querySelectorAll("button[data-action]")) {
   button.addEventListener("click", async () => {
     const id = currentJob();
+    if (button.dataset.action === "cancel"
+      && !confirm("Cancel job " + id + "? What it copied stays; it cannot be resumed.")) return;
     const error = $("#job-action-error");
     error.textContent = "";
     button.disabled = true;

@@ -1,52 +1,285 @@
-//! The progress line on a terminal while a job runs.
+//! The progress line on a terminal while a job runs: objects and bytes done of what is listed
+//! so far (`+` while the listing goes on), the share done, the rate, and the time left from
+//! objects and bytes both. It fits 80 columns, and its last frame has the final numbers.
 
 use awcopy_engine::copy::Progress;
+use awcopy_engine::progress::Counters;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::sync::atomic::Ordering;
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
-
-use super::human;
-
-/// A progress line on stderr, refreshed from `progress` until finished; drawn only on a
-/// terminal.
-pub fn progress_bar(progress: Arc<Progress>) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} {msg} ({bytes_per_sec}, ETA {eta})",
-        )
-        .expect("valid template"),
-    );
-    let ticker = bar.clone();
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(PROGRESS_TICK);
-        while !ticker.is_finished() {
-            interval.tick().await;
-            // The total grows as the listing goes on, so the ETA firms up once it is done.
-            ticker.set_length(progress.bytes_listed.load(Ordering::Relaxed));
-            ticker.set_position(progress.bytes_done.load(Ordering::Relaxed));
-            ticker.set_message(progress_message(&progress));
-        }
-    });
-    bar
-}
+use std::time::{Duration, Instant};
 
 /// How often the progress line refreshes.
-pub const PROGRESS_TICK: Duration = Duration::from_millis(200);
+const PROGRESS_TICK: Duration = Duration::from_millis(200);
 
-/// Objects done so far, for the progress line.
-pub fn progress_message(progress: &Progress) -> String {
-    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+/// How far back the rates look: long enough to smooth bursts, short enough to follow a change.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+
+/// A progress line on stderr, drawn only on a terminal, refreshed from a job's counters.
+pub struct ProgressLine {
+    bar: ProgressBar,
+    progress: Arc<Progress>,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the progress line of `progress`.
+pub fn progress_bar(progress: Arc<Progress>) -> ProgressLine {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"),
+    );
+    let (line, counters) = (bar.clone(), progress.clone());
+    let ticker = tokio::spawn(async move {
+        let mut rates = RateWindow::default();
+        let mut interval = tokio::time::interval(PROGRESS_TICK);
+        loop {
+            interval.tick().await;
+            let now = counters.snapshot();
+            rates.add(Instant::now(), &now);
+            line.set_message(progress_text(&now, rates.rates()));
+        }
+    });
+    ProgressLine {
+        bar,
+        progress,
+        ticker,
+    }
+}
+
+impl ProgressLine {
+    /// Draws the final numbers (with the rate over the whole run) and leaves the line.
+    pub fn finish(self) {
+        self.ticker.abort();
+        let end = self.progress.snapshot();
+        let seconds = self.bar.elapsed().as_secs_f64().max(1e-3);
+        let rates = Rates {
+            objects: end.objects_done as f64 / seconds,
+            bytes: end.bytes_done as f64 / seconds,
+        };
+        self.bar.set_message(progress_text(&end, Some(rates)));
+        self.bar.finish();
+    }
+}
+
+/// Objects and bytes per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    /// Objects done per second.
+    pub objects: f64,
+    /// Bytes done per second.
+    pub bytes: f64,
+}
+
+/// The counters seen over the last [`RATE_WINDOW`], for rates that follow the copy.
+#[derive(Default)]
+struct RateWindow {
+    samples: VecDeque<(Instant, u64, u64)>,
+}
+
+impl RateWindow {
+    fn add(&mut self, at: Instant, counters: &Counters) {
+        self.samples
+            .push_back((at, counters.objects_done, counters.bytes_done));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(t, ..)| at.duration_since(*t) > RATE_WINDOW)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// The rates over the window, once it spans some time.
+    fn rates(&self) -> Option<Rates> {
+        let (first, last) = (self.samples.front()?, self.samples.back()?);
+        let seconds = last.0.duration_since(first.0).as_secs_f64();
+        (seconds >= 0.5).then(|| Rates {
+            objects: last.1.saturating_sub(first.1) as f64 / seconds,
+            bytes: last.2.saturating_sub(first.2) as f64 / seconds,
+        })
+    }
+}
+
+/// The time left: the longer of what the objects left and the bytes left need at their rates;
+/// unknown while the listing goes on (the totals still grow) or while nothing moves. Never
+/// zero while objects are left.
+pub fn time_left(counters: &Counters, rates: Option<Rates>) -> Option<Duration> {
+    let objects_left = counters
+        .objects_listed
+        .saturating_sub(counters.objects_done + counters.objects_failed);
+    let bytes_left = counters.bytes_listed.saturating_sub(counters.bytes_done);
+    if objects_left == 0 && bytes_left == 0 {
+        return counters.listing_done.then_some(Duration::ZERO);
+    }
+    if !counters.listing_done {
+        return None;
+    }
+    let rates = rates?;
+    let need = |left: u64, rate: f64| match left {
+        0 => Some(0.0),
+        _ if rate > 0.0 => Some(left as f64 / rate),
+        _ => None,
+    };
+    let seconds = need(objects_left, rates.objects)?.max(need(bytes_left, rates.bytes)?);
+    Some(Duration::from_secs_f64(seconds.max(1.0)))
+}
+
+/// The progress line's text after the clock, e.g. `840/2001 obj 42% 1.2 GiB/2.9 GiB
+/// 9.5 MiB/s ETA 2m3s`; `+` after the totals and `listing` while the listing goes on, and the
+/// failed objects when there are any. With the clock it fits 80 columns up to ten million
+/// objects and a thousand failed.
+pub fn progress_text(counters: &Counters, rates: Option<Rates>) -> String {
+    let more = if counters.listing_done { "" } else { "+" };
+    let share = |done: u64, of: u64| (of > 0).then(|| done as f64 / of as f64);
+    // The lesser of the two shares: neither many small objects nor one large one overstates it.
+    let percent = match (
+        share(counters.objects_done, counters.objects_listed),
+        share(counters.bytes_done, counters.bytes_listed),
+    ) {
+        (Some(a), Some(b)) => format!(" {:.0}%", a.min(b) * 100.0),
+        (Some(a), None) | (None, Some(a)) => format!(" {:.0}%", a * 100.0),
+        (None, None) => String::new(),
+    };
+    let rate = rates.map_or(String::new(), |r| format!(" {}/s", compact(r.bytes as u64)));
+    let eta = match time_left(counters, rates) {
+        Some(left) => format!(" ETA {}", short_duration(left)),
+        None if !counters.listing_done => " listing".to_owned(),
+        None => " ETA ?".to_owned(),
+    };
+    let failed = match counters.objects_failed {
+        0 => String::new(),
+        n => format!(" {n} failed"),
+    };
     format!(
-        "{}/{} objects, {}/{}, {} failed, {} retries ({} throttled), {} in flight",
-        load(&progress.objects_done),
-        load(&progress.objects_listed),
-        human(load(&progress.bytes_done)),
-        human(load(&progress.bytes_listed)),
-        load(&progress.objects_failed),
-        load(&progress.retry.retries),
-        load(&progress.retry.throttled),
-        load(&progress.concurrency),
+        "{}/{}{more} obj{percent} {}{rate}{eta}{failed}",
+        counters.objects_done,
+        counters.objects_listed,
+        compact_pair(counters.bytes_done, counters.bytes_listed),
     )
+}
+
+/// `done` of `of` bytes, the unit said once when both have it: `654/987 GiB`, `512 MiB/1.2 GiB`.
+fn compact_pair(done: u64, of: u64) -> String {
+    let (done, of) = (compact(done), compact(of));
+    match (done.split_once(' '), of.split_once(' ')) {
+        (Some((a, unit)), Some((b, same))) if unit == same => format!("{a}/{b} {unit}"),
+        _ => format!("{done}/{of}"),
+    }
+}
+
+/// `2h5m`, `3m7s`, `12s`.
+fn short_duration(left: Duration) -> String {
+    let secs = left.as_secs();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
+        _ => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// A size in binary units, in at most three digits: `9.5 MiB`, `654 GiB`.
+fn compact(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let (mut value, mut unit) = (bytes as f64, 0);
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match (unit, value) {
+        (0, _) => format!("{bytes} B"),
+        (_, v) if v >= 99.95 => format!("{v:.0} {}", UNITS[unit]),
+        (_, v) => format!("{v:.1} {}", UNITS[unit]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters(listed: u64, done: u64, bytes_listed: u64, bytes_done: u64) -> Counters {
+        Counters {
+            objects_listed: listed,
+            objects_done: done,
+            bytes_listed,
+            bytes_done,
+            listing_done: true,
+            ..Counters::default()
+        }
+    }
+
+    #[test]
+    fn the_time_left_counts_objects_as_well_as_bytes() {
+        // The bytes are all but done; 1,505 small objects are left at 100 a second.
+        let now = counters(2005, 500, 10 << 30, (10 << 30) - 1000);
+        let rates = Rates {
+            objects: 100.0,
+            bytes: 50e6,
+        };
+        assert_eq!(
+            time_left(&now, Some(rates)),
+            Some(Duration::from_secs_f64(15.05))
+        );
+        // Never 0 s with objects left, however fast.
+        let fast = Rates {
+            objects: 1e9,
+            bytes: 1e12,
+        };
+        assert_eq!(time_left(&now, Some(fast)), Some(Duration::from_secs(1)));
+        // Unknown while listing or standing still; zero once all is done.
+        let listing = Counters {
+            listing_done: false,
+            ..now
+        };
+        assert_eq!(time_left(&listing, Some(rates)), None);
+        let still = Rates {
+            objects: 0.0,
+            bytes: 0.0,
+        };
+        assert_eq!(time_left(&now, Some(still)), None);
+        let done = counters(2005, 2005, 10 << 30, 10 << 30);
+        assert_eq!(time_left(&done, None), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn the_line_fits_80_columns_and_says_when_the_listing_goes_on() {
+        let large = Counters {
+            objects_listed: 12_345_678,
+            objects_done: 9_876_543,
+            bytes_listed: 987 << 30,
+            bytes_done: 654 << 30,
+            objects_failed: 999,
+            listing_done: false,
+            ..Counters::default()
+        };
+        let slow = Some(Rates {
+            objects: 50.0,
+            bytes: 1.5e9,
+        });
+        let settled = Counters {
+            listing_done: true,
+            ..large
+        };
+        for counters in [large, settled] {
+            let text = progress_text(&counters, slow);
+            // The spinner, the clock (`00:12:34`) and two spaces come before it.
+            let columns = text.chars().count() + 11;
+            assert!(columns <= 80, "{columns} columns: {text}");
+        }
+        let listing = progress_text(&large, slow);
+        assert!(
+            listing
+                .starts_with("9876543/12345678+ obj 66% 654/987 GiB 1.4 GiB/s listing 999 failed"),
+            "{listing}"
+        );
+        let ends = progress_text(&settled, slow);
+        assert!(ends.contains(" ETA 13h42m "), "{ends}");
+        let small = progress_text(&counters(2001, 840, 3 << 20, 1 << 20), slow);
+        assert!(
+            small.starts_with("840/2001 obj 33% 1.0/3.0 MiB "),
+            "{small}"
+        );
+        assert_eq!(compact_pair(512 << 20, 3 << 29), "512 MiB/1.5 GiB");
+        assert_eq!(compact(1023), "1023 B");
+        assert_eq!(compact(1536), "1.5 KiB");
+    }
 }

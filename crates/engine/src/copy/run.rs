@@ -138,7 +138,10 @@ async fn run_objects(
             () = planner.halted.cancelled() => break,
             item = objects.recv() => match item {
                 Some(item) => item,
-                None => break,
+                None => {
+                    planner.progress.listing_done.store(true, Ordering::Relaxed);
+                    break;
+                }
             },
         };
         let meta = item?;

@@ -18,7 +18,8 @@ const browser = await chromium.launch({
 });
 const seen = {};
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const alice = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await alice.newPage();
   await page.goto(base + "/");
   await page.waitForSelector("#sign-in-form", { state: "visible" });
   await page.screenshot({ path: `${SHOTS}/1-sign-in.png` });
@@ -56,17 +57,26 @@ try {
   await page.click("button[data-action=pause]");
   await page.waitForFunction(() => document.querySelector("#job-status").textContent === "paused", null, { timeout: 90000 });
   seen.afterPause = await page.textContent("#job-status");
+  // The chart's bytes (the job's, as GET has them) never went backwards, the pause included.
+  seen.bytesSamples = await page.evaluate((id) => (state.samples.get(id) || []).map((s) => s.bytes), JOB);
+  seen.pausedActions = await page.evaluate(() =>
+    [...document.querySelectorAll("button[data-action]")].filter((b) => !b.hidden).map((b) => b.dataset.action));
   seen.agentRows = await page.locator("#job-agents tbody tr").count();
   await page.screenshot({ path: `${SHOTS}/4-job-paused.png` });
   seen.pageText = await page.textContent("body");
 
-  // A failed job's page says why, in the error colour.
-  await page.goto(`${base}/#/jobs/${FAILED_JOB}`);
-  await page.waitForFunction(() => document.querySelector("#job-status").textContent === "failed");
-  await page.waitForSelector("#job-error", { state: "visible" });
-  seen.failedError = await page.textContent("#job-error");
-  seen.failedErrorColour = await page.evaluate(() => getComputedStyle(document.querySelector("#job-error")).color);
-  await page.screenshot({ path: `${SHOTS}/7-job-failed.png` });
+  // A failed job's page (opened in a tab of its own, signed in by the same cookie) says why,
+  // in the error colour.
+  const failed = await alice.newPage();
+  await failed.goto(`${base}/#/jobs/${FAILED_JOB}`);
+  await failed.waitForFunction((id) => document.querySelector("#job-title").textContent.endsWith(id)
+    && document.querySelector("#job-status").textContent === "failed"
+    && document.querySelector("#job-error").textContent.length > 0, FAILED_JOB);
+  seen.failedError = await failed.textContent("#job-error");
+  seen.failedErrorColour = await failed.evaluate(() => getComputedStyle(document.querySelector("#job-error")).color);
+  seen.failedActions = await failed.evaluate(() =>
+    [...document.querySelectorAll("button[data-action]")].filter((b) => !b.hidden).map((b) => b.dataset.action));
+  await failed.screenshot({ path: `${SHOTS}/7-job-failed.png` });
 
   // An admin sees every user's jobs.
   const admin = await browser.newPage({ viewport: { width: 1400, height: 900 } });

@@ -108,6 +108,22 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
         "the failed job's page says why: {said:?}, the job's error: {error:?}"
     );
     assert_eq!(seen["failedErrorColour"], "rgb(176, 0, 32)", "{seen}");
+    let samples: Vec<u64> = serde_json::from_value(seen["bytesSamples"].clone()).unwrap();
+    assert!(
+        samples.len() > 2
+            && samples.windows(2).all(|w| w[0] <= w[1])
+            && samples[samples.len() - 1] > 0,
+        "the chart never goes backwards: {samples:?}"
+    );
+    // The actions follow the job's state.
+    assert_eq!(
+        seen["pausedActions"],
+        serde_json::json!(["resume", "cancel"])
+    );
+    assert_eq!(
+        seen["failedActions"],
+        serde_json::json!(["resume", "cancel"])
+    );
     assert!(
         seen["agentRows"].as_u64().unwrap() >= 1,
         "per-agent throughput shown: {seen}"

@@ -424,3 +424,75 @@ async fn catalogues_opened_at_once_are_migrated_once() {
         }
     }
 }
+
+/// A job's counters count as a running copy does: the objects listed are those the filters
+/// and policies took; the listing is over once the job no longer runs.
+#[tokio::test]
+async fn stored_counters_leave_out_what_the_filters_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+    let record = catalog.create_job(job()).await.unwrap();
+    sqlx::query("UPDATE jobs SET objects_listed = 10, objects_skipped = 4 WHERE id = ?")
+        .bind(&record.id)
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    let running = catalog.find(&record.id).await.unwrap().counters();
+    assert_eq!((running.objects_listed, running.listing_done), (6, false));
+    catalog
+        .finish_job(&record.id, Status::Completed, 0, None)
+        .await
+        .unwrap();
+    let ended = catalog.find(&record.id).await.unwrap().counters();
+    assert_eq!((ended.objects_listed, ended.listing_done), (6, true));
+}
+
+/// Blocks staged for an object not yet copied count in the job's bytes done, and move into
+/// its copied bytes when the object is: a paused job keeps what it staged.
+#[tokio::test]
+async fn staged_blocks_count_in_the_bytes_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+    let record = catalog.create_job(job()).await.unwrap();
+    let sql = |text: &'static str| sqlx::query(text).bind(&record.id).execute(catalog.pool());
+    sql(
+        "INSERT INTO job_parts (job_id, key, number, handle, size) VALUES (?, 'big', 1, 'h1', 100)",
+    )
+    .await
+    .unwrap();
+    sql(
+        "INSERT INTO job_parts (job_id, key, number, handle, size) VALUES (?1, 'big', 2, 'h2', 50)
+         ON CONFLICT (job_id, key, number) DO UPDATE SET size = excluded.size",
+    )
+    .await
+    .unwrap();
+    sql(
+        "INSERT INTO job_parts (job_id, key, number, handle, size) VALUES (?1, 'big', 2, 'h2', 60)
+         ON CONFLICT (job_id, key, number) DO UPDATE SET size = excluded.size",
+    )
+    .await
+    .unwrap();
+    let bytes_done = || async {
+        catalog
+            .find(&record.id)
+            .await
+            .unwrap()
+            .counters()
+            .bytes_done
+    };
+    assert_eq!(bytes_done().await, 160);
+    sql(
+        "INSERT INTO job_objects (job_id, key, size, state, attempts, updated_at)
+         VALUES (?, 'big', 160, 'copied', 1, '2026-12-06T10:00:00.000Z')",
+    )
+    .await
+    .unwrap();
+    sql("DELETE FROM job_parts WHERE job_id = ? AND key = 'big'")
+        .await
+        .unwrap();
+    assert_eq!(
+        bytes_done().await,
+        160,
+        "the staged bytes became copied ones"
+    );
+}
