@@ -11,7 +11,8 @@ use std::io::IsTerminal;
 use crate::args::{Cli, CopyArgs, FilterArgs, SizeArgs};
 use crate::failure::Failure;
 
-/// The user jobs are recorded for: `--user`, else the OS user.
+/// The user jobs are recorded for: `--user`, else the OS user (from the environment, else
+/// the account of the process's uid).
 pub fn user(cli: &Cli) -> String {
     cli.user
         .clone()
@@ -20,6 +21,8 @@ pub fn user(cli: &Cli) -> String {
                 .iter()
                 .find_map(|v| std::env::var(v).ok())
         })
+        .filter(|u| !u.is_empty())
+        .or_else(|| whoami::fallible::username().ok())
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
 }

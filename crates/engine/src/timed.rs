@@ -190,4 +190,8 @@ impl Store for Timed {
     async fn delete(&self, key: &str) -> Result<()> {
         self.timed(self.inner.delete(key)).await
     }
+
+    async fn tidy(&self) -> Result<()> {
+        self.inner.tidy().await
+    }
 }

@@ -148,4 +148,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Deletes the object. Deleting a missing object is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+
+    /// Removes what the store keeps for writes in progress once none is left (the local
+    /// store's staging directory, when it is empty); nothing for the clouds. Called when a
+    /// copy into the store ends.
+    async fn tidy(&self) -> Result<()> {
+        Ok(())
+    }
 }

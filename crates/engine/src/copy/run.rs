@@ -57,6 +57,10 @@ pub async fn copy(
     }
     let in_memory_peak = existing.as_ref().map_or(0, |e| e.peak_in_memory() as u64);
     let deleted_extras = delete_extras(&planner, existing, &filter, &tally).await?;
+    if !planner.options.dry_run {
+        // Best effort: what it would remove is empty and harmless.
+        let _ = planner.plan.dest.tidy().await;
+    }
     controller.abort();
     let _ = controller.await;
     Ok(report(

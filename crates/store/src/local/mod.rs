@@ -718,6 +718,17 @@ impl Store for LocalStore {
         self.beneath(true, |_, _| Ok(())).await
     }
 
+    async fn tidy(&self) -> Result<()> {
+        // Only empty directories go: a write in progress, or an upload kept for a resume,
+        // keeps them (and a write recreates them when they are missing).
+        self.beneath(false, |root, _| {
+            let _ = root.remove_dir(Path::new(STAGING_DIR).join("uploads"));
+            let _ = root.remove_dir(STAGING_DIR);
+            Ok(())
+        })
+        .await
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.key_path(key)?;
         let shown = key.to_owned();

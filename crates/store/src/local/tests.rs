@@ -363,3 +363,27 @@ fn a_local_directory_refuses_any_encryption() {
     );
     assert!(!dir.path().join("never").exists(), "nothing created");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tidy_removes_the_staging_directory_only_when_nothing_is_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let attrs = ObjectAttributes::default();
+    let upload = s.create_upload("big", &attrs).await.unwrap();
+    s.put("a", Bytes::from_static(b"one"), &attrs, None)
+        .await
+        .unwrap();
+    let staging = dir.path().join(STAGING_DIR);
+    s.tidy().await.unwrap();
+    assert!(
+        staging.join("uploads").exists(),
+        "an upload in progress stays"
+    );
+    s.abort_upload("big", &upload).await.unwrap();
+    s.tidy().await.unwrap();
+    assert!(!staging.exists(), "an empty staging directory goes");
+    s.put("b", Bytes::from_static(b"two"), &attrs, None)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(dir.path().join("b")).unwrap(), b"two");
+}

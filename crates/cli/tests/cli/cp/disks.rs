@@ -33,6 +33,10 @@ async fn a_full_disk_fails_cleanly() {
         stdout(&output)
     );
     assert_eq!(files, ["fits.bin"], "no partial or staging file left");
+    assert!(
+        !mount.path().join(".awcopy-staging").exists(),
+        "no empty staging directory left"
+    );
 }
 
 /// A tmpfs mounted on a fresh directory, unmounted when dropped. Mounting needs root, as CI

@@ -205,3 +205,35 @@ fn no_secret_is_in_the_catalogue(db: &std::path::Path, sas: &awcopy_store::Secre
         );
     }
 }
+
+/// With no variable naming the user, a job is recorded for the account of the process's uid,
+/// not for "unknown".
+#[test]
+fn without_user_variables_the_job_is_the_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    std::fs::write(dir.path().join("in/a"), b"a").unwrap();
+    let db = dir.path().join("jobs.db");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_awcopy"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .env_remove("USER")
+            .env_remove("LOGNAME")
+            .env_remove("USERNAME")
+            .output()
+            .unwrap()
+    };
+    let (from, to) = (dir.path().join("in/"), dir.path().join("out/"));
+    let copied = run(&["cp", "-r", from.to_str().unwrap(), to.to_str().unwrap()]);
+    assert!(copied.status.success(), "{}", stderr(&copied));
+    let account = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let account = String::from_utf8(account.stdout).unwrap().trim().to_owned();
+    let listed = stdout(&run(&["jobs", "list", "--json"]));
+    let job: serde_json::Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+    assert_eq!(job["user"], account.as_str(), "{job}");
+}
