@@ -5,6 +5,7 @@
 use awcopy_store::{ObjectMeta, Store, StoreError};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::checksum::Crc64;
@@ -42,6 +43,18 @@ pub trait FindingSink: Send + Sync + std::fmt::Debug {
     fn found(&self, finding: Finding);
 }
 
+/// How far a check has gone, for a display while it runs: first the destination is listed
+/// (into an index), then the source walks by it.
+#[derive(Debug, Default)]
+pub struct CheckProgress {
+    /// Destination objects listed.
+    pub dest_listed: AtomicU64,
+    /// Source objects met (compared, or found missing).
+    pub source_listed: AtomicU64,
+    /// Differences found so far (missing, different; the extras come at the end).
+    pub differences: AtomicU64,
+}
+
 /// How to compare.
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
@@ -57,6 +70,8 @@ pub struct CheckOptions {
     pub index: IndexOptions,
     /// Where each difference goes (none: only counted).
     pub findings: Option<Arc<dyn FindingSink>>,
+    /// Where the check counts how far it has gone.
+    pub progress: Arc<CheckProgress>,
 }
 
 impl Default for CheckOptions {
@@ -68,6 +83,7 @@ impl Default for CheckOptions {
             retry: RetryPolicy::default(),
             index: IndexOptions::default(),
             findings: None,
+            progress: Arc::default(),
         }
     }
 }
@@ -157,10 +173,14 @@ pub async fn check(
         options.lister.clone(),
         stats.clone(),
     );
-    index.insert_listing(&mut dests, dest.prefix.len()).await?;
+    let progress = options.progress.clone();
+    index
+        .insert_listing(&mut dests, dest.prefix.len(), &progress.dest_listed)
+        .await?;
 
     let mut report = CheckReport::default();
     let found = |finding: Finding| {
+        progress.differences.fetch_add(1, Ordering::Relaxed);
         if let Some(sink) = &options.findings {
             sink.found(finding);
         }
@@ -169,6 +189,7 @@ pub async fn check(
     let walk = async {
         while let Some(from) = sources.recv().await {
             let from = from?;
+            progress.source_listed.fetch_add(1, Ordering::Relaxed);
             let key = from.key[source.prefix.len()..].to_owned();
             match index.take(&key)? {
                 None => {

@@ -11,7 +11,7 @@
 use awcopy_store::{ErrorKind, ObjectMeta, StoreError};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use tokio::sync::mpsc;
 
@@ -208,14 +208,17 @@ impl ObjectIndex {
     }
 
     /// Adds every object `listing` gives, keyed by its key less its first `strip` bytes, a
-    /// page at a time. The listing's first error ends it (what came before stays added).
+    /// page at a time, counting each into `counted`. The listing's first error ends it (what
+    /// came before stays added).
     pub async fn insert_listing(
         &self,
         listing: &mut mpsc::Receiver<Result<ObjectMeta, StoreError>>,
         strip: usize,
+        counted: &AtomicU64,
     ) -> Result<(), StoreError> {
         let mut page = Vec::new();
         while let Some(item) = listing.recv().await {
+            counted.fetch_add(1, Ordering::Relaxed);
             let meta = match item {
                 Ok(meta) => meta,
                 Err(e) => {

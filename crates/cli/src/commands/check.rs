@@ -1,12 +1,13 @@
 //! `awcopy check`: compares SOURCE and DEST without copying; exits 1 on any difference.
 
-use awcopy_engine::check::{check, CheckOptions, Finding, FindingSink, Side};
+use awcopy_engine::check::{check, CheckOptions, CheckProgress, Finding, FindingSink, Side};
 use awcopy_store::{Location, OpenOptions};
 use serde_json::json;
 use std::sync::Arc;
 
 use crate::args::{CheckArgs, Cli};
 use crate::failure::{about, code, Failure};
+use crate::render::progress::{check_line, finish_check};
 
 /// Runs `awcopy check`.
 pub async fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
@@ -28,17 +29,23 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
     }
     let dest = sides.pop().expect("two sides");
     let source = sides.pop().expect("two sides");
+    let progress = Arc::new(CheckProgress::default());
+    let line = (!args.json).then(|| check_line(progress.clone()));
     let report = check(
         source,
         dest,
         CheckOptions {
             size_only: args.size_only,
             findings: Some(Arc::new(Printed { json: args.json })),
+            progress,
             ..CheckOptions::default()
         },
     )
-    .await
-    .map_err(about("SOURCE or DEST"))?;
+    .await;
+    if let Some(line) = line {
+        finish_check(line);
+    }
+    let report = report.map_err(about("SOURCE or DEST"))?;
 
     if args.json {
         println!(

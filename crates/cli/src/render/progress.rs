@@ -2,6 +2,7 @@
 //! so far (`+` while the listing goes on), the share done, the rate, and the time left from
 //! objects and bytes both. It fits 80 columns, and its last frame has the final numbers.
 
+use awcopy_engine::check::CheckProgress;
 use awcopy_engine::copy::Progress;
 use awcopy_engine::progress::Counters;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -58,6 +59,45 @@ impl ProgressLine {
         };
         self.bar.set_message(progress_text(&end, Some(rates)));
         self.bar.finish();
+    }
+}
+
+/// A check's progress line on stderr (drawn only on a terminal): the destination's listing,
+/// then the source's walk by it, and the differences so far. Finished by [`finish_check`].
+pub fn check_line(progress: Arc<CheckProgress>) -> (ProgressBar, tokio::task::JoinHandle<()>) {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"),
+    );
+    let line = bar.clone();
+    let ticker = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(PROGRESS_TICK);
+        loop {
+            interval.tick().await;
+            line.set_message(check_text(&progress));
+            line.tick();
+        }
+    });
+    (bar, ticker)
+}
+
+/// Ends a check's progress line, leaving its last numbers.
+pub fn finish_check((bar, ticker): (ProgressBar, tokio::task::JoinHandle<()>)) {
+    ticker.abort();
+    bar.finish();
+}
+
+/// What a check's line says: `listing DEST: 12000 objects`, then `SOURCE: 5000 compared with
+/// DEST's 12000, 3 differences`.
+pub fn check_text(progress: &CheckProgress) -> String {
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let (dest, source) = (load(&progress.dest_listed), load(&progress.source_listed));
+    match source {
+        0 => format!("listing DEST: {dest} objects"),
+        _ => format!(
+            "SOURCE: {source} objects compared with DEST's {dest}, {} differences",
+            load(&progress.differences)
+        ),
     }
 }
 
@@ -205,6 +245,25 @@ mod tests {
             listing_done: true,
             ..Counters::default()
         }
+    }
+
+    #[test]
+    fn a_check_says_what_it_is_doing() {
+        let progress = CheckProgress::default();
+        progress
+            .dest_listed
+            .store(12_000, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(check_text(&progress), "listing DEST: 12000 objects");
+        progress
+            .source_listed
+            .store(5_000, std::sync::atomic::Ordering::Relaxed);
+        progress
+            .differences
+            .store(3, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            check_text(&progress),
+            "SOURCE: 5000 objects compared with DEST's 12000, 3 differences"
+        );
     }
 
     #[test]

@@ -184,7 +184,8 @@ impl Planner {
             self.progress.retry.clone(),
         );
         let index = ObjectIndex::new(self.options.index.clone());
-        match index.insert_listing(&mut rx, 0).await {
+        let counted = std::sync::atomic::AtomicU64::new(0);
+        match index.insert_listing(&mut rx, 0, &counted).await {
             // A destination that does not exist yet holds nothing.
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             other => other?,

@@ -5,7 +5,9 @@
 //! different. Keys include the shared naughty list and characters that S3 (UTF-8 byte order)
 //! and Azure (UTF-16 order) list in different orders.
 
-use awcopy_engine::check::{check, CheckOptions, CheckReport, Finding, FindingSink, Side};
+use awcopy_engine::check::{
+    check, CheckOptions, CheckProgress, CheckReport, Finding, FindingSink, Side,
+};
 use awcopy_engine::copy::{copy, CopyOptions, CopyPlan, Progress};
 use awcopy_engine::filter::Filter;
 use awcopy_engine::index::IndexOptions;
@@ -65,12 +67,23 @@ async fn compare(
         prefix: String::new(),
     };
     let collected = Arc::new(Collected::default());
+    let progress = Arc::new(CheckProgress::default());
     let options = CheckOptions {
         index: index(),
         findings: Some(collected.clone()),
+        progress: progress.clone(),
         ..CheckOptions::default()
     };
     let report = check(side(source), side(dest), options).await.unwrap();
+    // The progress counted every object of each side and every difference.
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let both = report.matching + report.different;
+    assert_eq!(load(&progress.source_listed), both + report.missing);
+    assert_eq!(load(&progress.dest_listed), both + report.extra);
+    assert_eq!(
+        load(&progress.differences),
+        report.missing + report.extra + report.different
+    );
     let mut keys: [Vec<String>; 3] = Default::default();
     for finding in collected.0.lock().unwrap().drain(..) {
         let (kind, key) = match finding {
