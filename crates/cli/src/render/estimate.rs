@@ -17,7 +17,7 @@ pub fn print_estimate(
         _ => "downloading it".to_owned(),
     };
     let mut text = format!(
-        "\nEstimated cost of {target}, {} at prices of {}:\n",
+        "\nEstimated cost of {target}, {} at the providers' list prices as of {} (no free tiers or discounts):\n",
         estimate.currency, estimate.prices_as_of
     );
     for line in &estimate.lines {

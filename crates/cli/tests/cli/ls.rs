@@ -241,7 +241,7 @@ async fn ls_estimate_prices_the_listing() {
     // 1 B, 1023 B, 4096 B, 70,000 B and 2,000,000 B (two blocks, under the 256 MiB get
     // cutoff): one GET each; empty: none.
     assert_eq!(line("GET")["quantity"], 5.0);
-    assert!((line("GET")["cost"].as_f64().unwrap() - 5.0 * 0.0005 / 1000.0).abs() < 1e-12);
+    assert!((line("GET")["cost"].as_f64().unwrap() - 5.0 * 0.0004 / 1000.0).abs() < 1e-12);
     let gb = bytes as f64 / (1u64 << 30) as f64;
     let egress = line("egress to the internet");
     assert!(
