@@ -126,8 +126,8 @@ pub struct CopyArgs {
 
     /// Submit the job to the awcopy service at URL instead of running it here (the token
     /// comes from AWCOPY_TOKEN); prints the job's id. The service reads and writes with its
-    /// own credentials, so locations carry no SAS token.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["dry_run", "no_catalog"])]
+    /// own credentials, so locations carry no SAS token. Also --server, or AWCOPY_SERVER.
+    #[arg(long, alias = "server", env = "AWCOPY_SERVER", value_name = "URL", conflicts_with_all = ["dry_run", "no_catalog"])]
     pub via: Option<String>,
 
     /// With --via: follow the job to its end, with the progress line and exit codes of a

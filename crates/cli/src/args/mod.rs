@@ -73,8 +73,14 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct JobsArgs {
     /// Act on the jobs of the awcopy service at URL (token from AWCOPY_TOKEN) instead of
-    /// this machine's catalogue.
-    #[arg(long, global = true, value_name = "URL")]
+    /// this machine's catalogue. Also --via, or AWCOPY_SERVER.
+    #[arg(
+        long,
+        global = true,
+        alias = "via",
+        env = "AWCOPY_SERVER",
+        value_name = "URL"
+    )]
     pub server: Option<String>,
 
     /// What to do.
@@ -177,8 +183,8 @@ pub enum ScheduleCommand {
     Add(Box<ScheduleAdd>),
     /// List your schedules.
     List {
-        /// The service.
-        #[arg(long, value_name = "URL")]
+        /// The service (also --server, or AWCOPY_SERVER).
+        #[arg(long, alias = "server", env = "AWCOPY_SERVER", value_name = "URL")]
         via: String,
         /// One JSON object per line.
         #[arg(long)]
@@ -198,8 +204,8 @@ pub struct ScheduleId {
     /// The schedule's id.
     #[arg(value_name = "ID")]
     pub id: String,
-    /// The service.
-    #[arg(long, value_name = "URL")]
+    /// The service (also --server, or AWCOPY_SERVER).
+    #[arg(long, alias = "server", env = "AWCOPY_SERVER", value_name = "URL")]
     pub via: String,
 }
 

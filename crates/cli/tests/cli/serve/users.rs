@@ -3,7 +3,7 @@
 
 use super::{agent_items, as_user, ids, mixed};
 use crate::common::service::{self as svc, Service, ADMIN, ALICE, BOB};
-use crate::common::{stderr, stdout};
+use crate::common::{awcopy_with_env, stderr, stdout};
 use awcopy_testkit as kit;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -361,6 +361,15 @@ async fn the_cli_lists_and_nothing_holds_a_token(both: &BothWays, bob_id: &str, 
     let out = as_user(BOB, &["jobs", "list", "--server", &both.service.url]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(bob_id) && !stdout(&out).contains(first_id));
+    // The same service named by --via, or by AWCOPY_SERVER, lists the same.
+    let via = as_user(BOB, &["jobs", "list", "--via", &both.service.url]);
+    let server = &both.service.url;
+    let by_env = awcopy_with_env(
+        &["jobs", "list"],
+        &[("AWCOPY_TOKEN", BOB), ("AWCOPY_SERVER", server)],
+    );
+    assert_eq!(stdout(&via), stdout(&out), "{}", stderr(&via));
+    assert_eq!(stdout(&by_env), stdout(&out), "{}", stderr(&by_env));
     let agents = both.service.get("/api/v1/agents", BOB).await;
     assert_eq!(agents.as_array().unwrap().len(), 4, "{agents}");
     let metrics = both.service.metrics().await;
