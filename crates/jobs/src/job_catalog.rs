@@ -97,7 +97,13 @@ pub trait JobCatalog: ScheduleCatalog + Send + Sync + std::fmt::Debug {
     async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, CatalogError>;
 
     /// The job whose id is `id`, or the one job whose id starts with it.
-    async fn find(&self, id: &str) -> Result<JobRecord, CatalogError>;
+    async fn find(&self, id: &str) -> Result<JobRecord, CatalogError> {
+        self.find_of(id, None).await
+    }
+
+    /// As [`JobCatalog::find`], among `user`'s jobs only when given (a prefix is resolved,
+    /// and said ambiguous, over that user's jobs alone).
+    async fn find_of(&self, id: &str, user: Option<&str>) -> Result<JobRecord, CatalogError>;
 
     /// Every run of job `id`, first to last.
     async fn runs(&self, id: &str) -> Result<Vec<RunRecord>, CatalogError>;

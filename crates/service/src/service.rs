@@ -6,7 +6,9 @@ use awcopy_engine::copy::{NamePolicy, Progress};
 use awcopy_engine::events::Action;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
 use awcopy_jobs::runner::{Access, JobEvent, JobHandle, JobRunner, Prepared, RunHooks};
-use awcopy_jobs::{FailurePage, JobCatalog, JobRecord, ListFilter, RunEnd, ScheduleRun, Status};
+use awcopy_jobs::{
+    CatalogError, FailurePage, JobCatalog, JobRecord, ListFilter, RunEnd, ScheduleRun, Status,
+};
 use awcopy_store::{Location, Reach};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -309,15 +311,19 @@ impl Service {
         Ok(spec)
     }
 
-    /// The job `id` if the caller may see it: its owner or an admin. Anyone else is told
-    /// there is no such job, so ids do not leak.
+    /// The job `id`, or the one job whose id starts with it, if the caller may see it: its
+    /// owner or an admin. Anyone else is told there is no such job, so ids do not leak.
     pub async fn visible(&self, caller: &User, id: &str) -> Result<JobRecord, ServiceError> {
-        let hidden = || ServiceError::not_found("job", id);
-        let job = self.catalog.find(id).await.map_err(|_| hidden())?;
-        if job.id != id || !(caller.admin || job.user == caller.name) {
-            return Err(hidden());
+        // A prefix is resolved over the caller's own jobs (an admin's: everyone's), so that
+        // nobody learns of another's job by an ambiguity.
+        let user = (!caller.admin).then_some(caller.name.as_str());
+        match self.catalog.find_of(id, user).await {
+            Ok(job) => Ok(job),
+            Err(CatalogError::Ambiguous { prefix, matches }) => Err(ServiceError::invalid(
+                format!("job id '{prefix}' is ambiguous: {matches}; give more of it"),
+            )),
+            Err(_) => Err(ServiceError::not_found("job", id)),
         }
-        Ok(job)
     }
 
     /// A page of the caller's jobs (every user's for an admin), newest first: at most

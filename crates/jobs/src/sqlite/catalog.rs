@@ -450,13 +450,17 @@ impl JobCatalog for Catalog {
             .map_err(|e| self.error(e))
     }
 
-    async fn find(&self, id: &str) -> Result<JobRecord, CatalogError> {
+    async fn find_of(&self, id: &str, user: Option<&str>) -> Result<JobRecord, CatalogError> {
         let pattern = format!("{}%", id.replace(['%', '_'], ""));
-        let rows = sqlx::query("SELECT * FROM jobs WHERE id LIKE ? ORDER BY id LIMIT 4")
-            .bind(&pattern)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE id LIKE ?1 AND (?2 IS NULL OR user_name = ?2)
+             ORDER BY id LIMIT 4",
+        )
+        .bind(&pattern)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
         match rows.len() {
             0 => Err(CatalogError::NotFound(id.to_owned())),
             1 => JobRecord::from_row(&rows[0]).map_err(|e| self.error(e)),

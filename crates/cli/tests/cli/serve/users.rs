@@ -232,12 +232,22 @@ async fn users_see_only_their_own_jobs(
         )
         .await;
     assert_eq!(status, 404);
+    // A prefix finds the caller's own job, and nobody else's.
     let prefix = &first_id[..8];
-    let (status, _) = both
+    let (status, job) = both
         .service
         .call("GET", &format!("/api/v1/jobs/{prefix}"), Some(ALICE), None)
         .await;
-    assert_eq!(status, 404, "ids are whole: a prefix finds nothing");
+    assert_eq!(
+        (status, job["id"].as_str()),
+        (200, Some(first_id.as_str())),
+        "{job}"
+    );
+    let (status, _) = both
+        .service
+        .call("GET", &format!("/api/v1/jobs/{prefix}"), Some(BOB), None)
+        .await;
+    assert_eq!(status, 404, "another user's prefix finds nothing");
     let bob_list = both.service.get("/api/v1/jobs", BOB).await;
     assert_eq!(ids(&bob_list), vec![bob_id.clone()]);
     let alice_list = ids(&both.service.get("/api/v1/jobs", ALICE).await);
@@ -370,6 +380,13 @@ async fn the_cli_lists_and_nothing_holds_a_token(both: &BothWays, bob_id: &str, 
     );
     assert_eq!(stdout(&via), stdout(&out), "{}", stderr(&via));
     assert_eq!(stdout(&by_env), stdout(&out), "{}", stderr(&by_env));
+    // An id prefix is resolved over the caller's own jobs: Bob finds his, Alice does not.
+    let short = &bob_id[..8];
+    let shown = as_user(BOB, &["jobs", "show", short, "--server", server]);
+    assert!(stdout(&shown).contains(bob_id), "{}", stderr(&shown));
+    let other = as_user(ALICE, &["jobs", "show", short, "--server", server]);
+    assert_eq!(other.status.code(), Some(4), "{}", stderr(&other));
+    assert!(!stdout(&other).contains(bob_id) && !stderr(&other).contains(bob_id));
     let agents = both.service.get("/api/v1/agents", BOB).await;
     assert_eq!(agents.as_array().unwrap().len(), 4, "{agents}");
     let metrics = both.service.metrics().await;
