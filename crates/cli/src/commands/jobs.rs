@@ -37,7 +37,7 @@ pub async fn run(cli: &Cli, command: &JobsCommand) -> Result<(), Failure> {
             let failures = catalog.failures(&job.id, &Default::default()).await?;
             match json {
                 true => println!("{}", table::show_json(&job, &runs, &failures)),
-                false => table::print_show(&job, &runs, &failures),
+                false => table::print_show(&table::Shown::of_record(&job, &runs, &failures)),
             }
         }
         JobsCommand::Failures { id, json } => {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::args::{Cli, CopyArgs, JobsCommand};
 use crate::failure::{code, code_of, Failure};
-use crate::render::jobs::{print_runs, shown_error};
+use crate::render::jobs::{print_show, Shown};
 use crate::render::{human, printable, progress};
 use crate::settings;
 
@@ -224,12 +224,12 @@ pub async fn jobs(url: &str, command: &JobsCommand) -> Result<(), Failure> {
         }
         JobsCommand::Show { id, json } => {
             let job = client.job(id).await.map_err(failure)?;
-            print(&job, *json);
-            if !*json {
-                if let Some(error) = &job.error {
-                    println!("{}", printable(&shown_error(job.error_kind, error)));
+            match json {
+                true => print(&job, true),
+                false => {
+                    let failures = client.failures(&job.id).await.map_err(failure)?;
+                    print_show(&Shown::of_view(&job, &failures));
                 }
-                print_runs(&job.runs);
             }
         }
         JobsCommand::Failures { id, json } => {

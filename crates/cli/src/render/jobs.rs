@@ -1,10 +1,12 @@
 //! Jobs as tables and as JSON: `jobs list`, `jobs show`, `jobs failures`.
 
+use awcopy_engine::progress::Counters;
 use awcopy_jobs::{run_seconds, FailureRecord, JobRecord, RunRecord, Status, Timestamp};
+use awcopy_service::wire::{FailureView, JobView};
 use awcopy_store::ErrorKind;
 use serde_json::json;
 
-use super::human;
+use super::{human, printable};
 
 /// A job's status as shown: a running job whose runner is gone says so.
 fn shown_status(job: &JobRecord) -> String {
@@ -23,7 +25,7 @@ fn duration(runs: &[RunRecord]) -> Option<f64> {
 
 /// A job's runs, one line each: what started it, when it started and ended, how, and what
 /// it copied.
-pub fn print_runs(runs: &[RunRecord]) {
+fn print_runs(runs: &[RunRecord]) {
     for run in runs {
         let ended = run.status.map_or("running".to_owned(), |s| s.to_string());
         println!(
@@ -40,7 +42,7 @@ pub fn print_runs(runs: &[RunRecord]) {
 }
 
 /// Why a job's last run failed, as `jobs show` says it (local and remote alike).
-pub fn shown_error(kind: Option<ErrorKind>, error: &str) -> String {
+fn shown_error(kind: Option<ErrorKind>, error: &str) -> String {
     match kind {
         Some(kind) => format!("error      {error} ({})", kind.as_str()),
         None => format!("error      {error}"),
@@ -85,46 +87,138 @@ pub fn show_json(job: &JobRecord, runs: &[RunRecord], failures: &[FailureRecord]
     .to_string()
 }
 
-/// `jobs show`: the record for a person.
-pub fn print_show(job: &JobRecord, runs: &[RunRecord], failures: &[FailureRecord]) {
-    let seconds = duration(runs);
-    println!("job        {}", job.id);
-    println!("name       {}", job.name.as_deref().unwrap_or("-"));
-    println!("user       {}", job.user);
-    println!("command    {} {} -> {}", job.command, job.source, job.dest);
-    println!("status     {}", shown_status(job));
-    println!("created    {}", job.created_at);
-    println!("started    {}", or_dash(job.started_at));
-    println!("finished   {}", or_dash(job.finished_at));
-    if let Some(seconds) = seconds {
-        let rate = job.bytes_copied as f64 / seconds.max(1e-3);
+/// What `jobs show` prints of a job, whether from this machine's catalogue or from a service.
+pub struct Shown<'a> {
+    /// The job's id.
+    pub id: &'a str,
+    /// Its name.
+    pub name: Option<&'a str>,
+    /// Its user.
+    pub user: &'a str,
+    /// `cp SOURCE -> DEST`, as shown.
+    pub command: String,
+    /// Its state, as shown.
+    pub status: String,
+    /// When it was made, first started and last ended.
+    pub times: (Timestamp, Option<Timestamp>, Option<Timestamp>),
+    /// Its counters.
+    pub counters: Counters,
+    /// Keys stored under another name, where known.
+    pub mapped: Option<i64>,
+    /// Why its last run failed, and of which class.
+    pub error: Option<(&'a str, Option<ErrorKind>)>,
+    /// Its spec.
+    pub spec: &'a serde_json::Value,
+    /// Its runs.
+    pub runs: &'a [RunRecord],
+    /// Its first failed objects: key, and what went wrong.
+    pub failures: Vec<(String, String)>,
+}
+
+impl<'a> Shown<'a> {
+    /// A job of this machine's catalogue.
+    pub fn of_record(
+        job: &'a JobRecord,
+        runs: &'a [RunRecord],
+        failures: &[FailureRecord],
+    ) -> Self {
+        Self {
+            id: &job.id,
+            name: job.name.as_deref(),
+            user: &job.user,
+            command: format!("{} {} -> {}", job.command, job.source, job.dest),
+            status: shown_status(job),
+            times: (job.created_at, job.started_at, job.finished_at),
+            counters: job.counters(),
+            mapped: Some(job.objects_mapped),
+            error: job
+                .error
+                .as_deref()
+                .map(|e| (e, job.error_kind.map(|class| class.0))),
+            spec: &job.spec,
+            runs,
+            failures: failures
+                .iter()
+                .map(|f| (f.key.clone(), f.error.clone()))
+                .collect(),
+        }
+    }
+
+    /// A job as a service shows it (its runs in it), with its failures.
+    pub fn of_view(job: &'a JobView, failures: &[FailureView]) -> Self {
+        let at = |location: &str, endpoint: &Option<String>| match endpoint {
+            Some(endpoint) => format!("{location} (at {endpoint})"),
+            None => location.to_owned(),
+        };
+        Self {
+            id: &job.id,
+            name: job.name.as_deref(),
+            user: &job.user,
+            command: format!(
+                "{} {} -> {}",
+                job.command,
+                at(&job.source, &job.source_endpoint),
+                at(&job.dest, &job.dest_endpoint)
+            ),
+            status: job.status.to_string(),
+            times: (job.created_at, job.started_at, job.finished_at),
+            counters: job.counters,
+            mapped: None,
+            error: job.error.as_deref().map(|e| (e, job.error_kind)),
+            spec: &job.spec,
+            runs: &job.runs,
+            failures: failures
+                .iter()
+                .map(|f| (f.key.clone(), format!("{}: {}", f.error_class, f.message)))
+                .collect(),
+        }
+    }
+}
+
+/// `jobs show`: a job for a person, local or through a service alike; what a user or a
+/// service wrote is shown with control characters escaped, one line each.
+pub fn print_show(job: &Shown) {
+    let c = &job.counters;
+    let (created, started, finished) = job.times;
+    println!("job        {}", printable(job.id));
+    println!("name       {}", printable(job.name.unwrap_or("-")));
+    println!("user       {}", printable(job.user));
+    println!("command    {}", printable(&job.command));
+    println!("status     {}", printable(&job.status));
+    println!("created    {created}");
+    println!("started    {}", or_dash(started));
+    println!("finished   {}", or_dash(finished));
+    if let Some(seconds) = duration(job.runs) {
+        let rate = c.bytes_done as f64 / seconds.max(1e-3);
         println!(
             "duration   {seconds:.1} s over {} runs, {}/s",
-            runs.len(),
+            job.runs.len(),
             human(rate as u64)
         );
     }
     println!(
         "listed     {} objects ({})",
-        job.objects_listed,
-        human(job.bytes_listed as u64)
+        c.objects_listed,
+        human(c.bytes_listed)
     );
+    let mapped = job
+        .mapped
+        .map(|n| format!(", {n} mapped"))
+        .unwrap_or_default();
     println!(
-        "objects    {} copied ({}), {} skipped, {} mapped, {} failed",
-        job.objects_copied,
-        human(job.bytes_copied as u64),
-        job.objects_skipped,
-        job.objects_mapped,
-        job.objects_failed
+        "objects    {} copied ({}), {} skipped{mapped}, {} failed",
+        c.objects_done,
+        human(c.bytes_done),
+        c.objects_skipped,
+        c.objects_failed
     );
-    if let Some(error) = &job.error {
-        let kind = job.error_kind.map(|class| class.0);
-        println!("{}", shown_error(kind, error));
+    if let Some((error, kind)) = job.error {
+        println!("{}", printable(&shown_error(kind, error)));
     }
     println!("spec       {}", job.spec);
-    print_runs(runs);
-    for failure in failures.iter().take(10) {
-        println!("failed     {}: {}", failure.key, failure.error);
+    print_runs(job.runs);
+    for (key, error) in job.failures.iter().take(10) {
+        println!("failed     {}: {}", printable(key), printable(error));
     }
 }
 

@@ -1,6 +1,7 @@
 //! A job that fails as a whole says why wherever the user looks, and exits alike wherever it
 //! ran: the same missing bucket gives the same exit code to a local `cp` and to `cp --via
-//! --wait`, and `jobs show` (local and `--server`) prints the error and its class.
+//! --wait`, and `jobs show` (local and `--server`, line for line alike) prints the error and
+//! its class.
 
 use super::as_user;
 use crate::common::service::{self as svc, ALICE};
@@ -38,6 +39,7 @@ async fn a_missing_bucket_fails_alike_locally_and_through_the_service() {
     assert_eq!(remote_job["error_kind"], "not-found", "{remote_job}");
     assert!(remote_job["finished_at"].is_string(), "{remote_job}");
     let remote_id = remote_job["id"].as_str().unwrap();
+    let mut labels = Vec::new();
     for (where_, shown) in [
         ("local", awcopy(&["--db", db, "jobs", "show", local_id])),
         (
@@ -54,5 +56,14 @@ async fn a_missing_bucket_fails_alike_locally_and_through_the_service() {
             error.is_some_and(|l| l.ends_with("(not-found)")),
             "{where_} jobs show: {text}"
         );
+        let first_words: Vec<String> = text
+            .lines()
+            .map(|l| l.split_whitespace().next().unwrap_or("").to_owned())
+            .collect();
+        labels.push(first_words);
     }
+    assert_eq!(
+        labels[0], labels[1],
+        "jobs show says as much through the service"
+    );
 }
