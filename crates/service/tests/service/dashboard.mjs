@@ -65,6 +65,20 @@ try {
   await page.screenshot({ path: `${SHOTS}/4-job-paused.png` });
   seen.pageText = await page.textContent("body");
 
+  // No page scrolls sideways, on a laptop or a phone: the jobs list and a job's page.
+  seen.sideways = [];
+  for (const [width, height] of [[1400, 900], [390, 844]]) {
+    await page.setViewportSize({ width, height });
+    for (const hash of ["#/", `#/jobs/${JOB}`]) {
+      await page.goto(`${base}/${hash}`);
+      await page.waitForSelector(hash === "#/" ? "#jobs-page" : "#job-page", { state: "visible" });
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+      if (wide > 0) seen.sideways.push(`${hash} at ${width}: ${wide} px too wide`);
+    }
+    await page.screenshot({ path: `${SHOTS}/8-job-${width}.png`, fullPage: true });
+  }
+  await page.setViewportSize({ width: 1400, height: 900 });
+
   // A failed job's page (opened in a tab of its own, signed in by the same cookie) says why,
   // in the error colour.
   const failed = await alice.newPage();

@@ -115,6 +115,7 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
             && samples[samples.len() - 1] > 0,
         "the chart never goes backwards: {samples:?}"
     );
+    assert_eq!(seen["sideways"], serde_json::json!([]), "{seen}");
     // The actions follow the job's state.
     assert_eq!(
         seen["pausedActions"],
@@ -150,6 +151,8 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
         "5-admin",
         "6-schedules",
         "7-job-failed",
+        "8-job-1400",
+        "8-job-390",
     ] {
         let png = std::fs::metadata(shots.join(format!("{shot}.png"))).expect("a screenshot");
         assert!(png.len() > 1000, "{shot}.png is an image");
