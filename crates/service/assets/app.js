@@ -8,7 +8,11 @@ const state = {
   samples: new Map(),   // id -> [{t, bytes}] (progress over time, for rate, ETA and chart)
   agents: new Map(),    // id -> [[name, bytes]]
   events: null,
+  page: 0,              // the jobs list's page, of JOBS_PER_PAGE
 };
+
+/// Jobs on one page of the list.
+const JOBS_PER_PAGE = 50;
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -93,10 +97,29 @@ function eta(job) {
   return duration(objectsLeft > 0 ? Math.max(1, seconds) : seconds);
 }
 
+/// The jobs the filters keep: a status, and words found in the name, user, id or locations.
+function filteredJobs() {
+  const status = $("#job-status-filter").value;
+  const words = $("#job-search").value.toLowerCase().split(/\s+/).filter(Boolean);
+  return [...state.jobs.values()]
+    .filter((job) => !status || job.status === status)
+    .filter((job) => {
+      const text = [job.name || "", job.user, job.id, job.source, job.dest].join(" ").toLowerCase();
+      return words.every((w) => text.includes(w));
+    })
+    .sort((a, b) => b.created_at.localeCompare(a.created_at));
+}
+
 function renderJobs() {
   const body = $("#jobs tbody");
-  const jobs = [...state.jobs.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
-  $("#no-jobs").hidden = jobs.length > 0;
+  const all = filteredJobs();
+  const pages = Math.max(1, Math.ceil(all.length / JOBS_PER_PAGE));
+  state.page = Math.min(state.page, pages - 1);
+  const jobs = all.slice(state.page * JOBS_PER_PAGE, (state.page + 1) * JOBS_PER_PAGE);
+  $("#page-info").textContent = all.length + " jobs, page " + (state.page + 1) + " of " + pages;
+  $("#prev-page").disabled = state.page === 0;
+  $("#next-page").disabled = state.page >= pages - 1;
+  $("#no-jobs").hidden = state.jobs.size > 0;
   const rows = jobs.map((job) => {
     const c = job.counters;
     const tr = document.createElement("tr");
@@ -373,5 +396,10 @@ for (const button of document.querySelectorAll("button[data-action]")) {
 }
 
 window.addEventListener("hashchange", route);
+for (const [id, event] of [["#job-search", "input"], ["#job-status-filter", "change"]]) {
+  $(id).addEventListener(event, () => { state.page = 0; renderJobs(); });
+}
+$("#prev-page").addEventListener("click", () => { state.page -= 1; renderJobs(); });
+$("#next-page").addEventListener("click", () => { state.page += 1; renderJobs(); });
 setInterval(refresh, 1000);
 start();

@@ -101,6 +101,18 @@ try {
   await admin.waitForSelector(row);
   seen.adminRows = await admin.locator("#jobs tbody tr").count();
   seen.adminUsers = [...new Set(await admin.locator("#jobs tbody tr td:nth-child(2)").allTextContents())].sort();
+  // Paging, a status filter and a search.
+  const rows = () => admin.locator("#jobs tbody tr").count();
+  seen.adminPage = await admin.textContent("#page-info");
+  await admin.click("#next-page");
+  seen.adminSecondPageRows = await rows();
+  await admin.click("#prev-page");
+  await admin.selectOption("#job-status-filter", "failed");
+  seen.failedRows = await rows();
+  await admin.selectOption("#job-status-filter", "");
+  await admin.fill("#job-search", "dashboard alice");
+  seen.searchRows = await rows();
+  await admin.fill("#job-search", "");
   await admin.screenshot({ path: `${SHOTS}/5-admin.png`, fullPage: true });
   await admin.click("a[href='#/schedules']");
   await admin.waitForSelector("#schedules-page", { state: "visible" });

@@ -129,7 +129,11 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
         seen["agentRows"].as_u64().unwrap() >= 1,
         "per-agent throughput shown: {seen}"
     );
-    assert_eq!(seen["adminRows"].as_u64().unwrap(), 52, "{seen}");
+    assert_eq!(seen["adminRows"].as_u64().unwrap(), 50, "a page: {seen}");
+    assert_eq!(seen["adminPage"], "52 jobs, page 1 of 2", "{seen}");
+    assert_eq!(seen["adminSecondPageRows"], 2, "{seen}");
+    assert_eq!(seen["failedRows"], 1, "the status filter: {seen}");
+    assert_eq!(seen["searchRows"], 1, "the search: {seen}");
     assert_eq!(seen["adminUsers"], serde_json::json!(["alice", "root"]));
     assert!(
         seen["adminPageText"]
