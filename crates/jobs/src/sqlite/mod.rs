@@ -56,6 +56,23 @@ impl Catalog {
             std::fs::create_dir_all(parent)
                 .map_err(|e| CatalogError::Other(format!("{}: {e}", parent.display())))?;
         }
+        // Two processes opening a new (or older) catalogue at once would both apply the same
+        // migration, and one would fail on it ("duplicate column"), or find the file turning
+        // to WAL under it: they take turns, holding an exclusive lock (flock) on the
+        // catalogue's directory while the file is opened and its schema brought up to date.
+        // Not on the catalogue file itself: closing another descriptor of it would drop
+        // SQLite's own (POSIX) locks on it.
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let shown_dir = dir.display().to_string();
+        let dir = std::fs::File::open(dir)
+            .map_err(|e| CatalogError::Other(format!("{shown_dir}: {e}")))?;
+        let turn = tokio::task::spawn_blocking(move || dir.lock().map(|()| dir))
+            .await
+            .map_err(|e| CatalogError::Other(e.to_string()))?
+            .map_err(|e| CatalogError::Other(format!("{shown_dir}: cannot lock it ({e})")))?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -70,22 +87,6 @@ impl Catalog {
             .connect_with(options)
             .await
             .map_err(|e| classify(&shown, e))?;
-        // Two processes opening a new (or older) catalogue at once would both apply the same
-        // migration, and one would fail on it ("duplicate column"): they take turns, holding
-        // an exclusive lock (flock) on the catalogue's directory while the schema is brought
-        // up to date. Not on the catalogue file itself: closing another descriptor of it would
-        // drop SQLite's own (POSIX) locks on it.
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let shown_dir = dir.display().to_string();
-        let dir = std::fs::File::open(dir)
-            .map_err(|e| CatalogError::Other(format!("{shown_dir}: {e}")))?;
-        let turn = tokio::task::spawn_blocking(move || dir.lock().map(|()| dir))
-            .await
-            .map_err(|e| CatalogError::Other(e.to_string()))?
-            .map_err(|e| CatalogError::Other(format!("{shown_dir}: cannot lock it ({e})")))?;
         let migrated = sqlx::migrate!("./migrations").run(&pool).await;
         drop(turn);
         migrated.map_err(|e| match e {

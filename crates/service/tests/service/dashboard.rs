@@ -6,143 +6,108 @@ use crate::harness::{self as svc, Service, ADMIN, ALICE};
 use awcopy_testkit as kit;
 use std::collections::BTreeMap;
 
+/// What the browser is shown: a service with fifty finished jobs of the admin's and a schedule
+/// of Alice's, a job of Alice's that failed as a whole, and one of hers (started last) slow
+/// enough to be watched and paused.
+struct Scene {
+    service: Service,
+    /// The job the browser watches.
+    id: String,
+    /// Alice's failed job, as the API ended it.
+    failed: serde_json::Value,
+    _proxy: kit::fault_proxy::FaultProxy,
+    _dir: tempfile::TempDir,
+}
+
+impl Scene {
+    async fn set_up() -> Self {
+        let bucket = kit::new_s3_bucket("svc-dash").await;
+        let container = kit::new_azure_container("svc-dash").await;
+        let many = kit::new_s3_bucket("svc-dash-many").await;
+        let big = BTreeMap::from([("live/big.bin".to_owned(), kit::pattern(16 << 20, 11))]);
+        kit::put_all(&kit::open(&bucket).await, &big).await;
+        let tiny = (0..50).map(|i| format!("p{i:02}/x"));
+        kit::put_tiny(&kit::open(&many).await, tiny).await;
+        let (guard, dir) = svc::service_dir();
+        // Granted, and never made: a job from it fails as a whole.
+        let missing = format!("s3://{}/", kit::unique_name("svc-dash-missing"));
+        let grant = vec![format!("{bucket}"), container.to_string(), missing.clone()];
+        let proxy = kit::fault_proxy::slow_azure(400).await;
+        let stores = svc::azure_through(&proxy);
+        svc::write_config_with(&dir, (&grant, &grant), (&[], &[]), &stores);
+        let service = svc::start(&dir, 2);
+        fifty_finished_jobs_of_another_user_and_a_schedule(&service, &many, &bucket, &container)
+            .await;
+        let failed = service
+            .run_to_end(ALICE, svc::copy_spec(&missing, &format!("{bucket}never/")))
+            .await;
+        assert_eq!(failed["status"], "failed", "{failed}");
+        assert_eq!(failed["error_kind"], "not-found", "{failed}");
+        assert!(
+            failed["finished_at"].is_string(),
+            "a failed job ended: {failed}"
+        );
+        // 256 blocks, one at a time per agent, each slowed by the proxy: a minute or so.
+        let dest = format!("{}live/", kit::fault_proxy::through(&proxy, &container));
+        let body = svc::spec_in_blocks(
+            &format!("{bucket}live/"),
+            &dest,
+            64 * 1024,
+            serde_json::json!({"name": "dashboard", "tuning": {"concurrency": 1}}),
+        );
+        let job = service.create("/api/v1/jobs", ALICE, body).await;
+        Self {
+            id: job["id"].as_str().unwrap().to_owned(),
+            service,
+            failed,
+            _proxy: proxy,
+            _dir: guard,
+        }
+    }
+
+    /// Runs `dashboard.mjs` in headless Chromium against the scene; what it saw.
+    async fn browse(&self, shots: &std::path::Path) -> serde_json::Value {
+        let needed = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| {
+                panic!("{name} is not set: run the tests through scripts/test.sh, which installs Chromium and playwright-core")
+            })
+        };
+        let script = kit::workspace_root().join("crates/service/tests/service/dashboard.mjs");
+        let mut node = std::process::Command::new("node");
+        node.arg(&script)
+            .env("AWCOPY_PLAYWRIGHT", needed("AWCOPY_PLAYWRIGHT"))
+            .env("CHROMIUM", needed("AWCOPY_CHROMIUM"))
+            .env("URL", &self.service.url)
+            .env("TOKEN", ALICE)
+            .env("ADMIN_TOKEN", ADMIN)
+            .env("JOB", &self.id)
+            .env("FAILED_JOB", self.failed["id"].as_str().unwrap())
+            .env("SHOTS", shots);
+        let run = tokio::task::spawn_blocking(move || node.output().expect("run node"))
+            .await
+            .unwrap();
+        let out = String::from_utf8_lossy(&run.stdout).into_owned();
+        assert!(
+            run.status.success(),
+            "the browser script failed: {out}{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        serde_json::from_str(out.lines().last().unwrap_or("")).expect("the script's JSON line")
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
-    let needed = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| {
-            panic!("{name} is not set: run the tests through scripts/test.sh, which installs Chromium and playwright-core")
-        })
-    };
-    let (playwright, chromium) = (needed("AWCOPY_PLAYWRIGHT"), needed("AWCOPY_CHROMIUM"));
-    let bucket = kit::new_s3_bucket("svc-dash").await;
-    let container = kit::new_azure_container("svc-dash").await;
-    let many = kit::new_s3_bucket("svc-dash-many").await;
-    let s3 = kit::open(&bucket).await;
-    kit::put_all(
-        &s3,
-        &BTreeMap::from([("live/big.bin".to_owned(), kit::pattern(16 << 20, 11))]),
-    )
-    .await;
-    kit::put_tiny(
-        &kit::open(&many).await,
-        (0..50).map(|i| format!("p{i:02}/x")),
-    )
-    .await;
-    let (_guard, dir) = svc::service_dir();
-    // Granted, and never made: a job from it fails as a whole.
-    let missing = format!("s3://{}/", kit::unique_name("svc-dash-missing"));
-    let grant = vec![format!("{bucket}"), container.to_string(), missing.clone()];
-    let proxy = kit::fault_proxy::slow_azure(400).await;
-    svc::write_config_with(
-        &dir,
-        (&grant, &grant),
-        (&[], &[]),
-        &svc::azure_through(&proxy),
-    );
-    let service = svc::start(&dir, 2);
-    let dest = format!("{}live/", kit::fault_proxy::through(&proxy, &container));
-    fifty_finished_jobs_of_another_user_and_a_schedule(&service, &many, &bucket, &container).await;
-    // The job the browser watches, started last: 256 blocks, one at a time per agent, each
-    // slowed by the proxy, run for a minute or so — long enough to be seen and paused.
-    let body = svc::spec_in_blocks(
-        &format!("{bucket}live/"),
-        &dest,
-        64 * 1024,
-        serde_json::json!({"name": "dashboard", "tuning": {"concurrency": 1}}),
-    );
-    let failed = service
-        .run_to_end(ALICE, svc::copy_spec(&missing, &format!("{bucket}never/")))
-        .await;
-    assert_eq!(failed["status"], "failed", "{failed}");
-    assert_eq!(failed["error_kind"], "not-found", "{failed}");
-    assert!(
-        failed["finished_at"].is_string(),
-        "a failed job ended: {failed}"
-    );
-    let job = service.create("/api/v1/jobs", ALICE, body).await;
-    let id = job["id"].as_str().unwrap().to_owned();
-
+    let scene = Scene::set_up().await;
     let shots = kit::workspace_root().join("target/dashboard-shots");
     std::fs::create_dir_all(&shots).unwrap();
-    let script = kit::workspace_root().join("crates/service/tests/service/dashboard.mjs");
-    let mut node = std::process::Command::new("node");
-    node.arg(&script)
-        .env("AWCOPY_PLAYWRIGHT", &playwright)
-        .env("CHROMIUM", &chromium)
-        .env("URL", &service.url)
-        .env("TOKEN", ALICE)
-        .env("ADMIN_TOKEN", ADMIN)
-        .env("JOB", &id)
-        .env("FAILED_JOB", failed["id"].as_str().unwrap())
-        .env("SHOTS", &shots);
-    let run = tokio::task::spawn_blocking(move || node.output().expect("run node"))
-        .await
-        .unwrap();
-    let out = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert!(
-        run.status.success(),
-        "the browser script failed: {out}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let seen: serde_json::Value =
-        serde_json::from_str(out.lines().last().unwrap_or("")).expect("the script's JSON line");
-    assert!(
-        seen["wrongToken"].as_str().unwrap().contains("not known"),
-        "{seen}"
-    );
-    assert_eq!(seen["who"], "alice");
-    assert_ne!(
-        seen["firstBytes"], seen["laterBytes"],
-        "the counters changed live"
-    );
-    assert_eq!(seen["rowStatus"], "running");
-    assert_eq!(
-        seen["cookieVisibleToScripts"], false,
-        "the session cookie is HttpOnly"
-    );
-    assert_eq!(seen["afterPause"], "paused");
-    let said = seen["failedError"].as_str().unwrap();
-    let error = failed["error"].as_str().unwrap();
-    assert!(
-        said.starts_with("Failed: ") && said.contains(error) && said.contains("not-found"),
-        "the failed job's page says why: {said:?}, the job's error: {error:?}"
-    );
-    assert_eq!(seen["failedErrorColour"], "rgb(176, 0, 32)", "{seen}");
-    let samples: Vec<u64> = serde_json::from_value(seen["bytesSamples"].clone()).unwrap();
-    assert!(
-        samples.len() > 2
-            && samples.windows(2).all(|w| w[0] <= w[1])
-            && samples[samples.len() - 1] > 0,
-        "the chart never goes backwards: {samples:?}"
-    );
-    assert_eq!(seen["sideways"], serde_json::json!([]), "{seen}");
-    // The actions follow the job's state.
-    assert_eq!(
-        seen["pausedActions"],
-        serde_json::json!(["resume", "cancel"])
-    );
-    assert_eq!(
-        seen["failedActions"],
-        serde_json::json!(["resume", "cancel"])
-    );
-    assert!(
-        seen["agentRows"].as_u64().unwrap() >= 1,
-        "per-agent throughput shown: {seen}"
-    );
-    assert_eq!(seen["adminRows"].as_u64().unwrap(), 50, "a page: {seen}");
-    assert_eq!(seen["adminPage"], "52 jobs, page 1 of 2", "{seen}");
-    assert_eq!(seen["adminSecondPageRows"], 2, "{seen}");
-    assert_eq!(seen["failedRows"], 1, "the status filter: {seen}");
-    assert_eq!(seen["searchRows"], 1, "the search: {seen}");
-    assert_eq!(seen["adminUsers"], serde_json::json!(["alice", "root"]));
-    assert!(
-        seen["adminPageText"]
-            .as_str()
-            .unwrap()
-            .contains("nightly-live"),
-        "the schedules page lists it"
-    );
-    let job = service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
+    let seen = scene.browse(&shots).await;
+    alice_saw_her_jobs_live_and_true(&seen, &scene.failed);
+    the_admin_saw_every_job_in_pages(&seen);
+    let job = scene
+        .service
+        .get(&format!("/api/v1/jobs/{}", scene.id), ALICE)
+        .await;
     assert_eq!(
         job["status"], "paused",
         "the click paused the job on the service"
@@ -164,6 +129,59 @@ async fn the_dashboard_shows_jobs_live_and_pauses_one_in_a_browser() {
     for text in [&seen["pageText"], &seen["adminPageText"]] {
         svc::assert_no_tokens("the dashboard", text.as_str().unwrap());
     }
+}
+
+/// Alice signed in (a wrong token refused first), saw her job's counters change live and
+/// paused it from its page; its chart never fell; her failed job's page said why in red; each
+/// page offered only the actions its job's state allows; no page scrolled sideways.
+fn alice_saw_her_jobs_live_and_true(seen: &serde_json::Value, failed: &serde_json::Value) {
+    let wrong = seen["wrongToken"].as_str().unwrap();
+    assert!(wrong.contains("not known"), "{seen}");
+    assert_eq!(seen["who"], "alice");
+    assert_ne!(
+        seen["firstBytes"], seen["laterBytes"],
+        "the counters changed live"
+    );
+    assert_eq!(seen["rowStatus"], "running");
+    let cookie = &seen["cookieVisibleToScripts"];
+    assert_eq!(cookie, false, "the session cookie is HttpOnly");
+    assert_eq!(seen["afterPause"], "paused");
+    let said = seen["failedError"].as_str().unwrap();
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        said.starts_with("Failed: ") && said.contains(error) && said.contains("not-found"),
+        "the failed job's page says why: {said:?}, the job's error: {error:?}"
+    );
+    assert_eq!(seen["failedErrorColour"], "rgb(176, 0, 32)", "{seen}");
+    let samples: Vec<u64> = serde_json::from_value(seen["bytesSamples"].clone()).unwrap();
+    assert!(
+        samples.len() > 2
+            && samples.windows(2).all(|w| w[0] <= w[1])
+            && samples[samples.len() - 1] > 0,
+        "the chart never goes backwards: {samples:?}"
+    );
+    assert_eq!(seen["sideways"], serde_json::json!([]), "{seen}");
+    let actions = serde_json::json!(["resume", "cancel"]);
+    assert_eq!(seen["pausedActions"], actions, "{seen}");
+    assert_eq!(seen["failedActions"], actions, "{seen}");
+    let agents = seen["agentRows"].as_u64().unwrap();
+    assert!(agents >= 1, "per-agent throughput shown: {seen}");
+}
+
+/// The admin saw every user's jobs, 50 to a page, filtered by status and searched, and the
+/// schedules page.
+fn the_admin_saw_every_job_in_pages(seen: &serde_json::Value) {
+    assert_eq!(seen["adminRows"].as_u64().unwrap(), 50, "a page: {seen}");
+    assert_eq!(seen["adminPage"], "52 jobs, page 1 of 2", "{seen}");
+    assert_eq!(seen["adminSecondPageRows"], 2, "{seen}");
+    assert_eq!(seen["failedRows"], 1, "the status filter: {seen}");
+    assert_eq!(seen["searchRows"], 1, "the search: {seen}");
+    assert_eq!(seen["adminUsers"], serde_json::json!(["alice", "root"]));
+    let schedules = seen["adminPageText"].as_str().unwrap();
+    assert!(
+        schedules.contains("nightly-live"),
+        "the schedules page lists it"
+    );
 }
 
 /// Fifty jobs of another user (the admin), all finished, and a schedule of Alice's (off) for
