@@ -16,6 +16,16 @@ const JOBS_PER_PAGE = 50;
 
 const $ = (sel) => document.querySelector(sel);
 
+/// Every time on the page in one format, with its zone: "Dec 6, 2026, 7:16:36 PM UTC".
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, {
+  dateStyle: "medium", timeStyle: "medium", timeZoneName: undefined,
+});
+function when(text) {
+  const zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" })
+    .formatToParts(new Date(text)).find((p) => p.type === "timeZoneName");
+  return TIME_FORMAT.format(new Date(text)) + (zone ? " " + zone.value : "");
+}
+
 async function api(method, path, body) {
   const options = { method, headers: {}, credentials: "same-origin" };
   // Every change is sent as JSON: the service refuses a cookie's change in any other form.
@@ -92,7 +102,9 @@ function eta(job) {
   const objectsLeft = c.objects_listed - c.objects_done - c.objects_failed;
   const bytesLeft = c.bytes_listed - c.bytes_done;
   const need = (left, r) => (left <= 0 ? 0 : r > 0 ? left / r : NaN);
-  const seconds = Math.max(need(objectsLeft, rate(job.id, "objects")), need(bytesLeft, rate(job.id)));
+  const objects = need(objectsLeft, rate(job.id, "objects")), bytes = need(bytesLeft, rate(job.id));
+  // No object finished lately (large ones in progress): their bytes tell.
+  const seconds = Number.isNaN(objects) && bytesLeft > 0 ? bytes : Math.max(objects, bytes);
   if (Number.isNaN(seconds)) return "unknown";
   return duration(objectsLeft > 0 ? Math.max(1, seconds) : seconds);
 }
@@ -139,7 +151,7 @@ function renderJobs() {
     const r = rate(job.id);
     cell(tr, job.status === "running" && r >= 0 ? human(r) + "/s" : "");
     cell(tr, eta(job));
-    cell(tr, job.started_at ? new Date(job.started_at).toLocaleString() : "");
+    cell(tr, job.started_at ? when(job.started_at) : "");
     const end = job.finished_at ? Date.parse(job.finished_at) : Date.now();
     cell(tr, job.started_at ? duration((end - Date.parse(job.started_at)) / 1000) : "");
     return tr;
@@ -220,8 +232,8 @@ async function loadRuns(id) {
   $("#job-runs tbody").replaceChildren(...(job.runs || []).map((r) => {
     const tr = document.createElement("tr");
     cell(tr, String(r.number)); cell(tr, r.trigger);
-    cell(tr, new Date(r.started_at).toLocaleString());
-    cell(tr, r.finished_at ? new Date(r.finished_at).toLocaleString() : "");
+    cell(tr, when(r.started_at));
+    cell(tr, r.finished_at ? when(r.finished_at) : "");
     cell(tr, r.status || "running");
     cell(tr, String(r.objects_copied)); cell(tr, human(r.bytes_copied));
     return tr;
@@ -258,8 +270,9 @@ async function renderSchedules() {
       renderSchedules();
     });
     cell(tr, "").appendChild(toggle);
-    cell(tr, s.enabled && s.next_run ? new Date(s.next_run).toLocaleString() : "");
-    cell(tr, s.watermark || s.modified_since || "the beginning");
+    cell(tr, s.enabled && s.next_run ? when(s.next_run) : "");
+    const from = s.watermark || s.modified_since;
+    cell(tr, from ? when(from) : "the beginning");
     cell(tr, String(s.failures_in_a_row));
     cell(tr, s.disabled_reason || "");
     return tr;

@@ -99,7 +99,11 @@ pub async fn submit(url: &str, args: &CopyArgs, spec: JobSpec) -> Result<(), Fai
     if args.output.json {
         println!("{}", serde_json::to_string(&job).expect("a job serializes"));
     } else {
-        println!("Job {} submitted to {}", job.id, client.server());
+        let server = client.server().trim_end_matches('/');
+        println!(
+            "Job {} submitted to {server}; its page: {server}/#/jobs/{}",
+            job.id, job.id
+        );
     }
     if args.wait {
         return follow(&client, &job.id, args.output.json).await;

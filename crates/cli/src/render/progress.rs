@@ -140,9 +140,10 @@ impl RateWindow {
     }
 }
 
-/// The time left: the longer of what the objects left and the bytes left need at their rates;
-/// unknown while the listing goes on (the totals still grow) or while nothing moves. Never
-/// zero while objects are left.
+/// The time left: the longer of what the objects left and the bytes left need at their rates
+/// (the objects' alone unknown while none finished in the window: large objects in progress,
+/// their bytes tell); unknown while the listing goes on (the totals still grow) or while
+/// nothing moves. Never zero while objects are left.
 pub fn time_left(counters: &Counters, rates: Option<Rates>) -> Option<Duration> {
     let objects_left = counters
         .objects_listed
@@ -160,7 +161,14 @@ pub fn time_left(counters: &Counters, rates: Option<Rates>) -> Option<Duration> 
         _ if rate > 0.0 => Some(left as f64 / rate),
         _ => None,
     };
-    let seconds = need(objects_left, rates.objects)?.max(need(bytes_left, rates.bytes)?);
+    let seconds = match (
+        need(objects_left, rates.objects),
+        need(bytes_left, rates.bytes),
+    ) {
+        (Some(objects), Some(bytes)) => objects.max(bytes),
+        (None, Some(bytes)) if bytes_left > 0 => bytes,
+        _ => return None,
+    };
     Some(Duration::from_secs_f64(seconds.max(1.0)))
 }
 
@@ -295,6 +303,16 @@ mod tests {
             bytes: 0.0,
         };
         assert_eq!(time_left(&now, Some(still)), None);
+        // One large object in progress: no object finished in the window, the bytes tell.
+        let large = counters(1, 0, 1 << 30, 1 << 29);
+        let blocks = Rates {
+            objects: 0.0,
+            bytes: (1 << 20) as f64,
+        };
+        assert_eq!(
+            time_left(&large, Some(blocks)),
+            Some(Duration::from_secs(512))
+        );
         let done = counters(2005, 2005, 10 << 30, 10 << 30);
         assert_eq!(time_left(&done, None), Some(Duration::ZERO));
     }

@@ -57,6 +57,8 @@ try {
   await page.click("button[data-action=pause]");
   await page.waitForFunction(() => document.querySelector("#job-status").textContent === "paused", null, { timeout: 90000 });
   seen.afterPause = await page.textContent("#job-status");
+  await page.waitForSelector("#job-runs tbody tr");
+  seen.runStarted = await page.textContent("#job-runs tbody tr td:nth-child(3)");
   // The chart's bytes (the job's, as GET has them) never went backwards, the pause included.
   seen.bytesSamples = await page.evaluate((id) => (state.samples.get(id) || []).map((s) => s.bytes), JOB);
   seen.pausedActions = await page.evaluate(() =>

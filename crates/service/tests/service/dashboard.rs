@@ -146,6 +146,16 @@ fn alice_saw_her_jobs_live_and_true(seen: &serde_json::Value, failed: &serde_jso
     let cookie = &seen["cookieVisibleToScripts"];
     assert_eq!(cookie, false, "the session cookie is HttpOnly");
     assert_eq!(seen["afterPause"], "paused");
+    // Times are shown in one format, with their zone ("Dec 6, 2026, 7:16:36 PM UTC").
+    let started = seen["runStarted"].as_str().unwrap();
+    let zone = started.rsplit(' ').next().unwrap_or("");
+    assert!(
+        started
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|n| n.len() == 4)
+            && zone.starts_with(|c: char| c.is_ascii_uppercase()),
+        "{started:?}"
+    );
     let said = seen["failedError"].as_str().unwrap();
     let error = failed["error"].as_str().unwrap();
     assert!(

@@ -119,6 +119,8 @@ async fn to_azure_through_the_cli(both: &BothWays) -> String {
         .expect("Job ID submitted ...")
         .to_owned();
     assert!(stdout(&out).contains("(completed)"), "{}", stdout(&out));
+    let page = format!("its page: {}/#/jobs/{first_id}", both.service.url);
+    assert!(stdout(&out).contains(&page), "{}", stdout(&out));
     kit::assert_holds(&both.az, "out/", &both.files).await;
     first_id
 }
