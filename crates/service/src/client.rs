@@ -148,24 +148,35 @@ impl Client {
             .await
     }
 
-    /// Job `id`'s failures.
+    /// Job `id`'s failures, all of them.
     pub async fn failures(&self, id: &str) -> Result<Vec<FailureView>, ClientError> {
         let mut failures: Vec<FailureView> = Vec::new();
         loop {
-            let after = failures.last().map_or(String::new(), |f| {
-                format!(
-                    "&after={}",
-                    percent_encoding::utf8_percent_encode(&f.key, QUERY_VALUE)
-                )
-            });
-            let path = format!("/api/v1/jobs/{id}/failures?limit={PAGE}{after}");
-            let page: Vec<FailureView> = self.call(Method::GET, &path, None::<&()>).await?;
+            let after = failures.last().map(|f| f.key.as_str());
+            let page = self.failures_page(id, after, PAGE).await?;
             let last = page.len() < PAGE;
             failures.extend(page);
             if last {
                 return Ok(failures);
             }
         }
+    }
+
+    /// At most `limit` of job `id`'s failures, in key order, after key `after` if given.
+    pub async fn failures_page(
+        &self,
+        id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FailureView>, ClientError> {
+        let after = after.map_or(String::new(), |key| {
+            format!(
+                "&after={}",
+                percent_encoding::utf8_percent_encode(key, QUERY_VALUE)
+            )
+        });
+        let path = format!("/api/v1/jobs/{id}/failures?limit={limit}{after}");
+        self.call(Method::GET, &path, None::<&()>).await
     }
 
     /// Pauses, resumes, retries or cancels job `id`.

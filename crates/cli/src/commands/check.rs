@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::args::{CheckArgs, Cli};
 use crate::failure::{about, code, Failure};
-use crate::render::progress::{check_line, finish_check};
+use crate::render::progress::check_line;
 
 /// Runs `awcopy check`.
 pub async fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
@@ -43,7 +43,7 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
     )
     .await;
     if let Some(line) = line {
-        finish_check(line);
+        line.finish();
     }
     let report = report.map_err(about("SOURCE or DEST"))?;
 

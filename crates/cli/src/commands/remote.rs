@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::args::{Cli, CopyArgs, JobsCommand};
 use crate::failure::{code, code_of, Failure};
-use crate::render::jobs::{print_show, Shown};
+use crate::render::jobs::{print_show, shown_location, Shown, FAILURES_SHOWN};
 use crate::render::{human, printable, progress};
 use crate::settings;
 
@@ -191,14 +191,6 @@ fn ended(client: &Client, job: &JobView, json: bool) -> Result<(), Failure> {
     }
 }
 
-/// A job's location, with the endpoint it is reached at when that is not the cloud's own.
-fn shown_location(location: &str, endpoint: Option<&str>) -> String {
-    match endpoint {
-        Some(endpoint) => format!("{location} (at {endpoint})"),
-        None => location.to_owned(),
-    }
-}
-
 /// `awcopy jobs ... --server URL`.
 pub async fn jobs(url: &str, command: &JobsCommand) -> Result<(), Failure> {
     let client = client(url)?;
@@ -231,7 +223,10 @@ pub async fn jobs(url: &str, command: &JobsCommand) -> Result<(), Failure> {
             match json {
                 true => print(&job, true),
                 false => {
-                    let failures = client.failures(&job.id).await.map_err(failure)?;
+                    let failures = client
+                        .failures_page(&job.id, None, FAILURES_SHOWN)
+                        .await
+                        .map_err(failure)?;
                     print_show(&Shown::of_view(&job, &failures));
                 }
             }

@@ -49,6 +49,18 @@ fn shown_error(kind: Option<ErrorKind>, error: &str) -> String {
     }
 }
 
+/// Failed objects a report or `jobs show` lists; the rest are in `jobs failures` (and
+/// `--json`).
+pub const FAILURES_SHOWN: usize = 10;
+
+/// A job's location, with the endpoint it is reached at when that is not the cloud's own.
+pub fn shown_location(location: &str, endpoint: Option<&str>) -> String {
+    match endpoint {
+        Some(endpoint) => format!("{location} (at {endpoint})"),
+        None => location.to_owned(),
+    }
+}
+
 /// A time, or `-` for none.
 fn or_dash(at: Option<Timestamp>) -> String {
     at.map_or_else(|| "-".to_owned(), |at| at.to_string())
@@ -111,7 +123,7 @@ pub struct Shown<'a> {
     pub spec: &'a serde_json::Value,
     /// Its runs.
     pub runs: &'a [RunRecord],
-    /// Its first failed objects: key, and what went wrong.
+    /// Its first failed objects ([`FAILURES_SHOWN`]): key, and what went wrong.
     pub failures: Vec<(String, String)>,
 }
 
@@ -139,17 +151,14 @@ impl<'a> Shown<'a> {
             runs,
             failures: failures
                 .iter()
+                .take(FAILURES_SHOWN)
                 .map(|f| (f.key.clone(), f.error.clone()))
                 .collect(),
         }
     }
 
-    /// A job as a service shows it (its runs in it), with its failures.
+    /// A job as a service shows it (its runs in it), with its first failures.
     pub fn of_view(job: &'a JobView, failures: &[FailureView]) -> Self {
-        let at = |location: &str, endpoint: &Option<String>| match endpoint {
-            Some(endpoint) => format!("{location} (at {endpoint})"),
-            None => location.to_owned(),
-        };
         Self {
             id: &job.id,
             name: job.name.as_deref(),
@@ -157,8 +166,8 @@ impl<'a> Shown<'a> {
             command: format!(
                 "{} {} -> {}",
                 job.command,
-                at(&job.source, &job.source_endpoint),
-                at(&job.dest, &job.dest_endpoint)
+                shown_location(&job.source, job.source_endpoint.as_deref()),
+                shown_location(&job.dest, job.dest_endpoint.as_deref())
             ),
             status: job.status.to_string(),
             times: (job.created_at, job.started_at, job.finished_at),
@@ -169,6 +178,7 @@ impl<'a> Shown<'a> {
             runs: &job.runs,
             failures: failures
                 .iter()
+                .take(FAILURES_SHOWN)
                 .map(|f| (f.key.clone(), format!("{}: {}", f.error_class, f.message)))
                 .collect(),
         }
@@ -217,7 +227,7 @@ pub fn print_show(job: &Shown) {
     }
     println!("spec       {}", job.spec);
     print_runs(job.runs);
-    for (key, error) in job.failures.iter().take(10) {
+    for (key, error) in &job.failures {
         println!("failed     {}: {}", printable(key), printable(error));
     }
 }

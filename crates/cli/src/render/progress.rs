@@ -16,75 +16,76 @@ const PROGRESS_TICK: Duration = Duration::from_millis(200);
 /// How far back the rates look: long enough to smooth bursts, short enough to follow a change.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
 
-/// A progress line on stderr, drawn only on a terminal, refreshed from a job's counters.
+/// A line on stderr, drawn only on a terminal: a spinner, the clock and a text refreshed every
+/// tick; [`ProgressLine::finish`] draws its last text, told how long the line ran.
 pub struct ProgressLine {
     bar: ProgressBar,
-    progress: Arc<Progress>,
     ticker: tokio::task::JoinHandle<()>,
-}
-
-/// Starts the progress line of `progress`.
-pub fn progress_bar(progress: Arc<Progress>) -> ProgressLine {
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"),
-    );
-    let (line, counters) = (bar.clone(), progress.clone());
-    let ticker = tokio::spawn(async move {
-        let mut rates = RateWindow::default();
-        let mut interval = tokio::time::interval(PROGRESS_TICK);
-        loop {
-            interval.tick().await;
-            let now = counters.snapshot();
-            rates.add(Instant::now(), &now);
-            line.set_message(progress_text(&now, rates.rates()));
-        }
-    });
-    ProgressLine {
-        bar,
-        progress,
-        ticker,
-    }
+    last: Box<dyn Fn(Duration) -> String + Send>,
 }
 
 impl ProgressLine {
-    /// Draws the final numbers (with the rate over the whole run) and leaves the line.
+    /// Starts a line showing `text` at every tick, and `last` when it finishes.
+    fn start(
+        mut text: impl FnMut() -> String + Send + 'static,
+        last: impl Fn(Duration) -> String + Send + 'static,
+    ) -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                .expect("valid template"),
+        );
+        let line = bar.clone();
+        let ticker = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(PROGRESS_TICK);
+            loop {
+                interval.tick().await;
+                line.set_message(text());
+                line.tick();
+            }
+        });
+        Self {
+            bar,
+            ticker,
+            last: Box::new(last),
+        }
+    }
+
+    /// Draws the final numbers and leaves the line.
     pub fn finish(self) {
         self.ticker.abort();
-        let end = self.progress.snapshot();
-        let seconds = self.bar.elapsed().as_secs_f64().max(1e-3);
-        let rates = Rates {
-            objects: end.objects_done as f64 / seconds,
-            bytes: end.bytes_done as f64 / seconds,
-        };
-        self.bar.set_message(progress_text(&end, Some(rates)));
+        self.bar.set_message((self.last)(self.bar.elapsed()));
         self.bar.finish();
     }
 }
 
-/// A check's progress line on stderr (drawn only on a terminal): the destination's listing,
-/// then the source's walk by it, and the differences so far. Finished by [`finish_check`].
-pub fn check_line(progress: Arc<CheckProgress>) -> (ProgressBar, tokio::task::JoinHandle<()>) {
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"),
-    );
-    let line = bar.clone();
-    let ticker = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(PROGRESS_TICK);
-        loop {
-            interval.tick().await;
-            line.set_message(check_text(&progress));
-            line.tick();
-        }
-    });
-    (bar, ticker)
+/// The progress line of a copy counting into `progress`; its last frame has the final
+/// numbers, with the rates over the whole run.
+pub fn progress_bar(progress: Arc<Progress>) -> ProgressLine {
+    let (live, end) = (progress.clone(), progress);
+    let mut rates = RateWindow::default();
+    let text = move || {
+        let now = live.snapshot();
+        rates.add(Instant::now(), &now);
+        progress_text(&now, rates.rates())
+    };
+    let last = move |ran: Duration| {
+        let end = end.snapshot();
+        let seconds = ran.as_secs_f64().max(1e-3);
+        let rates = Rates {
+            objects: end.objects_done as f64 / seconds,
+            bytes: end.bytes_done as f64 / seconds,
+        };
+        progress_text(&end, Some(rates))
+    };
+    ProgressLine::start(text, last)
 }
 
-/// Ends a check's progress line, leaving its last numbers.
-pub fn finish_check((bar, ticker): (ProgressBar, tokio::task::JoinHandle<()>)) {
-    ticker.abort();
-    bar.finish();
+/// A check's progress line: the destination's listing, then the source's walk by it, and the
+/// differences so far.
+pub fn check_line(progress: Arc<CheckProgress>) -> ProgressLine {
+    let live = progress.clone();
+    ProgressLine::start(move || check_text(&live), move |_| check_text(&progress))
 }
 
 /// What a check's line says: `listing DEST: 12000 objects`, then `SOURCE: 5000 compared with

@@ -4,6 +4,7 @@ use awcopy_engine::copy::CopyReport;
 use awcopy_engine::estimate::Estimate;
 
 use super::human;
+use super::jobs::FAILURES_SHOWN;
 
 /// The report as one JSON line (`type: summary`), with the job's name and a dry run's estimate.
 pub fn summary_json(
@@ -17,9 +18,6 @@ pub fn summary_json(
     summary["estimate"] = serde_json::to_value(estimate).expect("estimate serializes");
     summary.to_string()
 }
-
-/// Failed objects a report lists; the rest are in `jobs failures` (and `--json`).
-const FAILURES_SHOWN: usize = 10;
 
 /// Prints the report for a person; `job` is the job it was recorded as, if it was.
 pub fn print_report(report: &CopyReport, job: Option<&str>) {
