@@ -175,7 +175,7 @@ pub async fn check(
     );
     let progress = options.progress.clone();
     index
-        .insert_listing(&mut dests, dest.prefix.len(), &progress.dest_listed)
+        .insert_listing(&mut dests, dest.prefix.len(), Some(&progress.dest_listed))
         .await?;
 
     let mut report = CheckReport::default();

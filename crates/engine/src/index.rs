@@ -208,17 +208,19 @@ impl ObjectIndex {
     }
 
     /// Adds every object `listing` gives, keyed by its key less its first `strip` bytes, a
-    /// page at a time, counting each into `counted`. The listing's first error ends it (what
-    /// came before stays added).
+    /// page at a time, counting each into `counted` if given. The listing's first error ends
+    /// it (what came before stays added).
     pub async fn insert_listing(
         &self,
         listing: &mut mpsc::Receiver<Result<ObjectMeta, StoreError>>,
         strip: usize,
-        counted: &AtomicU64,
+        counted: Option<&AtomicU64>,
     ) -> Result<(), StoreError> {
         let mut page = Vec::new();
         while let Some(item) = listing.recv().await {
-            counted.fetch_add(1, Ordering::Relaxed);
+            if let Some(counted) = counted {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
             let meta = match item {
                 Ok(meta) => meta,
                 Err(e) => {

@@ -184,8 +184,7 @@ impl Planner {
             self.progress.retry.clone(),
         );
         let index = ObjectIndex::new(self.options.index.clone());
-        let counted = std::sync::atomic::AtomicU64::new(0);
-        match index.insert_listing(&mut rx, 0, &counted).await {
+        match index.insert_listing(&mut rx, 0, None).await {
             // A destination that does not exist yet holds nothing.
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             other => other?,
