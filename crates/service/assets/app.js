@@ -16,14 +16,14 @@ const JOBS_PER_PAGE = 50;
 
 const $ = (sel) => document.querySelector(sel);
 
-/// Every time on the page in one format, with its zone: "Dec 6, 2026, 7:16:36 PM UTC".
-const TIME_FORMAT = new Intl.DateTimeFormat(undefined, {
-  dateStyle: "medium", timeStyle: "medium", timeZoneName: undefined,
-});
+/// Every time on the page in one format, with its zone: "Dec 6, 2026, 7:16:36 PM UTC" (a
+/// date style and a zone name cannot go in one format: the zone comes from a second one).
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+const ZONE_FORMAT = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" });
 function when(text) {
-  const zone = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" })
-    .formatToParts(new Date(text)).find((p) => p.type === "timeZoneName");
-  return TIME_FORMAT.format(new Date(text)) + (zone ? " " + zone.value : "");
+  const at = new Date(text);
+  const zone = ZONE_FORMAT.formatToParts(at).find((p) => p.type === "timeZoneName");
+  return TIME_FORMAT.format(at) + (zone ? " " + zone.value : "");
 }
 
 async function api(method, path, body) {
