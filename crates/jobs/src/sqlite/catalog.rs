@@ -24,6 +24,11 @@ pub(crate) const FAILED_OBJECTS: &str =
     "SELECT key, COALESCE(error, '') AS error, attempts, updated_at FROM job_objects
      WHERE job_id = ?1 AND state = 'failed' AND (?2 IS NULL OR key > ?2) ORDER BY key LIMIT ?3";
 
+/// The jobs (at most 4) whose id starts with ?1 (?2 is ?1 followed by the last character), of
+/// user ?3 if given, through the primary key.
+pub(crate) const FIND_JOB: &str = "SELECT * FROM jobs WHERE id >= ?1 AND id < ?2
+     AND (?3 IS NULL OR user_name = ?3) ORDER BY id LIMIT 4";
+
 /// Rows read from the catalogue before they go into an index at once, on resume.
 const READ_PAGE: usize = 1000;
 
@@ -451,16 +456,17 @@ impl JobCatalog for Catalog {
     }
 
     async fn find_of(&self, id: &str, user: Option<&str>) -> Result<JobRecord, CatalogError> {
-        let pattern = format!("{}%", id.replace(['%', '_'], ""));
-        let rows = sqlx::query(
-            "SELECT * FROM jobs WHERE id LIKE ?1 AND (?2 IS NULL OR user_name = ?2)
-             ORDER BY id LIMIT 4",
-        )
-        .bind(&pattern)
-        .bind(user)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error(e))?;
+        // The ids that start with the prefix, as a range of the primary key (a LIKE would read
+        // every job: SQLite's LIKE ignores case, the key's order does not). Ids are lowercase;
+        // what LIKE would have read as wildcards is left out, as before.
+        let prefix = id.replace(['%', '_'], "").to_ascii_lowercase();
+        let rows = sqlx::query(FIND_JOB)
+            .bind(&prefix)
+            .bind(format!("{prefix}\u{10FFFF}"))
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
         match rows.len() {
             0 => Err(CatalogError::NotFound(id.to_owned())),
             1 => JobRecord::from_row(&rows[0]).map_err(|e| self.error(e)),

@@ -270,6 +270,32 @@ async fn ids_by_unique_prefix_only() {
     ));
     let err = catalog.find("zzzz").await.unwrap_err().to_string();
     assert!(err.contains("no job with id 'zzzz'"), "{err}");
+    // A whole id, or a long enough prefix in either case, finds its job, through the key.
+    let one = catalog
+        .list(&ListFilter::default())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(catalog.find(&one.id).await.unwrap().id, one.id);
+    let upper = one.id[..13].to_ascii_uppercase();
+    assert_eq!(catalog.find(&upper).await.unwrap().id, one.id);
+    let plan: Vec<String> = sqlx::query(&format!(
+        "EXPLAIN QUERY PLAN {}",
+        crate::sqlite::catalog::FIND_JOB
+    ))
+    .bind("a")
+    .bind("b")
+    .bind(None::<String>)
+    .fetch_all(catalog.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.get::<String, _>("detail"))
+    .collect();
+    assert!(
+        plan.iter().any(|step| step.contains("SEARCH jobs USING")),
+        "{plan:?}"
+    );
 }
 
 #[tokio::test]
