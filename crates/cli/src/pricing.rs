@@ -1,7 +1,7 @@
 //! Pricing a copy for `ls --estimate` and `cp --dry-run`: the estimator built from the stores
 //! involved, and the price book.
 
-use awcopy_engine::estimate::{CostEstimator, Destination, Route, Site};
+use awcopy_engine::estimate::CostEstimator;
 use awcopy_engine::pricing::PriceBook;
 use awcopy_engine::spec::Sizes;
 use awcopy_store::{Location, Provider, Store};
@@ -18,19 +18,9 @@ pub fn estimator(
     regions: (Option<String>, Option<String>),
     sizes: &Sizes,
 ) -> CostEstimator {
-    let (source_location, source_store) = source;
-    let source_region = regions.0.or_else(|| env_region(source_location));
-    let site = Site::of(source_location, source_store.capabilities(), source_region);
-    let destination = dest.map(|(location, store)| Destination {
-        site: Site::of(
-            location,
-            store.capabilities(),
-            regions.1.or_else(|| env_region(location)),
-        ),
-        route: Route::between(source_store.capabilities(), store.capabilities()),
-        capabilities: store.capabilities().clone(),
-    });
-    CostEstimator::new(site, destination, sizes.block_size).with_cutoffs(sizes.cutoffs())
+    let source_region = regions.0.or_else(|| env_region(source.0));
+    let dest_region = regions.1.or_else(|| dest.and_then(|(l, _)| env_region(l)));
+    CostEstimator::for_stores(source, dest, (source_region, dest_region), sizes)
 }
 
 /// The price book: the built-in one, or `path`.

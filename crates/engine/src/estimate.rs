@@ -1,7 +1,7 @@
 //! What a copy would cost: request charges on both sides and egress from the source, computed
 //! from the listing (one object at a time) and the route the copy would take.
 
-use awcopy_store::{Capabilities, CopySourceKind, Location};
+use awcopy_store::{Capabilities, CopySourceKind, Location, Store};
 use serde::Serialize;
 
 use crate::pricing::{tiered_cost, PriceBook, PriceError, ProviderPrices, GB};
@@ -253,6 +253,25 @@ impl CostEstimator {
             source_reads: 0,
             dest_writes: 0,
         }
+    }
+
+    /// An estimator for copying from `source` to `dest` (or only downloading, with no
+    /// `dest`), each a location with its opened store, objects cut as `sizes` says; `regions`
+    /// are the source's and the destination's when known.
+    pub fn for_stores(
+        source: (&Location, &dyn Store),
+        dest: Option<(&Location, &dyn Store)>,
+        regions: (Option<String>, Option<String>),
+        sizes: &crate::spec::Sizes,
+    ) -> Self {
+        let (source_location, source_store) = source;
+        let site = Site::of(source_location, source_store.capabilities(), regions.0);
+        let destination = dest.map(|(location, store)| Destination {
+            site: Site::of(location, store.capabilities(), regions.1),
+            route: Route::between(source_store.capabilities(), store.capabilities()),
+            capabilities: store.capabilities().clone(),
+        });
+        Self::new(site, destination, sizes.block_size).with_cutoffs(sizes.cutoffs())
     }
 
     /// Prices objects above `cutoffs` as blocks (see [`Route::single_request_limit`]).

@@ -23,6 +23,7 @@ pub mod memory;
 pub mod names;
 pub mod overwrite;
 pub mod prepare;
+pub mod preview;
 pub mod pricing;
 pub mod progress;
 pub mod retry;

@@ -402,6 +402,8 @@ pub struct ListFilter {
     pub user: Option<String>,
     /// Only jobs in this state.
     pub status: Option<Status>,
+    /// Only the runs of this schedule.
+    pub schedule: Option<String>,
     /// At most this many (`None`: all).
     pub limit: Option<u32>,
     /// After skipping this many, newest first.

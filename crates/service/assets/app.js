@@ -7,8 +7,10 @@ const state = {
   jobs: new Map(),      // id -> job view
   samples: new Map(),   // id -> [{t, bytes}] (progress over time, for rate, ETA and chart)
   agents: new Map(),    // id -> [[name, bytes]]
+  runs: new Map(),      // id -> the job's runs, from the catalogue (the chart of a job not running)
   events: null,
   page: 0,              // the jobs list's page, of JOBS_PER_PAGE
+  schedule: null,       // the jobs list shows only this schedule's runs, if set
 };
 
 /// Jobs on one page of the list.
@@ -112,9 +114,11 @@ function eta(job) {
 /// The jobs the filters keep: a status, and words found in the name, user, id or locations.
 function filteredJobs() {
   const status = $("#job-status-filter").value;
+  const schedule = state.schedule;
   const words = $("#job-search").value.toLowerCase().split(/\s+/).filter(Boolean);
   return [...state.jobs.values()]
     .filter((job) => !status || job.status === status)
+    .filter((job) => !schedule || job.schedule === schedule)
     .filter((job) => {
       const text = [job.name || "", job.user, job.id, job.source, job.dest].join(" ").toLowerCase();
       return words.every((w) => text.includes(w));
@@ -132,6 +136,8 @@ function renderJobs() {
   $("#prev-page").disabled = state.page === 0;
   $("#next-page").disabled = state.page >= pages - 1;
   $("#no-jobs").hidden = state.jobs.size > 0;
+  $("#schedule-filter").hidden = !state.schedule;
+  $("#schedule-filter strong").textContent = state.schedule || "";
   const rows = jobs.map((job) => {
     const c = job.counters;
     const tr = document.createElement("tr");
@@ -164,6 +170,12 @@ function renderJob(id) {
   if (!job) { $("#job-title").textContent = "No job " + id; return; }
   $("#job-title").textContent = (job.name ? job.name + " \u2014 " : "") + "job " + job.id;
   $("#job-route").textContent = job.command + " " + jobRoute(job) + " (user " + job.user + ")";
+  $("#job-schedule").hidden = !job.schedule;
+  if (job.schedule) {
+    const a = $("#job-schedule a");
+    a.href = "#/runs/" + job.schedule;
+    a.textContent = job.schedule + " (all its runs)";
+  }
   const status = $("#job-status");
   status.textContent = job.status;
   status.className = "status-" + job.status;
@@ -172,8 +184,9 @@ function renderJob(id) {
     pause: job.status === "running",
     resume: job.status === "paused" || job.status === "failed",
     cancel: job.status === "running" || job.status === "paused" || job.status === "failed",
+    retry: job.status === "completed-with-failures",
   };
-  for (const button of document.querySelectorAll("button[data-action]")) {
+  for (const button of document.querySelectorAll("#job-page button[data-action]")) {
     button.hidden = !allowed[button.dataset.action];
   }
   // Why its last run stopped, in the error colour, where the status is.
@@ -205,30 +218,92 @@ function renderJob(id) {
     cell(tr, rate(key) >= 0 ? human(rate(key)) + "/s" : "");
     return tr;
   }));
+  renderSettings(job);
   drawChart(id);
 }
+
+/// The job's settings: every field of its spec that is set, by its name in the spec.
+function renderSettings(job) {
+  const rows = [];
+  const walk = (value, path) => {
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [key, inner] of Object.entries(value)) walk(inner, path ? path + "." + key : key);
+    } else if (value !== null && value !== undefined && !(Array.isArray(value) && value.length === 0)) {
+      rows.push([path, Array.isArray(value) ? value.join(", ") : String(value)]);
+    }
+  };
+  walk(job.spec, "");
+  $("#job-settings").replaceChildren(...rows.filter(([name]) => name !== "version").map(([name, value]) => {
+    const div = document.createElement("div");
+    const dt = document.createElement("dt"); dt.textContent = name;
+    const dd = document.createElement("dd"); dd.textContent = value;
+    div.append(dt, dd);
+    return div;
+  }));
+  const again = document.createElement("div");
+  const a = document.createElement("a");
+  a.href = "#/new/from/" + job.id;
+  a.textContent = "Start a job like this";
+  again.appendChild(a);
+  $("#job-settings").appendChild(again);
+}
+
+/// The bytes the job copied over time: the page's samples while it runs, else its runs as
+/// the catalogue recorded them (each from its start to its end).
+function chartSeries(id) {
+  const job = state.jobs.get(id), live = state.samples.get(id) || [];
+  const runs = state.runs.get(id) || [];
+  if ((job && job.status === "running") || runs.length === 0) return live;
+  const series = [];
+  let bytes = 0;
+  for (const run of runs) {
+    series.push({ t: Date.parse(run.started_at), bytes });
+    bytes += run.bytes_copied;
+    series.push({ t: run.finished_at ? Date.parse(run.finished_at) : Date.now(), bytes });
+  }
+  return series;
+}
+
+/// A time of day for the chart's axis.
+const AXIS_TIME = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
 
 function drawChart(id) {
   const canvas = $("#chart"), ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const list = state.samples.get(id) || [];
-  if (list.length < 2) return;
+  const list = chartSeries(id);
+  const ink = getComputedStyle(canvas).color;
+  ctx.fillStyle = ink; ctx.strokeStyle = ink; ctx.lineWidth = 1; ctx.font = "12px system-ui, sans-serif";
+  if (list.length < 2) { ctx.fillText("No progress to draw yet.", 70, canvas.height / 2); return; }
+  // The plot's box, inside room for the axes' labels.
+  const left = 70, right = canvas.width - 10, top = 10, bottom = canvas.height - 40;
   const t0 = list[0].t, t1 = list[list.length - 1].t;
   const max = Math.max(1, ...list.map((s) => s.bytes));
+  ctx.beginPath(); ctx.moveTo(left, top); ctx.lineTo(left, bottom); ctx.lineTo(right, bottom); ctx.stroke();
+  ctx.textAlign = "right";
+  ctx.fillText(human(max), left - 4, top + 10);
+  ctx.fillText("0 B", left - 4, bottom);
+  ctx.textAlign = "left";
+  ctx.fillText(AXIS_TIME.format(new Date(t0)), left, bottom + 15);
+  ctx.textAlign = "right";
+  ctx.fillText(AXIS_TIME.format(new Date(t1)), right, bottom + 15);
+  ctx.textAlign = "center";
+  ctx.fillText("time", (left + right) / 2, bottom + 32);
+  ctx.save(); ctx.translate(14, (top + bottom) / 2); ctx.rotate(-Math.PI / 2);
+  ctx.fillText("bytes copied", 0, 0); ctx.restore();
   ctx.strokeStyle = "#0a6"; ctx.lineWidth = 2; ctx.beginPath();
   list.forEach((s, i) => {
-    const x = 10 + (canvas.width - 20) * (s.t - t0) / Math.max(1, t1 - t0);
-    const y = canvas.height - 10 - (canvas.height - 20) * s.bytes / max;
+    const x = left + (right - left) * (s.t - t0) / Math.max(1, t1 - t0);
+    const y = bottom - (bottom - top) * s.bytes / max;
     i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
   });
   ctx.stroke();
-  ctx.fillStyle = "#6a7380";
-  ctx.fillText(human(max), 12, 12);
 }
 
 // The job's runs (submit, resumes, retries), from `GET /jobs/{id}`.
 async function loadRuns(id) {
   const job = await api("GET", "/api/v1/jobs/" + id);
+  state.runs.set(id, job.runs || []);
+  drawChart(id);
   $("#job-runs tbody").replaceChildren(...(job.runs || []).map((r) => {
     const tr = document.createElement("tr");
     cell(tr, String(r.number)); cell(tr, r.trigger);
@@ -247,40 +322,13 @@ async function loadFailures(id) {
     cell(tr, f.key); cell(tr, String(f.attempts)); cell(tr, f.error_class); cell(tr, f.message);
     return tr;
   }));
-  $("#retry").hidden = failures.length === 0;
-}
-
-async function renderSchedules() {
-  const schedules = await api("GET", "/api/v1/schedules");
-  $("#no-schedules").hidden = schedules.length > 0;
-  $("#schedules tbody").replaceChildren(...schedules.map((s) => {
-    const tr = document.createElement("tr");
-    tr.dataset.id = s.id;
-    cell(tr, s.name || s.id.slice(0, 8));
-    cell(tr, s.user);
-    cell(tr, (s.template.source || "") + " \u2192 " + (s.template.dest || ""), "route");
-    cell(tr, s.cron ? "cron " + s.cron : "every " + duration(s.every_secs));
-    const toggle = document.createElement("input");
-    toggle.type = "checkbox";
-    toggle.checked = s.enabled;
-    toggle.setAttribute("aria-label", "on");
-    toggle.addEventListener("change", async () => {
-      try { await api("PATCH", "/api/v1/schedules/" + s.id, { enabled: toggle.checked }); }
-      catch (e) { alert(e.message); }
-      renderSchedules();
-    });
-    cell(tr, "").appendChild(toggle);
-    cell(tr, s.enabled && s.next_run ? when(s.next_run) : "");
-    const from = s.watermark || s.modified_since;
-    cell(tr, from ? when(from) : "the beginning");
-    cell(tr, String(s.failures_in_a_row));
-    cell(tr, s.disabled_reason || "");
-    return tr;
-  }));
+  $("#failure-actions").hidden = failures.length === 0;
+  $("#failures-csv").href = "/api/v1/jobs/" + id + "/failures?format=csv";
+  $("#failures-jsonl").href = "/api/v1/jobs/" + id + "/failures?format=jsonl";
 }
 
 function show(page) {
-  for (const id of ["sign-in", "jobs-page", "job-page", "schedules-page"]) {
+  for (const id of ["sign-in", "jobs-page", "job-page", "new-page", "schedules-page", "agents-page"]) {
     $("#" + id).hidden = id !== page;
   }
 }
@@ -289,6 +337,9 @@ async function route() {
   if (!state.me) { show("sign-in"); return; }
   const hash = location.hash || "#/";
   const job = hash.match(/^#\/jobs\/([0-9a-f-]+)$/);
+  const from = hash.match(/^#\/new\/from\/([0-9a-f-]+)$/);
+  const edit = hash.match(/^#\/schedules\/([0-9a-f-]+)\/edit$/);
+  const runs = hash.match(/^#\/runs\/([0-9a-f-]+)$/);
   if (job) {
     show("job-page");
     if (!state.jobs.has(job[1])) {
@@ -297,11 +348,23 @@ async function route() {
     renderJob(job[1]);
     loadFailures(job[1]).catch(() => {});
     loadRuns(job[1]).catch(() => {});
+  } else if (hash === "#/new" || from) {
+    show("new-page");
+    showForm("job");
+    if (from) showForm("job", (await api("GET", "/api/v1/jobs/" + from[1]).catch(() => ({}))).spec);
+  } else if (hash === "#/new-schedule" || edit) {
+    show("new-page");
+    showForm("schedule");
+    if (edit) showForm("schedule", null, await api("GET", "/api/v1/schedules/" + edit[1]).catch(() => null));
   } else if (hash === "#/schedules") {
     show("schedules-page");
     renderSchedules().catch((e) => alert(e.message));
+  } else if (hash === "#/agents") {
+    show("agents-page");
+    renderAgents().catch((e) => alert(e.message));
   } else {
     show("jobs-page");
+    state.schedule = runs ? runs[1] : null;
     renderJobs();
   }
 }
@@ -349,6 +412,9 @@ function refresh() {
   if (id) renderJob(id); else if (!$("#jobs-page").hidden) renderJobs();
 }
 
+/// The agents page, read again every few seconds while shown.
+setInterval(() => { if (!$("#agents-page").hidden) renderAgents().catch(() => {}); }, 3000);
+
 async function start() {
   try {
     state.me = await api("GET", "/api/v1/session");
@@ -387,16 +453,18 @@ $("#sign-out").addEventListener("click", async () => {
   route();
 });
 
-for (const button of document.querySelectorAll("button[data-action]")) {
+for (const button of document.querySelectorAll("#job-page button[data-action]")) {
   button.addEventListener("click", async () => {
     const id = currentJob();
+    const policy = $("#retry-name-policy").value;
+    const options = button.dataset.action === "retry" && policy ? { name_policy: policy } : undefined;
     if (button.dataset.action === "cancel"
       && !confirm("Cancel job " + id + "? What it copied stays; it cannot be resumed.")) return;
     const error = $("#job-action-error");
     error.textContent = "";
     button.disabled = true;
     try {
-      const job = await api("POST", "/api/v1/jobs/" + id + "/" + button.dataset.action);
+      const job = await api("POST", "/api/v1/jobs/" + id + "/" + button.dataset.action, options);
       state.jobs.set(job.id, job);
       renderJob(job.id);
       loadFailures(job.id).catch(() => {});
@@ -415,4 +483,5 @@ for (const [id, event] of [["#job-search", "input"], ["#job-status-filter", "cha
 $("#prev-page").addEventListener("click", () => { state.page -= 1; renderJobs(); });
 $("#next-page").addEventListener("click", () => { state.page += 1; renderJobs(); });
 setInterval(refresh, 1000);
-start();
+// After every script of the page has run (the forms and the schedules are in scripts of their own).
+window.addEventListener("DOMContentLoaded", start);

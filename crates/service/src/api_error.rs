@@ -125,6 +125,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(message) => Self::bad_request(message),
             ServiceError::Forbidden(message) => Self::forbidden(message),
             ServiceError::NotFound { what, id } => Self::not_found(what, &id),
+            ServiceError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            ServiceError::Busy(message) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "busy", message)
+            }
             ServiceError::Run(e) => e.into(),
             ServiceError::Catalog(e) => e.into(),
             ServiceError::Store(e) => e.into(),

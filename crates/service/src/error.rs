@@ -23,6 +23,12 @@ pub enum ServiceError {
         /// The id given.
         id: String,
     },
+    /// What is asked clashes with what goes on (a schedule's run already going).
+    #[error("{0}")]
+    Conflict(String),
+    /// The service has no room for this now; the message says when to try again.
+    #[error("{0}")]
+    Busy(String),
     /// The runner refused or failed (a job already running, nothing to stop...).
     #[error(transparent)]
     Run(#[from] RunError),

@@ -3,7 +3,7 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, State};
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, SET_COOKIE};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -19,8 +19,9 @@ use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 use crate::api_error::ApiError;
 use crate::app::App;
 use crate::auth::{peer, session_id, Caller, SESSION_COOKIE};
+use crate::failures_file::{failures_file, FailuresFormat};
 use crate::service::{JobAction, Notice};
-use crate::wire::{ActionOptions, Me, ScheduleInput, SignIn};
+use crate::wire::{ActionOptions, EstimateInput, Me, ScheduleInput, ScheduleView, SignIn};
 use crate::{dashboard, metrics};
 
 /// The largest request body taken (a job spec is a few KiB).
@@ -73,6 +74,7 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/api/v1/session", post(sign_in).get(me).delete(sign_out))
         .route("/api/v1/jobs", get(list_jobs).post(submit_job))
+        .route("/api/v1/estimate", post(estimate))
         .route("/api/v1/jobs/{id}", get(get_job))
         .route("/api/v1/jobs/{id}/failures", get(job_failures))
         .route("/api/v1/jobs/{id}/{action}", post(job_action))
@@ -88,6 +90,7 @@ pub fn router(app: App) -> Router {
                 .patch(patch_schedule)
                 .delete(delete_schedule),
         )
+        .route("/api/v1/schedules/{id}/run", post(run_schedule))
         .fallback(dashboard::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response_with_state(
@@ -221,9 +224,14 @@ async fn list_jobs(
         .map(|s| s.parse())
         .transpose()
         .map_err(|e: String| ApiError::bad_request(format!("status: {e}")))?;
-    let limit = number(&query, "limit", MOST_PER_PAGE, MOST_PER_PAGE)?;
-    let offset = number(&query, "offset", 0, u32::MAX)?;
-    Ok(Json(app.service.jobs(&user, status, limit, offset).await?))
+    let filter = awcopy_jobs::ListFilter {
+        user: None,
+        status,
+        schedule: query.get("schedule").cloned(),
+        limit: Some(number(&query, "limit", MOST_PER_PAGE, MOST_PER_PAGE)?),
+        offset: number(&query, "offset", 0, u32::MAX)?,
+    };
+    Ok(Json(app.service.jobs(&user, filter).await?))
 }
 
 async fn submit_job(
@@ -236,6 +244,14 @@ async fn submit_job(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+async fn estimate(
+    State(app): State<App>,
+    Caller(user): Caller,
+    input: Result<Json<EstimateInput>, JsonRejection>,
+) -> Answer<crate::wire::Preview> {
+    Ok(Json(app.service.estimate(&user, body(input)?).await?))
+}
+
 async fn get_job(
     State(app): State<App>,
     Caller(user): Caller,
@@ -245,18 +261,34 @@ async fn get_job(
     Ok(Json(app.service.view_in_full(&job).await?))
 }
 
+/// A page of the job's failures as JSON; with `format=csv` or `format=jsonl`, all of them as
+/// a file to download.
 async fn job_failures(
     State(app): State<App>,
     Caller(user): Caller,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-) -> Answer<Vec<crate::wire::FailureView>> {
+) -> Result<Response, ApiError> {
     let job = app.service.visible(&user, &id).await?;
+    if let Some(format) = query.get("format") {
+        let format = FailuresFormat::named(format)?;
+        let disposition = format!(
+            "attachment; filename=\"awcopy-failures-{}.{}\"",
+            job.id,
+            format.extension()
+        );
+        let file = failures_file(app.service.clone(), job, format);
+        let headers = [
+            (CONTENT_TYPE, format.media_type().to_owned()),
+            (CONTENT_DISPOSITION, disposition),
+        ];
+        return Ok((headers, axum::body::Body::from_stream(file)).into_response());
+    }
     let page = awcopy_jobs::FailurePage {
         after: query.get("after").cloned(),
         limit: Some(number(&query, "limit", MOST_PER_PAGE, MOST_PER_PAGE)?),
     };
-    Ok(Json(app.service.failures(&job, &page).await?))
+    Ok(Json(app.service.failures(&job, &page).await?).into_response())
 }
 
 async fn job_action(
@@ -334,28 +366,33 @@ async fn events(
     Ok(Sse::new(futures::stream::select(notices, progress)).keep_alive(KeepAlive::default()))
 }
 
-async fn list_schedules(
-    State(app): State<App>,
-    Caller(user): Caller,
-) -> Answer<Vec<awcopy_jobs::Schedule>> {
-    Ok(Json(app.service.schedules(&user).await?))
+async fn list_schedules(State(app): State<App>, Caller(user): Caller) -> Answer<Vec<ScheduleView>> {
+    let mut views = Vec::new();
+    for schedule in app.service.schedules(&user).await? {
+        views.push(app.service.schedule_view(schedule).await?);
+    }
+    Ok(Json(views))
 }
 
 async fn create_schedule(
     State(app): State<App>,
     Caller(user): Caller,
     input: Result<Json<ScheduleInput>, JsonRejection>,
-) -> Result<(StatusCode, Json<awcopy_jobs::Schedule>), ApiError> {
+) -> Result<(StatusCode, Json<ScheduleView>), ApiError> {
     let schedule = app.service.create_schedule(&user, body(input)?).await?;
-    Ok((StatusCode::CREATED, Json(schedule)))
+    Ok((
+        StatusCode::CREATED,
+        Json(app.service.schedule_view(schedule).await?),
+    ))
 }
 
 async fn get_schedule(
     State(app): State<App>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Answer<awcopy_jobs::Schedule> {
-    Ok(Json(app.service.visible_schedule(&user, &id).await?))
+) -> Answer<ScheduleView> {
+    let schedule = app.service.visible_schedule(&user, &id).await?;
+    Ok(Json(app.service.schedule_view(schedule).await?))
 }
 
 async fn patch_schedule(
@@ -363,12 +400,22 @@ async fn patch_schedule(
     Caller(user): Caller,
     Path(id): Path<String>,
     input: Result<Json<ScheduleInput>, JsonRejection>,
-) -> Answer<awcopy_jobs::Schedule> {
+) -> Answer<ScheduleView> {
     let schedule = app.service.visible_schedule(&user, &id).await?;
     let input = body(input)?;
-    Ok(Json(
-        app.service.patch_schedule(&user, schedule, input).await?,
-    ))
+    let schedule = app.service.patch_schedule(&user, schedule, input).await?;
+    Ok(Json(app.service.schedule_view(schedule).await?))
+}
+
+/// Starts a run of the schedule now.
+async fn run_schedule(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<crate::wire::JobView>), ApiError> {
+    let schedule = app.service.visible_schedule(&user, &id).await?;
+    let job = app.service.run_schedule_now(&schedule).await?;
+    Ok((StatusCode::CREATED, Json(job)))
 }
 
 async fn delete_schedule(

@@ -18,6 +18,8 @@ pub mod config;
 mod dashboard;
 mod dispatch;
 mod error;
+mod estimate;
+mod failures_file;
 mod http;
 mod metrics;
 pub mod nats;

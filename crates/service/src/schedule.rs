@@ -7,7 +7,7 @@
 
 use awcopy_engine::overwrite::Overwrite;
 use awcopy_engine::spec::parse_age;
-use awcopy_jobs::{NewSchedule, RunEnd, Schedule, ScheduleRun, Timestamp};
+use awcopy_jobs::{ListFilter, NewSchedule, RunEnd, Schedule, ScheduleRun, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::config::User;
 use crate::error::ServiceError;
 use crate::service::Service;
-use crate::wire::ScheduleInput;
+use crate::wire::{JobView, LastRun, ScheduleInput, ScheduleView};
 
 /// How far before the previous run's start a run looks, unless the schedule says.
 const DEFAULT_OVERLAP: Duration = Duration::from_secs(300);
@@ -303,9 +303,9 @@ impl Service {
                 .map_err(|e| e.to_string());
         }
         let since = Self::since(schedule)?;
-        self.start_run(schedule, since, now, next)
-            .await
-            .map_err(|e| e.to_string())
+        // A run that could not start is recorded as a failed run; the schedule goes on.
+        let _ = self.start_run(schedule, since, now, Some(next)).await;
+        Ok(())
     }
 
     /// What a schedule's next run copies from: its watermark less its overlap, or its first
@@ -327,14 +327,14 @@ impl Service {
     }
 
     /// Starts one run of `schedule`, as its owner, copying what changed `since`. A run that
-    /// cannot start counts as a failed run.
+    /// cannot start counts as a failed run (and its error is returned).
     async fn start_run(
         self: &Arc<Self>,
         schedule: &Schedule,
         since: Option<OffsetDateTime>,
         now: OffsetDateTime,
-        next: Timestamp,
-    ) -> Result<(), ServiceError> {
+        next: Option<Timestamp>,
+    ) -> Result<JobView, ServiceError> {
         let started_at = Timestamp::from(now);
         let started = async {
             let owner = self.config().user(&schedule.user).ok_or_else(|| {
@@ -355,20 +355,66 @@ impl Service {
             let run = ScheduleRun {
                 schedule_id: schedule.id.clone(),
                 started_at,
-                next_run: Some(next),
+                next_run: next,
             };
             self.submit_linked(spec, run).await
         };
-        if let Err(e) = started.await {
-            let why = e.to_string();
-            self.catalog()
-                .set_next_run(&schedule.id, Some(next))
-                .await?;
-            self.catalog()
-                .schedule_run_ended(&schedule.id, started_at, &RunEnd::Failed(why))
-                .await?;
+        let started = started.await;
+        if let Err(e) = &started {
+            let failed = RunEnd::Failed(e.to_string());
+            let recorded = async {
+                self.catalog().set_next_run(&schedule.id, next).await?;
+                self.catalog()
+                    .schedule_run_ended(&schedule.id, started_at, &failed)
+                    .await
+            };
+            if let Err(why) = recorded.await {
+                tracing::warn!(schedule = %schedule.id, "a run that could not start was not recorded: {why}");
+            }
         }
-        Ok(())
+        started
+    }
+
+    /// Starts a run of `schedule` now, whether on or off, copying what a run due now would;
+    /// its next run stays when it was. Refused while a run of it goes on.
+    pub async fn run_schedule_now(
+        self: &Arc<Self>,
+        schedule: &Schedule,
+    ) -> Result<JobView, ServiceError> {
+        if let Some(job) = self
+            .catalog()
+            .schedule_run_in_progress(&schedule.id)
+            .await?
+        {
+            return Err(ServiceError::Conflict(format!(
+                "schedule {} has a run going on (job {job}); wait for it to end, or pause or cancel it",
+                schedule.id
+            )));
+        }
+        let since = Self::since(schedule).map_err(ServiceError::invalid)?;
+        let now = OffsetDateTime::now_utc();
+        self.start_run(schedule, since, now, schedule.next_run)
+            .await
+    }
+
+    /// `schedule` as the API shows it: with its last run.
+    pub async fn schedule_view(&self, schedule: Schedule) -> Result<ScheduleView, ServiceError> {
+        let last = ListFilter {
+            schedule: Some(schedule.id.clone()),
+            limit: Some(1),
+            ..ListFilter::default()
+        };
+        let last_run = self.catalog().list(&last).await?.into_iter().next();
+        Ok(ScheduleView {
+            schedule,
+            last_run: last_run.map(|job| LastRun {
+                job: job.id,
+                status: job.status,
+                started_at: job.started_at,
+                finished_at: job.finished_at,
+                error: job.error,
+            }),
+        })
     }
 }
 

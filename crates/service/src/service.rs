@@ -93,6 +93,8 @@ pub struct Service {
     /// The stores the service reaches, and the keys jobs may name: what every run opens
     /// its locations and reads its keys through.
     access: Access,
+    /// Room for the estimates being worked out ([`crate::estimate::MOST_ESTIMATES`]).
+    pub(crate) estimates: tokio::sync::Semaphore,
 }
 
 impl Service {
@@ -120,12 +122,18 @@ impl Service {
             totals: Mutex::default(),
             access,
             config,
+            estimates: tokio::sync::Semaphore::new(crate::estimate::MOST_ESTIMATES),
         })
     }
 
     /// The stores the service reaches.
     pub fn reach(&self) -> &Reach {
         self.access.reach.as_deref().expect("a service has a reach")
+    }
+
+    /// What its runs open stores and read keys through.
+    pub(crate) fn access(&self) -> &Access {
+        &self.access
     }
 
     /// The configuration (users and grants).
@@ -326,20 +334,16 @@ impl Service {
         }
     }
 
-    /// A page of the caller's jobs (every user's for an admin), newest first: at most
-    /// `limit` after skipping `offset`.
+    /// The caller's jobs (every user's for an admin) that `filter` takes, newest first (its
+    /// `user` is the caller's to set).
     pub async fn jobs(
         &self,
         caller: &User,
-        status: Option<Status>,
-        limit: u32,
-        offset: u32,
+        filter: ListFilter,
     ) -> Result<Vec<JobView>, ServiceError> {
         let filter = ListFilter {
             user: (!caller.admin).then(|| caller.name.clone()),
-            status,
-            limit: Some(limit),
-            offset,
+            ..filter
         };
         let mut views = Vec::new();
         for job in self.catalog.list(&filter).await? {

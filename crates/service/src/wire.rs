@@ -118,6 +118,32 @@ pub struct ScheduleInput {
     pub max_failures: Option<u32>,
 }
 
+/// A schedule as the API shows it: as stored, with its last run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScheduleView {
+    /// The schedule.
+    #[serde(flatten)]
+    pub schedule: awcopy_jobs::Schedule,
+    /// Its newest run, if it ran.
+    #[serde(default)]
+    pub last_run: Option<LastRun>,
+}
+
+/// A schedule's newest run: the job and how it ended (its page has the rest).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LastRun {
+    /// The job.
+    pub job: String,
+    /// Its state.
+    pub status: Status,
+    /// When its current or last run started.
+    pub started_at: Option<Timestamp>,
+    /// When it finished.
+    pub finished_at: Option<Timestamp>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
 /// An agent as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentView {
@@ -152,6 +178,23 @@ pub struct ActionOptions {
     #[serde(default)]
     pub name_policy: Option<awcopy_engine::copy::NamePolicy>,
 }
+
+/// The `POST /api/v1/estimate` body: a job spec as `POST /api/v1/jobs` takes it, and the
+/// regions of its ends when the locations do not say.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimateInput {
+    /// The job (a JobSpec).
+    pub spec: serde_json::Value,
+    /// The source's region (`us-east-1`, `westeurope`), for its prices.
+    #[serde(default)]
+    pub source_region: Option<String>,
+    /// The destination's region.
+    #[serde(default)]
+    pub dest_region: Option<String>,
+}
+
+pub use awcopy_engine::preview::Preview;
 
 /// The `POST /api/v1/session` body: sign in with a token (the dashboard).
 #[derive(Debug, Clone, Serialize, Deserialize)]

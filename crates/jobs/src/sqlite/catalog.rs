@@ -440,12 +440,14 @@ impl JobCatalog for Catalog {
     async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, CatalogError> {
         let rows = sqlx::query(
             "SELECT * FROM jobs WHERE (?1 IS NULL OR user_name = ?1) AND (?2 IS NULL OR status = ?2)
+             AND (?5 IS NULL OR id IN (SELECT job_id FROM schedule_runs WHERE schedule_id = ?5))
              ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
         )
         .bind(&filter.user)
         .bind(filter.status)
         .bind(filter.limit.map_or(-1, i64::from))
         .bind(i64::from(filter.offset))
+        .bind(&filter.schedule)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.error(e))?;

@@ -2,20 +2,11 @@
 // a token, watches a running job's counters change, opens the job and pauses it, then signs in
 // as an admin and counts the jobs table; a failed job's page says why. Prints what it saw as one
 // JSON line; exits non-zero on the first thing that is not as expected. Run by dashboard.rs.
-import { createRequire } from "node:module";
+import { launch } from "./browser.mjs";
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.AWCOPY_PLAYWRIGHT);
-const { URL: base, TOKEN, ADMIN_TOKEN, JOB, FAILED_JOB, SHOTS, CHROMIUM } = process.env;
+const { URL: base, TOKEN, ADMIN_TOKEN, JOB, FAILED_JOB, SHOTS } = process.env;
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const seen = {};
 try {
   const alice = await browser.newContext({ viewport: { width: 1400, height: 900 } });

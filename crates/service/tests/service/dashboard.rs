@@ -67,33 +67,48 @@ impl Scene {
 
     /// Runs `dashboard.mjs` in headless Chromium against the scene; what it saw.
     async fn browse(&self, shots: &std::path::Path) -> serde_json::Value {
-        let needed = |name: &str| {
-            std::env::var(name).unwrap_or_else(|_| {
-                panic!("{name} is not set: run the tests through scripts/test.sh, which installs Chromium and playwright-core")
-            })
-        };
-        let script = kit::workspace_root().join("crates/service/tests/service/dashboard.mjs");
-        let mut node = std::process::Command::new("node");
-        node.arg(&script)
-            .env("AWCOPY_PLAYWRIGHT", needed("AWCOPY_PLAYWRIGHT"))
-            .env("CHROMIUM", needed("AWCOPY_CHROMIUM"))
-            .env("URL", &self.service.url)
-            .env("TOKEN", ALICE)
-            .env("ADMIN_TOKEN", ADMIN)
-            .env("JOB", &self.id)
-            .env("FAILED_JOB", self.failed["id"].as_str().unwrap())
-            .env("SHOTS", shots);
-        let run = tokio::task::spawn_blocking(move || node.output().expect("run node"))
-            .await
-            .unwrap();
-        let out = String::from_utf8_lossy(&run.stdout).into_owned();
-        assert!(
-            run.status.success(),
-            "the browser script failed: {out}{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        serde_json::from_str(out.lines().last().unwrap_or("")).expect("the script's JSON line")
+        let env = [
+            ("URL", self.service.url.clone()),
+            ("TOKEN", ALICE.to_owned()),
+            ("ADMIN_TOKEN", ADMIN.to_owned()),
+            ("JOB", self.id.clone()),
+            ("FAILED_JOB", self.failed["id"].as_str().unwrap().to_owned()),
+        ];
+        browse("dashboard.mjs", shots, &env).await
     }
+}
+
+/// Runs the browser script `script` (beside this file) in headless Chromium with `env`, its
+/// screenshots going to `shots`; the JSON line it printed last (what it saw).
+pub async fn browse(
+    script: &str,
+    shots: &std::path::Path,
+    env: &[(&str, String)],
+) -> serde_json::Value {
+    let needed = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the tests through scripts/test.sh, which installs Chromium and playwright-core")
+        })
+    };
+    let script = kit::workspace_root()
+        .join("crates/service/tests/service")
+        .join(script);
+    let mut node = std::process::Command::new("node");
+    node.arg(&script)
+        .env("AWCOPY_PLAYWRIGHT", needed("AWCOPY_PLAYWRIGHT"))
+        .env("CHROMIUM", needed("AWCOPY_CHROMIUM"))
+        .env("SHOTS", shots)
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let run = tokio::task::spawn_blocking(move || node.output().expect("run node"))
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "the browser script failed: {out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_str(out.lines().last().unwrap_or("")).expect("the script's JSON line")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

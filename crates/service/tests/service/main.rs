@@ -3,7 +3,9 @@
 //! API and, for the dashboard, a real browser. The `awcopy serve` and `awcopy agent` processes
 //! (crashes, restarts, NATS agents, the CLI's `--via`) are tried in the CLI's tests.
 
+mod console;
 mod dashboard;
+mod dashboard_console;
 mod grants;
 mod harness;
 mod live;
