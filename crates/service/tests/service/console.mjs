@@ -28,6 +28,7 @@ try {
   await page.fill("#job-form [name=dest]", DEST);
   await page.fill("#job-form [name=include]", "*.bin");
   await page.fill("#job-form [name=name]", "from the form");
+  await page.selectOption("#job-form [name=name_policy]", "fail");
   await page.click("#estimate");
   await page.waitForSelector("#estimate-total");
   seen.estimate = await page.textContent("#estimate-result");
@@ -37,6 +38,27 @@ try {
   seen.job = await page.evaluate(() => location.hash.slice("#/jobs/".length));
   await page.waitForFunction(finished, "#job-status", { timeout: 90000 });
   seen.jobStatus = await page.textContent("#job-status");
+  // A name Azure cannot hold failed under "fail": listed, downloadable, retried under "map".
+  await page.waitForSelector("#failures tbody tr");
+  seen.failedKeys = await page.locator("#failures tbody tr td:first-child").allTextContents();
+  seen.downloads = [await page.getAttribute("#failures-csv", "href"), await page.getAttribute("#failures-jsonl", "href")];
+  const [csv] = await Promise.all([page.waitForEvent("download"), page.click("#failures-csv")]);
+  seen.csvName = csv.suggestedFilename();
+  seen.csvText = (await import("node:fs")).readFileSync(await csv.path(), "utf8");
+  await page.selectOption("#retry-name-policy", "map");
+  await page.click("#retry");
+  await page.waitForFunction(() => document.querySelector("#job-status").textContent === "completed", null, { timeout: 90000 });
+  seen.retried = await page.textContent("#job-status");
+  // The page's counters are the job's, as GET has them, within one event interval.
+  seen.afterRetry = await page.evaluate(async (id) => {
+    await new Promise((done) => setTimeout(done, 1500));
+    const shown = state.jobs.get(id).counters;
+    const got = (await (await fetch("/api/v1/jobs/" + id)).json()).counters;
+    const pick = (c) => [c.objects_done, c.objects_listed, c.bytes_done, c.bytes_listed];
+    return { shown: pick(shown), got: pick(got),
+      doneCell: [...document.querySelectorAll("#job-counters div")].find((d) => d.textContent.startsWith("Objects done")).textContent };
+  }, seen.job);
+  seen.runsAfterRetry = await page.locator("#job-runs tbody tr").allTextContents();
   await page.waitForFunction(() => document.querySelector("#job-runs tbody tr"));
   seen.settings = await page.textContent("#job-settings");
   // A job not running is drawn from its runs as the catalogue has them.

@@ -58,6 +58,24 @@ try {
   await page.screenshot({ path: `${SHOTS}/4-job-paused.png` });
   seen.pageText = await page.textContent("body");
 
+  // Resumed from the page: its counters are the job's as GET has them (between GET a moment
+  // before and GET after, an event interval apart), and "Started" stays the first run's.
+  await page.click("button[data-action=resume]");
+  await page.waitForFunction(() => document.querySelector("#job-status").textContent === "running", null, { timeout: 30000 });
+  await page.waitForTimeout(1500);
+  seen.afterResume = await page.evaluate(async (id) => {
+    const get = async () => (await (await fetch("/api/v1/jobs/" + id)).json());
+    const before = (await get()).counters;
+    await new Promise((done) => setTimeout(done, 1200));
+    const shown = state.jobs.get(id).counters;
+    const job = await get();
+    const pick = (c) => [c.objects_done, c.objects_listed, c.bytes_done, c.bytes_listed];
+    return { before: pick(before), shown: pick(shown), after: pick(job.counters),
+      started: state.jobs.get(id).started_at, firstRun: job.runs[0].started_at, runs: job.runs.length };
+  }, JOB);
+  await page.click("button[data-action=pause]");
+  await page.waitForFunction(() => document.querySelector("#job-status").textContent === "paused", null, { timeout: 90000 });
+
   // No page scrolls sideways, on a laptop or a phone: the jobs list and a job's page.
   seen.sideways = [];
   for (const [width, height] of [[1400, 900], [390, 844]]) {

@@ -186,6 +186,21 @@ fn alice_saw_her_jobs_live_and_true(seen: &serde_json::Value, failed: &serde_jso
         "the chart never goes backwards: {samples:?}"
     );
     assert_eq!(seen["sideways"], serde_json::json!([]), "{seen}");
+    let resumed = &seen["afterResume"];
+    let numbers =
+        |name: &str| -> Vec<u64> { serde_json::from_value(resumed[name].clone()).unwrap() };
+    let (before, shown, after) = (numbers("before"), numbers("shown"), numbers("after"));
+    for i in 0..4 {
+        assert!(
+            before[i] <= shown[i] && shown[i] <= after[i],
+            "after a resume the page shows the job's counters as GET has them: {resumed}"
+        );
+    }
+    assert!(shown[2] > 0 && resumed["runs"] == 2, "{resumed}");
+    assert_eq!(
+        resumed["started"], resumed["firstRun"],
+        "Started is the first run's"
+    );
     let actions = serde_json::json!(["resume", "cancel"]);
     assert_eq!(seen["pausedActions"], actions, "{seen}");
     assert_eq!(seen["failedActions"], actions, "{seen}");

@@ -18,6 +18,8 @@ async fn jobs_and_schedules_are_made_and_run_from_the_dashboard() {
             kit::pattern(i * 40_000, i as u64),
         );
     }
+    // A name Azure cannot hold as written: it fails under "fail" and is mapped on the retry.
+    files.insert("refused\\name.bin".into(), kit::pattern(3000, 2));
     // Shown as text, never run: a script here would open a dialog.
     files.insert(
         "<img src=x onerror=alert(1)>.bin".into(),
@@ -57,10 +59,47 @@ async fn jobs_and_schedules_are_made_and_run_from_the_dashboard() {
             && estimate.contains("List prices as of"),
         "{estimate}"
     );
-    assert_eq!(seen["jobStatus"], "completed", "{seen}");
+    assert_eq!(seen["jobStatus"], "completed-with-failures", "{seen}");
+    assert_eq!(
+        seen["failedKeys"],
+        serde_json::json!(["form/refused\\name.bin"]),
+        "{seen}"
+    );
+    let id = seen["job"].as_str().unwrap();
+    let downloads = [
+        format!("/api/v1/jobs/{id}/failures?format=csv"),
+        format!("/api/v1/jobs/{id}/failures?format=jsonl"),
+    ];
+    assert_eq!(seen["downloads"], serde_json::json!(downloads));
+    assert_eq!(seen["csvName"], format!("awcopy-failures-{id}.csv"));
+    let csv = seen["csvText"].as_str().unwrap();
+    assert!(
+        csv.starts_with("key,") && csv.contains("form/refused\\name.bin"),
+        "{csv}"
+    );
+    assert_eq!(seen["retried"], "completed", "{seen}");
+    let after = &seen["afterRetry"];
+    assert_eq!(
+        after["shown"], after["got"],
+        "the page's counters are GET's: {seen}"
+    );
+    assert_eq!(
+        after["got"][0],
+        bins.len(),
+        "every .bin done after the retry: {seen}"
+    );
+    assert!(after["doneCell"]
+        .as_str()
+        .unwrap()
+        .ends_with(&bins.len().to_string()));
+    let runs = seen["runsAfterRetry"].as_array().unwrap();
+    assert!(
+        runs.len() == 2 && runs[1].as_str().unwrap().contains("retry"),
+        "{seen}"
+    );
     let az = kit::open(&container).await;
-    kit::assert_holds(&az, "form-out/", &bins).await;
-    kit::assert_holds(&az, "scheduled/", &files).await;
+    kit::assert_holds(&az, "form-out/", &as_held(&az, &bins)).await;
+    kit::assert_holds(&az, "scheduled/", &as_held(&az, &files)).await;
     let job = service
         .get(
             &format!("/api/v1/jobs/{}", seen["job"].as_str().unwrap()),
@@ -131,6 +170,17 @@ async fn jobs_and_schedules_are_made_and_run_from_the_dashboard() {
         let png = std::fs::metadata(shots.join(format!("{shot}.png"))).expect("a screenshot");
         assert!(png.len() > 1000, "{shot}.png is an image");
     }
+}
+
+/// `files` under the names `store` holds them by (a name it cannot hold, mapped).
+fn as_held(
+    store: &std::sync::Arc<dyn awcopy_store::Store>,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> BTreeMap<String, Vec<u8>> {
+    files
+        .iter()
+        .map(|(k, v)| (store.mapped_name(k).unwrap_or_else(|| k.clone()), v.clone()))
+        .collect()
 }
 
 /// `files` with `prefix` before each key.
