@@ -67,7 +67,7 @@ impl Site {
 }
 
 /// How the bytes of a copy would move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Route {
     /// Server-side copy within one service (S3 CopyObject / UploadPartCopy).
@@ -144,20 +144,21 @@ pub struct CostEstimator {
 }
 
 /// One line of an estimate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CostLine {
     /// What is charged, e.g. "aws-s3 us-east-1: GET requests".
     pub item: String,
     /// How many units.
     pub quantity: f64,
     /// The unit: "requests" or "GB".
+    #[schema(value_type = String)]
     pub unit: &'static str,
     /// The cost of these units.
     pub cost: f64,
 }
 
 /// The estimated cost of a copy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Estimate {
     /// Currency of all amounts.
     pub currency: String,
@@ -173,7 +174,8 @@ pub struct Estimate {
     pub lines: Vec<CostLine>,
     /// Sum of the lines.
     pub total: f64,
-    /// Assumptions the reader should know.
+    /// Assumptions the reader should know, as sentences.
+    #[schema(value_type = Vec<String>)]
     pub notes: Vec<EstimateNote>,
 }
 

@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 
 /// The filter settings as a user gives them (times absolute, so a resume filters as the
 /// first run did).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct FilterSpec {
     /// Take only keys matching one of these globs (`*` matches across `/`).
@@ -21,9 +23,11 @@ pub struct FilterSpec {
     pub exclude_regex: Vec<String>,
     /// Take only objects modified at or after this time.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub modified_since: Option<OffsetDateTime>,
     /// Take only objects modified at or before this time.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub modified_before: Option<OffsetDateTime>,
     /// Take only objects of at least this many bytes.
     pub min_size: Option<u64>,

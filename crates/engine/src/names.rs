@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What to do with a key the destination cannot hold as written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum NamePolicy {
     /// Store it under the destination's replacement name, and record the pair.

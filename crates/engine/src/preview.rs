@@ -21,7 +21,7 @@ pub struct PreviewBounds {
 }
 
 /// What a job would copy and cost.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Preview {
     /// Objects the job's filters take (those priced).
     pub objects: u64,

@@ -94,7 +94,7 @@ impl Progress {
 }
 
 /// A job's counters at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Counters {
     /// Objects listed (after filtering).
     pub objects_listed: u64,

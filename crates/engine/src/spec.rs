@@ -24,7 +24,13 @@ const MAX_PATTERNS: usize = 1000;
 const MAX_TEXT: usize = 4096;
 
 /// A job: what to copy where, which objects, and how.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "version": 1, "mode": "cp", "name": "nightly-raw",
+    "source": "s3://example-raw/2026/", "dest": "az://examplestore/archive/2026/",
+    "recursive": true, "filters": {"include": ["*.parquet"], "min_size": 1},
+    "overwrite": "if-different", "tuning": {"concurrency": "auto", "max_rps": 500}
+}))]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
     /// The spec's layout version ([`SPEC_VERSION`]).
@@ -72,7 +78,7 @@ pub struct JobSpec {
 }
 
 /// Which copying command a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Mode {
     /// Copy.
     #[serde(rename = "cp")]
@@ -97,7 +103,7 @@ impl Mode {
 }
 
 /// How objects are cut into requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sizes {
     /// Preferred block size of large objects, in bytes.
@@ -130,7 +136,7 @@ impl Sizes {
 }
 
 /// How hard a job pushes the services and this machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Tuning {
     /// Requests in flight at once: a number, or `"auto"`.
@@ -165,7 +171,7 @@ impl Default for Tuning {
 
 /// Encryption at the destination, naming keys by reference: a key file is read where the job
 /// runs, and never stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum EncryptionRef {
     /// S3-managed keys (SSE-S3).
@@ -180,6 +186,7 @@ pub enum EncryptionRef {
     SseC {
         /// The file holding the 256-bit key (a job run by the CLI).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<String>)]
         key_file: Option<PathBuf>,
         /// The name of a key the service (and its agents) configured.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,6 +196,7 @@ pub enum EncryptionRef {
     Cpk {
         /// The file holding the 256-bit key (a job run by the CLI).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<String>)]
         key_file: Option<PathBuf>,
         /// The name of a key the service (and its agents) configured.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -431,6 +439,28 @@ impl JobSpec {
         Ok(())
     }
 }
+
+/// In the API's OpenAPI document: a number of requests, or `"auto"`.
+impl utoipa::PartialSchema for ConcurrencyLimit {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["auto"])),
+            )
+            .description(Some("requests in flight at once, or \"auto\""))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ConcurrencyLimit {}
 
 impl Serialize for ConcurrencyLimit {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

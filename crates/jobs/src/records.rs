@@ -67,7 +67,7 @@ pub enum Request {
 }
 
 /// A job's state (stored as its name: a row with any other name is an error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Running now (or its process died: see `owner_pid`).
@@ -301,7 +301,7 @@ impl JobRecord {
 }
 
 /// What started a run of a job (stored as its name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
     /// The job was submitted (`cp`, `sync`, `mv`, the API).
@@ -346,7 +346,7 @@ impl FromStr for Trigger {
 text_column!(Trigger);
 
 /// One run of a job: what started it, when, how it ended, and what it copied.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RunRecord {
     /// 1 for the first run, then 2, 3...
     pub number: i64,
@@ -420,7 +420,7 @@ pub struct FailurePage {
 }
 
 /// A schedule as stored (a row of `schedules`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Schedule {
     /// Its id.
     pub id: String,
@@ -431,6 +431,7 @@ pub struct Schedule {
     pub name: Option<String>,
     /// The job spec each run starts from (JSON).
     #[sqlx(json)]
+    #[schema(value_type = awcopy_engine::spec::JobSpec)]
     pub template: serde_json::Value,
     /// Runs every this many seconds, or
     pub every_secs: Option<i64>,

@@ -47,7 +47,9 @@ fn gauge(value: u64) -> Gauge {
     gauge
 }
 
-/// The metrics, as Prometheus scrapes them.
+/// The metrics, as Prometheus scrapes them (counts only: no user data, no token needed).
+#[utoipa::path(get, path = "/metrics", tag = "service", security(()),
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
 pub async fn render(State(service): State<Arc<Service>>) -> impl IntoResponse {
     let all = service.totals() + service.live_totals();
     let mut registry = Registry::with_prefix("awcopy");

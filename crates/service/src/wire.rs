@@ -3,10 +3,11 @@
 pub use awcopy_jobs::{RunRecord, Status, Timestamp};
 pub use awcopy_store::ErrorKind;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// An error answer: a kind a program can act on and one line for people. Never a stack
 /// trace, never a secret.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// `unauthorized`, `forbidden`, `not-found`, `bad-request`, `conflict`, ...
     pub kind: String,
@@ -15,7 +16,7 @@ pub struct ErrorBody {
 }
 
 /// A job as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct JobView {
     /// Its id.
     pub id: String,
@@ -57,13 +58,14 @@ pub struct JobView {
     /// Counters: the catalogue's, or live ones while the service runs it.
     pub counters: Counters,
     /// The spec it runs.
+    #[schema(value_type = awcopy_engine::spec::JobSpec)]
     pub spec: serde_json::Value,
 }
 
 pub use awcopy_engine::progress::Counters;
 
 /// One object a job could not copy: an entry of its dead-letter list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FailureView {
     /// The source key.
     pub key: String,
@@ -89,14 +91,20 @@ pub struct ProgressView {
 }
 
 /// A schedule as the API takes it (`POST`) and changes it (`PATCH`: every field optional).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "nightly-raw", "cron": "0 2 * * *", "overlap": "10m",
+    "template": {"version": 1, "mode": "sync", "source": "s3://example-raw/2026/",
+                 "dest": "az://examplestore/archive/2026/"}
+}))]
 pub struct ScheduleInput {
     /// An optional name.
     #[serde(default)]
     pub name: Option<String>,
     /// The job each run starts from (a JobSpec).
     #[serde(default)]
+    #[schema(value_type = Option<awcopy_engine::spec::JobSpec>)]
     pub template: Option<serde_json::Value>,
     /// A period: `30s`, `15m`, `6h`, `1d`.
     #[serde(default)]
@@ -119,7 +127,7 @@ pub struct ScheduleInput {
 }
 
 /// A schedule as the API shows it: as stored, with its last run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ScheduleView {
     /// The schedule.
     #[serde(flatten)]
@@ -130,7 +138,7 @@ pub struct ScheduleView {
 }
 
 /// A schedule's newest run: the job and how it ended (its page has the rest).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LastRun {
     /// The job.
     pub job: String,
@@ -145,7 +153,7 @@ pub struct LastRun {
 }
 
 /// An agent as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AgentView {
     /// Its name.
     pub name: String,
@@ -171,8 +179,9 @@ pub struct AgentView {
 }
 
 /// The optional body of `POST /api/v1/jobs/{id}/retry`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name_policy": "map"}))]
 pub struct ActionOptions {
     /// Retry under another name policy (`map`, `skip`, `fail`).
     #[serde(default)]
@@ -181,10 +190,16 @@ pub struct ActionOptions {
 
 /// The `POST /api/v1/estimate` body: a job spec as `POST /api/v1/jobs` takes it, and the
 /// regions of its ends when the locations do not say.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "spec": {"version": 1, "mode": "cp", "source": "s3://example-raw/2026/",
+             "dest": "az://examplestore/archive/2026/", "recursive": true},
+    "source_region": "us-east-1", "dest_region": "eastus"
+}))]
 pub struct EstimateInput {
     /// The job (a JobSpec).
+    #[schema(value_type = awcopy_engine::spec::JobSpec)]
     pub spec: serde_json::Value,
     /// The source's region (`us-east-1`, `westeurope`), for its prices.
     #[serde(default)]
@@ -197,15 +212,16 @@ pub struct EstimateInput {
 pub use awcopy_engine::preview::Preview;
 
 /// The `POST /api/v1/session` body: sign in with a token (the dashboard).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "the API token an admin gave you"}))]
 pub struct SignIn {
     /// The API token.
     pub token: String,
 }
 
 /// Who is signed in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Me {
     /// The user's name.
     pub user: String,

@@ -5,7 +5,9 @@ use crate::redact::redact;
 use std::time::Duration;
 
 /// What went wrong, in terms a caller can act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorKind {
     /// The request itself is wrong (bad argument, invalid key, unsupported option).

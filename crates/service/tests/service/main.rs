@@ -9,4 +9,5 @@ mod dashboard_console;
 mod grants;
 mod harness;
 mod live;
+mod openapi;
 mod sign_in;
