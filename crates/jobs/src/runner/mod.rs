@@ -424,12 +424,16 @@ impl JobRunner {
         Ok((self.catalog.find(&job.id).await?, uploads.len()))
     }
 
-    /// Waits until no live runner holds `job` any more.
+    /// Waits until the run of `job` that was asked to stop has stopped: no live runner holds
+    /// the job, or a later run of it began.
     async fn wait_stopped(&self, job: &JobRecord) -> Result<JobRecord, RunError> {
         let deadline = tokio::time::Instant::now() + STOP_WAIT;
+        // The run asked to stop is the last one now: a later run (a resume that came as soon
+        // as it stopped) is not waited for.
+        let runs = self.catalog.runs(&job.id).await?.len();
         loop {
             let now = self.catalog.find(&job.id).await?;
-            if now.live_owner().is_none() {
+            if now.live_owner().is_none() || self.catalog.runs(&job.id).await?.len() > runs {
                 return Ok(now);
             }
             if tokio::time::Instant::now() > deadline {
