@@ -155,6 +155,8 @@ pub struct CostLine {
     pub unit: &'static str,
     /// The cost of these units.
     pub cost: f64,
+    /// Where the price comes from, and when (the price book's entry).
+    pub source: String,
 }
 
 /// The estimated cost of a copy.
@@ -329,18 +331,21 @@ impl CostEstimator {
             .objects
             .div_ceil(u64::from(source_prices.list_page_size))
             .max(1);
+        let source_requests = source_prices.requests(&source_region);
         let mut lines = vec![
             CostLine {
                 item: format!("{source_label}: LIST requests"),
                 quantity: list_requests as f64,
                 unit: "requests",
-                cost: per_request(source_prices.requests_per_1000.list, list_requests),
+                cost: per_request(source_requests.list, list_requests),
+                source: source_requests.source.clone(),
             },
             CostLine {
                 item: format!("{source_label}: GET requests"),
                 quantity: self.source_reads as f64,
                 unit: "requests",
-                cost: per_request(source_prices.requests_per_1000.read, self.source_reads),
+                cost: per_request(source_requests.read, self.source_reads),
+                source: source_requests.source.clone(),
             },
         ];
         if let Some(dest) = &self.destination {
@@ -357,6 +362,7 @@ impl CostEstimator {
             } else {
                 "PUT"
             };
+            let dest_requests = dest_prices.requests(&dest_region);
             lines.push(CostLine {
                 item: format!(
                     "{} {dest_region}: {verb} and commit requests",
@@ -364,7 +370,8 @@ impl CostEstimator {
                 ),
                 quantity: self.dest_writes as f64,
                 unit: "requests",
-                cost: per_request(dest_prices.requests_per_1000.write, self.dest_writes),
+                cost: per_request(dest_requests.write, self.dest_writes),
+                source: dest_requests.source.clone(),
             });
         }
         for provider in [
@@ -381,27 +388,37 @@ impl CostEstimator {
         }
 
         let gb = self.bytes as f64 / GB;
-        let (egress_item, egress_cost) = match self.egress_kind(&source_region, book)? {
-            Egress::None => (None, 0.0),
-            Egress::SameRegion => (
-                Some("egress within the region"),
+        let egress = match self.egress_kind(&source_region, book)? {
+            Egress::None => None,
+            Egress::SameRegion => Some((
+                "egress within the region".to_owned(),
                 gb * source_prices.egress.same_region_per_gb,
-            ),
-            Egress::InterRegion => (
-                Some("egress to another region"),
-                gb * source_prices.inter_region_per_gb(&source_region),
-            ),
-            Egress::Internet => (
-                Some("egress to the internet"),
-                tiered_cost(source_prices.internet_tiers(&source_region), gb),
-            ),
+                source_prices.egress.same_region_source.clone(),
+            )),
+            Egress::InterRegion(dest_region) => {
+                let rule = source_prices.inter_region(&source_region, &dest_region)?;
+                Some((
+                    format!("egress to another region ({dest_region})"),
+                    gb * rule.per_gb,
+                    rule.source.clone(),
+                ))
+            }
+            Egress::Internet => {
+                let (tiers, source) = source_prices.internet_tiers(&source_region);
+                Some((
+                    "egress to the internet".to_owned(),
+                    tiered_cost(tiers, gb),
+                    source.to_owned(),
+                ))
+            }
         };
-        if let Some(item) = egress_item {
+        if let Some((item, cost, source)) = egress {
             lines.push(CostLine {
                 item: format!("{source_label}: {item}"),
                 quantity: gb,
                 unit: "GB",
-                cost: egress_cost,
+                cost,
+                source,
             });
         }
         Ok(Estimate {
@@ -431,15 +448,20 @@ impl CostEstimator {
         Ok(if dest_region == source_region {
             Egress::SameRegion
         } else {
-            Egress::InterRegion
+            Egress::InterRegion(dest_region)
         })
     }
 }
 
+/// Where a copy's bytes leave the source's region for.
 enum Egress {
+    /// Nowhere (a local source).
     None,
+    /// The same provider's same region.
     SameRegion,
-    InterRegion,
+    /// The same provider's other region, this one.
+    InterRegion(String),
+    /// The internet (another provider, or through this machine).
     Internet,
 }
 
@@ -515,8 +537,8 @@ mod tests {
 
     /// A million 10 KiB objects from S3 us-east-1 to Azure eastus, pulled by Azure from URLs:
     /// LIST 1,000 x 0.005/1000 = 0.005; GET 1,000,000 x 0.0004/1000 = 0.40;
-    /// Azure writes 1,000,000 x 0.005/1000 = 5.00; egress 10,000,000 KiB = 9.5367431640625 GB
-    /// x 0.09 = 0.858306884765625; total 6.263306884765625.
+    /// Azure writes 1,000,000 x 0.005/1000 = 5.00; egress 10,000,000 KiB = 9.5367431640625 GB,
+    /// within the month's free 100 GB; total 5.405.
     #[test]
     fn many_small_objects_s3_to_azure() {
         let dest = Destination {
@@ -540,17 +562,17 @@ mod tests {
             line(&e, "egress to the internet").quantity,
             9.5367431640625
         ));
-        assert!(close(line(&e, "egress").cost, 0.858306884765625));
-        assert!(close(e.total, 6.263306884765625));
-        assert!(
-            line(&e, "PUT").cost > 10.0 * line(&e, "egress").cost / 2.0,
-            "requests dominate for small objects"
-        );
+        assert!(close(line(&e, "egress").cost, 0.0));
+        assert!(line(&e, "egress")
+            .source
+            .contains("first 100 GB a month free"));
+        assert!(close(e.total, 5.405));
+        assert!(e.lines.iter().all(|l| l.source.contains("2026")), "{e:#?}");
     }
 
     /// Two 10 TiB objects downloaded from S3 us-east-1 to local disk in 8 MiB blocks, grown to
-    /// fit 10,000 parts: 1,099,511,628-byte parts, 10,000 GETs each. Egress 20,480 GB:
-    /// 10,240 x 0.09 + 10,240 x 0.085 = 1,792.00; GETs 20,000 x 0.0004/1000 = 0.008.
+    /// fit 10,000 parts: 1,099,511,628-byte parts, 10,000 GETs each. Egress 20,480 GB: 100
+    /// free, 10,140 x 0.09 + 10,240 x 0.085 = 1,783.00; GETs 20,000 x 0.0004/1000 = 0.008.
     #[test]
     fn huge_objects_cross_egress_tiers() {
         let mut estimator = s3_to_local(8 * MIB);
@@ -559,9 +581,9 @@ mod tests {
         let e = estimator.finish(&PriceBook::builtin()).unwrap();
         assert_eq!(line(&e, "GET").quantity, 20_000.0);
         assert!(close(line(&e, "GET").cost, 0.008));
-        assert!(close(line(&e, "egress to the internet").cost, 1792.0));
+        assert!(close(line(&e, "egress to the internet").cost, 1783.0));
         assert!(close(line(&e, "PUT").cost, 0.0));
-        assert!(close(e.total, 1792.0 + 0.008 + 0.000005));
+        assert!(close(e.total, 1783.0 + 0.008 + 0.000005));
     }
 
     /// To local disk, objects up to the get cutoff take one GET, larger ones one per block:
@@ -614,7 +636,8 @@ mod tests {
     }
 
     /// Same region, server-side: no egress charge; a listing only (no destination) from
-    /// sa-east-1 uses that region's internet price: 1 GB x 0.15.
+    /// sa-east-1 uses that region's prices: 200 GB out, 100 free then 100 x 0.15 = 15.00, and
+    /// 25,600 GETs of 8 MiB x 0.00056/1000.
     #[test]
     fn same_region_is_free_and_regions_override() {
         let dest = Destination {
@@ -639,10 +662,12 @@ mod tests {
 
         let mut download =
             CostEstimator::new(site(PricedProvider::AwsS3, "sa-east-1"), None, 8 * MIB);
-        download.add(GIB);
+        download.add(200 * GIB);
         let e = download.finish(&PriceBook::builtin()).unwrap();
-        assert!(close(line(&e, "egress to the internet").cost, 0.15));
-        assert_eq!(line(&e, "GET").quantity, 128.0);
+        assert!(close(line(&e, "egress to the internet").cost, 15.0));
+        assert_eq!(line(&e, "GET").quantity, 25_600.0);
+        assert!(close(line(&e, "GET").cost, 25_600.0 * 0.00056 / 1000.0));
+        assert!(line(&e, "GET").source.contains("Sao Paulo"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The price book: request and egress prices per provider and region, read from a dated JSON
-//! file (`prices/prices.json` is built in; `--prices FILE` replaces it).
+//! file (`prices/prices.json` is built in; `--prices FILE` replaces it). Every entry names the
+//! page and the date it was taken from; transfer between regions is priced by the pair.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -36,16 +37,22 @@ pub struct PriceBook {
 /// One provider's prices.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProviderPrices {
-    /// Where the prices come from.
+    /// Where the prices come from (pages and dates).
     pub sources: Vec<String>,
     /// Region assumed when none is known.
     pub default_region: String,
     /// Keys returned per LIST request.
     pub list_page_size: u32,
-    /// Request prices per 1,000 requests.
+    /// Request prices per 1,000 requests (the default region's).
     pub requests_per_1000: RequestPrices,
-    /// Data transfer out.
+    /// Data transfer out (the default region's).
     pub egress: EgressPrices,
+    /// Data transfer to another region of the provider, by (source, destination): the first
+    /// rule that matches the pair prices it.
+    pub inter_region: Vec<InterRegionRule>,
+    /// The continent of each region, for rules that name one (`continent:europe`).
+    #[serde(default)]
+    pub continents: BTreeMap<String, String>,
     /// Regions whose prices differ from the defaults.
     #[serde(default)]
     pub regions: BTreeMap<String, RegionPrices>,
@@ -60,6 +67,8 @@ pub struct RequestPrices {
     pub read: f64,
     /// PUT, COPY, POST, block and part uploads, commits.
     pub write: f64,
+    /// Where these prices come from, and when.
+    pub source: String,
 }
 
 /// Data transfer out, per GB.
@@ -67,10 +76,12 @@ pub struct RequestPrices {
 pub struct EgressPrices {
     /// To the same provider in the same region.
     pub same_region_per_gb: f64,
-    /// To the same provider in another region.
-    pub inter_region_per_gb: f64,
+    /// Where that price comes from, and when.
+    pub same_region_source: String,
     /// To the internet (including other clouds), tiered by volume.
     pub internet_tiers: Vec<Tier>,
+    /// Where those prices come from, and when.
+    pub internet_source: String,
 }
 
 /// A volume tier: this price applies up to `up_to_gb` cumulative GB (`None`: without limit).
@@ -82,13 +93,30 @@ pub struct Tier {
     pub per_gb: f64,
 }
 
-/// Egress prices of one region, where they differ from the provider's defaults.
+/// The price of data moved from one region of a provider to another. `from` and `to` are
+/// each a region (`us-east-1`), a continent (`continent:europe`, through
+/// [`ProviderPrices::continents`]) or `*` (any).
+#[derive(Debug, Clone, Deserialize)]
+pub struct InterRegionRule {
+    /// The source's region or continent, or `*`.
+    pub from: String,
+    /// The destination's region or continent, or `*`.
+    pub to: String,
+    /// Price per GB.
+    pub per_gb: f64,
+    /// Where the price comes from, and when.
+    pub source: String,
+}
+
+/// Prices of one region, where they differ from the provider's defaults.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RegionPrices {
-    /// Inter-region price.
-    pub inter_region_per_gb: Option<f64>,
+    /// Request prices.
+    pub requests_per_1000: Option<RequestPrices>,
     /// Internet tiers.
     pub internet_tiers: Option<Vec<Tier>>,
+    /// Where the internet tiers come from, and when (required with them).
+    pub internet_source: Option<String>,
 }
 
 impl PriceBook {
@@ -115,6 +143,13 @@ impl PriceBook {
             );
             for tiers in tier_lists {
                 check_tiers(key, tiers)?;
+            }
+            for (region, prices) in &provider.regions {
+                if prices.internet_tiers.is_some() && prices.internet_source.is_none() {
+                    return Err(PriceError::Invalid(format!(
+                        "{key}: region {region}: internet_tiers need an internet_source"
+                    )));
+                }
             }
             if provider.list_page_size == 0 {
                 return Err(PriceError::Invalid(format!(
@@ -156,20 +191,43 @@ fn check_tiers(provider: &str, tiers: &[Tier]) -> Result<(), PriceError> {
 }
 
 impl ProviderPrices {
-    /// Internet egress tiers for `region`.
-    pub fn internet_tiers(&self, region: &str) -> &[Tier] {
+    /// Request prices in `region`.
+    pub fn requests(&self, region: &str) -> &RequestPrices {
         self.regions
             .get(region)
-            .and_then(|r| r.internet_tiers.as_deref())
-            .unwrap_or(&self.egress.internet_tiers)
+            .and_then(|r| r.requests_per_1000.as_ref())
+            .unwrap_or(&self.requests_per_1000)
     }
 
-    /// Inter-region price per GB from `region`.
-    pub fn inter_region_per_gb(&self, region: &str) -> f64 {
-        self.regions
-            .get(region)
-            .and_then(|r| r.inter_region_per_gb)
-            .unwrap_or(self.egress.inter_region_per_gb)
+    /// Internet egress tiers from `region`, with their source.
+    pub fn internet_tiers(&self, region: &str) -> (&[Tier], &str) {
+        match self.regions.get(region) {
+            Some(RegionPrices {
+                internet_tiers: Some(tiers),
+                internet_source: Some(source),
+                ..
+            }) => (tiers, source),
+            _ => (&self.egress.internet_tiers, &self.egress.internet_source),
+        }
+    }
+
+    /// The rule that prices data moved from region `from` to region `to`.
+    pub fn inter_region(&self, from: &str, to: &str) -> Result<&InterRegionRule, PriceError> {
+        let matches = |pattern: &str, region: &str| {
+            pattern == "*"
+                || pattern == region
+                || pattern.strip_prefix("continent:").is_some_and(|continent| {
+                    self.continents.get(region).map(String::as_str) == Some(continent)
+                })
+        };
+        self.inter_region
+            .iter()
+            .find(|rule| matches(&rule.from, from) && matches(&rule.to, to))
+            .ok_or_else(|| {
+                PriceError::Invalid(format!(
+                    "no inter_region rule prices {from} -> {to}; end the list with one from \"*\" to \"*\""
+                ))
+            })
     }
 }
 
@@ -206,18 +264,48 @@ mod tests {
             .egress
             .internet_tiers
             .clone();
-        // 20,480 GB: 10,240 at 0.09 + 10,240 at 0.085.
-        assert!((tiered_cost(&tiers, 20_480.0) - (921.6 + 870.4)).abs() < 1e-9);
-        // 200,000 GB: 10,240*0.09 + 40,960*0.085 + 102,400*0.07 + 46,400*0.05.
-        let expected = 921.6 + 3481.6 + 7168.0 + 2320.0;
+        // 20,480 GB: 100 free, 10,140 at 0.09, 10,240 at 0.085.
+        assert!((tiered_cost(&tiers, 20_480.0) - (912.6 + 870.4)).abs() < 1e-9);
+        // 200,000 GB: 100 free, 10,140*0.09 + 40,960*0.085 + 102,400*0.07 + 46,400*0.05.
+        let expected = 912.6 + 3481.6 + 7168.0 + 2320.0;
         assert!((tiered_cost(&tiers, 200_000.0) - expected).abs() < 1e-6);
         assert_eq!(tiered_cost(&tiers, 0.0), 0.0);
+    }
+
+    /// Transfer between regions is priced by the pair: us-east-1 -> us-east-2 at 0.01, -> any
+    /// other at 0.02; Tokyo to anywhere at 0.09; Azure within Europe at 0.02, Europe -> Asia at
+    /// 0.05, Asia -> Europe at 0.08; a region of no known continent by the last rule.
+    #[test]
+    fn inter_region_prices_follow_the_pair() {
+        let book = PriceBook::builtin();
+        let (aws, azure) = (
+            book.provider("aws-s3").unwrap(),
+            book.provider("azure-blob").unwrap(),
+        );
+        let price = |p: &ProviderPrices, from, to| p.inter_region(from, to).unwrap().per_gb;
+        assert_eq!(price(aws, "us-east-1", "us-east-2"), 0.01);
+        assert_eq!(price(aws, "us-east-2", "us-east-1"), 0.01);
+        assert_eq!(price(aws, "us-east-1", "eu-west-1"), 0.02);
+        assert_eq!(price(aws, "ap-northeast-1", "us-east-1"), 0.09);
+        assert_eq!(price(azure, "westeurope", "northeurope"), 0.02);
+        assert_eq!(price(azure, "westeurope", "japaneast"), 0.05);
+        assert_eq!(price(azure, "japaneast", "westeurope"), 0.08);
+        assert_eq!(price(azure, "eastus", "westus2"), 0.02);
+        assert_eq!(price(azure, "brazilsouth", "eastus"), 0.16);
+        let tokyo = aws.requests("ap-northeast-1");
+        assert!(tokyo.write < aws.requests("us-east-1").write && tokyo.source.contains("Tokyo"));
+        for provider in book.providers.values() {
+            assert!(provider
+                .inter_region
+                .last()
+                .is_some_and(|r| r.from == "*" && r.to == "*"));
+        }
     }
 
     #[test]
     fn rejects_bad_books() {
         let mut value: serde_json::Value = serde_json::from_str(BUILTIN).unwrap();
-        value["providers"]["aws-s3"]["egress"]["internet_tiers"][3]["up_to_gb"] = 1.0.into();
+        value["providers"]["aws-s3"]["egress"]["internet_tiers"][4]["up_to_gb"] = 1.0.into();
         let err = PriceBook::from_json(&value.to_string()).unwrap_err();
         assert!(err.to_string().contains("must end with a tier"), "{err}");
         value["providers"].as_object_mut().unwrap().remove("local");

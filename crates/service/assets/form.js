@@ -187,6 +187,7 @@ function showEstimate(preview) {
     cell(tr, line.item);
     cell(tr, line.quantity.toLocaleString(undefined, { maximumFractionDigits: 3 }) + " " + line.unit);
     cell(tr, money(line.cost, e.currency));
+    tr.title = line.source;
     return tr;
   });
   const total = document.createElement("tr");
@@ -200,8 +201,15 @@ function showEstimate(preview) {
   }));
   const asOf = document.createElement("p");
   asOf.className = "muted";
-  asOf.textContent = "List prices as of " + e.prices_as_of + "; discounts and free tiers of your account are not known here.";
-  $("#estimate-result").replaceChildren(counted, table, notes, asOf);
+  asOf.textContent = "List prices as of " + e.prices_as_of + "; discounts of your account are not known here. Prices from:";
+  const sources = document.createElement("ul");
+  sources.className = "muted";
+  sources.replaceChildren(...[...new Set(e.lines.map((line) => line.source))].map((source) => {
+    const li = document.createElement("li");
+    li.textContent = source;
+    return li;
+  }));
+  $("#estimate-result").replaceChildren(counted, table, notes, asOf, sources);
 }
 
 function money(amount, currency) {

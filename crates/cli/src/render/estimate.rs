@@ -17,7 +17,7 @@ pub fn print_estimate(
         _ => "downloading it".to_owned(),
     };
     let mut text = format!(
-        "\nEstimated cost of {target}, {} at the providers' list prices as of {} (no free tiers or discounts):\n",
+        "\nEstimated cost of {target}, {} at the providers' list prices as of {} (no discounts):\n",
         estimate.currency, estimate.prices_as_of
     );
     for line in &estimate.lines {
@@ -32,6 +32,16 @@ pub fn print_estimate(
     ));
     for note in &estimate.notes {
         text.push_str(&format!("  note: {note}{}\n", how_to_change(note)));
+    }
+    // Each price's source once, in the order the lines use them.
+    let mut sources: Vec<&str> = Vec::new();
+    for line in &estimate.lines {
+        if !sources.contains(&line.source.as_str()) {
+            sources.push(&line.source);
+        }
+    }
+    for source in sources {
+        text.push_str(&format!("  price: {source}\n"));
     }
     out.write_all(text.as_bytes()).map_err(write_failed)
 }

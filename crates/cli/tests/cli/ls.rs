@@ -242,12 +242,14 @@ async fn ls_estimate_prices_the_listing() {
     // cutoff): one GET each; empty: none.
     assert_eq!(line("GET")["quantity"], 5.0);
     assert!((line("GET")["cost"].as_f64().unwrap() - 5.0 * 0.0004 / 1000.0).abs() < 1e-12);
-    let gb = bytes as f64 / (1u64 << 30) as f64;
+    // A few MB out of Azure: within the month's free 100 GB, said so by its source.
     let egress = line("egress to the internet");
-    assert!(
-        (egress["cost"].as_f64().unwrap() - gb * 0.087).abs() < 1e-12,
-        "{egress}"
-    );
+    assert_eq!(egress["cost"].as_f64().unwrap(), 0.0, "{egress}");
+    assert!(egress["quantity"].as_f64().unwrap() > 0.0, "{egress}");
+    assert!(egress["source"]
+        .as_str()
+        .unwrap()
+        .contains("first 100 GB a month free"));
     assert!(line("azure-blob westeurope").is_object());
     let total: f64 = estimate["lines"]
         .as_array()
