@@ -1,5 +1,6 @@
-//! A store whose every request tells the limit on requests in flight how long its answer took
-//! ([`Concurrency::observe`]): the round trip to a remote service, not the work around it (a
+//! A store whose every request is counted in flight while it waits for its answer
+//! ([`Concurrency::sending`]) and tells the limit on requests in flight how long that answer
+//! took ([`Concurrency::observe`]): the round trip to a remote service, not the work around it (a
 //! GET's answer is its headers, before its body is read and written anywhere). `auto`'s slow
 //! start follows these times, each store's apart (its [`Lane`]). A local directory is not wrapped: its requests are this
 //! machine's own I/O, not a round trip.
@@ -44,6 +45,7 @@ impl Timed {
     }
 
     async fn timed<T>(&self, request: impl Future<Output = Result<T>>) -> Result<T> {
+        let _in_flight = self.concurrency.sending();
         let sent = tokio::time::Instant::now();
         let answer = request.await;
         self.concurrency.observe(self.lane, sent.elapsed());

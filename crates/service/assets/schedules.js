@@ -76,7 +76,7 @@ async function renderAgents() {
   $("#agents tbody").replaceChildren(...agents.map((a) => {
     const tr = document.createElement("tr");
     cell(tr, a.name); cell(tr, a.host || "this service"); cell(tr, a.version || "");
-    cell(tr, String(a.in_flight)); cell(tr, String(a.items_done)); cell(tr, String(a.items_failed));
+    cell(tr, String(a.in_flight)); cell(tr, String(a.items_held)); cell(tr, String(a.items_done)); cell(tr, String(a.items_failed));
     cell(tr, human(a.bytes)); cell(tr, a.bytes_per_sec === null || a.bytes_per_sec === undefined ? "" : human(a.bytes_per_sec) + "/s");
     cell(tr, a.rejected === null || a.rejected === undefined ? "" : String(a.rejected));
     cell(tr, a.lost ? "lost: no heartbeat, its items go to others" : "ok", a.lost ? "status-failed" : "status-running");

@@ -30,8 +30,8 @@ struct Run {
 /// What an agent has done, as the service shows it.
 #[derive(Debug, Default)]
 pub struct AgentCounters {
-    /// Items given to it and not yet answered.
-    pub in_flight: AtomicU64,
+    /// Items given to it and not yet answered (running, or waiting for a request slot).
+    pub items_held: AtomicU64,
     /// Items it ran to their answer.
     pub items_done: AtomicU64,
     /// Items that failed for good.
@@ -155,12 +155,22 @@ impl Agent {
         state
     }
 
+    /// Requests its runs have sent to remote stores and not yet had answered.
+    pub fn requests_in_flight(&self) -> u64 {
+        let runs = self.runs.lock().expect("runs lock");
+        runs.values()
+            .filter_map(|run| run.executor.get()?.as_ref().ok())
+            .map(|executor| executor.requests_in_flight() as u64)
+            .sum()
+    }
+
     /// What the service shows of this agent (in this process: no host, version or rate).
     pub fn view(&self) -> AgentView {
         let counters = &self.counters;
         AgentView {
             name: self.name.clone(),
-            in_flight: counters.in_flight.load(Ordering::Relaxed),
+            in_flight: self.requests_in_flight(),
+            items_held: counters.items_held.load(Ordering::Relaxed),
             items_done: counters.items_done.load(Ordering::Relaxed),
             items_failed: counters.items_failed.load(Ordering::Relaxed),
             bytes: counters.bytes.load(Ordering::Relaxed),

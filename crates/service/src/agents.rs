@@ -163,11 +163,14 @@ impl WorkQueue for JobQueue {
             .iter()
             .min_by_key(|&&i| {
                 let counters = &self.pool.agents[i].agent.counters;
-                counters.in_flight.load(Ordering::Relaxed)
+                counters.items_held.load(Ordering::Relaxed)
             })
             .expect("a job may use at least one agent");
         let fed = &self.pool.agents[index];
-        fed.agent.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        fed.agent
+            .counters
+            .items_held
+            .fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         let task = Task {
             run: self.run.clone(),
@@ -177,7 +180,10 @@ impl WorkQueue for JobQueue {
         };
         let gone = || StoreError::new(ErrorKind::Other, format!("{} stopped", fed.agent.name()));
         if fed.tasks.send(task).await.is_err() {
-            fed.agent.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            fed.agent
+                .counters
+                .items_held
+                .fetch_sub(1, Ordering::Relaxed);
             return Err(gone());
         }
         let (done, moved) = answer.await.unwrap_or_else(|_| (Err(gone()), 0));
@@ -200,7 +206,7 @@ async fn work(agent: Arc<Agent>, mut queue: mpsc::Receiver<Task>) {
         let agent = agent.clone();
         tokio::spawn(async move {
             let result = agent.execute(&task.run, &task.spec, &task.item, None).await;
-            agent.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            agent.counters.items_held.fetch_sub(1, Ordering::Relaxed);
             let moved = agent.settled(&task.item, &result, result.is_err());
             let _ = task.reply.send((result, moved));
         });

@@ -85,7 +85,7 @@ pub async fn render(State(service): State<Arc<Service>>) -> impl IntoResponse {
     );
     registry.register(
         "in_flight",
-        "Work items agents run now",
+        "Requests agents have sent to the stores and not yet had answered",
         gauge(agents.iter().map(|a| a.in_flight).sum()),
     );
     let per_agent: [(&str, &str, AgentCounter); 4] = [
@@ -115,13 +115,27 @@ pub async fn render(State(service): State<Arc<Service>>) -> impl IntoResponse {
         }
         registry.register(name, help, family);
     }
-    let in_flight = Family::<Vec<(String, String)>, Gauge>::default();
-    for agent in &agents {
-        in_flight
-            .get_or_create(&vec![("agent".to_owned(), label(&agent.name))])
-            .set(agent.in_flight as i64);
+    let per_agent_now: [(&str, &str, AgentCounter); 2] = [
+        (
+            "agent_in_flight",
+            "Requests an agent has sent to the stores and not yet had answered",
+            |a| a.in_flight,
+        ),
+        (
+            "agent_items_held",
+            "Work items given to an agent and not yet answered",
+            |a| a.items_held,
+        ),
+    ];
+    for (name, help, read) in per_agent_now {
+        let family = Family::<Vec<(String, String)>, Gauge>::default();
+        for agent in &agents {
+            family
+                .get_or_create(&vec![("agent".to_owned(), label(&agent.name))])
+                .set(read(agent) as i64);
+        }
+        registry.register(name, help, family);
     }
-    registry.register("agent_in_flight", "Work items an agent runs now", in_flight);
     let mut text = String::new();
     encode(&mut text, &registry).expect("metrics encode into a string");
     (

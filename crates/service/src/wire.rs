@@ -157,8 +157,12 @@ pub struct LastRun {
 pub struct AgentView {
     /// Its name.
     pub name: String,
-    /// Items in flight now.
+    /// Requests it has sent to the stores and not yet had answered: what is really in flight.
     pub in_flight: u64,
+    /// Work items given to it and not yet answered (running, or waiting for a request slot
+    /// or for the job's request rate).
+    #[serde(default)]
+    pub items_held: u64,
     /// Items done.
     pub items_done: u64,
     /// Items that failed.

@@ -100,7 +100,19 @@ pub struct Concurrency {
     fastest: [AtomicU64; 2],
     /// How busy this process's async workers were over the last tick, in thousandths.
     client_load: AtomicU32,
+    /// Requests sent to a remote store and not yet answered (see [`Self::sending`]).
+    sent: AtomicUsize,
     state: Mutex<State>,
+}
+
+/// A request sent and not yet answered, counted until it drops.
+#[derive(Debug)]
+pub struct Sending<'a>(&'a AtomicUsize);
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug)]
@@ -206,6 +218,7 @@ impl Concurrency {
             auto,
             fastest: [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)],
             client_load: AtomicU32::new(0),
+            sent: AtomicUsize::new(0),
             state: Mutex::new(State {
                 throttles_seen: 0,
                 last_throttle: None,
@@ -238,6 +251,19 @@ impl Concurrency {
     pub fn observe_client_load(&self, busy: f64) {
         let thousandths = (busy.clamp(0.0, 1.0) * 1000.0) as u32;
         self.client_load.store(thousandths, Ordering::Relaxed);
+    }
+
+    /// Counts one request to a remote store as in flight until the guard drops (its answer
+    /// came, or it was given up).
+    pub fn sending(&self) -> Sending<'_> {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        Sending(&self.sent)
+    }
+
+    /// Requests sent to remote stores and not yet answered: what is really in flight (items
+    /// waiting for a slot, or for the request rate, are not).
+    pub fn requests_in_flight(&self) -> usize {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Waits for a slot.

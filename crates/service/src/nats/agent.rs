@@ -131,7 +131,7 @@ impl JetStreamAgent {
         // often the only one: only redeliveries look at the destination first.
         let again = queued.filter(|_| delivered > 1);
         let counters = &self.agent.counters;
-        counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        counters.items_held.fetch_add(1, Ordering::Relaxed);
         // While the item runs, tell the stream it is being worked on.
         let keeper = {
             let message = message.clone();
@@ -147,7 +147,7 @@ impl JetStreamAgent {
             .execute(&work.run, &work.spec, &work.item, again)
             .await;
         keeper.abort();
-        counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        counters.items_held.fetch_sub(1, Ordering::Relaxed);
         // Failed: some error that another delivery may mend. A stop, or an answer the
         // planner acts on (copy this another way), is not a failure of the item.
         let failed = match &result {
@@ -259,7 +259,8 @@ async fn heartbeat(agent: Arc<JetStreamAgent>) {
             name: agent.agent.name().to_owned(),
             host: host.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            in_flight: counters.in_flight.load(Ordering::Relaxed),
+            items_held: counters.items_held.load(Ordering::Relaxed),
+            requests_in_flight: agent.agent.requests_in_flight(),
             items_done: counters.items_done.load(Ordering::Relaxed),
             items_failed: counters.items_failed.load(Ordering::Relaxed),
             bytes,

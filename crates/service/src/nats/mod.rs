@@ -345,8 +345,12 @@ pub struct Heartbeat {
     pub host: String,
     /// Its awcopy version.
     pub version: String,
-    /// Items it runs now.
-    pub in_flight: u64,
+    /// Items given to it and not yet answered.
+    #[serde(alias = "in_flight")]
+    pub items_held: u64,
+    /// Requests it has sent and not yet had answered.
+    #[serde(default)]
+    pub requests_in_flight: u64,
     /// Items it finished.
     pub items_done: u64,
     /// Items that failed on it.

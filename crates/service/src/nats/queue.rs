@@ -150,7 +150,8 @@ impl Dispatch for NatsDispatcher {
             .values()
             .map(|(beat, at)| AgentView {
                 name: beat.name.clone(),
-                in_flight: beat.in_flight,
+                in_flight: beat.requests_in_flight,
+                items_held: beat.items_held,
                 items_done: beat.items_done,
                 items_failed: beat.items_failed,
                 bytes: beat.bytes,

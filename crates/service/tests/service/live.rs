@@ -130,3 +130,66 @@ fn files_without(
         .map(|(k, v)| (k.strip_prefix(prefix).unwrap().to_owned(), v.clone()))
         .collect()
 }
+
+/// In flight is what is really sent: a job held to 4 requests a second against a store that
+/// answers in 300 ms has at most 4 requests in flight (a second's burst) on `/api/v1/agents`
+/// and `/metrics`, while its agent holds many more items waiting for the rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_counts_the_requests_sent_not_the_items_held() {
+    let bucket = kit::new_s3_bucket("svc-flight").await;
+    let container = kit::new_azure_container("svc-flight").await;
+    let files: std::collections::BTreeMap<String, Vec<u8>> = (0..40)
+        .map(|i| (format!("in/{i:03}"), kit::pattern(100, i as u64)))
+        .collect();
+    kit::put_all(&kit::open(&bucket).await, &files).await;
+    let (_guard, dir) = svc::service_dir();
+    let grant = vec![bucket.to_string(), container.to_string()];
+    let proxy = kit::fault_proxy::slow_azure(300).await;
+    svc::write_config_with(
+        &dir,
+        (&grant, &grant),
+        (&[], &[]),
+        &svc::azure_through(&proxy),
+    );
+    let service = svc::start(&dir, 1);
+    let dest = format!("{}out/", kit::fault_proxy::through(&proxy, &container));
+    let body = svc::with(
+        svc::copy_spec(&format!("{bucket}in/"), &dest),
+        serde_json::json!({"tuning": {"max_rps": 4, "concurrency": 64}}),
+    );
+    let id = service.create("/api/v1/jobs", ALICE, body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut most_sent, mut most_held, mut most_metric) = (0, 0, 0);
+    for _ in 0..30 {
+        let agents = service.get("/api/v1/agents", ALICE).await;
+        let sum = |field: &str| -> u64 {
+            agents
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a[field].as_u64().unwrap())
+                .sum()
+        };
+        most_sent = most_sent.max(sum("in_flight"));
+        most_held = most_held.max(sum("items_held"));
+        let metrics = service.metrics().await;
+        let gauge = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("awcopy_in_flight "))
+            .expect("the in_flight gauge");
+        most_metric = most_metric.max(gauge.trim().parse::<u64>().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        (1..=4).contains(&most_sent) && most_metric <= 4,
+        "requests in flight at 4/s and 300 ms: at most {most_sent} (metrics {most_metric})"
+    );
+    assert!(
+        most_held > most_sent,
+        "items wait for the rate: {most_held} held"
+    );
+    let job = service.wait_for(&id, ALICE, &svc::ENDS).await;
+    assert_eq!(job["status"], "completed", "{job}");
+}
