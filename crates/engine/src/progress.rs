@@ -36,6 +36,9 @@ pub struct Progress {
     pub retry: Arc<RetryStats>,
     /// The limit on requests in flight now.
     pub concurrency: AtomicU64,
+    /// Requests sent to remote stores and not yet answered, as the concurrency controller
+    /// last saw them (what a pause waits for).
+    pub requests_in_flight: AtomicU64,
     /// Whether the listing has ended: until then the totals still grow.
     pub listing_done: AtomicBool,
 }

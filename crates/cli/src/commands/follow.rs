@@ -87,7 +87,9 @@ impl EventSink for PlannedCost {
 /// Follows `handle` to its end and shows what happened; the error carries the exit code.
 pub async fn follow(handle: JobHandle, shown: Shown) -> Result<(), Failure> {
     let interrupts = watch_interrupts(handle.stopper());
-    let bar = (!shown.json).then(|| progress::progress_bar(handle.progress()));
+    let stopper = handle.stopper();
+    let bar = (!shown.json)
+        .then(|| progress::progress_bar(handle.progress(), move || stopper.stopping()));
     let outcome = handle.wait().await;
     interrupts.abort();
     if let Some(bar) = bar {
@@ -181,7 +183,7 @@ fn watch_interrupts(stopper: Stopper) -> tokio::task::JoinHandle<()> {
             return;
         }
         eprintln!(
-            "\nStopping: no new objects or blocks start, those in flight finish; Ctrl-C again stops at once."
+            "\nPausing: no new objects or blocks start; the requests in flight finish (the line below counts them); Ctrl-C again stops at once."
         );
         stopper.pause();
         if tokio::signal::ctrl_c().await.is_ok() {

@@ -115,7 +115,7 @@ pub async fn submit(url: &str, args: &CopyArgs, spec: JobSpec) -> Result<(), Fai
 /// exit code a local run would give. The first Ctrl-C pauses the job.
 pub async fn follow(client: &Client, id: &str, json: bool) -> Result<(), Failure> {
     let progress = Arc::new(Progress::default());
-    let bar = (!json).then(|| progress::progress_bar(progress.clone()));
+    let bar = (!json).then(|| progress::progress_bar(progress.clone(), || false));
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     let job = loop {
         let job = client.job(id).await.map_err(failure)?;

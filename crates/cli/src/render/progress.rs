@@ -7,6 +7,7 @@ use awcopy_engine::copy::Progress;
 use awcopy_engine::progress::Counters;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,14 +61,21 @@ impl ProgressLine {
 }
 
 /// The progress line of a copy counting into `progress`; its last frame has the final
-/// numbers, with the rates over the whole run.
-pub fn progress_bar(progress: Arc<Progress>) -> ProgressLine {
+/// numbers, with the rates over the whole run. Once `stopping` says a pause was asked, it says
+/// what the pause waits for.
+pub fn progress_bar(
+    progress: Arc<Progress>,
+    stopping: impl Fn() -> bool + Send + 'static,
+) -> ProgressLine {
     let (live, end) = (progress.clone(), progress);
     let mut rates = RateWindow::default();
     let text = move || {
         let now = live.snapshot();
         rates.add(Instant::now(), &now);
-        progress_text(&now, rates.rates())
+        match stopping() {
+            true => pausing_text(live.requests_in_flight.load(Ordering::Relaxed)),
+            false => progress_text(&now, rates.rates()),
+        }
     };
     let last = move |ran: Duration| {
         let end = end.snapshot();
@@ -79,6 +87,16 @@ pub fn progress_bar(progress: Arc<Progress>) -> ProgressLine {
         progress_text(&end, Some(rates))
     };
     ProgressLine::start(text, last)
+}
+
+/// What a pause waits for: the requests in flight (the objects and blocks they belong to then
+/// stand as done or staged, and the rest resumes).
+pub fn pausing_text(requests: u64) -> String {
+    match requests {
+        0 => "pausing: recording where the job stands (Ctrl-C again: stop now)".to_owned(),
+        1 => "pausing: 1 request in flight to finish (Ctrl-C again: stop now)".to_owned(),
+        n => format!("pausing: {n} requests in flight to finish (Ctrl-C again: stop now)"),
+    }
 }
 
 /// A check's progress line: the destination's listing, then the source's walk by it, and the

@@ -571,6 +571,66 @@ async fn ctrl_c_pauses_and_resume_completes() {
     kit::assert_holds(&kit::open(&dest_location).await, "", &files).await;
 }
 
+/// Ctrl-C on a terminal says what the pause waits for: the line turns to "pausing: N
+/// requests in flight to finish", N never more than the requests the copy may have in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_on_a_terminal_says_what_the_pause_waits_for() {
+    let files: BTreeMap<String, Vec<u8>> = (0..200u64)
+        .map(|i| (format!("t/{i:04}"), kit::pattern(1000, i)))
+        .collect();
+    let source_dir = local_source(&files);
+    let bucket = kit::new_s3_bucket("pausing").await;
+    let proxy = delayed(&kit::s3_endpoint(), 1500).await;
+    let db = Db::new();
+    let command = format!(
+        "{} --db {} --endpoint-url {} cp -r --concurrency 3 {} {bucket}",
+        env!("CARGO_BIN_EXE_awcopy"),
+        db.path(),
+        proxy.url(),
+        source_dir.path().display(),
+    );
+    // A pseudo-terminal (from `script`), so that the progress line is drawn.
+    let mut child = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script");
+    wait_until(&mut child, "three requests in flight", || {
+        proxy.counters.logged() >= 3
+    })
+    .await;
+    // The awcopy process itself (the pattern matches neither `script` nor a shell).
+    let pattern = format!("^{} --db {}", env!("CARGO_BIN_EXE_awcopy"), db.path());
+    let found = Command::new("pgrep")
+        .args(["-f", &pattern])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+    assert!(
+        !pid.is_empty() && !pid.contains('\n'),
+        "one awcopy process: {pid:?}"
+    );
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    let pausing: Vec<u64> = shown
+        .split("pausing: ")
+        .skip(1)
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(
+        shown.contains("Ctrl-C again stops at once")
+            && !pausing.is_empty()
+            && pausing.iter().all(|&n| n <= 3)
+            && pausing.iter().any(|&n| n >= 1),
+        "the pause says what it waits for: {pausing:?} in {shown}"
+    );
+    assert_eq!(db.job().await.status, Status::Paused, "{shown}");
+}
+
 /// `jobs cancel` of a job running in another process stops it and aborts its multipart
 /// upload on S3; of a paused job on Azure, drops the blocks it staged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

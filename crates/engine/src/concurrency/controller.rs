@@ -35,7 +35,7 @@ pub fn spawn_following(
     concurrency: Arc<Concurrency>,
     progress: Arc<Progress>,
 ) -> tokio::task::JoinHandle<()> {
-    let shown = progress.clone();
+    let (shown, sent) = (progress.clone(), concurrency.clone());
     spawn_controller(
         concurrency,
         move || {
@@ -43,7 +43,11 @@ pub fn spawn_following(
                 + progress.objects_done.load(Ordering::Relaxed);
             (progress.retry.throttled.load(Ordering::Relaxed), done)
         },
-        move |limit| shown.concurrency.store(limit as u64, Ordering::Relaxed),
+        move |limit| {
+            shown.concurrency.store(limit as u64, Ordering::Relaxed);
+            let in_flight = sent.requests_in_flight() as u64;
+            shown.requests_in_flight.store(in_flight, Ordering::Relaxed);
+        },
     )
 }
 

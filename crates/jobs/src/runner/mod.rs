@@ -240,6 +240,11 @@ impl Stopper {
         self.stop.cancel();
         self.stop_now.cancel();
     }
+
+    /// Whether a pause or a stop was asked (the run may still be finishing what is in flight).
+    pub fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
 }
 
 /// Starts and acts on recorded jobs.
