@@ -28,6 +28,22 @@ fn first_line_then_close(args: &[&str]) -> (String, std::process::Output) {
     (first, output)
 }
 
+/// Runs awcopy with `args` and `env`, its output going to a pipe whose reader is already
+/// gone (however little it prints, its first write fails); fails unless it ends quietly.
+pub fn assert_quiet_into_a_closed_pipe(what: &str, args: &[&str], env: &[(&str, &str)]) {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_awcopy"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run awcopy");
+    assert_quiet_end(what, "(nothing read)", &output);
+}
+
 /// Fails unless the run ended as a closed pipe should end it.
 fn assert_quiet_end(what: &str, first: &str, output: &std::process::Output) {
     assert!(!first.is_empty(), "{what}: printed nothing");

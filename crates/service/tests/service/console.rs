@@ -253,7 +253,12 @@ async fn a_schedule_runs_now_and_shows_its_last_run() {
     assert!(said["message"].as_str().unwrap().contains(job_id), "{said}");
     let ended = service.wait_for(job_id, ALICE, &svc::ENDS).await;
     assert_eq!(ended["status"], "completed", "{ended}");
-    kit::assert_holds(&kit::open(&container).await, "now/", &strip(&files, "now/")).await;
+    kit::assert_holds(
+        &kit::open(&container).await,
+        "now/",
+        &svc::relative(&files, "now/"),
+    )
+    .await;
 
     let schedule = service.get(&format!("/api/v1/schedules/{id}"), ALICE).await;
     assert_eq!(schedule["last_run"]["job"], job_id, "{schedule}");
@@ -273,12 +278,4 @@ async fn a_schedule_runs_now_and_shows_its_last_run() {
         .get(&format!("/api/v1/jobs?schedule={id}"), BOB)
         .await;
     assert_eq!(theirs, serde_json::json!([]));
-}
-
-/// `files` under `prefix`, keyed by the rest of their keys.
-fn strip(files: &BTreeMap<String, Vec<u8>>, prefix: &str) -> BTreeMap<String, Vec<u8>> {
-    files
-        .iter()
-        .map(|(k, v)| (k[prefix.len()..].to_owned(), v.clone()))
-        .collect()
 }

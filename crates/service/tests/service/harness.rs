@@ -114,3 +114,15 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `files` under `prefix`, keyed by the rest of their keys (what a copy of `prefix` to a
+/// destination's root holds).
+pub fn relative(
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    files
+        .iter()
+        .map(|(k, v)| (k[prefix.len()..].to_owned(), v.clone()))
+        .collect()
+}

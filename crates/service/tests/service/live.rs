@@ -193,3 +193,53 @@ async fn in_flight_counts_the_requests_sent_not_the_items_held() {
     let job = service.wait_for(&id, ALICE, &svc::ENDS).await;
     assert_eq!(job["status"], "completed", "{job}");
 }
+
+/// A job's request rate is the job's, however many agents work on it: two agents copying at
+/// most 4 requests a second send the destination no more than 4 a second between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_request_rate_holds_across_its_agents() {
+    let bucket = kit::new_s3_bucket("svc-rate").await;
+    let container = kit::new_azure_container("svc-rate").await;
+    let files: std::collections::BTreeMap<String, Vec<u8>> = (0..24)
+        .map(|i| (format!("in/{i:03}"), kit::pattern(100, i as u64)))
+        .collect();
+    kit::put_all(&kit::open(&bucket).await, &files).await;
+    let (_guard, dir) = svc::service_dir();
+    let grant = vec![bucket.to_string(), container.to_string()];
+    // A proxy that only counts what reaches the destination.
+    let proxy = kit::fault_proxy::slow_azure(0).await;
+    svc::write_config_with(
+        &dir,
+        (&grant, &grant),
+        (&[], &[]),
+        &svc::azure_through(&proxy),
+    );
+    let service = svc::start(&dir, 2);
+    let dest = format!("{}out/", kit::fault_proxy::through(&proxy, &container));
+    let body = svc::with(
+        svc::copy_spec(&format!("{bucket}in/"), &dest),
+        serde_json::json!({"tuning": {"max_rps": 4}}),
+    );
+    let started = std::time::Instant::now();
+    let job = service.run_to_end(ALICE, body).await;
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(job["status"], "completed", "{job}");
+    kit::assert_holds(
+        &kit::open(&container).await,
+        "out/",
+        &svc::relative(&files, "in/"),
+    )
+    .await;
+    let agents = service.get("/api/v1/agents", ALICE).await;
+    let working = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["items_done"].as_u64() > Some(0));
+    assert_eq!(working.count(), 2, "both agents worked on it: {agents}");
+    let sent = proxy.counters.logged() as f64;
+    assert!(
+        sent >= 24.0 && sent <= 4.0 * seconds + 6.0,
+        "{sent} requests in {seconds:.1} s at most 4 a second (and a start's burst)"
+    );
+}

@@ -98,6 +98,15 @@ async fn a_paused_schedule_runs_no_more_and_bob_sees_none(service: &Service, sid
         "{}",
         stdout(&out)
     );
+    for (what, args) in [
+        ("schedule list", ["schedule", "list", "--via"]),
+        ("jobs list", ["jobs", "list", "--server"]),
+    ] {
+        let mut args = args.to_vec();
+        args.push(&service.url);
+        let token = [("AWCOPY_TOKEN", ALICE)];
+        crate::closed_pipe::assert_quiet_into_a_closed_pipe(what, &args, &token);
+    }
 
     // Bob sees none of it.
     let (status, _) = service
