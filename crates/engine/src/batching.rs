@@ -114,7 +114,7 @@ impl Batching {
                 }
                 Err(err) => {
                     for waiter in waiters {
-                        let _ = waiter.send(Err(StoreError::new(err.kind(), err.to_string())));
+                        let _ = waiter.send(Err(err.clone()));
                     }
                 }
             }

@@ -177,6 +177,9 @@ pub struct WorkError {
     pub kind: ErrorKind,
     /// What went wrong (free of secrets).
     pub message: String,
+    /// The store as a whole cannot take more (full, over quota, read-only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole_store: bool,
 }
 
 impl From<&StoreError> for WorkError {
@@ -184,6 +187,22 @@ impl From<&StoreError> for WorkError {
         Self {
             kind: err.kind(),
             message: err.to_string(),
+            whole_store: err.concerns_whole_store(),
+        }
+    }
+}
+
+impl WorkError {
+    /// The error as the planner acts on it, `context` before its message.
+    pub fn to_store_error(&self, context: Option<&str>) -> StoreError {
+        let message = match context {
+            Some(context) => format!("{} ({context})", self.message),
+            None => self.message.clone(),
+        };
+        let error = StoreError::new(self.kind, message);
+        match self.whole_store {
+            true => error.of_whole_store(),
+            false => error,
         }
     }
 }

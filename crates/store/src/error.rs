@@ -103,6 +103,9 @@ pub struct StoreError {
     kind: ErrorKind,
     message: String,
     retry_after: Option<Duration>,
+    /// The store as a whole cannot take the operation (it is full, over its quota, or
+    /// read-only): every other object would fail alike.
+    whole_store: bool,
 }
 
 impl StoreError {
@@ -112,7 +115,20 @@ impl StoreError {
             kind,
             message: redact(message.as_ref()),
             retry_after: None,
+            whole_store: false,
         }
+    }
+
+    /// Marks it as concerning the whole store (see [`Self::concerns_whole_store`]).
+    pub fn of_whole_store(mut self) -> Self {
+        self.whole_store = true;
+        self
+    }
+
+    /// Whether the store as a whole cannot take the operation (full, over quota, read-only),
+    /// so that every other object would fail alike: a copy stops on it once.
+    pub fn concerns_whole_store(&self) -> bool {
+        self.whole_store
     }
 
     /// Shorthand for a [`ErrorKind::Usage`] error.
@@ -179,7 +195,15 @@ impl From<std::io::Error> for StoreError {
             Io::InvalidInput | Io::InvalidFilename => ErrorKind::Usage,
             _ => ErrorKind::Io,
         };
-        Self::new(kind, err.to_string())
+        let whole_store = matches!(
+            err.kind(),
+            Io::StorageFull | Io::QuotaExceeded | Io::ReadOnlyFilesystem
+        );
+        let error = Self::new(kind, err.to_string());
+        match whole_store {
+            true => error.of_whole_store(),
+            false => error,
+        }
     }
 }
 
@@ -189,6 +213,26 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A full, over-quota or read-only file system concerns the whole store; other I/O errors
+    /// concern their object.
+    #[test]
+    fn a_full_or_read_only_disk_concerns_the_whole_store() {
+        use std::io::{Error, ErrorKind as Io};
+        for kind in [Io::StorageFull, Io::QuotaExceeded, Io::ReadOnlyFilesystem] {
+            let err = StoreError::from(Error::from(kind)).context("write /mnt/x");
+            assert!(
+                err.concerns_whole_store() && err.kind() == ErrorKind::Io,
+                "{kind:?}"
+            );
+        }
+        for kind in [Io::NotFound, Io::Other, Io::BrokenPipe] {
+            assert!(
+                !StoreError::from(Error::from(kind)).concerns_whole_store(),
+                "{kind:?}"
+            );
+        }
+    }
 
     #[test]
     fn every_kind_reads_back_from_its_name_and_json() {

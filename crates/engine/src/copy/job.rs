@@ -116,17 +116,25 @@ impl Planner {
     }
 
     /// Whether `err`, met copying one object, concerns the whole job — the destination root
-    /// could not be made ready (`dest_root`), or credentials were refused before any object of
-    /// this run was copied (a wrong key, no permission on the container) — and if so, stops the
-    /// job with it: one error, instead of the same failure for every object. An object refused
-    /// after others were copied stays that object's failure (a policy may deny some keys).
+    /// could not be made ready (`dest_root`), credentials were refused before any object of
+    /// this run was copied (a wrong key, no permission on the container), or the store as a
+    /// whole cannot take more (full, over quota, read-only) — and if so, stops the job with
+    /// it: one error, instead of the same failure for every object. An object refused after
+    /// others were copied stays that object's failure (a policy may deny some keys).
     pub(super) fn whole_job_failed(&self, err: &StoreError, dest_root: bool) -> bool {
         let refused_at_once = err.kind() == ErrorKind::Auth
             && self.progress.objects_done.load(Ordering::Relaxed) == 0;
-        if !(dest_root || refused_at_once) {
+        if !(dest_root || refused_at_once || err.concerns_whole_store()) {
             return false;
         }
-        if self.whole_job_error.set(err.clone()).is_ok() {
+        // A full or read-only store says so without naming itself.
+        let err = match err.concerns_whole_store() {
+            true => err
+                .clone()
+                .context(format!("writing to {}", self.plan.dest.display_root())),
+            false => err.clone(),
+        };
+        if self.whole_job_error.set(err).is_ok() {
             self.halted.cancel();
         }
         true

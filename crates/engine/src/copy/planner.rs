@@ -384,7 +384,7 @@ impl Planner {
                 WorkDone::Objects { mut outcomes } if outcomes.len() == 1 => {
                     let outcome = outcomes.pop().expect("one outcome");
                     match outcome.error {
-                        Some(error) => Err(StoreError::new(error.kind, &error.message)),
+                        Some(error) => Err(error.to_store_error(None)),
                         None => Ok(outcome.metadata_mapped),
                     }
                 }

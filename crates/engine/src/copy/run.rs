@@ -53,6 +53,8 @@ pub async fn copy(
     drain(&planner, tasks, &mut tally).await;
     if let Some(err) = planner.whole_job_error.get() {
         controller.abort();
+        // Best effort, as below: a staging directory the failed writes left empty.
+        let _ = planner.plan.dest.tidy().await;
         return Err(err.clone());
     }
     let in_memory_peak = existing.as_ref().map_or(0, |e| e.peak_in_memory() as u64);

@@ -342,6 +342,6 @@ impl WorkQueue for NatsQueue {
             .or_default() += outcome.bytes;
         outcome
             .result
-            .map_err(|e| StoreError::new(e.kind, format!("{} (on {})", e.message, outcome.agent)))
+            .map_err(|e| e.to_store_error(Some(&format!("on {}", outcome.agent))))
     }
 }

@@ -6,10 +6,11 @@ use super::put;
 use crate::common::{awcopy, awcopy_with_env, stderr, stdout};
 use awcopy_testkit as kit;
 
-/// A local destination that fills up: the objects that fit arrive whole, the one that does not
-/// fails with the reason and leaves no partial file, and the exit code is 1. One object at a
-/// time: written side by side, the big one could fill the disk before the small one is done,
-/// and then neither fits (that is the disk's answer, not a clean-up failure).
+/// A local destination that fills up: the objects that fit arrive whole; the one that does not
+/// stops the copy once (the disk is full for every object after it) with the reason and the
+/// path, leaving no partial file; exit 6. One object at a time: written side by side, the big
+/// one could fill the disk before the small one is done, and then neither fits (that is the
+/// disk's answer, not a clean-up failure).
 #[tokio::test]
 async fn a_full_disk_fails_cleanly() {
     let source_location = kit::new_s3_bucket("full").await;
@@ -26,11 +27,12 @@ async fn a_full_disk_fails_cleanly() {
         &format!("{}/", mount.path().display()),
     ]);
     let files: Vec<String> = walk(mount.path());
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(6), "{said}");
+    assert_eq!(lines_with(&output, "No space left"), 1, "{said}");
     assert!(
-        stdout(&output).contains("too-big.bin: io:") && stdout(&output).contains("No space left"),
-        "{}",
-        stdout(&output)
+        said.contains(&mount.path().display().to_string()),
+        "names the path: {said}"
     );
     assert_eq!(files, ["fits.bin"], "no partial or staging file left");
     assert!(
@@ -82,9 +84,8 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     files
 }
 
-/// A destination that cannot be written (a read-only file system): every object fails with
-/// the reason, nothing is written, and the exit code is 1; the report lists the first ten
-/// failures and says where the rest are.
+/// A destination that cannot be written (a read-only file system): the copy stops once with
+/// the reason and the path, not once per object; nothing is written; exit 6.
 #[tokio::test]
 async fn an_unwritable_destination_fails_cleanly() {
     let source_location = kit::new_s3_bucket("rofs").await;
@@ -100,17 +101,22 @@ async fn an_unwritable_destination_fails_cleanly() {
         &format!("{}/", mount.path().display()),
     ]);
     let files = walk(mount.path());
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let shown = stdout(&output);
-    assert_eq!(lines_with(&output, "Read-only file system"), 10, "{shown}");
-    assert!(
-        shown.contains("(the first 10 of 15; `awcopy jobs failures "),
-        "{shown}"
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(6), "{said}");
+    assert_eq!(
+        lines_with(&output, "Read-only file system"),
+        1,
+        "{said}{}",
+        stdout(&output)
     );
     assert!(
-        stderr(&output).contains("15 of 15 objects failed"),
+        said.contains(&mount.path().display().to_string()),
+        "names the path: {said}"
+    );
+    assert!(
+        !stdout(&output).contains("objects failed"),
         "{}",
-        stderr(&output)
+        stdout(&output)
     );
     assert!(files.is_empty(), "{files:?}");
 }
