@@ -63,7 +63,7 @@ function specOfForm() {
       modified_since: timeOf("modified_since"), modified_before: timeOf("modified_before"),
       min_size: numberOf("min_size"), max_size: numberOf("max_size"),
     },
-    sizes: { block_size: numberOf("block_size") },
+    sizes: { block_size: numberOf("block_size"), copy_cutoff: numberOf("copy_cutoff"), get_cutoff: numberOf("get_cutoff") },
     tuning: {
       concurrency: concurrency === "" || concurrency === "auto" ? "auto" : Number(concurrency),
       max_rps: numberOf("max_rps"), bandwidth: numberOf("bandwidth"), max_memory: numberOf("max_memory"),
@@ -88,7 +88,7 @@ function fillForm(spec) {
   set("modified_before", localTime(filters.modified_before));
   for (const name of ["min_size", "max_size"]) set(name, filters[name]);
   for (const name of ["max_rps", "bandwidth", "max_memory", "retries", "list_parallelism", "agents", "concurrency"]) set(name, tuning[name]);
-  set("block_size", sizes.block_size);
+  for (const name of ["block_size", "copy_cutoff", "get_cutoff"]) set(name, sizes[name]);
   set("overwrite", spec.overwrite || "");
   set("name_policy", spec.name_policy || "map");
   const encryption = spec.encryption || {};

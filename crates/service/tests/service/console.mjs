@@ -29,6 +29,7 @@ try {
   await page.fill("#job-form [name=include]", "*.bin");
   await page.fill("#job-form [name=name]", "from the form");
   await page.selectOption("#job-form [name=name_policy]", "fail");
+  await page.fill("#job-form [name=get_cutoff]", "1048576");
   await page.click("#estimate");
   await page.waitForSelector("#estimate-total");
   seen.estimate = await page.textContent("#estimate-result");
