@@ -21,6 +21,7 @@ mod error;
 mod estimate;
 mod failures_file;
 mod http;
+mod live;
 mod metrics;
 pub mod nats;
 mod schedule;
@@ -138,6 +139,7 @@ pub async fn serve(
         tracing::info!("resumed {resumed} jobs left running by a previous run of the service");
     }
     let scheduler = schedule::spawn_scheduler(service.clone());
+    let live_feed = live::spawn_live_feed(service.clone());
     let app = app::App {
         service,
         sessions: auth::Sessions::default(),
@@ -180,5 +182,6 @@ pub async fn serve(
         }
     };
     scheduler.abort();
+    live_feed.abort();
     result.map_err(io)
 }

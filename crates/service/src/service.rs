@@ -18,6 +18,7 @@ use crate::agents::AgentPool;
 use crate::config::{place, Config, Scope, Use, User};
 use crate::dispatch::{Dispatch, RunQueue};
 use crate::error::ServiceError;
+use crate::live::{LiveFeed, LiveJob};
 use crate::nats::NatsDispatcher;
 use crate::wire::{AgentView, Counters, FailureView, JobView, ProgressView};
 
@@ -95,6 +96,8 @@ pub struct Service {
     access: Access,
     /// Room for the estimates being worked out ([`crate::estimate::MOST_ESTIMATES`]).
     pub(crate) estimates: tokio::sync::Semaphore,
+    /// The running jobs' progress as last taken, for the event streams.
+    live: tokio::sync::watch::Sender<Arc<Vec<LiveJob>>>,
 }
 
 impl Service {
@@ -123,6 +126,7 @@ impl Service {
             access,
             config,
             estimates: tokio::sync::Semaphore::new(crate::estimate::MOST_ESTIMATES),
+            live: tokio::sync::watch::Sender::new(Arc::default()),
         })
     }
 
@@ -500,27 +504,45 @@ impl Service {
         running.get(id).map(|run| progress_view(id, run))
     }
 
-    /// Live progress of the running jobs `caller` may see: each job's counters as `GET
-    /// /jobs/{id}` has them (the catalogue's with the live run's), never the run's alone (a
-    /// resumed run counts from zero).
-    pub async fn live_for(&self, caller: &User) -> Vec<ProgressView> {
-        let runs: Vec<ProgressView> = {
+    /// Live progress of every running job: each job's counters as `GET /jobs/{id}` has them
+    /// (the catalogue's with the live run's), never the run's alone (a resumed run counts from
+    /// zero).
+    pub async fn live_jobs(&self) -> Vec<LiveJob> {
+        let runs: Vec<LiveJob> = {
             let running = self.running.lock().expect("running lock");
             running
                 .iter()
-                .filter(|(_, run)| caller.admin || run.user == caller.name)
-                .map(|(id, run)| progress_view(id, run))
+                .map(|(id, run)| LiveJob {
+                    user: run.user.clone(),
+                    view: progress_view(id, run),
+                })
                 .collect()
         };
-        let mut views = Vec::with_capacity(runs.len());
-        for mut view in runs {
+        let mut jobs = Vec::with_capacity(runs.len());
+        for mut job in runs {
+            let view = &mut job.view;
             match self.catalog.find(&view.id).await {
-                Ok(job) => view.counters = job.counters().with_live(&view.counters),
+                Ok(stored) => view.counters = stored.counters().with_live(&view.counters),
                 Err(e) => tracing::warn!(job = %view.id, "live progress: {e}"),
             }
-            views.push(view);
+            jobs.push(job);
         }
-        views
+        jobs
+    }
+
+    /// The running jobs' progress as last taken (see [`crate::live`]), and each new snapshot.
+    pub fn live_feed(&self) -> LiveFeed {
+        self.live.subscribe()
+    }
+
+    /// How many event streams watch the live progress.
+    pub(crate) fn live_watchers(&self) -> usize {
+        self.live.receiver_count()
+    }
+
+    /// Hands a new snapshot of the running jobs' progress to every stream.
+    pub(crate) fn publish_live(&self, snapshot: Vec<LiveJob>) {
+        self.live.send_replace(Arc::new(snapshot));
     }
 
     /// How many runs this service holds now.

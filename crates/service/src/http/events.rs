@@ -8,17 +8,14 @@ use futures::{Stream, StreamExt};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
+use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 
 use crate::api_error::ApiError;
 use crate::app::App;
 use crate::auth::Caller;
+use crate::live::visible_to;
 use crate::service::Notice;
 use crate::wire::ErrorBody;
-
-/// How often the event stream sends running jobs' progress.
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// The most event streams one user may hold open at once.
 const MOST_STREAMS_PER_USER: usize = 16;
@@ -85,19 +82,14 @@ pub(super) async fn events(
         };
         std::future::ready(event.map(Ok))
     });
-    let service = app.service.clone();
-    let progress = IntervalStream::new(tokio::time::interval(PROGRESS_EVERY))
-        .then(move |_| {
-            let (service, user) = (service.clone(), user.clone());
-            async move { service.live_for(&user).await }
-        })
-        .filter_map(move |live| {
-            // Held by the stream: dropped, and uncounted, when the client goes.
-            let _open = &open;
-            let event = (!live.is_empty())
-                .then(|| Event::default().event("progress").json_data(&live).ok())
-                .flatten();
-            std::future::ready(event.map(Ok))
-        });
+    let progress = WatchStream::from_changes(app.service.live_feed()).filter_map(move |snapshot| {
+        // Held by the stream: dropped, and uncounted, when the client goes.
+        let _open = &open;
+        let live = visible_to(&snapshot, &user);
+        let event = (!live.is_empty())
+            .then(|| Event::default().event("progress").json_data(&live).ok())
+            .flatten();
+        std::future::ready(event.map(Ok))
+    });
     Ok(Sse::new(futures::stream::select(notices, progress)).keep_alive(KeepAlive::default()))
 }

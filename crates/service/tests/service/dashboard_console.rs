@@ -111,7 +111,11 @@ async fn jobs_and_schedules_are_made_and_run_from_the_dashboard() {
         job["spec"]["filters"]["include"],
         serde_json::json!(["*.bin"])
     );
-    assert_eq!(job["spec"]["sizes"]["get_cutoff"], 1 << 20, "every setting of the form kept");
+    assert_eq!(
+        job["spec"]["sizes"]["get_cutoff"],
+        1 << 20,
+        "every setting of the form kept"
+    );
 
     // The finished job's page: its settings, a chart from its runs, inked.
     let settings = seen["settings"].as_str().unwrap();
