@@ -220,17 +220,10 @@ async fn a_schedule_runs_now_and_shows_its_last_run() {
         ("now/big".to_owned(), kit::pattern(1 << 20, 2)),
     ]);
     kit::put_all(&kit::open(&bucket).await, &files).await;
-    let (_guard, dir) = svc::service_dir();
-    let grant = vec![bucket.to_string(), container.to_string()];
-    let proxy = kit::fault_proxy::slow_azure(300).await;
-    svc::write_config_with(
-        &dir,
-        (&grant, &grant),
-        (&[], &[]),
-        &svc::azure_through(&proxy),
-    );
-    let service = svc::start(&dir, 2);
-    let dest = format!("{}now/", kit::fault_proxy::through(&proxy, &container));
+    let grant = [bucket.to_string(), container.to_string()];
+    let slow = svc::SlowAzure::start(&grant, 300, 2).await;
+    let service = &slow.service;
+    let dest = format!("{}now/", slow.through(&container));
     let template = svc::spec_in_blocks(
         &format!("{bucket}now/"),
         &dest,

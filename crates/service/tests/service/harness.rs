@@ -126,3 +126,33 @@ pub fn relative(
         .map(|(k, v)| (k[prefix.len()..].to_owned(), v.clone()))
         .collect()
 }
+
+/// A service of `agents` in-process agents that reaches the Azure emulator through a proxy
+/// adding `millis` to each request (0: only counting them), alice granted read and write on
+/// `grant`.
+pub struct SlowAzure {
+    /// The service.
+    pub service: Service,
+    /// The proxy in front of the Azure emulator (its counters see every request).
+    pub proxy: awcopy_testkit::fault_proxy::FaultProxy,
+    _dir: tempfile::TempDir,
+}
+
+impl SlowAzure {
+    /// Starts it.
+    pub async fn start(grant: &[String], millis: u64, agents: usize) -> Self {
+        let proxy = awcopy_testkit::fault_proxy::slow_azure(millis).await;
+        let (guard, dir) = service_dir();
+        write_config_with(&dir, (grant, grant), (&[], &[]), &azure_through(&proxy));
+        Self {
+            service: start(&dir, agents),
+            proxy,
+            _dir: guard,
+        }
+    }
+
+    /// `container`'s location as the service reaches it through the proxy.
+    pub fn through(&self, container: &awcopy_store::Location) -> String {
+        awcopy_testkit::fault_proxy::through(&self.proxy, container)
+    }
+}

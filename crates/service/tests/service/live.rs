@@ -34,17 +34,10 @@ async fn live_counters_are_the_jobs_across_a_pause_and_a_resume() {
         .map(|i| (format!("in/{i:03}"), kit::pattern(1000 + i, i as u64)))
         .collect();
     kit::put_all(&kit::open(&bucket).await, &files).await;
-    let (_guard, dir) = svc::service_dir();
-    let grant = vec![bucket.to_string(), container.to_string()];
-    let proxy = kit::fault_proxy::slow_azure(60).await;
-    svc::write_config_with(
-        &dir,
-        (&grant, &grant),
-        (&[], &[]),
-        &svc::azure_through(&proxy),
-    );
-    let service = svc::start(&dir, 1);
-    let dest = format!("{}out/", kit::fault_proxy::through(&proxy, &container));
+    let grant = [bucket.to_string(), container.to_string()];
+    let slow = svc::SlowAzure::start(&grant, 60, 1).await;
+    let service = &slow.service;
+    let dest = format!("{}out/", slow.through(&container));
     let body = svc::with(
         svc::copy_spec(&format!("{bucket}in/"), &dest),
         serde_json::json!({"tuning": {"concurrency": 1}}),
@@ -58,10 +51,10 @@ async fn live_counters_are_the_jobs_across_a_pause_and_a_resume() {
         service.get(&path, ALICE).await["counters"]["objects_done"].as_u64() >= Some(10)
     })
     .await;
-    act(&service, &id, "pause").await;
+    act(service, &id, "pause").await;
     let paused = service.wait_for(&id, ALICE, &["paused"]).await;
     let first_start = paused["started_at"].clone();
-    act(&service, &id, "resume").await;
+    act(service, &id, "resume").await;
 
     let (events, ()) = service
         .events_during(ALICE, tokio::time::sleep(Duration::from_secs(4)))
@@ -106,7 +99,7 @@ async fn live_counters_are_the_jobs_across_a_pause_and_a_resume() {
     kit::assert_holds(
         &kit::open(&container).await,
         "out/",
-        &files_without("in/", &files),
+        &svc::relative(&files, "in/"),
     )
     .await;
 }
@@ -120,17 +113,6 @@ async fn act(service: &svc::Service, id: &str, action: &str) {
     assert_eq!(status, 200, "{action}: {answer}");
 }
 
-/// `files` with `prefix` taken off their keys.
-fn files_without(
-    prefix: &str,
-    files: &std::collections::BTreeMap<String, Vec<u8>>,
-) -> std::collections::BTreeMap<String, Vec<u8>> {
-    files
-        .iter()
-        .map(|(k, v)| (k.strip_prefix(prefix).unwrap().to_owned(), v.clone()))
-        .collect()
-}
-
 /// In flight is what is really sent: a job held to 4 requests a second against a store that
 /// answers in 300 ms has at most 4 requests in flight (a second's burst) on `/api/v1/agents`
 /// and `/metrics`, while its agent holds many more items waiting for the rate.
@@ -142,17 +124,10 @@ async fn in_flight_counts_the_requests_sent_not_the_items_held() {
         .map(|i| (format!("in/{i:03}"), kit::pattern(100, i as u64)))
         .collect();
     kit::put_all(&kit::open(&bucket).await, &files).await;
-    let (_guard, dir) = svc::service_dir();
-    let grant = vec![bucket.to_string(), container.to_string()];
-    let proxy = kit::fault_proxy::slow_azure(300).await;
-    svc::write_config_with(
-        &dir,
-        (&grant, &grant),
-        (&[], &[]),
-        &svc::azure_through(&proxy),
-    );
-    let service = svc::start(&dir, 1);
-    let dest = format!("{}out/", kit::fault_proxy::through(&proxy, &container));
+    let grant = [bucket.to_string(), container.to_string()];
+    let slow = svc::SlowAzure::start(&grant, 300, 1).await;
+    let service = &slow.service;
+    let dest = format!("{}out/", slow.through(&container));
     let body = svc::with(
         svc::copy_spec(&format!("{bucket}in/"), &dest),
         serde_json::json!({"tuning": {"max_rps": 4, "concurrency": 64}}),
@@ -204,18 +179,11 @@ async fn a_jobs_request_rate_holds_across_its_agents() {
         .map(|i| (format!("in/{i:03}"), kit::pattern(100, i as u64)))
         .collect();
     kit::put_all(&kit::open(&bucket).await, &files).await;
-    let (_guard, dir) = svc::service_dir();
-    let grant = vec![bucket.to_string(), container.to_string()];
     // A proxy that only counts what reaches the destination.
-    let proxy = kit::fault_proxy::slow_azure(0).await;
-    svc::write_config_with(
-        &dir,
-        (&grant, &grant),
-        (&[], &[]),
-        &svc::azure_through(&proxy),
-    );
-    let service = svc::start(&dir, 2);
-    let dest = format!("{}out/", kit::fault_proxy::through(&proxy, &container));
+    let grant = [bucket.to_string(), container.to_string()];
+    let slow = svc::SlowAzure::start(&grant, 0, 2).await;
+    let service = &slow.service;
+    let dest = format!("{}out/", slow.through(&container));
     let body = svc::with(
         svc::copy_spec(&format!("{bucket}in/"), &dest),
         serde_json::json!({"tuning": {"max_rps": 4}}),
@@ -237,7 +205,7 @@ async fn a_jobs_request_rate_holds_across_its_agents() {
         .iter()
         .filter(|a| a["items_done"].as_u64() > Some(0));
     assert_eq!(working.count(), 2, "both agents worked on it: {agents}");
-    let sent = proxy.counters.logged() as f64;
+    let sent = slow.proxy.counters.logged() as f64;
     assert!(
         sent >= 24.0 && sent <= 4.0 * seconds + 6.0,
         "{sent} requests in {seconds:.1} s at most 4 a second (and a start's burst)"
