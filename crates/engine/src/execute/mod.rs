@@ -129,11 +129,6 @@ pub(crate) fn unless_stopped(stop: &Option<Stop>) -> Result<(), StoreError> {
 }
 
 impl ItemExecutor {
-    /// Requests it has sent to remote stores and not yet had answered.
-    pub fn requests_in_flight(&self) -> usize {
-        self.concurrency.requests_in_flight()
-    }
-
     /// An executor reading from `source` and writing to `dest` under `options`' limits.
     /// Its limit follows its own throughput and throttling (see [`crate::concurrency`]).
     pub fn new(source: Arc<dyn Store>, dest: Arc<dyn Store>, options: ExecutorOptions) -> Self {
@@ -147,6 +142,11 @@ impl ItemExecutor {
             _controller: Some(Controller(controller)),
             ..Self::sharing(source, dest, &options, shared)
         }
+    }
+
+    /// Requests it has sent to remote stores and not yet had answered.
+    pub fn requests_in_flight(&self) -> usize {
+        self.concurrency.requests_in_flight()
     }
 
     /// An executor of stores already timed, with the limits and counters of `shared`.
