@@ -5,7 +5,10 @@
 use awcopy_engine::preview::{preview, Preview, PreviewBounds, PreviewError};
 use awcopy_engine::pricing::PriceBook;
 use awcopy_jobs::runner::Prepared;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::User;
 use crate::error::ServiceError;
@@ -19,10 +22,66 @@ const BOUNDS: PreviewBounds = PreviewBounds {
     time: Duration::from_secs(15),
 };
 /// The most estimates the service lists for at once (each lists with the service's
-/// credentials; a form is not a bulk API).
-pub(crate) const MOST_ESTIMATES: usize = 4;
+/// credentials; a form is not a bulk API), one per user.
+const MOST_ESTIMATES: usize = 4;
 /// The longest region name taken.
 const MOST_REGION_CHARS: usize = 40;
+
+/// Room for estimates: [`MOST_ESTIMATES`] at once, one per user, so that no user holds them
+/// all.
+#[derive(Debug)]
+pub(crate) struct Estimates {
+    room: Arc<Semaphore>,
+    users: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Default for Estimates {
+    fn default() -> Self {
+        Self {
+            room: Arc::new(Semaphore::new(MOST_ESTIMATES)),
+            users: Arc::default(),
+        }
+    }
+}
+
+impl Estimates {
+    /// A place for an estimate of `user`'s, held until it drops; or why there is none.
+    fn take(&self, user: &str) -> Result<Place, ServiceError> {
+        let mut users = self.users.lock().expect("estimates lock");
+        if users.contains(user) {
+            return Err(ServiceError::Busy(format!(
+                "user '{user}' has an estimate being worked out; wait for its answer"
+            )));
+        }
+        let permit = self.room.clone().try_acquire_owned().map_err(|_| {
+            ServiceError::Busy(format!(
+                "the service is working out {MOST_ESTIMATES} estimates already; try again in a few seconds"
+            ))
+        })?;
+        users.insert(user.to_owned());
+        Ok(Place {
+            _permit: permit,
+            users: self.users.clone(),
+            user: user.to_owned(),
+        })
+    }
+}
+
+/// One estimate's place, given back when it drops.
+struct Place {
+    _permit: OwnedSemaphorePermit,
+    users: Arc<Mutex<HashSet<String>>>,
+    user: String,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.users
+            .lock()
+            .expect("estimates lock")
+            .remove(&self.user);
+    }
+}
 
 impl Service {
     /// What the job `input.spec` would copy and cost, as `caller` submitting it would run it.
@@ -36,11 +95,7 @@ impl Service {
             region("dest_region", input.dest_region)?,
         );
         let spec = self.admit(caller, input.spec)?;
-        let _permit = self.estimates.try_acquire().map_err(|_| {
-            ServiceError::Busy(format!(
-                "the service is working out {MOST_ESTIMATES} estimates already; try again in a few seconds"
-            ))
-        })?;
+        let _place = self.estimates.take(&caller.name)?;
         let prepared = Prepared::new(spec, self.access()).await?;
         preview(prepared, regions, &PriceBook::builtin(), BOUNDS)
             .await

@@ -94,8 +94,8 @@ pub struct Service {
     /// The stores the service reaches, and the keys jobs may name: what every run opens
     /// its locations and reads its keys through.
     access: Access,
-    /// Room for the estimates being worked out ([`crate::estimate::MOST_ESTIMATES`]).
-    pub(crate) estimates: tokio::sync::Semaphore,
+    /// Room for the estimates being worked out.
+    pub(crate) estimates: crate::estimate::Estimates,
     /// The running jobs' progress as last taken, for the event streams.
     live: tokio::sync::watch::Sender<Arc<Vec<LiveJob>>>,
 }
@@ -125,7 +125,7 @@ impl Service {
             totals: Mutex::default(),
             access,
             config,
-            estimates: tokio::sync::Semaphore::new(crate::estimate::MOST_ESTIMATES),
+            estimates: Default::default(),
             live: tokio::sync::watch::Sender::new(Arc::default()),
         })
     }

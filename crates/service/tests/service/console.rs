@@ -272,3 +272,60 @@ async fn a_schedule_runs_now_and_shows_its_last_run() {
         .await;
     assert_eq!(theirs, serde_json::json!([]));
 }
+
+/// One estimate at a time per user: a second of Alice's while her first lists a slow source is
+/// refused (429, saying why); the admin's goes on beside it, and Alice's next once hers ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_estimate_at_a_time_per_user() {
+    let container = kit::new_azure_container("console-est-slow").await;
+    let bucket = kit::new_s3_bucket("console-est-slow").await;
+    kit::put_tiny(
+        &kit::open(&container).await,
+        (0..20).map(|i| format!("k{i:02}")),
+    )
+    .await;
+    let grant = [container.to_string(), bucket.to_string()];
+    let slow = svc::SlowAzure::start(&grant, 1500, 1).await;
+    let source = slow.through(&container);
+    let body = serde_json::json!({"spec": svc::copy_spec(&source, &format!("{bucket}x/"))});
+    let service = &slow.service;
+    let ask = |token| {
+        service.call(
+            "POST",
+            "/api/v1/estimate",
+            Some(token),
+            Some(body.to_string()),
+        )
+    };
+    let (first, (second, theirs)) = tokio::join!(ask(ALICE), async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        (ask(ALICE).await, ask(svc::ADMIN).await)
+    });
+    let (status, said) = second;
+    assert_eq!(status, 429, "{said}");
+    assert!(said["message"]
+        .as_str()
+        .unwrap()
+        .contains("has an estimate being worked out"));
+    let (status, theirs) = theirs;
+    assert_eq!(
+        (status, theirs["objects"].as_u64()),
+        (200, Some(20)),
+        "{theirs}"
+    );
+    let (status, hers) = first;
+    assert_eq!(
+        (status, hers["objects"].as_u64()),
+        (200, Some(20)),
+        "{hers}"
+    );
+    let (status, again) = service
+        .call(
+            "POST",
+            "/api/v1/estimate",
+            Some(ALICE),
+            Some(body.to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+}
