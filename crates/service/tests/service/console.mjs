@@ -154,6 +154,15 @@ try {
     await page.screenshot({ path: `${SHOTS}/c5-new-${width}.png`, fullPage: true });
   }
   await page.setViewportSize({ width: 1400, height: 900 });
+  // The system's dark mode: the form and the finished job's page.
+  await page.emulateMedia({ colorScheme: "dark" });
+  for (const [hash, shot] of [["#/new", "c6-new-dark"], [`#/jobs/${seen.job}`, "c6-job-dark"]]) {
+    await page.goto(`${base}/${hash}`);
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: `${SHOTS}/${shot}.png`, fullPage: true });
+  }
+  seen.darkBackground = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.emulateMedia({ colorScheme: "light" });
 
   // Delete, after a confirmation.
   await page.goto(`${base}/#/schedules`);

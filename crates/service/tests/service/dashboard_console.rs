@@ -157,6 +157,10 @@ async fn jobs_and_schedules_are_made_and_run_from_the_dashboard() {
         "{seen}"
     );
     assert_eq!(seen["sideways"], serde_json::json!([]), "{seen}");
+    assert_eq!(
+        seen["darkBackground"], "rgb(20, 24, 30)",
+        "the system's dark mode"
+    );
     // Dialogs: the delete's confirmation only.
     let dialogs = seen["dialogs"].as_array().unwrap();
     assert!(
@@ -171,6 +175,8 @@ async fn jobs_and_schedules_are_made_and_run_from_the_dashboard() {
         "c4-agents",
         "c5-new-1400",
         "c5-new-390",
+        "c6-new-dark",
+        "c6-job-dark",
     ] {
         let png = std::fs::metadata(shots.join(format!("{shot}.png"))).expect("a screenshot");
         assert!(png.len() > 1000, "{shot}.png is an image");
