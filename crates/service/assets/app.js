@@ -7,6 +7,7 @@ const state = {
   jobs: new Map(),      // id -> job view
   samples: new Map(),   // id -> [{t, bytes}] (progress over time, for rate, ETA and chart)
   agents: new Map(),    // id -> [[name, bytes]]
+  inFlight: new Map(),  // id -> requests in flight, where the service knows them
   runs: new Map(),      // id -> the job's runs, from the catalogue (the chart of a job not running)
   events: null,
   page: 0,              // the jobs list's page, of JOBS_PER_PAGE
@@ -203,6 +204,7 @@ function renderJob(id) {
     ["Rate", job.status === "running" && rate(id) >= 0 ? human(rate(id)) + "/s" : ""], ["ETA", eta(job)],
     ["Retries", c.retries], ["Throttled", c.throttled], ["Concurrency", c.concurrency],
   ];
+  if (job.status === "running" && state.inFlight.has(id)) counters.push(["Requests in flight", state.inFlight.get(id)]);
   $("#job-counters").replaceChildren(...counters.map(([name, value]) => {
     const div = document.createElement("div");
     const dt = document.createElement("dt"); dt.textContent = name;
@@ -397,6 +399,8 @@ function listen() {
       job.counters = p.counters;
       addSample(p.id, p.counters.bytes_done, p.counters.objects_done);
       state.agents.set(p.id, p.agents);
+      if (p.requests_in_flight === undefined) state.inFlight.delete(p.id);
+      else state.inFlight.set(p.id, p.requests_in_flight);
       for (const [name, bytes] of p.agents) addSample(p.id + "/" + name, bytes);
     }
     refresh();

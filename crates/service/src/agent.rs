@@ -27,6 +27,16 @@ struct Run {
     executor: OnceCell<Result<Arc<ItemExecutor>, StoreError>>,
 }
 
+impl Run {
+    /// Requests its executor has sent and not yet had answered (none before it opened).
+    fn requests_in_flight(&self) -> u64 {
+        match self.executor.get() {
+            Some(Ok(executor)) => executor.requests_in_flight() as u64,
+            _ => 0,
+        }
+    }
+}
+
 /// What an agent has done, as the service shows it.
 #[derive(Debug, Default)]
 pub struct AgentCounters {
@@ -158,10 +168,13 @@ impl Agent {
     /// Requests its runs have sent to remote stores and not yet had answered.
     pub fn requests_in_flight(&self) -> u64 {
         let runs = self.runs.lock().expect("runs lock");
-        runs.values()
-            .filter_map(|run| run.executor.get()?.as_ref().ok())
-            .map(|executor| executor.requests_in_flight() as u64)
-            .sum()
+        runs.values().map(|run| run.requests_in_flight()).sum()
+    }
+
+    /// Requests it has sent for run `run` and not yet had answered.
+    pub fn requests_in_flight_of(&self, run: &str) -> u64 {
+        let runs = self.runs.lock().expect("runs lock");
+        runs.get(run).map_or(0, |run| run.requests_in_flight())
     }
 
     /// What the service shows of this agent (in this process: no host, version or rate).

@@ -133,6 +133,16 @@ impl RunQueue for JobQueue {
         self
     }
 
+    fn requests_in_flight(&self) -> Option<u64> {
+        let agents = &self.pool.agents;
+        Some(
+            self.allowed
+                .iter()
+                .map(|&i| agents[i].agent.requests_in_flight_of(&self.run))
+                .sum(),
+        )
+    }
+
     fn bytes_by_agent(&self) -> Vec<(String, u64)> {
         self.allowed
             .iter()

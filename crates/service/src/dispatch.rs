@@ -34,6 +34,12 @@ pub(crate) trait RunQueue: Send + Sync {
     /// Bytes each agent has moved for this run, by agent name.
     fn bytes_by_agent(&self) -> Vec<(String, u64)>;
 
+    /// Requests this run's agents have sent for it and not yet had answered, where the
+    /// service can know (agents in this process; agents elsewhere report only their totals).
+    fn requests_in_flight(&self) -> Option<u64> {
+        None
+    }
+
     /// Once `stopping` is cancelled (the run is pausing or cancelling), the run's items
     /// that have not started come back interrupted, for a resume to redo.
     fn stop_with(&self, stopping: Stop);

@@ -70,6 +70,7 @@ mod tests {
                 id: id.to_owned(),
                 counters: Default::default(),
                 agents: Vec::new(),
+                requests_in_flight: None,
             },
         }
     }

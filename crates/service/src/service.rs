@@ -703,5 +703,6 @@ fn progress_view(id: &str, run: &Running) -> ProgressView {
         id: id.to_owned(),
         counters: run.progress.snapshot(),
         agents: run.queue.bytes_by_agent(),
+        requests_in_flight: run.queue.requests_in_flight(),
     }
 }

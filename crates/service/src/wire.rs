@@ -88,6 +88,10 @@ pub struct ProgressView {
     pub counters: Counters,
     /// Bytes each agent has done for it, by agent name.
     pub agents: Vec<(String, u64)>,
+    /// Requests its agents have sent for it and not yet had answered, when the service can
+    /// know (agents in its own process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_in_flight: Option<u64>,
 }
 
 /// A schedule as the API takes it (`POST`) and changes it (`PATCH`: every field optional).

@@ -45,6 +45,7 @@ try {
   await page.waitForFunction(() => document.querySelector("#job-status").textContent === "running");
   await page.waitForTimeout(1500);
   await page.screenshot({ path: `${SHOTS}/3-job-running.png` });
+  seen.runningCounters = await page.textContent("#job-counters");
   await page.click("button[data-action=pause]");
   await page.waitForFunction(() => document.querySelector("#job-status").textContent === "paused", null, { timeout: 90000 });
   seen.afterPause = await page.textContent("#job-status");

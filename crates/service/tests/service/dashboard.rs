@@ -161,6 +161,11 @@ fn alice_saw_her_jobs_live_and_true(seen: &serde_json::Value, failed: &serde_jso
     let cookie = &seen["cookieVisibleToScripts"];
     assert_eq!(cookie, false, "the session cookie is HttpOnly");
     assert_eq!(seen["afterPause"], "paused");
+    let counters = seen["runningCounters"].as_str().unwrap();
+    assert!(
+        counters.contains("Requests in flight"),
+        "a running job's page: {counters}"
+    );
     // Times are shown in one format, with their zone ("Dec 6, 2026, 7:16:36 PM UTC").
     let started = seen["runStarted"].as_str().unwrap();
     let zone = started.rsplit(' ').next().unwrap_or("");
