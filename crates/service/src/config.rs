@@ -329,6 +329,17 @@ pub fn place(location: &Location, scope: Scope) -> String {
 }
 
 impl User {
+    /// Whether the user may see what `owner` owns (jobs, schedules, their events): their own;
+    /// an admin, everyone's.
+    pub fn sees(&self, owner: &str) -> bool {
+        self.admin || self.name == owner
+    }
+
+    /// Whose things the user's lists hold: their own name; `None` for an admin (everyone's).
+    pub fn listed_owner(&self) -> Option<&str> {
+        (!self.admin).then_some(self.name.as_str())
+    }
+
     /// Whether the user may `what` the place `place` (see [`place`]), whose store `reach`
     /// resolves grants in.
     pub fn may(&self, what: Use, place: &str, reach: &Reach) -> bool {

@@ -31,7 +31,7 @@ pub type LiveFeed = watch::Receiver<Arc<Vec<LiveJob>>>;
 pub fn visible_to(snapshot: &[LiveJob], caller: &User) -> Vec<ProgressView> {
     snapshot
         .iter()
-        .filter(|job| caller.admin || job.user == caller.name)
+        .filter(|job| caller.sees(&job.user))
         .map(|job| job.view.clone())
         .collect()
 }

@@ -178,8 +178,7 @@ impl Service {
 
     /// The caller's schedules (everyone's for an admin).
     pub async fn schedules(&self, caller: &User) -> Result<Vec<Schedule>, ServiceError> {
-        let user = (!caller.admin).then_some(caller.name.as_str());
-        Ok(self.catalog().schedules(user).await?)
+        Ok(self.catalog().schedules(caller.listed_owner()).await?)
     }
 
     /// Schedule `id` if the caller may see it; anyone else is told there is none.
@@ -189,7 +188,7 @@ impl Service {
         id: &str,
     ) -> Result<Schedule, ServiceError> {
         match self.catalog().schedule(id).await {
-            Ok(s) if caller.admin || s.user == caller.name => Ok(s),
+            Ok(s) if caller.sees(&s.user) => Ok(s),
             _ => Err(ServiceError::not_found("schedule", id)),
         }
     }

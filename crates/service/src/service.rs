@@ -328,8 +328,7 @@ impl Service {
     pub async fn visible(&self, caller: &User, id: &str) -> Result<JobRecord, ServiceError> {
         // A prefix is resolved over the caller's own jobs (an admin's: everyone's), so that
         // nobody learns of another's job by an ambiguity.
-        let user = (!caller.admin).then_some(caller.name.as_str());
-        match self.catalog.find_of(id, user).await {
+        match self.catalog.find_of(id, caller.listed_owner()).await {
             Ok(job) => Ok(job),
             Err(CatalogError::Ambiguous { prefix, matches }) => Err(ServiceError::invalid(
                 format!("job id '{prefix}' is ambiguous: {matches}; give more of it"),
@@ -346,7 +345,7 @@ impl Service {
         filter: ListFilter,
     ) -> Result<Vec<JobView>, ServiceError> {
         let filter = ListFilter {
-            user: (!caller.admin).then(|| caller.name.clone()),
+            user: caller.listed_owner().map(str::to_owned),
             ..filter
         };
         let mut views = Vec::new();

@@ -69,7 +69,7 @@ pub(super) async fn events(
     let me = user.clone();
     let notices = BroadcastStream::new(app.service.notices()).filter_map(move |notice| {
         let event = match notice {
-            Ok(notice) if me.admin || notice.user() == me.name => match notice {
+            Ok(notice) if me.sees(notice.user()) => match notice {
                 Notice::Job(view) => Event::default().event("job").json_data(&*view).ok(),
                 Notice::Failure {
                     job, key, error, ..

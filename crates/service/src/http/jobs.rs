@@ -31,7 +31,7 @@ pub(super) async fn list_jobs(
     State(app): State<App>,
     Caller(user): Caller,
     Query(query): Query<HashMap<String, String>>,
-) -> Answer<Vec<crate::wire::JobView>> {
+) -> Answer<Vec<JobView>> {
     let status = query
         .get("status")
         .map(|s| s.parse())
@@ -58,7 +58,7 @@ pub(super) async fn submit_job(
     State(app): State<App>,
     Caller(user): Caller,
     spec: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<crate::wire::JobView>), ApiError> {
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let spec = app.service.admit(&user, body(spec)?)?;
     let view = app.service.submit(spec).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -76,7 +76,7 @@ pub(super) async fn estimate(
     State(app): State<App>,
     Caller(user): Caller,
     input: Result<Json<EstimateInput>, JsonRejection>,
-) -> Answer<crate::wire::Preview> {
+) -> Answer<Preview> {
     Ok(Json(app.service.estimate(&user, body(input)?).await?))
 }
 
@@ -89,7 +89,7 @@ pub(super) async fn get_job(
     State(app): State<App>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Answer<crate::wire::JobView> {
+) -> Answer<JobView> {
     let job = app.service.visible(&user, &id).await?;
     Ok(Json(app.service.view_in_full(&job).await?))
 }
@@ -147,7 +147,7 @@ pub(super) async fn job_action(
     Caller(user): Caller,
     Path((id, action)): Path<(String, String)>,
     options: axum::body::Bytes,
-) -> Answer<crate::wire::JobView> {
+) -> Answer<JobView> {
     let job = app.service.visible(&user, &id).await?;
     let options: ActionOptions = match options.is_empty() {
         true => ActionOptions::default(),
@@ -175,9 +175,6 @@ pub(super) async fn job_action(
 /// The service's agents: their work and health.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "service",
     responses((status = 200, description = "every agent, its work and health", body = Vec<AgentView>), (status = 401, description = "no valid token or session", body = ErrorBody)))]
-pub(super) async fn agents(
-    State(app): State<App>,
-    Caller(_): Caller,
-) -> Json<Vec<crate::wire::AgentView>> {
+pub(super) async fn agents(State(app): State<App>, Caller(_): Caller) -> Json<Vec<AgentView>> {
     Json(app.service.agent_views())
 }

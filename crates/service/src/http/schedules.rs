@@ -89,7 +89,7 @@ pub(super) async fn run_schedule(
     State(app): State<App>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<crate::wire::JobView>), ApiError> {
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let schedule = app.service.visible_schedule(&user, &id).await?;
     let job = app.service.run_schedule_now(&schedule).await?;
     Ok((StatusCode::CREATED, Json(job)))
