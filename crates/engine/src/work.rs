@@ -199,11 +199,7 @@ impl WorkError {
             Some(context) => format!("{} ({context})", self.message),
             None => self.message.clone(),
         };
-        let error = StoreError::new(self.kind, message);
-        match self.whole_store {
-            true => error.of_whole_store(),
-            false => error,
-        }
+        StoreError::new(self.kind, message).of_whole_store(self.whole_store)
     }
 }
 

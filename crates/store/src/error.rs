@@ -119,9 +119,9 @@ impl StoreError {
         }
     }
 
-    /// Marks it as concerning the whole store (see [`Self::concerns_whole_store`]).
-    pub fn of_whole_store(mut self) -> Self {
-        self.whole_store = true;
+    /// Marks it as concerning the whole store, or not (see [`Self::concerns_whole_store`]).
+    pub fn of_whole_store(mut self, whole_store: bool) -> Self {
+        self.whole_store = whole_store;
         self
     }
 
@@ -199,11 +199,7 @@ impl From<std::io::Error> for StoreError {
             err.kind(),
             Io::StorageFull | Io::QuotaExceeded | Io::ReadOnlyFilesystem
         );
-        let error = Self::new(kind, err.to_string());
-        match whole_store {
-            true => error.of_whole_store(),
-            false => error,
-        }
+        Self::new(kind, err.to_string()).of_whole_store(whole_store)
     }
 }
 

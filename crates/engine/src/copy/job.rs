@@ -127,13 +127,11 @@ impl Planner {
         if !(dest_root || refused_at_once || err.concerns_whole_store()) {
             return false;
         }
-        // A full or read-only store says so without naming itself.
-        let err = match err.concerns_whole_store() {
-            true => err
-                .clone()
-                .context(format!("writing to {}", self.plan.dest.display_root())),
-            false => err.clone(),
-        };
+        let mut err = err.clone();
+        if err.concerns_whole_store() {
+            // A full or read-only store says so without naming itself.
+            err = err.context(format!("writing to {}", self.plan.dest.display_root()));
+        }
         if self.whole_job_error.set(err).is_ok() {
             self.halted.cancel();
         }
