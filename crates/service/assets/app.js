@@ -80,6 +80,32 @@ function cell(row, text, className) {
   return td;
 }
 
+/// A link to `href` saying `text`.
+function link(href, text) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.textContent = text;
+  return a;
+}
+
+/// A named value of a definition list: its term and its description, in one box.
+function term(name, value) {
+  const div = document.createElement("div");
+  const dt = document.createElement("dt"); dt.textContent = name;
+  const dd = document.createElement("dd"); dd.textContent = String(value);
+  div.append(dt, dd);
+  return div;
+}
+
+/// A list item for each of `texts`.
+function listItems(texts) {
+  return texts.map((text) => {
+    const li = document.createElement("li");
+    li.textContent = text;
+    return li;
+  });
+}
+
 function addSample(id, bytes, objects = 0) {
   const list = state.samples.get(id) || [];
   list.push({ t: Date.now(), bytes, objects });
@@ -143,11 +169,8 @@ function renderJobs() {
     const c = job.counters;
     const tr = document.createElement("tr");
     tr.dataset.id = job.id;
-    const link = document.createElement("a");
-    link.href = "#/jobs/" + job.id;
-    link.textContent = job.name ? job.name + " (" + job.id.slice(0, 8) + ")" : job.id.slice(0, 8);
-    const first = cell(tr, "");
-    first.appendChild(link);
+    const short = job.id.slice(0, 8);
+    cell(tr, "").appendChild(link("#/jobs/" + job.id, job.name ? job.name + " (" + short + ")" : short));
     cell(tr, job.user);
     cell(tr, jobRoute(job), "route");
     cell(tr, job.status, "status status-" + job.status);
@@ -205,13 +228,7 @@ function renderJob(id) {
     ["Retries", c.retries], ["Throttled", c.throttled], ["Concurrency", c.concurrency],
   ];
   if (job.status === "running" && state.inFlight.has(id)) counters.push(["Requests in flight", state.inFlight.get(id)]);
-  $("#job-counters").replaceChildren(...counters.map(([name, value]) => {
-    const div = document.createElement("div");
-    const dt = document.createElement("dt"); dt.textContent = name;
-    const dd = document.createElement("dd"); dd.textContent = String(value);
-    div.append(dt, dd);
-    return div;
-  }));
+  $("#job-counters").replaceChildren(...counters.map(([name, value]) => term(name, value)));
   const agents = state.agents.get(id) || [];
   $("#job-agents tbody").replaceChildren(...agents.map(([name, bytes]) => {
     const tr = document.createElement("tr");
@@ -235,19 +252,10 @@ function renderSettings(job) {
     }
   };
   walk(job.spec, "");
-  $("#job-settings").replaceChildren(...rows.filter(([name]) => name !== "version").map(([name, value]) => {
-    const div = document.createElement("div");
-    const dt = document.createElement("dt"); dt.textContent = name;
-    const dd = document.createElement("dd"); dd.textContent = value;
-    div.append(dt, dd);
-    return div;
-  }));
+  const settings = rows.filter(([name]) => name !== "version").map(([name, value]) => term(name, value));
   const again = document.createElement("div");
-  const a = document.createElement("a");
-  a.href = "#/new/from/" + job.id;
-  a.textContent = "Start a job like this";
-  again.appendChild(a);
-  $("#job-settings").appendChild(again);
+  again.appendChild(link("#/new/from/" + job.id, "Start a job like this"));
+  $("#job-settings").replaceChildren(...settings, again);
 }
 
 /// The bytes the job copied over time: the page's samples while it runs, else its runs as

@@ -194,21 +194,13 @@ function showEstimate(preview) {
   cell(total, "Total"); cell(total, ""); cell(total, money(e.total, e.currency)).id = "estimate-total";
   table.replaceChildren(...rows, total);
   const notes = document.createElement("ul");
-  notes.replaceChildren(...e.notes.map((note) => {
-    const li = document.createElement("li");
-    li.textContent = note;
-    return li;
-  }));
+  notes.replaceChildren(...listItems(e.notes));
   const asOf = document.createElement("p");
   asOf.className = "muted";
   asOf.textContent = "List prices as of " + e.prices_as_of + "; discounts of your account are not known here. Prices from:";
   const sources = document.createElement("ul");
   sources.className = "muted";
-  sources.replaceChildren(...[...new Set(e.lines.map((line) => line.source))].map((source) => {
-    const li = document.createElement("li");
-    li.textContent = source;
-    return li;
-  }));
+  sources.replaceChildren(...listItems([...new Set(e.lines.map((line) => line.source))]));
   $("#estimate-result").replaceChildren(counted, table, notes, asOf, sources);
 }
 

@@ -14,14 +14,6 @@ function rowButton(td, text, action) {
   return button;
 }
 
-/// A link to `href` saying `text`.
-function link(href, text) {
-  const a = document.createElement("a");
-  a.href = href;
-  a.textContent = text;
-  return a;
-}
-
 async function renderSchedules() {
   const schedules = await api("GET", "/api/v1/schedules");
   $("#no-schedules").hidden = schedules.length > 0;
