@@ -69,9 +69,33 @@ async fn an_estimate_counts_what_the_job_would_copy_under_the_same_checks() {
     );
     assert!(!estimate["prices_as_of"].as_str().unwrap().is_empty());
 
-    // Refused as a job would be, before anything is listed.
+    // Refused as a job would be, before anything is listed: outside the grants, with a
+    // secret, at a place the service does not reach (a listener standing for any host a user
+    // might name hears nothing), with a region that is not one.
     let outside = format!("s3://{}/", kit::unique_name("console-not-granted"));
+    let evil = kit::recorder::Recorder::start().await;
+    let c = kit::bucket_name(&container);
+    let at_evil = svc::with(
+        spec.clone(),
+        serde_json::json!({"s3_endpoint": format!("http://{}", evil.host())}),
+    );
     let cases = [
+        (
+            svc::copy_spec(
+                &format!("http://{}/devstoreaccount1/{c}/x/", evil.host()),
+                &format!("{bucket}x/"),
+            ),
+            None,
+            400,
+            "source",
+        ),
+        (
+            svc::copy_spec(&format!("az://evilaccount/{c}/x/"), &format!("{bucket}x/")),
+            None,
+            400,
+            "evilaccount",
+        ),
+        (at_evil, None, 400, "s3_endpoint"),
         (
             svc::copy_spec(&outside, &format!("{container}x/")),
             None,
@@ -104,6 +128,11 @@ async fn an_estimate_counts_what_the_job_would_copy_under_the_same_checks() {
     service
         .refused("/api/v1/estimate", BOB, body, 403, &["may not read"])
         .await;
+    assert_eq!(
+        evil.received(),
+        Vec::<String>::new(),
+        "the estimate reached a host it named"
+    );
 }
 
 /// A job's failures download whole, as CSV and as JSON lines: every failed key once, exactly
