@@ -1,10 +1,13 @@
 # Installs and starts the emulators awcopy is tested against, on free loopback ports.
 # Source it, then call: install_emulators; start_emulators; (stop_emulators runs on EXIT);
-# install_browser for the dashboard's browser test; install_nats for the agents' tests.
+# install_browser for the dashboard's browser test; install_nats for the agents' tests;
+# install_postgres, start_postgres for the catalogue in PostgreSQL.
 #
 #   Azure Blob: Azurite (npm, pinned) -> AWCOPY_TEST_AZURE_ENDPOINT, AZURE_STORAGE_CONNECTION_STRING
 #   S3:         moto in server mode (PyPI) -> AWCOPY_TEST_S3_ENDPOINT
 #   S3, again:  s3rver (npm), a second S3 implementation -> AWCOPY_TEST_S3RVER_ENDPOINT
+#   PostgreSQL: Debian's postgresql -> AWCOPY_TEST_POSTGRES (a URL without its password),
+#               PGPASSWORD (where an operator's clients take it from)
 #
 # Tools go to $AWCOPY_TOOLS_DIR (default ~/.cache/awcopy-tools), so a second run installs nothing.
 
@@ -82,6 +85,54 @@ install_nats() {
   export AWCOPY_NATS_SERVER="$venv/bin/nats-server"
 }
 
+# PostgreSQL for the catalogue (Debian's package: its programs, not its cluster).
+install_postgres() {
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    log "installing Debian's postgresql"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get install -y --no-install-recommends postgresql >&2 \
+      || { $sudo apt-get update >&2 && $sudo apt-get install -y --no-install-recommends postgresql >&2; }
+  fi
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  export AWCOPY_PG_BIN=$PG_BIN
+}
+
+# start_postgres: a server of this run's own on a temporary data directory and a free loopback
+# port, whose superuser `awcopy` signs in with a password (SCRAM) over TCP, as an operator's
+# would. PostgreSQL refuses to run as root: as root it runs as the `postgres` user the package
+# creates. fsync is off: the data are a test's, and a crash of the machine loses nothing of
+# value (a restart of the server still loses nothing).
+start_postgres() {
+  local port as=()
+  port=$(free_port)
+  PG_DIR=$(mktemp -d -t awcopy-postgres.XXXXXX)
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres "$PG_DIR"
+    as=(runuser -u postgres --)
+  fi
+  export PGPASSWORD
+  PGPASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  printf '%s\n' "$PGPASSWORD" >"$PG_DIR/password"
+  chmod 600 "$PG_DIR/password"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$PG_DIR/password"
+  "${as[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U awcopy --pwfile="$PG_DIR/password" \
+    --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 -N \
+    >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
+  rm -f "$PG_DIR/password"
+  "${as[@]}" "$PG_BIN/postgres" -D "$PG_DIR/data" -h 127.0.0.1 -p "$port" -k "$PG_DIR" \
+    -c max_connections=400 -c fsync=off -c full_page_writes=off \
+    >"$PG_DIR/postgres.log" 2>&1 &
+  PG_PID=$!
+  for _ in $(seq 1 300); do
+    if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port"; then break; fi
+    if ! kill -0 "$PG_PID" 2>/dev/null; then log "postgres exited; its log:"; cat "$PG_DIR/postgres.log" >&2; return 1; fi
+    sleep 0.1
+  done
+  export AWCOPY_TEST_POSTGRES="postgres://awcopy@127.0.0.1:$port/postgres"
+  log "postgres at $AWCOPY_TEST_POSTGRES"
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
@@ -141,14 +192,15 @@ start_emulators() {
 
 stop_emulators() {
   local pid _
-  for pid in ${AZURITE_PID:-} ${MOTO_PID:-} ${S3RVER_PID:-}; do
+  for pid in ${AZURITE_PID:-} ${MOTO_PID:-} ${S3RVER_PID:-} ${PG_PID:-}; do
     kill "$pid" 2>/dev/null || continue
     # A server busy in a loop that never yields ignores SIGTERM.
     for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  AZURITE_PID= MOTO_PID= S3RVER_PID=
+  AZURITE_PID= MOTO_PID= S3RVER_PID= PG_PID=
   [ -n "${EMULATOR_DIR:-}" ] && rm -rf "$EMULATOR_DIR"
+  [ -n "${PG_DIR:-}" ] && rm -rf "$PG_DIR"
   return 0
 }

@@ -9,7 +9,9 @@ source scripts/emulators.sh
 install_emulators
 install_browser
 install_nats
+install_postgres
 start_emulators
+start_postgres
 log=$(mktemp -t awcopy-test.XXXXXX)
 status=0
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?

@@ -1,7 +1,7 @@
 //! What every command that touches jobs needs: the catalogue and a runner over it.
 
 use awcopy_jobs::runner::JobRunner;
-use awcopy_jobs::Catalog;
+use awcopy_jobs::{Catalog, CatalogAddress};
 use std::sync::Arc;
 
 use crate::args::Cli;
@@ -9,6 +9,31 @@ use crate::failure::Failure;
 
 /// A runner over the catalogue `--db` names, or the default one.
 pub async fn runner(cli: &Cli) -> Result<JobRunner, Failure> {
-    let path = cli.db.clone().unwrap_or_else(Catalog::default_path);
-    Ok(JobRunner::new(Arc::new(Catalog::open(&path).await?)))
+    let address = catalog_address(cli, |configured| configured)?;
+    Ok(JobRunner::new(Arc::new(Catalog::open(address).await?)))
+}
+
+/// The catalogue `--db` names; else `default` of the configured one (`$AWCOPY_DB`, else the
+/// file in the user's data directory). A password in `--db` is refused: while awcopy runs,
+/// any user of the machine could read it in `ps`.
+pub fn catalog_address(
+    cli: &Cli,
+    default: impl FnOnce(CatalogAddress) -> CatalogAddress,
+) -> Result<CatalogAddress, Failure> {
+    match &cli.db {
+        Some(text) => {
+            let address: CatalogAddress = text
+                .parse()
+                .map_err(|e| Failure::usage(format!("--db: {e}")))?;
+            if address.has_password() {
+                return Err(Failure::usage(format!(
+                    "--db: {address} was given with a password, which any user of this machine can read in `ps` while awcopy runs; put the password in PGPASSWORD or a pgpass file (PGPASSFILE), or the whole URL in AWCOPY_DB"
+                )));
+            }
+            Ok(address)
+        }
+        None => CatalogAddress::configured()
+            .map(default)
+            .map_err(|e| Failure::usage(format!("AWCOPY_DB: {e}"))),
+    }
 }

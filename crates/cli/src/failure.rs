@@ -117,7 +117,7 @@ impl From<CatalogError> for Failure {
             CatalogError::Corrupt { .. } => {
                 (code::SERVICE, "move it aside, or pass --db".to_owned())
             }
-            CatalogError::Other(_) => (code::SERVICE, String::new()),
+            CatalogError::RunTaken(_) | CatalogError::Other(_) => (code::SERVICE, String::new()),
         };
         let message = match advice.is_empty() {
             true => err.to_string(),

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use crate::timestamp::Timestamp;
 
 use crate::records::{
-    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, NewSchedule, Request,
-    RunEnd, RunRecord, Schedule, Status, Trigger,
+    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, NewSchedule,
+    ReplicaRecord, Request, RunEnd, RunRecord, Schedule, Status, Trigger,
 };
 
 /// Writes one run's progress into the catalogue: each object's outcome (as an
@@ -25,7 +25,7 @@ pub trait JobRecorder: EventSink + Journal {
 
 /// The durable catalogue of jobs.
 #[async_trait::async_trait]
-pub trait JobCatalog: ScheduleCatalog + Send + Sync + std::fmt::Debug {
+pub trait JobCatalog: ScheduleCatalog + ReplicaCatalog + Send + Sync + std::fmt::Debug {
     /// Records a new job, running in this process (which takes its lease).
     async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError>;
 
@@ -169,4 +169,21 @@ pub trait ScheduleCatalog: Send + Sync {
         started_at: Timestamp,
         end: &RunEnd,
     ) -> Result<Schedule, CatalogError>;
+}
+
+/// The service processes (replicas) sharing the catalogue: each records that it lives, and the
+/// jobs it runs are those whose lease it holds (its id is its lease holder's,
+/// [`Holder::this_process`](crate::Holder::this_process)).
+#[async_trait::async_trait]
+pub trait ReplicaCatalog: Send + Sync {
+    /// Records that this process, a replica of awcopy `version`, lives now (and forgets
+    /// replicas not seen for a day).
+    async fn replica_alive(&self, version: &str) -> Result<(), CatalogError>;
+
+    /// Forgets this process as a replica (it stops).
+    async fn replica_stopped(&self) -> Result<(), CatalogError>;
+
+    /// Every replica on record, first started first, each with the running jobs whose lease
+    /// it holds.
+    async fn replicas(&self) -> Result<Vec<ReplicaRecord>, CatalogError>;
 }

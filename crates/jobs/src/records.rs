@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 use crate::lease::Lease;
-use crate::text_column::text_column;
+use crate::text_column::{text_column, Flag, JsonText};
 use crate::timestamp::Timestamp;
 
 /// Why the catalogue could not do what was asked. Each variant is a kind the caller turns into
@@ -42,6 +42,9 @@ pub enum CatalogError {
     /// The job changed (another runner took it) between reading and writing it.
     #[error("job {0} changed meanwhile (another runner took it)")]
     Changed(String),
+    /// A run of a schedule was started first by another replica (or the schedule went).
+    #[error("schedule {0}: this run was started elsewhere (another replica claimed it)")]
+    RunTaken(String),
     /// The job's stored spec cannot be read as a [`JobSpec`].
     #[error("job {id}: its stored spec cannot be read ({reason})")]
     Spec {
@@ -56,15 +59,37 @@ pub enum CatalogError {
 }
 
 /// What another process asks of a job's runner, through the catalogue (stored as its name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(rename_all = "lowercase")]
 pub enum Request {
     /// Stop as a pause does: in-flight work finishes, the job can resume.
     Pause,
     /// Stop so the job can be cancelled.
     Cancel,
 }
+
+impl std::fmt::Display for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Self::Pause => "pause",
+            Self::Cancel => "cancel",
+        })
+    }
+}
+
+impl FromStr for Request {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "pause" => Ok(Self::Pause),
+            "cancel" => Ok(Self::Cancel),
+            other => Err(format!("'{other}' is not a request to a job's runner")),
+        }
+    }
+}
+
+text_column!(Request);
 
 /// A job's state (stored as its name: a row with any other name is an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -163,6 +188,10 @@ pub struct ScheduleRun {
     pub schedule_id: String,
     /// When the run began (the watermark it moves to if it succeeds).
     pub started_at: Timestamp,
+    /// The schedule's next run as its starter read it: the run is claimed by moving it to
+    /// `next_run` only if it is still this, so that of two replicas starting the same due
+    /// run one does ([`CatalogError::RunTaken`] for the other).
+    pub due_at: Option<Timestamp>,
     /// When the schedule runs next.
     pub next_run: Option<Timestamp>,
 }
@@ -184,7 +213,7 @@ pub struct JobRecord {
     /// Destination location.
     pub dest: String,
     /// Settings (JSON text in the row: a row whose text is not JSON is an error, not null).
-    #[sqlx(json)]
+    #[sqlx(try_from = "JsonText")]
     pub spec: serde_json::Value,
     /// State.
     pub status: Status,
@@ -430,7 +459,7 @@ pub struct Schedule {
     /// An optional name.
     pub name: Option<String>,
     /// The job spec each run starts from (JSON).
-    #[sqlx(json)]
+    #[sqlx(try_from = "JsonText")]
     #[schema(value_type = awcopy_engine::spec::JobSpec)]
     pub template: serde_json::Value,
     /// Runs every this many seconds, or
@@ -438,6 +467,7 @@ pub struct Schedule {
     /// by this cron expression.
     pub cron: Option<String>,
     /// On or off.
+    #[sqlx(try_from = "Flag")]
     pub enabled: bool,
     /// The first run copies objects modified since then, if set.
     pub modified_since: Option<Timestamp>,
@@ -455,6 +485,26 @@ pub struct Schedule {
     pub disabled_reason: Option<String>,
     /// When it was made.
     pub created_at: Timestamp,
+}
+
+/// A service replica as the catalogue holds it (a row of `replicas`), with what it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ReplicaRecord {
+    /// Its id: the holder of the leases of the jobs it runs.
+    pub id: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id there.
+    pub pid: i64,
+    /// Its awcopy version.
+    pub version: String,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it last said it lives (every few seconds while it does).
+    pub last_seen: Timestamp,
+    /// The running jobs whose lease it holds, by id.
+    #[sqlx(skip)]
+    pub jobs: Vec<String>,
 }
 
 /// What a new schedule is made of (`id`, counters and watermark are the catalogue's).

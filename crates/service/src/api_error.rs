@@ -77,6 +77,9 @@ impl From<CatalogError> for ApiError {
     fn from(err: CatalogError) -> Self {
         match err {
             CatalogError::NotFound(id) => Self::not_found("job", &id),
+            taken @ CatalogError::RunTaken(_) => {
+                Self::new(StatusCode::CONFLICT, "conflict", taken.to_string())
+            }
             other => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "catalogue",

@@ -41,6 +41,15 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// Whether another replica started the schedule run this would have started.
+    pub fn is_run_taken(&self) -> bool {
+        matches!(
+            self,
+            Self::Catalog(CatalogError::RunTaken(_))
+                | Self::Run(RunError::Catalog(CatalogError::RunTaken(_)))
+        )
+    }
+
     /// A refusal of a wrong request (`message` redacted: it may quote what was sent).
     pub fn invalid(message: impl AsRef<str>) -> Self {
         Self::Invalid(redact(message.as_ref()))

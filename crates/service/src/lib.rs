@@ -24,12 +24,13 @@ mod http;
 mod live;
 mod metrics;
 pub mod nats;
+mod replicas;
 mod schedule;
 mod service;
 pub mod setting;
 pub mod wire;
 
-use awcopy_jobs::Catalog;
+use awcopy_jobs::{Catalog, CatalogAddress};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,8 +47,8 @@ pub struct ServeOptions {
     pub config: Config,
     /// In-process agents.
     pub agents: usize,
-    /// The catalogue.
-    pub db: PathBuf,
+    /// The catalogue: a SQLite file, or a PostgreSQL database replicas share.
+    pub db: CatalogAddress,
     /// Certificate and key (PEM) to serve HTTPS with.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Serve plain HTTP on a non-loopback address anyway.
@@ -98,7 +99,7 @@ pub async fn serve(
         .config
         .reach(options.s3_endpoint.as_deref())
         .map_err(|e| SettingError::new(Setting::Config, None).words(e.to_string()))?;
-    let catalog = Arc::new(Catalog::open(&options.db).await?);
+    let catalog = Arc::new(Catalog::open(options.db.clone()).await?);
     let access = service::service_access(&options.config, reach);
     let dispatcher = match &options.nats {
         Some(nats) => {
@@ -138,6 +139,7 @@ pub async fn serve(
     if resumed > 0 {
         tracing::info!("resumed {resumed} jobs left running by a previous run of the service");
     }
+    let replica = replicas::spawn_replica_duty(service.clone());
     let scheduler = schedule::spawn_scheduler(service.clone());
     let live_feed = live::spawn_live_feed(service.clone());
     let app = app::App {
@@ -183,5 +185,6 @@ pub async fn serve(
     };
     scheduler.abort();
     live_feed.abort();
+    replica.abort();
     result.map_err(io)
 }

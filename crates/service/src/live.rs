@@ -1,9 +1,16 @@
 //! The running jobs' progress, read once a second for every viewer: one task takes a snapshot
 //! of every running job's counters (the catalogue's with the live run's, as `GET /jobs/{id}`
 //! has them) and each event stream takes from it the jobs its user may see. The catalogue is
-//! read once per running job a second, however many dashboards are open, and not at all while
-//! none is.
+//! read once a second, however many dashboards are open, and not at all while none is.
+//!
+//! The snapshot holds the jobs other replicas run too (their counters as those replicas write
+//! them to the shared catalogue, within a fraction of a second), and a job that starts or ends
+//! on another replica is announced to the streams here as one that does so here: a dashboard
+//! on any replica shows every job live. The shared catalogue carries it, where a channel of
+//! its own (PostgreSQL's LISTEN/NOTIFY, NATS) would be a second road for the same numbers,
+//! for one indexed read a second per replica.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -41,10 +48,17 @@ pub fn spawn_live_feed(service: Arc<Service>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PROGRESS_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut running = HashSet::new();
         loop {
             tick.tick().await;
             if service.live_watchers() > 0 {
                 let snapshot = service.live_jobs().await;
+                let now: HashSet<String> = snapshot.iter().map(|job| job.view.id.clone()).collect();
+                // Started or ended since the last snapshot, here or on another replica.
+                for id in now.symmetric_difference(&running) {
+                    service.announce(id).await;
+                }
+                running = now;
                 service.publish_live(snapshot);
             }
         }

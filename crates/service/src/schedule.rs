@@ -354,11 +354,17 @@ impl Service {
             let run = ScheduleRun {
                 schedule_id: schedule.id.clone(),
                 started_at,
+                due_at: schedule.next_run,
                 next_run: next,
             };
             self.submit_linked(spec, run).await
         };
         let started = started.await;
+        match &started {
+            // Another replica started this run: it is that replica's to record.
+            Err(e) if e.is_run_taken() => return started,
+            _ => {}
+        }
         if let Err(e) = &started {
             let failed = RunEnd::Failed(e.to_string());
             let recorded = async {

@@ -7,7 +7,8 @@ use awcopy_engine::events::Action;
 use awcopy_engine::spec::{EncryptionRef, JobSpec, KeySource, Mode};
 use awcopy_jobs::runner::{Access, JobEvent, JobHandle, JobRunner, Prepared, RunHooks};
 use awcopy_jobs::{
-    CatalogError, FailurePage, JobCatalog, JobRecord, ListFilter, RunEnd, ScheduleRun, Status,
+    CatalogError, FailurePage, Holder, JobCatalog, JobRecord, ListFilter, RunEnd, ScheduleRun,
+    Status, LEASE_TERM,
 };
 use awcopy_store::{Location, Reach};
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ use crate::dispatch::{Dispatch, RunQueue};
 use crate::error::ServiceError;
 use crate::live::{LiveFeed, LiveJob};
 use crate::nats::NatsDispatcher;
-use crate::wire::{AgentView, Counters, FailureView, JobView, ProgressView};
+use crate::wire::{AgentView, Counters, FailureView, JobView, ProgressView, ReplicaView};
 
 /// How many notices a slow event-stream reader may fall behind.
 const NOTICE_BACKLOG: usize = 4096;
@@ -450,6 +451,23 @@ impl Service {
         Ok(resumed)
     }
 
+    /// The replicas sharing the catalogue, whether each lives, and what each runs.
+    pub async fn replica_views(&self) -> Result<Vec<ReplicaView>, ServiceError> {
+        let me = &Holder::this_process().id;
+        let now = time::OffsetDateTime::now_utc();
+        Ok(self
+            .catalog
+            .replicas()
+            .await?
+            .into_iter()
+            .map(|replica| ReplicaView {
+                alive: replica.last_seen.time() + LEASE_TERM > now,
+                this: replica.id == *me,
+                replica,
+            })
+            .collect())
+    }
+
     /// A job as the API shows it: live counters while this service runs it.
     pub async fn view(&self, job: &JobRecord) -> Result<JobView, ServiceError> {
         let stored = job.counters();
@@ -503,30 +521,45 @@ impl Service {
         running.get(id).map(|run| progress_view(id, run))
     }
 
-    /// Live progress of every running job: each job's counters as `GET /jobs/{id}` has them
-    /// (the catalogue's with the live run's), never the run's alone (a resumed run counts from
-    /// zero).
+    /// Live progress of every running job, whichever replica runs it: each job's counters as
+    /// `GET /jobs/{id}` has them (the catalogue's, with the live run's where this replica runs
+    /// it), never the run's alone (a resumed run counts from zero).
     pub async fn live_jobs(&self) -> Vec<LiveJob> {
-        let runs: Vec<LiveJob> = {
-            let running = self.running.lock().expect("running lock");
-            running
-                .iter()
-                .map(|(id, run)| LiveJob {
-                    user: run.user.clone(),
-                    view: progress_view(id, run),
-                })
-                .collect()
+        let running = ListFilter {
+            status: Some(Status::Running),
+            ..ListFilter::default()
         };
-        let mut jobs = Vec::with_capacity(runs.len());
-        for mut job in runs {
-            let view = &mut job.view;
-            match self.catalog.find(&view.id).await {
-                Ok(stored) => view.counters = stored.counters().with_live(&view.counters),
-                Err(e) => tracing::warn!(job = %view.id, "live progress: {e}"),
+        let stored = match self.catalog.list(&running).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!("live progress: {e}");
+                Vec::new()
             }
-            jobs.push(job);
-        }
-        jobs
+        };
+        let runs = self.running.lock().expect("running lock");
+        stored
+            .into_iter()
+            .map(|job| {
+                let counters = job.counters();
+                let view = match runs.get(&job.id) {
+                    Some(run) => {
+                        let mut view = progress_view(&job.id, run);
+                        view.counters = counters.with_live(&view.counters);
+                        view
+                    }
+                    None => ProgressView {
+                        id: job.id.clone(),
+                        counters,
+                        agents: Vec::new(),
+                        requests_in_flight: None,
+                    },
+                };
+                LiveJob {
+                    user: job.user,
+                    view,
+                }
+            })
+            .collect()
     }
 
     /// The running jobs' progress as last taken (see [`crate::live`]), and each new snapshot.

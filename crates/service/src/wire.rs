@@ -186,6 +186,19 @@ pub struct AgentView {
     pub lost: bool,
 }
 
+/// A service replica as `GET /api/v1/replicas` shows it: who it is and what it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaView {
+    /// It, and the running jobs whose lease it holds (`jobs`).
+    #[serde(flatten)]
+    pub replica: awcopy_jobs::ReplicaRecord,
+    /// Seen within a lease's term: its jobs are its own. Past that, another replica takes
+    /// them over as their leases expire.
+    pub alive: bool,
+    /// The replica that answered.
+    pub this: bool,
+}
+
 /// The optional body of `POST /api/v1/jobs/{id}/retry`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

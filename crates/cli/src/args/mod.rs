@@ -23,9 +23,11 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
-    /// The job catalogue (default: $AWCOPY_DB, else $XDG_DATA_HOME/awcopy/awcopy.db).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub db: Option<std::path::PathBuf>,
+    /// The job catalogue: a SQLite file, or postgres://USER@HOST:PORT/DATABASE with the
+    /// password in PGPASSWORD or a pgpass file (default: $AWCOPY_DB, else
+    /// $XDG_DATA_HOME/awcopy/awcopy.db).
+    #[arg(long, global = true, value_name = "FILE|URL")]
+    pub db: Option<String>,
 
     /// The user jobs are recorded for (default: the OS user).
     #[arg(long, global = true, value_name = "NAME")]

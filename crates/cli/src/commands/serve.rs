@@ -2,7 +2,7 @@
 //! `awcopy agent`, which runs a service's work items from NATS.
 
 use awcopy_jobs::runner::Access;
-use awcopy_jobs::Catalog;
+use awcopy_jobs::CatalogAddress;
 use awcopy_service::nats::{run_agent, AgentOptions, NatsOptions, SealKey};
 use awcopy_service::setting::{Setting, SettingError};
 use awcopy_service::{
@@ -38,10 +38,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
     }
     let path = args.config.as_ref().expect("clap requires --config");
     let config = Config::load(path).map_err(setting_failure)?;
-    let db = cli
-        .db
-        .clone()
-        .unwrap_or_else(|| Catalog::default_path().with_file_name("service.db"));
+    let db = crate::context::catalog_address(cli, CatalogAddress::for_service)?;
     let options = ServeOptions {
         listen: args.listen,
         config,

@@ -12,9 +12,10 @@ use awcopy_engine::index::IndexOptions;
 use awcopy_engine::journal::Stop;
 use awcopy_engine::lister::ListerConfig;
 use awcopy_engine::overwrite::Overwrite;
-use awcopy_jobs::{Catalog, JobCatalog, JobRecorder, NewJob, Recorder};
+use awcopy_jobs::{Catalog, CatalogAddress, JobCatalog, JobRecorder, NewJob, Recorder};
 use awcopy_store::Store;
-use awcopy_testkit::{self as kit, Kind};
+use awcopy_testkit::catalogue::CatalogPlace;
+use awcopy_testkit::{self as kit, each_catalogue, Kind};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -81,8 +82,12 @@ async fn run(
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stopped_job_resumes_holding_a_bounded_number_of_keys() {
+each_catalogue!(
+    a_stopped_job_resumes_holding_a_bounded_number_of_keys,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn a_stopped_job_resumes_holding_a_bounded_number_of_keys(place: CatalogPlace) {
     for (from, to) in [(Kind::Local, Kind::Local), (Kind::S3, Kind::Azure)] {
         let (source_location, _source_dir) = kit::fresh(from, "resume-src").await;
         let (dest_location, _dest_dir) = kit::fresh(to, "resume-dst").await;
@@ -97,8 +102,13 @@ async fn a_stopped_job_resumes_holding_a_bounded_number_of_keys() {
             .collect();
         let files = kit::put_what_fits(&source, &dest, wanted).await;
         assert!(files.len() > 6 * BUDGET, "{to:?}: {} objects", files.len());
-        let db = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(&db.path().join("jobs.db")).await.unwrap();
+        // A database of its own for each route.
+        let place = match place.is_postgres() {
+            true => CatalogPlace::postgres().await,
+            false => CatalogPlace::sqlite(),
+        };
+        let address: CatalogAddress = place.address().parse().unwrap();
+        let catalog = Catalog::open(address).await.unwrap();
         let job = catalog
             .create_job(NewJob {
                 user: "u".into(),

@@ -4,13 +4,18 @@
 
 use awcopy_engine::journal::Journal;
 use awcopy_engine::lister::{list_ranges, ListJournal, ListerConfig};
-use awcopy_jobs::{Catalog, JobCatalog, JobRecorder, NewJob, Recorder};
-use awcopy_testkit::{self as kit, Kind};
+use awcopy_jobs::{Catalog, CatalogAddress, JobCatalog, JobRecorder, NewJob, Recorder};
+use awcopy_testkit::catalogue::CatalogPlace;
+use awcopy_testkit::{self as kit, each_catalogue, Kind};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_listing_cut_short_resumes_with_only_the_unlisted_ranges() {
+each_catalogue!(
+    a_listing_cut_short_resumes_with_only_the_unlisted_ranges,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn a_listing_cut_short_resumes_with_only_the_unlisted_ranges(place: CatalogPlace) {
     let (location, _dir) = kit::fresh(Kind::S3, "resume-point").await;
     let store = kit::open(&location).await;
     let all: HashSet<String> = (0..3000)
@@ -21,8 +26,8 @@ async fn a_listing_cut_short_resumes_with_only_the_unlisted_ranges() {
         })
         .collect();
     kit::put_tiny(&store, all.iter().cloned()).await;
-    let db = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&db.path().join("c.db")).await.unwrap();
+    let address: CatalogAddress = place.address().parse().unwrap();
+    let catalog = Catalog::open(address).await.unwrap();
     let job = catalog
         .create_job(NewJob {
             user: "u".into(),

@@ -8,9 +8,10 @@ use awcopy_engine::spec::{JobSpec, Mode};
 use awcopy_jobs::runner::{
     Access, JobEvent, JobHandle, JobRunner, Prepared, Refusal, RunError, RunHooks,
 };
-use awcopy_jobs::{Catalog, JobCatalog, Status};
+use awcopy_jobs::{Catalog, CatalogAddress, JobCatalog, Status};
 use awcopy_store::Location;
-use awcopy_testkit::{self as kit, Kind};
+use awcopy_testkit::catalogue::CatalogPlace;
+use awcopy_testkit::{self as kit, each_catalogue, Kind};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -38,10 +39,10 @@ async fn start(runner: &JobRunner, spec: JobSpec, allow_duplicate: bool) -> (Job
     (handle, id)
 }
 
-async fn runner() -> (JobRunner, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&dir.path().join("jobs.db")).await.unwrap();
-    (JobRunner::new(Arc::new(catalog)), dir)
+/// A runner over the catalogue at `place`.
+async fn runner(place: &CatalogPlace) -> JobRunner {
+    let address: CatalogAddress = place.address().parse().unwrap();
+    JobRunner::new(Arc::new(Catalog::open(address).await.unwrap()))
 }
 
 /// Counts the objects copied, as object events say.
@@ -90,7 +91,8 @@ async fn a_job_runs_on_every_kind_of_route_with_no_cli() {
         let (source, _source_dir) = kit::fresh(from, "runner-src").await;
         let (dest, _dest_dir) = kit::fresh(to, "runner-dst").await;
         kit::put_all(&kit::open(&source).await, &files).await;
-        let (runner, _db) = runner().await;
+        let place = CatalogPlace::sqlite();
+        let runner = runner(&place).await;
         let spec = spec(kit::location_text(&source), kit::location_text(&dest));
         let prepared = Prepared::new(spec.clone(), &Access::default())
             .await
@@ -137,8 +139,12 @@ async fn a_job_runs_on_every_kind_of_route_with_no_cli() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pause_resume_cancel_and_retry_through_the_runner() {
+each_catalogue!(
+    pause_resume_cancel_and_retry_through_the_runner,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn pause_resume_cancel_and_retry_through_the_runner(place: CatalogPlace) {
     let files = BTreeMap::from([
         // 25 blocks at 2 in flight through 150 ms: ~2 s of staging, well over the 500 ms in
         // which a running job notices a pause or cancel asked through the catalogue.
@@ -148,7 +154,7 @@ async fn pause_resume_cancel_and_retry_through_the_runner() {
     let source = kit::new_s3_bucket("runner-pause").await;
     kit::put_all(&kit::open(&source).await, &files).await;
     let proxy = kit::fault_proxy::slow_azure(150).await;
-    let (runner, _db) = runner().await;
+    let runner = runner(&place).await;
     let catalog = runner.catalog().clone();
     // Another runner over the same catalogue: pause and cancel reach the job through it.
     let elsewhere = JobRunner::new(catalog.clone());

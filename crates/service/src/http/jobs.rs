@@ -17,7 +17,9 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::failures_file::{failures_file, FailuresFormat};
 use crate::service::JobAction;
-use crate::wire::{ActionOptions, AgentView, ErrorBody, EstimateInput, FailureView, JobView};
+use crate::wire::{
+    ActionOptions, AgentView, ErrorBody, EstimateInput, FailureView, JobView, ReplicaView,
+};
 
 /// The caller's jobs (an admin's: everyone's), newest first, a page at a time.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs",
@@ -177,4 +179,21 @@ pub(super) async fn job_action(
     responses((status = 200, description = "every agent, its work and health", body = Vec<AgentView>), (status = 401, description = "no valid token or session", body = ErrorBody)))]
 pub(super) async fn agents(State(app): State<App>, Caller(_): Caller) -> Json<Vec<AgentView>> {
     Json(app.service.agent_views())
+}
+
+/// The service replicas sharing the catalogue, and the jobs each runs (admins only).
+#[utoipa::path(get, path = "/api/v1/replicas", tag = "service",
+    responses((status = 200, description = "every replica on record, first started first, with the running jobs whose lease it holds", body = Vec<ReplicaView>),
+        (status = 401, description = "no valid token or session", body = ErrorBody),
+        (status = 403, description = "the caller is not an admin", body = ErrorBody)))]
+pub(super) async fn replicas(
+    State(app): State<App>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<ReplicaView>>, ApiError> {
+    if !caller.admin {
+        return Err(ApiError::forbidden(
+            "only an admin sees the service's replicas",
+        ));
+    }
+    Ok(Json(app.service.replica_views().await?))
 }

@@ -40,6 +40,7 @@ fn api() -> OpenApiRouter<App> {
         .routes(routes!(jobs::job_action))
         .routes(routes!(events::events))
         .routes(routes!(jobs::agents))
+        .routes(routes!(jobs::replicas))
         .routes(routes!(
             schedules::list_schedules,
             schedules::create_schedule

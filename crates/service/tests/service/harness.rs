@@ -73,7 +73,7 @@ pub fn start(dir: &Path, agents: usize) -> Service {
         listen: "127.0.0.1:0".parse().unwrap(),
         config,
         agents,
-        db: dir.join("service.db"),
+        db: dir.join("service.db").into(),
         tls: None,
         insecure_http: false,
         s3_endpoint: Some(awcopy_testkit::s3_endpoint()),

@@ -18,7 +18,7 @@ impl ScheduleCatalog for Catalog {
         sqlx::query(
             "INSERT INTO schedules (id, user_name, name, template, every_secs, cron, enabled,
              modified_since, overlap_secs, max_failures, next_run, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&id)
         .bind(&new.user)
@@ -26,7 +26,7 @@ impl ScheduleCatalog for Catalog {
         .bind(new.template.to_string())
         .bind(new.every_secs)
         .bind(&new.cron)
-        .bind(new.enabled)
+        .bind(i64::from(new.enabled))
         .bind(new.modified_since)
         .bind(new.overlap_secs)
         .bind(new.max_failures)
@@ -40,7 +40,7 @@ impl ScheduleCatalog for Catalog {
 
     /// The schedule whose id is `id`.
     async fn schedule(&self, id: &str) -> Result<Schedule, CatalogError> {
-        let row = sqlx::query("SELECT * FROM schedules WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM schedules WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await
@@ -54,7 +54,7 @@ impl ScheduleCatalog for Catalog {
     /// Schedules of `user` (all users' if none), oldest first.
     async fn schedules(&self, user: Option<&str>) -> Result<Vec<Schedule>, CatalogError> {
         let rows = sqlx::query(
-            "SELECT * FROM schedules WHERE (?1 IS NULL OR user_name = ?1) ORDER BY created_at, id",
+            "SELECT * FROM schedules WHERE ($1 IS NULL OR user_name = $1) ORDER BY created_at, id",
         )
         .bind(user)
         .fetch_all(self.pool())
@@ -70,16 +70,16 @@ impl ScheduleCatalog for Catalog {
     /// next run); switching it on clears why it turned off and its failure count.
     async fn update_schedule(&self, schedule: &Schedule) -> Result<Schedule, CatalogError> {
         sqlx::query(
-            "UPDATE schedules SET name = ?1, template = ?2, every_secs = ?3, cron = ?4,
-             failures_in_a_row = CASE WHEN ?5 AND NOT enabled THEN 0 ELSE failures_in_a_row END,
-             disabled_reason = CASE WHEN ?5 THEN NULL ELSE disabled_reason END,
-             enabled = ?5, overlap_secs = ?6, max_failures = ?7, next_run = ?8 WHERE id = ?9",
+            "UPDATE schedules SET name = $1, template = $2, every_secs = $3, cron = $4,
+             failures_in_a_row = CASE WHEN $5 = 1 AND enabled = 0 THEN 0 ELSE failures_in_a_row END,
+             disabled_reason = CASE WHEN $5 = 1 THEN NULL ELSE disabled_reason END,
+             enabled = $5, overlap_secs = $6, max_failures = $7, next_run = $8 WHERE id = $9",
         )
         .bind(&schedule.name)
         .bind(schedule.template.to_string())
         .bind(schedule.every_secs)
         .bind(&schedule.cron)
-        .bind(schedule.enabled)
+        .bind(i64::from(schedule.enabled))
         .bind(schedule.overlap_secs)
         .bind(schedule.max_failures)
         .bind(schedule.next_run)
@@ -92,7 +92,7 @@ impl ScheduleCatalog for Catalog {
 
     /// Deletes schedule `id` (its runs stay as jobs).
     async fn delete_schedule(&self, id: &str) -> Result<(), CatalogError> {
-        sqlx::query("DELETE FROM schedules WHERE id = ?")
+        sqlx::query("DELETE FROM schedules WHERE id = $1")
             .bind(id)
             .execute(self.pool())
             .await
@@ -103,7 +103,7 @@ impl ScheduleCatalog for Catalog {
     /// Schedules that are on and due at `at`.
     async fn due_schedules(&self, at: Timestamp) -> Result<Vec<Schedule>, CatalogError> {
         let rows = sqlx::query(
-            "SELECT * FROM schedules WHERE enabled AND next_run IS NOT NULL AND next_run <= ?
+            "SELECT * FROM schedules WHERE enabled = 1 AND next_run IS NOT NULL AND next_run <= $1
              ORDER BY next_run",
         )
         .bind(at)
@@ -121,7 +121,7 @@ impl ScheduleCatalog for Catalog {
     async fn schedule_run_in_progress(&self, id: &str) -> Result<Option<String>, CatalogError> {
         let row = sqlx::query(
             "SELECT r.job_id FROM schedule_runs r JOIN jobs j ON j.id = r.job_id
-             WHERE r.schedule_id = ? AND j.status IN (?, ?) LIMIT 1",
+             WHERE r.schedule_id = $1 AND j.status IN ($2, $3) LIMIT 1",
         )
         .bind(id)
         .bind(Status::Running)
@@ -135,7 +135,7 @@ impl ScheduleCatalog for Catalog {
     /// Turns schedule `id` off, saying `why` (a schedule that cannot go on).
     async fn disable_schedule(&self, id: &str, why: &str) -> Result<(), CatalogError> {
         sqlx::query(
-            "UPDATE schedules SET enabled = 0, next_run = NULL, disabled_reason = ? WHERE id = ?",
+            "UPDATE schedules SET enabled = 0, next_run = NULL, disabled_reason = $1 WHERE id = $2",
         )
         .bind(why)
         .bind(id)
@@ -151,7 +151,7 @@ impl ScheduleCatalog for Catalog {
         id: &str,
         next_run: Option<Timestamp>,
     ) -> Result<(), CatalogError> {
-        sqlx::query("UPDATE schedules SET next_run = ? WHERE id = ?")
+        sqlx::query("UPDATE schedules SET next_run = $1 WHERE id = $2")
             .bind(next_run)
             .bind(id)
             .execute(self.pool())
@@ -165,11 +165,12 @@ impl ScheduleCatalog for Catalog {
         &self,
         job_id: &str,
     ) -> Result<Option<(String, Timestamp)>, CatalogError> {
-        let row = sqlx::query("SELECT schedule_id, started_at FROM schedule_runs WHERE job_id = ?")
-            .bind(job_id)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(|e| self.error(e))?;
+        let row =
+            sqlx::query("SELECT schedule_id, started_at FROM schedule_runs WHERE job_id = $1")
+                .bind(job_id)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(|e| self.error(e))?;
         row.map(|r| Ok((r.try_get("schedule_id")?, r.try_get("started_at")?)))
             .transpose()
             .map_err(|e| self.error(e))
@@ -187,8 +188,8 @@ impl ScheduleCatalog for Catalog {
         match end {
             RunEnd::Succeeded => sqlx::query(
                 "UPDATE schedules SET failures_in_a_row = 0,
-                 watermark = CASE WHEN watermark IS NULL OR watermark < ?1 THEN ?1 ELSE watermark END
-                 WHERE id = ?2",
+                 watermark = CASE WHEN watermark IS NULL OR watermark < $1 THEN $1 ELSE watermark END
+                 WHERE id = $2",
             )
             .bind(started_at)
             .bind(id),
@@ -196,9 +197,9 @@ impl ScheduleCatalog for Catalog {
                 "UPDATE schedules SET failures_in_a_row = failures_in_a_row + 1,
                  enabled = CASE WHEN failures_in_a_row + 1 >= max_failures THEN 0 ELSE enabled END,
                  disabled_reason = CASE WHEN failures_in_a_row + 1 >= max_failures
-                   THEN 'turned off after ' || (failures_in_a_row + 1) || ' failed runs in a row; the last: ' || ?1
+                   THEN 'turned off after ' || (failures_in_a_row + 1) || ' failed runs in a row; the last: ' || $1
                    ELSE disabled_reason END
-                 WHERE id = ?2",
+                 WHERE id = $2",
             )
             .bind(why)
             .bind(id),
@@ -230,17 +231,25 @@ mod tests {
             schedule_run: Some(ScheduleRun {
                 schedule_id: schedule_id.into(),
                 started_at: at("2026-12-06T10:00:00Z"),
+                due_at: Some(at("2026-12-06T10:00:00Z")),
                 next_run: Some(at("2026-12-06T11:00:00Z")),
             }),
         }
     }
 
+    awcopy_testkit::each_catalogue!(
+        a_run_is_created_linked_and_advanced_at_once_or_not_at_all,
+        flavor = "multi_thread",
+        worker_threads = 2
+    );
     /// A scheduled run's job, its link to the schedule and the schedule's next time are
-    /// written together: all of them, or (when the link cannot be written) none.
-    #[tokio::test]
-    async fn a_run_is_created_linked_and_advanced_at_once_or_not_at_all() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+    /// written together: all of them, or (when the run was claimed first, or the schedule is
+    /// gone) none.
+    async fn a_run_is_created_linked_and_advanced_at_once_or_not_at_all(
+        place: awcopy_testkit::catalogue::CatalogPlace,
+    ) {
+        let address: crate::CatalogAddress = place.address().parse().unwrap();
+        let catalog = Catalog::open(address).await.unwrap();
         let schedule = catalog
             .create_schedule(NewSchedule {
                 user: "alice".into(),
@@ -256,7 +265,23 @@ mod tests {
             })
             .await
             .unwrap();
-        let job = catalog.create_job(run_of(&schedule.id)).await.unwrap();
+        // Replicas starting the same due run at once: one does, the others are told.
+        let starts = futures::future::join_all((0..6).map(|_| {
+            let catalog = catalog.clone();
+            let run = run_of(&schedule.id);
+            tokio::spawn(async move { catalog.create_job(run).await })
+        }))
+        .await;
+        let (started, taken): (Vec<_>, Vec<_>) = starts
+            .into_iter()
+            .map(|start| start.unwrap())
+            .partition(Result::is_ok);
+        assert_eq!(started.len(), 1, "{taken:?}");
+        for refused in taken {
+            let err = refused.unwrap_err();
+            assert!(matches!(err, CatalogError::RunTaken(_)), "{err}");
+        }
+        let job = started.into_iter().next().unwrap().unwrap();
         assert_eq!(
             catalog.schedule_of_job(&job.id).await.unwrap(),
             Some((schedule.id.clone(), at("2026-12-06T10:00:00Z")))

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::recorder::Recorder;
 use super::stored_meta;
+use super::stored_text::message;
 use super::{delete_upload, lease_end, Catalog};
 use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::lease::Holder;
@@ -22,12 +23,12 @@ use crate::timestamp::Timestamp;
 /// A job's failed objects, in key order (through the index of failed objects, migration 0008).
 pub(crate) const FAILED_OBJECTS: &str =
     "SELECT key, COALESCE(error, '') AS error, attempts, updated_at FROM job_objects
-     WHERE job_id = ?1 AND state = 'failed' AND (?2 IS NULL OR key > ?2) ORDER BY key LIMIT ?3";
+     WHERE job_id = $1 AND state = 'failed' AND ($2 IS NULL OR key > $2) ORDER BY key LIMIT $3";
 
 /// The jobs (at most 4) whose id starts with ?1 (?2 is ?1 followed by the last character), of
 /// user ?3 if given, through the primary key.
-pub(crate) const FIND_JOB: &str = "SELECT * FROM jobs WHERE id >= ?1 AND id < ?2
-     AND (?3 IS NULL OR user_name = ?3) ORDER BY id LIMIT 4";
+pub(crate) const FIND_JOB: &str = "SELECT * FROM jobs WHERE id >= $1 AND id < $2
+     AND ($3 IS NULL OR user_name = $3) ORDER BY id LIMIT 4";
 
 /// Rows read from the catalogue before they go into an index at once, on resume.
 const READ_PAGE: usize = 1000;
@@ -44,12 +45,12 @@ impl Catalog {
     ) -> Result<(), CatalogError> {
         let index_error = |e: StoreError| CatalogError::Other(e.to_string());
         let mut rows =
-            sqlx::query("SELECT key, size, state, meta FROM job_objects WHERE job_id = ?")
+            sqlx::query("SELECT key, size, state, meta FROM job_objects WHERE job_id = $1")
                 .bind(id)
                 .fetch(&self.pool);
         let (mut listed, mut other) = (Vec::new(), Vec::new());
         while let Some(row) = rows.try_next().await.map_err(|e| self.error(e))? {
-            let key: String = row.get("key");
+            let key = self.dialect.load_key(row.get("key"));
             let size = row.get::<Option<i64>, _>("size").unwrap_or(0) as u64;
             let meta = match row.get::<String, _>("state").as_str() {
                 "listed" => row
@@ -88,10 +89,29 @@ impl JobCatalog for Catalog {
         let at = Timestamp::now();
         let me = Holder::this_process();
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
+        if let Some(run) = &job.schedule_run {
+            // The run is claimed first: of two replicas starting it, the second waits for the
+            // first's transaction, then finds the next run moved on.
+            let claimed = sqlx::query(
+                "UPDATE schedules SET next_run = $1
+                 WHERE id = $2 AND next_run IS NOT DISTINCT FROM $3",
+            )
+            .bind(run.next_run)
+            .bind(&run.schedule_id)
+            .bind(run.due_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+            if claimed.rows_affected() != 1 {
+                // Another replica started this run first (or the schedule went): the job
+                // is not written.
+                return Err(CatalogError::RunTaken(run.schedule_id.clone()));
+            }
+        }
         sqlx::query(
             "INSERT INTO jobs (id, user_name, name, command, source, dest, spec, status, owner_pid, owner_started,
              lease_holder, lease_host, lease_expires, created_at, started_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&id)
         .bind(&job.user)
@@ -116,7 +136,7 @@ impl JobCatalog for Catalog {
             None => Trigger::Submit,
         };
         sqlx::query(
-            "INSERT INTO job_runs (job_id, number, started_by, started_at) VALUES (?, 1, ?, ?)",
+            "INSERT INTO job_runs (job_id, number, started_by, started_at) VALUES ($1, 1, $2, $3)",
         )
         .bind(&id)
         .bind(trigger)
@@ -126,7 +146,7 @@ impl JobCatalog for Catalog {
         .map_err(|e| self.error(e))?;
         if let Some(run) = &job.schedule_run {
             sqlx::query(
-                "INSERT INTO schedule_runs (schedule_id, job_id, started_at) VALUES (?, ?, ?)",
+                "INSERT INTO schedule_runs (schedule_id, job_id, started_at) VALUES ($1, $2, $3)",
             )
             .bind(&run.schedule_id)
             .bind(&id)
@@ -134,12 +154,6 @@ impl JobCatalog for Catalog {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.error(e))?;
-            sqlx::query("UPDATE schedules SET next_run = ? WHERE id = ?")
-                .bind(run.next_run)
-                .bind(&run.schedule_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.error(e))?;
         }
         tx.commit().await.map_err(|e| self.error(e))?;
         self.find(&id).await
@@ -153,12 +167,12 @@ impl JobCatalog for Catalog {
         error: Option<&StoreError>,
     ) -> Result<(), CatalogError> {
         let ended = (status != Status::Running).then(Timestamp::now);
-        let error_text = error.map(|e| awcopy_store::redact::redact(&e.to_string()));
+        let error_text = error.map(|e| message(&awcopy_store::redact::redact(&e.to_string())));
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         sqlx::query(
-            "UPDATE jobs SET status = ?, finished_at = ?, objects_mapped = objects_mapped + ?,
-             error = ?, error_kind = ?, lease_holder = NULL, lease_expires = NULL,
-             requested = NULL WHERE id = ?",
+            "UPDATE jobs SET status = $1, finished_at = $2, objects_mapped = objects_mapped + $3,
+             error = $4, error_kind = $5, lease_holder = NULL, lease_expires = NULL,
+             requested = NULL WHERE id = $6",
         )
         .bind(status)
         .bind(ended)
@@ -170,9 +184,9 @@ impl JobCatalog for Catalog {
         .await
         .map_err(|e| self.error(e))?;
         sqlx::query(
-            "UPDATE job_runs SET finished_at = ?1, status = ?2, error = ?3
-             WHERE job_id = ?4 AND finished_at IS NULL
-             AND number = (SELECT MAX(number) FROM job_runs WHERE job_id = ?4)",
+            "UPDATE job_runs SET finished_at = $1, status = $2, error = $3
+             WHERE job_id = $4 AND finished_at IS NULL
+             AND number = (SELECT MAX(number) FROM job_runs WHERE job_id = $4)",
         )
         .bind(ended)
         .bind(status)
@@ -189,10 +203,11 @@ impl JobCatalog for Catalog {
         let now = Timestamp::now();
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         let done = sqlx::query(
-            "UPDATE jobs SET status = ?, owner_pid = ?, owner_started = ?, lease_holder = ?,
-             lease_host = ?, lease_expires = ?, requested = NULL,
-             started_at = COALESCE(started_at, ?), finished_at = NULL
-             WHERE id = ? AND status = ? AND owner_pid IS ? AND lease_holder IS ?",
+            "UPDATE jobs SET status = $1, owner_pid = $2, owner_started = $3, lease_holder = $4,
+             lease_host = $5, lease_expires = $6, requested = NULL,
+             started_at = COALESCE(started_at, $7), finished_at = NULL
+             WHERE id = $8 AND status = $9 AND owner_pid IS NOT DISTINCT FROM $10
+             AND lease_holder IS NOT DISTINCT FROM $11",
         )
         .bind(Status::Running)
         .bind(me.pid)
@@ -214,8 +229,8 @@ impl JobCatalog for Catalog {
         sqlx::query(
             "INSERT INTO job_runs (job_id, number, started_by, started_at, objects_at_start,
              bytes_at_start)
-             SELECT id, (SELECT COALESCE(MAX(number), 0) + 1 FROM job_runs WHERE job_id = ?1),
-             ?2, ?3, objects_copied, bytes_copied FROM jobs WHERE id = ?1",
+             SELECT id, (SELECT COALESCE(MAX(number), 0) + 1 FROM job_runs WHERE job_id = $1),
+             $2, $3, objects_copied, bytes_copied FROM jobs WHERE id = $1",
         )
         .bind(&job.id)
         .bind(trigger)
@@ -229,7 +244,7 @@ impl JobCatalog for Catalog {
     async fn renew(&self, id: &str) -> Result<Option<Request>, CatalogError> {
         let me = Holder::this_process();
         let requested: Option<Option<Request>> = sqlx::query_scalar(
-            "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_holder = ? RETURNING requested",
+            "UPDATE jobs SET lease_expires = $1 WHERE id = $2 AND lease_holder = $3 RETURNING requested",
         )
         .bind(lease_end())
         .bind(id)
@@ -245,7 +260,7 @@ impl JobCatalog for Catalog {
 
     async fn requested(&self, id: &str) -> Result<Option<Request>, CatalogError> {
         let requested: Option<Option<Request>> =
-            sqlx::query_scalar("SELECT requested FROM jobs WHERE id = ?")
+            sqlx::query_scalar("SELECT requested FROM jobs WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
@@ -254,7 +269,7 @@ impl JobCatalog for Catalog {
     }
 
     async fn request(&self, id: &str, request: Request) -> Result<(), CatalogError> {
-        sqlx::query("UPDATE jobs SET requested = ? WHERE id = ?")
+        sqlx::query("UPDATE jobs SET requested = $1 WHERE id = $2")
             .bind(request)
             .bind(id)
             .execute(&self.pool)
@@ -270,7 +285,7 @@ impl JobCatalog for Catalog {
         index: &IndexOptions,
     ) -> Result<ResumeFrom, CatalogError> {
         let rows = sqlx::query(
-            "SELECT range_id, after_key, before_key, done FROM job_ranges WHERE job_id = ?",
+            "SELECT range_id, after_key, before_key, done FROM job_ranges WHERE job_id = $1",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -290,13 +305,13 @@ impl JobCatalog for Catalog {
                 .filter(|r| r.get::<i64, _>("done") == 0)
                 .map(|r| ListRange {
                     id: r.get::<i64, _>("range_id") as u64,
-                    after: r.get("after_key"),
-                    before: r.get("before_key"),
+                    after: self.dialect.load_key_opt(r.get("after_key")),
+                    before: self.dialect.load_key_opt(r.get("before_key")),
                 })
                 .collect(),
         };
         let server_side_unreachable = sqlx::query_scalar::<_, Option<String>>(
-            "SELECT copy_source_unreachable FROM jobs WHERE id = ?",
+            "SELECT copy_source_unreachable FROM jobs WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -323,14 +338,15 @@ impl JobCatalog for Catalog {
             );
         }
         let parts = sqlx::query(
-            "SELECT key, number, handle, size, crc64 FROM job_parts WHERE job_id = ? ORDER BY key, number",
+            "SELECT key, number, handle, size, crc64 FROM job_parts WHERE job_id = $1 ORDER BY key, number",
         )
         .bind(id)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.error(e))?;
         for row in &parts {
-            if let Some(upload) = resume.uploads.get_mut(&row.get::<String, _>("key")) {
+            let key = self.dialect.load_key(row.get("key"));
+            if let Some(upload) = resume.uploads.get_mut(&key) {
                 upload.parts.push(PartReceipt {
                     number: row.get::<i64, _>("number") as u32,
                     handle: row.get("handle"),
@@ -344,7 +360,7 @@ impl JobCatalog for Catalog {
 
     async fn requeue_failed(&self, id: &str) -> Result<u64, CatalogError> {
         let done = sqlx::query(
-            "UPDATE job_objects SET state = 'listed' WHERE job_id = ? AND state = 'failed'
+            "UPDATE job_objects SET state = 'listed' WHERE job_id = $1 AND state = 'failed'
              AND meta IS NOT NULL",
         )
         .bind(id)
@@ -357,7 +373,7 @@ impl JobCatalog for Catalog {
     async fn uploads(&self, id: &str) -> Result<Vec<(String, UploadRecord)>, CatalogError> {
         let rows = sqlx::query(
             "SELECT key, dest_key, upload_id, part_size, source_size, source_etag
-             FROM job_uploads WHERE job_id = ? ORDER BY key",
+             FROM job_uploads WHERE job_id = $1 ORDER BY key",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -367,20 +383,20 @@ impl JobCatalog for Catalog {
             .iter()
             .map(|r| {
                 let record = UploadRecord {
-                    dest_key: r.get("dest_key"),
+                    dest_key: self.dialect.load_key(r.get("dest_key")),
                     upload: UploadId(r.get("upload_id")),
                     part_size: r.get::<i64, _>("part_size") as u64,
                     source_size: r.get::<i64, _>("source_size") as u64,
                     source_etag: r.get("source_etag"),
                 };
-                (r.get("key"), record)
+                (self.dialect.load_key(r.get("key")), record)
             })
             .collect())
     }
 
     async fn forget_upload(&self, id: &str, key: &str) -> Result<(), CatalogError> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.error(e))?;
-        delete_upload(&mut conn, id, key)
+        delete_upload(&mut conn, id, &self.dialect.store_key(key))
             .await
             .map_err(|e| self.error(e))
     }
@@ -393,7 +409,7 @@ impl JobCatalog for Catalog {
         dest: &str,
     ) -> Result<Option<JobRecord>, CatalogError> {
         let row = sqlx::query(
-            "SELECT * FROM jobs WHERE user_name = ? AND command = ? AND source = ? AND dest = ?
+            "SELECT * FROM jobs WHERE user_name = $1 AND command = $2 AND source = $3 AND dest = $4
              AND status IN ('running', 'paused', 'failed')
              ORDER BY created_at DESC LIMIT 1",
         )
@@ -416,10 +432,9 @@ impl JobCatalog for Catalog {
         cutoff: Timestamp,
     ) -> Result<Vec<String>, CatalogError> {
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE (? IS NULL OR user_name = ?) AND finished_at < ?
+            "SELECT id FROM jobs WHERE ($1 IS NULL OR user_name = $1) AND finished_at < $2
              AND status IN ('completed', 'completed-with-failures', 'cancelled') ORDER BY id",
         )
-        .bind(user)
         .bind(user)
         .bind(cutoff)
         .fetch_all(&self.pool)
@@ -427,7 +442,7 @@ impl JobCatalog for Catalog {
         .map_err(|e| self.error(e))?;
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         for id in &ids {
-            sqlx::query("DELETE FROM jobs WHERE id = ?")
+            sqlx::query("DELETE FROM jobs WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await
@@ -439,13 +454,13 @@ impl JobCatalog for Catalog {
 
     async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, CatalogError> {
         let rows = sqlx::query(
-            "SELECT * FROM jobs WHERE (?1 IS NULL OR user_name = ?1) AND (?2 IS NULL OR status = ?2)
-             AND (?5 IS NULL OR id IN (SELECT job_id FROM schedule_runs WHERE schedule_id = ?5))
-             ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
+            "SELECT * FROM jobs WHERE ($1 IS NULL OR user_name = $1) AND ($2 IS NULL OR status = $2)
+             AND ($5 IS NULL OR id IN (SELECT job_id FROM schedule_runs WHERE schedule_id = $5))
+             ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
         )
         .bind(&filter.user)
         .bind(filter.status)
-        .bind(filter.limit.map_or(-1, i64::from))
+        .bind(filter.limit.map_or(i64::MAX, i64::from))
         .bind(i64::from(filter.offset))
         .bind(&filter.schedule)
         .fetch_all(&self.pool)
@@ -491,7 +506,7 @@ impl JobCatalog for Catalog {
                AS objects_copied,
              COALESCE(LEAD(r.bytes_at_start) OVER w, j.bytes_copied) - r.bytes_at_start
                AS bytes_copied
-             FROM job_runs r JOIN jobs j ON j.id = r.job_id WHERE r.job_id = ?
+             FROM job_runs r JOIN jobs j ON j.id = r.job_id WHERE r.job_id = $1
              WINDOW w AS (ORDER BY r.number) ORDER BY r.number",
         )
         .bind(id)
@@ -505,12 +520,19 @@ impl JobCatalog for Catalog {
         id: &str,
         page: &FailurePage,
     ) -> Result<Vec<FailureRecord>, CatalogError> {
-        sqlx::query_as(FAILED_OBJECTS)
+        let failures: Vec<FailureRecord> = sqlx::query_as(FAILED_OBJECTS)
             .bind(id)
-            .bind(&page.after)
-            .bind(page.limit.map_or(-1, i64::from))
+            .bind(self.dialect.store_key_opt(page.after.as_deref()))
+            .bind(page.limit.map_or(i64::MAX, i64::from))
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.error(e))?;
+        Ok(failures
+            .into_iter()
+            .map(|failure| FailureRecord {
+                key: self.dialect.load_key(failure.key),
+                ..failure
+            })
+            .collect())
     }
 }

@@ -1,10 +1,35 @@
 //! The recorder's counters and failures, and the catalogue it writes to: ids, damage, locks.
 
 use super::*;
-use crate::sqlite::catalog::FAILED_OBJECTS;
-use crate::{JobRecord, ListFilter, NewJob, Status};
-use sqlx::Row;
+use crate::sql::catalog::FAILED_OBJECTS;
+use crate::sql::Dialect;
+use crate::{CatalogAddress, JobRecord, ListFilter, NewJob, Status};
+use awcopy_testkit::catalogue::CatalogPlace;
+use awcopy_testkit::each_catalogue;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Executor, Row};
 use std::path::Path;
+
+/// Opens the catalogue at `place`.
+async fn open(place: &CatalogPlace) -> Catalog {
+    let address: CatalogAddress = place.address().parse().unwrap();
+    Catalog::open(address).await.unwrap()
+}
+
+/// A connection to `catalog` on which `EXPLAIN` shows how a query is run, with the words that
+/// start it and the column that names each step. On PostgreSQL sequential scans are switched
+/// off for it: a test's small table would otherwise be read whole, index or not, and the plan
+/// would say nothing of whether the index serves the query.
+async fn explaining(catalog: &Catalog) -> (PoolConnection<Any>, &'static str, &'static str) {
+    let mut conn = catalog.pool().acquire().await.unwrap();
+    match catalog.dialect {
+        Dialect::Sqlite => (conn, "EXPLAIN QUERY PLAN", "detail"),
+        Dialect::Postgres => {
+            conn.execute("SET enable_seqscan = off").await.unwrap();
+            (conn, "EXPLAIN", "QUERY PLAN")
+        }
+    }
+}
 
 fn job() -> NewJob {
     NewJob {
@@ -18,12 +43,9 @@ fn job() -> NewJob {
     }
 }
 
-#[tokio::test]
-async fn jobs_record_outcomes_and_failures() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&dir.path().join("deep/awcopy.db"))
-        .await
-        .unwrap();
+each_catalogue!(jobs_record_outcomes_and_failures);
+async fn jobs_record_outcomes_and_failures(place: CatalogPlace) {
+    let catalog = open(&place).await;
     let record = catalog.create_job(job()).await.unwrap();
     assert_eq!(record.status, Status::Running);
     assert_eq!(record.owner_pid, Some(i64::from(std::process::id())));
@@ -66,19 +88,31 @@ async fn jobs_record_outcomes_and_failures() {
         .unwrap();
     assert_eq!(count, 1200);
     // Found through the index of failed objects alone (no scan, no sort).
-    let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {FAILED_OBJECTS}"))
+    let (mut conn, explain, step) = explaining(&catalog).await;
+    let plan: Vec<String> = sqlx::query(&format!("{explain} {FAILED_OBJECTS}"))
         .bind(&record.id)
         .bind("k")
-        .bind(100)
-        .fetch_all(catalog.pool())
+        .bind(100_i64)
+        .fetch_all(&mut *conn)
         .await
-        .unwrap();
-    let plan: Vec<String> = plan.iter().map(|row| row.get("detail")).collect();
-    assert_eq!(
-        plan,
-        ["SEARCH job_objects USING INDEX job_objects_failed (job_id=?)"],
-        "{plan:?}"
-    );
+        .unwrap()
+        .iter()
+        .map(|row| row.get(step))
+        .collect();
+    match catalog.dialect {
+        Dialect::Sqlite => assert_eq!(
+            plan,
+            ["SEARCH job_objects USING INDEX job_objects_failed (job_id=?)"],
+            "{plan:?}"
+        ),
+        Dialect::Postgres => {
+            assert!(
+                plan[1].contains("Scan using job_objects_failed"),
+                "{plan:?}"
+            );
+            assert!(!plan.iter().any(|s| s.contains("Sort")), "{plan:?}");
+        }
+    }
 
     let mine = ListFilter {
         user: Some("alice".into()),
@@ -100,14 +134,17 @@ async fn jobs_record_outcomes_and_failures() {
     assert!(catalog.list(&running).await.unwrap().is_empty());
 }
 
+each_catalogue!(
+    a_listing_outrunning_the_catalogue_waits_for_it,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
 /// Objects and bytes listed, objects and bytes copied, objects skipped or kept, failed.
 /// A listing far faster than the catalogue (pages handed over with no copy behind them)
 /// waits for the writer: no more than the backlog and one page ever wait to be written,
 /// and every listed object is on record in the end.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_listing_outrunning_the_catalogue_waits_for_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+async fn a_listing_outrunning_the_catalogue_waits_for_it(place: CatalogPlace) {
+    let catalog = open(&place).await;
     let record = catalog.create_job(job()).await.unwrap();
     let recorder = Recorder::new(catalog.clone(), record.id.clone());
     recorder.range_opened(&ListRange::whole(0));
@@ -147,10 +184,9 @@ fn report(recorder: &Recorder, action: Action, key: &str, size: u64) {
     });
 }
 
-#[tokio::test]
-async fn counters_follow_every_write_without_a_recount() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+each_catalogue!(counters_follow_every_write_without_a_recount);
+async fn counters_follow_every_write_without_a_recount(place: CatalogPlace) {
+    let catalog = open(&place).await;
     let job = catalog.create_job(job()).await.unwrap();
     // A page of five, more than one statement's worth of outcomes, then their outcomes.
     let recorder = Recorder::new(catalog.clone(), job.id.clone());
@@ -214,7 +250,7 @@ async fn an_older_catalogue_gets_its_counters_when_upgraded() {
     std::fs::create_dir(&older).unwrap();
     for name in ["0001_jobs.sql", "0002_resume.sql"] {
         let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations")
+            .join("migrations/sqlite")
             .join(name);
         std::fs::copy(from, older.join(name)).unwrap();
     }
@@ -253,10 +289,9 @@ async fn an_older_catalogue_gets_its_counters_when_upgraded() {
     assert_eq!(counters(&found), [3, 21, 1, 5, 0, 1]);
 }
 
-#[tokio::test]
-async fn ids_by_unique_prefix_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+each_catalogue!(ids_by_unique_prefix_only);
+async fn ids_by_unique_prefix_only(place: CatalogPlace) {
+    let catalog = open(&place).await;
     for _ in 0..20 {
         catalog.create_job(job()).await.unwrap();
     }
@@ -279,27 +314,26 @@ async fn ids_by_unique_prefix_only() {
     assert_eq!(catalog.find(&one.id).await.unwrap().id, one.id);
     let upper = one.id[..13].to_ascii_uppercase();
     assert_eq!(catalog.find(&upper).await.unwrap().id, one.id);
-    let plan: Vec<String> = sqlx::query(&format!(
-        "EXPLAIN QUERY PLAN {}",
-        crate::sqlite::catalog::FIND_JOB
-    ))
-    .bind("a")
-    .bind("b")
-    .bind(None::<String>)
-    .fetch_all(catalog.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|row| row.get::<String, _>("detail"))
-    .collect();
-    assert!(
-        plan.iter().any(|step| step.contains("SEARCH jobs USING")),
-        "{plan:?}"
-    );
+    let (mut conn, explain, step) = explaining(&catalog).await;
+    let plan: Vec<String> = sqlx::query(&format!("{explain} {}", crate::sql::catalog::FIND_JOB))
+        .bind("a")
+        .bind("b")
+        .bind(None::<String>)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>(step))
+        .collect();
+    let through_the_key = match catalog.dialect {
+        Dialect::Sqlite => "SEARCH jobs USING",
+        Dialect::Postgres => "Index Scan using jobs_pkey",
+    };
+    assert!(plan.iter().any(|s| s.contains(through_the_key)), "{plan:?}");
 }
 
 #[tokio::test]
-async fn damaged_or_newer_catalogues_are_refused_untouched() {
+async fn a_damaged_file_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.db");
     std::fs::write(
@@ -311,21 +345,31 @@ async fn damaged_or_newer_catalogues_are_refused_untouched() {
     let err = Catalog::open(&junk).await.unwrap_err();
     assert!(matches!(err, CatalogError::Corrupt { .. }), "{err}");
     assert_eq!(std::fs::read(&junk).unwrap(), before, "left untouched");
+}
 
-    let newer = dir.path().join("newer.db");
-    let catalog = Catalog::open(&newer).await.unwrap();
-    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (9999, 'future', 1, x'00', 0)")
+each_catalogue!(newer_catalogues_and_damaged_rows_are_refused);
+async fn newer_catalogues_and_damaged_rows_are_refused(place: CatalogPlace) {
+    let catalog = open(&place).await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9999, 'future', TRUE, $1, 0)",
+    )
+    .bind(vec![0_u8])
+    .execute(catalog.pool())
+    .await
+    .unwrap();
+    let address: CatalogAddress = place.address().parse().unwrap();
+    let err = Catalog::open(address).await.unwrap_err();
+    assert!(matches!(err, CatalogError::NewerSchema(_)), "{err}");
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 9999")
         .execute(catalog.pool())
         .await
         .unwrap();
-    drop(catalog);
-    let err = Catalog::open(&newer).await.unwrap_err();
-    assert!(matches!(err, CatalogError::NewerSchema(_)), "{err}");
 
     // A status no awcopy writes is a damaged row, not a failed job.
-    let catalog = Catalog::open(&dir.path().join("odd.db")).await.unwrap();
+    let catalog = open(&place).await;
     let record = catalog.create_job(job()).await.unwrap();
-    sqlx::query("UPDATE jobs SET status = 'exploded' WHERE id = ?")
+    sqlx::query("UPDATE jobs SET status = 'exploded' WHERE id = $1")
         .bind(&record.id)
         .execute(catalog.pool())
         .await
@@ -370,18 +414,17 @@ async fn a_locked_catalogue_is_refused_clearly() {
     );
 }
 
+each_catalogue!(every_run_is_recorded_and_the_first_start_stays);
 /// Each run of a job is recorded with what started it; the job keeps its first start and gets
 /// an end whenever a run ends; a run copied what the job's counters grew by while it ran; a
 /// failure keeps its class.
-#[tokio::test]
-async fn every_run_is_recorded_and_the_first_start_stays() {
+async fn every_run_is_recorded_and_the_first_start_stays(place: CatalogPlace) {
     use crate::{run_seconds, ErrorClass, Timestamp, Trigger};
     use awcopy_store::{ErrorKind, StoreError};
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+    let catalog = open(&place).await;
     let record = catalog.create_job(job()).await.unwrap();
     let copied = |objects: i64| {
-        sqlx::query("UPDATE jobs SET objects_copied = ?, bytes_copied = ? WHERE id = ?")
+        sqlx::query("UPDATE jobs SET objects_copied = $1, bytes_copied = $2 WHERE id = $3")
             .bind(objects)
             .bind(objects * 10)
             .bind(&record.id)
@@ -436,14 +479,25 @@ async fn every_run_is_recorded_and_the_first_start_stays() {
     assert!(total <= (last.time() - first.time()).as_seconds_f64() + 1e-3);
 }
 
+each_catalogue!(
+    catalogues_opened_at_once_are_migrated_once,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
 /// Processes that open a new catalogue at once take turns bringing its schema up to date:
 /// none fails on a migration another one applied.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn catalogues_opened_at_once_are_migrated_once() {
+async fn catalogues_opened_at_once_are_migrated_once(first: CatalogPlace) {
+    let postgres = first.is_postgres();
+    let mut place = Some(first);
     for round in 0..5 {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("new.db");
-        let opened = futures::future::join_all((0..6).map(|_| Catalog::open(&path))).await;
+        let place = match place.take() {
+            Some(first) => first,
+            None if postgres => CatalogPlace::postgres().await,
+            None => CatalogPlace::sqlite(),
+        };
+        let address: CatalogAddress = place.address().parse().unwrap();
+        let opened =
+            futures::future::join_all((0..6).map(|_| Catalog::open(address.clone()))).await;
         for catalog in opened {
             let catalog = catalog.unwrap_or_else(|e| panic!("round {round}: {e}"));
             catalog.create_job(job()).await.unwrap();
@@ -451,14 +505,13 @@ async fn catalogues_opened_at_once_are_migrated_once() {
     }
 }
 
+each_catalogue!(stored_counters_leave_out_what_the_filters_left_out);
 /// A job's counters count as a running copy does: the objects listed are those the filters
 /// and policies took; the listing is over once the job no longer runs.
-#[tokio::test]
-async fn stored_counters_leave_out_what_the_filters_left_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+async fn stored_counters_leave_out_what_the_filters_left_out(place: CatalogPlace) {
+    let catalog = open(&place).await;
     let record = catalog.create_job(job()).await.unwrap();
-    sqlx::query("UPDATE jobs SET objects_listed = 10, objects_skipped = 4 WHERE id = ?")
+    sqlx::query("UPDATE jobs SET objects_listed = 10, objects_skipped = 4 WHERE id = $1")
         .bind(&record.id)
         .execute(catalog.pool())
         .await
@@ -473,27 +526,26 @@ async fn stored_counters_leave_out_what_the_filters_left_out() {
     assert_eq!((ended.objects_listed, ended.listing_done), (6, true));
 }
 
+each_catalogue!(staged_blocks_count_in_the_bytes_done);
 /// Blocks staged for an object not yet copied count in the job's bytes done, and move into
 /// its copied bytes when the object is: a paused job keeps what it staged.
-#[tokio::test]
-async fn staged_blocks_count_in_the_bytes_done() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(&dir.path().join("awcopy.db")).await.unwrap();
+async fn staged_blocks_count_in_the_bytes_done(place: CatalogPlace) {
+    let catalog = open(&place).await;
     let record = catalog.create_job(job()).await.unwrap();
     let sql = |text: &'static str| sqlx::query(text).bind(&record.id).execute(catalog.pool());
     sql(
-        "INSERT INTO job_parts (job_id, key, number, handle, size) VALUES (?, 'big', 1, 'h1', 100)",
+        "INSERT INTO job_parts (job_id, key, number, handle, size) VALUES ($1, 'big', 1, 'h1', 100)",
     )
     .await
     .unwrap();
     sql(
-        "INSERT INTO job_parts (job_id, key, number, handle, size) VALUES (?1, 'big', 2, 'h2', 50)
+        "INSERT INTO job_parts (job_id, key, number, handle, size) VALUES ($1, 'big', 2, 'h2', 50)
          ON CONFLICT (job_id, key, number) DO UPDATE SET size = excluded.size",
     )
     .await
     .unwrap();
     sql(
-        "INSERT INTO job_parts (job_id, key, number, handle, size) VALUES (?1, 'big', 2, 'h2', 60)
+        "INSERT INTO job_parts (job_id, key, number, handle, size) VALUES ($1, 'big', 2, 'h2', 60)
          ON CONFLICT (job_id, key, number) DO UPDATE SET size = excluded.size",
     )
     .await
@@ -509,11 +561,11 @@ async fn staged_blocks_count_in_the_bytes_done() {
     assert_eq!(bytes_done().await, 160);
     sql(
         "INSERT INTO job_objects (job_id, key, size, state, attempts, updated_at)
-         VALUES (?, 'big', 160, 'copied', 1, '2026-12-06T10:00:00.000Z')",
+         VALUES ($1, 'big', 160, 'copied', 1, '2026-12-06T10:00:00.000Z')",
     )
     .await
     .unwrap();
-    sql("DELETE FROM job_parts WHERE job_id = ? AND key = 'big'")
+    sql("DELETE FROM job_parts WHERE job_id = $1 AND key = 'big'")
         .await
         .unwrap();
     assert_eq!(

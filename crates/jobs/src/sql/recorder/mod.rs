@@ -7,15 +7,15 @@
 use awcopy_engine::events::{Action, EventSink, ObjectEvent};
 use awcopy_engine::journal::{Journal, ListRange, UploadRecord};
 use awcopy_store::{ObjectMeta, PartReceipt};
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 
-use super::stored_meta;
-use super::{delete_upload, Catalog};
+use super::stored_text::message;
+use super::{delete_upload, stored_meta, Catalog, Dialect};
 use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::records::CatalogError;
 use crate::timestamp::Timestamp;
@@ -231,14 +231,15 @@ async fn write(
             Message::Record(record) => Some(record),
             _ => None,
         });
-        write_outcomes(&mut tx, job_id, &outcomes, at, uploading)
+        let dialect = catalog.dialect;
+        write_outcomes(&mut tx, dialect, job_id, &outcomes, at, uploading)
             .await
             .map_err(other)?;
-        write_pages(&mut tx, job_id, &pages, at)
+        write_pages(&mut tx, dialect, job_id, &pages, at)
             .await
             .map_err(other)?;
         for record in records {
-            write_record(&mut tx, job_id, record, uploading)
+            write_record(&mut tx, dialect, job_id, record, uploading)
                 .await
                 .map_err(other)?;
         }
@@ -252,58 +253,85 @@ fn other(e: sqlx::Error) -> CatalogError {
 
 /// Objects' outcomes: the latest wins; `attempts` counts the failures.
 async fn write_outcomes(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
+    dialect: Dialect,
     job_id: &str,
     outcomes: &[&Outcome],
     at: Timestamp,
     uploading: &mut HashSet<String>,
 ) -> Result<(), sqlx::Error> {
-    for rows in outcomes.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO job_objects (job_id, key, dest_key, size, state, error, attempts, updated_at) ",
-        );
-        query.push_values(rows, |mut row, outcome| {
-            row.push_bind(job_id)
-                .push_bind(outcome.key.as_str())
-                .push_bind(outcome.dest_key.as_deref())
-                .push_bind(outcome.size.map(|s| s as i64))
-                .push_bind(outcome.state)
-                .push_bind(outcome.error.as_deref())
-                .push("1")
-                .push_bind(at);
-        });
-        query.push(
-            " ON CONFLICT (job_id, key) DO UPDATE SET
-               dest_key = COALESCE(excluded.dest_key, dest_key), size = COALESCE(excluded.size, size),
+    for rows in statements(outcomes) {
+        let sql = format!(
+            "INSERT INTO job_objects (job_id, key, dest_key, size, state, error, attempts, updated_at)
+             VALUES {}
+             ON CONFLICT (job_id, key) DO UPDATE SET
+               dest_key = COALESCE(excluded.dest_key, job_objects.dest_key),
+               size = COALESCE(excluded.size, job_objects.size),
                state = excluded.state, error = excluded.error,
-               attempts = attempts + (excluded.state = 'failed'), updated_at = excluded.updated_at",
+               attempts = job_objects.attempts
+                 + CASE WHEN excluded.state = 'failed' THEN 1 ELSE 0 END,
+               updated_at = excluded.updated_at",
+            values(rows.len(), "(?, ?, ?, ?, ?, ?, 1, ?)")
         );
-        execute_rows(query, rows.len(), tx).await?;
+        let mut query = sqlx::query(&sql).persistent(rows.len() == ROWS_PER_STATEMENT);
+        for outcome in rows {
+            query = query
+                .bind(job_id)
+                .bind(dialect.store_key(&outcome.key))
+                .bind(dialect.store_key_opt(outcome.dest_key.as_deref()))
+                .bind(outcome.size.map(|s| s as i64))
+                .bind(outcome.state)
+                .bind(outcome.error.as_deref().map(message))
+                .bind(at);
+        }
+        query.execute(&mut **tx).await?;
     }
     for outcome in outcomes {
         if matches!(outcome.state, "copied" | "failed") && uploading.remove(&outcome.key) {
+            let key = dialect.store_key(&outcome.key);
             if outcome.state == "copied" {
-                keep_staged_by(tx, job_id, &outcome.key).await?;
+                keep_staged_by(tx, job_id, &key).await?;
             }
             // Committed, or aborted: the upload is over either way.
-            delete_upload(tx, job_id, &outcome.key).await?;
+            delete_upload(tx, job_id, &key).await?;
         }
     }
     Ok(())
 }
 
-/// Keeps, on the object `key` just copied, the agents that staged its parts.
+/// Outcomes in runs of at most [`ROWS_PER_STATEMENT`], each holding a key once: one statement
+/// may not change a row twice in PostgreSQL, and the later outcome of a key must follow the
+/// earlier one, as in SQLite (an object that failed twice counts two attempts).
+fn statements<'a, 'o>(outcomes: &'a [&'o Outcome]) -> Vec<&'a [&'o Outcome]> {
+    let mut runs = Vec::new();
+    let mut keys = HashSet::new();
+    let mut start = 0;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if i - start == ROWS_PER_STATEMENT || !keys.insert(outcome.key.as_str()) {
+            runs.push(&outcomes[start..i]);
+            start = i;
+            keys.clear();
+            keys.insert(outcome.key.as_str());
+        }
+    }
+    if start < outcomes.len() {
+        runs.push(&outcomes[start..]);
+    }
+    runs
+}
+
+/// Keeps, on the object `key` (as stored) just copied, the agents that staged its parts.
 async fn keep_staged_by(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     job_id: &str,
     key: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE job_objects SET staged_by = (
-           SELECT group_concat(agent, ',') FROM (
+           SELECT string_agg(agent, ',' ORDER BY agent) FROM (
              SELECT DISTINCT agent FROM job_parts
-             WHERE job_id = ?1 AND key = ?2 AND agent IS NOT NULL ORDER BY agent))
-         WHERE job_id = ?1 AND key = ?2",
+             WHERE job_id = $1 AND key = $2 AND agent IS NOT NULL) AS agents)
+         WHERE job_id = $1 AND key = $2",
     )
     .bind(job_id)
     .bind(key)
@@ -315,32 +343,34 @@ async fn keep_staged_by(
 /// Listed objects, as 'listed' with their listing entries (unless already on record), and
 /// how far each range has listed.
 async fn write_pages(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
+    dialect: Dialect,
     job_id: &str,
     pages: &[&Page],
     at: Timestamp,
 ) -> Result<(), sqlx::Error> {
     let listed: Vec<_> = pages.iter().flat_map(|page| &page.objects).collect();
     for rows in listed.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO job_objects (job_id, key, size, state, meta, attempts, updated_at) ",
+        let sql = format!(
+            "INSERT INTO job_objects (job_id, key, size, state, meta, attempts, updated_at)
+             VALUES {} ON CONFLICT (job_id, key) DO NOTHING",
+            values(rows.len(), "(?, ?, ?, 'listed', ?, 0, ?)")
         );
-        query.push_values(rows, |mut row, (key, size, meta)| {
-            row.push_bind(job_id)
-                .push_bind(key.as_str())
-                .push_bind(*size as i64)
-                .push("'listed'")
-                .push_bind(meta.as_str())
-                .push("0")
-                .push_bind(at);
-        });
-        query.push(" ON CONFLICT (job_id, key) DO NOTHING");
-        execute_rows(query, rows.len(), tx).await?;
+        let mut query = sqlx::query(&sql).persistent(rows.len() == ROWS_PER_STATEMENT);
+        for (key, size, meta) in rows {
+            query = query
+                .bind(job_id)
+                .bind(dialect.store_key(key))
+                .bind(*size as i64)
+                .bind(meta.as_str())
+                .bind(at);
+        }
+        query.execute(&mut **tx).await?;
     }
     for page in pages {
         if let Some((last, _, _)) = page.objects.last() {
-            sqlx::query("UPDATE job_ranges SET after_key = ? WHERE job_id = ? AND range_id = ?")
-                .bind(last)
+            sqlx::query("UPDATE job_ranges SET after_key = $1 WHERE job_id = $2 AND range_id = $3")
+                .bind(dialect.store_key(last))
                 .bind(job_id)
                 .bind(page.range as i64)
                 .execute(&mut **tx)
@@ -350,40 +380,52 @@ async fn write_pages(
     Ok(())
 }
 
-/// Runs a multi-row statement of `rows` rows; only full-size ones are kept prepared (the
-/// shorter tail of a run varies in length, and would only crowd the statement cache).
-async fn execute_rows(
-    mut query: QueryBuilder<'_, Sqlite>,
-    rows: usize,
-    tx: &mut Transaction<'_, Sqlite>,
-) -> Result<(), sqlx::Error> {
-    query
-        .build()
-        .persistent(rows == ROWS_PER_STATEMENT)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// The `VALUES` list of a statement of `rows` rows shaped like `row`, whose each `?` becomes
+/// the next numbered parameter (`$1`, `$2`...: both databases read those, where sqlx's query
+/// builder writes `?` through the `Any` driver, which PostgreSQL does not read). Only
+/// full-size statements are kept prepared (the shorter tail of a run varies in length, and
+/// would only crowd the statement cache).
+fn values(rows: usize, row: &str) -> String {
+    let mut sql = String::with_capacity(rows * (row.len() + 16));
+    let mut parameter = 0;
+    for n in 0..rows {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        for (i, piece) in row.split('?').enumerate() {
+            if i > 0 {
+                parameter += 1;
+                sql.push('$');
+                sql.push_str(&parameter.to_string());
+            }
+            sql.push_str(piece);
+        }
+    }
+    sql
 }
 
 async fn write_record(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
+    dialect: Dialect,
     job_id: &str,
     record: &Record,
     uploading: &mut HashSet<String>,
 ) -> Result<(), sqlx::Error> {
     match record {
-        Record::Range(range) => insert_range(tx, job_id, range).await?,
+        Record::Range(range) => insert_range(tx, dialect, job_id, range).await?,
         Record::Split { range, before, far } => {
-            insert_range(tx, job_id, far).await?;
-            sqlx::query("UPDATE job_ranges SET before_key = ? WHERE job_id = ? AND range_id = ?")
-                .bind(before)
-                .bind(job_id)
-                .bind(*range as i64)
-                .execute(&mut **tx)
-                .await?;
+            insert_range(tx, dialect, job_id, far).await?;
+            sqlx::query(
+                "UPDATE job_ranges SET before_key = $1 WHERE job_id = $2 AND range_id = $3",
+            )
+            .bind(dialect.store_key(before))
+            .bind(job_id)
+            .bind(*range as i64)
+            .execute(&mut **tx)
+            .await?;
         }
         Record::RangeDone(range) => {
-            sqlx::query("UPDATE job_ranges SET done = 1 WHERE job_id = ? AND range_id = ?")
+            sqlx::query("UPDATE job_ranges SET done = 1 WHERE job_id = $1 AND range_id = $2")
                 .bind(job_id)
                 .bind(*range as i64)
                 .execute(&mut **tx)
@@ -391,21 +433,22 @@ async fn write_record(
         }
         Record::Upload { key, record } => {
             uploading.insert(key.clone());
-            sqlx::query("DELETE FROM job_parts WHERE job_id = ? AND key = ?")
+            let key = dialect.store_key(key);
+            sqlx::query("DELETE FROM job_parts WHERE job_id = $1 AND key = $2")
                 .bind(job_id)
-                .bind(key)
+                .bind(&key)
                 .execute(&mut **tx)
                 .await?;
             sqlx::query(
                 "INSERT INTO job_uploads (job_id, key, dest_key, upload_id, part_size, source_size, source_etag)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (job_id, key) DO UPDATE SET dest_key = excluded.dest_key,
                    upload_id = excluded.upload_id, part_size = excluded.part_size,
                    source_size = excluded.source_size, source_etag = excluded.source_etag",
             )
             .bind(job_id)
-            .bind(key)
-            .bind(&record.dest_key)
+            .bind(&key)
+            .bind(dialect.store_key(&record.dest_key))
             .bind(&record.upload.0)
             .bind(record.part_size as i64)
             .bind(record.source_size as i64)
@@ -414,8 +457,8 @@ async fn write_record(
             .await?;
         }
         Record::ServerSideUnreachable(why) => {
-            sqlx::query("UPDATE jobs SET copy_source_unreachable = ? WHERE id = ?")
-                .bind(why)
+            sqlx::query("UPDATE jobs SET copy_source_unreachable = $1 WHERE id = $2")
+                .bind(message(why))
                 .bind(job_id)
                 .execute(&mut **tx)
                 .await?;
@@ -423,12 +466,12 @@ async fn write_record(
         Record::Part { key, part, agent } => {
             sqlx::query(
                 "INSERT INTO job_parts (job_id, key, number, handle, size, crc64, agent)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (job_id, key, number) DO UPDATE SET handle = excluded.handle,
                    size = excluded.size, crc64 = excluded.crc64, agent = excluded.agent",
             )
             .bind(job_id)
-            .bind(key)
+            .bind(dialect.store_key(key))
             .bind(i64::from(part.number))
             .bind(&part.handle)
             .bind(part.size.map(|s| s as i64))
@@ -442,18 +485,19 @@ async fn write_record(
 }
 
 async fn insert_range(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
+    dialect: Dialect,
     job_id: &str,
     range: &ListRange,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO job_ranges (job_id, range_id, after_key, before_key) VALUES (?, ?, ?, ?)
+        "INSERT INTO job_ranges (job_id, range_id, after_key, before_key) VALUES ($1, $2, $3, $4)
          ON CONFLICT (job_id, range_id) DO NOTHING",
     )
     .bind(job_id)
     .bind(range.id as i64)
-    .bind(&range.after)
-    .bind(&range.before)
+    .bind(dialect.store_key_opt(range.after.as_deref()))
+    .bind(dialect.store_key_opt(range.before.as_deref()))
     .execute(&mut **tx)
     .await?;
     Ok(())
