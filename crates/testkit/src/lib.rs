@@ -187,17 +187,21 @@ pub fn bucket_name(location: &Location) -> String {
     }
 }
 
-/// Puts each of `files` (key, bytes) into `store`.
+/// Puts each of `files` (key, bytes) into `store`, 16 at a time.
 pub async fn put_all(
     store: &std::sync::Arc<dyn Store>,
     files: &std::collections::BTreeMap<String, Vec<u8>>,
 ) {
-    for (key, data) in files {
-        store
-            .put(key, data.clone().into(), &Default::default(), None)
-            .await
-            .expect("put a test object");
-    }
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(files)
+        .map(|(key, data)| async move {
+            let attributes = awcopy_store::ObjectAttributes::default();
+            store.put(key, data.clone().into(), &attributes, None).await
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("put a test object");
 }
 
 /// Puts into `store` those of `files` that both `store` and `other` hold as named (no name

@@ -102,8 +102,8 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts `awcopy serve` from `binary` with the config and catalogue in `dir`, the S3
-    /// emulator as its endpoint, `args` and `env`.
+    /// Starts `awcopy serve` from `binary` with the config and catalogue in `dir` (unless
+    /// `args` name a `--db`), the S3 emulator as its endpoint, `args` and `env`.
     pub fn spawn(binary: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(binary);
         command
@@ -112,9 +112,10 @@ impl Service {
             .envs(env.iter().copied())
             .arg("--config")
             .arg(dir.join("service.toml"))
-            .arg("--db")
-            .arg(dir.join("service.db"))
             .args(["--endpoint-url", &crate::s3_endpoint()]);
+        if !args.contains(&"--db") {
+            command.arg("--db").arg(dir.join("service.db"));
+        }
         let process = Process::start(command);
         let line = process.wait_for_line("listening on");
         let url = line

@@ -7,5 +7,6 @@ mod common;
 mod cp;
 mod jobs;
 mod ls;
+mod replicas;
 mod serve;
 mod trust;

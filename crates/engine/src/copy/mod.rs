@@ -79,6 +79,11 @@ pub struct CopyOptions {
     pub stall_timeout: Duration,
     /// Where listing progress and staged blocks are recorded, for resume.
     pub journal: Option<Arc<dyn Journal>>,
+    /// For a resumed job, when it began: an object already at the destination, the same as
+    /// the source and written since then, counts as copied, not kept. An earlier run copied
+    /// it and its record was lost (the service replica running it was killed while agents
+    /// finished its last items).
+    pub copied_since: Option<time::OffsetDateTime>,
     /// Where the blocks of large objects and their commits go: executors elsewhere (agents)
     /// instead of this process's own.
     pub queue: Option<Arc<dyn WorkQueue>>,
@@ -117,6 +122,7 @@ impl Default for CopyOptions {
             bandwidth: None,
             stall_timeout: Duration::from_secs(60),
             journal: None,
+            copied_since: None,
             queue: None,
             stop: None,
             drain_timeout: Duration::from_secs(30),

@@ -128,6 +128,16 @@ impl Planner {
             .await
     }
 
+    /// Whether `current`, a destination object kept as the same as its source, was written
+    /// by an earlier run of this job (since it began; see
+    /// [`CopyOptions::copied_since`](crate::copy::CopyOptions::copied_since)).
+    pub(super) fn copied_earlier(&self, current: &ObjectMeta) -> bool {
+        match (self.options.copied_since, current.last_modified) {
+            (Some(since), Some(written)) => written >= since,
+            _ => false,
+        }
+    }
+
     /// The destination key of `source_key` under the name policy: `Ok(None)` to skip it.
     pub(super) fn resolve_name(&self, source_key: &str) -> Result<Option<String>, ObjectFailure> {
         let wanted = self.plan.dest_key(source_key);

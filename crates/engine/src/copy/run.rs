@@ -207,6 +207,24 @@ async fn decide(
     }
     if let Some(current) = current {
         if !planner.should_replace(meta, &current).await {
+            if planner.copied_earlier(&current) {
+                tally.copied += 1;
+                tally.copied_bytes += meta.size;
+                planner
+                    .progress
+                    .objects_done
+                    .fetch_add(1, Ordering::Relaxed);
+                planner
+                    .progress
+                    .bytes_done
+                    .fetch_add(meta.size, Ordering::Relaxed);
+                planner.emit(ObjectEvent {
+                    dest_key: Some(&dest_key),
+                    size: Some(meta.size),
+                    ..ObjectEvent::now(Action::Copied, &meta.key)
+                });
+                return Ok(None);
+            }
             tally.kept += 1;
             planner.emit(ObjectEvent {
                 dest_key: Some(&dest_key),

@@ -544,6 +544,9 @@ impl Run {
             self.status(id, Status::Running);
         }
         options.stop = Some(self.stop.clone());
+        if let (Some(_), Some((_, record))) = (&resume, &self.job) {
+            options.copied_since = Some(record.created_at.time());
+        }
         let (mut plan, filter) = prepared.into_plan();
         plan.resume = resume;
         let result = tokio::select! {

@@ -3,6 +3,7 @@
 use awcopy_testkit as kit;
 use std::process::{Command, Output};
 
+pub mod rig;
 pub mod service;
 
 /// Runs awcopy with the S3 emulator as AWS_ENDPOINT_URL.

@@ -1,0 +1,181 @@
+//! Two `awcopy serve` replicas sharing one PostgreSQL catalogue and one nats-server, with three
+//! `awcopy agent` processes: the replica running a job is killed with kill -9 mid-copy and the
+//! other takes the job over and finishes it, every object copied once; both serve every job
+//! and show who runs what.
+
+use crate::common::rig::Rig;
+use crate::common::service::{Process, Service, ADMIN, ALICE};
+use awcopy_jobs::LEASE_TERM;
+use awcopy_testkit as kit;
+use futures::TryStreamExt;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// A few thousand small objects and two large ones.
+fn data() -> BTreeMap<String, Vec<u8>> {
+    let mut files: BTreeMap<String, Vec<u8>> = (0..2000)
+        .map(|i| {
+            (
+                format!("small/{i:04}"),
+                kit::pattern(100 + i % 900, i as u64),
+            )
+        })
+        .collect();
+    for i in 0..2 {
+        files.insert(format!("large{i}"), kit::pattern(24 << 20, 90 + i as u64));
+    }
+    files
+}
+
+/// Every object of `store` and its ETag.
+async fn etags(store: &std::sync::Arc<dyn awcopy_store::Store>) -> BTreeMap<String, String> {
+    let pages: Vec<awcopy_store::ListPage> = store
+        .list(awcopy_store::ListRequest::default())
+        .try_collect()
+        .await
+        .unwrap();
+    pages
+        .into_iter()
+        .flat_map(|page| page.objects)
+        .map(|meta| (meta.key, meta.etag.unwrap_or_default()))
+        .collect()
+}
+
+/// The replica (of `replicas`) that says it holds job `id`, by its place in `replicas`.
+async fn runner_of(replicas: &[&Service], id: &str) -> Option<usize> {
+    for (n, service) in replicas.iter().enumerate() {
+        let listed = service.get("/api/v1/replicas", ADMIN).await;
+        let this = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["this"] == true)
+            .unwrap_or_else(|| panic!("the answering replica is listed: {listed}"));
+        if this["jobs"].as_array().unwrap().iter().any(|j| j == id) {
+            return Some(n);
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_mid_job_leaves_it_to_the_other_and_nothing_is_copied_twice() {
+    let files = data();
+    // Slowed so that the job is still running when its replica dies.
+    let mut rig = Rig::replicated("replicas", &files, 100, 2).await;
+    let agents: Vec<Process> = (1..=3)
+        .map(|n| rig.agent(&format!("agent-{n}"), 4))
+        .collect();
+    let id = rig
+        .submit(serde_json::json!({
+            "sizes": {"block_size": 4 << 20},
+            "overwrite": "if-different",
+        }))
+        .await;
+
+    // Both replicas serve the job; one runs it, and says so.
+    let both = [&rig.service, &rig.replicas[0]];
+    for service in both {
+        let job = service.get(&format!("/api/v1/jobs/{id}"), ALICE).await;
+        assert_eq!(job["id"], id.as_str());
+    }
+    let (status, refused) = rig
+        .service
+        .call("GET", "/api/v1/replicas", Some(ALICE), None)
+        .await;
+    assert_eq!(status, 403, "only an admin sees the replicas: {refused}");
+    let runner = loop {
+        if let Some(n) = runner_of(&both, &id).await {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let survivor = 1 - runner;
+
+    // Mid-copy: some objects are at the destination, most are not.
+    let container = kit::open(&rig.container).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let job = both[survivor]
+            .get(&format!("/api/v1/jobs/{id}"), ALICE)
+            .await;
+        if job["counters"]["objects_done"].as_u64().unwrap() >= 400 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never a fifth copied: {job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = etags(&container).await;
+    assert!(before.len() < files.len(), "the job ended before the kill");
+    match runner {
+        0 => rig.service.kill9(),
+        _ => rig.replicas[0].kill9(),
+    }
+    let survivor = match runner {
+        0 => &rig.replicas[0],
+        _ => &rig.service,
+    };
+
+    // The survivor takes the job over and finishes it, its event stream live throughout.
+    let (events, job) = survivor
+        .events_during(
+            ALICE,
+            survivor.wait_for(&id, ALICE, &["completed", "failed"]),
+        )
+        .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(
+        job["counters"]["objects_done"].as_u64(),
+        Some(files.len() as u64),
+        "{job}"
+    );
+    kit::assert_holds(&container, "", &files).await;
+    let after = etags(&container).await;
+    for (key, etag) in &before {
+        assert_eq!(
+            after.get(key),
+            Some(etag),
+            "{key} was written again after the kill"
+        );
+    }
+    let done_on_the_stream: Vec<u64> = events
+        .split("\n\n")
+        .filter(|event| event.starts_with("event: progress"))
+        .filter_map(|event| {
+            let data = event.split_once("data: ")?.1;
+            let jobs: serde_json::Value = serde_json::from_str(data).ok()?;
+            let job = jobs.as_array()?.iter().find(|j| j["id"] == id.as_str())?;
+            job["counters"]["objects_done"].as_u64()
+        })
+        .collect();
+    assert!(
+        done_on_the_stream.len() >= 3,
+        "the survivor streamed the job's progress: {done_on_the_stream:?}"
+    );
+    assert!(
+        done_on_the_stream.windows(2).all(|w| w[0] <= w[1]),
+        "{done_on_the_stream:?}"
+    );
+    assert!(
+        events.contains("event: job") && events.contains("\"completed\""),
+        "the job's end was announced on the survivor"
+    );
+
+    // Both replicas hold nothing now, and once a lease's term has passed without word from
+    // the killed one, it shows as not alive.
+    let deadline = Instant::now() + LEASE_TERM * 2;
+    loop {
+        let listed = survivor.get("/api/v1/replicas", ADMIN).await;
+        let replicas = listed.as_array().unwrap();
+        assert_eq!(replicas.len(), 2, "{listed}");
+        for replica in replicas {
+            assert_eq!(replica["jobs"], serde_json::json!([]), "{listed}");
+        }
+        if replicas.iter().all(|r| r["alive"] == r["this"]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{listed}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    drop(agents);
+}
