@@ -1,10 +1,10 @@
 //! Two `awcopy serve` replicas sharing one PostgreSQL catalogue and one nats-server, with three
 //! `awcopy agent` processes: the replica running a job is killed with kill -9 mid-copy and the
 //! other takes the job over and finishes it, every object copied once; both serve every job
-//! and show who runs what.
+//! and show who runs what; each run of a schedule is started by one of them.
 
 use crate::common::rig::Rig;
-use crate::common::service::{Process, Service, ADMIN, ALICE};
+use crate::common::service::{self as svc, Process, Service, ADMIN, ALICE};
 use awcopy_jobs::LEASE_TERM;
 use awcopy_testkit as kit;
 use futures::TryStreamExt;
@@ -178,4 +178,66 @@ async fn a_replica_killed_mid_job_leaves_it_to_the_other_and_nothing_is_copied_t
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     drop(agents);
+}
+
+/// A schedule every 2 s with two replicas up for 30 s: each due run is started by one of them,
+/// none twice and none missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_start_each_run_of_a_schedule_once() {
+    let source = tempfile::tempdir().unwrap();
+    for n in 0..3 {
+        std::fs::write(source.path().join(format!("f{n}")), kit::pattern(500, n)).unwrap();
+    }
+    let container = kit::new_azure_container("replicas-sched").await;
+    let root = format!("{}/", source.path().display());
+    let (_guard, dir) = svc::service_dir();
+    svc::write_config(&dir, (&[root.clone()], &[container.to_string()]), (&[], &[]));
+    let db = kit::catalogue::fresh_postgres_database().await;
+    let args = ["--agents", "2", "--db", db.as_str()];
+    let replicas = [svc::start_with(&dir, &args), svc::start_with(&dir, &args)];
+    let template = svc::spec_in_blocks(
+        &root,
+        &kit::location_text(&container),
+        8 << 20,
+        serde_json::json!({}),
+    );
+    let input = serde_json::json!({"template": template, "every": "2s"});
+    let schedule = replicas[0].create("/api/v1/schedules", ALICE, input).await;
+    let id = schedule["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let path = format!("/api/v1/schedules/{id}");
+    let off = serde_json::json!({"enabled": false});
+    let (status, body) = replicas[1]
+        .call("PATCH", &path, Some(ALICE), Some(off.to_string()))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Both replicas list the same runs: every one completed, one per period.
+    let runs_path = format!("/api/v1/jobs?schedule={id}");
+    let runs = replicas[0].get(&runs_path, ALICE).await;
+    assert_eq!(runs, replicas[1].get(&runs_path, ALICE).await);
+    let runs = runs.as_array().unwrap();
+    let mut started: Vec<time::OffsetDateTime> = runs
+        .iter()
+        .map(|run| {
+            assert_eq!(run["status"], "completed", "{run}");
+            let at = run["created_at"].as_str().unwrap();
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                .unwrap()
+        })
+        .collect();
+    started.sort();
+    assert!(
+        (13..=16).contains(&started.len()),
+        "about 15 runs in 30 s: {}",
+        started.len()
+    );
+    for pair in started.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(1500),
+            "two runs {} apart: {started:?}",
+            pair[1] - pair[0]
+        );
+    }
 }
