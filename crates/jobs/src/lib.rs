@@ -25,5 +25,5 @@ pub use records::{
     NewJob, NewSchedule, ReplicaRecord, Request, RunEnd, RunRecord, Schedule, ScheduleRun, Status,
     Trigger,
 };
-pub use sql::{Catalog, CatalogAddress, CatalogAddressError, Recorder};
+pub use sql::{Catalog, CatalogAddress, CatalogAddressError, Moved, Recorder};
 pub use timestamp::Timestamp;

@@ -62,6 +62,9 @@ pub enum Command {
     /// Schedules of the job service: a copy run every so often.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// The job catalogue itself: move it into another (SQLite to PostgreSQL).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Print a shell completion script, e.g. `awcopy completions bash > ~/.local/share/bash-completion/completions/awcopy`.
     Completions {
         /// bash, zsh, fish, powershell or elvish.
@@ -176,6 +179,23 @@ pub struct AgentArgs {
     /// without it the agent never touches its own disk for a job.
     #[arg(long, value_name = "PATH")]
     pub allow_local: Vec<PathBuf>,
+}
+
+/// `awcopy db`: the job catalogue itself.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Move every job and schedule of a catalogue into another, empty one, e.g. a SQLite
+    /// file into the PostgreSQL database service replicas share. Stop what writes to FROM
+    /// first. The password of a PostgreSQL URL goes in PGPASSWORD or a pgpass file.
+    Migrate {
+        /// The catalogue to read: a file, sqlite:FILE, or postgres://USER@HOST:PORT/DATABASE.
+        #[arg(long, value_name = "FILE|URL")]
+        from: String,
+        /// The catalogue to fill (made and brought up to date if need be; it must hold no
+        /// job or schedule).
+        #[arg(long, value_name = "FILE|URL")]
+        to: String,
+    },
 }
 
 /// `awcopy schedule`: schedules of a job service.

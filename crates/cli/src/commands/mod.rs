@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod copy;
+pub mod db;
 pub mod follow;
 pub mod jobs;
 pub mod ls;

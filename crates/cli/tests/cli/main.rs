@@ -3,6 +3,7 @@
 
 mod agents;
 mod closed_pipe;
+mod db;
 mod common;
 mod cp;
 mod jobs;

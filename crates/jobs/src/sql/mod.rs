@@ -17,6 +17,7 @@ use std::time::Duration;
 
 mod address;
 mod catalog;
+mod migrate;
 mod recorder;
 mod replicas;
 mod schedules;
@@ -24,6 +25,7 @@ mod stored_meta;
 mod stored_text;
 
 pub use address::{CatalogAddress, CatalogAddressError};
+pub use migrate::Moved;
 pub use recorder::Recorder;
 
 use crate::lease::LEASE_TERM;
@@ -135,6 +137,13 @@ impl Catalog {
         // line), else from PGPASSWORD or a pgpass file, as libpq's own clients take it.
         let options =
             AnyConnectOptions::from_url(&url).map_err(|e| classify_postgres(&shown, e))?;
+        // One connection first, so that what keeps it from connecting (refused, a wrong
+        // password, no such database) is told at once, not as a pool's time-out.
+        let first = options
+            .connect()
+            .await
+            .map_err(|e| classify_postgres(&shown, e))?;
+        first.close().await.map_err(|e| classify_postgres(&shown, e))?;
         let pool = AnyPoolOptions::new()
             .max_connections(POSTGRES_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
@@ -178,6 +187,28 @@ impl Catalog {
             Dialect::Postgres => classify_postgres(&self.shown, e),
         }
     }
+}
+
+/// The `VALUES` list of a statement of `rows` rows shaped like `row`, whose each `?` becomes
+/// the next numbered parameter (`$1`, `$2`...: both databases read those, where sqlx's query
+/// builder writes `?` through the `Any` driver, which PostgreSQL does not read).
+pub(crate) fn values(rows: usize, row: &str) -> String {
+    let mut sql = String::with_capacity(rows * (row.len() + 16));
+    let mut parameter = 0;
+    for n in 0..rows {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        for (i, piece) in row.split('?').enumerate() {
+            if i > 0 {
+                parameter += 1;
+                sql.push('$');
+                sql.push_str(&parameter.to_string());
+            }
+            sql.push_str(piece);
+        }
+    }
+    sql
 }
 
 /// Deletes the upload of source object `key` of job `job_id` and its parts.

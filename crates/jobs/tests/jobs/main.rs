@@ -2,5 +2,6 @@
 //! the emulators `scripts/test.sh` starts.
 
 mod bounded_resume;
+mod migrate;
 mod resume_point;
 mod runner;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 
 use super::stored_text::message;
-use super::{delete_upload, stored_meta, Catalog, Dialect};
+use super::{delete_upload, stored_meta, values, Catalog, Dialect};
 use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::records::CatalogError;
 use crate::timestamp::Timestamp;
@@ -35,9 +35,11 @@ const GATHER: Duration = Duration::from_millis(100);
 const BACKLOG: usize = 4 * BATCH;
 
 /// How many rows one multi-row statement writes at most: sqlx costs tens of microseconds per
-/// statement (a round trip to its SQLite thread), far more than SQLite's own work for a row,
-/// so runs of outcomes and of listed objects go in statements of many rows.
-const ROWS_PER_STATEMENT: usize = 500;
+/// statement (a round trip to its SQLite thread, or to PostgreSQL), far more than the
+/// database's own work for a row, so runs of outcomes and of listed objects go in statements
+/// of many rows. Only full-size statements are kept prepared (the shorter tail of a run varies
+/// in length, and would only crowd the statement cache).
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// One thing to write, owned, on its way to the catalogue.
 #[derive(Debug)]
@@ -378,30 +380,6 @@ async fn write_pages(
         }
     }
     Ok(())
-}
-
-/// The `VALUES` list of a statement of `rows` rows shaped like `row`, whose each `?` becomes
-/// the next numbered parameter (`$1`, `$2`...: both databases read those, where sqlx's query
-/// builder writes `?` through the `Any` driver, which PostgreSQL does not read). Only
-/// full-size statements are kept prepared (the shorter tail of a run varies in length, and
-/// would only crowd the statement cache).
-fn values(rows: usize, row: &str) -> String {
-    let mut sql = String::with_capacity(rows * (row.len() + 16));
-    let mut parameter = 0;
-    for n in 0..rows {
-        if n > 0 {
-            sql.push_str(", ");
-        }
-        for (i, piece) in row.split('?').enumerate() {
-            if i > 0 {
-                parameter += 1;
-                sql.push('$');
-                sql.push_str(&parameter.to_string());
-            }
-            sql.push_str(piece);
-        }
-    }
-    sql
 }
 
 async fn write_record(
