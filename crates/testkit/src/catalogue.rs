@@ -92,3 +92,129 @@ macro_rules! each_catalogue {
         }
     };
 }
+
+/// A PostgreSQL server of a test's own (a test that stops and starts it must not stop the one
+/// every test shares): Debian's programs (`AWCOPY_PG_BIN`, set by `scripts/test.sh`) on a
+/// temporary data directory and a free loopback port, its user `awcopy` trusted. PostgreSQL
+/// refuses to run as root: as root it runs as the `postgres` user. Stopped when dropped.
+pub struct PostgresServer {
+    dir: TempDir,
+    port: u16,
+}
+
+impl PostgresServer {
+    /// Makes the data directory and starts the server.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        if is_root() {
+            let chown = std::process::Command::new("chown")
+                .arg("postgres")
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(chown.success(), "chown postgres {}", dir.path().display());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let server = Self { dir, port };
+        let data = server.data();
+        server.pg(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "awcopy",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "-N",
+            ],
+        );
+        server.start_again();
+        server
+    }
+
+    /// The URL of database `postgres` on it (no password: it trusts its user).
+    pub fn url(&self) -> String {
+        format!("postgres://awcopy@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops it (fast: open connections are cut, as a restart or a failover cuts them).
+    pub fn stop(&self) {
+        self.pg("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts it again on the same port, and waits until it takes connections.
+    pub fn start_again(&self) {
+        let options = format!(
+            "-h 127.0.0.1 -p {} -k {} -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("postgres.log");
+        self.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log.display().to_string(),
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// Runs PostgreSQL's program `name` with `args`, which must succeed.
+    fn pg(&self, name: &str, args: &[&str]) {
+        let output = program(name)
+            .args(args)
+            .output()
+            .expect("run a PostgreSQL program");
+        assert!(
+            output.status.success(),
+            "{name} {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = program("pg_ctl")
+            .args(["-D", data.as_str(), "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// PostgreSQL's program `name`, to be run as the `postgres` user when this process is root.
+fn program(name: &str) -> std::process::Command {
+    let bin = std::path::Path::new(&required_env("AWCOPY_PG_BIN")).join(name);
+    match is_root() {
+        true => {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(bin);
+            command
+        }
+        false => std::process::Command::new(bin),
+    }
+}
+
+/// Whether this process runs as root.
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}

@@ -10,7 +10,10 @@ use crate::failure::Failure;
 pub async fn run(command: &DbCommand) -> Result<(), Failure> {
     match command {
         DbCommand::Migrate { from, to } => {
-            let (from, to) = (address_argument("--from", from)?, address_argument("--to", to)?);
+            let (from, to) = (
+                address_argument("--from", from)?,
+                address_argument("--to", to)?,
+            );
             if from == to {
                 return Err(Failure::usage(format!(
                     "--to: {to} is the catalogue --from names; give another, empty one"

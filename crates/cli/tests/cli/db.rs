@@ -40,7 +40,14 @@ async fn a_copys_catalogue_moves_into_postgres_and_is_read_there() {
     let mut with_password = url::Url::parse(&url).unwrap();
     with_password.set_password(Some("s3cret-pw")).unwrap();
     for args in [
-        vec!["db", "migrate", "--from", file, "--to", with_password.as_str()],
+        vec![
+            "db",
+            "migrate",
+            "--from",
+            file,
+            "--to",
+            with_password.as_str(),
+        ],
         vec!["jobs", "list", "--db", with_password.as_str()],
     ] {
         let refused = awcopy_with_env(&args, &[]);
@@ -54,8 +61,72 @@ async fn a_copys_catalogue_moves_into_postgres_and_is_read_there() {
     assert!(!String::from_utf8_lossy(&refused.stderr).contains("s3cret-pw"));
     let missing = dir.path().join("missing.db");
     let missing = awcopy_with_env(
-        &["db", "migrate", "--from", missing.to_str().unwrap(), "--to", &url],
+        &[
+            "db",
+            "migrate",
+            "--from",
+            missing.to_str().unwrap(),
+            "--to",
+            &url,
+        ],
         &[],
     );
     assert_fails(&missing, 2, &["--from", "not a file"]);
+}
+
+/// PostgreSQL stopped mid-copy for longer than a connection is waited for (10 s), as a restart
+/// or a failover does: the copy waits for its catalogue, goes on, and its record is exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_mid_copy_the_job_waits_and_completes_exactly() {
+    use awcopy_jobs::{Catalog, CatalogAddress, JobCatalog, ListFilter};
+    let server = kit::catalogue::PostgresServer::start();
+    let source = tempfile::tempdir().unwrap();
+    let files: std::collections::BTreeMap<String, Vec<u8>> = (0..200)
+        .map(|n| (format!("f{n:03}"), kit::pattern(1000 + n, n as u64)))
+        .collect();
+    for (name, data) in &files {
+        std::fs::write(source.path().join(name), data).unwrap();
+    }
+    let container = kit::new_azure_container("pg-restart").await;
+    let proxy = kit::fault_proxy::slow_azure(150).await;
+    let dest = kit::fault_proxy::through(&proxy, &container);
+    let from = format!("{}/", source.path().display());
+    let url = server.url();
+    let copy = std::process::Command::new(env!("CARGO_BIN_EXE_awcopy"))
+        .args(["cp", "-r", &from, &dest, "--concurrency", "2", "--db", &url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address: CatalogAddress = url.parse().unwrap();
+    let catalog = Catalog::open(address.clone()).await.unwrap();
+    let copied = |catalog: Catalog| async move {
+        let jobs = catalog.list(&ListFilter::default()).await.unwrap();
+        jobs.first().map_or(0, |job| job.objects_copied)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while copied(catalog.clone()).await < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy never got going"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(catalog);
+    server.stop();
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    server.start_again();
+    let output = tokio::task::spawn_blocking(move || copy.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    kit::assert_holds(&kit::open(&container).await, "", &files).await;
+    let catalog = Catalog::open(address).await.unwrap();
+    let jobs = catalog.list(&ListFilter::default()).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].status.as_str(), "completed");
+    assert_eq!(jobs[0].objects_copied, files.len() as i64, "{:?}", jobs[0]);
+    assert_eq!(jobs[0].objects_failed, 0);
 }

@@ -3,9 +3,9 @@
 
 mod agents;
 mod closed_pipe;
-mod db;
 mod common;
 mod cp;
+mod db;
 mod jobs;
 mod ls;
 mod replicas;

@@ -191,7 +191,11 @@ async fn two_replicas_start_each_run_of_a_schedule_once() {
     let container = kit::new_azure_container("replicas-sched").await;
     let root = format!("{}/", source.path().display());
     let (_guard, dir) = svc::service_dir();
-    svc::write_config(&dir, (&[root.clone()], &[container.to_string()]), (&[], &[]));
+    svc::write_config(
+        &dir,
+        (&[root.clone()], &[container.to_string()]),
+        (&[], &[]),
+    );
     let db = kit::catalogue::fresh_postgres_database().await;
     let args = ["--agents", "2", "--db", db.as_str()];
     let replicas = [svc::start_with(&dir, &args), svc::start_with(&dir, &args)];
@@ -223,8 +227,7 @@ async fn two_replicas_start_each_run_of_a_schedule_once() {
         .map(|run| {
             assert_eq!(run["status"], "completed", "{run}");
             let at = run["created_at"].as_str().unwrap();
-            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-                .unwrap()
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap()
         })
         .collect();
     started.sort();

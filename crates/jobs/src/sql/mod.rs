@@ -143,7 +143,10 @@ impl Catalog {
             .connect()
             .await
             .map_err(|e| classify_postgres(&shown, e))?;
-        first.close().await.map_err(|e| classify_postgres(&shown, e))?;
+        first
+            .close()
+            .await
+            .map_err(|e| classify_postgres(&shown, e))?;
         let pool = AnyPoolOptions::new()
             .max_connections(POSTGRES_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
@@ -227,6 +230,25 @@ pub(crate) async fn delete_upload(
         .await?;
     }
     Ok(())
+}
+
+/// Whether `e`, from a database of `dialect`, may pass if tried again: the connection lost or
+/// refused (a PostgreSQL restarting, a network cut) or none to be had, or the database busy.
+pub(crate) fn transient(dialect: Dialect, e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|code| match dialect {
+            // SQLSTATE classes 08 (connection), 57P (shutting down, starting), 40
+            // (serialization, deadlock), 55 (lock not available).
+            Dialect::Postgres => ["08", "57P", "40", "55"]
+                .iter()
+                .any(|class| code.starts_with(class)),
+            Dialect::Sqlite => code
+                .parse::<i32>()
+                .is_ok_and(|c| matches!(c & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
+        }),
+        _ => false,
+    }
 }
 
 /// SQLite's primary result codes the catalogue tells apart (the extended code's low byte).

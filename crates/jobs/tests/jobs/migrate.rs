@@ -129,10 +129,7 @@ async fn fill(catalog: &Catalog) {
         .await
         .unwrap();
     catalog
-        .claim(
-            &catalog.find(&scheduled.id).await.unwrap(),
-            Trigger::Resume,
-        )
+        .claim(&catalog.find(&scheduled.id).await.unwrap(), Trigger::Resume)
         .await
         .unwrap();
     catalog

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 
 use super::stored_text::message;
-use super::{delete_upload, stored_meta, values, Catalog, Dialect};
+use super::{delete_upload, stored_meta, transient, values, Catalog, Dialect};
 use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::records::CatalogError;
 use crate::timestamp::Timestamp;
@@ -40,6 +40,10 @@ const BACKLOG: usize = 4 * BATCH;
 /// of many rows. Only full-size statements are kept prepared (the shorter tail of a run varies
 /// in length, and would only crowd the statement cache).
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
+/// How long the writer tries again to write a batch the database refused for a cause that
+/// passes (see [`transient`]) before the run fails (and can be resumed).
+const PATIENCE: Duration = Duration::from_secs(600);
 
 /// One thing to write, owned, on its way to the catalogue.
 #[derive(Debug)]
@@ -175,7 +179,7 @@ impl Recorder {
                         Ok(None) | Err(_) => break,
                     }
                 }
-                write(&catalog, &job_id, &batch, &mut uploading).await?;
+                write_patiently(&catalog, &job_id, &batch, &mut uploading).await?;
                 drained.written(batch.iter().map(Message::objects).sum());
                 batch.clear();
             }
@@ -202,6 +206,35 @@ impl Recorder {
     }
 }
 
+/// Writes a batch, again and again while the database cannot be reached (a PostgreSQL
+/// restarting, a network cut: the copy goes on meanwhile, its listing waiting once the backlog
+/// is full), for [`PATIENCE`] at most; a batch that failed is written whole again (its
+/// transaction was rolled back).
+async fn write_patiently(
+    catalog: &Catalog,
+    job_id: &str,
+    batch: &[Message],
+    uploading: &mut HashSet<String>,
+) -> Result<(), CatalogError> {
+    let since = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let mut attempt = uploading.clone();
+        match write(catalog, job_id, batch, &mut attempt).await {
+            Ok(()) => {
+                *uploading = attempt;
+                return Ok(());
+            }
+            Err(e) if transient(catalog.dialect, &e) && since.elapsed() < PATIENCE => {
+                tracing::warn!(job = %job_id, "the catalogue cannot be written ({e}); trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(catalog.error(e)),
+        }
+    }
+}
+
 /// Writes a batch in one transaction. Consecutive outcomes, and consecutive pages, go in
 /// multi-row statements; runs are written in the order they came, so each object's record
 /// still follows the order of its events (listed, then its outcome; an upload, then its end).
@@ -210,9 +243,9 @@ async fn write(
     job_id: &str,
     batch: &[Message],
     uploading: &mut HashSet<String>,
-) -> Result<(), CatalogError> {
+) -> Result<(), sqlx::Error> {
     let at = Timestamp::now();
-    let mut tx = catalog.pool().begin().await.map_err(other)?;
+    let mut tx = catalog.pool().begin().await?;
     for run in batch.chunk_by(|a, b| std::mem::discriminant(a) == std::mem::discriminant(b)) {
         // A run is of one kind: two of these three are empty.
         let outcomes: Vec<_> = run
@@ -234,23 +267,13 @@ async fn write(
             _ => None,
         });
         let dialect = catalog.dialect;
-        write_outcomes(&mut tx, dialect, job_id, &outcomes, at, uploading)
-            .await
-            .map_err(other)?;
-        write_pages(&mut tx, dialect, job_id, &pages, at)
-            .await
-            .map_err(other)?;
+        write_outcomes(&mut tx, dialect, job_id, &outcomes, at, uploading).await?;
+        write_pages(&mut tx, dialect, job_id, &pages, at).await?;
         for record in records {
-            write_record(&mut tx, dialect, job_id, record, uploading)
-                .await
-                .map_err(other)?;
+            write_record(&mut tx, dialect, job_id, record, uploading).await?;
         }
     }
-    tx.commit().await.map_err(other)
-}
-
-fn other(e: sqlx::Error) -> CatalogError {
-    CatalogError::Other(e.to_string())
+    tx.commit().await
 }
 
 /// Objects' outcomes: the latest wins; `attempts` counts the failures.
