@@ -30,6 +30,10 @@ pub(crate) const FAILED_OBJECTS: &str =
 pub(crate) const FIND_JOB: &str = "SELECT * FROM jobs WHERE id >= $1 AND id < $2
      AND ($3 IS NULL OR user_name = $3) ORDER BY id LIMIT 4";
 
+/// The objects a job met, for its resume (through the primary key's index).
+pub(crate) const OBJECTS_MET: &str =
+    "SELECT key, size, state, meta FROM job_objects WHERE job_id = $1";
+
 /// Rows read from the catalogue before they go into an index at once, on resume.
 const READ_PAGE: usize = 1000;
 
@@ -44,10 +48,7 @@ impl Catalog {
         finished: &ObjectIndex,
     ) -> Result<(), CatalogError> {
         let index_error = |e: StoreError| CatalogError::Other(e.to_string());
-        let mut rows =
-            sqlx::query("SELECT key, size, state, meta FROM job_objects WHERE job_id = $1")
-                .bind(id)
-                .fetch(&self.pool);
+        let mut rows = sqlx::query(OBJECTS_MET).bind(id).fetch(&self.pool);
         let (mut listed, mut other) = (Vec::new(), Vec::new());
         while let Some(row) = rows.try_next().await.map_err(|e| self.error(e))? {
             let key = self.dialect.load_key(row.get("key"));

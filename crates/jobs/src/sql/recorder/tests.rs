@@ -1,7 +1,7 @@
 //! The recorder's counters and failures, and the catalogue it writes to: ids, damage, locks.
 
 use super::*;
-use crate::sql::catalog::FAILED_OBJECTS;
+use crate::sql::catalog::{FAILED_OBJECTS, OBJECTS_MET};
 use crate::sql::Dialect;
 use crate::{CatalogAddress, JobRecord, ListFilter, NewJob, Status};
 use awcopy_testkit::catalogue::CatalogPlace;
@@ -113,6 +113,29 @@ async fn jobs_record_outcomes_and_failures(place: CatalogPlace) {
             assert!(!plan.iter().any(|s| s.contains("Sort")), "{plan:?}");
         }
     }
+
+    // What a resume reads, through the primary key's index too.
+    let plan: Vec<String> = sqlx::query(&format!("{explain} {OBJECTS_MET}"))
+        .bind(&record.id)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(step))
+        .collect();
+    let through_the_key = match catalog.dialect {
+        Dialect::Sqlite => {
+            "SEARCH job_objects USING INDEX sqlite_autoindex_job_objects_1 (job_id=?)"
+        }
+        Dialect::Postgres => "Index Scan on job_objects_pkey",
+    };
+    // PostgreSQL reads the key's index in one pass (a bitmap scan) or walks it.
+    let walked = through_the_key.replace(" on ", " using ");
+    assert!(
+        plan.iter()
+            .any(|s| s.contains(through_the_key) || s.contains(&walked)),
+        "{plan:?}"
+    );
 
     let mine = ListFilter {
         user: Some("alice".into()),
