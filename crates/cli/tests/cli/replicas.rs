@@ -193,7 +193,7 @@ async fn two_replicas_start_each_run_of_a_schedule_once() {
     let (_guard, dir) = svc::service_dir();
     svc::write_config(
         &dir,
-        (&[root.clone()], &[container.to_string()]),
+        (std::slice::from_ref(&root), &[container.to_string()]),
         (&[], &[]),
     );
     let db = kit::catalogue::fresh_postgres_database().await;
