@@ -255,8 +255,9 @@ class Service:
 
     TOKEN = "bench-service-token"
 
-    def __init__(self, scratch, s3):
+    def __init__(self, scratch, s3, db=None):
         self.dir = tempfile.mkdtemp(prefix="service-", dir=scratch)
+        self.db = db or os.path.join(self.dir, "service.db")
         config = os.path.join(self.dir, "service.toml")
         with open(config, "w") as out:
             digest = hashlib.sha256(self.TOKEN.encode()).hexdigest()
@@ -265,9 +266,21 @@ class Service:
         self.process = subprocess.Popen(
             ["/usr/bin/time", "-f", "%U %S %M", "-o", self.usage, AWCOPY, "--endpoint-url", s3,
              "serve", "--listen", "127.0.0.1:0", "--agents", "4", "--config", config,
-             "--db", os.path.join(self.dir, "service.db")], stdout=subprocess.PIPE, text=True)
+             "--db", self.db], stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         self.url = next(w for w in line.split() if w.startswith("http://")).rstrip("/")
+
+    def catalogue_bytes(self):
+        """What its catalogue takes: the SQLite file and its log, or the PostgreSQL database's
+        tables with their indexes (WAL left out)."""
+        if self.db.startswith("postgres"):
+            size = subprocess.run(
+                ["psql", "-tA", self.db, "-c",
+                 "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                 "WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace"],
+                capture_output=True, text=True, check=True).stdout
+            return int(size.strip() or 0)
+        return sum(os.path.getsize(p) for p in [self.db, self.db + "-wal"] if os.path.exists(p))
 
     def stop(self):
         # SIGTERM to the service itself (GNU time's child), so that time reports its usage.

@@ -7,7 +7,8 @@
 #                scenarios: small large mixed small-rtt25 mixed-faults many service
 #                           service-mixed agents (default: all but scale)
 #                           scale [--objects N]: 1,000,000 tiny objects S3 -> S3 on bench/s3mem,
-#                           with s5cmd and rclone (bench/scale.py; writes bench/RESULTS-scale.md)
+#                           with s5cmd and rclone, and the service on SQLite and on PostgreSQL
+#                           (bench/scale.py; writes bench/RESULTS-scale.md)
 #                           rtt: 2,000 / 20,000 / 200,000 objects behind 10 / 50 / 150 ms per
 #                           request, S3 -> S3, S3 -> local and S3 -> Azure, with s5cmd and rclone
 #                           (bench/rtt.py; writes bench/RESULTS-rtt.md)
@@ -84,8 +85,14 @@ if $scale_only; then
     "$BENCH_VENV/bin/python" bench/rtt.py ${options[@]+"${options[@]}"} --command "$command_line"
     exit
   fi
-  exec "$BENCH_VENV/bin/python" bench/scale.py ${scale[@]+"${scale[@]}"} \
+  # The service's catalogue in PostgreSQL too (awcopy-serve-pg), on a server of the bench's
+  # own with a production's durability (fsync on).
+  install_postgres
+  start_postgres -c fsync=on -c full_page_writes=on
+  trap stop_emulators EXIT
+  "$BENCH_VENV/bin/python" bench/scale.py ${scale[@]+"${scale[@]}"} \
     ${options[@]+"${options[@]}"} --command "$command_line"
+  exit
 fi
 
 # One route of one scenario at a time, each on freshly started emulators.

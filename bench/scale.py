@@ -1,7 +1,7 @@
 """The scale bench: 1,000,000 objects of 4 bytes under hexadecimal keys, S3 -> S3 server-side,
 on one in-memory S3 server (bench/s3mem: the `s3s` crate's protocol over a map in memory),
 every tool in the same run: the server's bare ceiling (a loop of CopyObject), awcopy `cp`,
-`awcopy serve --agents 4`, s5cmd, rclone (--transfers 64 --checkers 64); `ls -r` of the
+`awcopy serve --agents 4` with its catalogue in SQLite and in PostgreSQL, s5cmd, rclone (--transfers 64 --checkers 64); `ls -r` of the
 million keys: awcopy in one range and in 8 key ranges at once, and `aws s3 ls --recursive`,
 straight and through the fault proxy adding 50 ms per request; and awcopy's peak RSS at this
 size for a no-op `sync --delete`, a `check`, and the resume of a killed `cp`.
@@ -102,7 +102,7 @@ def copy_command(tool, server, dest, service=None):
     if tool == "awcopy":
         return [AWCOPY, "--endpoint-url", server.url, "cp", "-r", "--json", "s3://src/",
                 f"s3://{dest}/"], server.env()
-    if tool == "awcopy-serve":
+    if tool.startswith("awcopy-serve"):
         env = server.env()
         env["AWCOPY_TOKEN"] = Service.TOKEN
         return [AWCOPY, "--endpoint-url", server.url, "cp", "-r", "--json", "--via",
@@ -122,25 +122,61 @@ def run_copy(tool, server, scratch, objects, dest=None):
     dest = dest or f"dst-{tool}"
     server.create(dest)
     # The service inherits this process's environment: the server's keys (see main).
-    service = Service(scratch, server.url) if tool == "awcopy-serve" else None
+    db = postgres_database() if tool == "awcopy-serve-pg" else None
+    service = Service(scratch, server.url, db) if tool.startswith("awcopy-serve") else None
     args, env = copy_command(tool, server, dest, service)
     env["AWCOPY_DB"] = os.path.join(scratch, f"{dest}.db")
     before, server_cpu = server.stats()["requests"], server.cpu()
+    db_cpu = postgres_cpu() if db else None
     status, wall, cpu, rss = measured(args, env, stdout=subprocess.DEVNULL)[:4]
     server_cpu = server.cpu() - server_cpu
+    db_cpu = postgres_cpu() - db_cpu if db else None
+    catalogue = None
     if service:
+        catalogue = service.catalogue_bytes()
         service_cpu, service_rss = service.stop()
         cpu += service_cpu
         rss = max(rss, service_rss)
+    elif tool == "awcopy":
+        catalogue = sum(os.path.getsize(p) for p in [env["AWCOPY_DB"], env["AWCOPY_DB"] + "-wal"]
+                        if os.path.exists(p))
     stats = server.stats()
     held = stats["buckets"][dest]
     verified = held["digest"] == stats["buckets"]["src"]["digest"] and held["objects"] == objects
-    catalogue = sum(os.path.getsize(p) for p in [env["AWCOPY_DB"], env["AWCOPY_DB"] + "-wal"]
-                    if os.path.exists(p)) if tool == "awcopy" else None
     return {"tool": tool, "status": status, "wall": wall, "objects": held["objects"],
             "cpu": cpu, "server_cpu": server_cpu, "rss": rss,
             "requests": stats["requests"] - before, "verified": verified,
-            "catalogue_bytes": catalogue}
+            "catalogue_bytes": catalogue, "db_cpu": db_cpu}
+
+
+def postgres_database():
+    """A new database on the bench's PostgreSQL server (`AWCOPY_TEST_POSTGRES`, started by
+    bench/run.sh; the password in PGPASSWORD), as a URL without the password."""
+    server = os.environ["AWCOPY_TEST_POSTGRES"]
+    name = "scale_" + secrets.token_hex(6)
+    subprocess.run(["psql", "-q", server, "-c", f"CREATE DATABASE {name}"], check=True)
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def postgres_cpu():
+    """CPU seconds of every PostgreSQL process: each one's own, and the server's ended
+    children's (backends of past connections) through the server's count of them."""
+    stats = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                name, rest = f.read().split(") ", 1)
+        except OSError:
+            continue
+        if name.endswith("(postgres"):
+            stats[int(pid)] = rest.split()
+    total = 0
+    for fields in stats.values():
+        # After the name: state, ppid, ..., utime, stime, cutime, cstime (fields 14-17).
+        total += int(fields[11]) + int(fields[12])
+        if int(fields[1]) not in stats:
+            total += int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_memory(server, scratch, objects, kill_after):
@@ -234,6 +270,17 @@ def report(copies, listings, memory, objects, command_line):
             lines.append(f"- awcopy's catalogue after the run: "
                          f"{aw['catalogue_bytes'] / objects:.0f} bytes per object "
                          f"({aw['catalogue_bytes'] / 2**20:.0f} MiB)")
+    for tool, on in [("awcopy-serve", "SQLite"), ("awcopy-serve-pg", "PostgreSQL")]:
+        if tool in by and by[tool]["catalogue_bytes"]:
+            r = by[tool]
+            line = (f"- {tool}: the service's catalogue in {on}, "
+                    f"{r['catalogue_bytes'] / objects:.0f} bytes per object")
+            if r.get("db_cpu") is not None:
+                line += f"; PostgreSQL's CPU {r['db_cpu'] / objects * 1e6:.0f} µs/object"
+            lines.append(line)
+    if "awcopy-serve" in by and "awcopy-serve-pg" in by:
+        lines.append(f"- the service on PostgreSQL vs on SQLite: "
+                     f"{by['awcopy-serve']['wall'] / by['awcopy-serve-pg']['wall']:.2f}x objects/s")
     if memory:
         lines += ["", f"## awcopy at {objects:,} objects: sync, check, resume", "",
                   "| run | wall s | CPU s | peak RSS MiB | exit |", "|---|---:|---:|---:|---|"]
@@ -260,7 +307,8 @@ def report(copies, listings, memory, objects, command_line):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--objects", type=int, default=1_000_000)
-    parser.add_argument("--tools", default="ceiling,awcopy,awcopy-serve,s5cmd,rclone")
+    parser.add_argument("--tools",
+                        default="ceiling,awcopy,awcopy-serve,awcopy-serve-pg,s5cmd,rclone")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench/RESULTS-scale.md"))
     parser.add_argument("--command", default="bench/run.sh scale")
     parser.add_argument("--quick", action="store_true", help="100,000 objects")

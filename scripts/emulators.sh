@@ -102,7 +102,8 @@ install_postgres() {
 # port, whose superuser `awcopy` signs in with a password (SCRAM) over TCP, as an operator's
 # would. PostgreSQL refuses to run as root: as root it runs as the `postgres` user the package
 # creates. fsync is off: the data are a test's, and a crash of the machine loses nothing of
-# value (a restart of the server still loses nothing).
+# value (a restart of the server still loses nothing). Arguments are more server options, which
+# win (`start_postgres -c fsync=on` for a bench).
 start_postgres() {
   local port as=()
   port=$(free_port)
@@ -121,7 +122,7 @@ start_postgres() {
     >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
   rm -f "$PG_DIR/password"
   "${as[@]}" "$PG_BIN/postgres" -D "$PG_DIR/data" -h 127.0.0.1 -p "$port" -k "$PG_DIR" \
-    -c max_connections=400 -c fsync=off -c full_page_writes=off \
+    -c max_connections=400 -c fsync=off -c full_page_writes=off "$@" \
     >"$PG_DIR/postgres.log" 2>&1 &
   PG_PID=$!
   for _ in $(seq 1 300); do
