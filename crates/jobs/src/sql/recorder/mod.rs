@@ -276,7 +276,9 @@ async fn write(
     tx.commit().await
 }
 
-/// Objects' outcomes: the latest wins; `attempts` counts the failures.
+/// Objects' outcomes: the latest wins; `attempts` counts the failures. An object's listing
+/// entry is kept only while a run may still copy it (listed, or failed: a retry copies it
+/// from there), not once it is copied or left as it was.
 async fn write_outcomes(
     tx: &mut Transaction<'_, Any>,
     dialect: Dialect,
@@ -293,6 +295,7 @@ async fn write_outcomes(
                dest_key = COALESCE(excluded.dest_key, job_objects.dest_key),
                size = COALESCE(excluded.size, job_objects.size),
                state = excluded.state, error = excluded.error,
+               meta = CASE WHEN excluded.state = 'failed' THEN job_objects.meta END,
                attempts = job_objects.attempts
                  + CASE WHEN excluded.state = 'failed' THEN 1 ELSE 0 END,
                updated_at = excluded.updated_at",

@@ -236,6 +236,18 @@ async fn counters_follow_every_write_without_a_recount(place: CatalogPlace) {
         "listed, bytes listed, copied, bytes copied, skipped + kept, failed"
     );
 
+    // Listing entries are kept only for what a run may still copy: "d" (failed), "e".
+    let entries = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM job_objects WHERE job_id = $1 AND meta IS NOT NULL",
+        )
+        .bind(&job.id)
+        .fetch_one(catalog.pool())
+        .await
+        .unwrap()
+    };
+    assert_eq!(entries().await, 2);
+
     // The failed one queued again and copied by a second run; "e" still waits.
     assert_eq!(catalog.requeue_failed(&job.id).await.unwrap(), 1);
     assert_eq!(counters(&catalog.find(&job.id).await.unwrap())[5], 0);
@@ -246,6 +258,11 @@ async fn counters_follow_every_write_without_a_recount(place: CatalogPlace) {
     assert_eq!(
         counters(&found),
         [5 + extra, 150 + extra, 2 + extra, 50 + extra, 2, 0]
+    );
+    assert_eq!(
+        entries().await,
+        1,
+        "once copied, \"d\" needs its entry no more"
     );
     let resume = catalog
         .resume_point(&job.id, true, &Default::default())
