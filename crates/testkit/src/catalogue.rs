@@ -105,6 +105,54 @@ pub struct PostgresServer {
 impl PostgresServer {
     /// Makes the data directory and starts the server.
     pub fn start() -> Self {
+        let server = Self::init();
+        server.start_again();
+        server
+    }
+
+    /// Starts a server that takes TCP connections over TLS only, with a certificate for
+    /// 127.0.0.1 signed by a private CA; returns it and the CA's certificate (PEM).
+    pub fn start_tls() -> (Self, std::path::PathBuf) {
+        let server = Self::init();
+        let tls = server.dir.path().join("tls");
+        std::fs::create_dir(&tls).expect("a directory for the certificates");
+        let (ca, cert, key) = crate::nats::certificates(&tls);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        if is_root() {
+            for path in [&tls, &cert, &key] {
+                let chown = std::process::Command::new("chown")
+                    .arg("postgres")
+                    .arg(path)
+                    .status()
+                    .expect("chown");
+                assert!(chown.success(), "chown postgres {}", path.display());
+            }
+        }
+        let data = std::path::Path::new(&server.data()).to_owned();
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .expect("postgresql.conf");
+        use std::io::Write;
+        writeln!(
+            conf,
+            "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'",
+            cert.display(),
+            key.display()
+        )
+        .expect("write postgresql.conf");
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )
+        .expect("write pg_hba.conf");
+        server.start_again();
+        (server, ca)
+    }
+
+    /// The data directory made, the server not started.
+    fn init() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         if is_root() {
             let chown = std::process::Command::new("chown")
@@ -134,7 +182,6 @@ impl PostgresServer {
                 "-N",
             ],
         );
-        server.start_again();
         server
     }
 

@@ -5,3 +5,4 @@ mod bounded_resume;
 mod migrate;
 mod resume_point;
 mod runner;
+mod tls;
