@@ -42,7 +42,8 @@ pub trait JobCatalog: ScheduleCatalog + ReplicaCatalog + Send + Sync + std::fmt:
     ) -> Result<(), CatalogError>;
 
     /// Gives this process the lease of `job` and marks it running, provided nobody changed
-    /// it since it was read; records the run `trigger` starts (the job's first start stays).
+    /// it since it was read; records the run `trigger` starts (the job's first start stays),
+    /// and ends, as failed, a run whose runner died before it could end it.
     async fn claim(&self, job: &JobRecord, trigger: Trigger) -> Result<(), CatalogError>;
 
     /// Renews this process's lease of job `id`; returns what another process asks of it, if

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod browser;
 pub mod catalogue;
 pub mod fault_proxy;
 pub mod nats;

@@ -91,6 +91,17 @@ async fn a_replica_killed_mid_job_leaves_it_to_the_other_and_nothing_is_copied_t
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let survivor = 1 - runner;
+    // A browser signed in on the other replica watches the job's page from now to its end.
+    let env = [
+        ("URL", both[survivor].url.clone()),
+        ("TOKEN", ALICE.to_owned()),
+        ("JOB", id.clone()),
+    ];
+    let watching = tokio::spawn(async move {
+        let root = kit::workspace_root();
+        let script = root.join("crates/cli/tests/cli/survivor.mjs");
+        kit::browser::run_script(&script, &root.join("target/dashboard-shots"), &env).await
+    });
 
     // Mid-copy: some objects are at the destination, most are not.
     let container = kit::open(&rig.container).await;
@@ -160,6 +171,37 @@ async fn a_replica_killed_mid_job_leaves_it_to_the_other_and_nothing_is_copied_t
         events.contains("event: job") && events.contains("\"completed\""),
         "the job's end was announced on the survivor"
     );
+    // Its runs: the first ended when it was taken over, failed, naming its runner; the
+    // second completed it; together they copied every object.
+    let runs = job["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{job}");
+    assert_eq!(runs[0]["status"], "failed", "{job}");
+    assert!(runs[0]["finished_at"].is_string(), "{job}");
+    assert!(
+        runs[0]["error"].as_str().unwrap().contains("taken over"),
+        "{job}"
+    );
+    assert_eq!(
+        (runs[1]["trigger"].as_str(), runs[1]["status"].as_str()),
+        (Some("resume"), Some("completed"))
+    );
+    let copied: u64 = runs
+        .iter()
+        .map(|r| r["objects_copied"].as_u64().unwrap())
+        .sum();
+    assert_eq!(copied, files.len() as u64, "{job}");
+    // The page on the survivor was live throughout: its count of objects done only rose, to
+    // every object, and it ended "completed".
+    let seen = watching.await.unwrap();
+    let readings = seen["readings"].as_array().unwrap();
+    let done: Vec<u64> = readings.iter().filter_map(|r| r["done"].as_u64()).collect();
+    assert!(done.windows(2).all(|w| w[0] <= w[1]), "{seen}");
+    assert_eq!(done.last(), Some(&(files.len() as u64)), "{seen}");
+    assert!(
+        done.iter().filter(|&&n| n < files.len() as u64).count() >= 4,
+        "the page showed the job under way: {seen}"
+    );
+    assert_eq!(readings.last().unwrap()["status"], "completed", "{seen}");
 
     // Both replicas hold nothing now, and once a lease's term has passed without word from
     // the killed one, it shows as not alive.

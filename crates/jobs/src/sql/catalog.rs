@@ -227,6 +227,24 @@ impl JobCatalog for Catalog {
         if done.rows_affected() != 1 {
             return Err(CatalogError::Changed(job.id.clone()));
         }
+        // A run whose runner died (killed, its machine lost) never ended: it ends now, failed,
+        // saying so.
+        let runner = job
+            .owner()
+            .map_or_else(|| "its runner".to_owned(), |o| o.describe());
+        sqlx::query(
+            "UPDATE job_runs SET finished_at = $1, status = $2, error = $3
+             WHERE job_id = $4 AND finished_at IS NULL",
+        )
+        .bind(now)
+        .bind(Status::Failed)
+        .bind(format!(
+            "{runner} stopped while it ran; the job was taken over"
+        ))
+        .bind(&job.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.error(e))?;
         sqlx::query(
             "INSERT INTO job_runs (job_id, number, started_by, started_at, objects_at_start,
              bytes_at_start)

@@ -85,30 +85,10 @@ pub async fn browse(
     shots: &std::path::Path,
     env: &[(&str, String)],
 ) -> serde_json::Value {
-    let needed = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| {
-            panic!("{name} is not set: run the tests through scripts/test.sh, which installs Chromium and playwright-core")
-        })
-    };
     let script = kit::workspace_root()
         .join("crates/service/tests/service")
         .join(script);
-    let mut node = std::process::Command::new("node");
-    node.arg(&script)
-        .env("AWCOPY_PLAYWRIGHT", needed("AWCOPY_PLAYWRIGHT"))
-        .env("CHROMIUM", needed("AWCOPY_CHROMIUM"))
-        .env("SHOTS", shots)
-        .envs(env.iter().map(|(k, v)| (k, v)));
-    let run = tokio::task::spawn_blocking(move || node.output().expect("run node"))
-        .await
-        .unwrap();
-    let out = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert!(
-        run.status.success(),
-        "the browser script failed: {out}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    serde_json::from_str(out.lines().last().unwrap_or("")).expect("the script's JSON line")
+    kit::browser::run_script(&script, shots, env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
