@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
     --quick) options+=("$1") ;;
     --objects) scale+=("$1" "${2:?$1 needs a value}"); shift ;;
     --reps|--out) options+=("$1" "${2:?$1 needs a value}"); shift ;;
+    --copies-only) options+=("$1") ;;
     # rtt's and blocks' own choices (see bench/rtt.py and bench/blocks.py --help).
     --sizes|--delays|--tools|--routes|--count|--size-mib|--delay-ms)
       options+=("$1" "${2:?$1 needs a value}"); shift ;;

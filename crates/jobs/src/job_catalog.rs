@@ -51,7 +51,8 @@ pub trait JobCatalog: ScheduleCatalog + ReplicaCatalog + Send + Sync + std::fmt:
     async fn renew(&self, id: &str) -> Result<Option<Request>, CatalogError>;
 
     /// What another process asks of the runner of job `id`, if anything (a read; see
-    /// [`JobCatalog::renew`]).
+    /// [`JobCatalog::renew`]). `Changed` if another process took the job over (its lease
+    /// expired while this one could not renew it): the runner hears it within a poll.
     async fn requested(&self, id: &str) -> Result<Option<Request>, CatalogError>;
 
     /// Asks the runner of job `id` to stop (it polls for this).

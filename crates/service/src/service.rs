@@ -420,8 +420,9 @@ impl Service {
         Ok(view)
     }
 
-    /// Continues the jobs a previous run of the service left running (killed, or its host
-    /// restarted): their leases are void, so they resume here.
+    /// Continues the jobs whose runner stopped (a previous run of this service killed, or its
+    /// host restarted; another replica killed or cut off): their leases are void, so they
+    /// resume here. Each is claimed in the catalogue: of replicas looking at once, one takes it.
     pub async fn recover(self: &Arc<Self>) -> Result<usize, ServiceError> {
         let filter = ListFilter {
             user: None,
@@ -430,7 +431,10 @@ impl Service {
         };
         let mut resumed = 0;
         for job in self.catalog.list(&filter).await? {
-            if job.live_owner().is_some() {
+            // Its runner lives, or is this process (whose renewal may merely be late: it
+            // would otherwise be run twice here).
+            let mine = job.lease_holder.as_deref() == Some(Holder::this_process().id.as_str());
+            if mine || job.live_owner().is_some() {
                 continue;
             }
             if let Err(refusal) = self.authorize(&job) {

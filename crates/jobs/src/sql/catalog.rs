@@ -278,13 +278,19 @@ impl JobCatalog for Catalog {
     }
 
     async fn requested(&self, id: &str) -> Result<Option<Request>, CatalogError> {
-        let requested: Option<Option<Request>> =
-            sqlx::query_scalar("SELECT requested FROM jobs WHERE id = $1")
+        let row: Option<(Option<Request>, Option<String>)> =
+            sqlx::query_as("SELECT requested, lease_holder FROM jobs WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(|e| self.error(e))?;
-        Ok(requested.flatten())
+        match row {
+            Some((_, Some(holder))) if holder != Holder::this_process().id => {
+                Err(CatalogError::Changed(id.to_owned()))
+            }
+            Some((requested, _)) => Ok(requested),
+            None => Ok(None),
+        }
     }
 
     async fn request(&self, id: &str, request: Request) -> Result<(), CatalogError> {

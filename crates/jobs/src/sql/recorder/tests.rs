@@ -614,3 +614,27 @@ async fn staged_blocks_count_in_the_bytes_done(place: CatalogPlace) {
         "the staged bytes became copied ones"
     );
 }
+
+each_catalogue!(a_runner_hears_at_its_next_poll_that_its_job_was_taken_over);
+/// A runner whose job another process took over (its lease expired while the catalogue could
+/// not be reached) is told so at its next look for requests, not only at its next renewal.
+async fn a_runner_hears_at_its_next_poll_that_its_job_was_taken_over(place: CatalogPlace) {
+    let catalog = open(&place).await;
+    let record = catalog.create_job(job()).await.unwrap();
+    assert_eq!(catalog.requested(&record.id).await.unwrap(), None);
+    catalog
+        .request(&record.id, crate::Request::Pause)
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog.requested(&record.id).await.unwrap(),
+        Some(crate::Request::Pause)
+    );
+    sqlx::query("UPDATE jobs SET lease_holder = 'another-replica' WHERE id = $1")
+        .bind(&record.id)
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    let taken = catalog.requested(&record.id).await.unwrap_err();
+    assert!(matches!(taken, CatalogError::Changed(_)), "{taken}");
+}
