@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use super::recorder::ROWS_PER_STATEMENT;
 use super::stored_text::message;
-use super::{values, Catalog};
+use super::Catalog;
 use crate::records::CatalogError;
 
 /// What a column holds, for moving it.
@@ -222,7 +222,7 @@ impl Catalog {
                         "INSERT INTO {} ({}) VALUES {}",
                         table.name,
                         names.join(", "),
-                        values(batch.len(), &row_shape)
+                        to.dialect.values(batch.len(), &row_shape)
                     );
                     let mut query = sqlx::query(&insert);
                     for value in batch.drain(..).flatten() {

@@ -1,7 +1,8 @@
 //! The catalogue in SQL, through sqlx's `Any` driver: one body of queries for both databases
 //! it lives in — a SQLite file (WAL mode) on one machine, or a PostgreSQL database that several
 //! service replicas share. The queries are written in the SQL both speak (`$1` parameters,
-//! `IS NOT DISTINCT FROM`, `string_agg`, integer flags); what differs is each database's own
+//! but for the many-row statements of `Dialect::values`; `IS NOT DISTINCT FROM`, `string_agg`,
+//! integer flags); what differs is each database's own
 //! migrations (`migrations/sqlite`, `migrations/postgres`: the same schema, version for
 //! version), how a connection is opened and what its errors mean (here), and the text
 //! PostgreSQL cannot hold (`stored_text`). Where a catalogue lives (`address`), job records and
@@ -192,26 +193,35 @@ impl Catalog {
     }
 }
 
-/// The `VALUES` list of a statement of `rows` rows shaped like `row`, whose each `?` becomes
-/// the next numbered parameter (`$1`, `$2`...: both databases read those, where sqlx's query
-/// builder writes `?` through the `Any` driver, which PostgreSQL does not read).
-pub(crate) fn values(rows: usize, row: &str) -> String {
-    let mut sql = String::with_capacity(rows * (row.len() + 16));
-    let mut parameter = 0;
-    for n in 0..rows {
-        if n > 0 {
-            sql.push_str(", ");
-        }
-        for (i, piece) in row.split('?').enumerate() {
-            if i > 0 {
-                parameter += 1;
-                sql.push('$');
-                sql.push_str(&parameter.to_string());
+impl Dialect {
+    /// The `VALUES` list of a statement of `rows` rows shaped like `row`. SQLite takes each
+    /// `?` as the next parameter; for PostgreSQL each becomes the next numbered one (`$1`,
+    /// `$2`...), which sqlx's query builder does not write through the `Any` driver. Not
+    /// numbered for SQLite too: it finds a numbered (named) parameter by a walk of all the
+    /// statement's names, which for a statement of 3,500 cost 40% of a copy's CPU.
+    pub(crate) fn values(self, rows: usize, row: &str) -> String {
+        let mut sql = String::with_capacity(rows * (row.len() + 16));
+        let mut parameter = 0;
+        for n in 0..rows {
+            if n > 0 {
+                sql.push_str(", ");
             }
-            sql.push_str(piece);
+            match self {
+                Dialect::Sqlite => sql.push_str(row),
+                Dialect::Postgres => {
+                    for (i, piece) in row.split('?').enumerate() {
+                        if i > 0 {
+                            parameter += 1;
+                            sql.push('$');
+                            sql.push_str(&parameter.to_string());
+                        }
+                        sql.push_str(piece);
+                    }
+                }
+            }
         }
+        sql
     }
-    sql
 }
 
 /// Deletes the upload of source object `key` of job `job_id` and its parts.

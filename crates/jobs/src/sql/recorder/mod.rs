@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 
 use super::stored_text::message;
-use super::{delete_upload, stored_meta, transient, values, Catalog, Dialect};
+use super::{delete_upload, stored_meta, transient, Catalog, Dialect};
 use crate::job_catalog::{JobCatalog, JobRecorder};
 use crate::records::CatalogError;
 use crate::timestamp::Timestamp;
@@ -299,7 +299,7 @@ async fn write_outcomes(
                attempts = job_objects.attempts
                  + CASE WHEN excluded.state = 'failed' THEN 1 ELSE 0 END,
                updated_at = excluded.updated_at",
-            values(rows.len(), "(?, ?, ?, ?, ?, ?, 1, ?)")
+            dialect.values(rows.len(), "(?, ?, ?, ?, ?, ?, 1, ?)")
         );
         let mut query = sqlx::query(&sql).persistent(rows.len() == ROWS_PER_STATEMENT);
         for outcome in rows {
@@ -382,7 +382,7 @@ async fn write_pages(
         let sql = format!(
             "INSERT INTO job_objects (job_id, key, size, state, meta, attempts, updated_at)
              VALUES {} ON CONFLICT (job_id, key) DO NOTHING",
-            values(rows.len(), "(?, ?, ?, 'listed', ?, 0, ?)")
+            dialect.values(rows.len(), "(?, ?, ?, 'listed', ?, 0, ?)")
         );
         let mut query = sqlx::query(&sql).persistent(rows.len() == ROWS_PER_STATEMENT);
         for (key, size, meta) in rows {
