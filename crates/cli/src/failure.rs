@@ -111,6 +111,10 @@ impl From<CatalogError> for Failure {
                 (code::USAGE, "start the copy again (with --new)".to_owned())
             }
             CatalogError::Locked(_) => (code::SERVICE, "try again, or pass --db".to_owned()),
+            CatalogError::Unreachable { .. } => (
+                code::NETWORK,
+                "is the database up and reachable from here? (--db, AWCOPY_DB)".to_owned(),
+            ),
             CatalogError::NewerSchema(_) => {
                 (code::SERVICE, "upgrade awcopy, or pass --db".to_owned())
             }

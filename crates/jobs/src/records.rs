@@ -25,6 +25,14 @@ pub enum CatalogError {
     /// Another process holds the catalogue locked for too long.
     #[error("job catalogue {0}: locked by another process for too long")]
     Locked(String),
+    /// The database server cannot be reached (refused, timed out, shutting down).
+    #[error("job catalogue {at}: cannot be reached ({reason})")]
+    Unreachable {
+        /// The database, without its password.
+        at: String,
+        /// What the connection met.
+        reason: String,
+    },
     /// Written by a newer awcopy.
     #[error("job catalogue {0}: written by a newer awcopy")]
     NewerSchema(String),

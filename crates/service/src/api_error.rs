@@ -80,6 +80,11 @@ impl From<CatalogError> for ApiError {
             taken @ CatalogError::RunTaken(_) => {
                 Self::new(StatusCode::CONFLICT, "conflict", taken.to_string())
             }
+            gone @ CatalogError::Unreachable { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "catalogue-unavailable",
+                gone.to_string(),
+            ),
             other => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "catalogue",

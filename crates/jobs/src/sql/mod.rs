@@ -292,12 +292,23 @@ fn classify_sqlite(path: &str, e: sqlx::Error) -> CatalogError {
 }
 
 /// What a PostgreSQL error means for the catalogue at `url` (shown without its password): by
-/// its SQLSTATE class, or a row that does not decode.
+/// its SQLSTATE class (08: connection; 57P03: starting up), the connection's failing, or a row
+/// that does not decode.
 fn classify_postgres(url: &str, e: sqlx::Error) -> CatalogError {
     let state = e
         .as_database_error()
         .and_then(|d| d.code())
         .map(|code| code.into_owned());
+    let unreachable = matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
+        || state
+            .as_deref()
+            .is_some_and(|s| s.starts_with("08") || s == "57P03");
+    if unreachable {
+        return CatalogError::Unreachable {
+            at: url.to_owned(),
+            reason: e.to_string(),
+        };
+    }
     match state.as_deref() {
         // Class 55 (object not in prerequisite state: lock not available) and 40 (a
         // serialization failure or deadlock): another replica holds what was asked.
