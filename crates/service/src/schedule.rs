@@ -360,10 +360,9 @@ impl Service {
             self.submit_linked(spec, run).await
         };
         let started = started.await;
-        match &started {
+        if started.as_ref().is_err_and(ServiceError::is_run_taken) {
             // Another replica started this run: it is that replica's to record.
-            Err(e) if e.is_run_taken() => return started,
-            _ => {}
+            return started;
         }
         if let Err(e) = &started {
             let failed = RunEnd::Failed(e.to_string());

@@ -119,15 +119,8 @@ impl PostgresServer {
         let (ca, cert, key) = crate::nats::certificates(&tls);
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        if is_root() {
-            for path in [&tls, &cert, &key] {
-                let chown = std::process::Command::new("chown")
-                    .arg("postgres")
-                    .arg(path)
-                    .status()
-                    .expect("chown");
-                assert!(chown.success(), "chown postgres {}", path.display());
-            }
+        for path in [&tls, &cert, &key] {
+            give_to_postgres(path);
         }
         let data = std::path::Path::new(&server.data()).to_owned();
         let mut conf = std::fs::OpenOptions::new()
@@ -154,19 +147,11 @@ impl PostgresServer {
     /// The data directory made, the server not started.
     fn init() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        if is_root() {
-            let chown = std::process::Command::new("chown")
-                .arg("postgres")
-                .arg(dir.path())
-                .status()
-                .expect("chown");
-            assert!(chown.success(), "chown postgres {}", dir.path().display());
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let server = Self { dir, port };
+        give_to_postgres(dir.path());
+        let server = Self {
+            dir,
+            port: crate::free_port(),
+        };
         let data = server.data();
         server.pg(
             "initdb",
@@ -256,6 +241,19 @@ fn program(name: &str) -> std::process::Command {
             command
         }
         false => std::process::Command::new(bin),
+    }
+}
+
+/// Makes `path` the `postgres` user's when this process is root (the server runs as that user
+/// then, and must read and write it).
+fn give_to_postgres(path: &std::path::Path) {
+    if is_root() {
+        let chown = std::process::Command::new("chown")
+            .arg("postgres")
+            .arg(path)
+            .status()
+            .expect("chown");
+        assert!(chown.success(), "chown postgres {}", path.display());
     }
 }
 

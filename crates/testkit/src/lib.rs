@@ -17,6 +17,14 @@ pub mod service;
 use awcopy_store::{ErrorKind, Location, OpenOptions, Store};
 use std::path::PathBuf;
 
+/// A loopback port nothing listens on now (bound, then let go).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// Reads an environment variable `scripts/test.sh` sets, or fails the test saying so.
 fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {

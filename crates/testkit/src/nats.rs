@@ -24,12 +24,7 @@ impl Nats {
 
     /// Starts one storing under `store`, with more `args` (TLS, auth...).
     pub fn start_with(store: &Path, args: &[String]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::on(port, store, args.to_vec())
+        Self::on(crate::free_port(), store, args.to_vec())
     }
 
     fn on(port: u16, store: &Path, args: Vec<String>) -> Self {

@@ -60,7 +60,7 @@ async fn a_copys_catalogue_moves_into_postgres_and_is_read_there() {
     assert_eq!(refused.status.code(), Some(6), "{refused:?}");
     assert!(!String::from_utf8_lossy(&refused.stderr).contains("s3cret-pw"));
     // A database nobody answers for: a network failure, saying so.
-    let nobody = format!("postgres://awcopy@127.0.0.1:{}/awcopy", free_port());
+    let nobody = format!("postgres://awcopy@127.0.0.1:{}/awcopy", kit::free_port());
     let unreachable = awcopy_with_env(&["jobs", "list", "--db", &nobody], &[]);
     assert_fails(
         &unreachable,
@@ -137,12 +137,4 @@ async fn postgres_restarted_mid_copy_the_job_waits_and_completes_exactly() {
     assert_eq!(jobs[0].status.as_str(), "completed");
     assert_eq!(jobs[0].objects_copied, files.len() as i64, "{:?}", jobs[0]);
     assert_eq!(jobs[0].objects_failed, 0);
-}
-
-/// A loopback port nothing listens on (bound, then let go).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .unwrap()
-        .port()
 }

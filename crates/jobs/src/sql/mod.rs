@@ -245,20 +245,45 @@ pub(crate) async fn delete_upload(
 /// Whether `e`, from a database of `dialect`, may pass if tried again: the connection lost or
 /// refused (a PostgreSQL restarting, a network cut) or none to be had, or the database busy.
 pub(crate) fn transient(dialect: Dialect, e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(d) => d.code().is_some_and(|code| match dialect {
-            // SQLSTATE classes 08 (connection), 57P (shutting down, starting), 40
-            // (serialization, deadlock), 55 (lock not available).
-            Dialect::Postgres => ["08", "57P", "40", "55"]
-                .iter()
-                .any(|class| code.starts_with(class)),
-            Dialect::Sqlite => code
-                .parse::<i32>()
-                .is_ok_and(|c| matches!(c & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
-        }),
-        _ => false,
-    }
+    let connection = matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed
+    );
+    connection
+        || match dialect {
+            Dialect::Sqlite => sqlite_busy(e),
+            // Class 08 (connection) and 57P (shutting down, starting up) as well.
+            Dialect::Postgres => sqlstate(e).is_some_and(|state| {
+                postgres_contended(&state) || state.starts_with("08") || state.starts_with("57P")
+            }),
+        }
+}
+
+/// SQLite's primary result code of `e` (the extended code's low byte), if it is one.
+fn sqlite_code(e: &sqlx::Error) -> Option<i32> {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .map(|code| code & 0xff)
+}
+
+/// Whether SQLite's `e` says another connection holds the database (busy, locked).
+fn sqlite_busy(e: &sqlx::Error) -> bool {
+    matches!(sqlite_code(e), Some(SQLITE_BUSY | SQLITE_LOCKED))
+}
+
+/// PostgreSQL's SQLSTATE of `e`, if the server sent one.
+fn sqlstate(e: &sqlx::Error) -> Option<String> {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .map(|code| code.into_owned())
+}
+
+/// Whether PostgreSQL's SQLSTATE `state` says another holder has what was asked: class 55
+/// (object not in prerequisite state: lock not available) or 40 (serialization failure,
+/// deadlock).
+fn postgres_contended(state: &str) -> bool {
+    state.starts_with("55") || state.starts_with("40")
 }
 
 /// SQLite's primary result codes the catalogue tells apart (the extended code's low byte).
@@ -275,19 +300,15 @@ fn undecodable(e: &sqlx::Error) -> bool {
 /// What a SQLite error means for the catalogue at `path`: by SQLite's result code, or a row
 /// that does not decode (a damaged catalogue).
 fn classify_sqlite(path: &str, e: sqlx::Error) -> CatalogError {
-    let code = e
-        .as_database_error()
-        .and_then(|d| d.code())
-        .and_then(|code| code.parse::<i32>().ok())
-        .map(|code| code & 0xff);
-    let damaged = matches!(code, Some(SQLITE_CORRUPT | SQLITE_NOTADB)) || undecodable(&e);
-    match code {
-        Some(SQLITE_BUSY | SQLITE_LOCKED) => CatalogError::Locked(path.to_owned()),
-        _ if damaged => CatalogError::Corrupt {
+    let damaged =
+        matches!(sqlite_code(&e), Some(SQLITE_CORRUPT | SQLITE_NOTADB)) || undecodable(&e);
+    match sqlite_busy(&e) {
+        true => CatalogError::Locked(path.to_owned()),
+        false if damaged => CatalogError::Corrupt {
             path: path.to_owned(),
             reason: e.to_string(),
         },
-        _ => CatalogError::Other(format!("{path}: {e}")),
+        false => CatalogError::Other(format!("{path}: {e}")),
     }
 }
 
@@ -295,10 +316,7 @@ fn classify_sqlite(path: &str, e: sqlx::Error) -> CatalogError {
 /// its SQLSTATE class (08: connection; 57P03: starting up), the connection's failing, or a row
 /// that does not decode.
 fn classify_postgres(url: &str, e: sqlx::Error) -> CatalogError {
-    let state = e
-        .as_database_error()
-        .and_then(|d| d.code())
-        .map(|code| code.into_owned());
+    let state = sqlstate(&e);
     let unreachable = matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
         || state
             .as_deref()
@@ -310,11 +328,8 @@ fn classify_postgres(url: &str, e: sqlx::Error) -> CatalogError {
         };
     }
     match state.as_deref() {
-        // Class 55 (object not in prerequisite state: lock not available) and 40 (a
-        // serialization failure or deadlock): another replica holds what was asked.
-        Some(s) if s.starts_with("55") || s.starts_with("40") => {
-            CatalogError::Locked(url.to_owned())
-        }
+        // Another replica holds what was asked.
+        Some(s) if postgres_contended(s) => CatalogError::Locked(url.to_owned()),
         _ if undecodable(&e) => CatalogError::Corrupt {
             path: url.to_owned(),
             reason: e.to_string(),

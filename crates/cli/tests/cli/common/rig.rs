@@ -50,7 +50,7 @@ impl Rig {
         delay_ms: u64,
         access: Access,
     ) -> Self {
-        Self::build(hint, files, delay_ms, access, None, (1, None)).await
+        Self::build(hint, files, delay_ms, access, None, 1).await
     }
 
     /// A rig whose service lets bob read the local directory `local`, and whose agents may
@@ -62,7 +62,7 @@ impl Rig {
             0,
             Access::default(),
             Some(local.to_owned()),
-            (1, None),
+            1,
         )
         .await
     }
@@ -75,16 +75,7 @@ impl Rig {
         delay_ms: u64,
         replicas: usize,
     ) -> Self {
-        let db = kit::catalogue::fresh_postgres_database().await;
-        Self::build(
-            hint,
-            files,
-            delay_ms,
-            Access::default(),
-            None,
-            (replicas, Some(db)),
-        )
-        .await
+        Self::build(hint, files, delay_ms, Access::default(), None, replicas).await
     }
 
     async fn build(
@@ -93,8 +84,13 @@ impl Rig {
         delay_ms: u64,
         access: Access,
         local: Option<std::path::PathBuf>,
-        (replicas, db): (usize, Option<String>),
+        replicas: usize,
     ) -> Self {
+        // Replicas share one PostgreSQL catalogue; a lone service keeps its SQLite file.
+        let db = match replicas > 1 {
+            true => Some(kit::catalogue::fresh_postgres_database().await),
+            false => None,
+        };
         let bucket = kit::new_s3_bucket(hint).await;
         let container = kit::new_azure_container(hint).await;
         kit::put_all(&kit::open(&bucket).await, files).await;
