@@ -36,7 +36,8 @@ fn staged_by(dir: &std::path::Path, id: &str) -> BTreeMap<String, Vec<String>> {
     .unwrap();
     let mut query = db
         .prepare(
-            "SELECT key, staged_by FROM job_objects WHERE job_id = ? AND staged_by IS NOT NULL",
+            "SELECT key, staged_by FROM job_objects
+             WHERE job_number = (SELECT number FROM jobs WHERE id = ?) AND staged_by IS NOT NULL",
         )
         .unwrap();
     let rows = query

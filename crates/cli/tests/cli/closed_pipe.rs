@@ -3,6 +3,7 @@
 //! larger than a pipe holds (64 KiB), so awcopy is still writing when the reader closes.
 
 use crate::common::stderr;
+use awcopy_engine::events::{Action, ObjectEvent};
 use awcopy_jobs::{Catalog, JobCatalog, NewJob, Status};
 use awcopy_testkit as kit;
 use std::io::{BufRead, BufReader};
@@ -94,16 +95,15 @@ async fn listings_end_quietly_when_their_reader_goes_away() {
         last = Some(job.id);
     }
     let id = last.unwrap();
-    let sql = rusqlite::Connection::open(&db).unwrap();
+    let recorder = catalog.recorder(&id);
     for i in 0..2000 {
-        sql.execute(
-            "INSERT INTO job_objects (job_id, key, size, state, error, attempts, updated_at)
-             VALUES (?1, ?2, 1, 'failed', 'network: the connection was reset by the peer', 1,
-             '2026-12-06T10:00:00.000Z')",
-            rusqlite::params![id, format!("a failed object with a long name {i:05}")],
-        )
-        .unwrap();
+        let key = format!("a failed object with a long name {i:05}");
+        recorder.record(&ObjectEvent {
+            error: Some("network: the connection was reset by the peer".into()),
+            ..ObjectEvent::now(Action::Failed, &key)
+        });
     }
+    recorder.finish().await.unwrap();
     let db = db.to_str().unwrap();
     for (what, args) in [
         ("jobs list", vec!["--db", db, "jobs", "list", "--all-users"]),

@@ -20,24 +20,51 @@ use crate::records::{
 };
 use crate::timestamp::Timestamp;
 
-/// A job's failed objects, in key order (through the index of failed objects, migration 0008).
-pub(crate) const FAILED_OBJECTS: &str =
-    "SELECT key, COALESCE(error, '') AS error, attempts, updated_at FROM job_objects
-     WHERE job_id = $1 AND state = 'failed' AND ($2 IS NULL OR key > $2) ORDER BY key LIMIT $3";
+/// A job's failed objects, in key order: those of its failures (a table holding no other
+/// object) whose object is failed still (not copied by a retry since). The object's state is
+/// read for each failure through the objects' key (a subquery, not a join a planner could
+/// answer by reading all the job's objects).
+pub(crate) const FAILED_OBJECTS: &str = "SELECT f.key, f.error, f.attempts, f.updated_at
+     FROM job_failures f
+     WHERE f.job_number = (SELECT number FROM jobs WHERE id = $1)
+       AND ($2 IS NULL OR f.key > $2)
+       AND (SELECT o.state FROM job_objects o
+            WHERE o.job_number = f.job_number AND o.key = f.key) = 'failed'
+     ORDER BY f.key LIMIT $3";
 
 /// The jobs (at most 4) whose id starts with ?1 (?2 is ?1 followed by the last character), of
 /// user ?3 if given, through the primary key.
 pub(crate) const FIND_JOB: &str = "SELECT * FROM jobs WHERE id >= $1 AND id < $2
      AND ($3 IS NULL OR user_name = $3) ORDER BY id LIMIT 4";
 
-/// The objects a job met, for its resume (through the primary key's index).
+/// The objects a job met, for its resume: those with an outcome (with their listing entries,
+/// if kept, and the size listed: a failure's outcome has none), then those listed and not done
+/// yet.
 pub(crate) const OBJECTS_MET: &str =
-    "SELECT key, size, state, meta FROM job_objects WHERE job_id = $1";
+    "SELECT o.key, COALESCE(e.size, o.size) AS size, o.state, e.meta
+     FROM job_objects o LEFT JOIN job_listing_entries e
+       ON e.key = o.key AND e.job_number = o.job_number
+     WHERE o.job_number = (SELECT number FROM jobs WHERE id = $1)
+     UNION ALL
+     SELECT e.key, e.size, 'listed' AS state, e.meta FROM job_listing_entries e
+     WHERE e.job_number = (SELECT number FROM jobs WHERE id = $1)
+       AND NOT EXISTS (SELECT 1 FROM job_objects o
+                       WHERE o.job_number = e.job_number AND o.key = e.key)";
 
 /// Rows read from the catalogue before they go into an index at once, on resume.
 const READ_PAGE: usize = 1000;
 
 impl Catalog {
+    /// The number of job `id`, which its objects' rows hold.
+    pub(crate) async fn job_number(&self, id: &str) -> Result<i64, CatalogError> {
+        sqlx::query_scalar("SELECT number FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?
+            .ok_or_else(|| CatalogError::NotFound(id.to_owned()))
+    }
+
     /// Streams the objects job `id` met into `pending` (listed, not finished: with their
     /// listing entries) and `finished` (every other), a page at a time: never all of them
     /// in memory.
@@ -385,8 +412,13 @@ impl JobCatalog for Catalog {
 
     async fn requeue_failed(&self, id: &str) -> Result<u64, CatalogError> {
         let done = sqlx::query(
-            "UPDATE job_objects SET state = 'listed' WHERE job_id = $1 AND state = 'failed'
-             AND meta IS NOT NULL",
+            "UPDATE job_objects SET state = 'listed'
+             WHERE job_number = (SELECT number FROM jobs WHERE id = $1)
+               AND key IN (SELECT f.key FROM job_failures f
+                           JOIN job_listing_entries e
+                             ON e.job_number = f.job_number AND e.key = f.key
+                           WHERE f.job_number = (SELECT number FROM jobs WHERE id = $1))
+               AND state = 'failed'",
         )
         .bind(id)
         .execute(&self.pool)
@@ -467,6 +499,17 @@ impl JobCatalog for Catalog {
         .map_err(|e| self.error(e))?;
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
         for id in &ids {
+            // The tables of objects name their job by number, with no foreign key to cascade
+            // (migration 0013): their rows go first; the others' go with the job.
+            for table in ["job_objects", "job_listing_entries", "job_failures"] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE job_number = (SELECT number FROM jobs WHERE id = $1)"
+                ))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?;
+            }
             sqlx::query("DELETE FROM jobs WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)

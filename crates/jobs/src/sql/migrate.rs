@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use super::recorder::ROWS_PER_STATEMENT;
 use super::stored_text::message;
-use super::Catalog;
+use super::{Catalog, Dialect};
 use crate::records::CatalogError;
 
 /// What a column holds, for moving it.
@@ -70,6 +70,7 @@ const TABLES: &[Table] = &[
             Text("started_at"),
             Text("finished_at"),
             Int("objects_mapped"),
+            Int("number"),
             Message("copy_source_unreachable"),
             Message("error"),
             Text("error_kind"),
@@ -91,21 +92,34 @@ const TABLES: &[Table] = &[
         ],
         order: "job_id, number",
     },
+    // Listing entries before outcomes: an outcome counts its object listed only when it has no
+    // entry (the destination's triggers count them as the source's did).
+    Table {
+        name: "job_listing_entries",
+        columns: &[Int("job_number"), Key("key"), Int("size"), Text("meta")],
+        order: "job_number, key",
+    },
     Table {
         name: "job_objects",
         columns: &[
-            Text("job_id"),
+            Int("job_number"),
             Key("key"),
-            Key("dest_key"),
             Int("size"),
             Text("state"),
+            Text("staged_by"),
+        ],
+        order: "job_number, key",
+    },
+    Table {
+        name: "job_failures",
+        columns: &[
+            Int("job_number"),
+            Key("key"),
             Message("error"),
             Int("attempts"),
             Text("updated_at"),
-            Text("meta"),
-            Text("staged_by"),
         ],
-        order: "job_id, key",
+        order: "job_number, key",
     },
     Table {
         name: "job_ranges",
@@ -242,6 +256,16 @@ impl Catalog {
                 }
             }
             moved.push((table.name, count));
+        }
+        if to.dialect == Dialect::Postgres {
+            // Jobs came with their numbers: the next job created takes the one after them.
+            sqlx::query(
+                "SELECT setval(pg_get_serial_sequence('jobs', 'number'),
+                               COALESCE(MAX(number), 0) + 1, false) FROM jobs",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| to.error(e))?;
         }
         tx.commit().await.map_err(|e| to.error(e))?;
         Ok(moved)

@@ -222,6 +222,15 @@ impl Dialect {
         }
         sql
     }
+
+    /// The `n`th parameter of a statement (from 1), as [`Dialect::values`] writes them: for
+    /// SQLite the next `?`, so it must be the `n`th written.
+    pub(crate) fn parameter(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => "?".to_owned(),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
 }
 
 /// Deletes the upload of source object `key` of job `job_id` and its parts.

@@ -1,5 +1,5 @@
-//! The catalogue's copy of a listed object's metadata (`job_objects.meta`), kept so a resumed
-//! job copies what was listed without listing again.
+//! The catalogue's copy of a listed object's metadata (`job_listing_entries.meta`), kept so a
+//! resumed job copies what was listed without listing again.
 //!
 //! The key and the size have their own columns, so the JSON holds only the rest, and only what
 //! the store reported: a tiny S3 object costs `{"etag":"…","last_modified":"…"}` (~80 bytes)

@@ -211,4 +211,22 @@ async fn a_sqlite_catalogue_moves_into_postgres_whole() {
         "{again}"
     );
     assert_eq!(everything(&to).await, before);
+
+    // A job created afterwards is numbered after those that came across: what it records is
+    // its own, and theirs is unchanged.
+    let next = to.create_job(job("next", None)).await.unwrap();
+    let recorder = Recorder::new(to.clone(), next.id.clone());
+    report(&recorder, Action::Copied, "new", None);
+    report(&recorder, Action::Failed, "bad", Some("auth: denied"));
+    recorder.finish().await.unwrap();
+    let found = to.find(&next.id).await.unwrap();
+    assert_eq!((found.objects_copied, found.objects_failed), (1, 1));
+    let failures = to.failures(&next.id, &Default::default()).await.unwrap();
+    assert_eq!(failures.len(), 1);
+    let mut now = everything(&to).await;
+    now["jobs"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|each| each["job"]["id"] != next.id.as_str());
+    assert_eq!(now, before);
 }

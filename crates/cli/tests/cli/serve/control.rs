@@ -298,7 +298,10 @@ fn recorded_copied(dir: &std::path::Path, id: &str) -> std::collections::HashSet
     )
     .unwrap();
     let mut query = db
-        .prepare("SELECT key FROM job_objects WHERE job_id = ? AND state = 'copied'")
+        .prepare(
+            "SELECT key FROM job_objects
+             WHERE job_number = (SELECT number FROM jobs WHERE id = ?) AND state = 'copied'",
+        )
         .unwrap();
     let keys = query
         .query_map([id], |row| row.get::<_, String>(0))

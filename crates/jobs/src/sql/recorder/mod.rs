@@ -45,6 +45,13 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 /// passes (see [`transient`]) before the run fails (and can be resumed).
 const PATIENCE: Duration = Duration::from_secs(600);
 
+/// The job whose progress is written: its id, and its number (what its objects' rows hold).
+#[derive(Debug)]
+struct JobRef {
+    id: String,
+    number: i64,
+}
+
 /// One thing to write, owned, on its way to the catalogue.
 #[derive(Debug)]
 enum Message {
@@ -60,7 +67,6 @@ enum Message {
 #[derive(Debug)]
 struct Outcome {
     key: String,
-    dest_key: Option<String>,
     size: Option<u64>,
     state: &'static str,
     error: Option<String>,
@@ -168,6 +174,10 @@ impl Recorder {
                 .into_iter()
                 .map(|(key, _)| key)
                 .collect();
+            let job = JobRef {
+                number: catalog.job_number(&job_id).await?,
+                id: job_id,
+            };
             while let Some(first) = rx.recv().await {
                 batch.push(first);
                 let deadline = tokio::time::Instant::now() + GATHER;
@@ -179,7 +189,7 @@ impl Recorder {
                         Ok(None) | Err(_) => break,
                     }
                 }
-                write_patiently(&catalog, &job_id, &batch, &mut uploading).await?;
+                write_patiently(&catalog, &job, &batch, &mut uploading).await?;
                 drained.written(batch.iter().map(Message::objects).sum());
                 batch.clear();
             }
@@ -212,7 +222,7 @@ impl Recorder {
 /// transaction was rolled back).
 async fn write_patiently(
     catalog: &Catalog,
-    job_id: &str,
+    job: &JobRef,
     batch: &[Message],
     uploading: &mut HashSet<String>,
 ) -> Result<(), CatalogError> {
@@ -220,13 +230,13 @@ async fn write_patiently(
     let mut pause = Duration::from_millis(200);
     loop {
         let mut attempt = uploading.clone();
-        match write(catalog, job_id, batch, &mut attempt).await {
+        match write(catalog, job, batch, &mut attempt).await {
             Ok(()) => {
                 *uploading = attempt;
                 return Ok(());
             }
             Err(e) if transient(catalog.dialect, &e) && since.elapsed() < PATIENCE => {
-                tracing::warn!(job = %job_id, "the catalogue cannot be written ({e}); trying again");
+                tracing::warn!(job = %job.id, "the catalogue cannot be written ({e}); trying again");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
@@ -240,7 +250,7 @@ async fn write_patiently(
 /// still follows the order of its events (listed, then its outcome; an upload, then its end).
 async fn write(
     catalog: &Catalog,
-    job_id: &str,
+    job: &JobRef,
     batch: &[Message],
     uploading: &mut HashSet<String>,
 ) -> Result<(), sqlx::Error> {
@@ -267,49 +277,77 @@ async fn write(
             _ => None,
         });
         let dialect = catalog.dialect;
-        write_outcomes(&mut tx, dialect, job_id, &outcomes, at, uploading).await?;
-        write_pages(&mut tx, dialect, job_id, &pages, at).await?;
+        write_outcomes(&mut tx, dialect, job, &outcomes, at, uploading).await?;
+        write_pages(&mut tx, dialect, job, &pages).await?;
         for record in records {
-            write_record(&mut tx, dialect, job_id, record, uploading).await?;
+            write_record(&mut tx, dialect, &job.id, record, uploading).await?;
         }
     }
     tx.commit().await
 }
 
-/// Objects' outcomes: the latest wins; `attempts` counts the failures. An object's listing
-/// entry is kept only while a run may still copy it (listed, or failed: a retry copies it
-/// from there), not once it is copied or left as it was.
+/// Objects' outcomes: the latest wins. An object's listing entry is kept only while a run may
+/// still copy it (failed: a retry copies it from there), not once it is copied or left as it
+/// was. A failure is also kept in `job_failures`, with its message, when it came,
+/// and how many times the object failed.
 async fn write_outcomes(
     tx: &mut Transaction<'_, Any>,
     dialect: Dialect,
-    job_id: &str,
+    job: &JobRef,
     outcomes: &[&Outcome],
     at: Timestamp,
     uploading: &mut HashSet<String>,
 ) -> Result<(), sqlx::Error> {
     for rows in statements(outcomes) {
         let sql = format!(
-            "INSERT INTO job_objects (job_id, key, dest_key, size, state, error, attempts, updated_at)
+            "INSERT INTO job_objects (job_number, key, size, state)
              VALUES {}
-             ON CONFLICT (job_id, key) DO UPDATE SET
-               dest_key = COALESCE(excluded.dest_key, job_objects.dest_key),
-               size = COALESCE(excluded.size, job_objects.size),
-               state = excluded.state, error = excluded.error,
-               meta = CASE WHEN excluded.state = 'failed' THEN job_objects.meta END,
-               attempts = job_objects.attempts
-                 + CASE WHEN excluded.state = 'failed' THEN 1 ELSE 0 END,
-               updated_at = excluded.updated_at",
-            dialect.values(rows.len(), "(?, ?, ?, ?, ?, ?, 1, ?)")
+             ON CONFLICT (job_number, key) DO UPDATE SET
+               size = COALESCE(excluded.size, job_objects.size), state = excluded.state",
+            dialect.values(rows.len(), "(?, ?, ?, ?)")
         );
         let mut query = sqlx::query(&sql).persistent(rows.len() == ROWS_PER_STATEMENT);
         for outcome in rows {
             query = query
-                .bind(job_id)
+                .bind(job.number)
                 .bind(dialect.store_key(&outcome.key))
-                .bind(dialect.store_key_opt(outcome.dest_key.as_deref()))
                 .bind(outcome.size.map(|s| s as i64))
-                .bind(outcome.state)
-                .bind(outcome.error.as_deref().map(message))
+                .bind(outcome.state);
+        }
+        query.execute(&mut **tx).await?;
+        let done: Vec<_> = rows.iter().filter(|o| o.state != "failed").collect();
+        if !done.is_empty() {
+            // Keys first (the entries' key leads with the key: one probe each); the job's
+            // number is the last parameter, as SQLite numbers `?` in the order written.
+            let sql = format!(
+                "DELETE FROM job_listing_entries WHERE key IN ({}) AND job_number = {}",
+                dialect.values(done.len(), "?"),
+                dialect.parameter(done.len() + 1)
+            );
+            let mut query = sqlx::query(&sql).persistent(done.len() == ROWS_PER_STATEMENT);
+            for outcome in done {
+                query = query.bind(dialect.store_key(&outcome.key));
+            }
+            query.bind(job.number).execute(&mut **tx).await?;
+        }
+        let failed: Vec<_> = rows.iter().filter(|o| o.state == "failed").collect();
+        if failed.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "INSERT INTO job_failures (job_number, key, error, attempts, updated_at)
+             VALUES {}
+             ON CONFLICT (job_number, key) DO UPDATE SET
+               error = excluded.error, attempts = job_failures.attempts + 1,
+               updated_at = excluded.updated_at",
+            dialect.values(failed.len(), "(?, ?, ?, 1, ?)")
+        );
+        let mut query = sqlx::query(&sql);
+        for outcome in failed {
+            query = query
+                .bind(job.number)
+                .bind(dialect.store_key(&outcome.key))
+                .bind(message(outcome.error.as_deref().unwrap_or_default()))
                 .bind(at);
         }
         query.execute(&mut **tx).await?;
@@ -318,10 +356,10 @@ async fn write_outcomes(
         if matches!(outcome.state, "copied" | "failed") && uploading.remove(&outcome.key) {
             let key = dialect.store_key(&outcome.key);
             if outcome.state == "copied" {
-                keep_staged_by(tx, job_id, &key).await?;
+                keep_staged_by(tx, job, &key).await?;
             }
             // Committed, or aborted: the upload is over either way.
-            delete_upload(tx, job_id, &key).await?;
+            delete_upload(tx, &job.id, &key).await?;
         }
     }
     Ok(())
@@ -351,7 +389,7 @@ fn statements<'a, 'o>(outcomes: &'a [&'o Outcome]) -> Vec<&'a [&'o Outcome]> {
 /// Keeps, on the object `key` (as stored) just copied, the agents that staged its parts.
 async fn keep_staged_by(
     tx: &mut Transaction<'_, Any>,
-    job_id: &str,
+    job: &JobRef,
     key: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -359,39 +397,39 @@ async fn keep_staged_by(
            SELECT string_agg(agent, ',' ORDER BY agent) FROM (
              SELECT DISTINCT agent FROM job_parts
              WHERE job_id = $1 AND key = $2 AND agent IS NOT NULL) AS agents)
-         WHERE job_id = $1 AND key = $2",
+         WHERE job_number = $3 AND key = $2",
     )
-    .bind(job_id)
+    .bind(&job.id)
     .bind(key)
+    .bind(job.number)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// Listed objects, as 'listed' with their listing entries (unless already on record), and
-/// how far each range has listed.
+/// Listed objects, as listing entries (each with its size), and how far each range has listed.
+/// A page holds objects not met before (a resumed listing starts after the last page on
+/// record); should one come again, its outcome deletes its entry as any other's.
 async fn write_pages(
     tx: &mut Transaction<'_, Any>,
     dialect: Dialect,
-    job_id: &str,
+    job: &JobRef,
     pages: &[&Page],
-    at: Timestamp,
 ) -> Result<(), sqlx::Error> {
     let listed: Vec<_> = pages.iter().flat_map(|page| &page.objects).collect();
     for rows in listed.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO job_objects (job_id, key, size, state, meta, attempts, updated_at)
-             VALUES {} ON CONFLICT (job_id, key) DO NOTHING",
-            dialect.values(rows.len(), "(?, ?, ?, 'listed', ?, 0, ?)")
+            "INSERT INTO job_listing_entries (key, job_number, size, meta)
+             VALUES {} ON CONFLICT (key, job_number) DO NOTHING",
+            dialect.values(rows.len(), "(?, ?, ?, ?)")
         );
         let mut query = sqlx::query(&sql).persistent(rows.len() == ROWS_PER_STATEMENT);
         for (key, size, meta) in rows {
             query = query
-                .bind(job_id)
                 .bind(dialect.store_key(key))
+                .bind(job.number)
                 .bind(*size as i64)
-                .bind(meta.as_str())
-                .bind(at);
+                .bind(meta.as_str());
         }
         query.execute(&mut **tx).await?;
     }
@@ -399,7 +437,7 @@ async fn write_pages(
         if let Some((last, _, _)) = page.objects.last() {
             sqlx::query("UPDATE job_ranges SET after_key = $1 WHERE job_id = $2 AND range_id = $3")
                 .bind(dialect.store_key(last))
-                .bind(job_id)
+                .bind(&job.id)
                 .bind(page.range as i64)
                 .execute(&mut **tx)
                 .await?;
@@ -533,7 +571,6 @@ impl EventSink for Recorder {
         };
         self.send(Message::Outcome(Outcome {
             key: event.key.to_owned(),
-            dest_key: event.dest_key.map(str::to_owned),
             size: event.size,
             state,
             error: event.error.clone(),

@@ -87,7 +87,8 @@ async fn jobs_record_outcomes_and_failures(place: CatalogPlace) {
         .await
         .unwrap();
     assert_eq!(count, 1200);
-    // Found through the index of failed objects alone (no scan, no sort).
+    // Found through the failures' key, each object's state through its own key: no scan of
+    // the job's objects, no sort.
     let (mut conn, explain, step) = explaining(&catalog).await;
     let plan: Vec<String> = sqlx::query(&format!("{explain} {FAILED_OBJECTS}"))
         .bind(&record.id)
@@ -99,19 +100,29 @@ async fn jobs_record_outcomes_and_failures(place: CatalogPlace) {
         .iter()
         .map(|row| row.get(step))
         .collect();
-    match catalog.dialect {
-        Dialect::Sqlite => assert_eq!(
-            plan,
-            ["SEARCH job_objects USING INDEX job_objects_failed (job_id=?)"],
-            "{plan:?}"
+    let (failures_key, objects_key, unwanted) = match catalog.dialect {
+        Dialect::Sqlite => (
+            "SEARCH f USING PRIMARY KEY (job_number=?",
+            "SEARCH o USING PRIMARY KEY (job_number=? AND key=?)",
+            ["SCAN", "TEMP B-TREE"],
         ),
-        Dialect::Postgres => {
-            assert!(
-                plan[1].contains("Scan using job_objects_failed"),
-                "{plan:?}"
-            );
-            assert!(!plan.iter().any(|s| s.contains("Sort")), "{plan:?}");
-        }
+        Dialect::Postgres => (
+            "Index Scan using job_failures_pkey on job_failures f",
+            "Index Cond: ((job_number = f.job_number) AND (key = f.key))",
+            ["Seq Scan", "Sort"],
+        ),
+    };
+    for wanted in [failures_key, objects_key] {
+        assert!(
+            plan.iter().any(|s| s.contains(wanted)),
+            "{wanted}: {plan:?}"
+        );
+    }
+    for unwanted in unwanted {
+        assert!(
+            !plan.iter().any(|s| s.contains(unwanted)),
+            "{unwanted}: {plan:?}"
+        );
     }
 
     // What a resume reads, through the primary key's index too.
@@ -124,9 +135,7 @@ async fn jobs_record_outcomes_and_failures(place: CatalogPlace) {
         .map(|row| row.get(step))
         .collect();
     let through_the_key = match catalog.dialect {
-        Dialect::Sqlite => {
-            "SEARCH job_objects USING INDEX sqlite_autoindex_job_objects_1 (job_id=?)"
-        }
+        Dialect::Sqlite => "SEARCH o USING PRIMARY KEY (job_number=?)",
         Dialect::Postgres => "Index Scan on job_objects_pkey",
     };
     // PostgreSQL reads the key's index in one pass (a bitmap scan) or walks it.
@@ -239,7 +248,8 @@ async fn counters_follow_every_write_without_a_recount(place: CatalogPlace) {
     // Listing entries are kept only for what a run may still copy: "d" (failed), "e".
     let entries = || async {
         sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM job_objects WHERE job_id = $1 AND meta IS NOT NULL",
+            "SELECT COUNT(*) FROM job_listing_entries
+             WHERE job_number = (SELECT number FROM jobs WHERE id = $1)",
         )
         .bind(&job.id)
         .fetch_one(catalog.pool())
@@ -327,6 +337,10 @@ async fn an_older_catalogue_gets_its_counters_when_upgraded() {
     let catalog = Catalog::open(&path).await.unwrap();
     let found = catalog.find("j1").await.unwrap();
     assert_eq!(counters(&found), [3, 21, 1, 5, 0, 1]);
+    // Its failure came across to the table of failures (migration 0013).
+    let failures = catalog.failures("j1", &Default::default()).await.unwrap();
+    let failed: Vec<_> = failures.iter().map(|f| f.key.as_str()).collect();
+    assert_eq!(failed, ["b"]);
 }
 
 each_catalogue!(ids_by_unique_prefix_only);
@@ -599,10 +613,8 @@ async fn staged_blocks_count_in_the_bytes_done(place: CatalogPlace) {
             .bytes_done
     };
     assert_eq!(bytes_done().await, 160);
-    sql(
-        "INSERT INTO job_objects (job_id, key, size, state, attempts, updated_at)
-         VALUES ($1, 'big', 160, 'copied', 1, '2026-12-06T10:00:00.000Z')",
-    )
+    sql("INSERT INTO job_objects (job_number, key, size, state)
+         VALUES ((SELECT number FROM jobs WHERE id = $1), 'big', 160, 'copied')")
     .await
     .unwrap();
     sql("DELETE FROM job_parts WHERE job_id = $1 AND key = 'big'")
@@ -637,4 +649,74 @@ async fn a_runner_hears_at_its_next_poll_that_its_job_was_taken_over(place: Cata
         .unwrap();
     let taken = catalog.requested(&record.id).await.unwrap_err();
     assert!(matches!(taken, CatalogError::Changed(_)), "{taken}");
+}
+
+each_catalogue!(cleaning_a_job_deletes_every_row_of_its_objects_and_no_other);
+/// `jobs clean` deletes a finished job's outcomes, listing entries and failures (tables with no
+/// foreign key to cascade from, migration 0013), and leaves another job's alone.
+async fn cleaning_a_job_deletes_every_row_of_its_objects_and_no_other(place: CatalogPlace) {
+    let catalog = open(&place).await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let record = catalog.create_job(job()).await.unwrap();
+        let recorder = Recorder::new(catalog.clone(), record.id.clone());
+        let listed: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|k| ObjectMeta::new(k.to_string(), 3))
+            .collect();
+        recorder.page_listed(0, &listed);
+        report(&recorder, Action::Copied, "a", 3);
+        recorder.record(&ObjectEvent {
+            error: Some("auth: denied".into()),
+            ..ObjectEvent::now(Action::Failed, "b")
+        });
+        recorder.finish().await.unwrap();
+        catalog
+            .finish_job(&record.id, Status::CompletedWithFailures, 0, None)
+            .await
+            .unwrap();
+        ids.push(record.id);
+    }
+    let rows = |id: String| {
+        let catalog = catalog.clone();
+        async move {
+            let mut counts = Vec::new();
+            for table in ["job_objects", "job_listing_entries", "job_failures"] {
+                let sql = format!(
+                    "SELECT COUNT(*) FROM {table}
+                     WHERE job_number = (SELECT number FROM jobs WHERE id = $1)"
+                );
+                let count: i64 = sqlx::query_scalar(&sql)
+                    .bind(&id)
+                    .fetch_one(catalog.pool())
+                    .await
+                    .unwrap();
+                counts.push(count);
+            }
+            counts
+        }
+    };
+    assert_eq!(rows(ids[0].clone()).await, [2, 2, 1], "a, b; b, c; b");
+    let total = || async {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM job_objects) + (SELECT COUNT(*) FROM job_listing_entries)
+                  + (SELECT COUNT(*) FROM job_failures)",
+        )
+        .fetch_one(catalog.pool())
+        .await
+        .unwrap();
+        count
+    };
+    assert_eq!(total().await, 10);
+    // Only the first job ended before the cutoff.
+    sqlx::query("UPDATE jobs SET finished_at = '2000-01-01T00:00:00.000Z' WHERE id = $1")
+        .bind(&ids[0])
+        .execute(catalog.pool())
+        .await
+        .unwrap();
+    let cutoff: crate::Timestamp = "2001-01-01T00:00:00Z".parse().unwrap();
+    let cleaned = catalog.clean(None, cutoff).await.unwrap();
+    assert_eq!(cleaned, [ids[0].clone()]);
+    assert_eq!(total().await, 5, "the other job's rows stay");
+    assert_eq!(rows(ids[1].clone()).await, [2, 2, 1]);
 }
