@@ -270,10 +270,14 @@ class Service:
         line = self.process.stdout.readline()
         self.url = next(w for w in line.split() if w.startswith("http://")).rstrip("/")
 
-    def catalogue_bytes(self):
+    def catalogue_bytes(self, vacuumed=False):
         """What its catalogue takes: the SQLite file and its log, or the PostgreSQL database's
-        tables with their indexes (WAL left out)."""
+        tables with their indexes (WAL left out) as the run left them or, `vacuumed`, once
+        VACUUM has given back what rows deleted or replaced took (what autovacuum does within
+        its next round)."""
         if self.db.startswith("postgres"):
+            if vacuumed:
+                subprocess.run(["psql", "-qtA", self.db, "-c", "VACUUM"], check=True)
             size = subprocess.run(
                 ["psql", "-tA", self.db, "-c",
                  "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "

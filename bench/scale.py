@@ -131,9 +131,11 @@ def run_copy(tool, server, scratch, objects, dest=None):
     status, wall, cpu, rss = measured(args, env, stdout=subprocess.DEVNULL)[:4]
     server_cpu = server.cpu() - server_cpu
     db_cpu = postgres_cpu() - db_cpu if db else None
-    catalogue = None
+    catalogue = vacuumed = None
     if service:
         catalogue = service.catalogue_bytes()
+        if db:
+            vacuumed = service.catalogue_bytes(vacuumed=True)
         service_cpu, service_rss = service.stop()
         cpu += service_cpu
         rss = max(rss, service_rss)
@@ -146,7 +148,7 @@ def run_copy(tool, server, scratch, objects, dest=None):
     return {"tool": tool, "status": status, "wall": wall, "objects": held["objects"],
             "cpu": cpu, "server_cpu": server_cpu, "rss": rss,
             "requests": stats["requests"] - before, "verified": verified,
-            "catalogue_bytes": catalogue, "db_cpu": db_cpu}
+            "catalogue_bytes": catalogue, "catalogue_bytes_vacuumed": vacuumed, "db_cpu": db_cpu}
 
 
 def postgres_database():
@@ -275,6 +277,8 @@ def report(copies, listings, memory, objects, command_line):
             r = by[tool]
             line = (f"- {tool}: the service's catalogue in {on}, "
                     f"{r['catalogue_bytes'] / objects:.0f} bytes per object")
+            if r.get("catalogue_bytes_vacuumed"):
+                line += f" ({r['catalogue_bytes_vacuumed'] / objects:.0f} after VACUUM)"
             if r.get("db_cpu") is not None:
                 line += f"; PostgreSQL's CPU {r['db_cpu'] / objects * 1e6:.0f} µs/object"
             lines.append(line)
