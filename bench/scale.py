@@ -132,6 +132,7 @@ def run_copy(tool, server, scratch, objects, dest=None):
     server_cpu = server.cpu() - server_cpu
     db_cpu = postgres_cpu() - db_cpu if db else None
     catalogue = vacuumed = None
+    db_rss = postgres_peak_rss() if db else None
     if service:
         catalogue = service.catalogue_bytes()
         if db:
@@ -148,7 +149,8 @@ def run_copy(tool, server, scratch, objects, dest=None):
     return {"tool": tool, "status": status, "wall": wall, "objects": held["objects"],
             "cpu": cpu, "server_cpu": server_cpu, "rss": rss,
             "requests": stats["requests"] - before, "verified": verified,
-            "catalogue_bytes": catalogue, "catalogue_bytes_vacuumed": vacuumed, "db_cpu": db_cpu}
+            "catalogue_bytes": catalogue, "catalogue_bytes_vacuumed": vacuumed, "db_cpu": db_cpu,
+            "db_rss": db_rss, "server_rss": peak_rss_mib(server.process.pid)}
 
 
 def postgres_database():
@@ -158,6 +160,29 @@ def postgres_database():
     name = "scale_" + secrets.token_hex(6)
     subprocess.run(["psql", "-q", server, "-c", f"CREATE DATABASE {name}"], check=True)
     return server.rsplit("/", 1)[0] + "/" + name
+
+
+def peak_rss_mib(pid):
+    """The most memory process `pid` has held (VmHWM), in MiB; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return 0
+
+
+def postgres_peak_rss():
+    """The most memory any running PostgreSQL process has held, in MiB (their shared buffers
+    are counted in each that touched them, so this, not a sum)."""
+    peaks = [0]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ", 1)[0].endswith("(postgres"):
+                    peaks.append(peak_rss_mib(pid))
+        except OSError:
+            continue
+    return max(peaks)
 
 
 def postgres_cpu():
@@ -281,7 +306,12 @@ def report(copies, listings, memory, objects, command_line):
                 line += f" ({r['catalogue_bytes_vacuumed'] / objects:.0f} after VACUUM)"
             if r.get("db_cpu") is not None:
                 line += f"; PostgreSQL's CPU {r['db_cpu'] / objects * 1e6:.0f} µs/object"
+            if r.get("db_rss"):
+                line += f", its largest process's peak RSS {r['db_rss']:.0f} MiB"
             lines.append(line)
+    if copies and copies[-1].get("server_rss"):
+        lines.append(f"- the S3 server's peak RSS (every bucket in memory, the source's and each "
+                     f"tool's copy): {copies[-1]['server_rss']:,.0f} MiB")
     if "awcopy-serve" in by and "awcopy-serve-pg" in by:
         lines.append(f"- the service on PostgreSQL vs on SQLite: "
                      f"{by['awcopy-serve']['wall'] / by['awcopy-serve-pg']['wall']:.2f}x objects/s")
