@@ -317,13 +317,7 @@ async fn write_outcomes(
         query.execute(&mut **tx).await?;
         let done: Vec<_> = rows.iter().filter(|o| o.state != "failed").collect();
         if !done.is_empty() {
-            // Keys first (the entries' key leads with the key: one probe each); the job's
-            // number is the last parameter, as SQLite numbers `?` in the order written.
-            let sql = format!(
-                "DELETE FROM job_listing_entries WHERE key IN ({}) AND job_number = {}",
-                dialect.values(done.len(), "?"),
-                dialect.parameter(done.len() + 1)
-            );
+            let sql = delete_entries(dialect, done.len());
             let mut query = sqlx::query(&sql).persistent(done.len() == ROWS_PER_STATEMENT);
             for outcome in done {
                 query = query.bind(dialect.store_key(&outcome.key));
@@ -363,6 +357,17 @@ async fn write_outcomes(
         }
     }
     Ok(())
+}
+
+/// The statement that deletes the listing entries of `keys` objects of a job: the keys first
+/// (the entries' primary key leads with the key: one probe each), then the job's number (the
+/// last parameter, as SQLite numbers `?` in the order they are written).
+pub(crate) fn delete_entries(dialect: Dialect, keys: usize) -> String {
+    format!(
+        "DELETE FROM job_listing_entries WHERE key IN ({}) AND job_number = {}",
+        dialect.values(keys, "?"),
+        dialect.parameter(keys + 1)
+    )
 }
 
 /// Outcomes in runs of at most [`ROWS_PER_STATEMENT`], each holding a key once: one statement

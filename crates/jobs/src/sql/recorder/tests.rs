@@ -125,6 +125,27 @@ async fn jobs_record_outcomes_and_failures(place: CatalogPlace) {
         );
     }
 
+    // The entries of objects done go one probe of their key each, whatever the job holds
+    // (after (job, key), PostgreSQL had walked all the job's entries, dead ones too).
+    let sql = format!("{explain} {}", delete_entries(catalog.dialect, 3));
+    let mut delete = sqlx::query(&sql);
+    for key in ["a", "b", "c"] {
+        delete = delete.bind(key);
+    }
+    let plan: Vec<String> = delete
+        .bind(1_i64)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(step))
+        .collect();
+    let by_key = match catalog.dialect {
+        Dialect::Sqlite => "SEARCH job_listing_entries USING PRIMARY KEY (key=? AND job_number=?)",
+        Dialect::Postgres => "Index Cond: ((key = ANY (",
+    };
+    assert!(plan.iter().any(|s| s.contains(by_key)), "{plan:?}");
+
     // What a resume reads, through the primary key's index too.
     let plan: Vec<String> = sqlx::query(&format!("{explain} {OBJECTS_MET}"))
         .bind(&record.id)
