@@ -23,11 +23,12 @@ use crate::timestamp::Timestamp;
 /// A job's failed objects, in key order: those of its failures (a table holding no other
 /// object) whose object is failed still (not copied by a retry since). The object's state is
 /// read for each failure through the objects' key (a subquery, not a join a planner could
-/// answer by reading all the job's objects).
+/// answer by reading all the job's objects). A page starts where the last ended, a seek in the
+/// failures' key (no key is empty), not a walk from the job's first failure.
 pub(crate) const FAILED_OBJECTS: &str = "SELECT f.key, f.error, f.attempts, f.updated_at
      FROM job_failures f
      WHERE f.job_number = (SELECT number FROM jobs WHERE id = $1)
-       AND ($2 IS NULL OR f.key > $2)
+       AND f.key > COALESCE($2, '')
        AND (SELECT o.state FROM job_objects o
             WHERE o.job_number = f.job_number AND o.key = f.key) = 'failed'
      ORDER BY f.key LIMIT $3";

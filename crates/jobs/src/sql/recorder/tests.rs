@@ -102,12 +102,12 @@ async fn jobs_record_outcomes_and_failures(place: CatalogPlace) {
         .collect();
     let (failures_key, objects_key, unwanted) = match catalog.dialect {
         Dialect::Sqlite => (
-            "SEARCH f USING PRIMARY KEY (job_number=?",
+            "SEARCH f USING PRIMARY KEY (job_number=? AND key>?)",
             "SEARCH o USING PRIMARY KEY (job_number=? AND key=?)",
             ["SCAN", "TEMP B-TREE"],
         ),
         Dialect::Postgres => (
-            "Index Scan using job_failures_pkey on job_failures f",
+            "Index Cond: ((job_number = $0) AND (key > 'k'::text))",
             "Index Cond: ((job_number = f.job_number) AND (key = f.key))",
             ["Seq Scan", "Sort"],
         ),
@@ -740,4 +740,41 @@ async fn cleaning_a_job_deletes_every_row_of_its_objects_and_no_other(place: Cat
     assert_eq!(cleaned, [ids[0].clone()]);
     assert_eq!(total().await, 5, "the other job's rows stay");
     assert_eq!(rows(ids[1].clone()).await, [2, 2, 1]);
+}
+
+each_catalogue!(failures_come_a_page_at_a_time_in_key_order);
+/// Failures page from where the last page ended, in key order whatever the keys hold; one
+/// copied since (a retry) is no failure any more.
+async fn failures_come_a_page_at_a_time_in_key_order(place: CatalogPlace) {
+    let catalog = open(&place).await;
+    let record = catalog.create_job(job()).await.unwrap();
+    let keys = awcopy_testkit::order_sensitive_keys(12);
+    let recorder = Recorder::new(catalog.clone(), record.id.clone());
+    for key in &keys {
+        recorder.record(&ObjectEvent {
+            error: Some("auth: denied".into()),
+            ..ObjectEvent::now(Action::Failed, key)
+        });
+    }
+    report(&recorder, Action::Copied, &keys[3], 1);
+    recorder.finish().await.unwrap();
+    let mut expected: Vec<String> = keys.clone();
+    expected.remove(3);
+    expected.sort();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = crate::FailurePage {
+            after: after.clone(),
+            limit: Some(5),
+        };
+        let failures = catalog.failures(&record.id, &page).await.unwrap();
+        if failures.is_empty() {
+            break;
+        }
+        assert!(failures.len() <= 5);
+        after = failures.last().map(|f| f.key.clone());
+        seen.extend(failures.into_iter().map(|f| f.key));
+    }
+    assert_eq!(seen, expected);
 }
