@@ -228,7 +228,10 @@ async fn stalled_streams_are_retried() {
         retry: RetryPolicy {
             max_attempts: 20,
             base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
+            // Up to a quarter second between attempts: a run meant to succeed rides out an
+            // emulator that stalls on a busy machine (CI at 9179c9e: a clean run's listing
+            // failed 30 attempts within ~150 ms).
+            max_delay: Duration::from_millis(250),
         },
         ..Default::default()
     };
@@ -275,7 +278,10 @@ async fn streams_into_local_files_are_whole_or_absent() {
                 retry: RetryPolicy {
                     max_attempts: 30,
                     base_delay: Duration::from_millis(1),
-                    max_delay: Duration::from_millis(5),
+                    // Up to a quarter second between attempts: a run meant to succeed rides out an
+                    // emulator that stalls on a busy machine (CI at 9179c9e: a clean run's listing
+                    // failed 30 attempts within ~150 ms).
+                    max_delay: Duration::from_millis(250),
                 },
                 ..Default::default()
             };
