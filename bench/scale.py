@@ -171,24 +171,10 @@ def peak_rss_mib(pid):
         return 0
 
 
-def postgres_peak_rss():
-    """The most memory any running PostgreSQL process has held, in MiB (their shared buffers
-    are counted in each that touched them, so this, not a sum)."""
-    peaks = [0]
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().split(") ", 1)[0].endswith("(postgres"):
-                    peaks.append(peak_rss_mib(pid))
-        except OSError:
-            continue
-    return max(peaks)
-
-
-def postgres_cpu():
-    """CPU seconds of every PostgreSQL process: each one's own, and the server's ended
-    children's (backends of past connections) through the server's count of them."""
-    stats = {}
+def postgres_processes():
+    """Every running PostgreSQL process: its pid and the fields of its /proc stat after the
+    name (state, ppid, ... utime, stime, cutime, cstime at 11-14)."""
+    found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as f:
@@ -196,10 +182,22 @@ def postgres_cpu():
         except OSError:
             continue
         if name.endswith("(postgres"):
-            stats[int(pid)] = rest.split()
+            found[int(pid)] = rest.split()
+    return found
+
+
+def postgres_peak_rss():
+    """The most memory any running PostgreSQL process has held, in MiB (their shared buffers
+    are counted in each that touched them, so this, not a sum)."""
+    return max([0] + [peak_rss_mib(pid) for pid in postgres_processes()])
+
+
+def postgres_cpu():
+    """CPU seconds of every PostgreSQL process: each one's own, and the server's ended
+    children's (backends of past connections) through the server's count of them."""
+    stats = postgres_processes()
     total = 0
     for fields in stats.values():
-        # After the name: state, ppid, ..., utime, stime, cutime, cstime (fields 14-17).
         total += int(fields[11]) + int(fields[12])
         if int(fields[1]) not in stats:
             total += int(fields[13]) + int(fields[14])
