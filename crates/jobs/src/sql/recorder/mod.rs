@@ -315,7 +315,8 @@ async fn write_outcomes(
                 .bind(outcome.state);
         }
         query.execute(&mut **tx).await?;
-        let done: Vec<_> = rows.iter().filter(|o| o.state != "failed").collect();
+        let (failed, done): (Vec<&Outcome>, Vec<&Outcome>) =
+            rows.iter().partition(|o| o.state == "failed");
         if !done.is_empty() {
             let sql = delete_entries(dialect, done.len());
             let mut query = sqlx::query(&sql).persistent(done.len() == ROWS_PER_STATEMENT);
@@ -324,7 +325,6 @@ async fn write_outcomes(
             }
             query.bind(job.number).execute(&mut **tx).await?;
         }
-        let failed: Vec<_> = rows.iter().filter(|o| o.state == "failed").collect();
         if failed.is_empty() {
             continue;
         }
