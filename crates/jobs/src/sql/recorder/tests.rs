@@ -6,7 +6,9 @@ use crate::sql::Dialect;
 use crate::{CatalogAddress, JobRecord, ListFilter, NewJob, Status};
 use awcopy_testkit::catalogue::CatalogPlace;
 use awcopy_testkit::each_catalogue;
+use sqlx::any::AnyArguments;
 use sqlx::pool::PoolConnection;
+use sqlx::query::Query;
 use sqlx::{Any, Executor, Row};
 use std::path::Path;
 
@@ -16,18 +18,42 @@ async fn open(place: &CatalogPlace) -> Catalog {
     Catalog::open(address).await.unwrap()
 }
 
-/// A connection to `catalog` on which `EXPLAIN` shows how a query is run, with the words that
-/// start it and the column that names each step. On PostgreSQL sequential scans are switched
-/// off for it: a test's small table would otherwise be read whole, index or not, and the plan
-/// would say nothing of whether the index serves the query.
-async fn explaining(catalog: &Catalog) -> (PoolConnection<Any>, &'static str, &'static str) {
-    let mut conn = catalog.pool().acquire().await.unwrap();
-    match catalog.dialect {
-        Dialect::Sqlite => (conn, "EXPLAIN QUERY PLAN", "detail"),
-        Dialect::Postgres => {
+/// A connection to a catalogue on which `EXPLAIN` shows how a query is run. On PostgreSQL
+/// sequential scans are switched off for it: a test's small table would otherwise be read whole,
+/// index or not, and the plan would say nothing of whether the index serves the query.
+struct Explainer {
+    conn: PoolConnection<Any>,
+    dialect: Dialect,
+}
+
+impl Explainer {
+    async fn new(catalog: &Catalog) -> Self {
+        let mut conn = catalog.pool().acquire().await.unwrap();
+        if catalog.dialect == Dialect::Postgres {
             conn.execute("SET enable_seqscan = off").await.unwrap();
-            (conn, "EXPLAIN", "QUERY PLAN")
         }
+        Self {
+            conn,
+            dialect: catalog.dialect,
+        }
+    }
+
+    /// `sql` with the words that explain it before.
+    fn of(&self, sql: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+            Dialect::Postgres => format!("EXPLAIN {sql}"),
+        }
+    }
+
+    /// The steps of the plan of `query` (a statement made by [`Explainer::of`], bound).
+    async fn plan<'q>(&mut self, query: Query<'q, Any, AnyArguments<'q>>) -> Vec<String> {
+        let step = match self.dialect {
+            Dialect::Sqlite => "detail",
+            Dialect::Postgres => "QUERY PLAN",
+        };
+        let rows = query.fetch_all(&mut *self.conn).await.unwrap();
+        rows.iter().map(|row| row.get::<String, _>(step)).collect()
     }
 }
 
@@ -89,17 +115,10 @@ async fn jobs_record_outcomes_and_failures(place: CatalogPlace) {
     assert_eq!(count, 1200);
     // Found through the failures' key, each object's state through its own key: no scan of
     // the job's objects, no sort.
-    let (mut conn, explain, step) = explaining(&catalog).await;
-    let plan: Vec<String> = sqlx::query(&format!("{explain} {FAILED_OBJECTS}"))
-        .bind(&record.id)
-        .bind("k")
-        .bind(100_i64)
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(step))
-        .collect();
+    let mut explainer = Explainer::new(&catalog).await;
+    let sql = explainer.of(FAILED_OBJECTS);
+    let query = sqlx::query(&sql).bind(&record.id).bind("k").bind(100_i64);
+    let plan = explainer.plan(query).await;
     let (failures_key, objects_key, unwanted) = match catalog.dialect {
         Dialect::Sqlite => (
             "SEARCH f USING PRIMARY KEY (job_number=? AND key>?)",
@@ -127,19 +146,12 @@ async fn jobs_record_outcomes_and_failures(place: CatalogPlace) {
 
     // The entries of objects done go one probe of their key each, whatever the job holds
     // (after (job, key), PostgreSQL had walked all the job's entries, dead ones too).
-    let sql = format!("{explain} {}", delete_entries(catalog.dialect, 3));
+    let sql = explainer.of(&delete_entries(catalog.dialect, 3));
     let mut delete = sqlx::query(&sql);
     for key in ["a", "b", "c"] {
         delete = delete.bind(key);
     }
-    let plan: Vec<String> = delete
-        .bind(1_i64)
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(step))
-        .collect();
+    let plan = explainer.plan(delete.bind(1_i64)).await;
     let by_key = match catalog.dialect {
         Dialect::Sqlite => "SEARCH job_listing_entries USING PRIMARY KEY (key=? AND job_number=?)",
         Dialect::Postgres => "Index Cond: ((key = ANY (",
@@ -147,14 +159,8 @@ async fn jobs_record_outcomes_and_failures(place: CatalogPlace) {
     assert!(plan.iter().any(|s| s.contains(by_key)), "{plan:?}");
 
     // What a resume reads, through the primary key's index too.
-    let plan: Vec<String> = sqlx::query(&format!("{explain} {OBJECTS_MET}"))
-        .bind(&record.id)
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(step))
-        .collect();
+    let sql = explainer.of(OBJECTS_MET);
+    let plan = explainer.plan(sqlx::query(&sql).bind(&record.id)).await;
     let through_the_key = match catalog.dialect {
         Dialect::Sqlite => "SEARCH o USING PRIMARY KEY (job_number=?)",
         Dialect::Postgres => "Index Scan on job_objects_pkey",
@@ -389,17 +395,10 @@ async fn ids_by_unique_prefix_only(place: CatalogPlace) {
     assert_eq!(catalog.find(&one.id).await.unwrap().id, one.id);
     let upper = one.id[..13].to_ascii_uppercase();
     assert_eq!(catalog.find(&upper).await.unwrap().id, one.id);
-    let (mut conn, explain, step) = explaining(&catalog).await;
-    let plan: Vec<String> = sqlx::query(&format!("{explain} {}", crate::sql::catalog::FIND_JOB))
-        .bind("a")
-        .bind("b")
-        .bind(None::<String>)
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get::<String, _>(step))
-        .collect();
+    let mut explainer = Explainer::new(&catalog).await;
+    let sql = explainer.of(crate::sql::catalog::FIND_JOB);
+    let query = sqlx::query(&sql).bind("a").bind("b").bind(None::<String>);
+    let plan = explainer.plan(query).await;
     let through_the_key = match catalog.dialect {
         Dialect::Sqlite => "SEARCH jobs USING",
         Dialect::Postgres => "Index Scan using jobs_pkey",
