@@ -7,6 +7,7 @@
 //! [[azure]]                                 # an Azure account the service reaches (besides
 //! account = "lake"                          # the one of AZURE_STORAGE_CONNECTION_STRING)
 //! endpoint = "https://lake.blob.core.windows.net"   # the default
+//! queue_endpoint = "https://lake.queue.core.windows.net"   # the default (replications)
 //!
 //! [[key]]                                   # a customer key jobs name as "team-a"
 //! name = "team-a"
@@ -97,6 +98,10 @@ pub struct AzureAccount {
     /// Its blob endpoint (default `https://ACCOUNT.blob.core.windows.net`).
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// Its queue endpoint, where replications read Event Grid's blob events (default: the
+    /// blob endpoint's `ACCOUNT.queue.SUFFIX` twin).
+    #[serde(default)]
+    pub queue_endpoint: Option<String>,
 }
 
 /// A customer-provided encryption key jobs may name, and who may name it.
@@ -259,6 +264,11 @@ impl Config {
             reach = reach
                 .with_azure(&azure.account, azure.endpoint.as_deref())
                 .map_err(|e| format!("[[azure]] {e}"))?;
+            if let Some(queue) = &azure.queue_endpoint {
+                reach = reach
+                    .with_azure_queue(&azure.account, queue)
+                    .map_err(|e| format!("[[azure]] {e}"))?;
+            }
         }
         Ok(reach)
     }

@@ -5,6 +5,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod azure;
+pub mod changes;
 mod capabilities;
 mod error;
 pub mod local;

@@ -24,6 +24,8 @@ pub struct AzureAccount {
     pub account: String,
     /// Its blob endpoint, without a trailing slash.
     pub endpoint: Url,
+    /// Its queue endpoint (where Event Grid delivers its blob events), when known.
+    pub queue_endpoint: Option<Url>,
 }
 
 /// The stores one process may reach.
@@ -31,6 +33,9 @@ pub struct AzureAccount {
 pub struct Reach {
     /// The one S3 endpoint; `None`: Amazon S3 itself.
     s3_endpoint: Option<Url>,
+    /// The SQS endpoint (where S3 sends its event notifications): `AWS_ENDPOINT_URL_SQS`, else
+    /// the S3 endpoint (an emulator serving both); `None`: Amazon SQS.
+    sqs_endpoint: Option<Url>,
     azure: Vec<AzureAccount>,
     local: Vec<PathBuf>,
 }
@@ -100,6 +105,7 @@ impl Reach {
             .map(|e| endpoint_url("the S3 endpoint", e))
             .transpose()?;
         Ok(Self {
+            sqs_endpoint: s3_endpoint.clone(),
             s3_endpoint,
             ..Self::default()
         })
@@ -116,10 +122,16 @@ impl Reach {
             .or_else(|| env("AWS_ENDPOINT_URL_S3"))
             .or_else(|| env("AWS_ENDPOINT_URL"));
         let mut reach = Self::new(s3.as_deref())?;
+        if let Some(sqs) = env("AWS_ENDPOINT_URL_SQS") {
+            reach.sqs_endpoint = Some(endpoint_url("AWS_ENDPOINT_URL_SQS", &sqs)?);
+        }
         if let Some(text) = env("AZURE_STORAGE_CONNECTION_STRING") {
             let connection = ConnectionString::parse(&text)?;
             reach =
                 reach.with_azure(&connection.account, Some(connection.blob_endpoint.as_str()))?;
+            if let Some(queue) = &connection.queue_endpoint {
+                reach = reach.with_azure_queue(&connection.account, queue.as_str())?;
+            }
         }
         if let Some(account) = env("AZURE_STORAGE_ACCOUNT") {
             if !reach.azure.iter().any(|a| a.account == account) {
@@ -147,12 +159,64 @@ impl Reach {
             &format!("the endpoint of Azure account '{account}'"),
             endpoint.unwrap_or(&default),
         )?;
+        // Azure's own endpoints come in pairs: ACCOUNT.blob.SUFFIX and ACCOUNT.queue.SUFFIX.
+        let queue_endpoint = endpoint
+            .host_str()
+            .filter(|host| host.starts_with(&format!("{account}.blob.")))
+            .and_then(|host| {
+                let mut queue = endpoint.clone();
+                let host = host.replacen(".blob.", ".queue.", 1);
+                queue.set_host(Some(&host)).ok().map(|()| queue)
+            });
         self.azure.retain(|a| a.account != account);
         self.azure.push(AzureAccount {
             account: account.to_owned(),
             endpoint,
+            queue_endpoint,
         });
         Ok(self)
+    }
+
+    /// Reads the queues of Azure account `account` (already reached) at `endpoint`.
+    pub fn with_azure_queue(mut self, account: &str, endpoint: &str) -> Result<Self> {
+        let endpoint = endpoint_url(
+            &format!("the queue endpoint of Azure account '{account}'"),
+            endpoint,
+        )?;
+        let known = self
+            .azure
+            .iter_mut()
+            .find(|a| a.account == account)
+            .ok_or_else(|| {
+                StoreError::usage(format!(
+                    "Azure account '{account}': give its blob endpoint before its queue endpoint"
+                ))
+            })?;
+        known.queue_endpoint = Some(endpoint);
+        Ok(self)
+    }
+
+    /// Where this process reads SQS queues (`None`: Amazon SQS).
+    pub fn sqs_endpoint(&self) -> Option<&Url> {
+        self.sqs_endpoint.as_ref()
+    }
+
+    /// Where this process reads the queues of Azure account `account`, or why it cannot.
+    pub fn azure_queue_endpoint(&self, account: &str) -> Result<&Url> {
+        let known = self
+            .azure
+            .iter()
+            .find(|a| a.account == account)
+            .ok_or_else(|| {
+                StoreError::usage(format!(
+                    "Azure account '{account}' is not one this service reaches"
+                ))
+            })?;
+        known.queue_endpoint.as_ref().ok_or_else(|| {
+            StoreError::usage(format!(
+                "Azure account '{account}' has no queue endpoint configured: add QueueEndpoint to AZURE_STORAGE_CONNECTION_STRING, or queue_endpoint to its [[azure]] entry"
+            ))
+        })
     }
 
     /// Also reaches the local directory `root` and everything beneath it (an absolute path,

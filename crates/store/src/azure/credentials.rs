@@ -46,6 +46,9 @@ pub struct ConnectionString {
     pub sas: Option<Secret>,
     /// `BlobEndpoint`, or the endpoint built from protocol, account and suffix.
     pub blob_endpoint: Url,
+    /// `QueueEndpoint`, or the endpoint built from protocol, account and suffix; `None` when
+    /// the string names a blob endpoint but no queue endpoint.
+    pub queue_endpoint: Option<Url>,
 }
 
 impl ConnectionString {
@@ -67,30 +70,41 @@ impl ConnectionString {
                 sas: None,
                 blob_endpoint: Url::parse("http://127.0.0.1:10000/devstoreaccount1")
                     .expect("static URL"),
+                queue_endpoint: Some(
+                    Url::parse("http://127.0.0.1:10001/devstoreaccount1").expect("static URL"),
+                ),
             });
         }
         let key = fields.get("accountkey").map(|k| Secret::new(*k));
         let sas = fields
             .get("sharedaccesssignature")
             .map(|s| Secret::new(s.trim_start_matches('?')));
-        let blob_endpoint = match fields.get("blobendpoint") {
-            Some(e) => Url::parse(e.trim_end_matches('/'))
-                .map_err(|e| bad(&format!("BlobEndpoint is not a URL ({e})")))?,
-            None => {
-                let account = fields
-                    .get("accountname")
-                    .ok_or_else(|| bad("AccountName is missing"))?;
-                let protocol = fields
-                    .get("defaultendpointsprotocol")
-                    .copied()
-                    .unwrap_or("https");
-                let suffix = fields
-                    .get("endpointsuffix")
-                    .copied()
-                    .unwrap_or("core.windows.net");
-                Url::parse(&format!("{protocol}://{account}.blob.{suffix}"))
-                    .map_err(|e| bad(&format!("cannot build the blob endpoint ({e})")))?
+        // An endpoint the string names, else the one its protocol, account and suffix build.
+        let endpoint = |service: &str| -> Result<Option<Url>> {
+            if let Some(e) = fields.get(&format!("{service}endpoint")) {
+                return Url::parse(e.trim_end_matches('/'))
+                    .map(Some)
+                    .map_err(|e| bad(&format!("the {service} endpoint is not a URL ({e})")));
             }
+            let Some(account) = fields.get("accountname") else {
+                return Ok(None);
+            };
+            let protocol = fields
+                .get("defaultendpointsprotocol")
+                .copied()
+                .unwrap_or("https");
+            let suffix = fields
+                .get("endpointsuffix")
+                .copied()
+                .unwrap_or("core.windows.net");
+            Url::parse(&format!("{protocol}://{account}.{service}.{suffix}"))
+                .map(Some)
+                .map_err(|e| bad(&format!("cannot build the {service} endpoint ({e})")))
+        };
+        let blob_endpoint = endpoint("blob")?.ok_or_else(|| bad("AccountName is missing"))?;
+        let queue_endpoint = match fields.get("blobendpoint") {
+            Some(_) if !fields.contains_key("queueendpoint") => None,
+            _ => endpoint("queue")?,
         };
         let account = match fields.get("accountname") {
             Some(a) => (*a).to_owned(),
@@ -105,6 +119,7 @@ impl ConnectionString {
             key,
             sas,
             blob_endpoint,
+            queue_endpoint,
         })
     }
 }

@@ -4,7 +4,7 @@
 use crate::error::{ErrorKind, StoreError};
 
 /// Classifies an SDK error; `what` names the operation and object.
-pub(super) fn map_error(err: azure_core::Error, what: &str) -> StoreError {
+pub(crate) fn map_error(err: azure_core::Error, what: &str) -> StoreError {
     use azure_core::error::ErrorKind as Azure;
     let status = err.http_status().map(u16::from);
     let (code, retry_after) = match err.kind() {

@@ -125,7 +125,7 @@ macro_rules! with_write_encryption {
 }
 
 // After the macros above, which they use.
-mod errors;
+pub(crate) mod errors;
 mod listing;
 mod metadata;
 

@@ -1,7 +1,7 @@
 //! Amazon S3 and S3-compatible stores, on the official `aws-sdk-s3`.
 
 mod blank_keys;
-mod errors;
+pub(crate) mod errors;
 mod headers;
 mod lean_copy;
 
