@@ -162,6 +162,12 @@ start_emulators() {
     --skipApiVersionCheck --disableTelemetry \
     >"$EMULATOR_DIR/azurite.log" 2>&1 &
   AZURITE_PID=$!
+  # Azure Storage Queue: what Event Grid delivers blob events to (replications).
+  local queue_port
+  queue_port=$(free_port)
+  "${AZURITE_BIN%-blob}-queue" --queueHost 127.0.0.1 --queuePort "$queue_port" --inMemoryPersistence \
+    --loose --skipApiVersionCheck --disableTelemetry >"$EMULATOR_DIR/azurite-queue.log" 2>&1 &
+  AZURITE_QUEUE_PID=$!
   s3_port=$(free_port)
   "$MOTO_BIN" -H 127.0.0.1 -p "$s3_port" >"$EMULATOR_DIR/moto.log" 2>&1 &
   MOTO_PID=$!
@@ -177,13 +183,15 @@ start_emulators() {
   S3RVER_PID=$!
 
   wait_for_http "http://127.0.0.1:$azure_port/" azurite "$AZURITE_PID"
+  wait_for_http "http://127.0.0.1:$queue_port/" azurite-queue "$AZURITE_QUEUE_PID"
   wait_for_http "http://127.0.0.1:$s3_port/" moto "$MOTO_PID"
   wait_for_http "http://127.0.0.1:$s3rver_port/" s3rver "$S3RVER_PID"
 
   export AWCOPY_TEST_AZURE_ENDPOINT="http://127.0.0.1:$azure_port/$AZURITE_ACCOUNT"
   export AWCOPY_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
   export AWCOPY_TEST_S3RVER_ENDPOINT="http://127.0.0.1:$s3rver_port"
-  export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=$AZURITE_ACCOUNT;AccountKey=$AZURITE_KEY;BlobEndpoint=$AWCOPY_TEST_AZURE_ENDPOINT;"
+  export AWCOPY_TEST_AZURE_QUEUE_ENDPOINT="http://127.0.0.1:$queue_port/$AZURITE_ACCOUNT"
+  export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=$AZURITE_ACCOUNT;AccountKey=$AZURITE_KEY;BlobEndpoint=$AWCOPY_TEST_AZURE_ENDPOINT;QueueEndpoint=$AWCOPY_TEST_AZURE_QUEUE_ENDPOINT;"
   export AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
   # Jobs go to a catalogue of this run's own, not the user's.
@@ -193,7 +201,7 @@ start_emulators() {
 
 stop_emulators() {
   local pid _
-  for pid in ${AZURITE_PID:-} ${MOTO_PID:-} ${S3RVER_PID:-} ${PG_PID:-}; do
+  for pid in ${AZURITE_PID:-} ${AZURITE_QUEUE_PID:-} ${MOTO_PID:-} ${S3RVER_PID:-} ${PG_PID:-}; do
     kill "$pid" 2>/dev/null || continue
     # A server busy in a loop that never yields ignores SIGTERM.
     for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done

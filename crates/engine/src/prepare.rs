@@ -226,6 +226,7 @@ fn plan(
         single_key: Some(key),
         dest_prefix: dest_key,
         resume: None,
+        given: None,
     }
 }
 

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use crate::timestamp::Timestamp;
 
 use crate::records::{
-    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, NewSchedule,
-    ReplicaRecord, Request, RunEnd, RunRecord, Schedule, Status, Trigger,
+    CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, NewReplication,
+    NewSchedule, ReplicaRecord, Replication, ReplicationRound, Request, RunEnd, RunRecord,
+    Schedule, Status, Trigger,
 };
 
 /// Writes one run's progress into the catalogue: each object's outcome (as an
@@ -25,7 +26,9 @@ pub trait JobRecorder: EventSink + Journal {
 
 /// The durable catalogue of jobs.
 #[async_trait::async_trait]
-pub trait JobCatalog: ScheduleCatalog + ReplicaCatalog + Send + Sync + std::fmt::Debug {
+pub trait JobCatalog:
+    ScheduleCatalog + ReplicaCatalog + ReplicationCatalog + Send + Sync + std::fmt::Debug
+{
     /// Records a new job, running in this process (which takes its lease).
     async fn create_job(&self, job: NewJob) -> Result<JobRecord, CatalogError>;
 
@@ -188,4 +191,55 @@ pub trait ReplicaCatalog: Send + Sync {
     /// Every replica on record, first started first, each with the running jobs whose lease
     /// it holds.
     async fn replicas(&self) -> Result<Vec<ReplicaRecord>, CatalogError>;
+}
+
+/// Replications in the catalogue: continuous copies driven by change events. One service
+/// replica at a time reads a replication's queue (the holder of its lease); each round's
+/// effects are recorded in one transaction before its messages leave the queue.
+#[async_trait::async_trait]
+pub trait ReplicationCatalog: Send + Sync {
+    /// Records a new replication.
+    async fn create_replication(&self, new: NewReplication) -> Result<Replication, CatalogError>;
+
+    /// The replication whose id is `id`.
+    async fn replication(&self, id: &str) -> Result<Replication, CatalogError>;
+
+    /// Replications of `user` (all users' if none), oldest first.
+    async fn replications(&self, user: Option<&str>) -> Result<Vec<Replication>, CatalogError>;
+
+    /// Replaces the settings of replication `replication.id`: name, on/off, deletions.
+    async fn update_replication(
+        &self,
+        replication: &Replication,
+    ) -> Result<Replication, CatalogError>;
+
+    /// Deletes replication `id` with what it recorded of its objects and failures.
+    async fn delete_replication(&self, id: &str) -> Result<(), CatalogError>;
+
+    /// Takes or renews this process's lease of replication `id`: `true` if this process now
+    /// reads its queue, `false` if another live process does.
+    async fn claim_replication(&self, id: &str) -> Result<bool, CatalogError>;
+
+    /// Gives up this process's lease of replication `id`.
+    async fn release_replication(&self, id: &str) -> Result<(), CatalogError>;
+
+    /// Records one round of replication `id` (renewing the lease); `Changed` if this process
+    /// no longer holds its lease (nothing is recorded: another reads the queue now).
+    async fn record_round(&self, id: &str, round: &ReplicationRound) -> Result<(), CatalogError>;
+
+    /// The ETags of the destination objects replication `id` wrote for these source keys.
+    async fn written_etags(
+        &self,
+        id: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, CatalogError>;
+
+    /// Replication `id`'s failures after key `after`, at most `limit`, in key order:
+    /// (key, error, when).
+    async fn replication_failures(
+        &self,
+        id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, String, Timestamp)>, CatalogError>;
 }

@@ -18,12 +18,14 @@ mod sql;
 mod text_column;
 mod timestamp;
 
-pub use job_catalog::{JobCatalog, JobRecorder, ReplicaCatalog, ScheduleCatalog};
+pub use job_catalog::{
+    JobCatalog, JobRecorder, ReplicaCatalog, ReplicationCatalog, ScheduleCatalog,
+};
 pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
 pub use records::{
     run_seconds, CatalogError, ErrorClass, FailurePage, FailureRecord, JobRecord, ListFilter,
-    NewJob, NewSchedule, ReplicaRecord, Request, RunEnd, RunRecord, Schedule, ScheduleRun, Status,
-    Trigger,
+    NewJob, NewReplication, NewSchedule, ReplicaRecord, Replication, ReplicationRound, Request,
+    RunEnd, RunRecord, Schedule, ScheduleRun, Status, Trigger,
 };
 pub use sql::{Catalog, CatalogAddress, CatalogAddressError, Moved, Recorder};
 pub use timestamp::Timestamp;

@@ -548,3 +548,130 @@ pub enum RunEnd {
     /// Some objects failed, or the run did: counts towards turning the schedule off.
     Failed(String),
 }
+
+/// A replication as stored (a row of `replications`): a continuous copy from a source to a
+/// destination, driven by the change events its queue carries.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Replication {
+    /// Its id.
+    pub id: String,
+    /// Who owns it (its grants are checked on every round).
+    #[sqlx(rename = "user_name")]
+    pub user: String,
+    /// An optional name.
+    pub name: Option<String>,
+    /// The `sync` it keeps true: source, destination, filters, tuning (JSON of a job spec).
+    #[sqlx(try_from = "JsonText")]
+    pub spec: serde_json::Value,
+    /// The queue its source's events arrive on, as its user named it.
+    pub queue: String,
+    /// Whether a deletion at the source deletes the destination's copy.
+    #[sqlx(try_from = "Flag")]
+    pub deletions: bool,
+    /// On (reading its queue) or paused.
+    #[sqlx(try_from = "Flag")]
+    pub enabled: bool,
+    /// How often its reconcile run (a scheduled `sync`) catches what events missed.
+    pub reconcile_secs: i64,
+    /// The schedule of its reconcile run.
+    pub schedule_id: Option<String>,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// Events taken from its queue.
+    pub events_received: i64,
+    /// Events whose effect is recorded (copied, deleted, or found already done).
+    pub events_applied: i64,
+    /// Events that change nothing here (test events, keys outside its source or filters,
+    /// deletions while deletions are off).
+    pub events_ignored: i64,
+    /// Events given up on (unreadable, or failing each time the queue delivered them).
+    pub events_failed: i64,
+    /// Objects copied.
+    pub objects_copied: i64,
+    /// Their bytes.
+    pub bytes_copied: i64,
+    /// Destination objects deleted.
+    pub objects_deleted: i64,
+    /// When the oldest event received and not yet applied happened (`None`: none waits).
+    pub pending_since: Option<Timestamp>,
+    /// When an event was last applied.
+    pub last_applied_at: Option<Timestamp>,
+    /// About how many messages its queue held at the last round.
+    pub queue_depth: Option<i64>,
+    /// Why its queue cannot be read now (`None`: it can).
+    pub error: Option<String>,
+    /// The lease holder reading its queue.
+    pub lease_holder: Option<String>,
+    /// Where the holder runs.
+    pub lease_host: Option<String>,
+    /// The holder's process id.
+    pub lease_pid: Option<i64>,
+    /// The holder process's start time.
+    pub lease_started: Option<String>,
+    /// When the lease ends unless renewed.
+    pub lease_expires: Option<Timestamp>,
+}
+
+impl Replication {
+    /// Who reads its queue, if anyone does.
+    pub fn lease(&self) -> Option<Lease> {
+        Some(Lease {
+            holder: Some(self.lease_holder.clone()?),
+            host: self.lease_host.clone(),
+            pid: self.lease_pid.unwrap_or_default(),
+            started: self.lease_started.clone(),
+            expires: self.lease_expires.map(Timestamp::time),
+        })
+    }
+}
+
+/// A replication to record.
+#[derive(Debug, Clone)]
+pub struct NewReplication {
+    /// Owner.
+    pub user: String,
+    /// Optional name.
+    pub name: Option<String>,
+    /// The `sync` it keeps true (a job spec).
+    pub spec: serde_json::Value,
+    /// Its queue.
+    pub queue: String,
+    /// Whether deletions propagate.
+    pub deletions: bool,
+    /// Reconcile period in seconds.
+    pub reconcile_secs: i64,
+    /// The schedule of its reconcile run.
+    pub schedule_id: Option<String>,
+}
+
+/// What one round of a replication did: recorded in one transaction, before the round's
+/// messages leave the queue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplicationRound {
+    /// Events taken from the queue.
+    pub received: i64,
+    /// Events whose effect is done.
+    pub applied: i64,
+    /// Events that change nothing here.
+    pub ignored: i64,
+    /// Events given up on.
+    pub failed: i64,
+    /// Objects copied, with their bytes.
+    pub copied: i64,
+    /// Bytes copied.
+    pub bytes: i64,
+    /// Destination objects deleted.
+    pub deleted: i64,
+    /// Source key -> ETag of the destination object the replication wrote (or found equal).
+    pub written: Vec<(String, String)>,
+    /// Source keys whose destination object is gone.
+    pub removed: Vec<String>,
+    /// Source key (or message id) -> why it was given up on.
+    pub failures: Vec<(String, String)>,
+    /// When the oldest event still waiting happened.
+    pub pending_since: Option<Timestamp>,
+    /// The queue's depth, if read.
+    pub queue_depth: Option<i64>,
+    /// Why the queue cannot be read (`None`: it was read).
+    pub error: Option<String>,
+}

@@ -5,8 +5,8 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod azure;
-pub mod changes;
 mod capabilities;
+pub mod changes;
 mod error;
 pub mod local;
 pub mod location;

@@ -14,10 +14,11 @@
 //! and at most `concurrency x block size` bytes are in flight, and nothing is written to local
 //! disk. A destination that writes streams (local disk) reserves only its write buffer.
 
-use awcopy_store::{ErrorKind, Store};
+use awcopy_store::{ErrorKind, ObjectMeta, Store, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc::Receiver;
 
 mod blocks;
 mod job;
@@ -165,6 +166,9 @@ pub struct CopyPlan {
     pub dest_prefix: String,
     /// What a previous run of the job left to do; `None` for a new job.
     pub resume: Option<ResumeFrom>,
+    /// The objects to copy, named by the caller instead of listed (a replication's changed
+    /// objects, each as the source has it now).
+    pub given: Option<Receiver<Result<ObjectMeta, StoreError>>>,
 }
 
 impl CopyPlan {
@@ -184,6 +188,22 @@ impl CopyPlan {
             single_key: None,
             dest_prefix: dest_prefix.into(),
             resume: None,
+            given: None,
+        }
+    }
+
+    /// A plan between the same places that copies `objects` (each must lie under
+    /// `list_prefix`) rather than a listing.
+    pub fn of_objects(&self, objects: Receiver<Result<ObjectMeta, StoreError>>) -> Self {
+        Self {
+            source: self.source.clone(),
+            dest: self.dest.clone(),
+            list_prefix: self.list_prefix.clone(),
+            single_key: self.single_key.clone(),
+            strip: self.strip,
+            dest_prefix: self.dest_prefix.clone(),
+            resume: None,
+            given: Some(objects),
         }
     }
 
@@ -207,6 +227,13 @@ impl CopyPlan {
             self.dest_prefix,
             &source_key[self.strip.min(source_key.len())..]
         )
+    }
+
+    /// The name a source key is stored under at the destination: its destination key, as
+    /// the destination maps names it cannot hold.
+    pub fn dest_name(&self, source_key: &str) -> String {
+        let wanted = self.dest_key(source_key);
+        self.dest.mapped_name(&wanted).unwrap_or(wanted)
     }
 }
 

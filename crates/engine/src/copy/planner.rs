@@ -36,8 +36,7 @@ fn stopped() -> StoreError {
 impl Planner {
     /// The destination key `source_key` is stored under, mapped if the destination needs it.
     pub(super) fn dest_name(&self, source_key: &str) -> String {
-        let wanted = self.plan.dest_key(source_key);
-        self.plan.dest.mapped_name(&wanted).unwrap_or(wanted)
+        self.plan.dest_name(source_key)
     }
 
     /// The source objects to copy: for a resumed job, those listed before and not finished,

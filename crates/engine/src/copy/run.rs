@@ -32,6 +32,7 @@ pub async fn copy(
     let started = Instant::now();
     let mut plan = plan;
     let resume = plan.resume.take();
+    let given = plan.given.take();
     let planner = Arc::new(Planner::new(plan, options, progress, resume.as_ref()));
     planner.say_earlier_fallback();
     if !planner.options.dry_run {
@@ -43,9 +44,10 @@ pub async fn copy(
     if let (Some(existing), Some(resume)) = (&existing, &resume) {
         planner.forget_finished(existing, resume).await?;
     }
-    let objects = match &planner.plan.single_key {
-        Some(key) => one_object(planner.plan.source.head(key).await?).await,
-        None => planner.objects_to_copy(resume),
+    let objects = match (given, &planner.plan.single_key) {
+        (Some(given), _) => given,
+        (None, Some(key)) => one_object(planner.plan.source.head(key).await?).await,
+        (None, None) => planner.objects_to_copy(resume),
     };
     let controller = spawn_following(planner.concurrency.clone(), planner.progress.clone());
     let mut tally = Tally::default();

@@ -184,6 +184,49 @@ const TABLES: &[Table] = &[
         columns: &[Text("schedule_id"), Text("job_id"), Text("started_at")],
         order: "schedule_id, job_id",
     },
+    // Without their leases: those name processes of the source's own.
+    Table {
+        name: "replications",
+        columns: &[
+            Text("id"),
+            Text("user_name"),
+            Text("name"),
+            Text("spec"),
+            Text("queue"),
+            Int("deletions"),
+            Int("enabled"),
+            Int("reconcile_secs"),
+            Text("schedule_id"),
+            Text("created_at"),
+            Int("events_received"),
+            Int("events_applied"),
+            Int("events_ignored"),
+            Int("events_failed"),
+            Int("objects_copied"),
+            Int("bytes_copied"),
+            Int("objects_deleted"),
+            Text("pending_since"),
+            Text("last_applied_at"),
+            Int("queue_depth"),
+            Message("error"),
+        ],
+        order: "id",
+    },
+    Table {
+        name: "replication_objects",
+        columns: &[Text("replication_id"), Key("key"), Text("dest_etag")],
+        order: "replication_id, key",
+    },
+    Table {
+        name: "replication_failures",
+        columns: &[
+            Text("replication_id"),
+            Key("key"),
+            Message("error"),
+            Text("updated_at"),
+        ],
+        order: "replication_id, key",
+    },
 ];
 
 /// A value on its way across.

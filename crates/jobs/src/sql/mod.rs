@@ -21,6 +21,7 @@ mod catalog;
 mod migrate;
 mod recorder;
 mod replicas;
+mod replications;
 mod schedules;
 mod stored_meta;
 mod stored_text;

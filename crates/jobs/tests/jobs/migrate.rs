@@ -6,7 +6,8 @@ use awcopy_engine::events::{Action, EventSink, ObjectEvent};
 use awcopy_engine::journal::{Journal, ListRange, UploadRecord};
 use awcopy_jobs::{
     Catalog, CatalogAddress, CatalogError, JobCatalog, JobRecorder, ListFilter, NewJob,
-    NewSchedule, Recorder, RunEnd, ScheduleCatalog, ScheduleRun, Status, Timestamp, Trigger,
+    NewReplication, NewSchedule, Recorder, ReplicationCatalog, ReplicationRound, RunEnd,
+    ScheduleCatalog, ScheduleRun, Status, Timestamp, Trigger,
 };
 use awcopy_store::{ErrorKind, ObjectMeta, PartReceipt, StoreError, UploadId};
 use awcopy_testkit::{self as kit, catalogue::CatalogPlace};
@@ -37,6 +38,7 @@ fn report(recorder: &Recorder, action: Action, key: &str, error: Option<&str>) {
 /// schedule and its run.
 async fn fill(catalog: &Catalog) {
     let keys = kit::order_sensitive_keys(30);
+    fill_replication(catalog, &keys).await;
     let done = catalog.create_job(job("done", None)).await.unwrap();
     let recorder = Recorder::new(catalog.clone(), done.id.clone());
     recorder.range_opened(&ListRange::whole(0));
@@ -138,6 +140,37 @@ async fn fill(catalog: &Catalog) {
         .unwrap();
 }
 
+/// A replication that wrote and failed keys of every kind (its lease given up, as a stopped
+/// service leaves it).
+async fn fill_replication(catalog: &Catalog, keys: &[String]) {
+    let replication = catalog
+        .create_replication(NewReplication {
+            user: "alice".into(),
+            name: Some("raw".into()),
+            spec: serde_json::json!({"source": "s3://a/", "dest": "az://acct/b/"}),
+            queue: "events".into(),
+            deletions: true,
+            reconcile_secs: 3600,
+            schedule_id: None,
+        })
+        .await
+        .unwrap();
+    assert!(catalog.claim_replication(&replication.id).await.unwrap());
+    let round = ReplicationRound {
+        received: 40,
+        applied: 30,
+        written: keys
+            .iter()
+            .map(|k| (k.clone(), format!("etag {k}")))
+            .collect(),
+        failures: vec![("nul \0 key".into(), "not JSON 'x\0y'".into())],
+        queue_depth: Some(3),
+        ..ReplicationRound::default()
+    };
+    catalog.record_round(&replication.id, &round).await.unwrap();
+    catalog.release_replication(&replication.id).await.unwrap();
+}
+
 /// Everything the catalogue answers about its jobs and schedules, as JSON.
 async fn everything(catalog: &Catalog) -> serde_json::Value {
     let jobs = catalog.list(&ListFilter::default()).await.unwrap();
@@ -176,9 +209,24 @@ async fn everything(catalog: &Catalog) -> serde_json::Value {
             "schedule": catalog.schedule_of_job(&job.id).await.unwrap(),
         }));
     }
+    let mut replications = Vec::new();
+    for replication in catalog.replications(None).await.unwrap() {
+        let keys = kit::order_sensitive_keys(30);
+        let written = catalog.written_etags(&replication.id, &keys).await.unwrap();
+        let failures = catalog
+            .replication_failures(&replication.id, None, 100)
+            .await
+            .unwrap();
+        replications.push(serde_json::json!({
+            "replication": format!("{replication:?}"),
+            "written": written,
+            "failures": format!("{failures:?}"),
+        }));
+    }
     serde_json::json!({
         "jobs": each,
         "schedules": catalog.schedules(None).await.unwrap(),
+        "replications": replications,
     })
 }
 
@@ -200,6 +248,8 @@ async fn a_sqlite_catalogue_moves_into_postgres_whole() {
     let rows = |table: &str| moved.iter().find(|(t, _)| *t == table).unwrap().1;
     assert_eq!(rows("jobs"), 3, "{moved:?}");
     assert_eq!(rows("schedules"), 1, "{moved:?}");
+    let keys = kit::order_sensitive_keys(30).len() as u64;
+    assert_eq!(rows("replication_objects"), keys, "{moved:?}");
     assert!(rows("job_objects") > 30, "{moved:?}");
     let after = everything(&to).await;
     assert_eq!(after, before);

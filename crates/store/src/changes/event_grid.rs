@@ -159,7 +159,12 @@ mod tests {
 
     #[test]
     fn blob_events_decode_as_json_or_base64_one_or_many() {
-        let created = event("Microsoft.Storage.BlobCreated", "PutBlockList", "dir/a b+é.txt", "01");
+        let created = event(
+            "Microsoft.Storage.BlobCreated",
+            "PutBlockList",
+            "dir/a b+é.txt",
+            "01",
+        );
         let deleted = event("Microsoft.Storage.BlobDeleted", "DeleteBlob", "x", "02");
         let one = decode(&created.to_string()).unwrap();
         assert_eq!(one.changes[0].key, "dir/a b+é.txt");
@@ -190,8 +195,8 @@ mod tests {
     #[test]
     fn only_a_committed_blob_counts_as_created() {
         for api in ["PutBlock", "CreateFile", "AppendBlock"] {
-            let decoded = decode(&event("Microsoft.Storage.BlobCreated", api, "k", "1").to_string())
-                .unwrap();
+            let decoded =
+                decode(&event("Microsoft.Storage.BlobCreated", api, "k", "1").to_string()).unwrap();
             assert_eq!((decoded.changes.len(), decoded.ignored), (0, 1), "{api}");
         }
         let tier = event("Microsoft.Storage.BlobTierChanged", "SetBlobTier", "k", "1");

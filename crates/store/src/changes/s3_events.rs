@@ -77,7 +77,11 @@ pub fn decode(body: &str) -> Result<Decoded, Malformed> {
         .ok_or_else(|| Malformed("an S3 event message holds Records or an s3:TestEvent".into()))?;
     let mut decoded = Decoded::default();
     for record in records {
-        if record.event_source.as_deref().is_some_and(|s| s != "aws:s3") {
+        if record
+            .event_source
+            .as_deref()
+            .is_some_and(|s| s != "aws:s3")
+        {
             return Err(Malformed(format!(
                 "an event from {}, not aws:s3",
                 record.event_source.unwrap_or_default()
@@ -205,10 +209,32 @@ mod tests {
         for (body, why) in [
             ("not json", "not an S3 event message"),
             ("{}", "Records or an s3:TestEvent"),
-            (r#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#, "not an S3 event message"),
-            (&format!(r#"{{"Records":[{}]}}"#, record("ObjectCreated:Put", "%FF", "1")), "UTF-8"),
-            (&format!(r#"{{"Records":[{}]}}"#, record("ObjectCreated:Put", "", "1")), "empty key"),
-            (&format!(r#"{{"Records":[{}]}}"#, record("ObjectCreated:Put", "k", "1")).replace("aws:s3\"", "aws:sqs\""), "not aws:s3"),
+            (
+                r#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#,
+                "not an S3 event message",
+            ),
+            (
+                &format!(
+                    r#"{{"Records":[{}]}}"#,
+                    record("ObjectCreated:Put", "%FF", "1")
+                ),
+                "UTF-8",
+            ),
+            (
+                &format!(
+                    r#"{{"Records":[{}]}}"#,
+                    record("ObjectCreated:Put", "", "1")
+                ),
+                "empty key",
+            ),
+            (
+                &format!(
+                    r#"{{"Records":[{}]}}"#,
+                    record("ObjectCreated:Put", "k", "1")
+                )
+                .replace("aws:s3\"", "aws:sqs\""),
+                "not aws:s3",
+            ),
         ] {
             let err = decode(body).unwrap_err();
             assert!(err.0.contains(why), "{body}: {err}");

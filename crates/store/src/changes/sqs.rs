@@ -54,8 +54,7 @@ pub fn check_queue(queue: &str, endpoint: Option<&Url>, region: &str) -> Result<
         .unwrap_or_default()
         .to_owned();
     let segments = url.path_segments().map_or(0, Iterator::count);
-    if !valid_name(&name) || segments != 2 || url.query().is_some() || !url.username().is_empty()
-    {
+    if !valid_name(&name) || segments != 2 || url.query().is_some() || !url.username().is_empty() {
         return Err(refuse(
             "a queue URL is https://sqs.REGION.amazonaws.com/ACCOUNT/NAME".into(),
         ));
@@ -233,24 +232,44 @@ mod tests {
             QueueName::Name("events_1-a.fifo".into())
         );
         assert!(matches!(
-            check_queue("http://127.0.0.1:5000/123456789012/events", Some(&moto), "x"),
+            check_queue(
+                "http://127.0.0.1:5000/123456789012/events",
+                Some(&moto),
+                "x"
+            ),
             Ok(QueueName::Url(_))
         ));
         assert!(matches!(
-            check_queue("https://sqs.eu-west-1.amazonaws.com/123456789012/events", None, "eu-west-1"),
+            check_queue(
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/events",
+                None,
+                "eu-west-1"
+            ),
             Ok(QueueName::Url(_))
         ));
         for (queue, why) in [
-            ("http://127.0.0.2:5000/123456789012/events", "out of its reach"),
-            ("https://sqs.us-east-1.amazonaws.com/123456789012/events", "out of its reach"),
+            (
+                "http://127.0.0.2:5000/123456789012/events",
+                "out of its reach",
+            ),
+            (
+                "https://sqs.us-east-1.amazonaws.com/123456789012/events",
+                "out of its reach",
+            ),
             ("http://127.0.0.1:5000/events", "a queue URL is"),
             ("http://127.0.0.1:5000/1/events?x=1", "a queue URL is"),
             ("http://u@127.0.0.1:5000/1/events", "a queue URL is"),
             ("bad name", "give the SQS queue's name"),
             ("", "give the SQS queue's name"),
         ] {
-            let endpoint = if queue.contains("amazonaws") { None } else { Some(&moto) };
-            let err = check_queue(queue, endpoint, "eu-west-1").unwrap_err().to_string();
+            let endpoint = if queue.contains("amazonaws") {
+                None
+            } else {
+                Some(&moto)
+            };
+            let err = check_queue(queue, endpoint, "eu-west-1")
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(why), "{queue}: {err}");
         }
     }

@@ -35,7 +35,9 @@ impl std::fmt::Debug for StorageQueue {
         // The URL alone: a SAS in its query is a secret.
         let mut url = self.client.url().clone();
         url.set_query(None);
-        f.debug_struct("StorageQueue").field("url", &url.as_str()).finish()
+        f.debug_struct("StorageQueue")
+            .field("url", &url.as_str())
+            .finish()
     }
 }
 
@@ -174,7 +176,16 @@ mod tests {
         for good in ["abc", "blob-events-1", &"a".repeat(63)] {
             assert!(valid_name(good), "{good}");
         }
-        for bad in ["ab", "Abc", "a--b", "-ab", "ab-", "a_b", "a/b", &"a".repeat(64)] {
+        for bad in [
+            "ab",
+            "Abc",
+            "a--b",
+            "-ab",
+            "ab-",
+            "a_b",
+            "a/b",
+            &"a".repeat(64),
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
     }
