@@ -13,7 +13,7 @@ use crate::timestamp::Timestamp;
 use crate::records::{
     CatalogError, FailurePage, FailureRecord, JobRecord, ListFilter, NewJob, NewReplication,
     NewSchedule, ReplicaRecord, Replication, ReplicationRound, Request, RunEnd, RunRecord,
-    Schedule, Status, Trigger,
+    Schedule, Status, Trigger, WrittenObject,
 };
 
 /// Writes one run's progress into the catalogue: each object's outcome (as an
@@ -227,12 +227,12 @@ pub trait ReplicationCatalog: Send + Sync {
     /// no longer holds its lease (nothing is recorded: another reads the queue now).
     async fn record_round(&self, id: &str, round: &ReplicationRound) -> Result<(), CatalogError>;
 
-    /// The ETags of the destination objects replication `id` wrote for these source keys.
-    async fn written_etags(
+    /// What replication `id` wrote at its destination for these source keys, by key.
+    async fn written_objects(
         &self,
         id: &str,
         keys: &[String],
-    ) -> Result<std::collections::HashMap<String, String>, CatalogError>;
+    ) -> Result<std::collections::HashMap<String, WrittenObject>, CatalogError>;
 
     /// Replication `id`'s failures after key `after`, at most `limit`, in key order:
     /// (key, error, when).

@@ -25,7 +25,7 @@ pub use lease::{Holder, Lease, LEASE_RENEWAL, LEASE_TERM};
 pub use records::{
     run_seconds, CatalogError, ErrorClass, FailurePage, FailureRecord, JobRecord, ListFilter,
     NewJob, NewReplication, NewSchedule, ReplicaRecord, Replication, ReplicationRound, Request,
-    RunEnd, RunRecord, Schedule, ScheduleRun, Status, Trigger,
+    RunEnd, RunRecord, Schedule, ScheduleRun, Status, Trigger, WrittenObject,
 };
 pub use sql::{Catalog, CatalogAddress, CatalogAddressError, Moved, Recorder};
 pub use timestamp::Timestamp;

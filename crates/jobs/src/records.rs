@@ -638,10 +638,23 @@ pub struct NewReplication {
     pub queue: String,
     /// Whether deletions propagate.
     pub deletions: bool,
+    /// On, or made paused.
+    pub enabled: bool,
     /// Reconcile period in seconds.
     pub reconcile_secs: i64,
     /// The schedule of its reconcile run.
     pub schedule_id: Option<String>,
+}
+
+/// A destination object a replication wrote, by its source key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenObject {
+    /// The source key.
+    pub key: String,
+    /// The ETag the source object had when it was copied.
+    pub source_etag: Option<String>,
+    /// The ETag of the destination object.
+    pub dest_etag: String,
 }
 
 /// What one round of a replication did: recorded in one transaction, before the round's
@@ -662,8 +675,8 @@ pub struct ReplicationRound {
     pub bytes: i64,
     /// Destination objects deleted.
     pub deleted: i64,
-    /// Source key -> ETag of the destination object the replication wrote (or found equal).
-    pub written: Vec<(String, String)>,
+    /// The destination objects the replication wrote (or found equal to their source).
+    pub written: Vec<WrittenObject>,
     /// Source keys whose destination object is gone.
     pub removed: Vec<String>,
     /// Source key (or message id) -> why it was given up on.

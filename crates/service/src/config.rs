@@ -19,6 +19,7 @@
 //! token_sha256 = "9f86d0...15b0f00a08"   # awcopy serve --hash-token
 //! read = ["s3://raw/team-a/"]
 //! write = ["az://lake/landing/team-a/"]
+//! queues = ["raw-events", "lake/blob-events"]   # SQS; Azure as ACCOUNT/QUEUE (replications)
 //!
 //! [[user]]
 //! name = "ops"
@@ -135,6 +136,10 @@ pub struct User {
     /// Location prefixes the user may copy to (and, with `mv` or `sync --delete`, delete in).
     #[serde(default)]
     pub write: Vec<String>,
+    /// Event queues the user's replications may read (and empty): SQS queues by name, Azure
+    /// Storage Queues as `ACCOUNT/QUEUE`.
+    #[serde(default)]
+    pub queues: Vec<String>,
 }
 
 /// What a user may do with a location.
@@ -345,6 +350,12 @@ impl User {
         self.admin || self.name == owner
     }
 
+    /// Whether the user's replications may read event queue `queue_id` (an SQS queue's name,
+    /// an Azure queue's `ACCOUNT/QUEUE`).
+    pub fn may_read_queue(&self, queue_id: &str) -> bool {
+        self.admin || self.queues.iter().any(|granted| granted == queue_id)
+    }
+
     /// Whose things the user's lists hold: their own name; `None` for an admin (everyone's).
     pub fn listed_owner(&self) -> Option<&str> {
         (!self.admin).then_some(self.name.as_str())
@@ -388,6 +399,7 @@ mod tests {
             admin: false,
             read: read.iter().map(|s| s.to_string()).collect(),
             write: vec![],
+            queues: vec![],
         }
     }
 

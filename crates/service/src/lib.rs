@@ -25,6 +25,7 @@ mod live;
 mod metrics;
 pub mod nats;
 mod replicas;
+mod replication;
 mod schedule;
 mod service;
 pub mod setting;
@@ -141,9 +142,10 @@ pub async fn serve(
     }
     let replica = replicas::spawn_replica_duty(service.clone());
     let scheduler = schedule::spawn_scheduler(service.clone());
+    let replications = replication::spawn_replication_duty(service.clone());
     let live_feed = live::spawn_live_feed(service.clone());
     let app = app::App {
-        service,
+        service: service.clone(),
         sessions: auth::Sessions::default(),
         secure_cookies: options.tls.is_some(),
         failures: auth::Failures::default(),
@@ -184,6 +186,8 @@ pub async fn serve(
         }
     };
     scheduler.abort();
+    replications.abort();
+    service.replicating.stop_all();
     live_feed.abort();
     replica.abort();
     result.map_err(io)

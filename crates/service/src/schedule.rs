@@ -18,13 +18,13 @@ use crate::service::Service;
 use crate::wire::{JobView, LastRun, ScheduleInput, ScheduleView};
 
 /// How far before the previous run's start a run looks, unless the schedule says.
-const DEFAULT_OVERLAP: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_OVERLAP: Duration = Duration::from_secs(300);
 /// Failed runs in a row that turn a schedule off, unless it says.
-const DEFAULT_MAX_FAILURES: u32 = 3;
+pub(crate) const DEFAULT_MAX_FAILURES: u32 = 3;
 /// How often the scheduler looks for due schedules.
 const TICK: Duration = Duration::from_millis(500);
 /// The longest `every`: a year and a day (a cron expression says anything rarer).
-const LONGEST_PERIOD: Duration = Duration::from_secs(366 * 86_400);
+pub(crate) const LONGEST_PERIOD: Duration = Duration::from_secs(366 * 86_400);
 /// The longest overlap.
 const LONGEST_OVERLAP: Duration = Duration::from_secs(30 * 86_400);
 /// The most failed runs in a row a schedule may wait for before it turns off.
@@ -93,7 +93,7 @@ fn parse_time(field: &str, text: &str) -> Result<Timestamp, ServiceError> {
 }
 
 /// A period (`6h`, `30m`) in seconds, at most `longest`.
-fn seconds(field: &str, text: &str, longest: Duration) -> Result<i64, ServiceError> {
+pub(crate) fn seconds(field: &str, text: &str, longest: Duration) -> Result<i64, ServiceError> {
     let period = parse_age(text).map_err(|e| ServiceError::invalid(format!("{field}: {e}")))?;
     if period > longest {
         return Err(ServiceError::invalid(format!(

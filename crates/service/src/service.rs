@@ -99,6 +99,8 @@ pub struct Service {
     pub(crate) estimates: crate::estimate::Estimates,
     /// The running jobs' progress as last taken, for the event streams.
     live: tokio::sync::watch::Sender<Arc<Vec<LiveJob>>>,
+    /// The replications whose queues this process reads.
+    pub(crate) replicating: crate::replication::Registry,
 }
 
 impl Service {
@@ -128,6 +130,7 @@ impl Service {
             config,
             estimates: Default::default(),
             live: tokio::sync::watch::Sender::new(Arc::default()),
+            replicating: Default::default(),
         })
     }
 
@@ -168,7 +171,7 @@ impl Service {
     }
 
     /// A queue for one run of `spec`.
-    fn queue_for(&self, spec: &JobSpec) -> Arc<dyn RunQueue> {
+    pub(crate) fn queue_for(&self, spec: &JobSpec) -> Arc<dyn RunQueue> {
         self.dispatch.queue_for(spec)
     }
 

@@ -249,3 +249,112 @@ pub struct Me {
     /// Whether they are an admin.
     pub admin: bool,
 }
+
+/// A replication to make, or what to change in one (`PATCH`: `name`, `enabled`, `deletions`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "raw to lake",
+    "spec": {"version": 1, "mode": "sync", "source": "s3://example-raw/events/",
+             "dest": "az://examplestore/landing/events/"},
+    "queue": "example-raw-events",
+    "deletions": true,
+    "reconcile": "1d"
+}))]
+pub struct ReplicationInput {
+    /// An optional name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The copy it keeps true (a JobSpec: source, destination, filters, tuning); it runs as
+    /// a recursive `sync`.
+    #[serde(default)]
+    #[schema(value_type = Option<awcopy_engine::spec::JobSpec>)]
+    pub spec: Option<serde_json::Value>,
+    /// Where the source's change events arrive: for an S3 bucket the SQS queue (its name, or
+    /// its URL on the service's SQS endpoint); for an Azure container the Storage Queue (its
+    /// name, in the container's account) Event Grid delivers to.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Whether a deletion at the source deletes the destination's copy (only while that copy
+    /// is the one the replication wrote). Off unless said.
+    #[serde(default)]
+    pub deletions: Option<bool>,
+    /// How often a reconcile run (a scheduled `sync`) catches what events missed: `6h`, `1d`
+    /// (the default).
+    #[serde(default)]
+    pub reconcile: Option<String>,
+    /// On (reading its queue) or paused.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// How many events a replication took, and what became of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventCounts {
+    /// Taken from the queue (each one also counts as applied, ignored or failed).
+    pub received: i64,
+    /// Done: the object copied, deleted, or found as it should be.
+    pub applied: i64,
+    /// Nothing to do here: test events, keys outside the source or its filters, deletions
+    /// while deletions are off, a destination object the replication did not write.
+    pub ignored: i64,
+    /// Given up on: unreadable, or failing each time the queue delivered it.
+    pub failed: i64,
+}
+
+/// A replication as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReplicationView {
+    /// Its id.
+    pub id: String,
+    /// Its owner.
+    pub user: String,
+    /// Its optional name.
+    pub name: Option<String>,
+    /// Where it copies from.
+    pub source: String,
+    /// Where it copies to.
+    pub dest: String,
+    /// The queue it reads.
+    pub queue: String,
+    /// Whether deletions propagate.
+    pub deletions: bool,
+    /// On or paused.
+    pub enabled: bool,
+    /// `running` (its queue is read), `waiting` (on, no replica reads it yet), `failing` (its
+    /// queue cannot be read: see `error`), `paused`.
+    pub state: String,
+    /// Events taken and what became of them.
+    pub events: EventCounts,
+    /// Objects copied.
+    pub objects_copied: i64,
+    /// Their bytes.
+    pub bytes_copied: i64,
+    /// Destination objects deleted.
+    pub objects_deleted: i64,
+    /// Seconds since the oldest event taken and not yet applied happened (0: none waits).
+    pub lag_seconds: f64,
+    /// About how many messages wait in its queue.
+    pub queue_depth: Option<i64>,
+    /// When an event was last applied.
+    pub last_applied_at: Option<Timestamp>,
+    /// Why its queue cannot be read, if it cannot.
+    pub error: Option<String>,
+    /// How often its reconcile run goes, in seconds.
+    pub reconcile_seconds: i64,
+    /// The schedule of its reconcile run.
+    pub schedule: Option<String>,
+    /// When it was made.
+    pub created_at: Timestamp,
+}
+
+/// A change a replication gave up on.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReplicationFailure {
+    /// The source key (or `message ID` for a message that could not be read).
+    pub key: String,
+    /// Why.
+    pub error: String,
+    /// When.
+    pub at: Timestamp,
+}

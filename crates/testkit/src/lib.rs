@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod catalogue;
+pub mod change_events;
 pub mod fault_proxy;
 pub mod nats;
 pub mod process;

@@ -30,11 +30,13 @@ CREATE TABLE replications (
     lease_started   TEXT COLLATE "C",
     lease_expires   TEXT COLLATE "C"
 );
--- What a replication wrote at its destination, by source key: a deletion at the source deletes
--- the destination object only while it is still this one.
+-- What a replication wrote at its destination, by source key: the source's ETag it copied (a
+-- source with another is new) and the destination's it wrote (a deletion at the source deletes
+-- the destination object only while it is still this one).
 CREATE TABLE replication_objects (
     replication_id TEXT COLLATE "C" NOT NULL,
     key            TEXT COLLATE "C" NOT NULL,
+    source_etag    TEXT COLLATE "C",
     dest_etag      TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (replication_id, key)
 );

@@ -30,11 +30,13 @@ CREATE TABLE replications (
     lease_started   TEXT,
     lease_expires   TEXT
 );
--- What a replication wrote at its destination, by source key: a deletion at the source deletes
--- the destination object only while it is still this one.
+-- What a replication wrote at its destination, by source key: the source's ETag it copied (a
+-- source with another is new) and the destination's it wrote (a deletion at the source deletes
+-- the destination object only while it is still this one).
 CREATE TABLE replication_objects (
     replication_id TEXT NOT NULL,
     key            TEXT NOT NULL,
+    source_etag    TEXT,
     dest_etag      TEXT NOT NULL,
     PRIMARY KEY (replication_id, key)
 ) WITHOUT ROWID;

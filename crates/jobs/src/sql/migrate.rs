@@ -214,7 +214,12 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "replication_objects",
-        columns: &[Text("replication_id"), Key("key"), Text("dest_etag")],
+        columns: &[
+            Text("replication_id"),
+            Key("key"),
+            Text("source_etag"),
+            Text("dest_etag"),
+        ],
         order: "replication_id, key",
     },
     Table {

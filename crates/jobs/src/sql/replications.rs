@@ -10,7 +10,7 @@ use super::stored_text::message;
 use super::{lease_end, Catalog};
 use crate::job_catalog::ReplicationCatalog;
 use crate::lease::Holder;
-use crate::records::{CatalogError, NewReplication, Replication, ReplicationRound};
+use crate::records::{CatalogError, NewReplication, Replication, ReplicationRound, WrittenObject};
 use crate::timestamp::Timestamp;
 
 #[async_trait::async_trait]
@@ -18,9 +18,9 @@ impl ReplicationCatalog for Catalog {
     async fn create_replication(&self, new: NewReplication) -> Result<Replication, CatalogError> {
         let id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
-            "INSERT INTO replications (id, user_name, name, spec, queue, deletions,
+            "INSERT INTO replications (id, user_name, name, spec, queue, deletions, enabled,
              reconcile_secs, schedule_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(&new.user)
@@ -28,6 +28,7 @@ impl ReplicationCatalog for Catalog {
         .bind(new.spec.to_string())
         .bind(&new.queue)
         .bind(i64::from(new.deletions))
+        .bind(i64::from(new.enabled))
         .bind(new.reconcile_secs)
         .bind(&new.schedule_id)
         .bind(Timestamp::now())
@@ -176,15 +177,17 @@ impl ReplicationCatalog for Catalog {
         if updated.rows_affected() == 0 {
             return Err(CatalogError::Changed(format!("replication {id}")));
         }
-        for (key, etag) in &round.written {
+        for written in &round.written {
             sqlx::query(
-                "INSERT INTO replication_objects (replication_id, key, dest_etag)
-                 VALUES ($1, $2, $3)
-                 ON CONFLICT (replication_id, key) DO UPDATE SET dest_etag = excluded.dest_etag",
+                "INSERT INTO replication_objects (replication_id, key, source_etag, dest_etag)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (replication_id, key) DO UPDATE
+                 SET source_etag = excluded.source_etag, dest_etag = excluded.dest_etag",
             )
             .bind(id)
-            .bind(self.dialect.store_key(key))
-            .bind(etag)
+            .bind(self.dialect.store_key(&written.key))
+            .bind(&written.source_etag)
+            .bind(&written.dest_etag)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.error(e))?;
@@ -193,7 +196,7 @@ impl ReplicationCatalog for Catalog {
         let written = round
             .written
             .iter()
-            .map(|(key, _)| ("replication_failures", key));
+            .map(|w| ("replication_failures", &w.key));
         let removed = round
             .removed
             .iter()
@@ -226,24 +229,30 @@ impl ReplicationCatalog for Catalog {
         tx.commit().await.map_err(|e| self.error(e))
     }
 
-    async fn written_etags(
+    async fn written_objects(
         &self,
         id: &str,
         keys: &[String],
-    ) -> Result<HashMap<String, String>, CatalogError> {
+    ) -> Result<HashMap<String, WrittenObject>, CatalogError> {
         let mut conn = self.pool().acquire().await.map_err(|e| self.error(e))?;
         let mut found = HashMap::new();
         for key in keys {
-            let etag: Option<(String,)> = sqlx::query_as(
-                "SELECT dest_etag FROM replication_objects WHERE replication_id = $1 AND key = $2",
+            let row: Option<(Option<String>, String)> = sqlx::query_as(
+                "SELECT source_etag, dest_etag FROM replication_objects
+                 WHERE replication_id = $1 AND key = $2",
             )
             .bind(id)
             .bind(self.dialect.store_key(key))
             .fetch_optional(&mut *conn)
             .await
             .map_err(|e| self.error(e))?;
-            if let Some((etag,)) = etag {
-                found.insert(key.clone(), etag);
+            if let Some((source_etag, dest_etag)) = row {
+                let written = WrittenObject {
+                    key: key.clone(),
+                    source_etag,
+                    dest_etag,
+                };
+                found.insert(key.clone(), written);
             }
         }
         Ok(found)
@@ -284,6 +293,14 @@ mod tests {
         Catalog::open(address).await.unwrap()
     }
 
+    fn written(key: &str, source: Option<&str>, dest: &str) -> WrittenObject {
+        WrittenObject {
+            key: key.into(),
+            source_etag: source.map(str::to_owned),
+            dest_etag: dest.into(),
+        }
+    }
+
     fn new(user: &str) -> NewReplication {
         NewReplication {
             user: user.into(),
@@ -291,6 +308,7 @@ mod tests {
             spec: serde_json::json!({"source": "s3://raw/", "dest": "az://lake/landing/"}),
             queue: "raw-events".into(),
             deletions: true,
+            enabled: true,
             reconcile_secs: 86_400,
             schedule_id: Some("s1".into()),
         }
@@ -321,7 +339,7 @@ mod tests {
         let other = catalog.create_replication(new("bob")).await.unwrap();
         assert_eq!(
             catalog.replications(Some("alice")).await.unwrap(),
-            [made.clone()]
+            std::slice::from_ref(&made)
         );
         assert_eq!(catalog.replications(None).await.unwrap().len(), 2);
         assert!(made.enabled && made.deletions && made.lease().is_none());
@@ -335,7 +353,7 @@ mod tests {
             copied: 2,
             bytes: 20,
             deleted: 1,
-            written: vec![("a é/1".into(), "e1".into()), ("b".into(), "e2".into())],
+            written: vec![written("a é/1", Some("s1"), "e1"), written("b", None, "e2")],
             removed: vec!["gone".into()],
             failures: vec![("bad".into(), "unreadable".into())],
             pending_since: Some(Timestamp::now()),
@@ -369,11 +387,12 @@ mod tests {
         assert_eq!(now.queue_depth, Some(7));
         assert!(now.last_applied_at.is_some() && now.pending_since.is_some());
         let keys = ["a é/1".to_owned(), "b".into(), "c".into()];
-        let etags = catalog.written_etags(&made.id, &keys).await.unwrap();
+        let etags = catalog.written_objects(&made.id, &keys).await.unwrap();
         assert_eq!(etags.len(), 2);
-        assert_eq!(etags["a é/1"], "e1");
+        assert_eq!(etags["a é/1"], written("a é/1", Some("s1"), "e1"));
+        assert_eq!(etags["b"].source_etag, None);
         assert!(catalog
-            .written_etags(&other.id, &keys)
+            .written_objects(&other.id, &keys)
             .await
             .unwrap()
             .is_empty());
@@ -386,13 +405,16 @@ mod tests {
 
         // A later round: an overwrite, a removal, the failed key settled.
         let later = ReplicationRound {
-            written: vec![("bad".into(), "e3".into()), ("b".into(), "e4".into())],
+            written: vec![
+                written("bad", Some("s3"), "e3"),
+                written("b", Some("s4"), "e4"),
+            ],
             removed: vec!["a é/1".into()],
             ..ReplicationRound::default()
         };
         catalog.record_round(&made.id, &later).await.unwrap();
-        let etags = catalog.written_etags(&made.id, &keys).await.unwrap();
-        assert_eq!(etags.get("b").map(String::as_str), Some("e4"));
+        let etags = catalog.written_objects(&made.id, &keys).await.unwrap();
+        assert_eq!(etags.get("b"), Some(&written("b", Some("s4"), "e4")));
         assert!(!etags.contains_key("a é/1"));
         assert!(catalog
             .replication_failures(&made.id, None, 10)

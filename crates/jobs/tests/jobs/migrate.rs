@@ -7,7 +7,7 @@ use awcopy_engine::journal::{Journal, ListRange, UploadRecord};
 use awcopy_jobs::{
     Catalog, CatalogAddress, CatalogError, JobCatalog, JobRecorder, ListFilter, NewJob,
     NewReplication, NewSchedule, Recorder, ReplicationCatalog, ReplicationRound, RunEnd,
-    ScheduleCatalog, ScheduleRun, Status, Timestamp, Trigger,
+    ScheduleCatalog, ScheduleRun, Status, Timestamp, Trigger, WrittenObject,
 };
 use awcopy_store::{ErrorKind, ObjectMeta, PartReceipt, StoreError, UploadId};
 use awcopy_testkit::{self as kit, catalogue::CatalogPlace};
@@ -150,6 +150,7 @@ async fn fill_replication(catalog: &Catalog, keys: &[String]) {
             spec: serde_json::json!({"source": "s3://a/", "dest": "az://acct/b/"}),
             queue: "events".into(),
             deletions: true,
+            enabled: true,
             reconcile_secs: 3600,
             schedule_id: None,
         })
@@ -161,7 +162,11 @@ async fn fill_replication(catalog: &Catalog, keys: &[String]) {
         applied: 30,
         written: keys
             .iter()
-            .map(|k| (k.clone(), format!("etag {k}")))
+            .map(|k| WrittenObject {
+                key: k.clone(),
+                source_etag: Some(format!("source {k}")),
+                dest_etag: format!("etag {k}"),
+            })
             .collect(),
         failures: vec![("nul \0 key".into(), "not JSON 'x\0y'".into())],
         queue_depth: Some(3),
@@ -212,14 +217,17 @@ async fn everything(catalog: &Catalog) -> serde_json::Value {
     let mut replications = Vec::new();
     for replication in catalog.replications(None).await.unwrap() {
         let keys = kit::order_sensitive_keys(30);
-        let written = catalog.written_etags(&replication.id, &keys).await.unwrap();
+        let written = catalog
+            .written_objects(&replication.id, &keys)
+            .await
+            .unwrap();
         let failures = catalog
             .replication_failures(&replication.id, None, 100)
             .await
             .unwrap();
         replications.push(serde_json::json!({
             "replication": format!("{replication:?}"),
-            "written": written,
+            "written": format!("{:?}", written.into_iter().collect::<std::collections::BTreeMap<_, _>>()),
             "failures": format!("{failures:?}"),
         }));
     }

@@ -6,6 +6,7 @@
 mod events;
 mod jobs;
 mod openapi;
+mod replications;
 mod schedules;
 mod session;
 
@@ -51,6 +52,16 @@ fn api() -> OpenApiRouter<App> {
             schedules::delete_schedule
         ))
         .routes(routes!(schedules::run_schedule))
+        .routes(routes!(
+            replications::list_replications,
+            replications::create_replication
+        ))
+        .routes(routes!(
+            replications::get_replication,
+            replications::patch_replication,
+            replications::delete_replication
+        ))
+        .routes(routes!(replications::replication_failures))
 }
 
 /// The router of the whole service.

@@ -23,6 +23,7 @@ use crate::auth::SESSION_COOKIE;
     tags(
         (name = "jobs", description = "copy jobs, their estimates, failures and live events"),
         (name = "schedules", description = "jobs run every so often or by a cron expression"),
+        (name = "replications", description = "sources kept copied as their clouds announce changes (S3 -> SQS, Event Grid -> Storage Queue)"),
         (name = "session", description = "the dashboard's sign-in"),
         (name = "service", description = "health, metrics, agents, this document"),
     )

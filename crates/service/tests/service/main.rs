@@ -10,4 +10,5 @@ mod grants;
 mod harness;
 mod live;
 mod openapi;
+mod replication;
 mod sign_in;

@@ -7,10 +7,8 @@
 
 use base64::Engine as _;
 use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
-use super::{Change, ChangeKind, Decoded, Malformed};
+use super::{event_time, Change, ChangeKind, Decoded, Malformed};
 
 /// An event in either schema: Event Grid's names first, CloudEvents' as aliases.
 #[derive(Deserialize)]
@@ -112,13 +110,7 @@ fn change(event: Event, kind: ChangeKind) -> Result<Change, Malformed> {
                 "subject '{subject}' is not /blobServices/default/containers/CONTAINER/blobs/NAME"
             ))
         })?;
-    let time = event
-        .event_time
-        .map(|t| {
-            OffsetDateTime::parse(&t, &Rfc3339)
-                .map_err(|e| Malformed(format!("eventTime '{t}' is not a time ({e})")))
-        })
-        .transpose()?;
+    let time = event.event_time.as_deref().and_then(event_time);
     Ok(Change {
         container: format!("{account}/{container}"),
         key: key.to_owned(),

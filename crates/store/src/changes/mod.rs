@@ -15,10 +15,13 @@ pub mod storage_queue;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
+use crate::{Location, Reach};
+use url::Url;
 
 /// What happened to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +74,18 @@ pub fn compare_sequencers(a: &str, b: &str) -> Ordering {
     a.len()
         .cmp(&b.len())
         .then_with(|| a.to_ascii_uppercase().cmp(&b.to_ascii_uppercase()))
+}
+
+/// An event's time: RFC 3339, or an ISO 8601 time without an offset taken as UTC (moto
+/// writes those); `None` when it is neither (the time only orders and measures lag: an event
+/// is not refused for it).
+pub fn event_time(text: &str) -> Option<OffsetDateTime> {
+    use time::format_description::well_known::{Iso8601, Rfc3339};
+    OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
+        time::PrimitiveDateTime::parse(text, &Iso8601::DEFAULT)
+            .ok()
+            .map(time::PrimitiveDateTime::assume_utc)
+    })
 }
 
 /// What one queue message held.
@@ -150,6 +165,82 @@ pub trait ChangeQueue: Send + Sync + std::fmt::Debug {
     fn decode(&self, body: &str) -> std::result::Result<Decoded, Malformed>;
 }
 
+/// The events of one source: the queue they arrive on, and the bucket (`account/container`
+/// for Azure) its events name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSource {
+    /// What a grant names the queue by: an SQS queue's name, an Azure queue's
+    /// `ACCOUNT/QUEUE`.
+    pub queue_id: String,
+    /// The container the source's events name.
+    pub container: String,
+}
+
+impl EventSource {
+    /// The events of `source` arriving on `queue` (an SQS queue's name or URL for an S3
+    /// bucket; a Storage Queue's name, in the container's account, for Azure), checked
+    /// without a request. Local directories announce no changes.
+    pub fn of(source: &Location, queue: &str) -> Result<Self> {
+        match source {
+            Location::S3 { bucket, .. } => {
+                let name = match Url::parse(queue) {
+                    Ok(url) => url
+                        .path_segments()
+                        .and_then(|mut s| s.next_back())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    Err(_) => queue.to_owned(),
+                };
+                Ok(Self {
+                    queue_id: name,
+                    container: bucket.clone(),
+                })
+            }
+            Location::Azure {
+                account, container, ..
+            } => {
+                if !storage_queue::valid_name(queue) {
+                    return Err(StoreError::usage(format!(
+                        "queue '{queue}': a Storage Queue name is 3 to 63 lowercase letters, digits and single hyphens"
+                    )));
+                }
+                Ok(Self {
+                    queue_id: format!("{account}/{queue}"),
+                    container: format!("{account}/{container}"),
+                })
+            }
+            Location::Local { .. } => Err(no_events()),
+        }
+    }
+}
+
+/// Why a local source cannot be replicated.
+fn no_events() -> StoreError {
+    StoreError::usage(
+        "source: a local directory announces no changes; replicate an S3 bucket or an Azure container",
+    )
+}
+
+/// Opens the queue `queue` of `source`'s events where `reach` says its cloud's queues are.
+pub async fn open_queue(
+    source: &Location,
+    queue: &str,
+    reach: &Reach,
+) -> Result<Arc<dyn ChangeQueue>> {
+    match source {
+        Location::S3 { region, .. } => Ok(Arc::new(
+            sqs::SqsQueue::open(queue, reach.sqs_endpoint(), region.as_deref()).await?,
+        )),
+        Location::Azure { account, .. } => {
+            let endpoint = reach.azure_queue_endpoint(account)?;
+            Ok(Arc::new(storage_queue::StorageQueue::open(
+                account, queue, endpoint,
+            )?))
+        }
+        Location::Local { .. } => Err(no_events()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +254,15 @@ mod tests {
             sequencer: sequencer.map(str::to_owned),
             time: None,
         }
+    }
+
+    #[test]
+    fn event_times_read_with_or_without_an_offset() {
+        let z = event_time("2026-12-07T06:09:37.017Z").unwrap();
+        let naive = event_time("2026-12-07T06:09:37.017").unwrap();
+        assert_eq!(z, naive);
+        assert_eq!(event_time("2026-12-07T07:09:37.017+01:00"), Some(z));
+        assert_eq!(event_time("yesterday"), None);
     }
 
     #[test]

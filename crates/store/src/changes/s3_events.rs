@@ -3,10 +3,8 @@
 //! configured. Keys arrive URL-encoded with `+` for a space.
 
 use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
-use super::{Change, ChangeKind, Decoded, Malformed};
+use super::{event_time, Change, ChangeKind, Decoded, Malformed};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -91,13 +89,7 @@ pub fn decode(body: &str) -> Result<Decoded, Malformed> {
             decoded.ignored += 1;
             continue;
         };
-        let time = record
-            .event_time
-            .map(|t| {
-                OffsetDateTime::parse(&t, &Rfc3339)
-                    .map_err(|e| Malformed(format!("eventTime '{t}' is not a time ({e})")))
-            })
-            .transpose()?;
+        let time = record.event_time.as_deref().and_then(event_time);
         decoded.changes.push(Change {
             container: record.s3.bucket.name,
             key: decode_key(&record.s3.object.key)?,
@@ -176,6 +168,16 @@ mod tests {
         assert_eq!(put.sequencer.as_deref(), Some("0A"));
         assert_eq!(put.time.unwrap().millisecond(), 123);
         assert_eq!(delete.kind, ChangeKind::Removed);
+    }
+
+    #[test]
+    fn moto_records_decode_too() {
+        // As moto's server sends them: no offset on the time, no sequencer.
+        let body = r#"{"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-12-07T06:09:37.017844", "eventName": "ObjectCreated:Put", "s3": {"s3SchemaVersion": "1.0", "configurationId": "x", "bucket": {"name": "dbgb1", "arn": "arn:aws:s3:::dbgb1"}, "object": {"key": "a+b%2Bc", "size": 3, "eTag": "d16fb36f0911f878998c136191af705e"}}}]}"#;
+        let change = &decode(body).unwrap().changes[0];
+        assert_eq!(change.key, "a b+c");
+        assert_eq!(change.sequencer, None);
+        assert_eq!(change.time.unwrap().microsecond(), 17_844);
     }
 
     #[test]

@@ -83,6 +83,11 @@ impl StorageQueue {
         Ok(Self { client })
     }
 
+    /// The SDK's client of the queue (tests create queues and send messages with it).
+    pub fn client(&self) -> &QueueClient {
+        &self.client
+    }
+
     /// One receive: what is visible now.
     async fn receive_once(&self, max: u32, visibility: Duration) -> Result<Vec<QueueMessage>> {
         let options = QueueClientReceiveMessagesOptions {

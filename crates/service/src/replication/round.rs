@@ -1,0 +1,527 @@
+//! One round of a replication: take a batch of messages from its queue, read their events,
+//! keep those about its source (the newest change of each key), make the destination match
+//! the source's *current* state for each key, record what was done in one transaction, and
+//! only then delete the messages.
+//!
+//! Effects happen once however often a message is delivered: a key is made to match what the
+//! source holds now (an old or repeated event copies the current object, never a stale one;
+//! an object already at the destination, the same by size and checksum, is not copied again;
+//! a deletion of an object already gone is done). A deletion reaches the destination only if
+//! deletions are on and the destination object is still the one this replication wrote (by
+//! ETag). Copies go through the same pipeline as jobs' (routes, blocks, agents, retries); a
+//! change that keeps failing stays in the queue until it has been delivered
+//! [`MOST_DELIVERIES`] times, then becomes a failure of the replication (its dead letter).
+
+use awcopy_engine::copy::{copy, CopyOptions, CopyPlan};
+use awcopy_engine::filter::Filter;
+use awcopy_engine::overwrite::{decide, Overwrite};
+use awcopy_engine::prepare::Prepared;
+use awcopy_engine::progress::Progress;
+use awcopy_engine::spec::JobSpec;
+use awcopy_jobs::{CatalogError, Replication, ReplicationRound, Timestamp, WrittenObject};
+use awcopy_store::changes::{coalesce, open_queue, Change, ChangeQueue, EventSource};
+use awcopy_store::{ErrorKind, Location, ObjectMeta, StoreError};
+use futures::StreamExt;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+use super::duty::Live;
+use crate::service::Service;
+
+/// The most messages one round takes.
+const ROUND_MESSAGES: usize = 500;
+/// How long the first receive of a round waits for a message (a long poll on SQS).
+const FIRST_WAIT: Duration = Duration::from_secs(2);
+/// How long a message taken stays hidden from other readers: longer than a round.
+const VISIBILITY: Duration = Duration::from_secs(120);
+/// Deliveries of a message whose change keeps failing before it becomes a failure.
+pub const MOST_DELIVERIES: u32 = 5;
+/// Heads (source and destination) in flight at once.
+const HEADS_IN_FLIGHT: usize = 64;
+/// How often the queue's depth is read.
+const DEPTH_EVERY: Duration = Duration::from_secs(5);
+
+/// Why a round did not go through.
+#[derive(Debug)]
+pub(crate) enum RoundError {
+    /// Another process holds the replication now.
+    LeaseLost,
+    /// The queue, a store, the catalogue or the grants refused (why, for the replication's
+    /// record).
+    Failed(String),
+}
+
+impl From<CatalogError> for RoundError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::Changed(_) | CatalogError::NotFound(_) => RoundError::LeaseLost,
+            other => RoundError::Failed(format!("catalogue: {other}")),
+        }
+    }
+}
+
+/// What became of one key.
+#[derive(Debug, Clone)]
+enum Effect {
+    /// The destination holds the source's object: the source's ETag and the destination's
+    /// (if known); `copied`: its size, when this round copied it.
+    Written {
+        source_etag: Option<String>,
+        etag: Option<String>,
+        copied: Option<u64>,
+    },
+    /// The destination object is gone (deleted now, or already).
+    Removed {
+        /// Deleted by this round.
+        deleted: bool,
+    },
+    /// Nothing to do (why, for the log).
+    Ignored(&'static str),
+    /// To copy: the source object as it is now.
+    Copy(Box<ObjectMeta>),
+    /// It failed; the message comes back.
+    Failed(String),
+}
+
+/// One message taken, read.
+struct Taken {
+    message: awcopy_store::changes::QueueMessage,
+    /// The changes about this replication's source.
+    changes: Vec<Change>,
+    /// Events that change nothing here.
+    ignored: i64,
+    /// Why the message cannot be read, if it cannot.
+    malformed: Option<String>,
+}
+
+/// A replication's queue and stores, opened for its rounds.
+pub(crate) struct Replicator {
+    id: String,
+    service: Arc<Service>,
+    queue: Arc<dyn ChangeQueue>,
+    events: EventSource,
+    plan: CopyPlan,
+    filter: Filter,
+    options: CopyOptions,
+    spec: JobSpec,
+    live: Arc<Live>,
+    last_depth: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Replicator {
+    /// Opens `replication`'s queue and stores, its owner's grants checked.
+    pub(crate) async fn open(
+        service: &Arc<Service>,
+        replication: &Replication,
+        live: Arc<Live>,
+    ) -> Result<Self, RoundError> {
+        let spec = admitted(service, replication)?;
+        let source = Location::parse(&spec.source).map_err(failed("source"))?;
+        let events = EventSource::of(&source, &replication.queue).map_err(failed("queue"))?;
+        let queue = open_queue(&source, &replication.queue, service.reach())
+            .await
+            .map_err(failed("queue"))?;
+        let prepared = Prepared::new(spec.clone(), service.access())
+            .await
+            .map_err(failed("stores"))?;
+        let mut options = prepared.options(false);
+        // Each round decides itself what to copy, by a head of each object at both ends.
+        options.overwrite = Overwrite::Always;
+        options.delete_extras = false;
+        let (plan, filter) = prepared.into_plan();
+        Ok(Self {
+            id: replication.id.clone(),
+            service: service.clone(),
+            queue,
+            events,
+            plan,
+            filter,
+            options,
+            spec,
+            live,
+            last_depth: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// One round: take messages, apply their changes, record, delete the messages. The
+    /// replication's settings (and its owner's grants) are read once the messages are taken:
+    /// a change made while the round waited for them counts.
+    pub(crate) async fn round(&self) -> Result<(), RoundError> {
+        let taken = self.take().await?;
+        let replication = self.service.catalog().replication(&self.id).await?;
+        if !replication.enabled {
+            // Paused meanwhile: the messages come back when their visibility ends.
+            return Ok(());
+        }
+        admitted(&self.service, &replication)?;
+        let queue_depth = self.depth_if_due(taken.is_empty()).await;
+        if taken.is_empty() {
+            self.live.set_oldest_pending(None);
+            let round = ReplicationRound {
+                queue_depth,
+                ..ReplicationRound::default()
+            };
+            return Ok(self
+                .service
+                .catalog()
+                .record_round(&self.id, &round)
+                .await?);
+        }
+        let all = taken.iter().flat_map(|t| t.changes.iter().cloned());
+        self.live.set_oldest_pending(oldest(all.clone(), &taken));
+        let effects = self.apply(coalesce(all), replication.deletions).await?;
+        let (round, settled) = tally(&taken, &effects, queue_depth);
+        self.service
+            .catalog()
+            .record_round(&self.id, &round)
+            .await?;
+        self.live
+            .set_oldest_pending(round.pending_since.map(Timestamp::time));
+        if let Err(e) = self.queue.delete(&settled).await {
+            // They come back, and their effects are found done.
+            tracing::warn!(replication = %self.id, "messages applied but not deleted: {e}");
+        }
+        Ok(())
+    }
+
+    /// Up to [`ROUND_MESSAGES`] messages: the first receive waits a little, the others take
+    /// what is there.
+    async fn take(&self) -> Result<Vec<Taken>, RoundError> {
+        let mut messages = Vec::new();
+        let mut wait = FIRST_WAIT;
+        while messages.len() < ROUND_MESSAGES {
+            let got = self
+                .queue
+                .receive(32, wait, VISIBILITY)
+                .await
+                .map_err(failed("queue"))?;
+            wait = Duration::ZERO;
+            if got.is_empty() {
+                break;
+            }
+            messages.extend(got);
+        }
+        Ok(messages.into_iter().map(|m| self.read(m)).collect())
+    }
+
+    /// A message's changes about this replication's source.
+    fn read(&self, message: awcopy_store::changes::QueueMessage) -> Taken {
+        let decoded = match self.queue.decode(&message.body) {
+            Ok(decoded) => decoded,
+            Err(why) => {
+                return Taken {
+                    message,
+                    changes: Vec::new(),
+                    ignored: 0,
+                    malformed: Some(why.0),
+                }
+            }
+        };
+        let mut ignored = i64::from(decoded.ignored);
+        let mut changes = Vec::new();
+        for change in decoded.changes {
+            // Another bucket's, or outside the source: never acted on.
+            if change.container == self.events.container
+                && change.key.starts_with(&self.plan.list_prefix)
+            {
+                changes.push(change);
+            } else {
+                ignored += 1;
+            }
+        }
+        Taken {
+            message,
+            changes,
+            ignored,
+            malformed: None,
+        }
+    }
+
+    /// The queue's depth, read at most every [`DEPTH_EVERY`] (and whenever it looks empty).
+    async fn depth_if_due(&self, looks_empty: bool) -> Option<i64> {
+        let due = {
+            let mut last = self.last_depth.lock().expect("not poisoned");
+            let due = looks_empty || last.is_none_or(|at| at.elapsed() >= DEPTH_EVERY);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if !due {
+            return None;
+        }
+        self.queue
+            .depth()
+            .await
+            .ok()
+            .map(|d| d.min(i64::MAX as u64) as i64)
+    }
+
+    /// Makes the destination match the source for each changed key.
+    async fn apply(
+        &self,
+        changes: Vec<Change>,
+        deletions: bool,
+    ) -> Result<HashMap<String, Effect>, RoundError> {
+        let keys: Vec<String> = changes.iter().map(|c| c.key.clone()).collect();
+        let written = self
+            .service
+            .catalog()
+            .written_objects(&self.id, &keys)
+            .await?;
+        let mut effects: HashMap<String, Effect> = futures::stream::iter(keys)
+            .map(|key| async {
+                let effect = self.decide(&key, deletions, written.get(&key)).await;
+                (key, effect)
+            })
+            .buffer_unordered(HEADS_IN_FLIGHT)
+            .collect()
+            .await;
+        let to_copy: Vec<ObjectMeta> = effects
+            .values()
+            .filter_map(|e| match e {
+                Effect::Copy(meta) => Some(ObjectMeta::clone(meta)),
+                _ => None,
+            })
+            .collect();
+        if !to_copy.is_empty() {
+            for (key, effect) in self.copy(to_copy).await {
+                effects.insert(key, effect);
+            }
+        }
+        Ok(effects)
+    }
+
+    /// What to do about `key`, from the heads of the source and the destination.
+    async fn decide(&self, key: &str, deletions: bool, ours: Option<&WrittenObject>) -> Effect {
+        let dest_key = self.plan.dest_name(key);
+        let source = match self.plan.source.head(key).await {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Effect::Failed(format!("head of the source: {e}")),
+        };
+        let dest = match self.plan.dest.head(&dest_key).await {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Effect::Failed(format!("head of the destination: {e}")),
+        };
+        match (source, dest) {
+            (Some(source), dest) => {
+                let relative = &key[self.plan.strip.min(key.len())..];
+                if !self.filter.accepts(relative, &source) {
+                    return Effect::Ignored("left out by the filters");
+                }
+                match dest {
+                    Some(dest) if holds(&source, &dest, ours) => Effect::Written {
+                        source_etag: source.etag,
+                        etag: dest.etag,
+                        copied: None,
+                    },
+                    _ => Effect::Copy(Box::new(source)),
+                }
+            }
+            (None, None) => Effect::Removed { deleted: false },
+            (None, Some(_)) if !deletions => Effect::Ignored("deletions are off"),
+            (None, Some(dest)) if !is_ours(&dest, ours) => {
+                Effect::Ignored("the destination object is not the one this replication wrote")
+            }
+            (None, Some(_)) => match self.plan.dest.delete(&dest_key).await {
+                Ok(()) => Effect::Removed { deleted: true },
+                Err(e) => Effect::Failed(format!("delete at the destination: {e}")),
+            },
+        }
+    }
+
+    /// Copies `objects` through the jobs' pipeline; each one's effect.
+    async fn copy(&self, objects: Vec<ObjectMeta>) -> Vec<(String, Effect)> {
+        let copied: Vec<(String, u64, Option<String>)> = objects
+            .iter()
+            .map(|o| (o.key.clone(), o.size, o.etag.clone()))
+            .collect();
+        let (tx, rx) = tokio::sync::mpsc::channel(objects.len());
+        for meta in objects {
+            tx.send(Ok(meta)).await.expect("room for each object");
+        }
+        drop(tx);
+        let run_queue = self.service.queue_for(&self.spec);
+        let options = CopyOptions {
+            queue: Some(run_queue.work()),
+            ..self.options.clone()
+        };
+        let progress = Arc::new(Progress::default());
+        let report = copy(
+            self.plan.of_objects(rx),
+            options,
+            self.filter.clone(),
+            progress,
+        )
+        .await;
+        let failures: HashMap<String, String> = match report {
+            Ok(report) => report
+                .failures
+                .into_iter()
+                .map(|f| (f.key, format!("copy: {}", f.message)))
+                .collect(),
+            Err(e) => copied
+                .iter()
+                .map(|(k, _, _)| (k.clone(), format!("copy: {e}")))
+                .collect(),
+        };
+        let failures = &failures;
+        futures::stream::iter(copied)
+            .map(|(key, size, source_etag)| async move {
+                if let Some(why) = failures.get(&key) {
+                    return (key, Effect::Failed(why.clone()));
+                }
+                let etag = self
+                    .plan
+                    .dest
+                    .head(&self.plan.dest_name(&key))
+                    .await
+                    .ok()
+                    .and_then(|m| m.etag);
+                let copied = Some(size);
+                let written = Effect::Written {
+                    source_etag,
+                    etag,
+                    copied,
+                };
+                (key, written)
+            })
+            .buffer_unordered(HEADS_IN_FLIGHT)
+            .collect()
+            .await
+    }
+}
+
+/// Whether `dest` is the copy this replication wrote (by ETag).
+fn is_ours(dest: &ObjectMeta, ours: Option<&WrittenObject>) -> bool {
+    ours.is_some_and(|w| dest.etag.as_deref() == Some(w.dest_etag.as_str()))
+}
+
+/// Whether `dest` holds what `source` holds now: while it is the copy this replication wrote,
+/// exactly when the source is still the object copied (by ETag: a source rewritten within
+/// the second of its copy, same size, is still seen); otherwise when size and checksum agree.
+fn holds(source: &ObjectMeta, dest: &ObjectMeta, ours: Option<&WrittenObject>) -> bool {
+    match ours {
+        Some(w) if w.source_etag.is_some() && is_ours(dest, ours) => source.etag == w.source_etag,
+        _ => decide(Overwrite::IfDifferent, source, dest) == Some(false),
+    }
+}
+
+/// The replication's spec, its owner's grants checked again.
+fn admitted(service: &Service, replication: &Replication) -> Result<JobSpec, RoundError> {
+    let owner = service.config().user(&replication.user).ok_or_else(|| {
+        RoundError::Failed(format!(
+            "user '{}' is no longer in the config",
+            replication.user
+        ))
+    })?;
+    service
+        .admit(owner, replication.spec.clone())
+        .map_err(|e| RoundError::Failed(e.to_string()))
+}
+
+/// A store error as a round's failure, `what` failing.
+fn failed(what: &'static str) -> impl Fn(StoreError) -> RoundError {
+    move |e| RoundError::Failed(format!("{what}: {e}"))
+}
+
+/// When the oldest of `changes` happened (its event time, else when its message was sent).
+fn oldest(changes: impl Iterator<Item = Change>, taken: &[Taken]) -> Option<OffsetDateTime> {
+    let sent = taken.iter().filter_map(|t| t.message.sent);
+    changes.filter_map(|c| c.time).chain(sent).min()
+}
+
+/// The round's record, and the messages it settled (to delete).
+fn tally(
+    taken: &[Taken],
+    effects: &HashMap<String, Effect>,
+    queue_depth: Option<i64>,
+) -> (ReplicationRound, Vec<awcopy_store::changes::QueueMessage>) {
+    let mut round = ReplicationRound {
+        queue_depth,
+        ..ReplicationRound::default()
+    };
+    let mut settled = Vec::new();
+    let mut pending: Vec<OffsetDateTime> = Vec::new();
+    let mut given_up: HashSet<&str> = HashSet::new();
+    for t in taken {
+        if let Some(why) = &t.malformed {
+            round.received += 1;
+            round.failed += 1;
+            round
+                .failures
+                .push((format!("message {}", t.message.id), why.clone()));
+            settled.push(t.message.clone());
+            continue;
+        }
+        let failing: Vec<(&Change, &String)> = t
+            .changes
+            .iter()
+            .filter_map(|c| match effects.get(&c.key) {
+                Some(Effect::Failed(why)) => Some((c, why)),
+                _ => None,
+            })
+            .collect();
+        let last_delivery = t.message.receive_count >= MOST_DELIVERIES;
+        if !failing.is_empty() && !last_delivery {
+            // Back to the queue when its visibility ends: counted when it settles.
+            let times = t
+                .changes
+                .iter()
+                .filter_map(|c| c.time)
+                .chain(t.message.sent);
+            pending.extend(times.min());
+            continue;
+        }
+        round.received += t.ignored + t.changes.len() as i64;
+        round.ignored += t.ignored;
+        for change in &t.changes {
+            match effects.get(&change.key) {
+                Some(Effect::Failed(why)) => {
+                    round.failed += 1;
+                    if given_up.insert(&change.key) {
+                        round.failures.push((change.key.clone(), why.clone()));
+                    }
+                }
+                Some(Effect::Ignored(why)) => {
+                    tracing::debug!(key = %change.key, "change ignored: {why}");
+                    round.ignored += 1;
+                }
+                _ => round.applied += 1,
+            }
+        }
+        settled.push(t.message.clone());
+    }
+    for (key, effect) in effects {
+        match effect {
+            Effect::Written {
+                source_etag,
+                etag,
+                copied,
+            } => {
+                if let Some(size) = copied {
+                    round.copied += 1;
+                    round.bytes += *size as i64;
+                }
+                if let Some(etag) = etag {
+                    round.written.push(WrittenObject {
+                        key: key.clone(),
+                        source_etag: source_etag.clone(),
+                        dest_etag: etag.clone(),
+                    });
+                }
+            }
+            Effect::Removed { deleted } => {
+                round.removed.push(key.clone());
+                round.deleted += i64::from(*deleted);
+            }
+            _ => {}
+        }
+    }
+    round.pending_since = pending.into_iter().min().map(Timestamp::from);
+    (round, settled)
+}

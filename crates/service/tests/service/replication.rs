@@ -1,0 +1,635 @@
+//! Replications against real queues: moto's S3 sends its real event notifications to moto's
+//! SQS; Azurite's Queue service carries Event Grid blob events the test writes in the
+//! documented schema. Each test writes, overwrites and deletes objects of every kind of key
+//! while the replication runs, and checks every key and every byte at the destination.
+
+use awcopy_store::{Location, ObjectAttributes, Store};
+use awcopy_testkit::change_events::{self as events, blob_event};
+use awcopy_testkit::{self as kit};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::harness::{self, Service, ADMIN, ALICE, BOB};
+
+/// Writes a config: alice may read `read`, write `write` and read `queues`; bob the same
+/// places but no queue; root is an admin.
+fn write_config(dir: &std::path::Path, read: &str, write: &str, queues: &[&str]) {
+    let user = |name: &str, token: &str, queues: &[&str]| {
+        format!(
+            "[[user]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\nread = [{read:?}]\nwrite = [{write:?}]\nqueues = {queues:?}\n\n",
+            harness::sha256(token)
+        )
+    };
+    let text = user("alice", ALICE, queues)
+        + &user("bob", BOB, &[])
+        + &format!(
+            "[[user]]\nname = \"root\"\ntoken_sha256 = \"{}\"\nadmin = true\n",
+            harness::sha256(ADMIN)
+        );
+    std::fs::write(dir.join("service.toml"), text).unwrap();
+}
+
+/// `location` with `prefix` under it, as text.
+fn under(location: &Location, prefix: &str) -> String {
+    format!("{}{prefix}", kit::location_text(location))
+}
+
+/// Makes alice's replication of `source` to `dest` from `queue`; its view.
+async fn replicate(
+    service: &Service,
+    source: &str,
+    dest: &str,
+    queue: &str,
+    deletions: bool,
+) -> serde_json::Value {
+    let body = serde_json::json!({
+        "name": "under test",
+        "spec": {"version": 1, "mode": "cp", "source": source, "dest": dest},
+        "queue": queue,
+        "deletions": deletions,
+    });
+    service.create("/api/v1/replications", ALICE, body).await
+}
+
+/// Bytes of `size` for key number `n`, version `version`.
+fn content(n: usize, version: u64, size: usize) -> Vec<u8> {
+    kit::pattern(size, n as u64 * 1_000 + version)
+}
+
+/// Puts each `(key, bytes)` into `store`, 32 at a time.
+async fn put(store: &Arc<dyn Store>, objects: impl IntoIterator<Item = (String, Vec<u8>)>) {
+    futures::stream::iter(objects)
+        .map(|(key, data)| async move {
+            let attributes = ObjectAttributes::default();
+            store.put(&key, data.into(), &attributes, None).await
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("put the objects");
+}
+
+/// Deletes each key from `store`.
+async fn delete(store: &Arc<dyn Store>, keys: &[String]) {
+    futures::stream::iter(keys)
+        .map(|key| store.delete(key))
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("delete the objects");
+}
+
+/// The keys (with sizes) under `prefix` in `store`, relative to it.
+async fn listing(store: &Arc<dyn Store>, prefix: &str) -> BTreeMap<String, u64> {
+    let pages: Vec<_> = store
+        .list(awcopy_store::ListRequest {
+            prefix: prefix.into(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap_or_default();
+    pages
+        .into_iter()
+        .flat_map(|p| p.objects)
+        .map(|o| (o.key[prefix.len()..].to_owned(), o.size))
+        .collect()
+}
+
+/// Waits (two minutes at most) until `dest` under `prefix` holds the keys and sizes of
+/// `expected`, then checks every byte; says what differs if it never does.
+async fn wait_for_copy(
+    service: &Service,
+    dest: &Arc<dyn Store>,
+    prefix: &str,
+    expected: &BTreeMap<String, Vec<u8>>,
+) {
+    let sizes: BTreeMap<String, u64> = expected
+        .iter()
+        .map(|(k, v)| (k.clone(), v.len() as u64))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = listing(dest, prefix).await;
+        if now == sizes {
+            break;
+        }
+        if Instant::now() > deadline {
+            let missing: Vec<_> = sizes
+                .keys()
+                .filter(|k| !now.contains_key(*k))
+                .take(5)
+                .collect();
+            let extra: Vec<_> = now
+                .keys()
+                .filter(|k| !sizes.contains_key(*k))
+                .take(5)
+                .collect();
+            let replications = service.get("/api/v1/replications", ADMIN).await;
+            panic!(
+                "the destination never matched: {} keys, {} expected; missing {missing:?}, extra {extra:?}; {replications}",
+                now.len(),
+                sizes.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    kit::assert_holds(dest, prefix, expected).await;
+}
+
+/// Waits until replication `id` has taken everything from its queue and applied it; its view.
+async fn wait_for_drained(service: &Service, id: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let view = service
+            .get(&format!("/api/v1/replications/{id}"), ALICE)
+            .await;
+        let events = &view["events"];
+        let settled = events["applied"].as_i64().unwrap()
+            + events["ignored"].as_i64().unwrap()
+            + events["failed"].as_i64().unwrap();
+        let drained = view["queue_depth"] == 0 && view["lag_seconds"] == 0.0;
+        if drained && settled == events["received"].as_i64().unwrap() {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "never drained: {view}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Keys of every kind the destination can hold, under `prefix`, with plain ones to make
+/// `count` in all.
+fn keys(prefix: &str, count: usize, refused: fn(&[String]) -> Vec<String>) -> Vec<String> {
+    let naughty = kit::naughty_keys();
+    let refused = refused(&naughty);
+    // Azure holds names of up to 1,024 characters.
+    let mut keys: Vec<String> = naughty
+        .into_iter()
+        .filter(|k| !refused.contains(k) && k.len() < 1000)
+        .map(|k| format!("{prefix}{k}"))
+        .collect();
+    keys.truncate(count / 2);
+    let plain = count - keys.len();
+    keys.extend((0..plain).map(|n| format!("{prefix}plain/{n:04}")));
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
+    let source = kit::new_s3_bucket("repl-s3").await;
+    let dest = kit::new_azure_container("repl-az").await;
+    let (queue, _) = events::new_sqs_queue("repl").await;
+    events::notify(&source, &queue).await;
+    let (_guard, dir) = harness::service_dir();
+    write_config(
+        &dir,
+        &under(&source, "data/"),
+        &under(&dest, "copy/"),
+        &[&queue],
+    );
+    let service = harness::start(&dir, 2);
+    let (source_text, dest_text) = (under(&source, "data/"), under(&dest, "copy/"));
+
+    // Refused: a queue not granted; a second replication of the same queue.
+    let body = serde_json::json!({
+        "spec": {"version": 1, "mode": "sync", "source": source_text, "dest": dest_text},
+        "queue": queue,
+    });
+    let (status, answer) = service
+        .call(
+            "POST",
+            "/api/v1/replications",
+            Some(BOB),
+            Some(body.to_string()),
+        )
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("queue"),
+        "{answer}"
+    );
+    let made = replicate(&service, &source_text, &dest_text, &queue, true).await;
+    let id = made["id"].as_str().unwrap();
+    assert_eq!(made["deletions"], true);
+    let (status, answer) = service
+        .call(
+            "POST",
+            "/api/v1/replications",
+            Some(ADMIN),
+            Some(body.to_string()),
+        )
+        .await;
+    assert_eq!(status, 409, "{answer}");
+
+    let store = kit::open(&source).await;
+    let keys = keys("data/", 500, kit::refused_by_azure);
+    let mut expected: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut first: Vec<(String, Vec<u8>)> = keys
+        .iter()
+        .enumerate()
+        .map(|(n, k)| (k.clone(), content(n, 1, n % 3000)))
+        .collect();
+    // One object in blocks, through the agents.
+    first.push(("data/large.bin".into(), content(9_999, 1, 20 << 20)));
+    // Outside the source: its events are ignored.
+    first.push(("elsewhere/x".into(), content(0, 1, 10)));
+    put(&store, first.clone()).await;
+    for (key, data) in &first {
+        if let Some(relative) = key.strip_prefix("data/") {
+            expected.insert(relative.to_owned(), data.clone());
+        }
+    }
+    let dest_store = kit::open(&dest).await;
+    wait_for_copy(&service, &dest_store, "copy/", &expected).await;
+
+    // Then, at once: 50 overwrites (half the same size: only the content changed) and 50
+    // deletions of copies the replication wrote.
+    let overwritten: Vec<(String, Vec<u8>)> = keys
+        .iter()
+        .enumerate()
+        .skip(100)
+        .take(50)
+        .map(|(n, k)| {
+            (
+                k.clone(),
+                content(n, 2, if n % 2 == 0 { n % 3000 } else { 77 }),
+            )
+        })
+        .collect();
+    let deleted: Vec<String> = keys.iter().skip(200).take(50).cloned().collect();
+    tokio::join!(put(&store, overwritten.clone()), delete(&store, &deleted));
+    for (key, data) in overwritten {
+        expected.insert(key["data/".len()..].to_owned(), data);
+    }
+    for key in &deleted {
+        expected.remove(&key["data/".len()..]);
+    }
+    wait_for_copy(&service, &dest_store, "copy/", &expected).await;
+    let view = wait_for_drained(&service, id).await;
+    assert_eq!(view["events"]["failed"], 0, "{view}");
+    assert!(
+        view["events"]["ignored"].as_i64().unwrap() >= 2,
+        "the test event and elsewhere/x: {view}"
+    );
+    assert_eq!(view["state"], "running", "{view}");
+    assert!(
+        view["objects_copied"].as_i64().unwrap() >= expected.len() as i64,
+        "{view}"
+    );
+    assert_eq!(view["objects_deleted"], 50, "{view}");
+    assert!(listing(&dest_store, "")
+        .await
+        .keys()
+        .all(|k| k.starts_with("copy/")));
+    kit::assert_no_secrets(&service.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_stay_at_the_source_unless_asked_for() {
+    let source = kit::new_s3_bucket("repl-keep").await;
+    let dest = kit::new_s3_bucket("repl-keep-dst").await;
+    let (queue, _) = events::new_sqs_queue("keep").await;
+    events::notify(&source, &queue).await;
+    let (_guard, dir) = harness::service_dir();
+    write_config(&dir, &under(&source, ""), &under(&dest, ""), &[&queue]);
+    let service = harness::start(&dir, 1);
+    let made = replicate(
+        &service,
+        &under(&source, ""),
+        &under(&dest, ""),
+        &queue,
+        false,
+    )
+    .await;
+    let id = made["id"].as_str().unwrap();
+    let store = kit::open(&source).await;
+    let objects: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|n| (format!("k{n:02}"), content(n, 1, 100 + n)))
+        .collect();
+    put(&store, objects.clone()).await;
+    let expected: BTreeMap<String, Vec<u8>> = objects.into_iter().collect();
+    let dest_store = kit::open(&dest).await;
+    wait_for_copy(&service, &dest_store, "", &expected).await;
+    let gone: Vec<String> = expected.keys().take(10).cloned().collect();
+    delete(&store, &gone).await;
+    let view = wait_for_drained(&service, id).await;
+    assert!(view["events"]["ignored"].as_i64().unwrap() >= 10, "{view}");
+    kit::assert_holds(&dest_store, "", &expected).await;
+
+    // Turned on: the next deletion goes through; a copy someone else rewrote stays.
+    let (status, answer) = service
+        .call(
+            "PATCH",
+            &format!("/api/v1/replications/{id}"),
+            Some(ALICE),
+            Some(r#"{"deletions": true}"#.into()),
+        )
+        .await;
+    assert_eq!(
+        (status, &answer["deletions"]),
+        (200, &true.into()),
+        "{answer}"
+    );
+    let rewritten = b"written at the destination by someone else".to_vec();
+    put(&dest_store, [("k19".to_owned(), rewritten.clone())]).await;
+    delete(&store, &["k18".to_owned(), "k19".to_owned()]).await;
+    let mut left = expected.clone();
+    left.remove("k18");
+    left.insert("k19".into(), rewritten);
+    wait_for_copy(&service, &dest_store, "", &left).await;
+    let view = wait_for_drained(&service, id).await;
+    assert_eq!(view["objects_deleted"], 1, "{view}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_messages_are_counted_and_copy_nothing_outside_the_grant() {
+    let source = kit::new_s3_bucket("repl-poison").await;
+    let other = kit::new_s3_bucket("repl-other").await;
+    let dest = kit::new_s3_bucket("repl-poison-dst").await;
+    let (queue, url) = events::new_sqs_queue("poison").await;
+    let (_guard, dir) = harness::service_dir();
+    write_config(&dir, &under(&source, "in/"), &under(&dest, ""), &[&queue]);
+    let service = harness::start(&dir, 1);
+    let made = replicate(
+        &service,
+        &under(&source, "in/"),
+        &under(&dest, ""),
+        &queue,
+        true,
+    )
+    .await;
+    let id = made["id"].as_str().unwrap();
+    // Objects the forged events name: in a bucket not granted, and outside the prefix.
+    put(
+        &kit::open(&other).await,
+        [("in/secret".to_owned(), b"no".to_vec())],
+    )
+    .await;
+    let store = kit::open(&source).await;
+    put(
+        &store,
+        [
+            ("outside/x".to_owned(), b"no".to_vec()),
+            ("in/ok".to_owned(), b"yes".to_vec()),
+        ],
+    )
+    .await;
+    let record = |bucket: &str, key: &str| {
+        serde_json::json!({"eventVersion": "2.1", "eventSource": "aws:s3",
+            "eventTime": "2026-12-07T06:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": bucket}, "object": {"key": key, "eTag": "e"}}})
+    };
+    let bucket = |l: &Location| kit::bucket_name(l);
+    for body in [
+        "not json".to_owned(),
+        r#"{"Records": [{"eventName": 1}]}"#.to_owned(),
+        serde_json::json!({"Records": [record(&bucket(&other), "in/secret")]}).to_string(),
+        serde_json::json!({"Records": [record(&bucket(&source), "outside/x")]}).to_string(),
+        serde_json::json!({"Records": [record(&bucket(&source), "in%2F..%2F..%2Foutside%2Fx")]}).to_string(),
+        serde_json::json!({"Type": "Notification",
+            "Message": serde_json::json!({"Records": [record(&bucket(&source), "in/ok")]}).to_string()})
+        .to_string(),
+    ] {
+        events::send_sqs(&url, &body).await;
+    }
+    let dest_store = kit::open(&dest).await;
+    let expected = BTreeMap::from([("ok".to_owned(), b"yes".to_vec())]);
+    wait_for_copy(&service, &dest_store, "", &expected).await;
+    let view = wait_for_drained(&service, id).await;
+    assert_eq!(
+        view["events"]["failed"], 2,
+        "the two unreadable messages: {view}"
+    );
+    assert_eq!(
+        view["events"]["ignored"], 2,
+        "another bucket's, and outside the prefix: {view}"
+    );
+    // in/ok copied; in/../../outside/x (a name like any other) found at neither end.
+    assert_eq!(view["events"]["applied"], 2, "{view}");
+    assert_eq!(view["objects_copied"], 1, "{view}");
+    let failures = service
+        .get(&format!("/api/v1/replications/{id}/failures"), ALICE)
+        .await;
+    assert_eq!(failures.as_array().unwrap().len(), 2, "{failures}");
+    assert!(
+        failures[0]["key"].as_str().unwrap().starts_with("message "),
+        "{failures}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconcile_run_repairs_what_a_lost_event_left_out() {
+    let source = kit::new_s3_bucket("repl-lost").await;
+    let dest = kit::new_azure_container("repl-lost").await;
+    let (queue, url) = events::new_sqs_queue("lost").await;
+    events::notify(&source, &queue).await;
+    let (_guard, dir) = harness::service_dir();
+    write_config(&dir, &under(&source, ""), &under(&dest, ""), &[&queue]);
+    let service = harness::start(&dir, 1);
+    let made = replicate(
+        &service,
+        &under(&source, ""),
+        &under(&dest, ""),
+        &queue,
+        true,
+    )
+    .await;
+    let id = made["id"].as_str().unwrap();
+    let path = format!("/api/v1/replications/{id}");
+    let (status, paused) = service
+        .call(
+            "PATCH",
+            &path,
+            Some(ALICE),
+            Some(r#"{"enabled": false}"#.into()),
+        )
+        .await;
+    assert_eq!(
+        (status, &paused["state"]),
+        (200, &"paused".into()),
+        "{paused}"
+    );
+    let store = kit::open(&source).await;
+    put(
+        &store,
+        [("lost".to_owned(), b"its event was deleted".to_vec())],
+    )
+    .await;
+    assert!(
+        events::drain_sqs(&url).await >= 1,
+        "the event was there to lose"
+    );
+    let (status, _) = service
+        .call(
+            "PATCH",
+            &path,
+            Some(ALICE),
+            Some(r#"{"enabled": true}"#.into()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    put(&store, [("seen".to_owned(), b"its event came".to_vec())]).await;
+    let dest_store = kit::open(&dest).await;
+    let seen = BTreeMap::from([("seen".to_owned(), b"its event came".to_vec())]);
+    wait_for_copy(&service, &dest_store, "", &seen).await;
+
+    let schedule = made["schedule"].as_str().unwrap();
+    let run = service
+        .create(
+            &format!("/api/v1/schedules/{schedule}/run"),
+            ALICE,
+            serde_json::json!({}),
+        )
+        .await;
+    service
+        .wait_for(run["id"].as_str().unwrap(), ALICE, &["completed"])
+        .await;
+    let mut both = seen;
+    both.insert("lost".into(), b"its event was deleted".to_vec());
+    kit::assert_holds(&dest_store, "", &both).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_blob_events_reach_s3_once_each_in_any_order() {
+    let source = kit::new_azure_container("repl-blob").await;
+    let dest = kit::new_s3_bucket("repl-from-az").await;
+    let (queue_name, queue) = events::new_azure_queue("blobevents").await;
+    let Location::Azure {
+        account, container, ..
+    } = &source
+    else {
+        unreachable!()
+    };
+    let (_guard, dir) = harness::service_dir();
+    let queue_id = format!("{account}/{queue_name}");
+    write_config(
+        &dir,
+        &under(&source, "in/"),
+        &under(&dest, "out/"),
+        &[&queue_id],
+    );
+    let service = harness::start(&dir, 2);
+    let made = replicate(
+        &service,
+        &under(&source, "in/"),
+        &under(&dest, "out/"),
+        &queue_name,
+        true,
+    )
+    .await;
+    let id = made["id"].as_str().unwrap();
+
+    let store = kit::open(&source).await;
+    let keys = keys("in/", 500, kit::refused_by_azure);
+    let written: Vec<(String, Vec<u8>)> = keys
+        .iter()
+        .enumerate()
+        .map(|(n, k)| (k.clone(), content(n, 1, n % 2000)))
+        .collect();
+    put(&store, written.clone()).await;
+    let overwritten: Vec<(String, Vec<u8>)> = keys
+        .iter()
+        .enumerate()
+        .skip(10)
+        .take(50)
+        .map(|(n, k)| (k.clone(), content(n, 2, n % 2000)))
+        .collect();
+    put(&store, overwritten.clone()).await;
+    let deleted: Vec<String> = keys.iter().skip(100).take(50).cloned().collect();
+    delete(&store, &deleted).await;
+
+    // What Event Grid would deliver: each write's BlobCreated (once more for some: delivery is
+    // at least once), staged blocks that are not blobs yet, each deletion; the newest event of
+    // a key before its older one.
+    let event = |kind: &str, api: &str, key: &str, sequencer: u64| {
+        blob_event(kind, api, account, container, key, "0x1", sequencer).to_string()
+    };
+    let mut messages = Vec::new();
+    for (n, (key, _)) in overwritten.iter().enumerate() {
+        messages.push(event(
+            "Microsoft.Storage.BlobCreated",
+            "PutBlockList",
+            key,
+            2_000 + n as u64,
+        ));
+    }
+    for (n, (key, _)) in written.iter().enumerate() {
+        messages.push(event(
+            "Microsoft.Storage.BlobCreated",
+            "PutBlob",
+            key,
+            n as u64,
+        ));
+        if n % 10 == 0 {
+            messages.push(event(
+                "Microsoft.Storage.BlobCreated",
+                "PutBlob",
+                key,
+                n as u64,
+            ));
+            messages.push(event(
+                "Microsoft.Storage.BlobCreated",
+                "PutBlock",
+                key,
+                n as u64,
+            ));
+        }
+    }
+    for (n, key) in deleted.iter().enumerate() {
+        messages.push(event(
+            "Microsoft.Storage.BlobDeleted",
+            "DeleteBlob",
+            key,
+            3_000 + n as u64,
+        ));
+    }
+    // Poison: unreadable; another container (not granted); outside the prefix.
+    messages.push("{\"eventType\": ".to_owned());
+    messages.push(
+        blob_event(
+            "Microsoft.Storage.BlobCreated",
+            "PutBlob",
+            account,
+            "elsewhere",
+            "in/x",
+            "0x1",
+            1,
+        )
+        .to_string(),
+    );
+    messages.push(event(
+        "Microsoft.Storage.BlobCreated",
+        "PutBlob",
+        "out-of-prefix",
+        1,
+    ));
+    futures::stream::iter(messages)
+        .map(|m| {
+            let queue = &queue;
+            async move { events::send_azure(queue, &m).await }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+
+    let mut expected: BTreeMap<String, Vec<u8>> = written
+        .into_iter()
+        .chain(overwritten)
+        .map(|(k, v)| (k["in/".len()..].to_owned(), v))
+        .collect();
+    for key in &deleted {
+        expected.remove(&key["in/".len()..]);
+    }
+    let dest_store = kit::open(&dest).await;
+    wait_for_copy(&service, &dest_store, "out/", &expected).await;
+    let view = wait_for_drained(&service, id).await;
+    assert_eq!(
+        view["events"]["failed"], 1,
+        "the unreadable message: {view}"
+    );
+    assert!(view["events"]["ignored"].as_i64().unwrap() >= 3, "{view}");
+    // Each object copied once: duplicates and stale events found the copy already there.
+    assert_eq!(view["objects_copied"], expected.len(), "{view}");
+}
