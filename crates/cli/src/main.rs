@@ -62,6 +62,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => commands::serve::run(&cli, args).await,
             Command::Agent(args) => commands::serve::agent(&cli, args).await,
             Command::Schedule(command) => commands::schedule::run(&cli, command).await,
+            Command::Replicate(command) => commands::replicate::run(&cli, command).await,
             Command::Db(command) => commands::db::run(command).await,
             Command::Completions { shell } => {
                 let mut command = <Cli as clap::CommandFactory>::command();

@@ -7,7 +7,10 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::wire::{ActionOptions, ErrorBody, FailureView, JobView, ScheduleInput};
+use crate::wire::{
+    ActionOptions, ErrorBody, FailureView, JobView, ReplicationInput, ReplicationView,
+    ScheduleInput,
+};
 
 /// Jobs or failures asked for in one request (the service answers at most its own page).
 const PAGE: usize = 500;
@@ -225,6 +228,46 @@ impl Client {
         self.call::<Option<()>>(
             Method::DELETE,
             &format!("/api/v1/schedules/{id}"),
+            None::<&()>,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Makes a replication.
+    pub async fn create_replication(
+        &self,
+        input: &ReplicationInput,
+    ) -> Result<ReplicationView, ClientError> {
+        self.call(Method::POST, "/api/v1/replications", Some(input))
+            .await
+    }
+
+    /// The caller's replications.
+    pub async fn replications(&self) -> Result<Vec<ReplicationView>, ClientError> {
+        self.call(Method::GET, "/api/v1/replications", None::<&()>)
+            .await
+    }
+
+    /// Changes replication `id` (name, on/off, deletions).
+    pub async fn patch_replication(
+        &self,
+        id: &str,
+        input: &ReplicationInput,
+    ) -> Result<ReplicationView, ClientError> {
+        self.call(
+            Method::PATCH,
+            &format!("/api/v1/replications/{id}"),
+            Some(input),
+        )
+        .await
+    }
+
+    /// Deletes replication `id` and its reconcile schedule.
+    pub async fn delete_replication(&self, id: &str) -> Result<(), ClientError> {
+        self.call::<Option<()>>(
+            Method::DELETE,
+            &format!("/api/v1/replications/{id}"),
             None::<&()>,
         )
         .await

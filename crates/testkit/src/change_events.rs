@@ -190,3 +190,75 @@ pub fn blob_event(
         "metadataVersion": "1"
     })
 }
+
+/// Deletes each of `keys` from `store`.
+pub async fn delete_all(store: &std::sync::Arc<dyn awcopy_store::Store>, keys: &[String]) {
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(keys)
+        .map(|key| store.delete(key))
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("delete the objects");
+}
+
+/// The objects under `prefix` in `store`, by key relative to it (none if it cannot be listed).
+pub async fn objects_under(
+    store: &std::sync::Arc<dyn awcopy_store::Store>,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, awcopy_store::ObjectMeta> {
+    use futures::TryStreamExt;
+    let pages: Vec<_> = store
+        .list(awcopy_store::ListRequest {
+            prefix: prefix.into(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap_or_default();
+    pages
+        .into_iter()
+        .flat_map(|p| p.objects)
+        .map(|o| (o.key[prefix.len()..].to_owned(), o))
+        .collect()
+}
+
+/// Waits up to `within` until `store` under `prefix` holds the keys and sizes of `expected`,
+/// then checks every byte; `Err` says what differs if it never does.
+pub async fn wait_until_holds(
+    store: &std::sync::Arc<dyn awcopy_store::Store>,
+    prefix: &str,
+    expected: &std::collections::BTreeMap<String, Vec<u8>>,
+    within: std::time::Duration,
+) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let now = objects_under(store, prefix).await;
+        let same = now.len() == expected.len()
+            && expected
+                .iter()
+                .all(|(k, v)| now.get(k).is_some_and(|m| m.size == v.len() as u64));
+        if same {
+            crate::assert_holds(store, prefix, expected).await;
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            let missing: Vec<_> = expected
+                .keys()
+                .filter(|k| !now.contains_key(*k))
+                .take(5)
+                .collect();
+            let extra: Vec<_> = now
+                .keys()
+                .filter(|k| !expected.contains_key(*k))
+                .take(5)
+                .collect();
+            return Err(format!(
+                "{} keys, {} expected; missing {missing:?}, extra {extra:?}",
+                now.len(),
+                expected.len()
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

@@ -64,6 +64,24 @@ pub fn write_config_with(
     std::fs::write(dir.join("service.toml"), text).expect("write the config");
 }
 
+/// Writes a config for replications: alice may read `read`, write `write` and read event
+/// queues `queues`; bob the same places but no queue; root is an admin.
+pub fn write_replication_config(dir: &Path, read: &str, write: &str, queues: &[&str]) {
+    let user = |name: &str, token: &str, queues: &[&str]| {
+        format!(
+            "[[user]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\nread = [{read:?}]\nwrite = [{write:?}]\nqueues = {queues:?}\n\n",
+            sha256(token)
+        )
+    };
+    let text = user("alice", ALICE, queues)
+        + &user("bob", BOB, &[])
+        + &format!(
+            "[[user]]\nname = \"root\"\ntoken_sha256 = \"{}\"\nadmin = true\n",
+            sha256(ADMIN)
+        );
+    std::fs::write(dir.join("service.toml"), text).expect("write the config");
+}
+
 /// The SHA-256 of `token` in hex, as `awcopy serve --hash-token` prints it.
 pub fn sha256(token: &str) -> String {
     Sha256::digest(token.as_bytes())

@@ -62,6 +62,10 @@ pub enum Command {
     /// Schedules of the job service: a copy run every so often.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Replications of the job service: a source kept copied as its cloud announces changes
+    /// (S3 event notifications in SQS; Event Grid blob events in a Storage Queue).
+    #[command(subcommand)]
+    Replicate(ReplicateCommand),
     /// The job catalogue itself: move it into another (SQLite to PostgreSQL).
     #[command(subcommand)]
     Db(DbCommand),
@@ -218,6 +222,63 @@ pub enum ScheduleCommand {
     Resume(ScheduleId),
     /// Delete a schedule (its runs stay as jobs).
     Rm(ScheduleId),
+}
+
+/// `awcopy replicate`: replications of a job service.
+#[derive(Debug, Subcommand)]
+pub enum ReplicateCommand {
+    /// Add a replication: SOURCE kept copied to DEST from the change events on --queue.
+    Add(Box<ReplicateAdd>),
+    /// List your replications: their state, counters, lag and queue depth.
+    List {
+        /// The service (also --server, or AWCOPY_SERVER).
+        #[arg(long, alias = "server", env = "AWCOPY_SERVER", value_name = "URL")]
+        via: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop reading a replication's queue (its events wait there) and its reconcile runs.
+    Pause(ReplicationId),
+    /// Read its queue again.
+    Resume(ReplicationId),
+    /// Delete a replication and its reconcile schedule.
+    Rm(ReplicationId),
+}
+
+/// One replication of a service.
+#[derive(Debug, Args)]
+pub struct ReplicationId {
+    /// The replication's id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The service (also --server, or AWCOPY_SERVER).
+    #[arg(long, alias = "server", env = "AWCOPY_SERVER", value_name = "URL")]
+    pub via: String,
+}
+
+/// Arguments of `awcopy replicate add` (the copy's flags are those of `cp`; it runs as a
+/// recursive `sync`; `--via` names the service).
+#[derive(Debug, Args)]
+pub struct ReplicateAdd {
+    /// What to keep copied.
+    #[command(flatten)]
+    pub copy: CopyArgs,
+    /// Where the source's change events arrive: the SQS queue (name or URL) of an S3
+    /// bucket's event notifications; the Storage Queue (name, in the container's account)
+    /// Event Grid delivers an Azure container's blob events to.
+    #[arg(long, value_name = "QUEUE")]
+    pub queue: String,
+    /// Delete the destination's copy when the source object is deleted (only while that
+    /// copy is the one the replication wrote).
+    #[arg(long)]
+    pub deletions: bool,
+    /// How often a reconcile run (a scheduled sync) catches what events missed: 6h, 1d.
+    #[arg(long, value_name = "PERIOD")]
+    pub reconcile: Option<String>,
+    /// Add it paused.
+    #[arg(long)]
+    pub off: bool,
 }
 
 /// One schedule of a service.

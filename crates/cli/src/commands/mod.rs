@@ -9,5 +9,6 @@ pub mod jobs;
 pub mod ls;
 pub mod prompt;
 pub mod remote;
+pub mod replicate;
 pub mod schedule;
 pub mod serve;

@@ -35,7 +35,7 @@ const ROUND_MESSAGES: usize = 500;
 /// How long the first receive of a round waits for a message (a long poll on SQS).
 const FIRST_WAIT: Duration = Duration::from_secs(2);
 /// How long a message taken stays hidden from other readers: longer than a round.
-const VISIBILITY: Duration = Duration::from_secs(120);
+const VISIBILITY: Duration = Duration::from_secs(60);
 /// Deliveries of a message whose change keeps failing before it becomes a failure.
 pub const MOST_DELIVERIES: u32 = 5;
 /// Heads (source and destination) in flight at once.

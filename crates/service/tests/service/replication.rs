@@ -3,33 +3,15 @@
 //! documented schema. Each test writes, overwrites and deletes objects of every kind of key
 //! while the replication runs, and checks every key and every byte at the destination.
 
-use awcopy_store::{Location, ObjectAttributes, Store};
+use awcopy_store::{Location, Store};
 use awcopy_testkit::change_events::{self as events, blob_event};
 use awcopy_testkit::{self as kit};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::harness::{self, Service, ADMIN, ALICE, BOB};
-
-/// Writes a config: alice may read `read`, write `write` and read `queues`; bob the same
-/// places but no queue; root is an admin.
-fn write_config(dir: &std::path::Path, read: &str, write: &str, queues: &[&str]) {
-    let user = |name: &str, token: &str, queues: &[&str]| {
-        format!(
-            "[[user]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\nread = [{read:?}]\nwrite = [{write:?}]\nqueues = {queues:?}\n\n",
-            harness::sha256(token)
-        )
-    };
-    let text = user("alice", ALICE, queues)
-        + &user("bob", BOB, &[])
-        + &format!(
-            "[[user]]\nname = \"root\"\ntoken_sha256 = \"{}\"\nadmin = true\n",
-            harness::sha256(ADMIN)
-        );
-    std::fs::write(dir.join("service.toml"), text).unwrap();
-}
 
 /// `location` with `prefix` under it, as text.
 fn under(location: &Location, prefix: &str) -> String {
@@ -58,85 +40,24 @@ fn content(n: usize, version: u64, size: usize) -> Vec<u8> {
     kit::pattern(size, n as u64 * 1_000 + version)
 }
 
-/// Puts each `(key, bytes)` into `store`, 32 at a time.
+/// Puts each `(key, bytes)` into `store`.
 async fn put(store: &Arc<dyn Store>, objects: impl IntoIterator<Item = (String, Vec<u8>)>) {
-    futures::stream::iter(objects)
-        .map(|(key, data)| async move {
-            let attributes = ObjectAttributes::default();
-            store.put(&key, data.into(), &attributes, None).await
-        })
-        .buffer_unordered(32)
-        .try_collect::<Vec<_>>()
-        .await
-        .expect("put the objects");
+    kit::put_all(store, &objects.into_iter().collect()).await;
 }
 
-/// Deletes each key from `store`.
-async fn delete(store: &Arc<dyn Store>, keys: &[String]) {
-    futures::stream::iter(keys)
-        .map(|key| store.delete(key))
-        .buffer_unordered(32)
-        .try_collect::<Vec<_>>()
-        .await
-        .expect("delete the objects");
-}
-
-/// The keys (with sizes) under `prefix` in `store`, relative to it.
-async fn listing(store: &Arc<dyn Store>, prefix: &str) -> BTreeMap<String, u64> {
-    let pages: Vec<_> = store
-        .list(awcopy_store::ListRequest {
-            prefix: prefix.into(),
-            ..Default::default()
-        })
-        .try_collect()
-        .await
-        .unwrap_or_default();
-    pages
-        .into_iter()
-        .flat_map(|p| p.objects)
-        .map(|o| (o.key[prefix.len()..].to_owned(), o.size))
-        .collect()
-}
-
-/// Waits (two minutes at most) until `dest` under `prefix` holds the keys and sizes of
-/// `expected`, then checks every byte; says what differs if it never does.
+/// Waits (two minutes at most) until `dest` under `prefix` holds exactly `expected`, every
+/// byte checked.
 async fn wait_for_copy(
     service: &Service,
     dest: &Arc<dyn Store>,
     prefix: &str,
     expected: &BTreeMap<String, Vec<u8>>,
 ) {
-    let sizes: BTreeMap<String, u64> = expected
-        .iter()
-        .map(|(k, v)| (k.clone(), v.len() as u64))
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let now = listing(dest, prefix).await;
-        if now == sizes {
-            break;
-        }
-        if Instant::now() > deadline {
-            let missing: Vec<_> = sizes
-                .keys()
-                .filter(|k| !now.contains_key(*k))
-                .take(5)
-                .collect();
-            let extra: Vec<_> = now
-                .keys()
-                .filter(|k| !sizes.contains_key(*k))
-                .take(5)
-                .collect();
-            let replications = service.get("/api/v1/replications", ADMIN).await;
-            panic!(
-                "the destination never matched: {} keys, {} expected; missing {missing:?}, extra {extra:?}; {replications}",
-                now.len(),
-                sizes.len()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let within = Duration::from_secs(120);
+    if let Err(why) = events::wait_until_holds(dest, prefix, expected, within).await {
+        let replications = service.get("/api/v1/replications", ADMIN).await;
+        panic!("the destination never matched: {why}; {replications}");
     }
-    kit::assert_holds(dest, prefix, expected).await;
 }
 
 /// Waits until replication `id` has taken everything from its queue and applied it; its view.
@@ -183,7 +104,7 @@ async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
     let (queue, _) = events::new_sqs_queue("repl").await;
     events::notify(&source, &queue).await;
     let (_guard, dir) = harness::service_dir();
-    write_config(
+    harness::write_replication_config(
         &dir,
         &under(&source, "data/"),
         &under(&dest, "copy/"),
@@ -259,7 +180,10 @@ async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
         })
         .collect();
     let deleted: Vec<String> = keys.iter().skip(200).take(50).cloned().collect();
-    tokio::join!(put(&store, overwritten.clone()), delete(&store, &deleted));
+    tokio::join!(
+        put(&store, overwritten.clone()),
+        events::delete_all(&store, &deleted)
+    );
     for (key, data) in overwritten {
         expected.insert(key["data/".len()..].to_owned(), data);
     }
@@ -279,10 +203,8 @@ async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
         "{view}"
     );
     assert_eq!(view["objects_deleted"], 50, "{view}");
-    assert!(listing(&dest_store, "")
-        .await
-        .keys()
-        .all(|k| k.starts_with("copy/")));
+    let everything = events::objects_under(&dest_store, "").await;
+    assert!(everything.keys().all(|k| k.starts_with("copy/")));
     kit::assert_no_secrets(&service.log());
 }
 
@@ -293,7 +215,7 @@ async fn deletions_stay_at_the_source_unless_asked_for() {
     let (queue, _) = events::new_sqs_queue("keep").await;
     events::notify(&source, &queue).await;
     let (_guard, dir) = harness::service_dir();
-    write_config(&dir, &under(&source, ""), &under(&dest, ""), &[&queue]);
+    harness::write_replication_config(&dir, &under(&source, ""), &under(&dest, ""), &[&queue]);
     let service = harness::start(&dir, 1);
     let made = replicate(
         &service,
@@ -313,7 +235,7 @@ async fn deletions_stay_at_the_source_unless_asked_for() {
     let dest_store = kit::open(&dest).await;
     wait_for_copy(&service, &dest_store, "", &expected).await;
     let gone: Vec<String> = expected.keys().take(10).cloned().collect();
-    delete(&store, &gone).await;
+    events::delete_all(&store, &gone).await;
     let view = wait_for_drained(&service, id).await;
     assert!(view["events"]["ignored"].as_i64().unwrap() >= 10, "{view}");
     kit::assert_holds(&dest_store, "", &expected).await;
@@ -334,7 +256,7 @@ async fn deletions_stay_at_the_source_unless_asked_for() {
     );
     let rewritten = b"written at the destination by someone else".to_vec();
     put(&dest_store, [("k19".to_owned(), rewritten.clone())]).await;
-    delete(&store, &["k18".to_owned(), "k19".to_owned()]).await;
+    events::delete_all(&store, &["k18".to_owned(), "k19".to_owned()]).await;
     let mut left = expected.clone();
     left.remove("k18");
     left.insert("k19".into(), rewritten);
@@ -350,7 +272,7 @@ async fn poison_messages_are_counted_and_copy_nothing_outside_the_grant() {
     let dest = kit::new_s3_bucket("repl-poison-dst").await;
     let (queue, url) = events::new_sqs_queue("poison").await;
     let (_guard, dir) = harness::service_dir();
-    write_config(&dir, &under(&source, "in/"), &under(&dest, ""), &[&queue]);
+    harness::write_replication_config(&dir, &under(&source, "in/"), &under(&dest, ""), &[&queue]);
     let service = harness::start(&dir, 1);
     let made = replicate(
         &service,
@@ -426,7 +348,7 @@ async fn the_reconcile_run_repairs_what_a_lost_event_left_out() {
     let (queue, url) = events::new_sqs_queue("lost").await;
     events::notify(&source, &queue).await;
     let (_guard, dir) = harness::service_dir();
-    write_config(&dir, &under(&source, ""), &under(&dest, ""), &[&queue]);
+    harness::write_replication_config(&dir, &under(&source, ""), &under(&dest, ""), &[&queue]);
     let service = harness::start(&dir, 1);
     let made = replicate(
         &service,
@@ -504,7 +426,7 @@ async fn azure_blob_events_reach_s3_once_each_in_any_order() {
     };
     let (_guard, dir) = harness::service_dir();
     let queue_id = format!("{account}/{queue_name}");
-    write_config(
+    harness::write_replication_config(
         &dir,
         &under(&source, "in/"),
         &under(&dest, "out/"),
@@ -538,7 +460,7 @@ async fn azure_blob_events_reach_s3_once_each_in_any_order() {
         .collect();
     put(&store, overwritten.clone()).await;
     let deleted: Vec<String> = keys.iter().skip(100).take(50).cloned().collect();
-    delete(&store, &deleted).await;
+    events::delete_all(&store, &deleted).await;
 
     // What Event Grid would deliver: each write's BlobCreated (once more for some: delivery is
     // at least once), staged blocks that are not blobs yet, each deletion; the newest event of

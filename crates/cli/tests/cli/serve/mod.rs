@@ -5,6 +5,7 @@
 
 mod control;
 mod failures;
+mod replicate;
 mod schedules;
 mod settings;
 mod users;
