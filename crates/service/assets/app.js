@@ -338,7 +338,7 @@ async function loadFailures(id) {
 }
 
 function show(page) {
-  for (const id of ["sign-in", "jobs-page", "job-page", "new-page", "schedules-page", "agents-page"]) {
+  for (const id of ["sign-in", "jobs-page", "job-page", "new-page", "schedules-page", "agents-page", "replications-page"]) {
     $("#" + id).hidden = id !== page;
   }
 }
@@ -369,6 +369,9 @@ async function route() {
   } else if (hash === "#/schedules") {
     show("schedules-page");
     renderSchedules().catch((e) => alert(e.message));
+  } else if (hash === "#/replications") {
+    show("replications-page");
+    renderReplications().catch((e) => alert(e.message));
   } else if (hash === "#/agents") {
     show("agents-page");
     renderAgents().catch((e) => alert(e.message));

@@ -16,6 +16,9 @@ use crate::service::Service;
 /// Reads one counter of an agent.
 type AgentCounter = fn(&crate::wire::AgentView) -> u64;
 
+/// Reads one counter of a replication.
+type ReplicationCounter = fn(&crate::wire::ReplicationView) -> i64;
+
 /// `text` as a label value the exposition format reads back whole: `\`, `"` and line
 /// breaks escaped, other control characters as `?` (prometheus-client writes label values
 /// as they are).
@@ -136,6 +139,7 @@ pub async fn render(State(service): State<Arc<Service>>) -> impl IntoResponse {
         }
         registry.register(name, help, family);
     }
+    register_replications(&mut registry, &service).await;
     let mut text = String::new();
     encode(&mut text, &registry).expect("metrics encode into a string");
     (
@@ -145,6 +149,77 @@ pub async fn render(State(service): State<Arc<Service>>) -> impl IntoResponse {
         )],
         text,
     )
+}
+
+/// Each replication's events, objects, lag and queue depth, labelled by its id (a catalogue
+/// that cannot be read leaves them out: the rest of the metrics still answer).
+async fn register_replications(registry: &mut Registry, service: &Service) {
+    let Ok(all) = service.catalog().replications(None).await else {
+        return;
+    };
+    let views: Vec<_> = all
+        .into_iter()
+        .map(|r| service.replication_view(r))
+        .collect();
+    let of = |id: &str| vec![("replication".to_owned(), label(id))];
+    let events = Family::<Vec<(String, String)>, Counter>::default();
+    for view in &views {
+        let counts = view.events;
+        for (outcome, n) in [
+            ("received", counts.received),
+            ("applied", counts.applied),
+            ("ignored", counts.ignored),
+            ("failed", counts.failed),
+        ] {
+            let mut labels = of(&view.id);
+            labels.push(("outcome".to_owned(), outcome.to_owned()));
+            events.get_or_create(&labels).inc_by(n.max(0) as u64);
+        }
+    }
+    registry.register(
+        "replication_events",
+        "Change events a replication took from its queue, by what became of them (received = applied + ignored + failed)",
+        events,
+    );
+    let objects: [(&str, &str, ReplicationCounter); 2] = [
+        (
+            "replication_objects_copied",
+            "Objects a replication copied",
+            |v| v.objects_copied,
+        ),
+        (
+            "replication_objects_deleted",
+            "Destination objects a replication deleted",
+            |v| v.objects_deleted,
+        ),
+    ];
+    for (name, help, read) in objects {
+        let family = Family::<Vec<(String, String)>, Counter>::default();
+        for view in &views {
+            family
+                .get_or_create(&of(&view.id))
+                .inc_by(read(view).max(0) as u64);
+        }
+        registry.register(name, help, family);
+    }
+    let lag = Family::<Vec<(String, String)>, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let depth = Family::<Vec<(String, String)>, Gauge>::default();
+    for view in &views {
+        lag.get_or_create(&of(&view.id)).set(view.lag_seconds);
+        if let Some(d) = view.queue_depth {
+            depth.get_or_create(&of(&view.id)).set(d);
+        }
+    }
+    registry.register(
+        "replication_lag_seconds",
+        "Seconds since the oldest change a replication took and has not applied happened (0: none waits)",
+        lag,
+    );
+    registry.register(
+        "replication_queue_depth",
+        "About how many messages wait in a replication's queue",
+        depth,
+    );
 }
 
 #[cfg(test)]

@@ -203,6 +203,15 @@ async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
         "{view}"
     );
     assert_eq!(view["objects_deleted"], 50, "{view}");
+    let metrics = service.metrics().await;
+    for line in [
+        format!("awcopy_replication_events_total{{replication=\"{id}\",outcome=\"failed\"}} 0"),
+        format!("awcopy_replication_objects_deleted_total{{replication=\"{id}\"}} 50"),
+        format!("awcopy_replication_queue_depth{{replication=\"{id}\"}} 0"),
+        format!("awcopy_replication_lag_seconds{{replication=\"{id}\"}} 0.0"),
+    ] {
+        assert!(metrics.contains(&line), "{line} not in {metrics}");
+    }
     let everything = events::objects_under(&dest_store, "").await;
     assert!(everything.keys().all(|k| k.starts_with("copy/")));
     kit::assert_no_secrets(&service.log());
@@ -554,4 +563,63 @@ async fn azure_blob_events_reach_s3_once_each_in_any_order() {
     assert!(view["events"]["ignored"].as_i64().unwrap() >= 3, "{view}");
     // Each object copied once: duplicates and stale events found the copy already there.
     assert_eq!(view["objects_copied"], expected.len(), "{view}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_a_replication_live_and_pauses_it() {
+    let source = kit::new_s3_bucket("repl-page").await;
+    let dest = kit::new_s3_bucket("repl-page-dst").await;
+    let (queue, _) = events::new_sqs_queue("page").await;
+    events::notify(&source, &queue).await;
+    let (_guard, dir) = harness::service_dir();
+    harness::write_replication_config(&dir, &under(&source, ""), &under(&dest, ""), &[&queue]);
+    let service = harness::start(&dir, 1);
+    let made = replicate(
+        &service,
+        &under(&source, ""),
+        &under(&dest, ""),
+        &queue,
+        false,
+    )
+    .await;
+    let id = made["id"].as_str().unwrap().to_owned();
+    let objects: Vec<(String, Vec<u8>)> = (0..30)
+        .map(|n| (format!("seen/{n:02}"), content(n, 1, 10 + n)))
+        .collect();
+    let (store, shots) = (
+        kit::open(&source).await,
+        kit::workspace_root().join("target/dashboard-shots"),
+    );
+    std::fs::create_dir_all(&shots).unwrap();
+    let env = [
+        ("URL", service.url.clone()),
+        ("TOKEN", ALICE.to_owned()),
+        ("REPLICATION", id.clone()),
+        ("APPLIED", "30".to_owned()),
+    ];
+    let (seen, ()) = tokio::join!(
+        crate::dashboard::browse("replications.mjs", &shots, &env),
+        async {
+            // Written once the page is open, so that its numbers must change live.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            put(&store, objects).await;
+        }
+    );
+    assert_eq!(seen["applied"], "30", "{seen}");
+    assert!(
+        seen["state"].as_str().unwrap().starts_with("running"),
+        "{seen}"
+    );
+    assert!(
+        seen["afterPause"].as_str().unwrap().starts_with("paused"),
+        "{seen}"
+    );
+    let view = service
+        .get(&format!("/api/v1/replications/{id}"), ALICE)
+        .await;
+    assert_eq!(
+        view["enabled"], false,
+        "the click paused it on the service: {view}"
+    );
+    harness::assert_no_tokens("the replications page", seen["pageText"].as_str().unwrap());
 }
