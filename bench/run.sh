@@ -14,6 +14,9 @@
 #                           (bench/rtt.py; writes bench/RESULTS-rtt.md)
 #                           blocks: 4 x 1 GiB local -> S3, S3 -> local and S3 -> S3 on bench/s3mem,
 #                           with s5cmd and rclone (bench/blocks.py; writes bench/RESULTS-blocks.md)
+#                           replicate [--rates 50,500] [--seconds 20]: lag from a write to its
+#                           copy while `awcopy serve` replicates from moto's S3 event
+#                           notifications (bench/replicate.py; writes bench/RESULTS-replicate.md)
 #                routes: s3-azure s3-s3 azure-s3 s3-local
 #
 # AWCOPY_BENCH_BINARY=PATH measures that awcopy binary instead of target/release/awcopy (a build
@@ -36,7 +39,7 @@ while [ $# -gt 0 ]; do
     --reps|--out) options+=("$1" "${2:?$1 needs a value}"); shift ;;
     --copies-only) options+=("$1") ;;
     # rtt's and blocks' own choices (see bench/rtt.py and bench/blocks.py --help).
-    --sizes|--delays|--tools|--routes|--count|--size-mib|--delay-ms)
+    --sizes|--delays|--tools|--routes|--count|--size-mib|--delay-ms|--rates|--seconds)
       options+=("$1" "${2:?$1 needs a value}"); shift ;;
     -*) echo "bench/run.sh: unknown option $1 (use --quick, --reps N, --out FILE; rtt and blocks take their scripts' options)" >&2; exit 2 ;;
     *) scenarios+=("$1") ;;
@@ -93,6 +96,12 @@ if $scale_only; then
   trap stop_emulators EXIT
   "$BENCH_VENV/bin/python" bench/scale.py ${scale[@]+"${scale[@]}"} \
     ${options[@]+"${options[@]}"} --command "$command_line"
+  exit
+fi
+
+if [ "$server_bench" = replicate ]; then
+  start_emulators
+  "$BENCH_VENV/bin/python" bench/replicate.py ${options[@]+"${options[@]}"} --command-line "$command_line"
   exit
 fi
 

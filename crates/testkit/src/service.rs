@@ -39,6 +39,52 @@ pub fn write_config_with(
     bob: (&[String], &[String]),
     extra: &str,
 ) {
+    let none = [];
+    let alice = Grants {
+        read: alice.0,
+        write: alice.1,
+        queues: &none,
+    };
+    let bob = Grants {
+        read: bob.0,
+        write: bob.1,
+        queues: &none,
+    };
+    write_users(dir, alice, bob, extra);
+}
+
+/// Writes a config for replications, `extra` (TOML) first: alice may read `read`, write
+/// `write` and read the event queues `queues`; bob the same places but no queue; root is an
+/// admin.
+pub fn write_replication_config(
+    dir: &Path,
+    read: &[String],
+    write: &[String],
+    queues: &[String],
+    extra: &str,
+) {
+    let alice = Grants {
+        read,
+        write,
+        queues,
+    };
+    let bob = Grants {
+        queues: &[],
+        ..alice
+    };
+    write_users(dir, alice, bob, extra);
+}
+
+/// What a test user may use.
+#[derive(Clone, Copy)]
+struct Grants<'a> {
+    read: &'a [String],
+    write: &'a [String],
+    queues: &'a [String],
+}
+
+/// Writes `extra`, then alice, bob and the admin root, as the config's users.
+fn write_users(dir: &Path, alice: Grants, bob: Grants, extra: &str) {
     let list = |items: &[String]| {
         items
             .iter()
@@ -46,35 +92,18 @@ pub fn write_config_with(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let user = |name: &str, token: &str, (read, write): (&[String], &[String])| {
+    let user = |name: &str, token: &str, grants: Grants| {
         format!(
-            "[[user]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\nread = [{}]\nwrite = [{}]\n\n",
+            "[[user]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\nread = [{}]\nwrite = [{}]\nqueues = [{}]\n\n",
             sha256(token),
-            list(read),
-            list(write)
+            list(grants.read),
+            list(grants.write),
+            list(grants.queues)
         )
     };
     let text = extra.to_owned()
         + &user("alice", ALICE, alice)
         + &user("bob", BOB, bob)
-        + &format!(
-            "[[user]]\nname = \"root\"\ntoken_sha256 = \"{}\"\nadmin = true\n",
-            sha256(ADMIN)
-        );
-    std::fs::write(dir.join("service.toml"), text).expect("write the config");
-}
-
-/// Writes a config for replications: alice may read `read`, write `write` and read event
-/// queues `queues`; bob the same places but no queue; root is an admin.
-pub fn write_replication_config(dir: &Path, read: &str, write: &str, queues: &[&str]) {
-    let user = |name: &str, token: &str, queues: &[&str]| {
-        format!(
-            "[[user]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\nread = [{read:?}]\nwrite = [{write:?}]\nqueues = {queues:?}\n\n",
-            sha256(token)
-        )
-    };
-    let text = user("alice", ALICE, queues)
-        + &user("bob", BOB, &[])
         + &format!(
             "[[user]]\nname = \"root\"\ntoken_sha256 = \"{}\"\nadmin = true\n",
             sha256(ADMIN)

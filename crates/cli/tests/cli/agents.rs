@@ -147,6 +147,46 @@ async fn three_agents_copy_a_job_and_one_killed_mid_job_changes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replication_outlives_an_agent_killed_mid_stream() {
+    use awcopy_testkit::change_events as events;
+    let (queue, _) = events::new_sqs_queue("agents-repl").await;
+    // Slowed so that blocks are still in flight when an agent dies.
+    let rig = Rig::replicating("agents-repl", &queue, 50).await;
+    events::notify(&rig.bucket, &queue).await;
+    let mut agents: Vec<Process> = (1..=2)
+        .map(|n| rig.agent(&format!("agent-{n}"), 4))
+        .collect();
+    let body = serde_json::json!({
+        "spec": {"version": 1, "mode": "sync", "source": format!("{}", rig.bucket),
+                 "dest": kit::fault_proxy::through(&rig.proxy, &rig.container),
+                 "sizes": {"block_size": 4 << 20}},
+        "queue": queue,
+    });
+    let made = rig
+        .service
+        .create("/api/v1/replications", ALICE, body)
+        .await;
+    let files = data();
+    kit::put_all(&kit::open(&rig.bucket).await, &files).await;
+    // Once agent-1 has staged a block of a replicated object, kill it.
+    until_a_block_is_staged(&agents[..1]).await;
+    agents[0].kill9();
+    let container = kit::open(&rig.container).await;
+    let within = Duration::from_secs(180);
+    if let Err(why) =
+        awcopy_testkit::change_events::wait_until_holds(&container, "", &files, within).await
+    {
+        let id = made["id"].as_str().unwrap();
+        let view = rig
+            .service
+            .get(&format!("/api/v1/replications/{id}"), ALICE)
+            .await;
+        panic!("the destination never matched: {why}; {view}");
+    }
+    agents.clear();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_server_restarted_mid_job_loses_nothing() {
     let files = data();
     let mut rig = Rig::new("agents-restart", &files, 100).await;

@@ -106,9 +106,10 @@ async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
     let (_guard, dir) = harness::service_dir();
     harness::write_replication_config(
         &dir,
-        &under(&source, "data/"),
-        &under(&dest, "copy/"),
-        &[&queue],
+        &[under(&source, "data/")],
+        &[under(&dest, "copy/")],
+        &[queue.to_owned()],
+        "",
     );
     let service = harness::start(&dir, 2);
     let (source_text, dest_text) = (under(&source, "data/"), under(&dest, "copy/"));
@@ -224,7 +225,13 @@ async fn deletions_stay_at_the_source_unless_asked_for() {
     let (queue, _) = events::new_sqs_queue("keep").await;
     events::notify(&source, &queue).await;
     let (_guard, dir) = harness::service_dir();
-    harness::write_replication_config(&dir, &under(&source, ""), &under(&dest, ""), &[&queue]);
+    harness::write_replication_config(
+        &dir,
+        &[under(&source, "")],
+        &[under(&dest, "")],
+        &[queue.to_owned()],
+        "",
+    );
     let service = harness::start(&dir, 1);
     let made = replicate(
         &service,
@@ -281,7 +288,13 @@ async fn poison_messages_are_counted_and_copy_nothing_outside_the_grant() {
     let dest = kit::new_s3_bucket("repl-poison-dst").await;
     let (queue, url) = events::new_sqs_queue("poison").await;
     let (_guard, dir) = harness::service_dir();
-    harness::write_replication_config(&dir, &under(&source, "in/"), &under(&dest, ""), &[&queue]);
+    harness::write_replication_config(
+        &dir,
+        &[under(&source, "in/")],
+        &[under(&dest, "")],
+        &[queue.to_owned()],
+        "",
+    );
     let service = harness::start(&dir, 1);
     let made = replicate(
         &service,
@@ -357,7 +370,13 @@ async fn the_reconcile_run_repairs_what_a_lost_event_left_out() {
     let (queue, url) = events::new_sqs_queue("lost").await;
     events::notify(&source, &queue).await;
     let (_guard, dir) = harness::service_dir();
-    harness::write_replication_config(&dir, &under(&source, ""), &under(&dest, ""), &[&queue]);
+    harness::write_replication_config(
+        &dir,
+        &[under(&source, "")],
+        &[under(&dest, "")],
+        &[queue.to_owned()],
+        "",
+    );
     let service = harness::start(&dir, 1);
     let made = replicate(
         &service,
@@ -437,9 +456,10 @@ async fn azure_blob_events_reach_s3_once_each_in_any_order() {
     let queue_id = format!("{account}/{queue_name}");
     harness::write_replication_config(
         &dir,
-        &under(&source, "in/"),
-        &under(&dest, "out/"),
-        &[&queue_id],
+        &[under(&source, "in/")],
+        &[under(&dest, "out/")],
+        &[queue_id.to_owned()],
+        "",
     );
     let service = harness::start(&dir, 2);
     let made = replicate(
@@ -572,7 +592,13 @@ async fn the_dashboard_shows_a_replication_live_and_pauses_it() {
     let (queue, _) = events::new_sqs_queue("page").await;
     events::notify(&source, &queue).await;
     let (_guard, dir) = harness::service_dir();
-    harness::write_replication_config(&dir, &under(&source, ""), &under(&dest, ""), &[&queue]);
+    harness::write_replication_config(
+        &dir,
+        &[under(&source, "")],
+        &[under(&dest, "")],
+        &[queue.to_owned()],
+        "",
+    );
     let service = harness::start(&dir, 1);
     let made = replicate(
         &service,

@@ -50,7 +50,23 @@ impl Rig {
         delay_ms: u64,
         access: Access,
     ) -> Self {
-        Self::build(hint, files, delay_ms, access, None, 1).await
+        Self::build(hint, files, delay_ms, access, None, 1, &[]).await
+    }
+
+    /// A rig whose bucket sends its change events to SQS queue `queue`, which alice may
+    /// replicate from.
+    pub async fn replicating(hint: &str, queue: &str, delay_ms: u64) -> Self {
+        let queues = [queue.to_owned()];
+        Self::build(
+            hint,
+            &BTreeMap::new(),
+            delay_ms,
+            Access::default(),
+            None,
+            1,
+            &queues,
+        )
+        .await
     }
 
     /// A rig whose service lets bob read the local directory `local`, and whose agents may
@@ -63,6 +79,7 @@ impl Rig {
             Access::default(),
             Some(local.to_owned()),
             1,
+            &[],
         )
         .await
     }
@@ -75,7 +92,16 @@ impl Rig {
         delay_ms: u64,
         replicas: usize,
     ) -> Self {
-        Self::build(hint, files, delay_ms, Access::default(), None, replicas).await
+        Self::build(
+            hint,
+            files,
+            delay_ms,
+            Access::default(),
+            None,
+            replicas,
+            &[],
+        )
+        .await
     }
 
     async fn build(
@@ -85,6 +111,7 @@ impl Rig {
         access: Access,
         local: Option<std::path::PathBuf>,
         replicas: usize,
+        queues: &[String],
     ) -> Self {
         // Replicas share one PostgreSQL catalogue; a lone service keeps its SQLite file.
         let db = match replicas > 1 {
@@ -102,7 +129,10 @@ impl Rig {
         let proxy = kit::fault_proxy::slow_azure(delay_ms).await;
         let stores = svc::azure_through(&proxy);
         let bob_reads: Vec<String> = local.iter().map(|p| p.display().to_string()).collect();
-        svc::write_config_with(&dir, (&grant, &grant), (&bob_reads, &[]), &stores);
+        match queues.is_empty() {
+            true => svc::write_config_with(&dir, (&grant, &grant), (&bob_reads, &[]), &stores),
+            false => svc::write_replication_config(&dir, &grant, &grant, queues, &stores),
+        }
         std::fs::write(dir.join("stores.toml"), &stores).unwrap();
         // The key the service and its agents seal their messages with.
         let key = dir.join("nats.key");

@@ -30,7 +30,8 @@ async fn a_replication_outlives_kill_9_of_its_service_and_copies_each_object_onc
     events::notify(&source, &queue).await;
     let (_guard, dir) = svc::service_dir();
     let (from, to) = (kit::location_text(&source), kit::location_text(&dest));
-    svc::write_replication_config(&dir, &from, &to, &[&queue]);
+    let one = std::slice::from_ref;
+    svc::write_replication_config(&dir, one(&from), one(&to), one(&queue), "");
     let mut service = svc::start(&dir, 2);
 
     let out = as_user(
