@@ -35,6 +35,44 @@ async fn replicate(
     service.create("/api/v1/replications", ALICE, body).await
 }
 
+/// A service of `agents` agents on which alice replicates `from` to `to` (locations as text)
+/// from `queue`, granted to her as `queue_id`.
+struct Scene {
+    service: Service,
+    /// The replication's view when it was made.
+    made: serde_json::Value,
+    id: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Scene {
+    async fn start(
+        (from, to): (&str, &str),
+        (queue, queue_id): (&str, &str),
+        deletions: bool,
+        agents: usize,
+    ) -> Self {
+        let (dir_guard, dir) = harness::service_dir();
+        let one = |text: &str| [text.to_owned()];
+        harness::write_replication_config(&dir, &one(from), &one(to), &one(queue_id), "");
+        let service = harness::start(&dir, agents);
+        let made = replicate(&service, from, to, queue, deletions).await;
+        Self {
+            id: made["id"].as_str().unwrap().to_owned(),
+            made,
+            service,
+            _dir: dir_guard,
+        }
+    }
+}
+
+/// A fresh SQS queue that the bucket of `source` sends its events to: its name and URL.
+async fn notified_queue(source: &Location, hint: &str) -> (String, String) {
+    let (name, url) = events::new_sqs_queue(hint).await;
+    events::notify(source, &name).await;
+    (name, url)
+}
+
 /// Bytes of `size` for key number `n`, version `version`.
 fn content(n: usize, version: u64, size: usize) -> Vec<u8> {
     kit::pattern(size, n as u64 * 1_000 + version)
@@ -101,18 +139,11 @@ fn keys(prefix: &str, count: usize, refused: fn(&[String]) -> Vec<String>) -> Ve
 async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
     let source = kit::new_s3_bucket("repl-s3").await;
     let dest = kit::new_azure_container("repl-az").await;
-    let (queue, _) = events::new_sqs_queue("repl").await;
-    events::notify(&source, &queue).await;
-    let (_guard, dir) = harness::service_dir();
-    harness::write_replication_config(
-        &dir,
-        &[under(&source, "data/")],
-        &[under(&dest, "copy/")],
-        &[queue.to_owned()],
-        "",
-    );
-    let service = harness::start(&dir, 2);
+    let (queue, _) = notified_queue(&source, "repl").await;
     let (source_text, dest_text) = (under(&source, "data/"), under(&dest, "copy/"));
+    let scene = Scene::start((&source_text, &dest_text), (&queue, &queue), true, 2).await;
+    let (service, id) = (&scene.service, scene.id.as_str());
+    assert_eq!(scene.made["deletions"], true);
 
     // Refused: a queue not granted; a second replication of the same queue.
     let body = serde_json::json!({
@@ -132,9 +163,6 @@ async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
         answer["message"].as_str().unwrap().contains("queue"),
         "{answer}"
     );
-    let made = replicate(&service, &source_text, &dest_text, &queue, true).await;
-    let id = made["id"].as_str().unwrap();
-    assert_eq!(made["deletions"], true);
     let (status, answer) = service
         .call(
             "POST",
@@ -164,7 +192,7 @@ async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
         }
     }
     let dest_store = kit::open(&dest).await;
-    wait_for_copy(&service, &dest_store, "copy/", &expected).await;
+    wait_for_copy(service, &dest_store, "copy/", &expected).await;
 
     // Then, at once: 50 overwrites (half the same size: only the content changed) and 50
     // deletions of copies the replication wrote.
@@ -191,8 +219,8 @@ async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
     for key in &deleted {
         expected.remove(&key["data/".len()..]);
     }
-    wait_for_copy(&service, &dest_store, "copy/", &expected).await;
-    let view = wait_for_drained(&service, id).await;
+    wait_for_copy(service, &dest_store, "copy/", &expected).await;
+    let view = wait_for_drained(service, id).await;
     assert_eq!(view["events"]["failed"], 0, "{view}");
     assert!(
         view["events"]["ignored"].as_i64().unwrap() >= 2,
@@ -222,26 +250,10 @@ async fn s3_writes_overwrites_and_deletions_reach_azure_within_seconds() {
 async fn deletions_stay_at_the_source_unless_asked_for() {
     let source = kit::new_s3_bucket("repl-keep").await;
     let dest = kit::new_s3_bucket("repl-keep-dst").await;
-    let (queue, _) = events::new_sqs_queue("keep").await;
-    events::notify(&source, &queue).await;
-    let (_guard, dir) = harness::service_dir();
-    harness::write_replication_config(
-        &dir,
-        &[under(&source, "")],
-        &[under(&dest, "")],
-        &[queue.to_owned()],
-        "",
-    );
-    let service = harness::start(&dir, 1);
-    let made = replicate(
-        &service,
-        &under(&source, ""),
-        &under(&dest, ""),
-        &queue,
-        false,
-    )
-    .await;
-    let id = made["id"].as_str().unwrap();
+    let (queue, _) = notified_queue(&source, "keep").await;
+    let places = (under(&source, ""), under(&dest, ""));
+    let scene = Scene::start((&places.0, &places.1), (&queue, &queue), false, 1).await;
+    let (service, id) = (&scene.service, scene.id.as_str());
     let store = kit::open(&source).await;
     let objects: Vec<(String, Vec<u8>)> = (0..20)
         .map(|n| (format!("k{n:02}"), content(n, 1, 100 + n)))
@@ -249,10 +261,10 @@ async fn deletions_stay_at_the_source_unless_asked_for() {
     put(&store, objects.clone()).await;
     let expected: BTreeMap<String, Vec<u8>> = objects.into_iter().collect();
     let dest_store = kit::open(&dest).await;
-    wait_for_copy(&service, &dest_store, "", &expected).await;
+    wait_for_copy(service, &dest_store, "", &expected).await;
     let gone: Vec<String> = expected.keys().take(10).cloned().collect();
     events::delete_all(&store, &gone).await;
-    let view = wait_for_drained(&service, id).await;
+    let view = wait_for_drained(service, id).await;
     assert!(view["events"]["ignored"].as_i64().unwrap() >= 10, "{view}");
     kit::assert_holds(&dest_store, "", &expected).await;
 
@@ -276,8 +288,8 @@ async fn deletions_stay_at_the_source_unless_asked_for() {
     let mut left = expected.clone();
     left.remove("k18");
     left.insert("k19".into(), rewritten);
-    wait_for_copy(&service, &dest_store, "", &left).await;
-    let view = wait_for_drained(&service, id).await;
+    wait_for_copy(service, &dest_store, "", &left).await;
+    let view = wait_for_drained(service, id).await;
     assert_eq!(view["objects_deleted"], 1, "{view}");
 }
 
@@ -287,24 +299,9 @@ async fn poison_messages_are_counted_and_copy_nothing_outside_the_grant() {
     let other = kit::new_s3_bucket("repl-other").await;
     let dest = kit::new_s3_bucket("repl-poison-dst").await;
     let (queue, url) = events::new_sqs_queue("poison").await;
-    let (_guard, dir) = harness::service_dir();
-    harness::write_replication_config(
-        &dir,
-        &[under(&source, "in/")],
-        &[under(&dest, "")],
-        &[queue.to_owned()],
-        "",
-    );
-    let service = harness::start(&dir, 1);
-    let made = replicate(
-        &service,
-        &under(&source, "in/"),
-        &under(&dest, ""),
-        &queue,
-        true,
-    )
-    .await;
-    let id = made["id"].as_str().unwrap();
+    let places = (under(&source, "in/"), under(&dest, ""));
+    let scene = Scene::start((&places.0, &places.1), (&queue, &queue), true, 1).await;
+    let (service, id) = (&scene.service, scene.id.as_str());
     // Objects the forged events name: in a bucket not granted, and outside the prefix.
     put(
         &kit::open(&other).await,
@@ -340,8 +337,8 @@ async fn poison_messages_are_counted_and_copy_nothing_outside_the_grant() {
     }
     let dest_store = kit::open(&dest).await;
     let expected = BTreeMap::from([("ok".to_owned(), b"yes".to_vec())]);
-    wait_for_copy(&service, &dest_store, "", &expected).await;
-    let view = wait_for_drained(&service, id).await;
+    wait_for_copy(service, &dest_store, "", &expected).await;
+    let view = wait_for_drained(service, id).await;
     assert_eq!(
         view["events"]["failed"], 2,
         "the two unreadable messages: {view}"
@@ -367,26 +364,10 @@ async fn poison_messages_are_counted_and_copy_nothing_outside_the_grant() {
 async fn the_reconcile_run_repairs_what_a_lost_event_left_out() {
     let source = kit::new_s3_bucket("repl-lost").await;
     let dest = kit::new_azure_container("repl-lost").await;
-    let (queue, url) = events::new_sqs_queue("lost").await;
-    events::notify(&source, &queue).await;
-    let (_guard, dir) = harness::service_dir();
-    harness::write_replication_config(
-        &dir,
-        &[under(&source, "")],
-        &[under(&dest, "")],
-        &[queue.to_owned()],
-        "",
-    );
-    let service = harness::start(&dir, 1);
-    let made = replicate(
-        &service,
-        &under(&source, ""),
-        &under(&dest, ""),
-        &queue,
-        true,
-    )
-    .await;
-    let id = made["id"].as_str().unwrap();
+    let (queue, url) = notified_queue(&source, "lost").await;
+    let places = (under(&source, ""), under(&dest, ""));
+    let scene = Scene::start((&places.0, &places.1), (&queue, &queue), true, 1).await;
+    let (service, id, made) = (&scene.service, scene.id.as_str(), &scene.made);
     let path = format!("/api/v1/replications/{id}");
     let (status, paused) = service
         .call(
@@ -423,7 +404,7 @@ async fn the_reconcile_run_repairs_what_a_lost_event_left_out() {
     put(&store, [("seen".to_owned(), b"its event came".to_vec())]).await;
     let dest_store = kit::open(&dest).await;
     let seen = BTreeMap::from([("seen".to_owned(), b"its event came".to_vec())]);
-    wait_for_copy(&service, &dest_store, "", &seen).await;
+    wait_for_copy(service, &dest_store, "", &seen).await;
 
     let schedule = made["schedule"].as_str().unwrap();
     let run = service
@@ -452,25 +433,10 @@ async fn azure_blob_events_reach_s3_once_each_in_any_order() {
     else {
         unreachable!()
     };
-    let (_guard, dir) = harness::service_dir();
     let queue_id = format!("{account}/{queue_name}");
-    harness::write_replication_config(
-        &dir,
-        &[under(&source, "in/")],
-        &[under(&dest, "out/")],
-        &[queue_id.to_owned()],
-        "",
-    );
-    let service = harness::start(&dir, 2);
-    let made = replicate(
-        &service,
-        &under(&source, "in/"),
-        &under(&dest, "out/"),
-        &queue_name,
-        true,
-    )
-    .await;
-    let id = made["id"].as_str().unwrap();
+    let places = (under(&source, "in/"), under(&dest, "out/"));
+    let scene = Scene::start((&places.0, &places.1), (&queue_name, &queue_id), true, 2).await;
+    let (service, id) = (&scene.service, scene.id.as_str());
 
     let store = kit::open(&source).await;
     let keys = keys("in/", 500, kit::refused_by_azure);
@@ -574,8 +540,8 @@ async fn azure_blob_events_reach_s3_once_each_in_any_order() {
         expected.remove(&key["in/".len()..]);
     }
     let dest_store = kit::open(&dest).await;
-    wait_for_copy(&service, &dest_store, "out/", &expected).await;
-    let view = wait_for_drained(&service, id).await;
+    wait_for_copy(service, &dest_store, "out/", &expected).await;
+    let view = wait_for_drained(service, id).await;
     assert_eq!(
         view["events"]["failed"], 1,
         "the unreadable message: {view}"
@@ -589,26 +555,10 @@ async fn azure_blob_events_reach_s3_once_each_in_any_order() {
 async fn the_dashboard_shows_a_replication_live_and_pauses_it() {
     let source = kit::new_s3_bucket("repl-page").await;
     let dest = kit::new_s3_bucket("repl-page-dst").await;
-    let (queue, _) = events::new_sqs_queue("page").await;
-    events::notify(&source, &queue).await;
-    let (_guard, dir) = harness::service_dir();
-    harness::write_replication_config(
-        &dir,
-        &[under(&source, "")],
-        &[under(&dest, "")],
-        &[queue.to_owned()],
-        "",
-    );
-    let service = harness::start(&dir, 1);
-    let made = replicate(
-        &service,
-        &under(&source, ""),
-        &under(&dest, ""),
-        &queue,
-        false,
-    )
-    .await;
-    let id = made["id"].as_str().unwrap().to_owned();
+    let (queue, _) = notified_queue(&source, "page").await;
+    let places = (under(&source, ""), under(&dest, ""));
+    let scene = Scene::start((&places.0, &places.1), (&queue, &queue), false, 1).await;
+    let (service, id) = (&scene.service, scene.id.clone());
     let objects: Vec<(String, Vec<u8>)> = (0..30)
         .map(|n| (format!("seen/{n:02}"), content(n, 1, 10 + n)))
         .collect();
