@@ -116,20 +116,34 @@ pub async fn open(location: &Location) -> std::sync::Arc<dyn Store> {
         .expect("open store")
 }
 
+/// Puts `data` at `key` in `store`, again after an error worth retrying (an emulator under
+/// load resets a connection now and then): a test's set-up, not what it tests.
+async fn put_one(
+    store: &std::sync::Arc<dyn Store>,
+    key: &str,
+    data: &[u8],
+) -> Result<awcopy_store::PutResult, awcopy_store::StoreError> {
+    let attributes = awcopy_store::ObjectAttributes::default();
+    let mut attempt = 1;
+    loop {
+        match store
+            .put(key, data.to_vec().into(), &attributes, None)
+            .await
+        {
+            Err(e) if e.kind().is_retryable() && attempt < 5 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Puts a one-byte object at each of `keys`, 32 at a time: a bucket of many keys, quickly.
 pub async fn put_tiny(store: &std::sync::Arc<dyn Store>, keys: impl IntoIterator<Item = String>) {
     use futures::{StreamExt, TryStreamExt};
     futures::stream::iter(keys)
-        .map(|key| async move {
-            store
-                .put(
-                    &key,
-                    "x".into(),
-                    &awcopy_store::ObjectAttributes::default(),
-                    None,
-                )
-                .await
-        })
+        .map(|key| async move { put_one(store, &key, b"x").await })
         .buffer_unordered(32)
         .try_collect::<Vec<_>>()
         .await
@@ -204,10 +218,7 @@ pub async fn put_all(
 ) {
     use futures::{StreamExt, TryStreamExt};
     futures::stream::iter(files)
-        .map(|(key, data)| async move {
-            let attributes = awcopy_store::ObjectAttributes::default();
-            store.put(key, data.clone().into(), &attributes, None).await
-        })
+        .map(|(key, data)| put_one(store, key, data))
         .buffer_unordered(16)
         .try_collect::<Vec<_>>()
         .await
