@@ -1,7 +1,13 @@
 """The replication bench: end-to-end lag from a write at the source to its copy at the
 destination, while `awcopy serve` replicates from the clouds' change events, at a steady
-`--rates` of writes per second (default 50 and 500) for `--seconds` each, on the emulators
-(moto's S3 sending its real event notifications to moto's SQS; Azurite as the destination).
+`--rates` of writes per second (default 50 and 500) for `--seconds` each, on the emulators, by
+`--routes`:
+- `s3-azure`: moto's S3 sends its real event notifications to moto's SQS; Azurite is the
+  destination. moto is a Python server: its SQS slows down as its queue grows (seconds per
+  call at a few thousand messages), so this route shows moto's ceiling at 500 writes/s.
+- `azure-azure`: blobs written to Azurite, each followed by the Event Grid `BlobCreated`
+  message Event Grid would deliver, written to Azurite's Queue service; copied to another
+  container of the same account (server-side).
 
 A writer thread pool puts 1 KiB objects at the rate asked (and reports the rate it reached:
 moto is a Python server, and its own ceiling shows); a poller lists the destination every
@@ -26,6 +32,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from bench import AWCOPY, S3, AZURE, azure_client, measured, s3_client
+
+ACCOUNT = "devstoreaccount1"
 from scale import cpu_seconds, save
 
 TOKEN = "bench-replicate-token"
@@ -76,17 +84,59 @@ def source_with_queue(name):
             "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]})
 
 
-def write_steadily(bucket, rate, seconds):
-    """Puts `rate` x `seconds` objects of 1 KiB, each started at its slot (a pool of
-    threads keeps up as far as the server lets it); returns {key: when its put returned} and
-    the rate reached."""
+def s3_writer(bucket):
+    """Puts one object into `bucket`; S3 announces it."""
     s3 = s3_client()
+
+    def put(key, body):
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return put
+
+
+def blob_event(container, key, sequencer):
+    """The Event Grid `BlobCreated` event of blob `key`, as Event Grid delivers it."""
+    return json.dumps({
+        "topic": "/subscriptions/0/resourceGroups/bench/providers/Microsoft.Storage/"
+                 f"storageAccounts/{ACCOUNT}",
+        "subject": f"/blobServices/default/containers/{container}/blobs/{key}",
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "id": str(uuid.uuid4()),
+        "data": {"api": "PutBlob", "eTag": "0x0", "contentLength": 1024,
+                 "blobType": "BlockBlob", "sequencer": f"{sequencer:032X}"},
+        "dataVersion": "", "metadataVersion": "1"})
+
+
+def azure_writer(container, queue):
+    """Puts one blob into `container`, then the event Event Grid would deliver to `queue`."""
+    blobs = azure_client().get_container_client(container)
+    queue = queue_client(queue)
+    counter = iter(range(1 << 62))
+    lock = threading.Lock()
+
+    def put(key, body):
+        blobs.upload_blob(key, body, overwrite=True)
+        with lock:
+            sequencer = next(counter)
+        queue.send_message(blob_event(container, key, sequencer))
+    return put
+
+
+def queue_client(name):
+    from azure.storage.queue import QueueClient
+    return QueueClient.from_connection_string(os.environ["AZURE_STORAGE_CONNECTION_STRING"], name)
+
+
+def write_steadily(put_object, rate, seconds):
+    """Writes `rate` x `seconds` objects of 1 KiB with `put_object`, each started at its slot
+    (a pool of threads keeps up as far as the server lets it); returns {key: when its write
+    returned} and the rate reached."""
     body = os.urandom(1024)
     done = {}
     lock = threading.Lock()
 
     def put(key):
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        put_object(key, body)
         with lock:
             done[key] = time.monotonic()
 
@@ -119,21 +169,27 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run_rate(url, scratch, rate, seconds):
+def run_rate(url, scratch, route, rate, seconds):
     name = f"repl-{rate}-{uuid.uuid4().hex[:8]}"
-    source_with_queue(name)
-    azure_client().create_container(name)
+    dest = name + "-copy"
+    azure_client().create_container(dest)
+    if route == "s3-azure":
+        source_with_queue(name)
+        source, put_object = f"s3://{name}/", s3_writer(name)
+    else:
+        azure_client().create_container(name)
+        queue_client(name).create_queue()
+        source, put_object = f"{AZURE}/{name}/", azure_writer(name, name)
     replication = api(url, "POST", "/api/v1/replications", {
-        "name": f"bench {rate}/s",
-        "spec": {"version": 1, "mode": "sync", "source": f"s3://{name}/",
-                 "dest": f"{AZURE}/{name}/"},
+        "name": f"bench {route} {rate}/s",
+        "spec": {"version": 1, "mode": "sync", "source": source, "dest": f"{AZURE}/{dest}/"},
         "queue": name})
     seen, stop = {}, threading.Event()
     expected = int(rate * seconds)
-    watcher = threading.Thread(target=watch, args=(name, expected, seen, stop))
+    watcher = threading.Thread(target=watch, args=(dest, expected, seen, stop))
     watcher.start()
     cpu_before = SERVED.cpu()
-    written, reached = write_steadily(name, rate, seconds)
+    written, reached = write_steadily(put_object, rate, seconds)
     deadline = time.monotonic() + 300
     while len(seen) < expected and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -147,11 +203,11 @@ def run_rate(url, scratch, rate, seconds):
     # The same objects copied once by `awcopy cp -r`, for its CPU per object.
     env = dict(os.environ)
     status, wall, cp_cpu, _, _ = measured(
-        [AWCOPY, "--endpoint-url", S3, "cp", "-r", f"s3://{name}/", f"{AZURE}/{name}-cp/",
+        [AWCOPY, "--endpoint-url", S3, "cp", "-r", source, f"{AZURE}/{name}-cp/",
          "--db", os.path.join(scratch, "cp.db")], env)
     api(url, "DELETE", f"/api/v1/replications/{replication['id']}")
     return {
-        "rate": rate, "seconds": seconds, "objects": expected, "rate_reached": round(reached, 1),
+        "route": route, "rate": rate, "seconds": seconds, "objects": expected, "rate_reached": round(reached, 1),
         "arrived": len(lags), "lag_p50": round(percentile(lags, 50), 3) if lags else None,
         "lag_p99": round(percentile(lags, 99), 3) if lags else None,
         "lag_max": round(max(lags), 3) if lags else None,
@@ -167,20 +223,22 @@ def report(rows, command_line):
         "# Replication: lag from a write to its copy",
         "",
         f"`{command_line}` on {os.uname().nodename} ({os.cpu_count()} cores), "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Source: moto's S3, its event "
-        "notifications in moto's SQS; destination: Azurite; `awcopy serve --agents 4` on SQLite. "
-        "Lag = when the destination's listing (every 100 ms) first shows the object - when its "
-        "put returned. CPU: the service's (user + sys) over the run per object written, beside "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. `s3-azure`: moto's S3, its "
+        "event notifications in moto's SQS, to Azurite; `azure-azure`: Azurite, each blob's "
+        "Event Grid message written to Azurite's Queue service right after it, to another "
+        "container (server-side); `awcopy serve --agents 4` on SQLite. Lag = when the "
+        "destination's listing (every 100 ms) first shows the object - when its write "
+        "returned. CPU: the service's (user + sys) over the run per object written, beside "
         "`awcopy cp -r` of the same objects afterwards.",
         "",
-        "| writes/s asked | reached | objects | arrived | lag p50 | lag p99 | lag max "
+        "| route | writes/s asked | reached | objects | arrived | lag p50 | lag p99 | lag max "
         "| service CPU/object | cp CPU/object | events received / applied / ignored / failed |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         e = r["events"]
         lines.append(
-            f"| {r['rate']} | {r['rate_reached']} | {r['objects']} | {r['arrived']} "
+            f"| {r['route']} | {r['rate']} | {r['rate_reached']} | {r['objects']} | {r['arrived']} "
             f"| {r['lag_p50']} s | {r['lag_p99']} s | {r['lag_max']} s "
             f"| {r['service_cpu_ms_per_object']} ms | {r['cp_cpu_ms_per_object']} ms "
             f"| {e['received']} / {e['applied']} / {e['ignored']} / {e['failed']} |")
@@ -191,6 +249,7 @@ def main():
     global SERVED
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="50,500")
+    parser.add_argument("--routes", default="azure-azure,s3-azure")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--out", default=None)
     parser.add_argument("--command-line", default="bench/run.sh replicate")
@@ -200,10 +259,11 @@ def main():
     SERVED = Served(scratch)
     rows = []
     try:
-        for rate in [int(r) for r in args.rates.split(",")]:
-            row = run_rate(SERVED.url, scratch, rate, args.seconds)
-            print(json.dumps(row), file=sys.stderr)
-            rows.append(row)
+        for route in args.routes.split(","):
+            for rate in [int(r) for r in args.rates.split(",")]:
+                row = run_rate(SERVED.url, scratch, route, rate, args.seconds)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+                rows.append(row)
     finally:
         SERVED.stop()
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)),

@@ -14,9 +14,9 @@
 #                           (bench/rtt.py; writes bench/RESULTS-rtt.md)
 #                           blocks: 4 x 1 GiB local -> S3, S3 -> local and S3 -> S3 on bench/s3mem,
 #                           with s5cmd and rclone (bench/blocks.py; writes bench/RESULTS-blocks.md)
-#                           replicate [--rates 50,500] [--seconds 20]: lag from a write to its
-#                           copy while `awcopy serve` replicates from moto's S3 event
-#                           notifications (bench/replicate.py; writes bench/RESULTS-replicate.md)
+#                           replicate [--rates 50,500] [--seconds 20] [--routes azure-azure,s3-azure]:
+#                           lag from a write to its copy while `awcopy serve` replicates from
+#                           change events (bench/replicate.py; writes bench/RESULTS-replicate.md)
 #                routes: s3-azure s3-s3 azure-s3 s3-local
 #
 # AWCOPY_BENCH_BINARY=PATH measures that awcopy binary instead of target/release/awcopy (a build
@@ -68,6 +68,10 @@ if [ ! -x "$BENCH_VENV/bin/aws" ]; then
   log "installing the AWS CLI, boto3 and azure-storage-blob (PyPI)"
   python3 -m venv "$BENCH_VENV" >&2
   "$BENCH_VENV/bin/pip" install --quiet --disable-pip-version-check awscli boto3 azure-storage-blob >&2
+fi
+if ! "$BENCH_VENV/bin/python" -c "import azure.storage.queue" 2>/dev/null; then
+  log "installing azure-storage-queue (PyPI)"
+  "$BENCH_VENV/bin/pip" install --quiet --disable-pip-version-check azure-storage-queue >&2
 fi
 export PATH="$BENCH_VENV/bin:$PATH"
 bench=("$BENCH_VENV/bin/python" bench/bench.py)

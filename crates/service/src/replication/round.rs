@@ -17,6 +17,7 @@ use awcopy_engine::filter::Filter;
 use awcopy_engine::overwrite::{decide, Overwrite};
 use awcopy_engine::prepare::Prepared;
 use awcopy_engine::progress::Progress;
+use awcopy_engine::retry::RetryStats;
 use awcopy_engine::spec::JobSpec;
 use awcopy_jobs::{CatalogError, Replication, ReplicationRound, Timestamp, WrittenObject};
 use awcopy_store::changes::{coalesce, open_queue, Change, ChangeQueue, EventSource};
@@ -108,6 +109,8 @@ pub(crate) struct Replicator {
     spec: JobSpec,
     live: Arc<Live>,
     last_depth: std::sync::Mutex<Option<Instant>>,
+    /// Heads and deletes retried as the copy's requests are (network errors, throttling).
+    retried: RetryStats,
 }
 
 impl Replicator {
@@ -142,6 +145,7 @@ impl Replicator {
             spec,
             live,
             last_depth: std::sync::Mutex::new(None),
+            retried: RetryStats::default(),
         })
     }
 
@@ -156,7 +160,7 @@ impl Replicator {
             return Ok(());
         }
         admitted(&self.service, &replication)?;
-        let queue_depth = self.depth_if_due(taken.is_empty()).await;
+        let queue_depth = self.depth_if_due().await;
         if taken.is_empty() {
             self.live.set_oldest_pending(None);
             let round = ReplicationRound {
@@ -239,11 +243,11 @@ impl Replicator {
         }
     }
 
-    /// The queue's depth, read at most every [`DEPTH_EVERY`] (and whenever it looks empty).
-    async fn depth_if_due(&self, looks_empty: bool) -> Option<i64> {
+    /// The queue's depth, read at most every [`DEPTH_EVERY`].
+    async fn depth_if_due(&self) -> Option<i64> {
         let due = {
             let mut last = self.last_depth.lock().expect("not poisoned");
-            let due = looks_empty || last.is_none_or(|at| at.elapsed() >= DEPTH_EVERY);
+            let due = last.is_none_or(|at| at.elapsed() >= DEPTH_EVERY);
             if due {
                 *last = Some(Instant::now());
             }
@@ -297,12 +301,12 @@ impl Replicator {
     /// What to do about `key`, from the heads of the source and the destination.
     async fn decide(&self, key: &str, deletions: bool, ours: Option<&WrittenObject>) -> Effect {
         let dest_key = self.plan.dest_name(key);
-        let source = match self.plan.source.head(key).await {
+        let source = match self.retry(|| self.plan.source.head(key)).await {
             Ok(meta) => Some(meta),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => return Effect::Failed(format!("head of the source: {e}")),
         };
-        let dest = match self.plan.dest.head(&dest_key).await {
+        let dest = match self.retry(|| self.plan.dest.head(&dest_key)).await {
             Ok(meta) => Some(meta),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => return Effect::Failed(format!("head of the destination: {e}")),
@@ -327,11 +331,19 @@ impl Replicator {
             (None, Some(dest)) if !is_ours(&dest, ours) => {
                 Effect::Ignored("the destination object is not the one this replication wrote")
             }
-            (None, Some(_)) => match self.plan.dest.delete(&dest_key).await {
+            (None, Some(_)) => match self.retry(|| self.plan.dest.delete(&dest_key)).await {
                 Ok(()) => Effect::Removed { deleted: true },
                 Err(e) => Effect::Failed(format!("delete at the destination: {e}")),
             },
         }
+    }
+
+    /// `request`, tried again as the copy's requests are after an error worth retrying.
+    async fn retry<T, Fut>(&self, request: impl FnMut() -> Fut) -> Result<T, StoreError>
+    where
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        self.options.retry.run(&self.retried, request).await
     }
 
     /// Copies `objects` through the jobs' pipeline; each one's effect.
@@ -375,10 +387,9 @@ impl Replicator {
                 if let Some(why) = failures.get(&key) {
                     return (key, Effect::Failed(why.clone()));
                 }
+                let dest_key = self.plan.dest_name(&key);
                 let etag = self
-                    .plan
-                    .dest
-                    .head(&self.plan.dest_name(&key))
+                    .retry(|| self.plan.dest.head(&dest_key))
                     .await
                     .ok()
                     .and_then(|m| m.etag);
