@@ -56,10 +56,12 @@ class Served:
         with open(config, "w") as out:
             digest = hashlib.sha256(TOKEN.encode()).hexdigest()
             out.write(f'[[user]]\nname = "bench"\ntoken_sha256 = "{digest}"\nadmin = true\n')
+        # Its log (-v) beside its catalogue, for a run to be looked into.
+        self.log = open(os.path.join(scratch, "service.log"), "w")
         self.process = subprocess.Popen(
-            [AWCOPY, "--endpoint-url", S3, "serve", "--listen", "127.0.0.1:0", "--agents", "4",
-             "--config", config, "--db", os.path.join(scratch, "service.db")],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            [AWCOPY, "-v", "--endpoint-url", S3, "serve", "--listen", "127.0.0.1:0", "--agents",
+             "4", "--config", config, "--db", os.path.join(scratch, "service.db")],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.process.stdout.readline()
         self.url = next(w for w in line.split() if w.startswith("http://")).rstrip("/")
 
@@ -256,6 +258,7 @@ def main():
     args = parser.parse_args()
     scratch = os.path.join("/tmp", f"awcopy-replicate-{uuid.uuid4().hex[:8]}")
     os.makedirs(scratch)
+    print(f"service log: {scratch}/service.log", file=sys.stderr)
     SERVED = Served(scratch)
     rows = []
     try:

@@ -10,7 +10,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 
-use super::round::{Replicator, RoundError};
+use super::round::{Live, Replicator, RoundError};
 use crate::service::Service;
 
 /// How often the service looks for replications to read.
@@ -19,20 +19,6 @@ const TICK: Duration = Duration::from_secs(1);
 const FIRST_WAIT: Duration = Duration::from_secs(1);
 /// The longest wait between failed rounds.
 const LONGEST_WAIT: Duration = Duration::from_secs(60);
-
-/// What a replication being read here shows while a round goes on.
-#[derive(Debug, Default)]
-pub(crate) struct Live {
-    /// When the oldest change taken and not yet applied happened.
-    oldest_pending: Mutex<Option<OffsetDateTime>>,
-}
-
-impl Live {
-    /// Sets when the oldest change waiting happened (`None`: none waits).
-    pub(crate) fn set_oldest_pending(&self, at: Option<OffsetDateTime>) {
-        *self.oldest_pending.lock().expect("not poisoned") = at;
-    }
-}
 
 /// One replication read here.
 struct Task {
@@ -52,8 +38,7 @@ impl Registry {
     pub(crate) fn oldest_pending(&self, id: &str) -> Option<Option<OffsetDateTime>> {
         let tasks = self.tasks.lock().expect("not poisoned");
         let task = tasks.get(id).filter(|t| !t.handle.is_finished())?;
-        let oldest = *task.live.oldest_pending.lock().expect("not poisoned");
-        Some(oldest)
+        Some(task.live.oldest_pending())
     }
 
     /// Whether this process reads replication `id`.

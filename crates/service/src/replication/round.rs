@@ -28,11 +28,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
-use super::duty::Live;
 use crate::service::Service;
 
-/// The most messages one round takes.
+/// The most messages one round takes,
 const ROUND_MESSAGES: usize = 500;
+/// and the longest it spends taking them once the first came: a round's last message waits
+/// for its first to be applied no longer than this.
+const TAKE_FOR: Duration = Duration::from_secs(1);
 /// How long the first receive of a round waits for a message (a long poll on SQS).
 const FIRST_WAIT: Duration = Duration::from_secs(2);
 /// How long a message taken stays hidden from other readers: longer than a round.
@@ -43,6 +45,25 @@ pub const MOST_DELIVERIES: u32 = 5;
 const HEADS_IN_FLIGHT: usize = 64;
 /// How often the queue's depth is read.
 const DEPTH_EVERY: Duration = Duration::from_secs(5);
+
+/// What a replication being read here shows while a round goes on.
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    /// When the oldest change taken and not yet applied happened.
+    oldest_pending: std::sync::Mutex<Option<OffsetDateTime>>,
+}
+
+impl Live {
+    /// Sets when the oldest change waiting happened (`None`: none waits).
+    fn set_oldest_pending(&self, at: Option<OffsetDateTime>) {
+        *self.oldest_pending.lock().expect("not poisoned") = at;
+    }
+
+    /// When the oldest change waiting happened (`None`: none waits).
+    pub(crate) fn oldest_pending(&self) -> Option<OffsetDateTime> {
+        *self.oldest_pending.lock().expect("not poisoned")
+    }
+}
 
 /// Why a round did not go through.
 #[derive(Debug)]
@@ -105,8 +126,9 @@ pub(crate) struct Replicator {
     events: EventSource,
     plan: CopyPlan,
     filter: Filter,
+    /// The copy's options, its work items going to the service's agents: one run for the
+    /// replicator's life, so that each agent opens its stores (and learns their routes) once.
     options: CopyOptions,
-    spec: JobSpec,
     live: Arc<Live>,
     last_depth: std::sync::Mutex<Option<Instant>>,
     /// Heads and deletes retried as the copy's requests are (network errors, throttling).
@@ -133,6 +155,7 @@ impl Replicator {
         // Each round decides itself what to copy, by a head of each object at both ends.
         options.overwrite = Overwrite::Always;
         options.delete_extras = false;
+        options.queue = Some(service.queue_for(&spec).work());
         let (plan, filter) = prepared.into_plan();
         Ok(Self {
             id: replication.id.clone(),
@@ -142,7 +165,6 @@ impl Replicator {
             plan,
             filter,
             options,
-            spec,
             live,
             last_depth: std::sync::Mutex::new(None),
             retried: RetryStats::default(),
@@ -174,7 +196,6 @@ impl Replicator {
                 .await?);
         }
         let all = taken.iter().flat_map(|t| t.changes.iter().cloned());
-        self.live.set_oldest_pending(oldest(all.clone(), &taken));
         let effects = self.apply(coalesce(all), replication.deletions).await?;
         let (round, settled) = tally(&taken, &effects, queue_depth);
         self.service
@@ -190,12 +211,13 @@ impl Replicator {
         Ok(())
     }
 
-    /// Up to [`ROUND_MESSAGES`] messages: the first receive waits a little, the others take
-    /// what is there.
+    /// Up to [`ROUND_MESSAGES`] messages, for up to [`TAKE_FOR`]: the first receive waits a
+    /// little, the others take what is there. The lag counts from the first message taken.
     async fn take(&self) -> Result<Vec<Taken>, RoundError> {
-        let mut messages = Vec::new();
+        let mut taken: Vec<Taken> = Vec::new();
         let mut wait = FIRST_WAIT;
-        while messages.len() < ROUND_MESSAGES {
+        let mut since: Option<Instant> = None;
+        while taken.len() < ROUND_MESSAGES && since.is_none_or(|at| at.elapsed() < TAKE_FOR) {
             let got = self
                 .queue
                 .receive(32, wait, VISIBILITY)
@@ -205,9 +227,12 @@ impl Replicator {
             if got.is_empty() {
                 break;
             }
-            messages.extend(got);
+            since.get_or_insert_with(Instant::now);
+            taken.extend(got.into_iter().map(|m| self.read(m)));
+            let changes = taken.iter().flat_map(|t| t.changes.iter().cloned());
+            self.live.set_oldest_pending(oldest(changes, &taken));
         }
-        Ok(messages.into_iter().map(|m| self.read(m)).collect())
+        Ok(taken)
     }
 
     /// A message's changes about this replication's source.
@@ -357,15 +382,10 @@ impl Replicator {
             tx.send(Ok(meta)).await.expect("room for each object");
         }
         drop(tx);
-        let run_queue = self.service.queue_for(&self.spec);
-        let options = CopyOptions {
-            queue: Some(run_queue.work()),
-            ..self.options.clone()
-        };
         let progress = Arc::new(Progress::default());
         let report = copy(
             self.plan.of_objects(rx),
-            options,
+            self.options.clone(),
             self.filter.clone(),
             progress,
         )

@@ -22,6 +22,8 @@ use crate::error::{Result, StoreError};
 
 /// A Storage Queue's most messages per receive.
 const MOST_PER_RECEIVE: u32 = 32;
+/// Deletes in flight at once.
+const DELETES_IN_FLIGHT: usize = 16;
 /// How long an empty queue is left before it is asked again (it has no long poll).
 const EMPTY_PAUSE: Duration = Duration::from_millis(500);
 
@@ -140,19 +142,26 @@ impl ChangeQueue for StorageQueue {
     }
 
     async fn delete(&self, messages: &[QueueMessage]) -> Result<()> {
-        for message in messages {
-            match self
-                .client
-                .delete_message(&message.id, &message.receipt, None)
-                .await
-            {
-                Ok(_) => {}
-                // Already gone (another reader's delete after its visibility ran out).
-                Err(e) if e.http_status().map(u16::from) == Some(404) => {}
-                Err(e) => return Err(map_error(e, "delete from the Storage Queue")),
-            }
-        }
-        Ok(())
+        use futures::{StreamExt, TryStreamExt};
+        // One request a message (the Queue service has no batch delete), several at once.
+        // Owned: a stream of borrowed messages makes this future not provably `Send`.
+        let receipts: Vec<(String, String)> = messages
+            .iter()
+            .map(|m| (m.id.clone(), m.receipt.clone()))
+            .collect();
+        futures::stream::iter(receipts)
+            .map(|(id, receipt)| async move {
+                match self.client.delete_message(&id, &receipt, None).await {
+                    Ok(_) => Ok(()),
+                    // Already gone (another reader's delete after its visibility ran out).
+                    Err(e) if e.http_status().map(u16::from) == Some(404) => Ok(()),
+                    Err(e) => Err(map_error(e, "delete from the Storage Queue")),
+                }
+            })
+            .buffer_unordered(DELETES_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
     }
 
     async fn depth(&self) -> Result<u64> {
