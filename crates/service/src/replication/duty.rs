@@ -98,17 +98,27 @@ async fn take_replications(service: &Arc<Service>) -> Result<(), CatalogError> {
     Ok(())
 }
 
+/// A task stopped when this is dropped: with the reading it serves, however that ends
+/// (aborted by a pause or a deletion included).
+struct StopsWith(JoinHandle<()>);
+
+impl Drop for StopsWith {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Reads replication `id`'s queue round after round while this process holds its lease.
 async fn read_queue(service: Arc<Service>, id: String, live: Arc<Live>) {
-    let renewal = {
+    let _renewal = {
         let (service, id) = (service.clone(), id.clone());
-        tokio::spawn(async move {
+        StopsWith(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LEASE_RENEWAL).await;
                 // A round longer than a lease keeps it; a lost one ends at the next record.
                 let _ = service.catalog().claim_replication(&id).await;
             }
-        })
+        }))
     };
     let mut replicator: Option<Replicator> = None;
     let mut wait = FIRST_WAIT;
@@ -154,6 +164,5 @@ async fn read_queue(service: Arc<Service>, id: String, live: Arc<Live>) {
             }
         }
     }
-    renewal.abort();
     let _ = service.catalog().release_replication(&id).await;
 }
