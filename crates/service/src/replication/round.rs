@@ -130,7 +130,8 @@ pub(crate) struct Replicator {
     /// replicator's life, so that each agent opens its stores (and learns their routes) once.
     options: CopyOptions,
     live: Arc<Live>,
-    last_depth: std::sync::Mutex<Option<Instant>>,
+    /// When the queue's depth was last read, and what it was.
+    depth: std::sync::Mutex<(Option<Instant>, Option<i64>)>,
     /// Heads and deletes retried as the copy's requests are (network errors, throttling).
     retried: RetryStats,
 }
@@ -166,7 +167,7 @@ impl Replicator {
             filter,
             options,
             live,
-            last_depth: std::sync::Mutex::new(None),
+            depth: std::sync::Mutex::new((None, None)),
             retried: RetryStats::default(),
         })
     }
@@ -176,13 +177,14 @@ impl Replicator {
     /// a change made while the round waited for them counts.
     pub(crate) async fn round(&self) -> Result<(), RoundError> {
         let taken = self.take().await?;
+        let started = Instant::now();
         let replication = self.service.catalog().replication(&self.id).await?;
         if !replication.enabled {
             // Paused meanwhile: the messages come back when their visibility ends.
             return Ok(());
         }
         admitted(&self.service, &replication)?;
-        let queue_depth = self.depth_if_due().await;
+        let (queue_depth, known_depth) = self.depth_if_due().await;
         if taken.is_empty() {
             self.live.set_oldest_pending(None);
             let round = ReplicationRound {
@@ -197,7 +199,24 @@ impl Replicator {
         }
         let all = taken.iter().flat_map(|t| t.changes.iter().cloned());
         let effects = self.apply(coalesce(all), replication.deletions).await?;
-        let (round, settled) = tally(&taken, &effects, queue_depth);
+        // More waiting than this round took (the depth counts the messages it holds): the
+        // oldest of them came about when the newest taken did (queues hand out the oldest
+        // first, roughly), and the lag counts from there, not from nothing.
+        let backlog = known_depth.is_some_and(|d| d > taken.len() as i64);
+        let newest = taken
+            .iter()
+            .flat_map(|t| {
+                t.changes
+                    .iter()
+                    .filter_map(|c| c.time)
+                    .chain(t.message.sent)
+            })
+            .max();
+        let (mut round, settled) = tally(&taken, &effects, queue_depth);
+        if let Some(newest) = newest.filter(|_| backlog) {
+            let since = round.pending_since.map_or(newest, |p| p.time().min(newest));
+            round.pending_since = Some(Timestamp::from(since));
+        }
         self.service
             .catalog()
             .record_round(&self.id, &round)
@@ -208,6 +227,16 @@ impl Replicator {
             // They come back, and their effects are found done.
             tracing::warn!(replication = %self.id, "messages applied but not deleted: {e}");
         }
+        tracing::debug!(
+            replication = %self.id,
+            messages = taken.len(),
+            settled = settled.len(),
+            copied = round.copied,
+            deleted = round.deleted,
+            failed = round.failed,
+            millis = started.elapsed().as_millis() as u64,
+            "round applied"
+        );
         Ok(())
     }
 
@@ -268,24 +297,31 @@ impl Replicator {
         }
     }
 
-    /// The queue's depth, read at most every [`DEPTH_EVERY`].
-    async fn depth_if_due(&self) -> Option<i64> {
+    /// The queue's depth if it was read now (at most every [`DEPTH_EVERY`]), and the last
+    /// depth known.
+    async fn depth_if_due(&self) -> (Option<i64>, Option<i64>) {
         let due = {
-            let mut last = self.last_depth.lock().expect("not poisoned");
-            let due = last.is_none_or(|at| at.elapsed() >= DEPTH_EVERY);
+            let mut depth = self.depth.lock().expect("not poisoned");
+            let due = depth.0.is_none_or(|at| at.elapsed() >= DEPTH_EVERY);
             if due {
-                *last = Some(Instant::now());
+                depth.0 = Some(Instant::now());
             }
             due
         };
-        if !due {
-            return None;
+        let read = match due {
+            true => self
+                .queue
+                .depth()
+                .await
+                .ok()
+                .map(|d| d.min(i64::MAX as u64) as i64),
+            false => None,
+        };
+        let mut depth = self.depth.lock().expect("not poisoned");
+        if read.is_some() {
+            depth.1 = read;
         }
-        self.queue
-            .depth()
-            .await
-            .ok()
-            .map(|d| d.min(i64::MAX as u64) as i64)
+        (read, depth.1)
     }
 
     /// Makes the destination match the source for each changed key.

@@ -599,3 +599,68 @@ async fn the_dashboard_shows_a_replication_live_and_pauses_it() {
     );
     harness::assert_no_tokens("the replications page", seen["pageText"].as_str().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lag_counts_from_the_oldest_change_not_yet_applied() {
+    let source = kit::new_azure_container("repl-lag").await;
+    let dest = kit::new_s3_bucket("repl-lag-dst").await;
+    let (queue_name, queue) = events::new_azure_queue("lagevents").await;
+    let Location::Azure {
+        account, container, ..
+    } = &source
+    else {
+        unreachable!()
+    };
+    // 700 blobs whose events happened ten minutes ago (delivered late), queued before the
+    // replication starts: more than one round takes.
+    let objects: Vec<(String, Vec<u8>)> = (0..700)
+        .map(|n| (format!("late/{n:04}"), content(n, 1, 20)))
+        .collect();
+    put(&kit::open(&source).await, objects.clone()).await;
+    let ten_minutes_ago = (time::OffsetDateTime::now_utc() - time::Duration::minutes(10))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let messages: Vec<String> = objects
+        .iter()
+        .enumerate()
+        .map(|(n, (key, _))| {
+            let mut event = blob_event(
+                "Microsoft.Storage.BlobCreated",
+                "PutBlob",
+                account,
+                container,
+                key,
+                "0x1",
+                n as u64,
+            );
+            event["eventTime"] = ten_minutes_ago.clone().into();
+            event.to_string()
+        })
+        .collect();
+    futures::stream::iter(&messages)
+        .map(|m| events::send_azure(&queue, m))
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    let queue_id = format!("{account}/{queue_name}");
+    let places = (under(&source, ""), under(&dest, ""));
+    let scene = Scene::start((&places.0, &places.1), (&queue_name, &queue_id), false, 2).await;
+    let (service, id) = (&scene.service, scene.id.as_str());
+
+    // While they are applied, the lag says ten minutes; once all are, nothing.
+    let path = format!("/api/v1/replications/{id}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut largest = 0.0f64;
+    loop {
+        let view = service.get(&path, ALICE).await;
+        largest = largest.max(view["lag_seconds"].as_f64().unwrap());
+        if view["events"]["applied"] == 700 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never applied: {view}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(largest >= 590.0, "the lag seen while applying: {largest} s");
+    let view = wait_for_drained(service, id).await;
+    assert_eq!(view["lag_seconds"], 0.0, "{view}");
+}
