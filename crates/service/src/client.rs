@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::wire::{
-    ActionOptions, ErrorBody, FailureView, JobView, ReplicationInput, ReplicationView,
-    ScheduleInput,
+    ActionOptions, ErrorBody, FailureView, JobView, ReplicationInput, ReplicationPatch,
+    ReplicationView, ScheduleInput,
 };
 
 /// Jobs or failures asked for in one request (the service answers at most its own page).
@@ -253,7 +253,7 @@ impl Client {
     pub async fn patch_replication(
         &self,
         id: &str,
-        input: &ReplicationInput,
+        input: &ReplicationPatch,
     ) -> Result<ReplicationView, ClientError> {
         self.call(
             Method::PATCH,

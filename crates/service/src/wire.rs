@@ -250,13 +250,13 @@ pub struct Me {
     pub admin: bool,
 }
 
-/// A replication to make, or what to change in one (`PATCH`: `name`, `enabled`, `deletions`).
+/// A replication to make.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "name": "raw to lake",
-    "spec": {"version": 1, "mode": "sync", "source": "s3://example-raw/events/",
-             "dest": "az://examplestore/landing/events/"},
+    "name": "raw to the archive",
+    "spec": {"version": 1, "mode": "sync", "source": "s3://example-raw/2026/",
+             "dest": "az://examplestore/archive/2026/"},
     "queue": "example-raw-events",
     "deletions": true,
     "reconcile": "1d"
@@ -286,6 +286,23 @@ pub struct ReplicationInput {
     /// On (reading its queue) or paused.
     #[serde(default)]
     pub enabled: Option<bool>,
+}
+
+/// What to change in a replication (what is not given stays; its spec, queue and reconcile
+/// period cannot change: make a new replication).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled": false}))]
+pub struct ReplicationPatch {
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// On (reading its queue) or paused (its reconcile run too).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Whether deletions propagate (its reconcile run deletes too).
+    #[serde(default)]
+    pub deletions: Option<bool>,
 }
 
 /// How many events a replication took, and what became of them.

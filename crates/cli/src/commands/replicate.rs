@@ -1,7 +1,7 @@
 //! `awcopy replicate add|list|pause|resume|rm --via URL`: replications of a job service.
 
 use awcopy_engine::spec::Mode;
-use awcopy_service::wire::{ReplicationInput, ReplicationView};
+use awcopy_service::wire::{ReplicationInput, ReplicationPatch, ReplicationView};
 
 use crate::args::{Cli, ReplicateCommand};
 use crate::commands::remote::{client, failure, remote_spec};
@@ -47,9 +47,9 @@ pub async fn run(cli: &Cli, command: &ReplicateCommand) -> Result<(), Failure> {
             }
         }
         ReplicateCommand::Pause(one) | ReplicateCommand::Resume(one) => {
-            let input = ReplicationInput {
+            let input = ReplicationPatch {
                 enabled: Some(matches!(command, ReplicateCommand::Resume(_))),
-                ..ReplicationInput::default()
+                ..ReplicationPatch::default()
             };
             let changed = client(&one.via)?
                 .patch_replication(&one.id, &input)

@@ -12,7 +12,9 @@ use crate::api_error::ApiError;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::replication::MOST_FAILURES_PER_PAGE;
-use crate::wire::{ErrorBody, ReplicationFailure, ReplicationInput, ReplicationView};
+use crate::wire::{
+    ErrorBody, ReplicationFailure, ReplicationInput, ReplicationPatch, ReplicationView,
+};
 
 /// The caller's replications (an admin's: everyone's).
 #[utoipa::path(get, path = "/api/v1/replications", tag = "replications",
@@ -66,7 +68,7 @@ pub(super) async fn get_replication(
 /// Changes a replication's name, on/off switch (`enabled`) or `deletions`.
 #[utoipa::path(patch, path = "/api/v1/replications/{id}", tag = "replications",
     params(("id" = String, Path, description = "the replication")),
-    request_body = ReplicationInput,
+    request_body = ReplicationPatch,
     responses((status = 200, description = "the replication as changed", body = ReplicationView),
         (status = 400, description = "a field is wrong or cannot change", body = ErrorBody), (status = 401, description = "no valid token or session", body = ErrorBody),
         (status = 404, description = "no replication of the caller's has that id", body = ErrorBody)))]
@@ -74,7 +76,7 @@ pub(super) async fn patch_replication(
     State(app): State<App>,
     Caller(user): Caller,
     Path(id): Path<String>,
-    input: Result<Json<ReplicationInput>, JsonRejection>,
+    input: Result<Json<ReplicationPatch>, JsonRejection>,
 ) -> Answer<ReplicationView> {
     let replication = app.service.visible_replication(&user, &id).await?;
     let input = body(input)?;

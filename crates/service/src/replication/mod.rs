@@ -21,7 +21,9 @@ use crate::config::User;
 use crate::error::ServiceError;
 use crate::schedule::{seconds, DEFAULT_MAX_FAILURES, DEFAULT_OVERLAP, LONGEST_PERIOD};
 use crate::service::Service;
-use crate::wire::{EventCounts, ReplicationFailure, ReplicationInput, ReplicationView};
+use crate::wire::{
+    EventCounts, ReplicationFailure, ReplicationInput, ReplicationPatch, ReplicationView,
+};
 
 /// How often a reconcile run goes unless the replication says.
 const DEFAULT_RECONCILE: Duration = Duration::from_secs(86_400);
@@ -175,13 +177,8 @@ impl Service {
     pub async fn patch_replication(
         &self,
         mut replication: Replication,
-        input: ReplicationInput,
+        input: ReplicationPatch,
     ) -> Result<Replication, ServiceError> {
-        if input.spec.is_some() || input.queue.is_some() || input.reconcile.is_some() {
-            return Err(ServiceError::invalid(
-                "spec, queue and reconcile of a replication cannot change; make a new replication",
-            ));
-        }
         if input.name.is_some() {
             replication.name = input.name;
         }

@@ -8,17 +8,26 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_lists_every_route_and_its_examples_are_accepted() {
-    // The examples name s3://example-raw/ and az://examplestore/archive/: granted here, the
-    // bucket made, the Azure account reached at an address where nothing listens (a job from
-    // them is admitted, then fails to write).
+    // The examples name s3://example-raw/, az://examplestore/archive/ and the SQS queue
+    // example-raw-events: granted here, the bucket and the queue made, the Azure account
+    // reached at an address where nothing listens (a job from them is admitted, then fails
+    // to write).
     let raw = awcopy_store::Location::parse("s3://example-raw/").unwrap();
     let _ = kit::open(&raw).await.create_root().await;
+    kit::change_events::sqs()
+        .await
+        .create_queue()
+        .queue_name("example-raw-events")
+        .send()
+        .await
+        .expect("the example's queue");
     let (_guard, dir) = svc::service_dir();
     let read = vec!["s3://example-raw/".to_owned()];
     let write = vec!["az://examplestore/archive/".to_owned()];
     let unreachable =
         "[[azure]]\naccount = \"examplestore\"\nendpoint = \"https://127.0.0.1:9/examplestore\"\n\n";
-    svc::write_config_with(&dir, (&read, &write), (&[], &[]), unreachable);
+    let queues = vec!["example-raw-events".to_owned()];
+    svc::write_replication_config(&dir, &read, &write, &queues, unreachable);
     let service = svc::start(&dir, 2);
 
     let (status, document) = service
@@ -43,6 +52,8 @@ async fn the_openapi_document_lists_every_route_and_its_examples_are_accepted() 
         "get /api/v1/jobs/{id}/failures",
         "post /api/v1/jobs/{id}/{action}",
         "post /api/v1/schedules/{id}/run",
+        "post /api/v1/replications",
+        "get /api/v1/replications/{id}/failures",
         "get /api/v1/events",
         "get /api/v1/openapi.json",
         "get /metrics",
@@ -73,9 +84,12 @@ impl Operation {
 
     /// Its path with `{id}` and `{action}` filled in.
     fn path_with(&self, ids: &Ids) -> String {
-        let id = match self.path.starts_with("/api/v1/schedules") {
-            true => &ids.schedule,
-            false => &ids.job,
+        let id = if self.path.starts_with("/api/v1/schedules") {
+            &ids.schedule
+        } else if self.path.starts_with("/api/v1/replications") {
+            &ids.replication
+        } else {
+            &ids.job
         };
         self.path.replace("{id}", id).replace("{action}", "pause")
     }
@@ -85,6 +99,7 @@ impl Operation {
 struct Ids {
     job: String,
     schedule: String,
+    replication: String,
 }
 
 /// Every operation, deletes last (they remove what the others use).
@@ -144,6 +159,7 @@ async fn examples_are_accepted(
     let mut ids = Ids {
         job: String::new(),
         schedule: String::new(),
+        replication: String::new(),
     };
     let mut sent = 0;
     // What makes things first, so that the others have ids to name.
@@ -167,12 +183,15 @@ async fn examples_are_accepted(
             ("POST", "/api/v1/schedules") => {
                 ids.schedule = answer["id"].as_str().unwrap().to_owned()
             }
+            ("POST", "/api/v1/replications") => {
+                ids.replication = answer["id"].as_str().unwrap().to_owned()
+            }
             _ => {}
         }
         sent += 1;
     }
     assert!(sent >= 5, "the request bodies have examples: {sent}");
-    assert!(!ids.job.is_empty() && !ids.schedule.is_empty());
+    assert!(!ids.job.is_empty() && !ids.schedule.is_empty() && !ids.replication.is_empty());
     ids
 }
 
