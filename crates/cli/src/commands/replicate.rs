@@ -6,6 +6,7 @@ use awcopy_service::wire::{ReplicationInput, ReplicationPatch, ReplicationView};
 use crate::args::{Cli, ReplicateCommand};
 use crate::commands::remote::{client, failure, remote_spec};
 use crate::failure::Failure;
+use crate::render::printable;
 
 /// Runs `awcopy replicate ...`.
 pub async fn run(cli: &Cli, command: &ReplicateCommand) -> Result<(), Failure> {
@@ -32,7 +33,7 @@ pub async fn run(cli: &Cli, command: &ReplicateCommand) -> Result<(), Failure> {
                 .create_replication(&input)
                 .await
                 .map_err(failure)?;
-            println!("Replication {} added", made.id);
+            println!("Replication {} added", printable(&made.id));
             print_row(&made);
         }
         ReplicateCommand::List { via, json } => {
@@ -64,33 +65,33 @@ pub async fn run(cli: &Cli, command: &ReplicateCommand) -> Result<(), Failure> {
                 .map_err(failure)?;
             println!(
                 "Replication {} deleted, with its reconcile schedule; the jobs it ran stay",
-                one.id
+                printable(&one.id)
             );
         }
     }
     Ok(())
 }
 
-/// One replication on one line.
+/// One replication on one line (what the service says, control characters escaped).
 fn print_row(r: &ReplicationView) {
     let deletions = match r.deletions {
         true => "deletions on",
         false => "deletions off",
     };
     let state = match &r.error {
-        Some(why) => format!("{}: {why}", r.state),
-        None => r.state.clone(),
+        Some(why) => format!("{}: {}", printable(&r.state), printable(why)),
+        None => printable(&r.state).into_owned(),
     };
     let depth = r
         .queue_depth
         .map_or_else(|| "-".to_owned(), |d| d.to_string());
     println!(
         "{}  {}  {} -> {}  queue {}  {state}  {deletions}  events {} received, {} applied, {} ignored, {} failed  lag {:.1}s  queued {depth}",
-        r.id,
-        r.user,
-        r.source,
-        r.dest,
-        r.queue,
+        printable(&r.id),
+        printable(&r.user),
+        printable(&r.source),
+        printable(&r.dest),
+        printable(&r.queue),
         r.events.received,
         r.events.applied,
         r.events.ignored,

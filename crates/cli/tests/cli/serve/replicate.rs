@@ -136,6 +136,13 @@ async fn a_replication_outlives_kill_9_of_its_service_and_copies_each_object_onc
     assert!(view["objects_copied"].as_i64().unwrap() <= 300, "{view}");
     assert_eq!(view["state"], "running", "{view}");
 
+    let args = ["replicate", "list", "--via", &service.url];
+    crate::closed_pipe::assert_quiet_into_a_closed_pipe(
+        "replicate list",
+        &args,
+        &[("AWCOPY_TOKEN", ALICE)],
+    );
+
     // Paused, resumed, removed from the command line.
     for (verb, state) in [("pause", "paused"), ("resume", "running")] {
         let out = as_user(ALICE, &["replicate", verb, &id, "--via", &service.url]);
