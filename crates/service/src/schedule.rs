@@ -336,13 +336,7 @@ impl Service {
     ) -> Result<JobView, ServiceError> {
         let started_at = Timestamp::from(now);
         let started = async {
-            let owner = self.config().user(&schedule.user).ok_or_else(|| {
-                ServiceError::forbidden(format!(
-                    "user '{}' is no longer in the config",
-                    schedule.user
-                ))
-            })?;
-            let mut spec = self.admit(owner, schedule.template.clone())?;
+            let mut spec = self.readmit(&schedule.user, schedule.template.clone())?;
             spec.filters.modified_since = since;
             spec.overwrite = Some(Overwrite::IfDifferent);
             if spec.name.is_none() {

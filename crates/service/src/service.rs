@@ -309,22 +309,32 @@ impl Service {
         Ok(())
     }
 
-    /// The stored spec of `job`, checked again against the configuration as it is now, as
-    /// its owner submitting it afresh: a resume, retry or restart never outlives a removed
-    /// user, a revoked grant or a store the service no longer reaches.
+    /// The stored spec of `job`, checked again as its owner submitting it afresh (see
+    /// [`Service::readmit`]).
     fn authorize(&self, job: &JobRecord) -> Result<JobSpec, ServiceError> {
-        let owner = self.config.user(&job.user).ok_or_else(|| {
-            ServiceError::forbidden(format!(
-                "user '{}' is no longer in the service's config; an admin must restore the user",
-                job.user
-            ))
-        })?;
         let spec = job.job_spec()?;
-        self.admit(
-            owner,
+        self.readmit(
+            &job.user,
             serde_json::to_value(&spec).expect("a spec serializes"),
         )?;
         Ok(spec)
+    }
+
+    /// A stored spec (a job's, a schedule's template, a replication's) checked again against
+    /// the configuration as it is now, as its owner `owner` submitting it afresh: a resume,
+    /// retry, restart, scheduled run or replication round never outlives a removed user, a
+    /// revoked grant or a store the service no longer reaches.
+    pub(crate) fn readmit(
+        &self,
+        owner: &str,
+        spec: serde_json::Value,
+    ) -> Result<JobSpec, ServiceError> {
+        let user = self.config.user(owner).ok_or_else(|| {
+            ServiceError::forbidden(format!(
+                "user '{owner}' is no longer in the service's config; an admin must restore the user"
+            ))
+        })?;
+        self.admit(user, spec)
     }
 
     /// The job `id`, or the one job whose id starts with it, if the caller may see it: its

@@ -480,14 +480,8 @@ fn holds(source: &ObjectMeta, dest: &ObjectMeta, ours: Option<&WrittenObject>) -
 
 /// The replication's spec, its owner's grants checked again.
 fn admitted(service: &Service, replication: &Replication) -> Result<JobSpec, RoundError> {
-    let owner = service.config().user(&replication.user).ok_or_else(|| {
-        RoundError::Failed(format!(
-            "user '{}' is no longer in the config",
-            replication.user
-        ))
-    })?;
     service
-        .admit(owner, replication.spec.clone())
+        .readmit(&replication.user, replication.spec.clone())
         .map_err(|e| RoundError::Failed(e.to_string()))
 }
 
