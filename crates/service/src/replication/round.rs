@@ -118,6 +118,16 @@ struct Taken {
     malformed: Option<String>,
 }
 
+impl Taken {
+    /// When its changes happened (their event times) and when it entered the queue.
+    fn times(&self) -> impl Iterator<Item = OffsetDateTime> + '_ {
+        self.changes
+            .iter()
+            .filter_map(|c| c.time)
+            .chain(self.message.sent)
+    }
+}
+
 /// A replication's queue and stores, opened for its rounds.
 pub(crate) struct Replicator {
     id: String,
@@ -203,15 +213,7 @@ impl Replicator {
         // oldest of them came about when the newest taken did (queues hand out the oldest
         // first, roughly), and the lag counts from there, not from nothing.
         let backlog = known_depth.is_some_and(|d| d > taken.len() as i64);
-        let newest = taken
-            .iter()
-            .flat_map(|t| {
-                t.changes
-                    .iter()
-                    .filter_map(|c| c.time)
-                    .chain(t.message.sent)
-            })
-            .max();
+        let newest = taken.iter().flat_map(Taken::times).max();
         let (mut round, settled) = tally(&taken, &effects, queue_depth);
         if let Some(newest) = newest.filter(|_| backlog) {
             let since = round.pending_since.map_or(newest, |p| p.time().min(newest));
@@ -258,8 +260,8 @@ impl Replicator {
             }
             since.get_or_insert_with(Instant::now);
             taken.extend(got.into_iter().map(|m| self.read(m)));
-            let changes = taken.iter().flat_map(|t| t.changes.iter().cloned());
-            self.live.set_oldest_pending(oldest(changes, &taken));
+            self.live
+                .set_oldest_pending(taken.iter().flat_map(Taken::times).min());
         }
         Ok(taken)
     }
@@ -490,12 +492,6 @@ fn failed(what: &'static str) -> impl Fn(StoreError) -> RoundError {
     move |e| RoundError::Failed(format!("{what}: {e}"))
 }
 
-/// When the oldest of `changes` happened (its event time, else when its message was sent).
-fn oldest(changes: impl Iterator<Item = Change>, taken: &[Taken]) -> Option<OffsetDateTime> {
-    let sent = taken.iter().filter_map(|t| t.message.sent);
-    changes.filter_map(|c| c.time).chain(sent).min()
-}
-
 /// The round's record, and the messages it settled (to delete).
 fn tally(
     taken: &[Taken],
@@ -530,12 +526,7 @@ fn tally(
         let last_delivery = t.message.receive_count >= MOST_DELIVERIES;
         if !failing.is_empty() && !last_delivery {
             // Back to the queue when its visibility ends: counted when it settles.
-            let times = t
-                .changes
-                .iter()
-                .filter_map(|c| c.time)
-                .chain(t.message.sent);
-            pending.extend(times.min());
+            pending.extend(t.times().min());
             continue;
         }
         round.received += t.ignored + t.changes.len() as i64;
