@@ -54,8 +54,12 @@ fn queue_id(replication: &Replication) -> Option<String> {
     Some(EventSource::of(&source, &replication.queue).ok()?.queue_id)
 }
 
-/// The events of `spec`'s source on `queue`, if its owner `user` may read that queue.
-fn event_source(user: &User, spec: &JobSpec, queue: &str) -> Result<EventSource, ServiceError> {
+/// The source of `spec` and its events on `queue`, if its owner `user` may read that queue.
+fn event_source(
+    user: &User,
+    spec: &JobSpec,
+    queue: &str,
+) -> Result<(Location, EventSource), ServiceError> {
     let source = Location::parse(&spec.source).map_err(|e| e.context("source"))?;
     let events = EventSource::of(&source, queue)?;
     if !user.may_read_queue(&events.queue_id) {
@@ -64,7 +68,7 @@ fn event_source(user: &User, spec: &JobSpec, queue: &str) -> Result<EventSource,
             user.name, events.queue_id
         )));
     }
-    Ok(events)
+    Ok((source, events))
 }
 
 impl Service {
@@ -86,7 +90,7 @@ impl Service {
             .ok_or_else(|| {
                 ServiceError::invalid("queue: name the queue the source's change events arrive on")
             })?;
-        let events = event_source(caller, &spec, &queue)?;
+        let (source, events) = event_source(caller, &spec, &queue)?;
         let reconcile_secs = match input.reconcile.as_deref() {
             Some(text) => seconds("reconcile", text, LONGEST_PERIOD)?,
             None => DEFAULT_RECONCILE.as_secs() as i64,
@@ -113,9 +117,11 @@ impl Service {
                 caller.name
             )));
         }
-        let source = Location::parse(&spec.source).map_err(|e| e.context("source"))?;
-        let opened = open_queue(&source, &queue, self.reach()).await;
-        opened?.depth().await.map_err(|e| e.context("queue"))?;
+        open_queue(&source, &queue, self.reach())
+            .await?
+            .depth()
+            .await
+            .map_err(|e| e.context("queue"))?;
         let enabled = input.enabled.unwrap_or(true);
         let template = serde_json::to_value(&spec).expect("a spec serializes");
         let label = input.name.clone().unwrap_or_else(|| queue.clone());
