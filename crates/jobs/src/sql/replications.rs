@@ -6,6 +6,7 @@
 use sqlx::FromRow;
 use std::collections::HashMap;
 
+use super::recorder::ROWS_PER_STATEMENT;
 use super::stored_text::message;
 use super::{lease_end, Catalog};
 use crate::job_catalog::ReplicationCatalog;
@@ -234,25 +235,33 @@ impl ReplicationCatalog for Catalog {
         id: &str,
         keys: &[String],
     ) -> Result<HashMap<String, WrittenObject>, CatalogError> {
-        let mut conn = self.pool().acquire().await.map_err(|e| self.error(e))?;
         let mut found = HashMap::new();
-        for key in keys {
-            let row: Option<(Option<String>, String)> = sqlx::query_as(
-                "SELECT source_etag, dest_etag FROM replication_objects
-                 WHERE replication_id = $1 AND key = $2",
-            )
-            .bind(id)
-            .bind(self.dialect.store_key(key))
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(|e| self.error(e))?;
-            if let Some((source_etag, dest_etag)) = row {
+        // One statement per many keys (a round asks for hundreds): the keys' parameters
+        // first, the replication's last, as SQLite numbers `?` in the order they are written.
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT key, source_etag, dest_etag FROM replication_objects
+                 WHERE key IN ({}) AND replication_id = {}",
+                self.dialect.values(chunk.len(), "?"),
+                self.dialect.parameter(chunk.len() + 1)
+            );
+            let mut query = sqlx::query_as::<_, (String, Option<String>, String)>(&sql);
+            for key in chunk {
+                query = query.bind(self.dialect.store_key(key));
+            }
+            let rows = query
+                .bind(id)
+                .fetch_all(self.pool())
+                .await
+                .map_err(|e| self.error(e))?;
+            for (key, source_etag, dest_etag) in rows {
+                let key = self.dialect.load_key(key);
                 let written = WrittenObject {
                     key: key.clone(),
                     source_etag,
                     dest_etag,
                 };
-                found.insert(key.clone(), written);
+                found.insert(key, written);
             }
         }
         Ok(found)
@@ -353,7 +362,11 @@ mod tests {
             copied: 2,
             bytes: 20,
             deleted: 1,
-            written: vec![written("a é/1", Some("s1"), "e1"), written("b", None, "e2")],
+            written: vec![
+                written("a é/1", Some("s1"), "e1"),
+                written("b", None, "e2"),
+                written("nul \0 key", Some("s0"), "e0"),
+            ],
             removed: vec!["gone".into()],
             failures: vec![("bad".into(), "unreadable".into())],
             pending_since: Some(Timestamp::now()),
@@ -386,9 +399,15 @@ mod tests {
         );
         assert_eq!(now.queue_depth, Some(7));
         assert!(now.last_applied_at.is_some() && now.pending_since.is_some());
-        let keys = ["a é/1".to_owned(), "b".into(), "c".into()];
+        let keys = [
+            "a é/1".to_owned(),
+            "b".into(),
+            "c".into(),
+            "nul \0 key".into(),
+        ];
         let etags = catalog.written_objects(&made.id, &keys).await.unwrap();
-        assert_eq!(etags.len(), 2);
+        assert_eq!(etags.len(), 3);
+        assert_eq!(etags["nul \0 key"], written("nul \0 key", Some("s0"), "e0"));
         assert_eq!(etags["a é/1"], written("a é/1", Some("s1"), "e1"));
         assert_eq!(etags["b"].source_etag, None);
         assert!(catalog
