@@ -178,39 +178,52 @@ impl ReplicationCatalog for Catalog {
         if updated.rows_affected() == 0 {
             return Err(CatalogError::Changed(format!("replication {id}")));
         }
-        for written in &round.written {
-            sqlx::query(
+        // Many rows a statement (a round writes hundreds); a round's keys are distinct.
+        for chunk in round.written.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
                 "INSERT INTO replication_objects (replication_id, key, source_etag, dest_etag)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (replication_id, key) DO UPDATE
+                 VALUES {} ON CONFLICT (replication_id, key) DO UPDATE
                  SET source_etag = excluded.source_etag, dest_etag = excluded.dest_etag",
-            )
-            .bind(id)
-            .bind(self.dialect.store_key(&written.key))
-            .bind(&written.source_etag)
-            .bind(&written.dest_etag)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(e))?;
+                self.dialect.values(chunk.len(), "(?, ?, ?, ?)")
+            );
+            let mut query = sqlx::query(&sql);
+            for written in chunk {
+                query = query
+                    .bind(id)
+                    .bind(self.dialect.store_key(&written.key))
+                    .bind(&written.source_etag)
+                    .bind(&written.dest_etag);
+            }
+            query.execute(&mut *tx).await.map_err(|e| self.error(e))?;
         }
         // A key written or removed is settled: no longer failed; a removed one no longer ours.
-        let written = round
+        let settled: Vec<&String> = round
             .written
             .iter()
-            .map(|w| ("replication_failures", &w.key));
-        let removed = round
-            .removed
-            .iter()
-            .flat_map(|key| [("replication_failures", key), ("replication_objects", key)]);
-        for (table, key) in written.chain(removed) {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE replication_id = $1 AND key = $2"
-            ))
-            .bind(id)
-            .bind(self.dialect.store_key(key))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(e))?;
+            .map(|w| &w.key)
+            .chain(&round.removed)
+            .collect();
+        let removed: Vec<&String> = round.removed.iter().collect();
+        for (table, keys) in [
+            ("replication_failures", settled),
+            ("replication_objects", removed),
+        ] {
+            for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "DELETE FROM {table} WHERE key IN ({}) AND replication_id = {}",
+                    self.dialect.values(chunk.len(), "?"),
+                    self.dialect.parameter(chunk.len() + 1)
+                );
+                let mut query = sqlx::query(&sql);
+                for key in chunk {
+                    query = query.bind(self.dialect.store_key(key));
+                }
+                query
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.error(e))?;
+            }
         }
         for (key, error) in &round.failures {
             sqlx::query(
