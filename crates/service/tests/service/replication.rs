@@ -664,3 +664,66 @@ async fn the_lag_counts_from_the_oldest_change_not_yet_applied() {
     let view = wait_for_drained(service, id).await;
     assert_eq!(view["lag_seconds"], 0.0, "{view}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_named_on_another_host_is_refused_and_the_host_hears_nothing() {
+    let source = kit::new_s3_bucket("repl-host").await;
+    let azure = kit::new_azure_container("repl-host").await;
+    let dest = kit::new_s3_bucket("repl-host-dst").await;
+    let listener = awcopy_testkit::recorder::Recorder::start().await;
+    let host = listener.host();
+    let (_guard, dir) = harness::service_dir();
+    // Granted every spelling, so that only where the request would go decides.
+    let queues: Vec<String> = [
+        format!("http://{host}/123456789012/q"),
+        format!("https://{host}/123456789012/q"),
+        format!("http://user@{host}/123456789012/q"),
+        "q".to_owned(),
+        "devstoreaccount1/q".to_owned(),
+    ]
+    .into_iter()
+    .collect();
+    let read = [under(&source, ""), under(&azure, "")];
+    harness::write_replication_config(&dir, &read, &[under(&dest, "")], &queues, "");
+    let service = harness::start(&dir, 1);
+    let attempts = [
+        (under(&source, ""), format!("http://{host}/123456789012/q")),
+        (under(&source, ""), format!("https://{host}/123456789012/q")),
+        (
+            under(&source, ""),
+            format!("http://user@{host}/123456789012/q"),
+        ),
+        (
+            under(&source, ""),
+            format!("http://{host}/123456789012/q?Action=x"),
+        ),
+        // An Azure queue is a name in the source's account: a URL is not one.
+        (
+            under(&azure, ""),
+            format!("http://{host}/devstoreaccount1/q"),
+        ),
+    ];
+    for (source, queue) in attempts {
+        let body = serde_json::json!({
+            "spec": {"version": 1, "mode": "sync", "source": source, "dest": under(&dest, "")},
+            "queue": queue,
+        });
+        let (status, answer) = service
+            .call(
+                "POST",
+                "/api/v1/replications",
+                Some(ALICE),
+                Some(body.to_string()),
+            )
+            .await;
+        assert!(matches!(status, 400 | 403), "{queue}: {status} {answer}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        listener.received(),
+        Vec::<String>::new(),
+        "the named host heard nothing"
+    );
+    let listed = service.get("/api/v1/replications", ADMIN).await;
+    assert_eq!(listed.as_array().unwrap().len(), 0, "{listed}");
+}
