@@ -21,6 +21,18 @@ async function renderReplications() {
     const tr = document.createElement("tr");
     tr.dataset.id = r.id;
     cell(tr, r.name || r.id.slice(0, 8));
+    // Beside the name: a wide row scrolls, and its buttons stay in sight.
+    const actions = cell(tr, "", "actions");
+    rowButton(actions, r.enabled ? "Pause" : "Resume", async () => {
+      await api("PATCH", "/api/v1/replications/" + r.id, { enabled: !r.enabled });
+      renderReplications();
+    });
+    rowButton(actions, "Delete", async () => {
+      if (!confirm("Delete replication " + (r.name || r.id) + " and its reconcile schedule?")) return;
+      await api("DELETE", "/api/v1/replications/" + r.id);
+      renderReplications();
+    });
+    if (r.schedule) actions.appendChild(link("#/runs/" + r.schedule, "Reconcile runs"));
     cell(tr, r.user);
     cell(tr, r.source + " \u2192 " + r.dest, "route");
     cell(tr, r.queue);
@@ -37,17 +49,6 @@ async function renderReplications() {
     cell(tr, r.lag_seconds.toFixed(1) + " s", "lag");
     cell(tr, r.queue_depth === null || r.queue_depth === undefined ? "" : String(r.queue_depth));
     cell(tr, r.last_applied_at ? when(r.last_applied_at) : "not yet");
-    const actions = cell(tr, "", "actions");
-    rowButton(actions, r.enabled ? "Pause" : "Resume", async () => {
-      await api("PATCH", "/api/v1/replications/" + r.id, { enabled: !r.enabled });
-      renderReplications();
-    });
-    rowButton(actions, "Delete", async () => {
-      if (!confirm("Delete replication " + (r.name || r.id) + " and its reconcile schedule?")) return;
-      await api("DELETE", "/api/v1/replications/" + r.id);
-      renderReplications();
-    });
-    if (r.schedule) actions.appendChild(link("#/runs/" + r.schedule, "Reconcile runs"));
     return tr;
   }));
 }
